@@ -1,0 +1,409 @@
+"""The engine: one dispatcher thread runs orchestrator steps, a pool runs activities.
+
+Flow of one step: read the instance's visible inbox messages, let the executor
+run the orchestrator on them, let the action shim turn the new actions into
+commands, then commit history, consumed messages, new work, timers and
+sub-orchestrations in one transaction. Only after the commit is work handed to
+the pool, so nothing runs that the history does not know about.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, overload
+
+from ._events import Event, EventType, format_time, new_event, parse_time, utcnow
+from ._executor import Instance, NonDeterminismError, OrchestrationExecutor, StepResult
+from ._functions import FunctionIndex
+from ._shim import ActionShim, Command, ShimError
+from ._store import TERMINAL, InstanceRecord, Message, StepWrite, Store, WorkItem
+
+__all__ = ["Conflict", "Engine", "EngineConfig", "Gone", "NotFound"]
+
+log = logging.getLogger("convergio.host.engine")
+
+_WORK_EVENTS = frozenset({
+    EventType.EXECUTION_STARTED, EventType.TASK_COMPLETED, EventType.TASK_FAILED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+    EventType.TIMER_FIRED, EventType.EVENT_RAISED,
+})
+
+
+class NotFound(LookupError):
+    """No such instance (HTTP 404)."""
+
+
+class Gone(Exception):
+    """The instance already finished (HTTP 410)."""
+
+
+class Conflict(Exception):
+    """A running instance already has this id (HTTP 409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    activity_concurrency: int = 16
+    keep_alive: int = 1000
+    verify_replay: bool = False
+
+    def __post_init__(self) -> None:
+        if self.activity_concurrency < 1:
+            raise ValueError("activity_concurrency must be >= 1")
+
+
+class _LazyHistory(Sequence[Event]):
+    """The stored history, read from SQLite only if a full replay needs it."""
+
+    def __init__(self, store: Store, instance_id: str, length: int) -> None:
+        self._store, self._id, self._len = store, instance_id, length
+        self._events: list[Event] | None = None
+
+    def _load(self) -> list[Event]:
+        if self._events is None:
+            self._events = self._store.history(self._id)
+        return self._events
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> Event: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Event]: ...
+    def __getitem__(self, index: int | slice) -> Event | Sequence[Event]:
+        return self._load()[index]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._load())
+
+
+class Engine:
+    """Runs the orchestrations and activities of one app against one store."""
+
+    def __init__(self, index: FunctionIndex, store: Store, config: EngineConfig | None = None) -> None:
+        self.index, self.store = index, store
+        self.config = config or EngineConfig()
+        self.executor = OrchestrationExecutor(
+            index.orchestrator, keep_alive=self.config.keep_alive, verify=self.config.verify_replay)
+        self._pool = ThreadPoolExecutor(self.config.activity_concurrency, "activity")
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, str]] = []
+        self._next_wake: dict[str, float] = {}
+        self._stopping = False
+        self._thread = threading.Thread(target=self._dispatch_loop, name="orchestrations", daemon=True)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Recover: re-run activities that were in flight, wake instances with messages."""
+        for item in self.store.pending_work():
+            self._pool.submit(self._run_activity, item)
+        for instance_id, visible_at in self.store.due():
+            self._wake(instance_id, visible_at)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- scheduling -----------------------------------------------------------------------------
+    def _wake(self, instance_id: str, at: float = 0.0) -> None:
+        with self._cond:
+            earliest = self._next_wake.get(instance_id)
+            if earliest is not None and earliest <= at:
+                return
+            self._next_wake[instance_id] = at
+            heapq.heappush(self._heap, (at, instance_id))
+            self._cond.notify()
+
+    def _dispatch_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping:
+                    delay = self._heap[0][0] - time.time() if self._heap else None
+                    if delay is not None and delay <= 0:
+                        break
+                    self._cond.wait(delay)
+                if self._stopping:
+                    return
+                at, instance_id = heapq.heappop(self._heap)
+                if self._next_wake.get(instance_id) != at:
+                    continue  # superseded by an earlier wake-up
+                del self._next_wake[instance_id]
+            try:
+                self._step(instance_id)
+            except Exception:
+                log.exception("orchestration step failed for instance %s", instance_id)
+
+    # -- one orchestrator step ---------------------------------------------------------------------
+    def _step(self, instance_id: str) -> None:
+        record = self.store.get(instance_id)
+        if record is None:
+            return
+        moment = utcnow()
+        now, stamp = moment.timestamp(), format_time(moment)
+        messages = self.store.inbox(instance_id, now)
+        if not messages:
+            return
+        write = StepWrite(instance_id)
+        delivered: list[Event] = []
+        held: list[tuple[int, Event]] = []
+        status, terminate_reason = record.status, None
+        for message_id, execution_id, event in messages:
+            kind = event["EventType"]
+            stale = execution_id is not None and execution_id != record.execution_id
+            if status in TERMINAL or stale:
+                write.consumed.append(message_id)
+            elif kind == EventType.EXECUTION_TERMINATED:
+                write.consumed.append(message_id)
+                terminate_reason = event.get("Input")
+                break
+            elif status == "Suspended" and kind != EventType.EXECUTION_RESUMED:
+                held.append((message_id, event))
+            else:
+                write.consumed.append(message_id)
+                delivered.append(event)
+                if kind == EventType.EXECUTION_SUSPENDED:
+                    status = "Suspended"
+                elif kind == EventType.EXECUTION_RESUMED:
+                    status = "Running"
+                    write.consumed.extend(i for i, _ in held)
+                    delivered.extend(e for _, e in held)
+                    held.clear()
+        if record.status in TERMINAL:
+            self.store.commit_step(write)
+            return
+        started = new_event(EventType.ORCHESTRATOR_STARTED, stamp)
+        if terminate_reason is not None:
+            self._finish(record, write, [started, *delivered], stamp, now, "Terminated",
+                         output=terminate_reason)
+        elif not any(e["EventType"] in _WORK_EVENTS for e in delivered):
+            write.history = [started, *delivered]
+            write.updates = {"status": status, "updated_at": stamp}
+            self.store.commit_step(write)
+        else:
+            self._run_orchestrator(record, write, [started, *delivered], status, stamp, now)
+        for target in {m.instance_id: m.visible_at for m in write.messages
+                       if m.instance_id != instance_id}.items():
+            self._wake(*target)
+        self._rearm(instance_id)
+
+    def _rearm(self, instance_id: str) -> None:
+        """Wake the instance again for what is still in its inbox (timers, held events)."""
+        record = self.store.get(instance_id)
+        if record is None or record.status in TERMINAL or record.status == "Suspended":
+            return
+        visible_at = self.store.next_visible(instance_id)
+        if visible_at is not None:
+            self._wake(instance_id, visible_at)
+
+    def _run_orchestrator(self, record: InstanceRecord, write: StepWrite, events: list[Event],
+                          status: str, stamp: str, now: float) -> None:
+        shim = ActionShim.from_state(json.loads(record.shim) if record.shim else None)
+        instance = Instance(record.instance_id, record.name, record.execution_id, record.input,
+                            record.parent_instance_id)
+        history = _LazyHistory(self.store, record.instance_id, record.history_len)
+        commands: list[Command] = []
+        try:
+            result = self.executor.execute(instance, history, events, shim.seen)
+            if result.error is None:
+                commands = shim.step(record.instance_id, stamp, result.actions, events)
+        except (NonDeterminismError, ShimError, LookupError) as exc:
+            result = StepResult(actions=[], done=False, error=str(exc))
+        scheduled = [c.event for c in commands if c.event is not None]
+        events = [*events, *scheduled, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
+        custom = json.dumps(result.custom_status) if result.custom_status is not None else None
+        if result.error is not None:
+            message = f"Orchestrator function '{record.name}' failed: {result.error}"
+            self._finish(record, write, events, stamp, now, "Failed", output=json.dumps(message),
+                         custom_status=custom)
+        elif result.done and shim.continue_as_new is not None:
+            self._continue_as_new(record, write, shim.continue_as_new, stamp, now)
+        elif result.done:
+            output = json.dumps(result.output)
+            self._finish(record, write, events, stamp, now, "Completed", output=output,
+                         custom_status=custom)
+        else:
+            write.history = events
+            write.updates = {"status": "Running" if status == "Pending" else status,
+                             "custom_status": custom, "updated_at": stamp,
+                             "shim": json.dumps(shim.to_state())}
+            for command in commands:
+                self._apply(record, write, command, stamp, now)
+            created = self.store.commit_step(write)
+            for item in created:
+                self._pool.submit(self._run_activity, item)
+
+    def _apply(self, record: InstanceRecord, write: StepWrite, command: Command,
+               stamp: str, now: float) -> None:
+        if command.kind == "activity":
+            write.work.append((record.execution_id, command.task_id, command.name, command.input))
+        elif command.kind == "timer" and command.fire_at is not None:
+            fired = new_event(EventType.TIMER_FIRED, stamp, TimerId=command.task_id,
+                              FireAt=command.fire_at)
+            write.messages.append(Message(record.instance_id, record.execution_id,
+                                          parse_time(command.fire_at).timestamp(), fired))
+        elif command.kind == "suborchestration" and command.instance_id is not None:
+            existing = self.store.get(command.instance_id)
+            if existing is not None and existing.status not in TERMINAL:
+                failed = new_event(
+                    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp,
+                    TaskScheduledId=command.task_id,
+                    Reason=f"An instance with ID '{command.instance_id}' already exists.",
+                    Details=None)
+                write.messages.append(Message(record.instance_id, record.execution_id, now, failed))
+                return
+            child = self._new_record(command.instance_id, command.name, command.input, stamp,
+                                     parent=(record, command.task_id))
+            write.new_instances.append(child)
+            write.messages.append(Message(child.instance_id, child.execution_id, now,
+                                          self._started_event(child, stamp)))
+
+    def _finish(self, record: InstanceRecord, write: StepWrite, events: list[Event], stamp: str,
+                now: float, status: str, *, output: str | None,
+                custom_status: str | None = None) -> None:
+        """Complete, fail or terminate the instance and tell its parent, in one commit."""
+        result_field = {"Result": output}
+        if status == "Terminated":
+            events = [*events, new_event(EventType.EXECUTION_TERMINATED, stamp, Input=output)]
+        events = [*events, new_event(EventType.EXECUTION_COMPLETED, stamp,
+                                     OrchestrationStatus=status, **result_field)]
+        write.history, write.drop_pending = events, True
+        write.updates = {"status": status, "output": output, "updated_at": stamp, "shim": None,
+                         "_now": now}
+        if custom_status is not None:
+            write.updates["custom_status"] = custom_status
+        if record.parent_instance_id and record.parent_task_id is not None:
+            if status == "Completed":
+                note = new_event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, stamp,
+                                 TaskScheduledId=record.parent_task_id, Result=output)
+            else:
+                reason = json.loads(output) if output else f"Sub-orchestration {status.lower()}"
+                note = new_event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp,
+                                 TaskScheduledId=record.parent_task_id, Reason=str(reason),
+                                 Details=None)
+            write.messages.append(Message(record.parent_instance_id, record.parent_execution_id,
+                                          now, note))
+        self.store.commit_step(write)
+        self.executor.evict(record.instance_id)
+
+    def _continue_as_new(self, record: InstanceRecord, write: StepWrite, new_input: str,
+                         stamp: str, now: float) -> None:
+        execution_id = uuid.uuid4().hex
+        fresh = InstanceRecord(**{**_fields(record), "execution_id": execution_id, "input": new_input})
+        write.reset_history, write.drop_pending, write.history = True, True, []
+        write.updates = {"execution_id": execution_id, "input": new_input, "status": "Running",
+                         "updated_at": stamp, "shim": None, "custom_status": None, "_now": now}
+        write.messages.append(Message(record.instance_id, execution_id, now,
+                                      self._started_event(fresh, stamp)))
+        self.store.commit_step(write)
+        self.executor.evict(record.instance_id)
+
+    # -- activities ------------------------------------------------------------------------------
+    def _run_activity(self, item: WorkItem) -> None:
+        try:
+            result = self.index.call_activity(item.name, item.input)
+            event = new_event(EventType.TASK_COMPLETED, format_time(utcnow()),
+                              TaskScheduledId=item.task_id, Result=result)
+        except Exception as exc:
+            event = new_event(
+                EventType.TASK_FAILED, format_time(utcnow()), TaskScheduledId=item.task_id,
+                Reason=f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}",
+                Details="".join(traceback.format_exception(exc)))
+        if self.store.complete_work(item, event, time.time()):
+            self._wake(item.instance_id)
+
+    # -- management operations (the Durable HTTP API calls these) -----------------------------------
+    def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> str:
+        self.index.orchestrator(name)  # LookupError names the missing function
+        instance_id = instance_id or uuid.uuid4().hex
+        existing = self.store.get(instance_id)
+        if existing is not None and existing.status not in TERMINAL:
+            raise Conflict(f"An instance with ID '{instance_id}' already exists.")
+        stamp = format_time(utcnow())
+        record = self._new_record(instance_id, name, input_json, stamp, parent=None)
+        self.executor.evict(instance_id)
+        self.store.create(record, Message(instance_id, record.execution_id, time.time(),
+                                          self._started_event(record, stamp)),
+                          replace=existing is not None)
+        self._wake(instance_id)
+        return instance_id
+
+    def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
+        self._live(instance_id)
+        self._send(instance_id, new_event(EventType.EVENT_RAISED, format_time(utcnow()),
+                                          Name=name, Input=data_json))
+
+    def terminate(self, instance_id: str, reason: str | None) -> None:
+        self._live(instance_id)
+        self._send(instance_id, new_event(EventType.EXECUTION_TERMINATED, format_time(utcnow()),
+                                          Input=json.dumps(reason)))
+
+    def suspend(self, instance_id: str, reason: str | None) -> None:
+        self._live(instance_id)
+        self._send(instance_id, new_event(EventType.EXECUTION_SUSPENDED, format_time(utcnow()),
+                                          Reason=reason))
+
+    def resume(self, instance_id: str, reason: str | None) -> None:
+        self._live(instance_id)
+        self._send(instance_id, new_event(EventType.EXECUTION_RESUMED, format_time(utcnow()),
+                                          Reason=reason))
+
+    def purge(self, instance_ids: Sequence[str]) -> int:
+        finished = [i for i in instance_ids
+                    if (r := self.store.get(i)) is not None and r.status in TERMINAL]
+        for instance_id in finished:
+            self.executor.evict(instance_id)
+        return self.store.purge(finished)
+
+    def _live(self, instance_id: str) -> InstanceRecord:
+        record = self.store.get(instance_id)
+        if record is None:
+            raise NotFound(f"No instance with ID '{instance_id}' found.")
+        if record.status in TERMINAL:
+            raise Gone(f"Instance '{instance_id}' is {record.status.lower()}.")
+        return record
+
+    def _send(self, instance_id: str, event: Event) -> None:
+        self.store.send(Message(instance_id, None, time.time(), event))
+        self._wake(instance_id)
+
+    @staticmethod
+    def _new_record(instance_id: str, name: str, input_json: str | None, stamp: str,
+                    parent: tuple[InstanceRecord, int] | None) -> InstanceRecord:
+        return InstanceRecord(
+            instance_id=instance_id, name=name, execution_id=uuid.uuid4().hex, status="Pending",
+            input=input_json, output=None, custom_status=None,
+            parent_instance_id=parent[0].instance_id if parent else None,
+            parent_execution_id=parent[0].execution_id if parent else None,
+            parent_task_id=parent[1] if parent else None,
+            created_at=stamp, updated_at=stamp, history_len=0, shim=None)
+
+    @staticmethod
+    def _started_event(record: InstanceRecord, stamp: str) -> Event:
+        parent: dict[str, Any] | None = None
+        if record.parent_instance_id:
+            parent = {"TaskScheduleId": record.parent_task_id,
+                      "OrchestrationInstance": {"InstanceId": record.parent_instance_id,
+                                                "ExecutionId": record.parent_execution_id}}
+        return new_event(EventType.EXECUTION_STARTED, stamp, Name=record.name, Version="",
+                         Input=record.input, ParentInstance=parent,
+                         OrchestrationInstance={"InstanceId": record.instance_id,
+                                                "ExecutionId": record.execution_id})
+
+
+def _fields(record: InstanceRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in record.__slots__}  # type: ignore[attr-defined]

@@ -1,0 +1,228 @@
+"""Loading a Functions app and invoking its functions the way the Python worker does.
+
+The worker imports ``function_app.py``, reads ``app.get_functions()`` once (a
+second call raises: names are registered on the first), and then binds each
+invocation's data to the function's parameters by binding name, through the
+converters ``azure.functions`` registers for each binding type. This module
+does the same, so an app written from Microsoft's docs runs unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import re
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+
+from ._executor import Orchestrator
+
+__all__ = ["AppLoadError", "FunctionIndex", "HttpRoute", "load_app"]
+
+
+class AppLoadError(Exception):
+    """The app could not be imported or indexed."""
+
+
+class _Context(func.Context):
+    """The ``context`` parameter the worker passes to functions that ask for it."""
+
+    def __init__(self, function_name: str, directory: str) -> None:
+        self._invocation_id = str(uuid.uuid4())
+        self._function_name = function_name
+        self._directory = directory
+        self._local = threading.local()
+
+    @property
+    def invocation_id(self) -> str:
+        return self._invocation_id
+
+    @property
+    def thread_local_storage(self) -> Any:
+        return self._local
+
+    @property
+    def function_name(self) -> str:
+        return self._function_name
+
+    @property
+    def function_directory(self) -> str:
+        return self._directory
+
+    @property
+    def trace_context(self) -> Any:
+        return None
+
+    @property
+    def retry_context(self) -> Any:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRoute:
+    function: func.FunctionBuilder | Any
+    name: str
+    template: str
+    pattern: re.Pattern[str]
+    methods: frozenset[str] | None
+    request_param: str
+    client_params: tuple[str, ...]
+
+    def match(self, path: str, method: str) -> dict[str, str] | None:
+        found = self.pattern.fullmatch(path)
+        if found is None or (self.methods is not None and method not in self.methods):
+            return None
+        return {k: v for k, v in found.groupdict().items() if v is not None}
+
+
+_SEGMENT = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::[^}?]*)?(\??)\}")
+
+
+def compile_route(template: str) -> re.Pattern[str]:
+    """Compile a Functions route template (``{id}``, ``{id?}``, ``{id:int}``, ``{*rest}``)."""
+    template = template.strip("/")
+    pattern, position = "", 0
+    for found in _SEGMENT.finditer(template):
+        literal = template[position:found.start()]
+        catch_all, name, optional = found.group(1), found.group(2), found.group(3)
+        body = f"(?P<{name}>.*)" if catch_all else f"(?P<{name}>[^/]+)"
+        if (optional or catch_all) and literal.endswith("/"):
+            pattern += re.escape(literal[:-1]) + f"(?:/{body})?"
+        else:
+            pattern += re.escape(literal) + (f"{body}?" if optional else body)
+        position = found.end()
+    pattern += re.escape(template[position:])
+    return re.compile(pattern, re.IGNORECASE)
+
+
+class FunctionIndex:
+    """Every function of one app, by kind, and how to call each."""
+
+    def __init__(self, app: func.FunctionRegister, directory: Path) -> None:
+        self.directory = directory
+        self.http: list[HttpRoute] = []
+        self.orchestrators: dict[str, Orchestrator] = {}
+        self.activities: dict[str, Any] = {}
+        self.unsupported: dict[str, str] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        for function in app.get_functions():  # may be called once only
+            self._index(function)
+
+    def _index(self, function: Any) -> None:
+        name = function.get_function_name()
+        trigger = function.get_trigger()
+        kind = getattr(trigger, "type", None)
+        if kind == "httpTrigger":
+            methods = getattr(trigger, "methods", None)
+            clients = tuple(b.name for b in function.get_bindings() if b.type == "durableClient")
+            template = (getattr(trigger, "route", None) or name).strip("/")
+            self.http.append(HttpRoute(
+                function=function, name=name, template=template,
+                pattern=compile_route(template),
+                methods=frozenset(str(getattr(m, "value", m)).upper() for m in methods) if methods else None,
+                request_param=trigger.name, client_params=clients,
+            ))
+        elif kind == "orchestrationTrigger":
+            handle = function.get_user_function()
+            self.orchestrators[name] = Orchestrator(
+                handle=handle,
+                generator=getattr(handle, "orchestrator_function", None),
+                input_type=getattr(handle, "_df_input_type", None),
+            )
+        elif kind == "activityTrigger":
+            self.activities[name] = function
+        else:
+            self.unsupported[name] = str(kind)
+        # Literal routes first, so "items/new" wins over "items/{id}".
+        self.http.sort(key=lambda r: (r.template.count("{"), -len(r.template)))
+
+    def orchestrator(self, name: str) -> Orchestrator:
+        try:
+            return self.orchestrators[name]
+        except KeyError:
+            raise LookupError(f"The function '{name}' doesn't exist, is disabled, or is not an "
+                              "orchestrator function.") from None
+
+    def route(self, path: str, method: str) -> tuple[HttpRoute, dict[str, str]] | None:
+        for route in self.http:
+            params = route.match(path, method)
+            if params is not None:
+                return route, params
+        return None
+
+    def allowed_methods(self, path: str) -> set[str]:
+        return {m for r in self.http if r.pattern.fullmatch(path) for m in (r.methods or {"*"})}
+
+    # -- invocation -------------------------------------------------------------------
+    def call_activity(self, name: str, input_json: str | None) -> str:
+        """Run an activity on the calling thread; return its JSON-encoded result."""
+        function = self.activities.get(name)
+        if function is None:
+            raise LookupError(f"The function '{name}' doesn't exist, is disabled, or is not an "
+                              "activity function.")
+        trigger = function.get_trigger()
+        value = ActivityTriggerConverter.decode(
+            meta.Datum(type="json", value=input_json if input_json is not None else "null"),
+            trigger_metadata=None)
+        result = self._invoke(function, {trigger.name: value})
+        return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
+
+    async def call_http(self, route: HttpRoute, request: func.HttpRequest,
+                        client_json: str) -> Any:
+        args: dict[str, Any] = {route.request_param: request}
+        for param in route.client_params:
+            args[param] = client_json
+        user = route.function.get_user_function()
+        kwargs = self._with_context(route.function, user, args)
+        if inspect.iscoroutinefunction(user):
+            return await user(**kwargs)
+        return await asyncio.to_thread(user, **kwargs)
+
+    def _invoke(self, function: Any, args: Mapping[str, Any]) -> Any:
+        user = function.get_user_function()
+        kwargs = self._with_context(function, user, args)
+        if not inspect.iscoroutinefunction(user):
+            return user(**kwargs)
+        if self.loop is None:
+            return asyncio.run(user(**kwargs))
+        return asyncio.run_coroutine_threadsafe(user(**kwargs), self.loop).result()
+
+    def _with_context(self, function: Any, user: Callable[..., Any],
+                      args: Mapping[str, Any]) -> dict[str, Any]:
+        kwargs = dict(args)
+        parameters = inspect.signature(user).parameters
+        if "context" in parameters and "context" not in kwargs:
+            kwargs["context"] = _Context(function.get_function_name(), str(self.directory))
+        return kwargs
+
+
+def load_app(path: Path) -> FunctionIndex:
+    """Import ``function_app.py`` as the worker does and index its functions."""
+    path = path.resolve()
+    if not path.is_file():
+        raise AppLoadError(f"No Functions app at {path}")
+    directory = str(path.parent)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    module_name = path.stem
+    try:
+        if module_name in sys.modules:
+            module = importlib.reload(sys.modules[module_name])
+        else:
+            module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise AppLoadError(f"Importing {path} failed: {type(exc).__name__}: {exc}") from exc
+    apps = [value for value in vars(module).values() if isinstance(value, func.FunctionRegister)]
+    if len(apps) != 1:
+        raise AppLoadError(f"{path} must define exactly one FunctionApp/DFApp, found {len(apps)}")
+    return FunctionIndex(apps[0], path.parent)

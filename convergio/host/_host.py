@@ -1,0 +1,112 @@
+"""``EmbeddedHost``: load an app folder the way Core Tools does and serve it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ._durable_api import PREFIX
+from ._engine import Engine, EngineConfig
+from ._functions import FunctionIndex, load_app
+from ._server import build_asgi_app
+from ._store import Store
+
+__all__ = ["EmbeddedHost", "HostConfig"]
+
+log = logging.getLogger("convergio.host")
+
+_SETTING_REF = re.compile(r"^%([^%]+)%$")
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    """How to run one app. ``port=0`` picks a free port."""
+
+    app: Path = Path("function_app.py")
+    home: Path = Path(".convergio")
+    host: str = "127.0.0.1"
+    port: int = 7071
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError("port must be between 0 and 65535")
+
+
+def _load_local_settings(folder: Path) -> None:
+    """Core Tools exports ``local.settings.json`` ``Values``; the environment wins."""
+    path = folder / "local.settings.json"
+    if not path.is_file():
+        return
+    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    for key, value in values.items():
+        os.environ.setdefault(key, str(value))
+
+
+def _host_json(folder: Path) -> dict[str, Any]:
+    path = folder / "host.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _resolve(value: str, default: str) -> str:
+    found = _SETTING_REF.match(value or "")
+    if found:
+        return os.environ.get(found.group(1), default)
+    return value or default
+
+
+class EmbeddedHost:
+    """Runs one Functions app: its HTTP triggers, orchestrators and activities."""
+
+    def __init__(self, config: HostConfig) -> None:
+        self.config = config
+        folder = config.app.resolve().parent
+        _load_local_settings(folder)
+        extensions = _host_json(folder).get("extensions", {})
+        self.route_prefix = str(extensions.get("http", {}).get("routePrefix", "api"))
+        self.hub = _resolve(extensions.get("durableTask", {}).get("hubName", ""), "ConvergioHub")
+        self.index: FunctionIndex = load_app(config.app)
+        self.store = Store(config.home / "durable.sqlite3")
+        self.engine = Engine(self.index, self.store, config.engine)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((config.host, config.port))
+        self.port = self._socket.getsockname()[1]
+        self.base_url = f"http://{config.host}:{self.port}"
+        self.asgi = build_asgi_app(self.engine, route_prefix=self.route_prefix, hub=self.hub,
+                                   base_url=lambda: self.base_url)
+
+    def describe(self) -> str:
+        lines = ["Functions:"]
+        prefix = f"/{self.route_prefix}" if self.route_prefix else ""
+        for route in self.index.http:
+            methods = ",".join(sorted(route.methods)) if route.methods else "ALL"
+            lines.append(f"  {route.name}: [{methods}] {self.base_url}{prefix}/{route.template}")
+        lines += [f"  {name}: orchestrationTrigger" for name in self.index.orchestrators]
+        lines += [f"  {name}: activityTrigger" for name in self.index.activities]
+        lines += [f"  {name}: {kind} (not run by the embedded host)"
+                  for name, kind in self.index.unsupported.items()]
+        lines.append(f"Durable API: {self.base_url}{PREFIX}/  (task hub {self.hub}, "
+                     f"history {self.config.home / 'durable.sqlite3'})")
+        return "\n".join(lines)
+
+    def serve(self) -> None:
+        """Serve until interrupted (SIGINT/SIGTERM)."""
+        print(self.describe(), flush=True)
+        print(f"Host started: {self.base_url}", flush=True)
+        server = uvicorn.Server(uvicorn.Config(self.asgi, log_level="warning", lifespan="on",
+                                               access_log=False))
+        try:
+            server.run(sockets=[self._socket])
+        finally:
+            self.store.close()
+            sys.stdout.flush()

@@ -1,0 +1,85 @@
+"""Every setting Convergio reads, in one place.
+
+Lookup order: the environment, then ``local.settings.json`` ``Values`` (local runs
+only, as Core Tools does), then the default. The same names are used by
+``local.settings.sample.json`` and by the app settings generated in ``infra/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "SettingsError", "load_settings", "SETTING_NAMES"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    home: Path
+    replay_verify: bool
+    activity_concurrency: int
+    keep_alive_sessions: int
+    task_hub: str
+
+
+# name -> default (as text, the form settings take everywhere)
+SETTING_NAMES: dict[str, str] = {
+    "CONVERGIO_HOME": ".convergio",
+    "CONVERGIO_REPLAY_VERIFY": "false",
+    "CONVERGIO_ACTIVITY_CONCURRENCY": "16",
+    "CONVERGIO_KEEP_ALIVE_SESSIONS": "1000",
+    "TASKHUB_NAME": "ConvergioHub",
+}
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+def _int(name: str, value: str, minimum: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, not {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}")
+    return number
+
+
+def _local_values(folder: Path) -> Mapping[str, str]:
+    path = folder / "local.settings.json"
+    if not path.is_file():
+        return {}
+    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    return {str(k): str(v) for k, v in values.items()}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None = None) -> Settings:
+    """Read the settings; pass ``environ`` explicitly in tests."""
+    env = os.environ if environ is None else environ
+    local = _local_values(folder or Path.cwd())
+
+    def get(name: str) -> str:
+        return env.get(name) or local.get(name) or SETTING_NAMES[name]
+
+    return Settings(
+        home=Path(get("CONVERGIO_HOME")),
+        replay_verify=_bool("CONVERGIO_REPLAY_VERIFY", get("CONVERGIO_REPLAY_VERIFY")),
+        activity_concurrency=_int("CONVERGIO_ACTIVITY_CONCURRENCY",
+                                  get("CONVERGIO_ACTIVITY_CONCURRENCY"), 1),
+        keep_alive_sessions=_int("CONVERGIO_KEEP_ALIVE_SESSIONS",
+                                 get("CONVERGIO_KEEP_ALIVE_SESSIONS"), 0),
+        task_hub=get("TASKHUB_NAME"),
+    )
