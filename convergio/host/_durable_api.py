@@ -145,8 +145,9 @@ def status_json(engine: Engine, record: InstanceRecord, *, show_input: bool = Tr
     if show_input:
         body["input"] = _loads(record.input)
     if show_history:
-        body["historyEvents"] = _history(engine.store.history(record.instance_id),
-                                         show_history_output)
+        # "historyEvents" is the documented field; the Python SDK's status model reads "history".
+        body["historyEvents"] = body["history"] = _history(
+            engine.store.history(record.instance_id), show_history_output)
     return body
 
 

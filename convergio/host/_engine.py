@@ -223,6 +223,10 @@ class Engine:
                 commands = shim.step(record.instance_id, stamp, result.actions, events)
         except (NonDeterminismError, ShimError, LookupError) as exc:
             result = StepResult(actions=[], done=False, error=str(exc))
+        except Exception as exc:  # an SDK-internal failure must fail the instance, not stall it
+            log.exception("orchestrator step crashed for instance %s", record.instance_id)
+            self.executor.evict(record.instance_id)
+            result = StepResult(actions=[], done=False, error=f"{type(exc).__name__}: {exc}")
         scheduled = [c.event for c in commands if c.event is not None]
         events = [*events, *scheduled, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
         custom = json.dumps(result.custom_status) if result.custom_status is not None else None

@@ -1,0 +1,101 @@
+"""Test helpers: a real embedded host in a subprocess, and polling."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS_APP = ROOT / "tests" / "apps" / "docs_app" / "function_app.py"
+TERMINAL = {"Completed", "Failed", "Terminated"}
+
+
+class HostProcess:
+    """``python -m convergio start`` on a free port, as a user would run it."""
+
+    def __init__(self, app: Path, home: Path, env: dict[str, str] | None = None) -> None:
+        self.app, self.home = app, home
+        self.env = {**os.environ, "CONVERGIO_REPLAY_VERIFY": "1", **(env or {})}
+        self.lines: list[str] = []
+        self.base_url = ""
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 30) -> HostProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "convergio", "start", "--app", str(self.app), "--port", "0",
+             "--home", str(self.home)],
+            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process and self.process.stdout
+            for line in self.process.stdout:
+                self.lines.append(line.rstrip())
+                if line.startswith("Host started: "):
+                    self.base_url = line.split(": ", 1)[1].strip()
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(timeout):
+            self.stop()
+            raise RuntimeError("host did not start:\n" + "\n".join(self.lines))
+        return self
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as in a crash."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> HostProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def wait_status(client: httpx.Client, url: str, statuses: Iterable[str] = TERMINAL,
+                timeout: float = 30) -> dict[str, Any]:
+    """Poll a statusQueryGetUri until the runtime status is one of ``statuses``."""
+    wanted, deadline, body = set(statuses), time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        body = client.get(url).json()
+        if body.get("runtimeStatus") in wanted:
+            return body
+        time.sleep(0.05)
+    raise AssertionError(f"status never reached {wanted}: {body}")
+
+
+def start(client: httpx.Client, orchestrator: str, payload: Any = None) -> dict[str, Any]:
+    response = client.post(f"/api/orchestrators/{orchestrator}", json=payload)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def executions(count_dir: Path, activity: str) -> list[Any]:
+    import json
+
+    path = count_dir / f"{activity}.log"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]

@@ -1,0 +1,186 @@
+"""Docs-style orchestrations driven through the HTTP API of a running host."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests._helpers import HostProcess, executions, start, wait_status
+
+
+def test_http_trigger_route_params_query_and_methods(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        assert client.get("/api/hello/Ada").text == "Hello, Ada!"
+        assert client.get("/api/hello", params={"name": "Lin"}).text == "Hello, Lin!"
+        assert client.post("/api/hello/Ada").status_code == 405
+        assert client.get("/api/nope").status_code == 404
+
+
+def test_chaining_returns_results_in_order(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "chaining")
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["runtimeStatus"] == "Completed"
+    assert body["output"] == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+
+
+def test_fan_out_fan_in_of_500(docs_host: HostProcess, count_dir: Path) -> None:
+    before = len(executions(count_dir, "work"))
+    with docs_host.client() as client:
+        urls = start(client, "fan_out_fan_in", 500)
+        body = wait_status(client, urls["statusQueryGetUri"], timeout=120)
+    assert body["runtimeStatus"] == "Completed"
+    assert body["output"] == sum(i * 2 for i in range(500))
+    assert len(executions(count_dir, "work")) - before == 500
+
+
+def test_retry_succeeds_after_failures_and_gives_up_after_max_attempts(
+        docs_host: HostProcess, count_dir: Path) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "retrying")
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["runtimeStatus"] == "Completed", body
+    first, second = body["output"]
+    assert first == "a ok after 3 attempts"
+    assert second.startswith("gave up: Activity function 'flaky' failed: RuntimeError: flaky failure 3")
+    attempts = executions(count_dir, "flaky")
+    assert attempts.count("a") == 3 and attempts.count("b") == 3
+
+
+def test_sub_orchestrations_run_and_return(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "parent")
+        body = wait_status(client, urls["statusQueryGetUri"])
+        named = client.get(urls["statusQueryGetUri"].replace(urls["id"], urls["id"] + "-named"))
+    assert body["runtimeStatus"] == "Completed", body
+    hello = ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    assert body["output"] == {"children": [hello, sum(i * 2 for i in range(5))], "named": hello}
+    assert named.json()["runtimeStatus"] == "Completed"
+
+
+def test_durable_timer_waits(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        began = time.monotonic()
+        urls = start(client, "sleeper", 1.5)
+        body = wait_status(client, urls["statusQueryGetUri"])
+        elapsed = time.monotonic() - began
+    assert body["runtimeStatus"] == "Completed"
+    assert body["output"] >= 1.5
+    assert elapsed >= 1.5
+
+
+def test_external_event_beats_the_timeout(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "approval", 30)
+        wait_status(client, urls["statusQueryGetUri"], {"Running"})
+        raised = client.post(f"/api/instances/{urls['id']}/events/Approval", json={"by": "teacher"})
+        assert raised.status_code == 202
+        body = wait_status(client, urls["statusQueryGetUri"], timeout=10)
+    assert body["output"] == {"approved": {"by": "teacher"}}
+
+
+def test_timeout_beats_the_missing_event(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "approval", 1)
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["output"] == {"timed_out": True}
+
+
+def test_event_raised_before_the_wait_is_buffered(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "reporter")
+        client.post(urls["sendEventPostUri"].replace("{eventName}", "go"), json={"early": True})
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["runtimeStatus"] == "Completed"
+    assert body["customStatus"] == {"stage": "done"}
+
+
+def test_caught_activity_failure_lets_the_orchestration_continue(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "careful")
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["output"] == {"caught": True, "then": "Hello after failure!"}
+
+
+def test_uncaught_activity_failure_fails_the_orchestration(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "careless")
+        body = wait_status(client, urls["statusQueryGetUri"])
+        status_code = client.get(urls["statusQueryGetUri"]).status_code
+    assert body["runtimeStatus"] == "Failed"
+    assert "Orchestrator function 'careless' failed" in body["output"]
+    assert "kaboom" in body["output"]
+    assert status_code == 400
+
+
+def test_continue_as_new_restarts_with_new_input_and_fresh_history(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "counter", 0)
+        body = wait_status(client, urls["statusQueryGetUri"])
+        history = client.get(urls["statusQueryGetUri"] + "&showHistory=true").json()["historyEvents"]
+    assert body["runtimeStatus"] == "Completed"
+    assert body["output"] == 3
+    assert body["input"] == 3
+    started = [e for e in history if e["EventType"] == "ExecutionStarted"]
+    assert len(started) == 1  # only the last execution's history is kept
+
+
+def test_custom_status_is_visible_while_running(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "reporter")
+        running = wait_status(client, urls["statusQueryGetUri"], {"Running"})
+        deadline = time.monotonic() + 10
+        while running["customStatus"] is None and time.monotonic() < deadline:
+            running = client.get(urls["statusQueryGetUri"]).json()
+        assert running["customStatus"] == {"stage": "waiting"}
+        client.post(f"/api/instances/{urls['id']}/events/go", json=True)
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["customStatus"] == {"stage": "done"}
+    assert body["output"] == "Hello reporter!"
+
+
+def test_terminate_stops_a_waiting_instance(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "forever")
+        wait_status(client, urls["statusQueryGetUri"], {"Running"})
+        assert client.post(f"/api/instances/{urls['id']}/terminate",
+                           params={"reason": "teacher said stop"}).status_code == 202
+        body = wait_status(client, urls["statusQueryGetUri"])
+        again = client.post(urls["terminatePostUri"].replace("{text}", "again"))
+    assert body["runtimeStatus"] == "Terminated"
+    assert body["output"] == "teacher said stop"
+    assert again.status_code == 410
+
+
+def test_purge_deletes_a_finished_instance(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "chaining")
+        wait_status(client, urls["statusQueryGetUri"])
+        assert client.delete(f"/api/instances/{urls['id']}").json() == {"deleted": 1}
+        assert client.get(urls["statusQueryGetUri"]).status_code == 404
+        assert client.delete(f"/api/instances/{urls['id']}").json() == {"deleted": 0}
+
+
+def test_sdk_client_reads_status_with_history(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "chaining")
+        wait_status(client, urls["statusQueryGetUri"])
+        status = client.get(f"/api/instances/{urls['id']}").json()
+    assert status["runtimeStatus"] == "Completed"
+    assert status["instanceId"] == urls["id"]
+    completed = [e for e in status["history"] if e["EventType"] == "TaskCompleted"]
+    assert [e["FunctionName"] for e in completed] == ["say_hello"] * 3
+
+
+def test_suspend_holds_events_until_resume(docs_host: HostProcess) -> None:
+    with docs_host.client() as client:
+        urls = start(client, "reporter")
+        wait_status(client, urls["statusQueryGetUri"], {"Running"})
+        assert client.post(urls["suspendPostUri"].replace("{text}", "pause")).status_code == 202
+        wait_status(client, urls["statusQueryGetUri"], {"Suspended"})
+        client.post(urls["sendEventPostUri"].replace("{eventName}", "go"), json=1)
+        time.sleep(0.5)
+        assert client.get(urls["statusQueryGetUri"]).json()["runtimeStatus"] == "Suspended"
+        assert client.post(urls["resumePostUri"].replace("{text}", "go on")).status_code == 202
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["runtimeStatus"] == "Completed"
