@@ -36,6 +36,13 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_ACTIVITY_CONCURRENCY": "16",
     "CONVERGIO_KEEP_ALIVE_SESSIONS": "1000",
     "TASKHUB_NAME": "ConvergioHub",
+    # Azure adapters (selected when set; the embedded defaults need none of them).
+    "KEY_VAULT_URL": "",
+    "COSMOS_ENDPOINT": "",
+    "COSMOS_DATABASE": "convergio",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING": "",
+    "NUMBA_CACHE_DIR": "",
+    "DURABLE_STORAGE_PROVIDER": "AzureStorage",
 }
 
 
