@@ -80,6 +80,7 @@ class EmbeddedHost:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((config.host, config.port))
+        self._socket.listen(2048)  # connections queue until the server accepts them
         self.port = self._socket.getsockname()[1]
         self.base_url = f"http://{config.host}:{self.port}"
         self.asgi = build_asgi_app(self.engine, route_prefix=self.route_prefix, hub=self.hub,
