@@ -15,15 +15,19 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m convergio",
-                                     description="Convergio Core command line.")
+    parser = argparse.ArgumentParser(prog="python -m convergio", description="Convergio Core command line.")
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="run a Functions app on the embedded Durable host")
-    start.add_argument("--app", type=Path, default=Path("function_app.py"),
-                       help="the app's function_app.py (default: ./function_app.py)")
+    start.add_argument(
+        "--app",
+        type=Path,
+        default=Path("function_app.py"),
+        help="the app's function_app.py (default: ./function_app.py)",
+    )
     start.add_argument("--port", type=int, default=7071, help="port on 127.0.0.1 (0: any free one)")
-    start.add_argument("--home", type=Path, default=None,
-                       help="state directory (default: $CONVERGIO_HOME or .convergio)")
+    start.add_argument(
+        "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
+    )
     return parser
 
 
@@ -33,9 +37,11 @@ def _start(args: argparse.Namespace) -> int:
         app=args.app,
         home=args.home or settings.home,
         port=args.port,
-        engine=EngineConfig(activity_concurrency=settings.activity_concurrency,
-                            keep_alive=settings.keep_alive_sessions,
-                            verify_replay=settings.replay_verify),
+        engine=EngineConfig(
+            activity_concurrency=settings.activity_concurrency,
+            keep_alive=settings.keep_alive_sessions,
+            verify_replay=settings.replay_verify,
+        ),
     )
     EmbeddedHost(config).serve()
     return 0

@@ -84,9 +84,7 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
     return Settings(
         home=Path(get("CONVERGIO_HOME")),
         replay_verify=_bool("CONVERGIO_REPLAY_VERIFY", get("CONVERGIO_REPLAY_VERIFY")),
-        activity_concurrency=_int("CONVERGIO_ACTIVITY_CONCURRENCY",
-                                  get("CONVERGIO_ACTIVITY_CONCURRENCY"), 1),
-        keep_alive_sessions=_int("CONVERGIO_KEEP_ALIVE_SESSIONS",
-                                 get("CONVERGIO_KEEP_ALIVE_SESSIONS"), 0),
+        activity_concurrency=_int("CONVERGIO_ACTIVITY_CONCURRENCY", get("CONVERGIO_ACTIVITY_CONCURRENCY"), 1),
+        keep_alive_sessions=_int("CONVERGIO_KEEP_ALIVE_SESSIONS", get("CONVERGIO_KEEP_ALIVE_SESSIONS"), 0),
         task_hub=get("TASKHUB_NAME"),
     )

@@ -15,8 +15,11 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
     try:
         payload = req.get_json() if req.get_body() else None
     except ValueError:
-        return func.HttpResponse('{"error": {"code": "invalid_json", "message": "body must be JSON"}}',
-                                 status_code=400, mimetype="application/json")
+        return func.HttpResponse(
+            '{"error": {"code": "invalid_json", "message": "body must be JSON"}}',
+            status_code=400,
+            mimetype="application/json",
+        )
     instance_id = await client.start_new(req.route_params["functionName"], client_input=payload)
     return client.create_check_status_response(req, instance_id)
 

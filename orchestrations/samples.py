@@ -21,7 +21,6 @@ def fan_out_fan_in(context: df.DurableOrchestrationContext) -> Steps:
     """Fan-out/fan-in: N parallel activities, then one aggregate."""
     count = int((context.get_input() or {}).get("count", 10))
     context.set_custom_status({"phase": "fan-out", "workers": count})
-    lengths = yield context.task_all(
-        [context.call_activity("measure", f"worker-{i}") for i in range(count)])
+    lengths = yield context.task_all([context.call_activity("measure", f"worker-{i}") for i in range(count)])
     context.set_custom_status({"phase": "done", "workers": count})
     return {"workers": count, "total": sum(lengths)}

@@ -28,12 +28,28 @@ class HostProcess:
         self.lines: list[str] = []
         self.base_url = ""
         self.process: subprocess.Popen[str] | None = None
+        self._pump: threading.Thread | None = None
 
     def start(self, timeout: float = 30) -> HostProcess:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "convergio", "start", "--app", str(self.app), "--port", "0",
-             "--home", str(self.home)],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "convergio",
+                "start",
+                "--app",
+                str(self.app),
+                "--port",
+                "0",
+                "--home",
+                str(self.home),
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         ready = threading.Event()
 
         def pump() -> None:
@@ -43,8 +59,10 @@ class HostProcess:
                 if line.startswith("Host started: "):
                     self.base_url = line.split(": ", 1)[1].strip()
                     ready.set()
+            self.process.stdout.close()
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
         if not ready.wait(timeout):
             self.stop()
             raise RuntimeError("host did not start:\n" + "\n".join(self.lines))
@@ -58,6 +76,11 @@ class HostProcess:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
+        self._drain()
+
+    def _drain(self) -> None:
+        if self._pump is not None:
+            self._pump.join(10)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -66,6 +89,7 @@ class HostProcess:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._drain()
 
     def __enter__(self) -> HostProcess:
         return self.start()
@@ -74,8 +98,9 @@ class HostProcess:
         self.stop()
 
 
-def wait_status(client: httpx.Client, url: str, statuses: Iterable[str] = TERMINAL,
-                timeout: float = 30) -> dict[str, Any]:
+def wait_status(
+    client: httpx.Client, url: str, statuses: Iterable[str] = TERMINAL, timeout: float = 30
+) -> dict[str, Any]:
     """Poll a statusQueryGetUri until the runtime status is one of ``statuses``."""
     wanted, deadline, body = set(statuses), time.monotonic() + timeout, {}
     while time.monotonic() < deadline:

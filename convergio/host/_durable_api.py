@@ -53,16 +53,18 @@ def management_urls(base_url: str, hub: str, instance_id: str) -> dict[str, str]
 
 def client_binding(base_url: str, hub: str) -> str:
     """The JSON the extension passes to a ``durable_client_input`` parameter."""
-    return json.dumps({
-        "taskHubName": hub,
-        "creationUrls": {
-            "createNewInstancePostUri": f"{base_url}{PREFIX}/orchestrators/{{functionName}}"
-                                        f"[/{{instanceId}}]?{_query(hub)}",
-        },
-        "managementUrls": management_urls(base_url, hub, "INSTANCEID"),
-        "rpcBaseUrl": f"{base_url}{PREFIX}/",
-        "requiredQueryStringParameters": _query(hub),
-    })
+    return json.dumps(
+        {
+            "taskHubName": hub,
+            "creationUrls": {
+                "createNewInstancePostUri": f"{base_url}{PREFIX}/orchestrators/{{functionName}}"
+                f"[/{{instanceId}}]?{_query(hub)}",
+            },
+            "managementUrls": management_urls(base_url, hub, "INSTANCEID"),
+            "rpcBaseUrl": f"{base_url}{PREFIX}/",
+            "requiredQueryStringParameters": _query(hub),
+        }
+    )
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -97,11 +99,20 @@ def _loads(text: str | None) -> Any:
         return text
 
 
-_SHOWN = {EventType.EXECUTION_STARTED, EventType.EXECUTION_COMPLETED, EventType.EXECUTION_TERMINATED,
-          EventType.TASK_COMPLETED, EventType.TASK_FAILED, EventType.TIMER_CREATED,
-          EventType.TIMER_FIRED, EventType.EVENT_RAISED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
-          EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, EventType.EXECUTION_SUSPENDED,
-          EventType.EXECUTION_RESUMED}
+_SHOWN = {
+    EventType.EXECUTION_STARTED,
+    EventType.EXECUTION_COMPLETED,
+    EventType.EXECUTION_TERMINATED,
+    EventType.TASK_COMPLETED,
+    EventType.TASK_FAILED,
+    EventType.TIMER_CREATED,
+    EventType.TIMER_FIRED,
+    EventType.EVENT_RAISED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+    EventType.EXECUTION_SUSPENDED,
+    EventType.EXECUTION_RESUMED,
+}
 
 
 def _history(events: list[dict[str, Any]], with_output: bool) -> list[dict[str, Any]]:
@@ -114,8 +125,10 @@ def _history(events: list[dict[str, Any]], with_output: bool) -> list[dict[str, 
             scheduled[event["EventId"]] = event
         if kind not in _SHOWN:
             continue
-        item: dict[str, Any] = {"EventType": kind.name.title().replace("_", ""),
-                                "Timestamp": event["Timestamp"]}
+        item: dict[str, Any] = {
+            "EventType": kind.name.title().replace("_", ""),
+            "Timestamp": event["Timestamp"],
+        }
         origin = scheduled.get(event.get("TaskScheduledId", -2))
         if origin is not None:
             item["FunctionName"] = origin.get("Name")
@@ -131,8 +144,14 @@ def _history(events: list[dict[str, Any]], with_output: bool) -> list[dict[str, 
     return shown
 
 
-def status_json(engine: Engine, record: InstanceRecord, *, show_input: bool = True,
-                show_history: bool = False, show_history_output: bool = False) -> dict[str, Any]:
+def status_json(
+    engine: Engine,
+    record: InstanceRecord,
+    *,
+    show_input: bool = True,
+    show_history: bool = False,
+    show_history_output: bool = False,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": record.name,
         "instanceId": record.instance_id,
@@ -147,7 +166,8 @@ def status_json(engine: Engine, record: InstanceRecord, *, show_input: bool = Tr
     if show_history:
         # "historyEvents" is the documented field; the Python SDK's status model reads "history".
         body["historyEvents"] = body["history"] = _history(
-            engine.store.history(record.instance_id), show_history_output)
+            engine.store.history(record.instance_id), show_history_output
+        )
     return body
 
 
@@ -176,9 +196,13 @@ def routes(engine: Engine, base_url: Callable[[Request], str], hub: str) -> list
         record = engine.store.get(request.path_params["instance_id"])
         if record is None:
             return _error(404, "No instance with this ID was found.")
-        body = status_json(engine, record, show_input=_flag(request, "showInput", True),
-                           show_history=_flag(request, "showHistory", False),
-                           show_history_output=_flag(request, "showHistoryOutput", False))
+        body = status_json(
+            engine,
+            record,
+            show_input=_flag(request, "showInput", True),
+            show_history=_flag(request, "showHistory", False),
+            show_history_output=_flag(request, "showHistoryOutput", False),
+        )
         code = _STATUS_CODES.get(record.status, 202)
         if record.status == "Failed" and _flag(request, "returnInternalServerErrorOnFailure", False):
             code = 500
@@ -204,8 +228,9 @@ def routes(engine: Engine, base_url: Callable[[Request], str], hub: str) -> list
         records = engine.store.query(**filters, limit=top + 1, offset=offset)
         show_input = _flag(request, "showInput", True)
         headers = {"x-ms-continuation-token": str(offset + top)} if len(records) > top else {}
-        return JSONResponse([status_json(engine, r, show_input=show_input) for r in records[:top]],
-                            headers=headers)
+        return JSONResponse(
+            [status_json(engine, r, show_input=show_input) for r in records[:top]], headers=headers
+        )
 
     async def purge_one(request: Request) -> Response:
         instance_id = request.path_params["instance_id"]
@@ -231,8 +256,7 @@ def routes(engine: Engine, base_url: Callable[[Request], str], hub: str) -> list
         async def endpoint(request: Request) -> Response:
             instance_id = request.path_params["instance_id"]
             try:
-                argument = (await _body_payload(request) if reads_body
-                            else request.query_params.get("reason"))
+                argument = await _body_payload(request) if reads_body else request.query_params.get("reason")
             except ValueError:
                 return _error(400, "Only application/json request content is supported")
             try:
@@ -242,6 +266,7 @@ def routes(engine: Engine, base_url: Callable[[Request], str], hub: str) -> list
             except Gone as exc:
                 return _error(410, str(exc))
             return Response(status_code=202)
+
         return endpoint
 
     async def raise_event(request: Request) -> Response:
@@ -271,14 +296,16 @@ def routes(engine: Engine, base_url: Callable[[Request], str], hub: str) -> list
         Route(f"{base}/instances/", purge_many, methods=["DELETE"]),
         Route(f"{base}/instances/{{instance_id}}", get_status, methods=["GET"]),
         Route(f"{base}/instances/{{instance_id}}", purge_one, methods=["DELETE"]),
-        Route(f"{base}/instances/{{instance_id}}/raiseEvent/{{event_name}}", raise_event,
-              methods=["POST"]),
-        Route(f"{base}/instances/{{instance_id}}/terminate", operation(engine.terminate, False),
-              methods=["POST"]),
-        Route(f"{base}/instances/{{instance_id}}/suspend", operation(engine.suspend, False),
-              methods=["POST"]),
-        Route(f"{base}/instances/{{instance_id}}/resume", operation(engine.resume, False),
-              methods=["POST"]),
+        Route(f"{base}/instances/{{instance_id}}/raiseEvent/{{event_name}}", raise_event, methods=["POST"]),
+        Route(
+            f"{base}/instances/{{instance_id}}/terminate",
+            operation(engine.terminate, False),
+            methods=["POST"],
+        ),
+        Route(
+            f"{base}/instances/{{instance_id}}/suspend", operation(engine.suspend, False), methods=["POST"]
+        ),
+        Route(f"{base}/instances/{{instance_id}}/resume", operation(engine.resume, False), methods=["POST"]),
         Route(f"{base}/instances/{{instance_id}}/restart", restart, methods=["POST"]),
         Route(f"{base}/instances/{{instance_id}}/rewind", rewind, methods=["POST"]),
     ]

@@ -31,11 +31,17 @@ __all__ = ["Conflict", "Engine", "EngineConfig", "Gone", "NotFound"]
 
 log = logging.getLogger("convergio.host.engine")
 
-_WORK_EVENTS = frozenset({
-    EventType.EXECUTION_STARTED, EventType.TASK_COMPLETED, EventType.TASK_FAILED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-    EventType.TIMER_FIRED, EventType.EVENT_RAISED,
-})
+_WORK_EVENTS = frozenset(
+    {
+        EventType.EXECUTION_STARTED,
+        EventType.TASK_COMPLETED,
+        EventType.TASK_FAILED,
+        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        EventType.TIMER_FIRED,
+        EventType.EVENT_RAISED,
+    }
+)
 
 
 class NotFound(LookupError):
@@ -94,7 +100,8 @@ class Engine:
         self.index, self.store = index, store
         self.config = config or EngineConfig()
         self.executor = OrchestrationExecutor(
-            index.orchestrator, keep_alive=self.config.keep_alive, verify=self.config.verify_replay)
+            index.orchestrator, keep_alive=self.config.keep_alive, verify=self.config.verify_replay
+        )
         self._pool = ThreadPoolExecutor(self.config.activity_concurrency, "activity")
         self._cond = threading.Condition()
         self._heap: list[tuple[float, str]] = []
@@ -188,16 +195,18 @@ class Engine:
             return
         started = new_event(EventType.ORCHESTRATOR_STARTED, stamp)
         if terminate_reason is not None:
-            self._finish(record, write, [started, *delivered], stamp, now, "Terminated",
-                         output=terminate_reason)
+            self._finish(
+                record, write, [started, *delivered], stamp, now, "Terminated", output=terminate_reason
+            )
         elif not any(e["EventType"] in _WORK_EVENTS for e in delivered):
             write.history = [started, *delivered]
             write.updates = {"status": status, "updated_at": stamp}
             self.store.commit_step(write)
         else:
             self._run_orchestrator(record, write, [started, *delivered], status, stamp, now)
-        for target in {m.instance_id: m.visible_at for m in write.messages
-                       if m.instance_id != instance_id}.items():
+        for target in {
+            m.instance_id: m.visible_at for m in write.messages if m.instance_id != instance_id
+        }.items():
             self._wake(*target)
         self._rearm(instance_id)
 
@@ -210,11 +219,19 @@ class Engine:
         if visible_at is not None:
             self._wake(instance_id, visible_at)
 
-    def _run_orchestrator(self, record: InstanceRecord, write: StepWrite, events: list[Event],
-                          status: str, stamp: str, now: float) -> None:
+    def _run_orchestrator(
+        self,
+        record: InstanceRecord,
+        write: StepWrite,
+        events: list[Event],
+        status: str,
+        stamp: str,
+        now: float,
+    ) -> None:
         shim = ActionShim.from_state(json.loads(record.shim) if record.shim else None)
-        instance = Instance(record.instance_id, record.name, record.execution_id, record.input,
-                            record.parent_instance_id)
+        instance = Instance(
+            record.instance_id, record.name, record.execution_id, record.input, record.parent_instance_id
+        )
         history = _LazyHistory(self.store, record.instance_id, record.history_len)
         commands: list[Command] = []
         try:
@@ -232,87 +249,123 @@ class Engine:
         custom = json.dumps(result.custom_status) if result.custom_status is not None else None
         if result.error is not None:
             message = f"Orchestrator function '{record.name}' failed: {result.error}"
-            self._finish(record, write, events, stamp, now, "Failed", output=json.dumps(message),
-                         custom_status=custom)
+            self._finish(
+                record, write, events, stamp, now, "Failed", output=json.dumps(message), custom_status=custom
+            )
         elif result.done and shim.continue_as_new is not None:
             self._continue_as_new(record, write, shim.continue_as_new, stamp, now)
         elif result.done:
             output = json.dumps(result.output)
-            self._finish(record, write, events, stamp, now, "Completed", output=output,
-                         custom_status=custom)
+            self._finish(record, write, events, stamp, now, "Completed", output=output, custom_status=custom)
         else:
             write.history = events
-            write.updates = {"status": "Running" if status == "Pending" else status,
-                             "custom_status": custom, "updated_at": stamp,
-                             "shim": json.dumps(shim.to_state())}
+            write.updates = {
+                "status": "Running" if status == "Pending" else status,
+                "custom_status": custom,
+                "updated_at": stamp,
+                "shim": json.dumps(shim.to_state()),
+            }
             for command in commands:
                 self._apply(record, write, command, stamp, now)
             created = self.store.commit_step(write)
+            self.executor.confirm(record.instance_id, record.history_len + len(events))
             for item in created:
                 self._pool.submit(self._run_activity, item)
 
-    def _apply(self, record: InstanceRecord, write: StepWrite, command: Command,
-               stamp: str, now: float) -> None:
+    def _apply(
+        self, record: InstanceRecord, write: StepWrite, command: Command, stamp: str, now: float
+    ) -> None:
         if command.kind == "activity":
             write.work.append((record.execution_id, command.task_id, command.name, command.input))
         elif command.kind == "timer" and command.fire_at is not None:
-            fired = new_event(EventType.TIMER_FIRED, stamp, TimerId=command.task_id,
-                              FireAt=command.fire_at)
-            write.messages.append(Message(record.instance_id, record.execution_id,
-                                          parse_time(command.fire_at).timestamp(), fired))
+            fired = new_event(EventType.TIMER_FIRED, stamp, TimerId=command.task_id, FireAt=command.fire_at)
+            write.messages.append(
+                Message(
+                    record.instance_id, record.execution_id, parse_time(command.fire_at).timestamp(), fired
+                )
+            )
         elif command.kind == "suborchestration" and command.instance_id is not None:
             existing = self.store.get(command.instance_id)
             if existing is not None and existing.status not in TERMINAL:
                 failed = new_event(
-                    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp,
+                    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+                    stamp,
                     TaskScheduledId=command.task_id,
                     Reason=f"An instance with ID '{command.instance_id}' already exists.",
-                    Details=None)
+                    Details=None,
+                )
                 write.messages.append(Message(record.instance_id, record.execution_id, now, failed))
                 return
-            child = self._new_record(command.instance_id, command.name, command.input, stamp,
-                                     parent=(record, command.task_id))
+            child = self._new_record(
+                command.instance_id, command.name, command.input, stamp, parent=(record, command.task_id)
+            )
             write.new_instances.append(child)
-            write.messages.append(Message(child.instance_id, child.execution_id, now,
-                                          self._started_event(child, stamp)))
+            write.messages.append(
+                Message(child.instance_id, child.execution_id, now, self._started_event(child, stamp))
+            )
 
-    def _finish(self, record: InstanceRecord, write: StepWrite, events: list[Event], stamp: str,
-                now: float, status: str, *, output: str | None,
-                custom_status: str | None = None) -> None:
+    def _finish(
+        self,
+        record: InstanceRecord,
+        write: StepWrite,
+        events: list[Event],
+        stamp: str,
+        now: float,
+        status: str,
+        *,
+        output: str | None,
+        custom_status: str | None = None,
+    ) -> None:
         """Complete, fail or terminate the instance and tell its parent, in one commit."""
-        result_field = {"Result": output}
         if status == "Terminated":
             events = [*events, new_event(EventType.EXECUTION_TERMINATED, stamp, Input=output)]
-        events = [*events, new_event(EventType.EXECUTION_COMPLETED, stamp,
-                                     OrchestrationStatus=status, **result_field)]
+        events = [
+            *events,
+            new_event(EventType.EXECUTION_COMPLETED, stamp, OrchestrationStatus=status, Result=output),
+        ]
         write.history, write.drop_pending = events, True
-        write.updates = {"status": status, "output": output, "updated_at": stamp, "shim": None,
-                         "_now": now}
+        write.updates = {"status": status, "output": output, "updated_at": stamp, "shim": None, "_now": now}
         if custom_status is not None:
             write.updates["custom_status"] = custom_status
         if record.parent_instance_id and record.parent_task_id is not None:
             if status == "Completed":
-                note = new_event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, stamp,
-                                 TaskScheduledId=record.parent_task_id, Result=output)
+                note = new_event(
+                    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+                    stamp,
+                    TaskScheduledId=record.parent_task_id,
+                    Result=output,
+                )
             else:
                 reason = json.loads(output) if output else f"Sub-orchestration {status.lower()}"
-                note = new_event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp,
-                                 TaskScheduledId=record.parent_task_id, Reason=str(reason),
-                                 Details=None)
-            write.messages.append(Message(record.parent_instance_id, record.parent_execution_id,
-                                          now, note))
+                note = new_event(
+                    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+                    stamp,
+                    TaskScheduledId=record.parent_task_id,
+                    Reason=str(reason),
+                    Details=None,
+                )
+            write.messages.append(Message(record.parent_instance_id, record.parent_execution_id, now, note))
         self.store.commit_step(write)
         self.executor.evict(record.instance_id)
 
-    def _continue_as_new(self, record: InstanceRecord, write: StepWrite, new_input: str,
-                         stamp: str, now: float) -> None:
+    def _continue_as_new(
+        self, record: InstanceRecord, write: StepWrite, new_input: str, stamp: str, now: float
+    ) -> None:
         execution_id = uuid.uuid4().hex
         fresh = InstanceRecord(**{**_fields(record), "execution_id": execution_id, "input": new_input})
         write.reset_history, write.drop_pending, write.history = True, True, []
-        write.updates = {"execution_id": execution_id, "input": new_input, "status": "Running",
-                         "updated_at": stamp, "shim": None, "custom_status": None, "_now": now}
-        write.messages.append(Message(record.instance_id, execution_id, now,
-                                      self._started_event(fresh, stamp)))
+        write.updates = {
+            "execution_id": execution_id,
+            "input": new_input,
+            "status": "Running",
+            "updated_at": stamp,
+            "shim": None,
+            "custom_status": None,
+            "_now": now,
+        }
+        write.messages.append(
+            Message(record.instance_id, execution_id, now, self._started_event(fresh, stamp))
+        )
         self.store.commit_step(write)
         self.executor.evict(record.instance_id)
 
@@ -320,13 +373,17 @@ class Engine:
     def _run_activity(self, item: WorkItem) -> None:
         try:
             result = self.index.call_activity(item.name, item.input)
-            event = new_event(EventType.TASK_COMPLETED, format_time(utcnow()),
-                              TaskScheduledId=item.task_id, Result=result)
+            event = new_event(
+                EventType.TASK_COMPLETED, format_time(utcnow()), TaskScheduledId=item.task_id, Result=result
+            )
         except Exception as exc:
             event = new_event(
-                EventType.TASK_FAILED, format_time(utcnow()), TaskScheduledId=item.task_id,
+                EventType.TASK_FAILED,
+                format_time(utcnow()),
+                TaskScheduledId=item.task_id,
                 Reason=f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}",
-                Details="".join(traceback.format_exception(exc)))
+                Details="".join(traceback.format_exception(exc)),
+            )
         if self.store.complete_work(item, event, time.time()):
             self._wake(item.instance_id)
 
@@ -340,35 +397,39 @@ class Engine:
         stamp = format_time(utcnow())
         record = self._new_record(instance_id, name, input_json, stamp, parent=None)
         self.executor.evict(instance_id)
-        self.store.create(record, Message(instance_id, record.execution_id, time.time(),
-                                          self._started_event(record, stamp)),
-                          replace=existing is not None)
+        self.store.create(
+            record,
+            Message(instance_id, record.execution_id, time.time(), self._started_event(record, stamp)),
+            replace=existing is not None,
+        )
         self._wake(instance_id)
         return instance_id
 
     def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
         self._live(instance_id)
-        self._send(instance_id, new_event(EventType.EVENT_RAISED, format_time(utcnow()),
-                                          Name=name, Input=data_json))
+        self._send(
+            instance_id, new_event(EventType.EVENT_RAISED, format_time(utcnow()), Name=name, Input=data_json)
+        )
 
     def terminate(self, instance_id: str, reason: str | None) -> None:
         self._live(instance_id)
-        self._send(instance_id, new_event(EventType.EXECUTION_TERMINATED, format_time(utcnow()),
-                                          Input=json.dumps(reason)))
+        self._send(
+            instance_id,
+            new_event(EventType.EXECUTION_TERMINATED, format_time(utcnow()), Input=json.dumps(reason)),
+        )
 
     def suspend(self, instance_id: str, reason: str | None) -> None:
         self._live(instance_id)
-        self._send(instance_id, new_event(EventType.EXECUTION_SUSPENDED, format_time(utcnow()),
-                                          Reason=reason))
+        self._send(
+            instance_id, new_event(EventType.EXECUTION_SUSPENDED, format_time(utcnow()), Reason=reason)
+        )
 
     def resume(self, instance_id: str, reason: str | None) -> None:
         self._live(instance_id)
-        self._send(instance_id, new_event(EventType.EXECUTION_RESUMED, format_time(utcnow()),
-                                          Reason=reason))
+        self._send(instance_id, new_event(EventType.EXECUTION_RESUMED, format_time(utcnow()), Reason=reason))
 
     def purge(self, instance_ids: Sequence[str]) -> int:
-        finished = [i for i in instance_ids
-                    if (r := self.store.get(i)) is not None and r.status in TERMINAL]
+        finished = [i for i in instance_ids if (r := self.store.get(i)) is not None and r.status in TERMINAL]
         for instance_id in finished:
             self.executor.evict(instance_id)
         return self.store.purge(finished)
@@ -386,28 +447,51 @@ class Engine:
         self._wake(instance_id)
 
     @staticmethod
-    def _new_record(instance_id: str, name: str, input_json: str | None, stamp: str,
-                    parent: tuple[InstanceRecord, int] | None) -> InstanceRecord:
+    def _new_record(
+        instance_id: str,
+        name: str,
+        input_json: str | None,
+        stamp: str,
+        parent: tuple[InstanceRecord, int] | None,
+    ) -> InstanceRecord:
         return InstanceRecord(
-            instance_id=instance_id, name=name, execution_id=uuid.uuid4().hex, status="Pending",
-            input=input_json, output=None, custom_status=None,
+            instance_id=instance_id,
+            name=name,
+            execution_id=uuid.uuid4().hex,
+            status="Pending",
+            input=input_json,
+            output=None,
+            custom_status=None,
             parent_instance_id=parent[0].instance_id if parent else None,
             parent_execution_id=parent[0].execution_id if parent else None,
             parent_task_id=parent[1] if parent else None,
-            created_at=stamp, updated_at=stamp, history_len=0, shim=None)
+            created_at=stamp,
+            updated_at=stamp,
+            history_len=0,
+            shim=None,
+        )
 
     @staticmethod
     def _started_event(record: InstanceRecord, stamp: str) -> Event:
         parent: dict[str, Any] | None = None
         if record.parent_instance_id:
-            parent = {"TaskScheduleId": record.parent_task_id,
-                      "OrchestrationInstance": {"InstanceId": record.parent_instance_id,
-                                                "ExecutionId": record.parent_execution_id}}
-        return new_event(EventType.EXECUTION_STARTED, stamp, Name=record.name, Version="",
-                         Input=record.input, ParentInstance=parent,
-                         OrchestrationInstance={"InstanceId": record.instance_id,
-                                                "ExecutionId": record.execution_id})
+            parent = {
+                "TaskScheduleId": record.parent_task_id,
+                "OrchestrationInstance": {
+                    "InstanceId": record.parent_instance_id,
+                    "ExecutionId": record.parent_execution_id,
+                },
+            }
+        return new_event(
+            EventType.EXECUTION_STARTED,
+            stamp,
+            Name=record.name,
+            Version="",
+            Input=record.input,
+            ParentInstance=parent,
+            OrchestrationInstance={"InstanceId": record.instance_id, "ExecutionId": record.execution_id},
+        )
 
 
 def _fields(record: InstanceRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__slots__}  # type: ignore[attr-defined]
+    return {name: getattr(record, name) for name in record.__slots__}

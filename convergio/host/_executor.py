@@ -20,9 +20,10 @@ a different call at the same position is non-determinism.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +77,11 @@ class StepResult:
 
 
 def _canonical(result: StepResult) -> str:
-    return json.dumps([result.actions, result.done, result.output, result.error,
-                       result.custom_status], sort_keys=True, default=str)
+    return json.dumps(
+        [result.actions, result.done, result.output, result.error, result.custom_status],
+        sort_keys=True,
+        default=str,
+    )
 
 
 @dataclass(slots=True)
@@ -109,8 +113,14 @@ class OrchestrationExecutor:
     def evict(self, instance_id: str) -> None:
         self._sessions.pop(instance_id, None)
 
+    def confirm(self, instance_id: str, history_len: int) -> None:
+        """The step's history is committed: its session may serve the next step."""
+        session = self._sessions.get(instance_id)
+        if session is not None:
+            session.history_len = history_len
+
     def execute(
-        self, instance: Instance, old_events: list[Event], new_events: list[Event], seen: int
+        self, instance: Instance, old_events: Sequence[Event], new_events: list[Event], seen: int
     ) -> StepResult:
         """Run one step. ``seen`` is how many actions earlier steps already returned."""
         orchestrator = self._lookup(instance.name)
@@ -124,7 +134,7 @@ class OrchestrationExecutor:
         if session is not None and usable:
             result = self._resume(session, new_events, seen)
             if self._verify:
-                _, check = self._full_replay(orchestrator, instance, old_events, new_events, seen)
+                replayed, check = self._full_replay(orchestrator, instance, old_events, new_events, seen)
                 if not check.same_as(result):
                     raise NonDeterminismError(
                         f"Replay verification failed for orchestrator '{instance.name}': the "
@@ -133,14 +143,15 @@ class OrchestrationExecutor:
                     )
         elif orchestrator.generator is not None and self._capacity:
             session, replayed, result = self._start_session(
-                orchestrator, instance, old_events, new_events, seen)
+                orchestrator, instance, old_events, new_events, seen
+            )
         else:
             session = None
             replayed, result = self._full_replay(orchestrator, instance, old_events, new_events, seen)
         if old_events and replayed is not None and (replayed or result.error is None):
             _check_determinism(instance.name, old_events, replayed)
         if session is not None and not result.done and result.error is None:
-            session.history_len = len(old_events) + len(new_events)
+            session.history_len = -1  # usable again once the engine confirms the commit
             self._sessions[instance.instance_id] = session
             while len(self._sessions) > self._capacity:
                 self._sessions.popitem(last=False)
@@ -148,8 +159,12 @@ class OrchestrationExecutor:
 
     # -- full replay through the registered function -------------------------------------
     def _full_replay(
-        self, orchestrator: Orchestrator, instance: Instance,
-        old_events: list[Event], new_events: list[Event], seen: int,
+        self,
+        orchestrator: Orchestrator,
+        instance: Instance,
+        old_events: Sequence[Event],
+        new_events: list[Event],
+        seen: int,
     ) -> tuple[list[dict[str, Any]], StepResult]:
         self.full_replays += 1
         context = func.OrchestrationContext(_context_json(instance, old_events, new_events))
@@ -172,19 +187,21 @@ class OrchestrationExecutor:
 
     # -- kept-alive sessions -----------------------------------------------------------
     def _start_session(
-        self, orchestrator: Orchestrator, instance: Instance,
-        old_events: list[Event], new_events: list[Event], seen: int,
+        self,
+        orchestrator: Orchestrator,
+        instance: Instance,
+        old_events: Sequence[Event],
+        new_events: list[Event],
+        seen: int,
     ) -> tuple[_Session, list[dict[str, Any]], StepResult]:
         if old_events:
             self.full_replays += 1
-        context = DurableOrchestrationContext.from_json(
-            _context_json(instance, old_events, new_events))
+        context = DurableOrchestrationContext.from_json(_context_json(instance, old_events, new_events))
         context._input_expected_type = orchestrator.input_type  # as the SDK's handle does
         executor = TaskOrchestrationExecutor()
-        try:
+        # On an orchestrator error the SDK raises after recording it; _state_of reads it back.
+        with contextlib.suppress(Exception):
             executor.execute(context, context.histories, orchestrator.generator)
-        except Exception:  # noqa: S110 - the state is read from the executor below
-            pass
         session = _Session(instance.execution_id, 0, executor, context)
         replayed = [action.to_json() for action in _actions_of(context)] if old_events else []
         return session, replayed, _state_of(session, seen)
@@ -229,15 +246,17 @@ def _actions_of(context: DurableOrchestrationContext) -> list[Any]:
     return list(grouped[0]) if grouped else []
 
 
-def _context_json(instance: Instance, old_events: list[Event], new_events: list[Event]) -> str:
-    return json.dumps({
-        "history": [*old_events, *new_events],
-        "instanceId": instance.instance_id,
-        "isReplaying": bool(old_events),
-        "parentInstanceId": instance.parent_instance_id,
-        "input": instance.input,
-        "upperSchemaVersion": _UPPER_SCHEMA_VERSION,
-    })
+def _context_json(instance: Instance, old_events: Sequence[Event], new_events: list[Event]) -> str:
+    return json.dumps(
+        {
+            "history": [*old_events, *new_events],
+            "instanceId": instance.instance_id,
+            "isReplaying": bool(old_events),
+            "parentInstanceId": instance.parent_instance_id,
+            "input": instance.input,
+            "upperSchemaVersion": _UPPER_SCHEMA_VERSION,
+        }
+    )
 
 
 def _flat_actions(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -255,8 +274,7 @@ _SCHEDULING = {
     EventType.SUB_ORCHESTRATION_INSTANCE_CREATED: "sub-orchestration",
     EventType.TIMER_CREATED: "timer",
 }
-_ACTION_KINDS = {0: "activity", 1: "activity", 2: "sub-orchestration", 3: "sub-orchestration",
-                 5: "timer"}
+_ACTION_KINDS = {0: "activity", 1: "activity", 2: "sub-orchestration", 3: "sub-orchestration", 5: "timer"}
 
 
 def _leaves(actions: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -270,7 +288,7 @@ def _leaves(actions: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return leaves
 
 
-def _check_determinism(name: str, history: list[Event], replayed: list[dict[str, Any]]) -> None:
+def _check_determinism(name: str, history: Sequence[Event], replayed: list[dict[str, Any]]) -> None:
     """The n-th task the history scheduled must be the n-th task the code yields now.
 
     Retry timers and retry attempts are the host's own bookkeeping (marked
@@ -286,9 +304,11 @@ def _check_determinism(name: str, history: list[Event], replayed: list[dict[str,
         if index >= len(leaves):
             raise NonDeterminismError(
                 f"Non-deterministic orchestrator '{name}': history says task {task_id} was "
-                f"{kind} '{fname}', but the code no longer schedules it.")
+                f"{kind} '{fname}', but the code no longer schedules it."
+            )
         now_kind, now_name = leaves[index]
         if (kind, fname) != (now_kind, now_name):
             raise NonDeterminismError(
                 f"Non-deterministic orchestrator '{name}': history says task {task_id} was "
-                f"{kind} '{fname}', but the code now schedules {now_kind} '{now_name}'.")
+                f"{kind} '{fname}', but the code now schedules {now_kind} '{now_name}'."
+            )

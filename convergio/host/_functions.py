@@ -70,7 +70,7 @@ class _Context(func.Context):
 
 @dataclass(frozen=True, slots=True)
 class HttpRoute:
-    function: func.FunctionBuilder | Any
+    function: Any
     name: str
     template: str
     pattern: re.Pattern[str]
@@ -93,7 +93,7 @@ def compile_route(template: str) -> re.Pattern[str]:
     template = template.strip("/")
     pattern, position = "", 0
     for found in _SEGMENT.finditer(template):
-        literal = template[position:found.start()]
+        literal = template[position : found.start()]
         catch_all, name, optional = found.group(1), found.group(2), found.group(3)
         body = f"(?P<{name}>.*)" if catch_all else f"(?P<{name}>[^/]+)"
         if (optional or catch_all) and literal.endswith("/"):
@@ -126,12 +126,19 @@ class FunctionIndex:
             methods = getattr(trigger, "methods", None)
             clients = tuple(b.name for b in function.get_bindings() if b.type == "durableClient")
             template = (getattr(trigger, "route", None) or name).strip("/")
-            self.http.append(HttpRoute(
-                function=function, name=name, template=template,
-                pattern=compile_route(template),
-                methods=frozenset(str(getattr(m, "value", m)).upper() for m in methods) if methods else None,
-                request_param=trigger.name, client_params=clients,
-            ))
+            self.http.append(
+                HttpRoute(
+                    function=function,
+                    name=name,
+                    template=template,
+                    pattern=compile_route(template),
+                    methods=frozenset(str(getattr(m, "value", m)).upper() for m in methods)
+                    if methods
+                    else None,
+                    request_param=trigger.name,
+                    client_params=clients,
+                )
+            )
         elif kind == "orchestrationTrigger":
             handle = function.get_user_function()
             self.orchestrators[name] = Orchestrator(
@@ -150,8 +157,9 @@ class FunctionIndex:
         try:
             return self.orchestrators[name]
         except KeyError:
-            raise LookupError(f"The function '{name}' doesn't exist, is disabled, or is not an "
-                              "orchestrator function.") from None
+            raise LookupError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+            ) from None
 
     def route(self, path: str, method: str) -> tuple[HttpRoute, dict[str, str]] | None:
         for route in self.http:
@@ -168,17 +176,18 @@ class FunctionIndex:
         """Run an activity on the calling thread; return its JSON-encoded result."""
         function = self.activities.get(name)
         if function is None:
-            raise LookupError(f"The function '{name}' doesn't exist, is disabled, or is not an "
-                              "activity function.")
+            raise LookupError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an activity function."
+            )
         trigger = function.get_trigger()
         value = ActivityTriggerConverter.decode(
             meta.Datum(type="json", value=input_json if input_json is not None else "null"),
-            trigger_metadata=None)
+            trigger_metadata=None,
+        )
         result = self._invoke(function, {trigger.name: value})
         return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
 
-    async def call_http(self, route: HttpRoute, request: func.HttpRequest,
-                        client_json: str) -> Any:
+    async def call_http(self, route: HttpRoute, request: func.HttpRequest, client_json: str) -> Any:
         args: dict[str, Any] = {route.request_param: request}
         for param in route.client_params:
             args[param] = client_json
@@ -197,8 +206,9 @@ class FunctionIndex:
             return asyncio.run(user(**kwargs))
         return asyncio.run_coroutine_threadsafe(user(**kwargs), self.loop).result()
 
-    def _with_context(self, function: Any, user: Callable[..., Any],
-                      args: Mapping[str, Any]) -> dict[str, Any]:
+    def _with_context(
+        self, function: Any, user: Callable[..., Any], args: Mapping[str, Any]
+    ) -> dict[str, Any]:
         kwargs = dict(args)
         parameters = inspect.signature(user).parameters
         if "context" in parameters and "context" not in kwargs:

@@ -83,8 +83,9 @@ class EmbeddedHost:
         self._socket.listen(2048)  # connections queue until the server accepts them
         self.port = self._socket.getsockname()[1]
         self.base_url = f"http://{config.host}:{self.port}"
-        self.asgi = build_asgi_app(self.engine, route_prefix=self.route_prefix, hub=self.hub,
-                                   base_url=lambda: self.base_url)
+        self.asgi = build_asgi_app(
+            self.engine, route_prefix=self.route_prefix, hub=self.hub, base_url=lambda: self.base_url
+        )
 
     def describe(self) -> str:
         lines = ["Functions:"]
@@ -94,18 +95,23 @@ class EmbeddedHost:
             lines.append(f"  {route.name}: [{methods}] {self.base_url}{prefix}/{route.template}")
         lines += [f"  {name}: orchestrationTrigger" for name in self.index.orchestrators]
         lines += [f"  {name}: activityTrigger" for name in self.index.activities]
-        lines += [f"  {name}: {kind} (not run by the embedded host)"
-                  for name, kind in self.index.unsupported.items()]
-        lines.append(f"Durable API: {self.base_url}{PREFIX}/  (task hub {self.hub}, "
-                     f"history {self.config.home / 'durable.sqlite3'})")
+        lines += [
+            f"  {name}: {kind} (not run by the embedded host)"
+            for name, kind in self.index.unsupported.items()
+        ]
+        lines.append(
+            f"Durable API: {self.base_url}{PREFIX}/  (task hub {self.hub}, "
+            f"history {self.config.home / 'durable.sqlite3'})"
+        )
         return "\n".join(lines)
 
     def serve(self) -> None:
         """Serve until interrupted (SIGINT/SIGTERM)."""
         print(self.describe(), flush=True)
         print(f"Host started: {self.base_url}", flush=True)
-        server = uvicorn.Server(uvicorn.Config(self.asgi, log_level="warning", lifespan="on",
-                                               access_log=False))
+        server = uvicorn.Server(
+            uvicorn.Config(self.asgi, log_level="warning", lifespan="on", access_log=False)
+        )
         try:
             server.run(sockets=[self._socket])
         finally:

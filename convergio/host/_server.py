@@ -42,8 +42,9 @@ def _to_response(result: Any) -> Response:
             media_type = result.mimetype
             if result.charset and "charset" not in media_type:
                 media_type += f"; charset={result.charset}"
-        return Response(result.get_body(), status_code=result.status_code, headers=headers,
-                        media_type=media_type)
+        return Response(
+            result.get_body(), status_code=result.status_code, headers=headers, media_type=media_type
+        )
     if result is None:
         return Response(status_code=204)
     if isinstance(result, bytes | str):
@@ -51,8 +52,7 @@ def _to_response(result: Any) -> Response:
     return Response(json.dumps(result), media_type="application/json")
 
 
-def build_asgi_app(engine: Engine, *, route_prefix: str, hub: str,
-                   base_url: Callable[[], str]) -> Starlette:
+def build_asgi_app(engine: Engine, *, route_prefix: str, hub: str, base_url: Callable[[], str]) -> Starlette:
     index = engine.index
     prefix = f"/{route_prefix.strip('/')}" if route_prefix.strip("/") else ""
 
@@ -60,33 +60,44 @@ def build_asgi_app(engine: Engine, *, route_prefix: str, hub: str,
         return base_url()
 
     async def http_trigger(request: Request) -> Response:
-        path = request.url.path[len(prefix):].strip("/")
+        path = request.url.path[len(prefix) :].strip("/")
         found = index.route(path, request.method)
         if found is None:
             if index.allowed_methods(path):
-                return JSONResponse({"error": {"code": "method_not_allowed",
-                                               "message": f"{request.method} is not allowed here"}},
-                                    status_code=405)
-            return JSONResponse({"error": {"code": "not_found",
-                                           "message": f"No function serves /{path}"}},
-                                status_code=404)
+                return JSONResponse(
+                    {
+                        "error": {
+                            "code": "method_not_allowed",
+                            "message": f"{request.method} is not allowed here",
+                        }
+                    },
+                    status_code=405,
+                )
+            return JSONResponse(
+                {"error": {"code": "not_found", "message": f"No function serves /{path}"}}, status_code=404
+            )
         route, params = found
         body = await request.body()
         try:
-            result = await index.call_http(route, _to_function_request(request, body, params),
-                                           _durable_api.client_binding(base_url(), hub))
+            result = await index.call_http(
+                route,
+                _to_function_request(request, body, params),
+                _durable_api.client_binding(base_url(), hub),
+            )
         except Exception:
             log.exception("HTTP function %s failed", route.name)
-            return JSONResponse({"error": {"code": "internal_error",
-                                           "message": "Internal Server Error"}}, status_code=500)
+            return JSONResponse(
+                {"error": {"code": "internal_error", "message": "Internal Server Error"}}, status_code=500
+            )
         return _to_response(result)
 
     async def host_status(_: Request) -> Response:
-        return JSONResponse({
-            "state": "Running",
-            "functions": sorted([*(r.name for r in index.http), *index.orchestrators,
-                                 *index.activities]),
-        })
+        return JSONResponse(
+            {
+                "state": "Running",
+                "functions": sorted([*(r.name for r in index.http), *index.orchestrators, *index.activities]),
+            }
+        )
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

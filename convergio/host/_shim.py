@@ -163,12 +163,14 @@ class ActionShim:
         if completion is None:
             return
         id_key, ok = completion
-        key = self.pending.pop(str(event.get(id_key)), None)
-        if key is None or key not in self.nodes:
+        task_key = str(event.get(id_key))
+        found: str | None = self.pending.pop(task_key) if task_key in self.pending else None
+        if found is None or found not in self.nodes:
             return
+        key = found
         node = self.nodes[key]
         retry = node.get("retry")
-        if retry is None or ok and kind != EventType.TIMER_FIRED:
+        if retry is None or (ok and kind != EventType.TIMER_FIRED):
             self._finish(key)
         elif kind == EventType.TIMER_FIRED:
             if node["attempts"] >= retry["maxNumberOfAttempts"]:
@@ -204,8 +206,7 @@ class ActionShim:
         kind = action.get("actionType")
         if kind in (_WHEN_ALL, _WHEN_ANY):
             children = action.get("compoundActions") or []
-            key = self._new_node("all" if kind == _WHEN_ALL else "any", parent,
-                                 remaining=len(children))
+            key = self._new_node("all" if kind == _WHEN_ALL else "any", parent, remaining=len(children))
             for child in children:
                 self._start(child, parent=key)
             if not children:
@@ -214,9 +215,15 @@ class ActionShim:
         if kind in (_CALL_ACTIVITY, _CALL_ACTIVITY_RETRY, _CALL_SUB, _CALL_SUB_RETRY):
             node_kind = "activity" if kind in (_CALL_ACTIVITY, _CALL_ACTIVITY_RETRY) else "sub"
             retry = action.get("retryOptions") if kind in (_CALL_ACTIVITY_RETRY, _CALL_SUB_RETRY) else None
-            key = self._new_node(node_kind, parent, name=action.get("functionName", ""),
-                                 input=action.get("input"), instanceId=action.get("instanceId"),
-                                 retry=retry, attempts=1)
+            key = self._new_node(
+                node_kind,
+                parent,
+                name=action.get("functionName", ""),
+                input=action.get("input"),
+                instanceId=action.get("instanceId"),
+                retry=retry,
+                attempts=1,
+            )
             self._schedule_call(key, self.nodes[key], retry_attempt=False)
             return key
         if kind == _CREATE_TIMER:
@@ -253,24 +260,46 @@ class ActionShim:
         self.pending[str(task_id)] = key
         marks = {"Retry": True} if retry_attempt else {}
         if node["kind"] == "activity":
-            event = {"EventType": int(EventType.TASK_SCHEDULED), "EventId": task_id,
-                     "IsPlayed": False, "Timestamp": self._now, "Name": node["name"],
-                     "Input": node["input"], **marks}
+            event = {
+                "EventType": int(EventType.TASK_SCHEDULED),
+                "EventId": task_id,
+                "IsPlayed": False,
+                "Timestamp": self._now,
+                "Name": node["name"],
+                "Input": node["input"],
+                **marks,
+            }
             self._out.append(Command("activity", task_id, node["name"], node["input"], event=event))
             return
         child_id = node.get("instanceId") or f"{self._instance_id}:{task_id}"
-        event = {"EventType": int(EventType.SUB_ORCHESTRATION_INSTANCE_CREATED), "EventId": task_id,
-                 "IsPlayed": False, "Timestamp": self._now, "Name": node["name"],
-                 "InstanceId": child_id, "Input": node["input"], **marks}
-        self._out.append(Command("suborchestration", task_id, node["name"], node["input"],
-                                 instance_id=child_id, event=event))
+        event = {
+            "EventType": int(EventType.SUB_ORCHESTRATION_INSTANCE_CREATED),
+            "EventId": task_id,
+            "IsPlayed": False,
+            "Timestamp": self._now,
+            "Name": node["name"],
+            "InstanceId": child_id,
+            "Input": node["input"],
+            **marks,
+        }
+        self._out.append(
+            Command(
+                "suborchestration", task_id, node["name"], node["input"], instance_id=child_id, event=event
+            )
+        )
 
     def _schedule_timer(self, key: str, fire_at: str, *, retry_timer: bool) -> None:
         task_id = self._take_id()
         self.pending[str(task_id)] = key
         marks = {"Retry": True} if retry_timer else {}
-        event = {"EventType": int(EventType.TIMER_CREATED), "EventId": task_id, "IsPlayed": False,
-                 "Timestamp": self._now, "FireAt": fire_at, **marks}
+        event = {
+            "EventType": int(EventType.TIMER_CREATED),
+            "EventId": task_id,
+            "IsPlayed": False,
+            "Timestamp": self._now,
+            "FireAt": fire_at,
+            **marks,
+        }
         self._out.append(Command("timer", task_id, fire_at=fire_at, event=event))
 
     # -- completion propagation ---------------------------------------------
@@ -280,13 +309,13 @@ class ActionShim:
             return
         if key == self.current:
             self.current = None
-        parent_key = node["parent"]
+        parent_key: str | None = node["parent"]
         parent = self.nodes.get(parent_key) if parent_key is not None else None
-        if parent is None:
+        if parent is None or parent_key is None:
             return
         if parent["kind"] == "any":
-            self._finish(parent_key)  # type: ignore[arg-type]
+            self._finish(parent_key)
             return
         parent["remaining"] -= 1
         if parent["remaining"] <= 0:
-            self._finish(parent_key)  # type: ignore[arg-type]
+            self._finish(parent_key)

@@ -152,14 +152,20 @@ class Store:
     # -- instances ----------------------------------------------------------------------
     def get(self, instance_id: str) -> InstanceRecord | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM instances WHERE instance_id = ?",
-                                   (instance_id,)).fetchone()
+            row = self._db.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
         return InstanceRecord(*row) if row else None
 
-    def query(self, *, statuses: Sequence[str] = (), created_from: str | None = None,
-              created_to: str | None = None, prefix: str | None = None,
-              limit: int = 100, offset: int = 0) -> list[InstanceRecord]:
-        sql, args = "SELECT * FROM instances WHERE 1=1", []
+    def query(
+        self,
+        *,
+        statuses: Sequence[str] = (),
+        created_from: str | None = None,
+        created_to: str | None = None,
+        prefix: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InstanceRecord]:
+        sql, args = "SELECT * FROM instances WHERE 1=1", list[object]()
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             args += list(statuses)
@@ -198,21 +204,39 @@ class Store:
 
     @staticmethod
     def _insert_instance(db: sqlite3.Connection, r: InstanceRecord) -> None:
-        db.execute("INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
-            r.instance_id, r.name, r.execution_id, r.status, r.input, r.output, r.custom_status,
-            r.parent_instance_id, r.parent_execution_id, r.parent_task_id, r.created_at,
-            r.updated_at, r.history_len, r.shim))
+        db.execute(
+            "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                r.instance_id,
+                r.name,
+                r.execution_id,
+                r.status,
+                r.input,
+                r.output,
+                r.custom_status,
+                r.parent_instance_id,
+                r.parent_execution_id,
+                r.parent_task_id,
+                r.created_at,
+                r.updated_at,
+                r.history_len,
+                r.shim,
+            ),
+        )
 
     @staticmethod
     def _insert_message(db: sqlite3.Connection, m: Message) -> None:
-        db.execute("INSERT INTO inbox (instance_id, execution_id, visible_at, event) VALUES (?,?,?,?)",
-                   (m.instance_id, m.execution_id, m.visible_at, json.dumps(m.event)))
+        db.execute(
+            "INSERT INTO inbox (instance_id, execution_id, visible_at, event) VALUES (?,?,?,?)",
+            (m.instance_id, m.execution_id, m.visible_at, json.dumps(m.event)),
+        )
 
     # -- history --------------------------------------------------------------------------
     def history(self, instance_id: str) -> list[Event]:
         with self._lock:
-            rows = self._db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq",
-                                    (instance_id,)).fetchall()
+            rows = self._db.execute(
+                "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
+            ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
     # -- messages -------------------------------------------------------------------------
@@ -224,26 +248,34 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, execution_id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? "
-                "ORDER BY id", (instance_id, now)).fetchall()
+                "ORDER BY id",
+                (instance_id, now),
+            ).fetchall()
         return [(row[0], row[1], json.loads(row[2])) for row in rows]
 
     def next_visible(self, instance_id: str) -> float | None:
         with self._lock:
-            row = self._db.execute("SELECT MIN(visible_at) FROM inbox WHERE instance_id = ?",
-                                   (instance_id,)).fetchone()
+            row = self._db.execute(
+                "SELECT MIN(visible_at) FROM inbox WHERE instance_id = ?", (instance_id,)
+            ).fetchone()
         return row[0] if row else None
 
     def due(self) -> list[tuple[str, float]]:
         """Every instance with messages, and when its earliest one becomes visible."""
         with self._lock:
-            return list(self._db.execute(
-                "SELECT instance_id, MIN(visible_at) FROM inbox GROUP BY instance_id"))
+            return list(
+                self._db.execute("SELECT instance_id, MIN(visible_at) FROM inbox GROUP BY instance_id")
+            )
 
     # -- activities -----------------------------------------------------------------------
     def pending_work(self) -> list[WorkItem]:
         with self._lock:
-            return [WorkItem(*row) for row in self._db.execute(
-                "SELECT id, instance_id, execution_id, task_id, name, input FROM work ORDER BY id")]
+            return [
+                WorkItem(*row)
+                for row in self._db.execute(
+                    "SELECT id, instance_id, execution_id, task_id, name, input FROM work ORDER BY id"
+                )
+            ]
 
     def complete_work(self, item: WorkItem, result: Event, now: float) -> bool:
         """Record an activity's result; False when the work was cancelled meanwhile."""
@@ -264,28 +296,42 @@ class Store:
                 db.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in step.consumed])
             if step.drop_pending:
                 db.execute("DELETE FROM work WHERE instance_id = ?", (iid,))
-                db.execute("DELETE FROM inbox WHERE instance_id = ? AND visible_at > ?",
-                           (iid, step.updates.get("_now", 0.0)))
+                db.execute(
+                    "DELETE FROM inbox WHERE instance_id = ? AND visible_at > ?",
+                    (iid, step.updates.get("_now", 0.0)),
+                )
             if step.reset_history:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
                 base = 0
             else:
-                base = db.execute("SELECT history_len FROM instances WHERE instance_id = ?",
-                                  (iid,)).fetchone()[0]
-            db.executemany("INSERT INTO history VALUES (?,?,?)",
-                           [(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)])
+                base = db.execute(
+                    "SELECT history_len FROM instances WHERE instance_id = ?", (iid,)
+                ).fetchone()[0]
+            db.executemany(
+                "INSERT INTO history VALUES (?,?,?)",
+                [(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)],
+            )
             updates = {k: v for k, v in step.updates.items() if not k.startswith("_")}
             updates["history_len"] = base + len(step.history)
-            db.execute(f"UPDATE instances SET {', '.join(f'{k} = ?' for k in updates)} "  # noqa: S608
-                       "WHERE instance_id = ?", [*updates.values(), iid])
-            execution_id = updates.get("execution_id") or db.execute(
-                "SELECT execution_id FROM instances WHERE instance_id = ?", (iid,)).fetchone()[0]
+            db.execute(
+                f"UPDATE instances SET {', '.join(f'{k} = ?' for k in updates)} "  # noqa: S608
+                "WHERE instance_id = ?",
+                [*updates.values(), iid],
+            )
+            execution_id = (
+                updates.get("execution_id")
+                or db.execute("SELECT execution_id FROM instances WHERE instance_id = ?", (iid,)).fetchone()[
+                    0
+                ]
+            )
             for exec_id, task_id, name, payload in step.work:
                 cursor = db.execute(
-                    "INSERT INTO work (instance_id, execution_id, task_id, name, input) "
-                    "VALUES (?,?,?,?,?)", (iid, exec_id or execution_id, task_id, name, payload))
-                created.append(WorkItem(int(cursor.lastrowid or 0), iid, exec_id or execution_id,
-                                        task_id, name, payload))
+                    "INSERT INTO work (instance_id, execution_id, task_id, name, input) VALUES (?,?,?,?,?)",
+                    (iid, exec_id or execution_id, task_id, name, payload),
+                )
+                created.append(
+                    WorkItem(int(cursor.lastrowid or 0), iid, exec_id or execution_id, task_id, name, payload)
+                )
             for record in step.new_instances:
                 self._delete(db, record.instance_id)
                 self._insert_instance(db, record)

@@ -18,18 +18,21 @@ def _recorded_indexes(database: Path, instance_id: str) -> set[int]:
     """Inputs of the activities whose completion was committed (history or inbox)."""
     db = sqlite3.connect(database)
     try:
-        events = [json.loads(row[0]) for row in db.execute(
-            "SELECT event FROM history WHERE instance_id = ?", (instance_id,))]
-        events += [json.loads(row[0]) for row in db.execute(
-            "SELECT event FROM inbox WHERE instance_id = ?", (instance_id,))]
+        events = [
+            json.loads(row[0])
+            for row in db.execute("SELECT event FROM history WHERE instance_id = ?", (instance_id,))
+        ]
+        events += [
+            json.loads(row[0])
+            for row in db.execute("SELECT event FROM inbox WHERE instance_id = ?", (instance_id,))
+        ]
     finally:
         db.close()
     inputs = {e["EventId"]: json.loads(e["Input"]) for e in events if e["EventType"] == 4}
     return {inputs[e["TaskScheduledId"]] for e in events if e["EventType"] == 5}
 
 
-def test_sigkill_mid_fan_out_then_restart_completes_without_rerunning_recorded_work(
-        tmp_path: Path) -> None:
+def test_sigkill_mid_fan_out_then_restart_completes_without_rerunning_recorded_work(tmp_path: Path) -> None:
     counts, home = tmp_path / "counts", tmp_path / "home"
     counts.mkdir()
     env = {"COUNT_DIR": str(counts), "WORK_DELAY": "0.02", "CONVERGIO_ACTIVITY_CONCURRENCY": "8"}

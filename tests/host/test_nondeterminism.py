@@ -14,8 +14,7 @@ def test_code_that_schedules_a_different_activity_on_replay_is_rejected(tmp_path
         wait_status(client, urls["statusQueryGetUri"], {"Running"})
         history = []
         while not any(e["EventType"] == "TaskCompleted" for e in history):
-            history = client.get(urls["statusQueryGetUri"] + "&showHistory=true").json()[
-                "historyEvents"]
+            history = client.get(urls["statusQueryGetUri"] + "&showHistory=true").json()["historyEvents"]
 
     # Same instance, new code: the first call is now to another activity.
     with HostProcess(DOCS_APP, home, {"SHIFTY_ACTIVITY": "measure"}) as host, host.client() as client:
@@ -24,5 +23,7 @@ def test_code_that_schedules_a_different_activity_on_replay_is_rejected(tmp_path
         body = wait_status(client, status_url)
 
     assert body["runtimeStatus"] == "Failed"
-    assert ("Non-deterministic orchestrator 'shifty': history says task 0 was activity "
-            "'say_hello', but the code now schedules activity 'measure'") in body["output"]
+    assert (
+        "Non-deterministic orchestrator 'shifty': history says task 0 was activity "
+        "'say_hello', but the code now schedules activity 'measure'"
+    ) in body["output"]

@@ -35,7 +35,8 @@ def test_fan_out_fan_in_of_500(docs_host: HostProcess, count_dir: Path) -> None:
 
 
 def test_retry_succeeds_after_failures_and_gives_up_after_max_attempts(
-        docs_host: HostProcess, count_dir: Path) -> None:
+    docs_host: HostProcess, count_dir: Path
+) -> None:
     with docs_host.client() as client:
         urls = start(client, "retrying")
         body = wait_status(client, urls["statusQueryGetUri"])
@@ -143,8 +144,12 @@ def test_terminate_stops_a_waiting_instance(docs_host: HostProcess) -> None:
     with docs_host.client() as client:
         urls = start(client, "forever")
         wait_status(client, urls["statusQueryGetUri"], {"Running"})
-        assert client.post(f"/api/instances/{urls['id']}/terminate",
-                           params={"reason": "teacher said stop"}).status_code == 202
+        assert (
+            client.post(
+                f"/api/instances/{urls['id']}/terminate", params={"reason": "teacher said stop"}
+            ).status_code
+            == 202
+        )
         body = wait_status(client, urls["statusQueryGetUri"])
         again = client.post(urls["terminatePostUri"].replace("{text}", "again"))
     assert body["runtimeStatus"] == "Terminated"

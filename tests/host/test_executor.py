@@ -1,0 +1,146 @@
+"""The executor against the real SDK: kept-alive steps equal full replays."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Generator
+from typing import Any
+
+import azure.durable_functions as df
+import pytest
+
+from convergio.host._events import EventType, new_event
+from convergio.host._executor import (
+    Instance,
+    NonDeterminismError,
+    OrchestrationExecutor,
+    Orchestrator,
+)
+
+NOW = "2026-01-01T00:00:00.000000Z"
+INSTANCE = Instance("i", "orch", "e1", json.dumps(3))
+
+
+def chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    total = 0
+    for _ in range(context.get_input()):
+        total += yield context.call_activity("step", total)
+    return total
+
+
+_calls = {"n": 0}
+
+
+def drifting(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Schedules a different activity on every fresh run: non-deterministic."""
+    _calls["n"] += 1
+    yield context.call_activity(f"step{_calls['n']}", 0)
+    yield context.call_activity("tail", 0)
+    return "done"
+
+
+def registered(fn: Any) -> Orchestrator:
+    return Orchestrator(handle=df.Orchestrator.create(fn), generator=fn)
+
+
+def first_events() -> list[dict]:
+    return [
+        new_event(EventType.ORCHESTRATOR_STARTED, NOW),
+        new_event(EventType.EXECUTION_STARTED, NOW, Name="orch", Version="", Input=None),
+    ]
+
+
+def scheduled(task_id: int, name: str) -> list[dict]:
+    return [
+        new_event(EventType.TASK_SCHEDULED, NOW, event_id=task_id, Name=name, Input="0"),
+        new_event(EventType.ORCHESTRATOR_COMPLETED, NOW),
+    ]
+
+
+def next_events(task_id: int, result: int) -> list[dict]:
+    return [
+        new_event(EventType.ORCHESTRATOR_STARTED, NOW),
+        new_event(EventType.TASK_COMPLETED, NOW, TaskScheduledId=task_id, Result=json.dumps(result)),
+    ]
+
+
+def run_chain(executor: OrchestrationExecutor) -> list[Any]:
+    history: list[dict] = []
+    seen, outputs = 0, []
+    events = first_events()
+    for task_id in range(4):
+        result = executor.execute(INSTANCE, list(history), events, seen)
+        outputs.append((result.actions, result.done, result.output))
+        seen += len(result.actions)
+        history += events + scheduled(task_id, "step")
+        executor.confirm("i", len(history))
+        events = next_events(task_id, task_id + 1)
+    return outputs
+
+
+def test_kept_alive_steps_match_full_replays_and_skip_them() -> None:
+    kept = OrchestrationExecutor(lambda _: registered(chain), keep_alive=10, verify=True)
+    replayed = OrchestrationExecutor(lambda _: registered(chain), keep_alive=0)
+    assert run_chain(kept) == run_chain(replayed)
+    assert run_chain(replayed)[-1] == ([], True, 1 + 2 + 3)
+    assert kept.full_replays == 3  # only verification replays (the first step has no history)
+    assert replayed.full_replays == 8
+
+
+def test_a_recorded_history_that_the_code_no_longer_matches_is_non_determinism() -> None:
+    executor = OrchestrationExecutor(lambda _: registered(chain), keep_alive=0)
+    history = first_events() + scheduled(0, "other")
+    with pytest.raises(
+        NonDeterminismError, match="task 0 was activity 'other', but the code now schedules activity 'step'"
+    ):
+        executor.execute(INSTANCE, history, next_events(0, 1), 1)
+
+
+def test_verify_mode_catches_a_kept_alive_step_that_a_replay_would_not_repeat() -> None:
+    _calls["n"] = 0
+    executor = OrchestrationExecutor(lambda _: registered(drifting), keep_alive=10, verify=True)
+    history = first_events()
+    result = executor.execute(INSTANCE, [], history, 0)
+    history += scheduled(0, result.actions[0]["functionName"])
+    executor.confirm("i", len(history))
+    expected = (
+        "Non-deterministic orchestrator 'orch': history says task 0 was activity 'step1', "
+        "but the code now schedules activity 'step2'"
+    )
+    with pytest.raises(NonDeterminismError, match=re.escape(expected)):
+        executor.execute(INSTANCE, history, next_events(0, 1), 1)
+
+
+def test_orchestrator_exceptions_come_back_as_errors_not_raises() -> None:
+    def broken(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+        yield context.call_activity("x", 0)
+        raise RuntimeError("orchestrator bug")
+
+    for keep_alive in (0, 10):
+        executor = OrchestrationExecutor(lambda _: registered(broken), keep_alive=keep_alive)
+        history = first_events()
+        executor.execute(INSTANCE, [], history, 0)
+        history += scheduled(0, "x")
+        executor.confirm("i", len(history))
+        result = executor.execute(INSTANCE, history, next_events(0, 1), 1)
+        assert result.error == "orchestrator bug" and not result.done
+
+
+def wavering(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """The same first call every time, but the second depends on hidden state."""
+    _calls["n"] += 1
+    yield context.call_activity("step", 0)
+    yield context.call_activity(f"tail{_calls['n']}", 0)
+    return "done"
+
+
+def test_verify_mode_fails_a_step_whose_new_actions_a_replay_would_not_repeat() -> None:
+    _calls["n"] = 0
+    executor = OrchestrationExecutor(lambda _: registered(wavering), keep_alive=10, verify=True)
+    history = first_events()
+    executor.execute(INSTANCE, [], history, 0)
+    history += scheduled(0, "step")
+    executor.confirm("i", len(history))
+    with pytest.raises(NonDeterminismError, match="Replay verification failed"):
+        executor.execute(INSTANCE, history, next_events(0, 1), 1)
