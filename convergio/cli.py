@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from convergio.host import EmbeddedHost, EngineConfig, HostConfig
+from convergio.host import AppLoadError, EmbeddedHost, EngineConfig, HostConfig
 from convergio.settings import SettingsError, load_settings
 
 __all__ = ["main"]
@@ -52,6 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return _start(args)
-    except (SettingsError, ValueError, OSError) as exc:
+    except (SettingsError, AppLoadError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -9,9 +9,11 @@ rest of ``convergio``. See docs/adr/0001-embedded-durable-host.md.
 
 from ._engine import Engine, EngineConfig
 from ._executor import NonDeterminismError, OrchestrationExecutor
+from ._functions import AppLoadError
 from ._host import EmbeddedHost, HostConfig
 
 __all__ = [
+    "AppLoadError",
     "EmbeddedHost",
     "Engine",
     "EngineConfig",

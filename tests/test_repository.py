@@ -1,0 +1,110 @@
+"""The repository's contract files: host.json, settings names, public surfaces."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import convergio.host
+from convergio.settings import SETTING_NAMES, SettingsError, load_settings
+from tests._helpers import ROOT
+
+PLATFORM_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "AzureWebJobsFeatureFlags"}
+
+
+def test_host_json_is_a_v2_host_with_bundle_v4_and_a_configurable_durable_hub() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"]["id"] == "Microsoft.Azure.Functions.ExtensionBundle"
+    assert host["extensionBundle"]["version"].startswith("[4.")
+    durable = host["extensions"]["durableTask"]
+    assert durable["hubName"] == "%TASKHUB_NAME%"
+    assert durable["storageProvider"]["type"] == "%DURABLE_STORAGE_PROVIDER%"
+
+
+def test_every_sample_setting_is_a_setting_the_code_reads() -> None:
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    assert set(sample) - PLATFORM_SETTINGS == set(SETTING_NAMES)
+
+
+def test_requirements_pin_exact_versions() -> None:
+    for name in ("requirements.txt", "requirements-dev.txt"):
+        lines = [line.strip() for line in (ROOT / name).read_text().splitlines()]
+        pins = [line for line in lines if line and not line.startswith(("#", "-r"))]
+        assert pins and all("==" in line for line in pins), name
+    assert "azure-functions-durable==" in (ROOT / "requirements.txt").read_text()
+
+
+def test_settings_lookup_order_is_environment_then_local_settings_then_default(tmp_path: Path) -> None:
+    (tmp_path / "local.settings.json").write_text(
+        json.dumps({"Values": {"CONVERGIO_ACTIVITY_CONCURRENCY": "4", "CONVERGIO_HOME": "/from/local"}})
+    )
+    settings = load_settings({"CONVERGIO_HOME": "/from/env"}, folder=tmp_path)
+    assert settings.home == Path("/from/env")
+    assert settings.activity_concurrency == 4
+    assert settings.keep_alive_sessions == 1000
+    assert settings.replay_verify is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("CONVERGIO_REPLAY_VERIFY", "maybe", "CONVERGIO_REPLAY_VERIFY must be true or false"),
+        ("CONVERGIO_ACTIVITY_CONCURRENCY", "many", "CONVERGIO_ACTIVITY_CONCURRENCY must be an integer"),
+        ("CONVERGIO_ACTIVITY_CONCURRENCY", "0", "CONVERGIO_ACTIVITY_CONCURRENCY must be >= 1"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_setting_named(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({name: value}, folder=tmp_path)
+
+
+def test_host_public_surface_is_pinned() -> None:
+    assert sorted(convergio.host.__all__) == [
+        "EmbeddedHost",
+        "Engine",
+        "EngineConfig",
+        "HostConfig",
+        "NonDeterminismError",
+        "OrchestrationExecutor",
+    ]
+
+
+def test_cli_reports_a_missing_app_clearly(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "convergio",
+            "start",
+            "--app",
+            str(tmp_path / "nope.py"),
+            "--port",
+            "0",
+            "--home",
+            str(tmp_path / "home"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "No Functions app at" in done.stderr
+
+
+def test_the_project_app_runs_its_sample_on_the_embedded_host(tmp_path: Path) -> None:
+    from tests._helpers import HostProcess, start, wait_status
+
+    with HostProcess(ROOT / "function_app.py", tmp_path) as host, host.client() as client:
+        urls = start(client, "fan_out_fan_in", {"count": 20})
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["runtimeStatus"] == "Completed"
+    assert body["output"] == {"workers": 20, "total": sum(len(f"worker-{i}") for i in range(20))}
+    assert body["customStatus"] == {"phase": "done", "workers": 20}
