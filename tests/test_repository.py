@@ -67,6 +67,7 @@ def test_bad_settings_are_refused_with_the_setting_named(
 
 def test_host_public_surface_is_pinned() -> None:
     assert sorted(convergio.host.__all__) == [
+        "AppLoadError",
         "EmbeddedHost",
         "Engine",
         "EngineConfig",
