@@ -85,7 +85,15 @@ class HttpRoute:
         return {k: v for k, v in found.groupdict().items() if v is not None}
 
 
-_SEGMENT = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::[^}?]*)?(\??)\}")
+_SEGMENT = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::([^}?]*))?(\??)\}")
+# ASP.NET route constraints the Functions host honours; others match any segment.
+_CONSTRAINTS = {
+    "int": r"-?\d+",
+    "long": r"-?\d+",
+    "bool": r"(?i:true|false)",
+    "alpha": r"[A-Za-z]+",
+    "guid": r"[0-9A-Fa-f]{8}-?(?:[0-9A-Fa-f]{4}-?){3}[0-9A-Fa-f]{12}",
+}
 
 
 def compile_route(template: str) -> re.Pattern[str]:
@@ -94,8 +102,9 @@ def compile_route(template: str) -> re.Pattern[str]:
     pattern, position = "", 0
     for found in _SEGMENT.finditer(template):
         literal = template[position : found.start()]
-        catch_all, name, optional = found.group(1), found.group(2), found.group(3)
-        body = f"(?P<{name}>.*)" if catch_all else f"(?P<{name}>[^/]+)"
+        catch_all, name, constraint, optional = found.groups()
+        segment = _CONSTRAINTS.get((constraint or "").split("(")[0].lower(), "[^/]+")
+        body = f"(?P<{name}>.*)" if catch_all else f"(?P<{name}>{segment})"
         if (optional or catch_all) and literal.endswith("/"):
             pattern += re.escape(literal[:-1]) + f"(?:/{body})?"
         else:
@@ -117,6 +126,8 @@ class FunctionIndex:
         self.loop: asyncio.AbstractEventLoop | None = None
         for function in app.get_functions():  # may be called once only
             self._index(function)
+        # Literal routes first, so "items/new" wins over "items/{id}".
+        self.http.sort(key=lambda r: (r.template.count("{"), -len(r.template)))
 
     def _index(self, function: Any) -> None:
         name = function.get_function_name()
@@ -150,8 +161,6 @@ class FunctionIndex:
             self.activities[name] = function
         else:
             self.unsupported[name] = str(kind)
-        # Literal routes first, so "items/new" wins over "items/{id}".
-        self.http.sort(key=lambda r: (r.template.count("{"), -len(r.template)))
 
     def orchestrator(self, name: str) -> Orchestrator:
         try:
