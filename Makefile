@@ -8,8 +8,10 @@ PORT   ?= 7071
 
 RUNTIME := $(VENV)/.runtime-installed
 DEV     := $(VENV)/.dev-installed
+INFRA_VENV ?= .infra-venv
+INFRA   := $(INFRA_VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest checkov bench clean
 
 $(RUNTIME): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +25,7 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 run: $(RUNTIME)
 	$(BIN)/python -m convergio start --port $(PORT)
 
-test: lint typecheck pytest
+test: lint typecheck pytest checkov
 
 lint: $(DEV)
 	$(BIN)/ruff check .
@@ -35,8 +37,17 @@ typecheck: $(DEV)
 pytest: $(DEV)
 	$(BIN)/python -m pytest
 
+# checkov lives in its own virtualenv: its dependency tree must not touch the app's pins.
+$(INFRA): requirements-infra.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	touch $@
+
+checkov: $(INFRA)
+	$(INFRA_VENV)/bin/checkov -d infra --framework bicep arm --skip-download --quiet --compact
+
 bench: $(DEV)
 	$(BIN)/python -m benchmarks.engine
 
 clean:
-	rm -rf $(VENV) .convergio .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INFRA_VENV) .convergio .mypy_cache .ruff_cache

@@ -15,11 +15,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pycep
 import pytest
 
-pycep = pytest.importorskip("pycep", reason="pip install pycep-parser (requirements-dev.txt)")
-
-from convergio.settings import SETTING_NAMES  # noqa: E402  (stdlib-only module)
+from convergio.settings import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"

@@ -1,0 +1,153 @@
+// The Convergio Core function app: Python 3.11 on the Flex Consumption plan, running as
+// its user-assigned identity. All connections are identity based; app settings carry
+// endpoints only, never secrets.
+param planName string
+param name string
+param location string
+
+@description('Includes azd-service-name: api, which azd uses to find the app to deploy to.')
+param tags object
+
+param identityId string
+param identityClientId string
+param storageAccountName string
+param deploymentContainerUrl string
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int
+
+param maximumInstanceCount int
+param taskHubName string
+param keyVaultUrl string
+param cosmosEndpoint string
+param cosmosDatabaseName string
+param applicationInsightsConnectionString string
+
+@description('Durable Task Scheduler endpoint; empty means the Azure Storage provider.')
+param durableTaskSchedulerEndpoint string
+
+var useScheduler = !empty(durableTaskSchedulerEndpoint)
+
+// Names the code reads (infra/app-settings.names.json, checked against
+// convergio/settings.py by tests/infra).
+var convergioSettings = {
+  TASKHUB_NAME: taskHubName
+  KEY_VAULT_URL: keyVaultUrl
+  COSMOS_ENDPOINT: cosmosEndpoint
+  COSMOS_DATABASE: cosmosDatabaseName
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  // numba caches compiled code next to the package, which is read-only on Azure.
+  NUMBA_CACHE_DIR: '/tmp/numba-cache'
+  // host.json: storageProvider.type = %DURABLE_STORAGE_PROVIDER%
+  DURABLE_STORAGE_PROVIDER: useScheduler ? 'azureManaged' : 'AzureStorage'
+}
+
+// Platform settings: identity-based host storage and Entra ID telemetry ingestion.
+var platformSettings = {
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD;ClientId=${identityClientId}'
+  // DefaultAzureCredential picks the user-assigned identity by this (Key Vault, Cosmos).
+  AZURE_CLIENT_ID: identityClientId
+}
+
+// host.json names the task hub connection DURABLE_TASK_SCHEDULER_CONNECTION_STRING
+// (storageProvider.connectionStringName) for both providers. For the scheduler it is an
+// endpoint string; for the Azure Storage provider it names a storage connection, so it
+// gets the same identity-based settings as AzureWebJobsStorage.
+var durableConnectionSettings = useScheduler ? {
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
+} : {
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING__accountName: storageAccountName
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING__credential: 'managedidentity'
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING__clientId: identityClientId
+}
+
+var appSettings = union(convergioSettings, platformSettings, durableConnectionSettings)
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Flex Consumption zone redundancy is not offered in every allowed EU region; opt in per region
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: the app is a public HTTPS API; callers authenticate at the API
+  // checkov:skip=CKV_AZURE_17: clients are browsers and scripts with tokens, not client certificates
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales to zero by design (schools pay per use); the platform replaces instances
+  // checkov:skip=CKV_AZURE_213: Flex Consumption instances are managed by the scale controller; App Service health check does not apply
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [for setting in items(appSettings): {
+        name: setting.key
+        value: setting.value
+      }]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+// No publishing with user/password: deployments use Entra ID (azd, portal, CI).
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = functionApp.name
+output url string = 'https://${functionApp.properties.defaultHostName}'

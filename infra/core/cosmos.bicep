@@ -1,0 +1,89 @@
+// Cosmos DB for NoSQL, serverless (schools pay per request, nothing when idle).
+// Keys are off (disableLocalAuth): the app uses its identity and the built-in data role.
+param name string
+param location string
+param tags object
+
+@description('Principal that reads and writes the data (the function app identity).')
+param principalId string
+
+param databaseName string = 'convergio'
+
+// Cosmos DB Built-in Data Contributor (a Cosmos SQL role, not an Azure RBAC role)
+var cosmosDataContributor = '00000000-0000-0000-0000-000000000002'
+
+// usage: the metering ledger; tenants: per-school configuration. Both per tenant.
+var containerNames = [
+  'usage'
+  'tenants'
+]
+
+resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
+  // checkov:skip=CKV_AZURE_99: no IP filter: the app has no fixed outbound IP without a VNet; keys are off, Entra ID only
+  // checkov:skip=CKV_AZURE_101: public endpoint needed by the app without a VNet; disableLocalAuth means Entra ID only
+  name: name
+  location: location
+  tags: tags
+  kind: 'GlobalDocumentDB'
+  properties: {
+    databaseAccountOfferType: 'Standard'
+    locations: [
+      {
+        locationName: location
+        failoverPriority: 0
+        isZoneRedundant: false
+      }
+    ]
+    consistencyPolicy: {
+      defaultConsistencyLevel: 'Session'
+    }
+    capabilities: [
+      {
+        name: 'EnableServerless'
+      }
+    ]
+    disableLocalAuth: true
+    disableKeyBasedMetadataWriteAccess: true
+    minimalTlsVersion: 'Tls12'
+  }
+}
+
+resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-11-15' = {
+  parent: account
+  name: databaseName
+  properties: {
+    resource: {
+      id: databaseName
+    }
+  }
+}
+
+resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-11-15' = [for containerName in containerNames: {
+  parent: database
+  name: containerName
+  properties: {
+    resource: {
+      id: containerName
+      partitionKey: {
+        paths: [
+          '/tenantId'
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+    }
+  }
+}]
+
+resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = {
+  parent: account
+  name: guid(account.id, principalId, cosmosDataContributor)
+  properties: {
+    roleDefinitionId: '${account.id}/sqlRoleDefinitions/${cosmosDataContributor}'
+    principalId: principalId
+    scope: account.id
+  }
+}
+
+output endpoint string = account.properties.documentEndpoint
+output databaseName string = database.name

@@ -1,0 +1,15 @@
+// The function app's user-assigned identity: every data-plane role below is granted to
+// it, so access survives re-creating the app and can be granted before the app exists.
+param name string
+param location string
+param tags object
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: name
+  location: location
+  tags: tags
+}
+
+output id string = identity.id
+output principalId string = identity.properties.principalId
+output clientId string = identity.properties.clientId
