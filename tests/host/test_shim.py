@@ -130,3 +130,23 @@ def test_state_survives_a_json_round_trip_mid_flight() -> None:
     copy = ActionShim.from_state(json.loads(json.dumps(shim.to_state())))
     assert [c.task_id for c in copy.step("i", NOW, [], [fired(2)])] == [3]
     assert [c.task_id for c in shim.step("i", NOW, [], [fired(2)])] == [3]
+
+
+def test_a_sub_orchestration_retry_starts_a_new_child_per_attempt() -> None:
+    shim = ActionShim()
+    sub = {
+        "actionType": 3,
+        "functionName": "child",
+        "input": "1",
+        "instanceId": None,
+        "retryOptions": {"firstRetryIntervalInMilliseconds": 500, "maxNumberOfAttempts": 2},
+    }
+    first = shim.step("p", NOW, [sub], [started()])
+    assert [(c.kind, c.task_id, c.instance_id) for c in first] == [("suborchestration", 0, "p:0")]
+    sub_failed = new_event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, NOW, TaskScheduledId=0, Reason="x", Details=None
+    )
+    assert [(c.kind, c.task_id) for c in shim.step("p", NOW, [], [sub_failed])] == [("timer", 1)]
+    again = shim.step("p", NOW, [], [fired(1)])
+    assert [(c.kind, c.task_id, c.instance_id) for c in again] == [("suborchestration", 2, "p:2")]
+    assert again[0].event and again[0].event["Retry"] is True
