@@ -78,12 +78,9 @@ def build_asgi_app(engine: Engine, *, route_prefix: str, hub: str, base_url: Cal
             )
         route, params = found
         body = await request.body()
+        client = _durable_api.client_binding(base_url(), hub) if route.client_params else ""
         try:
-            result = await index.call_http(
-                route,
-                _to_function_request(request, body, params),
-                _durable_api.client_binding(base_url(), hub),
-            )
+            result = await index.call_http(route, _to_function_request(request, body, params), client)
         except Exception:
             log.exception("HTTP function %s failed", route.name)
             return JSONResponse(
