@@ -323,8 +323,8 @@ class Engine:
             *events,
             new_event(EventType.EXECUTION_COMPLETED, stamp, OrchestrationStatus=status, Result=output),
         ]
-        write.history, write.drop_pending = events, True
-        write.updates = {"status": status, "output": output, "updated_at": stamp, "shim": None, "_now": now}
+        write.history, write.drop_pending, write.now = events, True, now
+        write.updates = {"status": status, "output": output, "updated_at": stamp, "shim": None}
         if custom_status is not None:
             write.updates["custom_status"] = custom_status
         if record.parent_instance_id and record.parent_task_id is not None:
@@ -353,7 +353,7 @@ class Engine:
     ) -> None:
         execution_id = uuid.uuid4().hex
         fresh = InstanceRecord(**{**_fields(record), "execution_id": execution_id, "input": new_input})
-        write.reset_history, write.drop_pending, write.history = True, True, []
+        write.reset_history, write.drop_pending, write.history, write.now = True, True, [], now
         write.updates = {
             "execution_id": execution_id,
             "input": new_input,
@@ -361,7 +361,6 @@ class Engine:
             "updated_at": stamp,
             "shim": None,
             "custom_status": None,
-            "_now": now,
         }
         write.messages.append(
             Message(record.instance_id, execution_id, now, self._started_event(fresh, stamp))

@@ -121,6 +121,7 @@ class StepWrite:
     new_instances: list[InstanceRecord] = field(default_factory=list)
     updates: dict[str, Any] = field(default_factory=dict)
     drop_pending: bool = False
+    now: float = 0.0  # with drop_pending: inbox messages visible later than this are dropped
 
 
 class Store:
@@ -298,7 +299,7 @@ class Store:
                 db.execute("DELETE FROM work WHERE instance_id = ?", (iid,))
                 db.execute(
                     "DELETE FROM inbox WHERE instance_id = ? AND visible_at > ?",
-                    (iid, step.updates.get("_now", 0.0)),
+                    (iid, step.now),
                 )
             if step.reset_history:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
@@ -311,7 +312,7 @@ class Store:
                 "INSERT INTO history VALUES (?,?,?)",
                 [(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)],
             )
-            updates = {k: v for k, v in step.updates.items() if not k.startswith("_")}
+            updates = dict(step.updates)
             updates["history_len"] = base + len(step.history)
             db.execute(
                 f"UPDATE instances SET {', '.join(f'{k} = ?' for k in updates)} "  # noqa: S608
