@@ -1,8 +1,17 @@
-"""Blueprint of the activity layer (samples for now)."""
+"""Blueprint of the activity layer: agent calls, and the samples."""
+
+from typing import Any
 
 import azure.durable_functions as df
 
+from . import agents
+
 blueprint = df.Blueprint()
+
+
+@blueprint.activity_trigger(input_name="call")
+def run_agent(call: dict[str, Any]) -> dict[str, Any]:
+    return agents.run_agent_activity(call)
 
 
 @blueprint.activity_trigger(input_name="city")

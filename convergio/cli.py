@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from convergio._run_cli import RunError, add_run_parser, run_command
+from convergio.api import GraphFileError
 from convergio.host import AppLoadError, EmbeddedHost, EngineConfig, HostConfig
 from convergio.settings import SettingsError, load_settings
+from convergio.tenants import TenantStore, UnknownTenant, open_tenant_store, tenant_id_for
 
 __all__ = ["main"]
 
@@ -28,14 +33,68 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
     )
+    _add_tenant_commands(commands)
+    add_run_parser(commands)
     return parser
+
+
+def _add_tenant_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tenants = commands.add_parser("tenants", help="manage the HTTP API's tenants and their API keys")
+    actions = tenants.add_subparsers(dest="tenant_command", required=True)
+    home_help = "state directory (default: $CONVERGIO_HOME or .convergio)"
+    add = actions.add_parser("add", help="add a tenant; prints its first API key (only shown once)")
+    add.add_argument("name", help="display name; the tenant id is derived from it")
+    listing = actions.add_parser("list", help="list the tenants: id, name, created")
+    key = actions.add_parser("key", help="issue one more API key; prints it (only shown once)")
+    key.add_argument("tenant", metavar="NAME_OR_ID", help="the tenant's id or display name")
+    key.add_argument("--label", default="", help="a note to tell the key apart later")
+    mapping = actions.add_parser("map-principal", help="map an Entra ID object id to a tenant")
+    mapping.add_argument("principal_id", help="the principal's object id")
+    mapping.add_argument("tenant_id", help="the tenant's id")
+    for action in (add, listing, key, mapping):
+        action.add_argument("--home", type=Path, default=None, help=home_help)
+
+
+def _find_tenant(store: TenantStore, name_or_id: str) -> str:
+    if store.get(name_or_id) is not None:
+        return name_or_id
+    try:
+        tenant_id = tenant_id_for(name_or_id)
+    except ValueError:
+        raise UnknownTenant(name_or_id) from None
+    if store.get(tenant_id) is None:
+        raise UnknownTenant(name_or_id)
+    return tenant_id
+
+
+def _tenants(args: argparse.Namespace) -> int:
+    # stdout carries only what a script captures (a key, the listing); everything else is stderr.
+    store = open_tenant_store(args.home or load_settings().home)
+    if args.tenant_command == "add":
+        tenant, key = store.add_tenant(args.name)
+        print(f"tenant {tenant.id!r} added; its API key is shown once, keep it safe", file=sys.stderr)
+        print(key)
+    elif args.tenant_command == "list":
+        for tenant in store.list_tenants():
+            print(f"{tenant.id}\t{tenant.name}\t{tenant.created_at}")
+    elif args.tenant_command == "key":
+        tenant_id = _find_tenant(store, args.tenant)
+        key = store.issue_key(tenant_id, label=args.label)
+        print(f"new API key for tenant {tenant_id!r}; it is shown once, keep it safe", file=sys.stderr)
+        print(key)
+    else:
+        store.map_principal(args.principal_id, args.tenant_id)
+        print(f"principal mapped to tenant {args.tenant_id!r}", file=sys.stderr)
+    return 0
 
 
 def _start(args: argparse.Namespace) -> int:
     settings = load_settings(folder=args.app.resolve().parent)
+    home = (args.home or settings.home).resolve()
+    os.environ["CONVERGIO_HOME"] = str(home)  # the app's own code (tenants, ledgers) uses the same home
     config = HostConfig(
         app=args.app,
-        home=args.home or settings.home,
+        home=home,
         port=args.port,
         engine=EngineConfig(
             activity_concurrency=settings.activity_concurrency,
@@ -50,6 +109,19 @@ def _start(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        logging.getLogger().setLevel(logging.WARNING)  # the live view owns the terminal
+        try:
+            return run_command(args)
+        except (RunError, GraphFileError, SettingsError, AppLoadError, OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "tenants":
+        try:
+            return _tenants(args)
+        except (ValueError, LookupError, OSError, sqlite3.Error) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     try:
         return _start(args)
     except (SettingsError, AppLoadError, ValueError, OSError) as exc:

@@ -27,6 +27,8 @@ class Settings:
     activity_concurrency: int
     keep_alive_sessions: int
     task_hub: str
+    graphs_dir: Path
+    trust_principal_headers: bool
 
 
 # name -> default (as text, the form settings take everywhere)
@@ -36,6 +38,9 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_ACTIVITY_CONCURRENCY": "16",
     "CONVERGIO_KEEP_ALIVE_SESSIONS": "1000",
     "TASKHUB_NAME": "ConvergioHub",
+    "CONVERGIO_GRAPHS_DIR": "examples/graphs",
+    # Only behind App Service Authentication, which strips client-sent X-MS-CLIENT-PRINCIPAL headers.
+    "CONVERGIO_TRUST_PRINCIPAL_HEADERS": "false",
     # Azure adapters (selected when set; the embedded defaults need none of them).
     "KEY_VAULT_URL": "",
     "COSMOS_ENDPOINT": "",
@@ -87,4 +92,8 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         activity_concurrency=_int("CONVERGIO_ACTIVITY_CONCURRENCY", get("CONVERGIO_ACTIVITY_CONCURRENCY"), 1),
         keep_alive_sessions=_int("CONVERGIO_KEEP_ALIVE_SESSIONS", get("CONVERGIO_KEEP_ALIVE_SESSIONS"), 0),
         task_hub=get("TASKHUB_NAME"),
+        graphs_dir=Path(get("CONVERGIO_GRAPHS_DIR")),
+        trust_principal_headers=_bool(
+            "CONVERGIO_TRUST_PRINCIPAL_HEADERS", get("CONVERGIO_TRUST_PRINCIPAL_HEADERS")
+        ),
     )

@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from . import samples
+from . import graph, samples
 
 blueprint = df.Blueprint()
 
@@ -32,3 +32,8 @@ def hello_sequence(context: df.DurableOrchestrationContext):  # type: ignore[no-
 @blueprint.orchestration_trigger(context_name="context")
 def fan_out_fan_in(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
     return (yield from samples.fan_out_fan_in(context))
+
+
+@blueprint.orchestration_trigger(context_name="context")
+def agent_graph(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    return (yield from graph.agent_graph(context))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import socket
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +108,28 @@ class EmbeddedHost:
             f"history {self.config.home / 'durable.sqlite3'})"
         )
         return "\n".join(lines)
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[str]:
+        """Serve on a background thread for the duration of a ``with`` block; yields the base URL.
+
+        For tools that need a host only while they work (``python -m convergio run``).
+        """
+        server = uvicorn.Server(
+            uvicorn.Config(self.asgi, log_level="warning", lifespan="on", access_log=False)
+        )
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        thread.start()
+        while not server.started and thread.is_alive():
+            time.sleep(0.01)
+        try:
+            if not server.started:
+                raise RuntimeError("the embedded host did not start")
+            yield self.base_url
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            self.store.close()
 
     def serve(self) -> None:
         """Serve until interrupted (SIGINT/SIGTERM)."""

@@ -106,6 +106,11 @@ def build_asgi_app(engine: Engine, *, route_prefix: str, hub: str, base_url: Cal
             yield
         finally:
             engine.stop()
+            # The durable client keeps one aiohttp session per process for its calls back
+            # to the Durable API; close it on this loop before the loop goes away.
+            from azure.durable_functions.models.utils import http_utils
+
+            await http_utils._close_session()
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     routes = [

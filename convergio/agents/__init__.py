@@ -1,0 +1,21 @@
+"""Agent calls: the core of the ``run_agent`` activity.
+
+``run_agent(AgentCall) -> AgentOutcome`` renders an agent's prompt, calls its provider,
+runs its tools (or, for a supervisor, asks which workers to call) and enforces the limits
+the orchestrator gave it.
+"""
+
+from ._call import AgentCall, AgentOutcome, AgentStatus, Limits, RoundCall, WorkerRef
+from ._runner import MAX_TURNS, OUTPUT_CAP, run_agent
+
+__all__ = [
+    "MAX_TURNS",
+    "OUTPUT_CAP",
+    "AgentCall",
+    "AgentOutcome",
+    "AgentStatus",
+    "Limits",
+    "RoundCall",
+    "WorkerRef",
+    "run_agent",
+]

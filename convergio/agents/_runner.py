@@ -1,0 +1,366 @@
+"""One agent call: render the prompt, call the provider, run the tool loop, enforce the limits.
+
+This is the body of the ``run_agent`` activity. The orchestrator decides retries, timeouts
+and budgets and passes what is left in ``AgentCall.limits``; this module enforces those
+limits within the call, re-raises what a retry can fix (a retryable ``ProviderError``) and
+turns everything else into an ``AgentOutcome``. With the offline provider the outcome is a
+function of the call alone (apart from ``max_seconds``, which measures the clock).
+
+A supervisor makes ONE provider call per activity: the orchestrator runs the workers it
+delegates to as their own durable steps and calls it again with their results in
+``rounds``, so a crash never repeats a worker that already finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from convergio.graph import TemplateError, render_prompt
+from convergio.providers import (
+    Completion,
+    CompletionRequest,
+    Message,
+    Provider,
+    ProviderError,
+    ToolCall,
+    ToolSpec,
+    UnknownProvider,
+    Usage,
+    count_message_tokens,
+    get_provider,
+)
+from convergio.tools import ToolError, UnknownTool, get_tool, run_tool
+
+from ._call import AgentCall, AgentOutcome, AgentStatus, RoundCall
+
+__all__ = ["MAX_TURNS", "OUTPUT_CAP", "run_agent"]
+
+_log = logging.getLogger("convergio.agents")
+
+MAX_TURNS = 16
+"""Model turns an ordinary agent may take (tool rounds plus the answer) before it fails."""
+
+OUTPUT_CAP = 32_768
+"""The largest ``max_output_tokens`` asked for, so a big budget never exceeds what models accept."""
+
+_CLOCK_SLACK_S = 0.001
+
+_TASK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"task": {"type": "string"}},
+    "required": ["task"],
+}
+_GUIDANCE = (
+    "You lead a team of workers, each offered to you as a tool. Delegate by calling workers "
+    "with a clear task; call several at once when their tasks are independent. When you have "
+    "what you need, answer without calling any worker."
+)
+_FINAL_GUIDANCE = "Your workers have reported and no more calls are possible: give your final answer now."
+
+
+def run_agent(call: AgentCall) -> AgentOutcome:
+    """Run one agent call to an outcome.
+
+    Args:
+        call: The agent, its data, what a supervisor has heard so far, and the limits.
+
+    Returns:
+        The outcome; permanent errors (bad template, unknown provider, non-retryable provider
+        error, a model calling unknown workers) are ``failed`` outcomes, not exceptions.
+
+    Raises:
+        ProviderError: a retryable provider error; the orchestrator retries the attempt.
+    """
+    run = _Run(call)
+    try:
+        outcome = run.execute()
+    except ProviderError as exc:
+        _log.warning(
+            "agent %s/%s attempt %d: provider error %s (retryable) after %.0f ms",
+            call.run_id,
+            call.node_id,
+            call.attempt,
+            exc.code,
+            run.elapsed_ms(),
+        )
+        raise
+    _log.info(
+        "agent %s/%s attempt %d: %s after %d model turn(s), %d tokens, %d tool calls, %.0f ms",
+        call.run_id,
+        call.node_id,
+        call.attempt,
+        outcome.status,
+        run.turns,
+        run.usage.total_tokens,
+        run.usage.tool_calls,
+        run.elapsed_ms(),
+    )
+    return outcome
+
+
+class _Stop(Exception):
+    """Ends the call early with an outcome (internal control flow, never escapes)."""
+
+    def __init__(self, outcome: AgentOutcome) -> None:
+        super().__init__(outcome.status)
+        self.outcome = outcome
+
+
+class _Run:
+    """The state of one call: usage so far, the clock, the model that answered."""
+
+    def __init__(self, call: AgentCall) -> None:
+        self.call = call
+        self.agent = call.agent
+        self.limits = call.limits
+        self.started = time.monotonic()
+        seconds = call.limits.max_seconds
+        self.deadline = None if seconds is None else self.started + seconds
+        self.usage = Usage()
+        self.model = call.agent.model or ""
+        self.turns = 0
+
+    def elapsed_ms(self) -> float:
+        return (time.monotonic() - self.started) * 1000
+
+    def execute(self) -> AgentOutcome:
+        try:
+            provider = self._provider()
+            prompt = self._prompt()
+            _log.debug("agent %s/%s: prompt of %d chars", self.call.run_id, self.call.node_id, len(prompt))
+            if self.agent.kind == "supervisor":
+                return self._supervise(provider, prompt)
+            return self._tool_loop(provider, prompt)
+        except _Stop as stop:
+            return stop.outcome
+
+    def _outcome(
+        self,
+        status: AgentStatus,
+        *,
+        output: str | None = None,
+        error: str | None = None,
+        calls: Sequence[dict[str, str]] = (),
+    ) -> AgentOutcome:
+        return AgentOutcome(
+            status=status,
+            output=output,
+            error=error,
+            usage=self.usage.to_dict(),
+            calls=list(calls),
+            provider=self.agent.provider,
+            model=self.model,
+        )
+
+    def _stop(self, status: AgentStatus, error: str, output: str | None = None) -> _Stop:
+        return _Stop(self._outcome(status, output=output, error=error))
+
+    def _provider(self) -> Provider:
+        if self.agent.kind == "graph":
+            raise self._stop("failed", "a sub-graph node is run by its own orchestration, not by run_agent")
+        try:
+            provider = get_provider(self.agent.provider)
+        except UnknownProvider as exc:
+            raise self._stop("failed", str(exc)) from None
+        self.model = self.agent.model or provider.default_model
+        return provider
+
+    def _prompt(self) -> str:
+        source = self.agent.prompt
+        if source is None:
+            if self.call.task is None:
+                raise self._stop("failed", "the agent has no prompt and was given no task")
+            return self.call.task
+        context = {"input": self.call.input, "outputs": self.call.outputs, "event": self.call.event}
+        try:
+            return render_prompt(source, {**context, "task": self.call.task})
+        except TemplateError as exc:
+            raise self._stop("failed", str(exc)) from None
+
+    def _opening(self, prompt: str, guidance: str = "") -> list[Message]:
+        system = "\n\n".join(part for part in (self.agent.instructions, guidance) if part)
+        head = [Message("system", system)] if system else []
+        return [*head, Message("user", prompt)]
+
+    # -- ordinary agents ---------------------------------------------------------------
+
+    def _tool_loop(self, provider: Provider, prompt: str) -> AgentOutcome:
+        offered = self._tools()
+        specs = tuple(offered.values())
+        messages = self._opening(prompt)
+        for _ in range(MAX_TURNS):
+            completion = self._complete(provider, messages, specs)
+            if not completion.tool_calls:
+                return self._outcome("completed", output=completion.text)
+            calls = completion.tool_calls
+            self._check_tool_limit(len(calls))
+            messages.append(Message("assistant", completion.text, tool_calls=calls))
+            messages.extend(Message("tool", self._run_tool(c, offered), tool_call_id=c.id) for c in calls)
+            self.usage += Usage(tool_calls=len(calls))
+        raise self._stop("failed", f"no final answer after {MAX_TURNS} model turns")
+
+    def _tools(self) -> dict[str, ToolSpec]:
+        try:
+            return {name: get_tool(name).spec() for name in self.agent.tools}
+        except UnknownTool as exc:
+            raise self._stop("failed", str(exc)) from None
+
+    def _run_tool(self, call: ToolCall, offered: dict[str, ToolSpec]) -> str:
+        if call.name not in offered:
+            return f"error: tool {call.name!r} is not available to this agent"
+        started = time.monotonic()
+        try:
+            result = run_tool(call.name, call.arguments)
+        except ToolError as exc:
+            result = f"error: {exc}"
+        _log.debug(
+            "agent %s/%s: tool %s call %s returned %d chars in %.1f ms",
+            self.call.run_id,
+            self.call.node_id,
+            call.name,
+            call.id,
+            len(result),
+            (time.monotonic() - started) * 1000,
+        )
+        return result
+
+    def _check_tool_limit(self, asked: int) -> None:
+        limit = self.limits.max_tool_calls
+        if limit is not None and self.usage.tool_calls + asked > limit:
+            left = limit - self.usage.tool_calls
+            raise self._stop(
+                "tool_limit", f"the model asked for {asked} tool call(s); {left} of {limit} left"
+            )
+
+    # -- supervisors -------------------------------------------------------------------
+
+    def _supervise(self, provider: Provider, prompt: str) -> AgentOutcome:
+        call = self.call
+        if self.agent.tools:
+            raise self._stop(
+                "failed", "a supervisor delegates to workers and runs no tools: give them to a worker"
+            )
+        messages = self._opening(prompt, _FINAL_GUIDANCE if call.final else _GUIDANCE)
+        for past in call.rounds:
+            if past:
+                asked = tuple(ToolCall(c.id, c.worker, {"task": c.task}) for c in past)
+                messages.append(Message("assistant", "", tool_calls=asked))
+                messages.extend(Message("tool", _round_result(c), tool_call_id=c.id) for c in past)
+        workers = () if call.final else tuple(_worker_tool(w.name, w.description) for w in call.workers)
+        completion = self._complete(provider, messages, workers)
+        if call.final or not completion.tool_calls:
+            if not completion.text and completion.tool_calls:
+                raise self._stop(
+                    "failed", "the supervisor called workers on its final turn instead of answering"
+                )
+            return self._outcome("completed", output=completion.text)
+        calls = self._delegations(completion.tool_calls)
+        self._check_tool_limit(len(calls))
+        self.usage += Usage(tool_calls=len(calls))
+        return self._outcome("delegated", output=completion.text or None, calls=calls)
+
+    def _delegations(self, asked: Sequence[ToolCall]) -> list[dict[str, str]]:
+        known = [worker.name for worker in self.call.workers]
+        calls: list[dict[str, str]] = []
+        for tool_call in asked:
+            if tool_call.name not in known:
+                names = ", ".join(known) or "none"
+                raise self._stop(
+                    "failed", f"the supervisor called unknown worker {tool_call.name!r} (workers: {names})"
+                )
+            task = tool_call.arguments.get("task")
+            if not isinstance(task, str) or not task.strip():
+                raise self._stop("failed", f"the supervisor's call to {tool_call.name!r} has no task")
+            if any(seen["id"] == tool_call.id for seen in calls):
+                raise self._stop("failed", f"the provider returned call id {tool_call.id!r} twice")
+            calls.append({"id": tool_call.id, "worker": tool_call.name, "task": task})
+        return calls
+
+    # -- the provider call, under the limits -------------------------------------------
+
+    def _complete(
+        self, provider: Provider, messages: list[Message], tools: tuple[ToolSpec, ...]
+    ) -> Completion:
+        max_tokens = self.limits.max_tokens
+        prompt_tokens = count_message_tokens(messages)
+        cap: int | None = None
+        budget_bound = False  # whether the cap we pass is what the budget leaves
+        if max_tokens is not None:
+            left = max_tokens - self.usage.total_tokens
+            if prompt_tokens >= left:
+                raise self._stop(
+                    "budget_exceeded",
+                    f"token budget: the next prompt needs {prompt_tokens} tokens, "
+                    f"{max(left, 0)} of {max_tokens} left",
+                )
+            cap = min(left - prompt_tokens, OUTPUT_CAP)
+            budget_bound = cap == left - prompt_tokens
+        request = CompletionRequest(
+            model=self.agent.model,
+            messages=tuple(messages),
+            tools=tools,
+            max_output_tokens=cap,
+            options=self.agent.options,
+            attempt=self.call.attempt,
+            timeout_s=self._seconds_left(),
+        )
+        started = time.monotonic()
+        try:
+            completion = provider.complete(request)
+        except ProviderError as exc:
+            if exc.code == "timeout" and self._out_of_time():
+                raise self._time_spent() from None
+            if exc.retryable:
+                raise
+            raise self._stop("failed", f"{exc.code}: {exc.message}") from None
+        self.turns += 1
+        self.model = completion.model
+        spent = completion.usage
+        self.usage += Usage(prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens)
+        _log.debug(
+            "agent %s/%s turn %d: %d prompt + %d completion tokens, %d tool call(s), %s, %.0f ms",
+            self.call.run_id,
+            self.call.node_id,
+            self.turns,
+            spent.prompt_tokens,
+            spent.completion_tokens,
+            len(completion.tool_calls),
+            completion.finish_reason,
+            (time.monotonic() - started) * 1000,
+        )
+        # Cut by the cap the budget set, or a provider that counted more than our estimate.
+        cut = budget_bound and completion.finish_reason == "length"
+        if max_tokens is not None and (cut or self.usage.total_tokens > max_tokens):
+            raise self._stop(
+                "budget_exceeded",
+                f"token budget of {max_tokens} reached ({self.usage.total_tokens} used)",
+                output=completion.text or None,
+            )
+        return completion
+
+    def _seconds_left(self) -> float | None:
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise self._time_spent()
+        return left
+
+    def _out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline - _CLOCK_SLACK_S
+
+    def _time_spent(self) -> _Stop:
+        return self._stop("budget_exceeded", f"time budget of {self.limits.max_seconds:g}s spent")
+
+
+def _worker_tool(name: str, description: str) -> ToolSpec:
+    return ToolSpec(name=name, description=description or f"the worker {name}", parameters=_TASK_SCHEMA)
+
+
+def _round_result(call: RoundCall) -> str:
+    if call.output is not None:
+        return call.output
+    return f"error: {call.error or 'the worker returned nothing'}"

@@ -1,0 +1,114 @@
+"""Request and response bodies of the HTTP API; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+__all__ = [
+    "ErrorBody",
+    "GraphInfo",
+    "GraphList",
+    "NodeView",
+    "RunCreated",
+    "RunList",
+    "RunRequest",
+    "RunStatus",
+    "RunSummary",
+    "RunView",
+    "Usage",
+]
+
+RunStatus = Literal["Pending", "Running", "Completed", "Failed", "Terminated"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunRequest(_In):
+    """Start a run: an inline graph spec or the name of a shipped graph, and the run input."""
+
+    graph: dict[str, Any] | None = Field(default=None, description="a graph spec (see GraphSpec)")
+    graph_ref: str | None = Field(default=None, description="the name of a graph from GET /api/v1/graphs")
+    input: JsonValue = None
+
+    @model_validator(mode="after")
+    def _one_graph(self) -> RunRequest:
+        if (self.graph is None) == (self.graph_ref is None):
+            raise ValueError("give exactly one of graph or graph_ref")
+        return self
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    tool_calls: int = 0
+
+
+class NodeView(BaseModel):
+    status: str = Field(description="waiting, awaiting_input, running, retrying, or a terminal status")
+    attempts: int = 0
+    calls: int = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    usage: Usage = Usage()
+    error: str | None = None
+
+
+class RunCreated(BaseModel):
+    id: str
+    statusQueryGetUri: str
+    sendEventPostUri: str
+    terminatePostUri: str
+    purgeHistoryDeleteUri: str
+
+
+class RunView(BaseModel):
+    id: str
+    graph: str
+    status: RunStatus
+    created_at: str | None = None
+    last_updated_at: str | None = None
+    nodes: dict[str, NodeView] = {}
+    output: JsonValue = None
+    outputs: dict[str, JsonValue] = {}
+    usage: Usage = Usage()
+    error: str | None = None
+
+
+class RunSummary(BaseModel):
+    id: str
+    graph: str
+    status: RunStatus
+    created_at: str | None = None
+    last_updated_at: str | None = None
+    usage: Usage = Usage()
+
+
+class RunList(BaseModel):
+    runs: list[RunSummary]
+    next_offset: int | None = None
+
+
+class GraphInfo(BaseModel):
+    name: str
+    description: str = ""
+    agents: int
+    input_schema: dict[str, Any] | None = None
+
+
+class GraphList(BaseModel):
+    graphs: list[GraphInfo]
+
+
+class _Error(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, str]] = []
+
+
+class ErrorBody(BaseModel):
+    error: _Error

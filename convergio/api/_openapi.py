@@ -1,0 +1,115 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, generated from the pydantic models."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from convergio.graph import GraphSpec
+
+from . import _models as m
+
+__all__ = ["openapi_document"]
+
+_REF = "#/components/schemas/{model}"
+
+
+def _body(model: str) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": {"$ref": _REF.format(model=model)}}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): {"description": "error", **_body("ErrorBody")} for code in codes}
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """Paths by hand (they are few), schemas from the models (so they cannot drift)."""
+    models: list[type[BaseModel]] = [
+        m.RunRequest,
+        m.RunCreated,
+        m.RunView,
+        m.RunList,
+        m.GraphList,
+        m.ErrorBody,
+    ]
+    models.append(GraphSpec)
+    _, schemas = models_json_schema([(model, "validation") for model in models], ref_template=_REF)
+    run_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ok = {"200": {"description": "ok"}}
+    paths = {
+        "/api/v1/runs": {
+            "post": {
+                "summary": "Start a run of an inline graph or a named one",
+                "requestBody": {"required": True, **_body("RunRequest")},
+                "responses": {"202": {"description": "started", **_body("RunCreated")}}
+                | _errors(400, 401, 413, 422),
+            },
+            "get": {
+                "summary": "This tenant's runs, newest first",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": t}}
+                    for n, t in (("limit", "integer"), ("offset", "integer"), ("status", "string"))
+                ],
+                "responses": {"200": {"description": "runs", **_body("RunList")}} | _errors(400, 401),
+            },
+        },
+        "/api/v1/runs/{id}": {
+            "get": {
+                "summary": "A run: status, per-node progress, usage and output",
+                "parameters": [run_id],
+                "responses": {"200": {"description": "the run", **_body("RunView")}} | _errors(401, 404),
+            },
+            "delete": {
+                "summary": "Purge a finished run",
+                "parameters": [run_id],
+                "responses": ok | _errors(404, 409),
+            },
+        },
+        "/api/v1/runs/{id}/cancel": {
+            "post": {
+                "summary": "Cancel a run",
+                "parameters": [run_id],
+                "responses": ok | _errors(401, 404, 409),
+            }
+        },
+        "/api/v1/runs/{id}/events/{name}": {
+            "post": {
+                "summary": "Send human input to an agent that awaits it",
+                "parameters": [
+                    run_id,
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "requestBody": {"content": {"application/json": {"schema": {}}}},
+                "responses": {"202": {"description": "accepted"}} | _errors(400, 401, 404, 409),
+            }
+        },
+        "/api/v1/graphs": {
+            "get": {
+                "summary": "The named graphs shipped with the app",
+                "responses": {"200": {"description": "graphs", **_body("GraphList")}} | _errors(401),
+            }
+        },
+        "/api/v1/graphs/{name}": {
+            "get": {
+                "summary": "One named graph's spec",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {"200": {"description": "the spec", **_body("GraphSpec")}} | _errors(401, 404),
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Convergio Core API", "version": "1.0.0"},
+        "components": {
+            "schemas": schemas["$defs"],
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+        },
+        "security": [{"apiKey": []}],
+        "paths": paths,
+    }

@@ -1,0 +1,49 @@
+"""What the API handlers share in one process: settings, the tenant store, the graph library."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from convergio.errors import Unauthorized
+from convergio.graph import Catalog
+from convergio.providers import PROVIDER_NAMES
+from convergio.settings import Settings, load_settings
+from convergio.tenants import Tenant, TenantStore, authenticate_headers, open_tenant_store
+from convergio.tools import TOOL_NAMES
+
+from ._library import load_library
+
+__all__ = ["Service", "service"]
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: TenantStore = open_tenant_store(settings.home)
+        self._graphs_dir = Path(settings.graphs_dir)
+
+    def authenticate(self, headers: Mapping[str, str]) -> Tenant:
+        """The calling tenant, or ``Unauthorized`` (the same answer for a missing and a wrong key)."""
+        tenant = authenticate_headers(
+            headers, self.store, trust_principal_headers=self.settings.trust_principal_headers
+        )
+        if tenant is None:
+            raise Unauthorized("missing or unknown API key: send it in the x-api-key header")
+        return tenant
+
+    @functools.cache  # noqa: B019 - one Service per process; the library is read once
+    def library(self) -> Mapping[str, dict[str, Any]]:
+        return load_library(self._graphs_dir)
+
+    @functools.cache  # noqa: B019
+    def catalog(self) -> Catalog:
+        return Catalog(providers=PROVIDER_NAMES, tools=TOOL_NAMES, graphs=self.library())
+
+
+@functools.cache
+def service() -> Service:
+    """The process-wide service, built on first use from the settings."""
+    return Service(load_settings())

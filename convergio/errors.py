@@ -1,0 +1,86 @@
+"""Every error Convergio turns into an HTTP answer, in one tree.
+
+    AppError(code, status_code)          base: {"error": {"code", "message"}}
+    ├── InvalidRequest(AppError, ValueError)      400  malformed body, wrong types
+    │   └── InvalidGraph                          422  graph spec rejected (details: path + message)
+    ├── Unauthorized(AppError, PermissionError)   401  no key / unknown key
+    ├── NotFound(AppError, LookupError)           404  unknown or foreign id
+    ├── Conflict(AppError)                        409  state does not allow the operation
+    └── PayloadTooLarge(AppError, ValueError)     413
+
+Messages are written for the client and never carry secrets; ``details`` is a
+list of ``{"path", "message"}`` objects naming each bad field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AppError",
+    "Conflict",
+    "InvalidGraph",
+    "InvalidRequest",
+    "NotFound",
+    "PayloadTooLarge",
+    "Problem",
+    "Unauthorized",
+]
+
+Problem = dict[str, str]
+"""One bad field: ``{"path": "agents[2].depends_on[0]", "message": "..."}``."""
+
+
+class AppError(Exception):
+    """An error with a stable code and the HTTP status it maps to."""
+
+    code: ClassVar[str] = "error"
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, details: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body sent to the client."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class InvalidRequest(AppError, ValueError):
+    code = "invalid_request"
+    status_code = 400
+
+
+class InvalidGraph(InvalidRequest):
+    code = "invalid_graph"
+    status_code = 422
+
+    @classmethod
+    def from_problems(cls, problems: list[Problem]) -> InvalidGraph:
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return cls(f"{first['path']}: {first['message']}{more}", details=problems)
+
+
+class Unauthorized(AppError, PermissionError):
+    code = "unauthorized"
+    status_code = 401
+
+
+class NotFound(AppError, LookupError):
+    code = "not_found"
+    status_code = 404
+
+
+class Conflict(AppError):
+    code = "conflict"
+    status_code = 409
+
+
+class PayloadTooLarge(AppError, ValueError):
+    code = "payload_too_large"
+    status_code = 413

@@ -1,0 +1,92 @@
+"""The graph spec: the public contract of a team of agents, as data.
+
+Field names are part of the API (JSON and YAML files, ``POST /api/v1/runs``);
+rename nothing without a version bump. Structural rules that need the whole
+graph (cycles, references, limits) live in ``_validate``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+__all__ = [
+    "AgentSpec",
+    "AwaitEvent",
+    "Budget",
+    "GraphSpec",
+    "NodeKind",
+    "OnFailure",
+    "Retry",
+]
+
+NodeId = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+NodeKind = Literal["agent", "supervisor", "graph"]
+OnFailure = Literal["fail_run", "continue", "skip_dependents"]
+
+_TEXT_LIMIT = 100_000
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budget(_Model):
+    """Limits that are enforced, not reported. ``None`` means no limit of that kind."""
+
+    max_tokens: int | None = Field(default=None, ge=1, description="prompt + completion tokens")
+    max_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    max_tool_calls: int | None = Field(default=None, ge=0)
+
+
+class Retry(_Model):
+    """Attempts in all (1 = no retry) and a fixed back-off between them."""
+
+    attempts: int = Field(default=1, ge=1, le=10)
+    backoff_ms: int = Field(default=0, ge=0, le=3_600_000)
+
+
+class AwaitEvent(_Model):
+    """Wait for human input (an external event) before the agent runs."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    timeout_seconds: float = Field(gt=0, le=30 * 24 * 3600)
+
+
+class AgentSpec(_Model):
+    """One node of the graph: an agent, a supervisor over workers, or a sub-graph."""
+
+    id: NodeId
+    kind: NodeKind = "agent"
+    description: str = Field(default="", max_length=2_000)
+    instructions: str = Field(default="", max_length=_TEXT_LIMIT, description="the system prompt")
+    prompt: str | None = Field(
+        default=None,
+        max_length=_TEXT_LIMIT,
+        description="Jinja template over `input`, `outputs.<dependency>`, `event` and `task`",
+    )
+    provider: str = "offline"
+    model: str | None = None
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+    tools: list[str] = Field(default_factory=list, max_length=64)
+    depends_on: list[NodeId] = Field(default_factory=list)
+    budget: Budget = Budget()
+    retry: Retry = Retry()
+    on_failure: OnFailure = "fail_run"
+    await_event: AwaitEvent | None = None
+    workers: list[NodeId] = Field(default_factory=list, description="supervisor only: agents it may call")
+    max_rounds: int = Field(default=3, ge=1, le=20, description="supervisor only")
+    graph: GraphSpec | None = Field(default=None, description="kind graph: the sub-graph, inline")
+    graph_ref: str | None = Field(default=None, description="kind graph: a named graph instead")
+
+
+class GraphSpec(_Model):
+    """A graph of agents; ``output`` names the agent whose output is the run's."""
+
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field(default="", max_length=2_000)
+    agents: list[AgentSpec] = Field(min_length=1)
+    output: str | None = None
+    budget: Budget = Budget()
+    input_schema: dict[str, Any] | None = None

@@ -1,0 +1,273 @@
+"""Graph validation: everything wrong with a spec, each problem with its path.
+
+``parse_graph`` is the only way a spec enters the system: pydantic checks the
+shapes, then the rules below check the graph as a whole. A graph that fails
+here starts nothing and stores nothing. Named sub-graphs (``graph_ref``) are
+resolved and inlined, so an orchestration carries a self-contained spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import ValidationError
+
+from convergio.errors import InvalidGraph, InvalidRequest, Problem
+
+from ._spec import AgentSpec, GraphSpec
+from ._template import TEMPLATE_NAMES, TemplateError, check_template
+
+__all__ = ["Catalog", "Limits", "parse_graph", "validate_input", "path_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits; a graph over them is refused before anything runs."""
+
+    max_agents: int = 1000
+    max_depth: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """What a graph may refer to outside itself."""
+
+    providers: frozenset[str]
+    tools: frozenset[str]
+    graphs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    limits: Limits = Limits()
+
+
+def path_of(loc: tuple[int | str, ...] | list[Any]) -> str:
+    """``("agents", 2, "budget")`` → ``agents[2].budget``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_graph(data: Any, catalog: Catalog) -> GraphSpec:
+    """Validate a spec and return it with named sub-graphs inlined.
+
+    Raises:
+        InvalidGraph: one problem or more, each naming the path of the bad field.
+    """
+    checker = _Checker(catalog)
+    spec = checker.parse(data, prefix="", depth=1, refs=())
+    if spec is not None and checker.count > catalog.limits.max_agents:
+        checker.add(
+            "agents", f"graph has {checker.count} agents in all; the limit is {catalog.limits.max_agents}"
+        )
+    if checker.problems or spec is None:
+        raise InvalidGraph.from_problems(checker.problems)
+    return spec
+
+
+def validate_input(spec: GraphSpec, value: Any) -> None:
+    """Check a run input against the graph's ``input_schema``.
+
+    Raises:
+        InvalidRequest: the first violations, each with its path under ``input``.
+    """
+    if spec.input_schema is None:
+        return
+    errors = sorted(Draft202012Validator(spec.input_schema).iter_errors(value), key=lambda e: list(e.path))
+    if errors:
+        details = [{"path": path_of(["input", *e.absolute_path]), "message": e.message} for e in errors[:20]]
+        raise InvalidRequest(f"{details[0]['path']}: {details[0]['message']}", details=details)
+
+
+class _Checker:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.problems: list[Problem] = []
+        self.count = 0
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append({"path": path, "message": message})
+
+    def parse(self, data: Any, *, prefix: str, depth: int, refs: tuple[str, ...]) -> GraphSpec | None:
+        try:
+            spec = GraphSpec.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                self.add(_join(prefix, path_of(err["loc"])), err["msg"])
+            return None
+        if depth > self.catalog.limits.max_depth:
+            self.add(
+                prefix or "agents", f"sub-graphs nest deeper than {self.catalog.limits.max_depth} levels"
+            )
+            return None
+        self.count += len(spec.agents)
+        agents = [self._agent(spec, i, a, prefix, depth, refs) for i, a in enumerate(spec.agents)]
+        self._graph_rules(spec, prefix)
+        return spec.model_copy(update={"agents": agents, "output": spec.output or _sole_sink(spec)})
+
+    def _graph_rules(self, spec: GraphSpec, prefix: str) -> None:
+        index: dict[str, int] = {}
+        for i, agent in enumerate(spec.agents):
+            if agent.id in index:
+                self.add(
+                    _join(prefix, f"agents[{i}].id"),
+                    f"duplicate id {agent.id!r} (also agents[{index[agent.id]}])",
+                )
+            index.setdefault(agent.id, i)
+        workers = {w for a in spec.agents for w in a.workers}
+        for i, agent in enumerate(spec.agents):
+            for j, dep in enumerate(agent.depends_on):
+                where = _join(prefix, f"agents[{i}].depends_on[{j}]")
+                if dep not in index:
+                    self.add(where, f"unknown agent {dep!r}")
+                elif dep in workers:
+                    self.add(where, f"{dep!r} is a supervisor's worker; depend on its supervisor instead")
+            for j, worker in enumerate(agent.workers):
+                self._worker_rules(spec, index, agent, worker, _join(prefix, f"agents[{i}].workers[{j}]"))
+        events: dict[str, str] = {}
+        for i, agent in enumerate(spec.agents):
+            if agent.await_event is not None:
+                name = agent.await_event.name
+                if name in events:
+                    where = _join(prefix, f"agents[{i}].await_event.name")
+                    self.add(where, f"event {name!r} is already awaited by {events[name]!r}")
+                events.setdefault(name, agent.id)
+        cycle = _find_cycle(spec, index)
+        if cycle:
+            self.add(_join(prefix, f"agents[{index[cycle[0]]}].depends_on"), "cycle: " + " -> ".join(cycle))
+        if spec.output is not None:
+            if spec.output not in index:
+                self.add(_join(prefix, "output"), f"unknown agent {spec.output!r}")
+            elif spec.output in workers:
+                self.add(_join(prefix, "output"), "the output cannot be a supervisor's worker")
+        elif len(sinks := _sinks(spec)) > 1:
+            self.add(_join(prefix, "output"), "required: several agents end the graph: " + ", ".join(sinks))
+        if spec.input_schema is not None:
+            try:
+                Draft202012Validator.check_schema(spec.input_schema)
+            except SchemaError as exc:
+                self.add(
+                    _join(prefix, path_of(["input_schema", *exc.path])), f"not a JSON Schema: {exc.message}"
+                )
+
+    def _worker_rules(
+        self, spec: GraphSpec, index: Mapping[str, int], boss: AgentSpec, worker: str, where: str
+    ) -> None:
+        if worker not in index:
+            self.add(where, f"unknown agent {worker!r}")
+            return
+        agent = spec.agents[index[worker]]
+        if worker == boss.id or agent.kind != "agent":
+            self.add(where, f"{worker!r} must be a plain agent other than the supervisor")
+        elif agent.depends_on or agent.await_event is not None:
+            self.add(
+                where, f"worker {worker!r} runs when its supervisor calls it: no depends_on or await_event"
+            )
+        owners = [a.id for a in spec.agents if worker in a.workers]
+        if len(owners) > 1 and owners[0] != boss.id:
+            self.add(where, f"worker {worker!r} already belongs to supervisor {owners[0]!r}")
+
+    def _agent(
+        self, spec: GraphSpec, i: int, agent: AgentSpec, prefix: str, depth: int, refs: tuple[str, ...]
+    ) -> AgentSpec:
+        at = _join(prefix, f"agents[{i}]")
+        is_worker = any(agent.id in a.workers for a in spec.agents)
+        if agent.provider not in self.catalog.providers:
+            known = ", ".join(sorted(self.catalog.providers))
+            self.add(f"{at}.provider", f"unknown provider {agent.provider!r} (known: {known})")
+        for j, tool in enumerate(agent.tools):
+            if tool not in self.catalog.tools:
+                self.add(f"{at}.tools[{j}]", f"unknown tool {tool!r}")
+        if agent.workers and agent.kind != "supervisor":
+            self.add(f"{at}.workers", "only a supervisor has workers")
+        if agent.kind == "supervisor" and not agent.workers:
+            self.add(f"{at}.workers", "a supervisor needs at least one worker")
+        if agent.kind == "supervisor" and agent.tools:
+            self.add(f"{at}.tools", "a supervisor delegates to its workers; give the tools to a worker")
+        if agent.kind != "graph" and (agent.graph is not None or agent.graph_ref is not None):
+            self.add(f"{at}.kind", "graph and graph_ref need kind: graph")
+        if agent.kind == "graph":
+            return self._subgraph(agent, at, depth, refs)
+        if agent.prompt is None and not is_worker:
+            self.add(f"{at}.prompt", "prompt is required")
+        if agent.prompt is not None:
+            self._prompt(agent, at, is_worker)
+        return agent
+
+    def _prompt(self, agent: AgentSpec, at: str, is_worker: bool) -> None:
+        try:
+            names, deps = check_template(agent.prompt or "")
+        except TemplateError as exc:
+            self.add(f"{at}.prompt", str(exc))
+            return
+        for name in sorted(names - TEMPLATE_NAMES):
+            self.add(
+                f"{at}.prompt", f"unknown name {name!r}; a prompt sees {', '.join(sorted(TEMPLATE_NAMES))}"
+            )
+        for dep in sorted(deps - set(agent.depends_on)):
+            self.add(f"{at}.prompt", f"uses outputs.{dep} but {dep!r} is not in depends_on")
+        if "event" in names and agent.await_event is None:
+            self.add(f"{at}.prompt", "uses event but the agent declares no await_event")
+        if "task" in names and not is_worker:
+            self.add(f"{at}.prompt", "uses task but the agent is no supervisor's worker")
+
+    def _subgraph(self, agent: AgentSpec, at: str, depth: int, refs: tuple[str, ...]) -> AgentSpec:
+        if agent.tools or agent.workers:
+            self.add(f"{at}.kind", "a sub-graph node has no tools or workers of its own")
+        if (agent.graph is None) == (agent.graph_ref is None):
+            self.add(f"{at}.graph", "a sub-graph node needs exactly one of graph or graph_ref")
+            return agent
+        if agent.graph_ref is not None:
+            ref = agent.graph_ref
+            if ref in refs:
+                self.add(f"{at}.graph_ref", "named graphs refer to each other: " + " -> ".join((*refs, ref)))
+                return agent
+            if ref not in self.catalog.graphs:
+                self.add(f"{at}.graph_ref", f"unknown graph {ref!r}")
+                return agent
+            raw: Any = self.catalog.graphs[ref]
+            refs = (*refs, ref)
+        else:
+            raw = agent.graph.model_dump() if agent.graph else None
+        inner = self.parse(raw, prefix=f"{at}.graph", depth=depth + 1, refs=refs)
+        return agent.model_copy(update={"graph": inner}) if inner else agent
+
+
+def _join(prefix: str, path: str) -> str:
+    return f"{prefix}.{path}" if prefix else path
+
+
+def _sinks(spec: GraphSpec) -> list[str]:
+    workers = {w for a in spec.agents for w in a.workers}
+    needed = {d for a in spec.agents for d in a.depends_on}
+    return [a.id for a in spec.agents if a.id not in needed and a.id not in workers]
+
+
+def _sole_sink(spec: GraphSpec) -> str | None:
+    sinks = _sinks(spec)
+    return sinks[0] if len(sinks) == 1 else None
+
+
+def _find_cycle(spec: GraphSpec, index: Mapping[str, int]) -> list[str]:
+    """One dependency cycle as ``[a, b, ..., a]``, or ``[]`` (iterative DFS)."""
+    colour: dict[str, int] = {}
+    for root in index:
+        if root in colour:
+            continue
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(spec.agents[index[root]].depends_on))]
+        colour[root] = 1
+        while stack:
+            node, deps = stack[-1]
+            dep = next((d for d in deps if d in index), None)
+            if dep is None:
+                colour[node] = 2
+                stack.pop()
+            elif colour.get(dep) == 1:
+                trail = [n for n, _ in stack]
+                return [*trail[trail.index(dep) :], dep]
+            elif dep not in colour:
+                colour[dep] = 1
+                stack.append((dep, iter(spec.agents[index[dep]].depends_on)))
+    return []

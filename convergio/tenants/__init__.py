@@ -1,0 +1,22 @@
+"""Tenants of the HTTP API: who a request acts for, and which runs are theirs.
+
+A tenant is identified by an API key (``x-api-key``; only SHA-256 digests are stored) or, on
+Azure with App Service Authentication, by its Entra ID principal. The store also keeps the run
+index, so the API can list a tenant's runs and refuse access to other tenants' runs.
+"""
+
+from convergio.tenants._auth import authenticate_headers
+from convergio.tenants._keys import tenant_id_for
+from convergio.tenants._models import RunRecord, Tenant, TenantExists, UnknownTenant
+from convergio.tenants._store import TenantStore, open_tenant_store
+
+__all__ = [
+    "RunRecord",
+    "Tenant",
+    "TenantExists",
+    "TenantStore",
+    "UnknownTenant",
+    "authenticate_headers",
+    "open_tenant_store",
+    "tenant_id_for",
+]

@@ -1,0 +1,69 @@
+"""Kill the host mid-graph, restart it, and check the run completes without re-running finished nodes."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+from tests._helpers import HostProcess
+from tests.api.conftest import APP, Api, agent, graph, new_key
+
+_FINISHED = re.compile(r"agent (\S+)/(\S+) attempt (\d+): (\w+) after")
+
+
+def finished_calls(lines: list[str], run_id: str) -> list[str]:
+    """Node ids whose agent call finished in this host's lifetime (from its log)."""
+    return [m.group(2) for line in lines if (m := _FINISHED.search(line)) and m.group(1) == run_id]
+
+
+def recorded_nodes(database: Path, run_id: str) -> set[str]:
+    """Node ids whose run_agent completion was committed to the run's history."""
+    db = sqlite3.connect(database)
+    try:
+        events = [
+            json.loads(r[0]) for r in db.execute("SELECT event FROM history WHERE instance_id = ?", (run_id,))
+        ]
+    finally:
+        db.close()
+    scheduled = {e["EventId"]: json.loads(e["Input"]) for e in events if e["EventType"] == 4}
+    return {scheduled[e["TaskScheduledId"]]["node_id"] for e in events if e["EventType"] == 5}
+
+
+def test_kill_mid_graph_then_restart_completes_and_no_finished_node_runs_twice(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    key = new_key(home, "Crash School")
+    wide = [agent(f"w{i:02d}", options={"latency_ms": 250}, depends_on=["plan"]) for i in range(16)]
+    spec = graph(
+        agent("plan", options={"latency_ms": 100}),
+        *wide,
+        agent("review", "all done", depends_on=[w["id"] for w in wide]),
+    )
+    env = {"CONVERGIO_ACTIVITY_CONCURRENCY": "4"}
+    first = HostProcess(APP, home, env).start()
+    with Api(first.base_url, key) as api:
+        run_id = api.start(spec, "crash me")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            done = [n for n, v in api.run(run_id)["nodes"].items() if v["status"] == "completed"]
+            if len(done) >= 5:
+                break
+            time.sleep(0.02)
+    first.kill()
+
+    recorded = recorded_nodes(home / "durable.sqlite3", run_id)
+    assert 5 <= len(recorded) < 18, recorded  # the kill landed mid-graph
+    assert "review" not in recorded
+
+    with HostProcess(APP, home, env) as second, Api(second.base_url, key) as api:
+        run = api.wait(run_id, timeout=60)
+        after_restart = finished_calls(second.lines, run_id)
+
+    assert run["status"] == "Completed", run
+    assert all(node["status"] == "completed" for node in run["nodes"].values())
+    assert not recorded & set(after_restart), recorded & set(after_restart)  # finished work never re-ran
+    assert len(after_restart) == len(set(after_restart))  # nothing ran twice after the restart either
+    assert set(after_restart) | recorded == set(run["nodes"])
+    assert run["usage"]["total_tokens"] == sum(n["usage"]["total_tokens"] for n in run["nodes"].values())
