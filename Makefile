@@ -1,6 +1,8 @@
 # Convergio Core — the two commands a newcomer needs:
-#   make run    set up the virtualenv and start the embedded Durable host on ./function_app.py
+#   make run    set up the virtualenv and run a sample graph of agents end to end, with live progress
 #   make test   set up the dev tools and run lint, type checks and the test suite
+# and:
+#   make serve  start the embedded Durable host on ./function_app.py (the HTTP API on port $(PORT))
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,7 +13,7 @@ DEV     := $(VENV)/.dev-installed
 INFRA_VENV ?= .infra-venv
 INFRA   := $(INFRA_VENV)/.installed
 
-.PHONY: run test lint typecheck pytest checkov bench clean
+.PHONY: run serve test lint typecheck pytest checkov bench clean
 
 $(RUNTIME): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +24,13 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+GRAPH ?= examples/graphs/lesson-plan.yaml
+INPUT ?= {"topic": "fractions", "grade": 4}
+
 run: $(RUNTIME)
+	$(BIN)/python -m convergio run $(GRAPH) --input '$(INPUT)'
+
+serve: $(RUNTIME)
 	$(BIN)/python -m convergio start --port $(PORT)
 
 test: lint typecheck pytest checkov

@@ -46,6 +46,7 @@ def add_run_parser(commands: Any) -> None:
     run.add_argument(
         "--url", default=None, help=f"a running host (default: {_DEFAULT_URL} if up, else in-process)"
     )
+    run.add_argument("--in-process", action="store_true", help="always start a host in-process for this run")
     run.add_argument("--app", type=Path, default=Path("function_app.py"), help="the app to host in-process")
     run.add_argument("--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME)")
     run.add_argument("--poll", type=float, default=0.2, help="seconds between status polls")
@@ -83,7 +84,7 @@ def _session_key(store: TenantStore, name: str, label: str) -> str:
 @contextlib.contextmanager
 def _host(args: argparse.Namespace, settings: Settings, home: Path) -> Iterator[str]:
     url = args.url or os.environ.get("CONVERGIO_URL")
-    if url or _is_up(_DEFAULT_URL):
+    if not args.in_process and (url or _is_up(_DEFAULT_URL)):
         yield (url or _DEFAULT_URL).rstrip("/")
         return
     os.environ["CONVERGIO_HOME"] = str(home)

@@ -1,0 +1,27 @@
+"""Prompt templates: checked against the graph, rendered in a sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from convergio.graph import TemplateError, check_template, render_prompt
+
+
+def test_check_finds_names_and_dependencies() -> None:
+    names, deps = check_template(
+        "{{ input.topic }} {{ outputs.plan }} {{ outputs['review'] }} {% for x in task %}{{ x }}{% endfor %}"
+    )
+    assert names == {"input", "outputs", "task"}
+    assert deps == {"plan", "review"}
+
+
+def test_render_and_errors() -> None:
+    assert render_prompt("Hi {{ input.name }}", {"input": {"name": "Ada"}}) == "Hi Ada"
+    with pytest.raises(TemplateError, match="missing value"):
+        render_prompt("Hi {{ input.name }}", {"input": {}})
+    with pytest.raises(TemplateError, match="not allowed"):
+        render_prompt("{{ input.__class__.__mro__ }}", {"input": {}})  # no way to Python internals
+    with pytest.raises(TemplateError, match="not allowed"):
+        render_prompt("{{ input.clear() }}", {"input": {"a": 1}})  # templates cannot change the data
+    with pytest.raises(TemplateError, match="syntax error"):
+        check_template("{{ oops")
