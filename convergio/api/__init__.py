@@ -1,6 +1,7 @@
 """The HTTP API (``/api/v1``) as a Functions blueprint: tenants, runs, graphs, OpenAPI."""
 
-from ._blueprint import blueprint
+from . import _graphs, _runs  # noqa: F401 - their routes register on the blueprint
+from ._http import blueprint
 from ._library import GraphFileError, load_graph_file, load_library
 
 __all__ = ["GraphFileError", "blueprint", "load_graph_file", "load_library"]

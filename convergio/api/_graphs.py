@@ -1,0 +1,56 @@
+"""Graph routes (the shipped library) and the OpenAPI document."""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from convergio.errors import NotFound
+from convergio.graph import parse_graph
+
+from . import _models as m
+from ._http import answer, blueprint, json_response, tenant_of
+from ._openapi import openapi_document
+from ._service import service
+
+__all__: list[str] = []
+
+
+@blueprint.route(route="v1/graphs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    tenant_of(req, svc)
+    graphs = []
+    for name, raw in sorted(svc.library().items()):
+        spec = parse_graph(raw, svc.catalog())
+        graphs.append(
+            m.GraphInfo(
+                name=name,
+                description=spec.description,
+                agents=len(spec.agents),
+                input_schema=spec.input_schema,
+            )
+        )
+    return json_response(m.GraphList(graphs=graphs))
+
+
+@blueprint.route(route="v1/graphs/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def get_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    tenant_of(req, svc)
+    name = req.route_params.get("name", "")
+    raw = svc.library().get(name)
+    if raw is None:
+        raise NotFound(f"no graph named {name!r}")
+    return json_response(parse_graph(raw, svc.catalog()).model_dump(mode="json", exclude_none=True))
+
+
+@blueprint.route(route="v1/openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def openapi(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    return json_response(openapi_document())

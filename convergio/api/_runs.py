@@ -1,0 +1,162 @@
+"""Run routes: start, list, read, cancel, purge, and human input for a waiting agent.
+
+A tenant only ever sees its own runs: a foreign run id is a 404, exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from convergio.errors import Conflict, InvalidGraph, InvalidRequest, NotFound
+from convergio.graph import AGENT_GRAPH, GraphSpec, parse_graph, validate_input
+
+from . import _models as m
+from ._http import answer, base_url, blueprint, int_param, json_response, owned_run, read_body, tenant_of
+from ._service import Service, service
+from ._views import run_summary, run_view
+
+__all__: list[str] = []
+
+
+@blueprint.route(route="v1/runs", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    tenant = tenant_of(req, svc)
+    request: m.RunRequest = read_body(req, m.RunRequest)
+    spec = _graph(svc, request)
+    validate_input(spec, request.input)
+    run_id = uuid.uuid4().hex
+    svc.store.record_run(tenant.id, run_id, spec.name)
+    payload = {
+        "graph": spec.model_dump(mode="json", exclude_none=True),
+        "input": request.input,
+        "run_id": run_id,
+        "tenant": tenant.id,
+    }
+    try:
+        await client.start_new(AGENT_GRAPH, instance_id=run_id, client_input=payload)
+    except Exception:
+        svc.store.forget_run(run_id)
+        raise
+    url = f"{base_url(req)}/runs/{run_id}"
+    created = m.RunCreated(
+        id=run_id,
+        statusQueryGetUri=url,
+        sendEventPostUri=f"{url}/events/{{eventName}}",
+        terminatePostUri=f"{url}/cancel",
+        purgeHistoryDeleteUri=url,
+    )
+    return json_response(created, 202, headers={"Location": url})
+
+
+def _graph(svc: Service, request: m.RunRequest) -> GraphSpec:
+    if request.graph_ref is not None:
+        raw = svc.library().get(request.graph_ref)
+        if raw is None:
+            raise InvalidGraph.from_problems(
+                [{"path": "graph_ref", "message": f"unknown graph {request.graph_ref!r}"}]
+            )
+        prefix = f"graph_ref({request.graph_ref})"
+    else:
+        raw, prefix = request.graph, "graph"
+    try:
+        return parse_graph(raw, svc.catalog())
+    except InvalidGraph as exc:
+        raise InvalidGraph.from_problems(
+            [{"path": f"{prefix}.{p['path']}", "message": p["message"]} for p in exc.details]
+        ) from None
+
+
+@blueprint.route(route="v1/runs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    tenant = tenant_of(req, svc)
+    limit = int_param(req, "limit", 50, 1, 200)
+    offset = int_param(req, "offset", 0, 0, 1 << 31)
+    wanted = req.params.get("status")
+    if wanted is not None and wanted not in m.RunStatus.__args__:  # type: ignore[attr-defined]
+        raise InvalidRequest(f"status: must be one of {', '.join(m.RunStatus.__args__)}")  # type: ignore[attr-defined]
+    runs: list[m.RunSummary] = []
+    scanned = offset
+    while len(runs) < limit:
+        page = svc.store.list_runs(tenant.id, limit=limit, offset=scanned)
+        for record in page:
+            scanned += 1
+            summary = run_summary(record, await client.get_status(record.run_id))
+            if wanted is None or summary.status == wanted:
+                runs.append(summary)
+                if len(runs) == limit:
+                    break
+        if len(page) < limit:
+            break
+    more = scanned < svc.store.count_runs(tenant.id)
+    return json_response(m.RunList(runs=runs, next_offset=scanned if more else None))
+
+
+@blueprint.route(route="v1/runs/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    run_id = owned_run(req, svc, tenant_of(req, svc))
+    status = await client.get_status(run_id)
+    if status.runtime_status is None:
+        raise NotFound(f"run {run_id!r} has no state (purged?)")
+    return json_response(run_view(run_id, status))
+
+
+@blueprint.route(route="v1/runs/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    run_id = owned_run(req, svc, tenant_of(req, svc))
+    status = await client.get_status(run_id)
+    if run_view(run_id, status).status in ("Pending", "Running"):
+        raise Conflict("the run is still going; cancel it first")
+    await client.purge_instance_history(run_id)
+    svc.store.forget_run(run_id)
+    return json_response({"id": run_id, "purged": True})
+
+
+@blueprint.route(route="v1/runs/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    run_id = owned_run(req, svc, tenant_of(req, svc))
+    reason = read_body(req)
+    status = await client.get_status(run_id)
+    if run_view(run_id, status).status not in ("Pending", "Running"):
+        raise Conflict(f"the run is already {run_view(run_id, status).status}")
+    note = reason.get("reason") if isinstance(reason, dict) else None
+    await client.terminate(run_id, str(note or "cancelled through the API")[:500])
+    return json_response({"id": run_id, "status": "Terminated"}, 202)
+
+
+@blueprint.route(route="v1/runs/{id}/events/{name}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def send_event(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    run_id = owned_run(req, svc, tenant_of(req, svc))
+    name = req.route_params.get("name", "")
+    payload = read_body(req)
+    status = await client.get_status(run_id, show_input=True)
+    view = run_view(run_id, status)
+    if view.status not in ("Pending", "Running"):
+        raise Conflict(f"the run is {view.status}; it takes no more events")
+    awaited = {
+        a.get("await_event", {}).get("name") for a in (status.input_ or {}).get("graph", {}).get("agents", [])
+    }
+    if name not in awaited:
+        raise NotFound(f"this run awaits no event named {name!r}")
+    await client.raise_event(run_id, name, payload)
+    return json_response({"id": run_id, "event": name, "accepted": True}, 202)
