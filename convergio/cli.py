@@ -15,6 +15,7 @@ from convergio.api import GraphFileError
 from convergio.host import AppLoadError, EmbeddedHost, EngineConfig, HostConfig
 from convergio.settings import SettingsError, load_settings
 from convergio.tenants import TenantStore, UnknownTenant, open_tenant_store, tenant_id_for
+from convergio.wiring import configure_logging
 
 __all__ = ["main"]
 
@@ -109,6 +110,7 @@ def _start(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     if args.command == "run":
         logging.getLogger().setLevel(logging.WARNING)  # the live view owns the terminal
         try:

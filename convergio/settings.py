@@ -29,6 +29,10 @@ class Settings:
     task_hub: str
     graphs_dir: Path
     trust_principal_headers: bool
+    hosted: bool
+    key_vault_url: str
+    secrets_master_key: str
+    provider_allowed_hosts: tuple[str, ...]
 
 
 # name -> default (as text, the form settings take everywhere)
@@ -41,6 +45,11 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_GRAPHS_DIR": "examples/graphs",
     # Only behind App Service Authentication, which strips client-sent X-MS-CLIENT-PRINCIPAL headers.
     "CONVERGIO_TRUST_PRINCIPAL_HEADERS": "false",
+    # hosted: provider endpoints must be https and public (or allow-listed); auto = on Azure.
+    "CONVERGIO_HOSTED": "auto",
+    "CONVERGIO_PROVIDER_ALLOWED_HOSTS": "api.openai.com,api.anthropic.com,*.openai.azure.com",
+    # base64 of 32 bytes for the local secret store; empty: a key file in CONVERGIO_HOME (0600).
+    "CONVERGIO_SECRETS_MASTER_KEY": "",
     # Azure adapters (selected when set; the embedded defaults need none of them).
     "KEY_VAULT_URL": "",
     "COSMOS_ENDPOINT": "",
@@ -70,6 +79,12 @@ def _int(name: str, value: str, minimum: int) -> int:
     return number
 
 
+def _hosted(value: str, env: Mapping[str, str]) -> bool:
+    if value.strip().lower() == "auto":
+        return bool(env.get("WEBSITE_INSTANCE_ID"))  # set by App Service / Functions on Azure
+    return _bool("CONVERGIO_HOSTED", value)
+
+
 def _local_values(folder: Path) -> Mapping[str, str]:
     path = folder / "local.settings.json"
     if not path.is_file():
@@ -93,6 +108,12 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         keep_alive_sessions=_int("CONVERGIO_KEEP_ALIVE_SESSIONS", get("CONVERGIO_KEEP_ALIVE_SESSIONS"), 0),
         task_hub=get("TASKHUB_NAME"),
         graphs_dir=Path(get("CONVERGIO_GRAPHS_DIR")),
+        hosted=_hosted(get("CONVERGIO_HOSTED"), env),
+        key_vault_url=get("KEY_VAULT_URL"),
+        secrets_master_key=get("CONVERGIO_SECRETS_MASTER_KEY"),
+        provider_allowed_hosts=tuple(
+            h.strip() for h in get("CONVERGIO_PROVIDER_ALLOWED_HOSTS").split(",") if h.strip()
+        ),
         trust_principal_headers=_bool(
             "CONVERGIO_TRUST_PRINCIPAL_HEADERS", get("CONVERGIO_TRUST_PRINCIPAL_HEADERS")
         ),

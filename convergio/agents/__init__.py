@@ -6,6 +6,7 @@ the orchestrator gave it.
 """
 
 from ._call import AgentCall, AgentOutcome, AgentStatus, Limits, RoundCall, WorkerRef
+from ._resolve import ProviderResolver, Resolve, offline_only
 from ._runner import MAX_TURNS, OUTPUT_CAP, run_agent
 
 __all__ = [
@@ -15,7 +16,10 @@ __all__ = [
     "AgentOutcome",
     "AgentStatus",
     "Limits",
+    "ProviderResolver",
+    "Resolve",
     "RoundCall",
     "WorkerRef",
+    "offline_only",
     "run_agent",
 ]

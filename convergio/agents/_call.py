@@ -58,6 +58,7 @@ class AgentCall(_Model):
     tenant: str = Field(default="", description="the tenant whose keys and quotas apply")
     node_id: str
     attempt: int = Field(default=1, ge=1)
+    step: int = Field(default=0, ge=0, description="the node's call counter across attempts, turns and calls")
     agent: AgentSpec
     input: JsonValue = None
     outputs: dict[str, JsonValue] = Field(default_factory=dict)

@@ -27,14 +27,13 @@ from convergio.providers import (
     ProviderError,
     ToolCall,
     ToolSpec,
-    UnknownProvider,
     Usage,
     count_message_tokens,
-    get_provider,
 )
 from convergio.tools import ToolError, UnknownTool, get_tool, run_tool
 
 from ._call import AgentCall, AgentOutcome, AgentStatus, RoundCall
+from ._resolve import Resolve, offline_only
 
 __all__ = ["MAX_TURNS", "OUTPUT_CAP", "run_agent"]
 
@@ -61,7 +60,7 @@ _GUIDANCE = (
 _FINAL_GUIDANCE = "Your workers have reported and no more calls are possible: give your final answer now."
 
 
-def run_agent(call: AgentCall) -> AgentOutcome:
+def run_agent(call: AgentCall, *, resolve: Resolve = offline_only) -> AgentOutcome:
     """Run one agent call to an outcome.
 
     Args:
@@ -74,7 +73,7 @@ def run_agent(call: AgentCall) -> AgentOutcome:
     Raises:
         ProviderError: a retryable provider error; the orchestrator retries the attempt.
     """
-    run = _Run(call)
+    run = _Run(call, resolve)
     try:
         outcome = run.execute()
     except ProviderError as exc:
@@ -112,8 +111,10 @@ class _Stop(Exception):
 class _Run:
     """The state of one call: usage so far, the clock, the model that answered."""
 
-    def __init__(self, call: AgentCall) -> None:
+    def __init__(self, call: AgentCall, resolve: Resolve) -> None:
         self.call = call
+        self.resolve = resolve
+        self.provider_kind = call.agent.provider
         self.agent = call.agent
         self.limits = call.limits
         self.started = time.monotonic()
@@ -151,7 +152,7 @@ class _Run:
             error=error,
             usage=self.usage.to_dict(),
             calls=list(calls),
-            provider=self.agent.provider,
+            provider=self.provider_kind,
             model=self.model,
         )
 
@@ -162,10 +163,11 @@ class _Run:
         if self.agent.kind == "graph":
             raise self._stop("failed", "a sub-graph node is run by its own orchestration, not by run_agent")
         try:
-            provider = get_provider(self.agent.provider)
-        except UnknownProvider as exc:
+            provider = self.resolve(self.call.tenant, self.agent.provider)
+        except (LookupError, ValueError) as exc:  # unknown connection, refused endpoint, missing key
             raise self._stop("failed", str(exc)) from None
         self.model = self.agent.model or provider.default_model
+        self.provider_kind = provider.name
         return provider
 
     def _prompt(self) -> str:

@@ -21,10 +21,10 @@ __all__: list[str] = []
 @answer
 async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant_of(req, svc)
+    catalog = svc.catalog(tenant_of(req, svc).id)
     graphs = []
     for name, raw in sorted(svc.library().items()):
-        spec = parse_graph(raw, svc.catalog())
+        spec = parse_graph(raw, catalog)
         graphs.append(
             m.GraphInfo(
                 name=name,
@@ -41,12 +41,12 @@ async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClie
 @answer
 async def get_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant_of(req, svc)
+    tenant = tenant_of(req, svc)
     name = req.route_params.get("name", "")
     raw = svc.library().get(name)
     if raw is None:
         raise NotFound(f"no graph named {name!r}")
-    return json_response(parse_graph(raw, svc.catalog()).model_dump(mode="json", exclude_none=True))
+    return json_response(parse_graph(raw, svc.catalog(tenant.id)).model_dump(mode="json", exclude_none=True))
 
 
 @blueprint.route(route="v1/openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, model_validator
 
 __all__ = [
+    "ConnectionIn",
+    "ConnectionList",
+    "ConnectionView",
+    "KeyView",
     "ErrorBody",
     "GraphInfo",
     "GraphList",
@@ -112,3 +116,33 @@ class _Error(BaseModel):
 
 class ErrorBody(BaseModel):
     error: _Error
+
+
+class ConnectionIn(_In):
+    """A named provider connection; ``key`` is write-only (never returned, only fingerprinted)."""
+
+    kind: Literal["openai", "azure-openai", "anthropic", "openai-compatible", "offline"]
+    endpoint: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+    model: str | None = None
+    key: SecretStr | None = Field(default=None, min_length=1, max_length=4096)
+
+
+class KeyView(BaseModel):
+    fingerprint: str
+
+
+class ConnectionView(BaseModel):
+    name: str
+    kind: str
+    endpoint: str | None = None
+    deployment: str | None = None
+    api_version: str | None = None
+    model: str | None = None
+    key: KeyView | None = None
+    updated_at: str = ""
+
+
+class ConnectionList(BaseModel):
+    connections: list[ConnectionView]

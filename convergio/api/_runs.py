@@ -28,7 +28,7 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     svc = service()
     tenant = tenant_of(req, svc)
     request: m.RunRequest = read_body(req, m.RunRequest)
-    spec = _graph(svc, request)
+    spec = _graph(svc, request, tenant.id)
     validate_input(spec, request.input)
     run_id = uuid.uuid4().hex
     svc.store.record_run(tenant.id, run_id, spec.name)
@@ -54,7 +54,7 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return json_response(created, 202, headers={"Location": url})
 
 
-def _graph(svc: Service, request: m.RunRequest) -> GraphSpec:
+def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
     if request.graph_ref is not None:
         raw = svc.library().get(request.graph_ref)
         if raw is None:
@@ -65,7 +65,7 @@ def _graph(svc: Service, request: m.RunRequest) -> GraphSpec:
     else:
         raw, prefix = request.graph, "graph"
     try:
-        return parse_graph(raw, svc.catalog())
+        return parse_graph(raw, svc.catalog(tenant_id))
     except InvalidGraph as exc:
         raise InvalidGraph.from_problems(
             [{"path": f"{prefix}.{p['path']}", "message": p["message"]} for p in exc.details]

@@ -10,9 +10,9 @@ from typing import Any
 from convergio.errors import Unauthorized
 from convergio.graph import Catalog
 from convergio.providers import PROVIDER_NAMES
-from convergio.settings import Settings, load_settings
-from convergio.tenants import Tenant, TenantStore, authenticate_headers, open_tenant_store
+from convergio.tenants import Tenant, TenantStore, authenticate_headers
 from convergio.tools import TOOL_NAMES
+from convergio.wiring import Components, components
 
 from ._library import load_library
 
@@ -20,10 +20,12 @@ __all__ = ["Service", "service"]
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.store: TenantStore = open_tenant_store(settings.home)
-        self._graphs_dir = Path(settings.graphs_dir)
+    def __init__(self, parts: Components) -> None:
+        self.settings = parts.settings
+        self.store: TenantStore = parts.tenants
+        self.connections = parts.connections
+        self.secrets = parts.secrets
+        self._graphs_dir = Path(parts.settings.graphs_dir)
 
     def authenticate(self, headers: Mapping[str, str]) -> Tenant:
         """The calling tenant, or ``Unauthorized`` (the same answer for a missing and a wrong key)."""
@@ -38,12 +40,13 @@ class Service:
     def library(self) -> Mapping[str, dict[str, Any]]:
         return load_library(self._graphs_dir)
 
-    @functools.cache  # noqa: B019
-    def catalog(self) -> Catalog:
-        return Catalog(providers=PROVIDER_NAMES, tools=TOOL_NAMES, graphs=self.library())
+    def catalog(self, tenant_id: str) -> Catalog:
+        """What a tenant's graphs may name: built-in providers, its connections, tools, the library."""
+        names = PROVIDER_NAMES | {c.name for c in self.connections.list(tenant_id)}
+        return Catalog(providers=frozenset(names), tools=TOOL_NAMES, graphs=self.library())
 
 
 @functools.cache
 def service() -> Service:
     """The process-wide service, built on first use from the settings."""
-    return Service(load_settings())
+    return Service(components())

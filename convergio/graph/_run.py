@@ -381,6 +381,7 @@ class GraphRun:
             "tenant": self.tenant,
             "node_id": spec.id,
             "attempt": call["attempt"],
+            "step": node.attempts,
             "agent": spec.model_dump(mode="json", exclude_none=True),
             "input": self.input,
             "outputs": {d: self.nodes[d].output for d in spec.depends_on},

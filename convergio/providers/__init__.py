@@ -1,10 +1,17 @@
 """Model providers behind one interface: OpenAI, Azure OpenAI, Anthropic and the offline simulator.
 
-The agent runner speaks only ``Provider.complete(CompletionRequest) -> Completion``; each
-provider maps that onto its own wire format. ``offline`` is the embedded default: a
-deterministic simulator that needs no key and no network.
+The agent runner speaks only ``Provider.complete(CompletionRequest) -> Completion`` (or
+``Provider.stream``, text deltas then the completion); each provider maps that onto its own
+wire format. ``offline`` is the embedded default: a deterministic simulator that needs no
+key and no network, returned by ``get_provider("offline")``.
+
+Real providers are built from a tenant's ``Connection`` and a ``KeySource`` by
+``build_provider`` (OpenAI, Azure OpenAI, Anthropic, any OpenAI-compatible server); their
+SDKs are imported only then. ``check_endpoint`` vets a connection's endpoint first.
 """
 
+from ._connection import Connection, ConnectionKind, KeySource, build_provider
+from ._guard import check_endpoint
 from ._offline import OfflineProvider
 from ._registry import PROVIDER_NAMES, UnknownProvider, get_provider
 from ._tokens import MESSAGE_OVERHEAD, count_message_tokens, count_tokens
@@ -17,6 +24,7 @@ from ._types import (
     ProviderError,
     ProviderErrorCode,
     Role,
+    StreamEvent,
     ToolCall,
     ToolSpec,
     Usage,
@@ -27,17 +35,23 @@ __all__ = [
     "PROVIDER_NAMES",
     "Completion",
     "CompletionRequest",
+    "Connection",
+    "ConnectionKind",
     "FinishReason",
+    "KeySource",
     "Message",
     "OfflineProvider",
     "Provider",
     "ProviderError",
     "ProviderErrorCode",
     "Role",
+    "StreamEvent",
     "ToolCall",
     "ToolSpec",
     "UnknownProvider",
     "Usage",
+    "build_provider",
+    "check_endpoint",
     "count_message_tokens",
     "count_tokens",
     "get_provider",

@@ -21,6 +21,7 @@ from ._types import (
     CompletionRequest,
     FinishReason,
     Message,
+    Provider,
     ProviderError,
     ToolCall,
     ToolSpec,
@@ -74,7 +75,7 @@ def _bad_option(name: str, expected: str) -> ProviderError:
     return ProviderError("bad_request", f"offline option {name} must be {expected}", retryable=False)
 
 
-class OfflineProvider:
+class OfflineProvider(Provider):
     """A SIMULATOR of a chat model: deterministic, no network, no randomness.
 
     The same request always gets the same completion. The answer is ``"<model>: "``
@@ -101,6 +102,8 @@ class OfflineProvider:
     with ``finish_reason="length"``; a tool-calling turn that does not fit is cut to no
     call at all. A ``timeout_s`` shorter than the latency raises a retryable
     ``ProviderError("timeout")`` after ``timeout_s`` seconds.
+
+    ``stream`` is the protocol's default: the whole answer as one delta, then the completion.
     """
 
     name: str = "offline"

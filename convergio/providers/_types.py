@@ -1,7 +1,7 @@
 """The provider contract: the messages, requests and answers every model provider speaks.
 
-One shape for OpenAI, Azure OpenAI, Anthropic and the offline simulator, so the agent
-runner never knows which one it talks to. The types are plain frozen dataclasses (not
+One shape for OpenAI, Azure OpenAI, Anthropic, OpenAI-compatible servers and the offline
+simulator, so the agent runner never knows which one it talks to. The types are plain frozen dataclasses (not
 pydantic): they live only inside one activity, never cross the wire as they are, and are
 built on the hot path of the tool loop.
 
@@ -13,7 +13,8 @@ Error tree::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
@@ -27,6 +28,7 @@ __all__ = [
     "ProviderError",
     "ProviderErrorCode",
     "Role",
+    "StreamEvent",
     "ToolCall",
     "ToolSpec",
     "Usage",
@@ -34,7 +36,16 @@ __all__ = [
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls"]
-ProviderErrorCode = Literal["unavailable", "rate_limited", "auth", "bad_request", "timeout"]
+ProviderErrorCode = Literal[
+    "unavailable",
+    "rate_limited",
+    "auth",
+    "bad_request",
+    "timeout",
+    "context_too_long",
+    "content_filtered",
+    "bad_response",
+]
 
 _ROLES = frozenset(get_args(Role))
 _FINISH_REASONS = frozenset(get_args(FinishReason))
@@ -111,20 +122,26 @@ class Usage:
         completion_tokens: Output tokens, as the provider counted them.
         tool_calls: Tool calls executed (or, for a supervisor, delegated). Providers report
             0; the agent runner counts the calls it runs.
+        estimated: (keyword-only) True when the token counts were computed locally (``count_tokens``)
+            because the provider reported none, e.g. a stream without a usage chunk. A sum
+            is estimated when any part of it is.
 
     Raises:
-        ValueError: a negative count.
+        ValueError: a negative count, or an ``estimated`` that is not a bool.
     """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     tool_calls: int = 0
+    estimated: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         for name in ("prompt_tokens", "completion_tokens", "tool_calls"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0")
+        if not isinstance(self.estimated, bool):
+            raise ValueError("estimated must be a bool")
 
     @property
     def total_tokens(self) -> int:
@@ -138,25 +155,34 @@ class Usage:
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             tool_calls=self.tool_calls + other.tool_calls,
+            estimated=self.estimated or other.estimated,
         )
 
     def to_dict(self) -> dict[str, int]:
-        """The JSON form: the three counts plus ``total_tokens``."""
-        return {
+        """The JSON form: the three counts plus ``total_tokens``.
+
+        ``"estimated": True`` is added only when the counts are estimated, so the form of
+        provider-counted usage is unchanged (and ``bool`` is an ``int``, so the type is too).
+        """
+        data = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
             "tool_calls": self.tool_calls,
         }
+        if self.estimated:
+            data["estimated"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Usage:
         """Read the form ``to_dict`` writes; missing counts are 0, ``total_tokens`` is derived.
 
         Raises:
-            ValueError: an unknown key, a bad count, or a ``total_tokens`` that does not add up.
+            ValueError: an unknown key, a bad count, a non-bool ``estimated``, or a
+                ``total_tokens`` that does not add up.
         """
-        known = {"prompt_tokens", "completion_tokens", "tool_calls"}
+        known = {"prompt_tokens", "completion_tokens", "tool_calls", "estimated"}
         unknown = sorted(set(data) - known - {"total_tokens"})
         if unknown:
             raise ValueError(f"unknown usage field(s): {', '.join(unknown)}")
@@ -231,6 +257,29 @@ class Completion:
         object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
 
 
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One event of a streamed answer: a piece of text, or (last) the whole completion.
+
+    A stream yields zero or more text deltas, then exactly one event with ``completion``
+    set, which holds the full text, the tool calls and the usage.
+
+    Attributes:
+        delta: New answer text (empty on the final event).
+        completion: The finished answer; set on the final event only.
+
+    Raises:
+        ValueError: both a delta and a completion, or neither.
+    """
+
+    delta: str = ""
+    completion: Completion | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.delta) == (self.completion is not None):
+            raise ValueError("a stream event carries either a text delta or the completion")
+
+
 @runtime_checkable
 class Provider(Protocol):
     """A model provider. Implementations are stateless and safe to share between threads.
@@ -252,6 +301,20 @@ class Provider(Protocol):
         """
         ...
 
+    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
+        """Answer one request as it is produced: text deltas, then the completion.
+
+        The default (for classes that subclass ``Provider``) answers with ``complete`` and
+        yields its whole text as one delta, then the completion.
+
+        Raises:
+            ProviderError: as ``complete``, possibly after some deltas were yielded.
+        """
+        completion = self.complete(request)
+        if completion.text:
+            yield StreamEvent(delta=completion.text)
+        yield StreamEvent(completion=completion)
+
 
 class ProviderError(Exception):
     """A provider call that did not produce an answer.
@@ -260,31 +323,53 @@ class ProviderError(Exception):
     ``str(error)`` is ``"<code>: <message>"``, because a Durable activity hands only the
     exception's type and text back to the orchestrator.
 
+    Codes: ``auth`` (key refused), ``rate_limited``, ``context_too_long`` (the prompt does
+    not fit the model), ``content_filtered`` (the provider's safety filter refused the prompt
+    or the answer), ``timeout``, ``unavailable`` (5xx, overloaded, connection failed),
+    ``bad_request`` (any other refusal of the request) and ``bad_response`` (the provider
+    answered something we cannot use, e.g. tool arguments that are not JSON).
+
     Args:
-        code: ``unavailable``, ``rate_limited``, ``auth``, ``bad_request`` or ``timeout``.
+        code: One of the codes above.
         message: What went wrong.
         retryable: Whether the same request may succeed later; by default true for
             ``unavailable``, ``rate_limited`` and ``timeout``.
+        retry_after_s: How long the provider asked us to wait before trying again, if it said.
 
     Raises:
-        ValueError: an unknown code.
+        ValueError: an unknown code or a negative ``retry_after_s``.
     """
 
-    def __init__(self, code: ProviderErrorCode, message: str, *, retryable: bool | None = None) -> None:
+    def __init__(
+        self,
+        code: ProviderErrorCode,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         if code not in _ERROR_CODES:
             raise ValueError(f"code must be one of {sorted(_ERROR_CODES)}")
+        if retry_after_s is not None and not (math.isfinite(retry_after_s) and retry_after_s >= 0):
+            raise ValueError("retry_after_s must be a finite number >= 0")
         super().__init__(f"{code}: {message}")
         self.code: ProviderErrorCode = code
         self.message = message
         self.retryable = code in _RETRYABLE_CODES if retryable is None else retryable
+        self.retry_after_s = retry_after_s
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Activities may cross process boundaries; keep code and retryable through pickling.
-        return (_rebuild_provider_error, (self.code, self.message, self.retryable))
+        return (_rebuild_provider_error, (self.code, self.message, self.retryable, self.retry_after_s))
 
     def __repr__(self) -> str:
-        return f"ProviderError(code={self.code!r}, retryable={self.retryable}, message={self.message!r})"
+        after = "" if self.retry_after_s is None else f", retry_after_s={self.retry_after_s}"
+        return (
+            f"ProviderError(code={self.code!r}, retryable={self.retryable}{after}, message={self.message!r})"
+        )
 
 
-def _rebuild_provider_error(code: ProviderErrorCode, message: str, retryable: bool) -> ProviderError:
-    return ProviderError(code, message, retryable=retryable)
+def _rebuild_provider_error(
+    code: ProviderErrorCode, message: str, retryable: bool, retry_after_s: float | None = None
+) -> ProviderError:
+    return ProviderError(code, message, retryable=retryable, retry_after_s=retry_after_s)

@@ -6,11 +6,14 @@ index, so the API can list a tenant's runs and refuse access to other tenants' r
 """
 
 from convergio.tenants._auth import authenticate_headers
+from convergio.tenants._connections import ConnectionRecord, ConnectionRegistry
 from convergio.tenants._keys import tenant_id_for
 from convergio.tenants._models import RunRecord, Tenant, TenantExists, UnknownTenant
 from convergio.tenants._store import TenantStore, open_tenant_store
 
 __all__ = [
+    "ConnectionRecord",
+    "ConnectionRegistry",
     "RunRecord",
     "Tenant",
     "TenantExists",

@@ -48,8 +48,11 @@ def test_public_surface_is_pinned() -> None:
         "Limits",
         "MAX_TURNS",
         "OUTPUT_CAP",
+        "ProviderResolver",
+        "Resolve",
         "RoundCall",
         "WorkerRef",
+        "offline_only",
         "run_agent",
     ]
 

@@ -17,6 +17,7 @@ from convergio.providers import (
     OfflineProvider,
     Provider,
     ProviderError,
+    StreamEvent,
     ToolCall,
     ToolSpec,
     UnknownProvider,
@@ -44,7 +45,10 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(providers.__all__) == [
         "Completion",
         "CompletionRequest",
+        "Connection",
+        "ConnectionKind",
         "FinishReason",
+        "KeySource",
         "MESSAGE_OVERHEAD",
         "Message",
         "OfflineProvider",
@@ -53,10 +57,13 @@ def test_public_surface_is_pinned() -> None:
         "ProviderError",
         "ProviderErrorCode",
         "Role",
+        "StreamEvent",
         "ToolCall",
         "ToolSpec",
         "UnknownProvider",
         "Usage",
+        "build_provider",
+        "check_endpoint",
         "count_message_tokens",
         "count_tokens",
         "get_provider",
@@ -100,9 +107,25 @@ def test_usage_adds_up_and_round_trips_through_its_dict_form() -> None:
     assert Usage.from_dict({}) == Usage()
 
 
+def test_estimated_usage_is_marked_in_its_dict_form_and_spreads_through_sums() -> None:
+    estimated = Usage(10, 5, estimated=True)
+    assert estimated.to_dict() == {
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+        "tool_calls": 0,
+        "estimated": True,
+    }
+    assert "estimated" not in Usage(10, 5).to_dict()  # provider-counted usage keeps its old form
+    assert Usage.from_dict(estimated.to_dict()) == estimated
+    assert (Usage(1, 1) + estimated).estimated is True
+    assert (Usage(1, 1) + Usage(2, 2)).estimated is False
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
+        ({"estimated": "yes"}, "estimated must be a bool"),
         ({"prompt_tokens": -1}, "prompt_tokens must be an integer >= 0"),
         ({"tool_calls": 1.5}, "tool_calls must be an integer >= 0"),
         ({"cost": 3}, "unknown usage field"),
@@ -146,6 +169,27 @@ def test_provider_error_is_retryable_by_code_and_survives_pickling() -> None:
     assert str(copy) == "timeout: no answer in 2s"  # what the orchestrator sees of a failed activity
     with pytest.raises(ValueError, match="code must be one of"):
         ProviderError("oops", "x")  # type: ignore[arg-type]
+
+
+def test_provider_error_codes_for_real_providers_and_retry_after() -> None:
+    for code in ("context_too_long", "content_filtered", "bad_response"):
+        assert ProviderError(code, "x").retryable is False  # type: ignore[arg-type]
+    limited = ProviderError("rate_limited", "slow down", retry_after_s=2.5)
+    copy = pickle.loads(pickle.dumps(limited))
+    assert (copy.code, copy.retryable, copy.retry_after_s) == ("rate_limited", True, 2.5)
+    assert "retry_after_s=2.5" in repr(copy)
+    with pytest.raises(ValueError, match="retry_after_s"):
+        ProviderError("rate_limited", "x", retry_after_s=-1)
+
+
+def test_a_stream_event_is_either_a_delta_or_the_completion() -> None:
+    completion = OfflineProvider().complete(_request(options={"output_tokens": 3}))
+    assert StreamEvent(delta="Hi").completion is None
+    assert StreamEvent(completion=completion).delta == ""
+    with pytest.raises(ValueError, match="either"):
+        StreamEvent()
+    with pytest.raises(ValueError, match="either"):
+        StreamEvent(delta="x", completion=completion)
 
 
 def test_registry_knows_offline_and_names_the_known_providers_on_a_miss() -> None:

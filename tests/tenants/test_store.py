@@ -38,6 +38,8 @@ def principal_header(claims: list[dict[str, str]]) -> str:
 
 def test_public_surface_is_pinned() -> None:
     assert sorted(convergio.tenants.__all__) == [
+        "ConnectionRecord",
+        "ConnectionRegistry",
         "RunRecord",
         "Tenant",
         "TenantExists",

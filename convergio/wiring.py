@@ -1,0 +1,57 @@
+"""The composition root: settings in, the concrete stores and adapters out, once per process.
+
+The API handlers and the activities run in the same Functions worker process (on Azure and on
+the embedded host alike) and share these objects. Nothing else builds adapters from settings.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+from convergio.agents import ProviderResolver
+from convergio.secrets import SecretStore, install_redaction, open_secret_store
+from convergio.settings import Settings, load_settings
+from convergio.tenants import ConnectionRegistry, TenantStore, open_tenant_store
+
+__all__ = ["Components", "build", "components", "configure_logging"]
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    settings: Settings
+    tenants: TenantStore
+    connections: ConnectionRegistry
+    secrets: SecretStore
+    resolver: ProviderResolver
+
+
+_CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure")
+
+
+def configure_logging() -> None:
+    """Mask key-like text in every log line, and keep SDK loggers (which log prompts) quiet."""
+    install_redaction()
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
+
+
+def build(settings: Settings) -> Components:
+    """Build every adapter the settings select (Key Vault when ``KEY_VAULT_URL`` is set...)."""
+    configure_logging()
+    tenants = open_tenant_store(settings.home)
+    connections = ConnectionRegistry(tenants)
+    secrets = open_secret_store(
+        home=settings.home, key_vault_url=settings.key_vault_url, master_key_b64=settings.secrets_master_key
+    )
+    resolver = ProviderResolver(
+        connections, secrets, allowed_hosts=settings.provider_allowed_hosts, hosted=settings.hosted
+    )
+    return Components(settings, tenants, connections, secrets, resolver)
+
+
+@functools.cache
+def components() -> Components:
+    """The process-wide components, built on first use."""
+    return build(load_settings())
