@@ -42,6 +42,8 @@ _log = logging.getLogger("convergio.agents")
 MAX_TURNS = 16
 """Model turns an ordinary agent may take (tool rounds plus the answer) before it fails."""
 
+RATE_LIMIT_RETRIES = 3
+RATE_LIMIT_MAX_WAIT_S = 20.0
 OUTPUT_CAP = 32_768
 """The largest ``max_output_tokens`` asked for, so a big budget never exceeds what models accept."""
 
@@ -283,6 +285,26 @@ class _Run:
 
     # -- the provider call, under the limits -------------------------------------------
 
+    def _call_with_rate_limit(self, provider: Provider, request: CompletionRequest) -> Completion:
+        """Wait out short rate limits here, in the activity: the orchestrator never sees them.
+
+        A wait the provider asks for (``retry-after``) is honoured when it fits the time left
+        and ``RATE_LIMIT_MAX_WAIT_S``; otherwise the error goes up and the node's retry policy
+        takes over. Sleeping in an activity is safe: only orchestrators must be deterministic.
+        """
+        for wait_index in range(RATE_LIMIT_RETRIES + 1):
+            try:
+                return provider.complete(request)
+            except ProviderError as exc:
+                wait = exc.retry_after_s if exc.retry_after_s is not None else 2.0**wait_index
+                left = self._seconds_left()
+                fits = wait <= RATE_LIMIT_MAX_WAIT_S and (left is None or wait < left)
+                if exc.code != "rate_limited" or wait_index == RATE_LIMIT_RETRIES or not fits:
+                    raise
+                _log.info("agent %s/%s: rate limited, waiting %.1f s", self.call.run_id, self.call.node_id, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
     def _complete(
         self, provider: Provider, messages: list[Message], tools: tuple[ToolSpec, ...]
     ) -> Completion:
@@ -311,7 +333,7 @@ class _Run:
         )
         started = time.monotonic()
         try:
-            completion = provider.complete(request)
+            completion = self._call_with_rate_limit(provider, request)
         except ProviderError as exc:
             if exc.code == "timeout" and self._out_of_time():
                 raise self._time_spent() from None
