@@ -31,6 +31,8 @@ class Settings:
     trust_principal_headers: bool
     hosted: bool
     key_vault_url: str
+    cosmos_endpoint: str
+    cosmos_database: str
     secrets_master_key: str
     provider_allowed_hosts: tuple[str, ...]
 
@@ -110,6 +112,8 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         graphs_dir=Path(get("CONVERGIO_GRAPHS_DIR")),
         hosted=_hosted(get("CONVERGIO_HOSTED"), env),
         key_vault_url=get("KEY_VAULT_URL"),
+        cosmos_endpoint=get("COSMOS_ENDPOINT"),
+        cosmos_database=get("COSMOS_DATABASE"),
         secrets_master_key=get("CONVERGIO_SECRETS_MASTER_KEY"),
         provider_allowed_hosts=tuple(
             h.strip() for h in get("CONVERGIO_PROVIDER_ALLOWED_HOSTS").split(",") if h.strip()

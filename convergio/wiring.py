@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from convergio.agents import ProviderResolver
+from convergio.metering import CosmosLedger, Ledger, PriceTable, SqliteLedger
 from convergio.secrets import SecretStore, install_redaction, open_secret_store
 from convergio.settings import Settings, load_settings
 from convergio.tenants import ConnectionRegistry, TenantStore, open_tenant_store
@@ -25,6 +26,8 @@ class Components:
     connections: ConnectionRegistry
     secrets: SecretStore
     resolver: ProviderResolver
+    ledger: Ledger
+    prices: PriceTable
 
 
 _CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure")
@@ -48,7 +51,14 @@ def build(settings: Settings) -> Components:
     resolver = ProviderResolver(
         connections, secrets, allowed_hosts=settings.provider_allowed_hosts, hosted=settings.hosted
     )
-    return Components(settings, tenants, connections, secrets, resolver)
+    return Components(settings, tenants, connections, secrets, resolver, _ledger(settings), PriceTable.load())
+
+
+def _ledger(settings: Settings) -> Ledger:
+    """Cosmos DB when ``COSMOS_ENDPOINT`` is set (Azure), else SQLite in the state directory."""
+    if settings.cosmos_endpoint:
+        return CosmosLedger.connect(settings.cosmos_endpoint, settings.cosmos_database, "usage")
+    return SqliteLedger(settings.home / "usage.sqlite3")
 
 
 @functools.cache

@@ -301,7 +301,9 @@ class _Run:
                 fits = wait <= RATE_LIMIT_MAX_WAIT_S and (left is None or wait < left)
                 if exc.code != "rate_limited" or wait_index == RATE_LIMIT_RETRIES or not fits:
                     raise
-                _log.info("agent %s/%s: rate limited, waiting %.1f s", self.call.run_id, self.call.node_id, wait)
+                _log.info(
+                    "agent %s/%s: rate limited, waiting %.1f s", self.call.run_id, self.call.node_id, wait
+                )
                 time.sleep(wait)
         raise AssertionError("unreachable")
 

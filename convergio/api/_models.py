@@ -59,6 +59,7 @@ class NodeView(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     usage: Usage = Usage()
+    cost_eur: str = Field(default="0", description="what the ledger billed for this node, EUR")
     error: str | None = None
 
 
@@ -80,6 +81,7 @@ class RunView(BaseModel):
     output: JsonValue = None
     outputs: dict[str, JsonValue] = {}
     usage: Usage = Usage()
+    cost_eur: str = Field(default="0", description="what the ledger billed for the run, EUR")
     error: str | None = None
 
 

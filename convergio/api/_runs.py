@@ -16,7 +16,7 @@ from convergio.graph import AGENT_GRAPH, GraphSpec, parse_graph, validate_input
 from . import _models as m
 from ._http import answer, base_url, blueprint, int_param, json_response, owned_run, read_body, tenant_of
 from ._service import Service, service
-from ._views import run_summary, run_view
+from ._views import run_summary, run_view, with_costs
 
 __all__: list[str] = []
 
@@ -105,11 +105,12 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
 @answer
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    run_id = owned_run(req, svc, tenant_of(req, svc))
+    tenant = tenant_of(req, svc)
+    run_id = owned_run(req, svc, tenant)
     status = await client.get_status(run_id)
     if status.runtime_status is None:
         raise NotFound(f"run {run_id!r} has no state (purged?)")
-    return json_response(run_view(run_id, status))
+    return json_response(with_costs(run_view(run_id, status), svc.ledger.query(tenant.id, run_id=run_id)))
 
 
 @blueprint.route(route="v1/runs/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -25,6 +25,7 @@ class Service:
         self.store: TenantStore = parts.tenants
         self.connections = parts.connections
         self.secrets = parts.secrets
+        self.ledger = parts.ledger
         self._graphs_dir = Path(parts.settings.graphs_dir)
 
     def authenticate(self, headers: Mapping[str, str]) -> Tenant:

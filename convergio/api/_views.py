@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from azure.durable_functions.models import DurableOrchestrationStatus
 
 from convergio.graph import TERMINAL
+from convergio.metering import UsageRecord
 from convergio.tenants import RunRecord
 
 from . import _models as m
 
-__all__ = ["run_summary", "run_view"]
+__all__ = ["run_summary", "run_view", "with_costs"]
 
 _STATUS: dict[str, m.RunStatus] = {
     "Pending": "Pending",
@@ -32,6 +35,18 @@ def _status(status: DurableOrchestrationStatus) -> m.RunStatus:
 
 def _time(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
+
+
+def with_costs(view: m.RunView, records: Sequence[UsageRecord]) -> m.RunView:
+    """Add what the ledger billed: per node (sub-graph usage counts for its node) and in total."""
+    per_node: dict[str, Decimal] = {}
+    for record in records:
+        node = record.node_id.split("/", 1)[0]
+        per_node[node] = per_node.get(node, Decimal(0)) + record.cost
+    nodes = {
+        k: v.model_copy(update={"cost_eur": str(per_node.get(k, Decimal(0)))}) for k, v in view.nodes.items()
+    }
+    return view.model_copy(update={"nodes": nodes, "cost_eur": str(sum(per_node.values(), Decimal(0)))})
 
 
 def run_view(run_id: str, status: DurableOrchestrationStatus) -> m.RunView:

@@ -66,7 +66,7 @@ resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
       id: containerName
       partitionKey: {
         paths: [
-          '/tenantId'
+          '/tenant_id'
         ]
         kind: 'Hash'
         version: 2

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
+from convergio.metering import PriceTable, SqliteLedger, cost_of
 from tests._helpers import HostProcess
 from tests.api.conftest import Api, agent, graph, new_key
 from tests.providers._servers import FakeAPI, LoopbackServer, chat_completion, json_reply
@@ -120,3 +122,54 @@ def test_connections_are_write_only_validated_and_per_tenant(api_host: HostProce
         assert refused.status_code == 422 and "graph.agents[0].provider" in refused.text
         assert api.http.delete("/tenants/me/connections/mine").status_code == 200
         assert api.http.get("/tenants/me/connections/mine").status_code == 404
+
+
+def test_costs_come_from_the_price_table_and_the_ledger_matches_the_servers_tokens(
+    api_host: HostProcess, api_home: Path, fake_llm: FakeAPI
+) -> None:
+    fake_llm.reset()
+    fake_llm.queue(
+        json_reply(chat_completion("One.", usage=(120, 30), model="gpt-4o-mini")),
+        json_reply(chat_completion("Two.", usage=(80, 20), model="gpt-4o-mini")),
+    )
+    with Api(api_host.base_url, new_key(api_home, "Priced School")) as api:
+        body = {
+            "kind": "openai",
+            "endpoint": f"{fake_llm.url}/v1",
+            "model": "gpt-4o-mini",
+            "key": "sk-priced-0123456789",
+        }
+        assert api.http.put("/tenants/me/connections/gpt", json=body).status_code == 201
+        spec = graph(
+            agent("a", provider="gpt"), agent("b", "{{ outputs.a }}", provider="gpt", depends_on=["a"])
+        )
+        run_id = api.start(spec, "x")
+        run = api.wait(run_id)
+        tenant = "priced-school"
+        by_agent = api.http.get("/usage", params={"group_by": "agent,unit"}).json()
+        assert api.http.get("/usage", params={"group_by": "agent,planet"}).status_code == 400
+        assert api.http.get("/usage", params={"from": "last tuesday"}).status_code == 400
+        later = api.http.get("/usage", params={"from": "2999-01-01"}).json()
+    assert run["status"] == "Completed", run
+    prices = PriceTable.load()
+    ledger = SqliteLedger(api_home / "usage.sqlite3")
+    records = ledger.query(tenant, run_id=run_id)
+    ledger.close()
+    by_unit = {u: sum(r.quantity for r in records if r.unit == u) for u in ("input_tokens", "output_tokens")}
+    assert by_unit == {"input_tokens": 200, "output_tokens": 50}  # exactly what the server reported
+    assert {r.model for r in records} == {"gpt-4o-mini"} and {r.key_mode for r in records} == {"byok"}
+    expected = sum(
+        cost_of(q, prices.price("openai", "gpt-4o-mini", u))
+        for q, u in (
+            (120, "input_tokens"),
+            (30, "output_tokens"),
+            (80, "input_tokens"),
+            (20, "output_tokens"),
+        )
+    )
+    assert Decimal(run["cost_eur"]) == expected > 0
+    assert Decimal(run["nodes"]["a"]["cost_eur"]) + Decimal(run["nodes"]["b"]["cost_eur"]) == expected
+    rows = {(r["agent"], r["unit"]): r for r in by_agent["rows"]}
+    assert rows[("a", "input_tokens")]["quantity"] == {"input_tokens": 120}
+    assert Decimal(by_agent["total_eur"]) == expected
+    assert later["rows"] == [] and later["total_eur"] == "0"

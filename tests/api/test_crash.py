@@ -8,6 +8,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from convergio.metering import SqliteLedger
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
 
@@ -67,3 +68,11 @@ def test_kill_mid_graph_then_restart_completes_and_no_finished_node_runs_twice(t
     assert len(after_restart) == len(set(after_restart))  # nothing ran twice after the restart either
     assert set(after_restart) | recorded == set(run["nodes"])
     assert run["usage"]["total_tokens"] == sum(n["usage"]["total_tokens"] for n in run["nodes"].values())
+    # The ledger bills every node exactly once, even those that ran again after the restart.
+    ledger = SqliteLedger(home / "usage.sqlite3")
+    records = ledger.query("crash-school", run_id=run_id)
+    ledger.close()
+    tokens = sum(r.quantity for r in records if r.unit in ("input_tokens", "output_tokens"))
+    assert tokens == run["usage"]["total_tokens"]
+    assert sorted({r.node_id for r in records}) == sorted(run["nodes"])
+    assert len({(r.node_id, r.unit) for r in records}) == len(records)  # one record per node and unit

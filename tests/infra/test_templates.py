@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -445,14 +446,14 @@ def test_cosmos_database_and_containers() -> None:
     assert cosmos["parameters"]["databaseName"]["default"] == "convergio"
     assert cosmos["variables"]["containerNames"]["value"] == ["usage", "tenants"]
     container = only(bicep_resources(), "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers")
-    assert container["properties"]["resource"]["partitionKey"]["paths"] == ["/tenantId"]
+    assert container["properties"]["resource"]["partitionKey"]["paths"] == ["/tenant_id"]
     variables = arm_template()["variables"]
     assert variables["cosmosDatabaseName"] == "convergio"
     assert variables["cosmosContainerNames"] == ["usage", "tenants"]
     arm_container = only(
         arm_resources(arm_template()), "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers"
     )
-    assert arm_container["properties"]["resource"]["partitionKey"]["paths"] == ["/tenantId"]
+    assert arm_container["properties"]["resource"]["partitionKey"]["paths"] == ["/tenant_id"]
 
 
 # ---------------------------------------------------------------- app settings
@@ -603,3 +604,25 @@ def test_parameters_agree_between_templates() -> None:
     assert set(arm) == set(bicep) - {"resourceGroupName"}
     for name, param in arm.items():
         assert param.get("defaultValue") == bicep[name]["default"], name
+
+
+def test_the_usage_containers_partition_key_is_a_field_of_the_ledgers_documents() -> None:
+    from convergio.metering import UsageRecord
+
+    record = UsageRecord(
+        "t",
+        "r",
+        "n",
+        1,
+        "offline",
+        "m",
+        "byok",
+        "tool_calls",
+        1,
+        Decimal(0),
+        Decimal(0),
+        "2026-01-01T00:00:00Z",
+    )
+    containers = only(bicep_resources(), "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers")
+    field_name = containers["properties"]["resource"]["partitionKey"]["paths"][0].lstrip("/")
+    assert record.to_json()[field_name] == "t"

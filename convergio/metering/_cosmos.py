@@ -1,0 +1,138 @@
+"""The Azure usage ledger: Azure Cosmos DB for NoSQL through ``azure-cosmos``.
+
+One document per usage record, ``id`` = the record's deterministic id, in a container
+partitioned by ``/tenant_id`` (created by the infrastructure, not here: the app's
+identity has data-plane rights only). Writes are ``upsert_item``: the same id always
+lands on the same document, so a retried or redelivered activity cannot bill twice.
+Queries are parameterised and always scoped to the tenant's partition.
+
+``azure-cosmos`` and ``azure-identity`` are imported only when a client is built, so
+the embedded default (SQLite) never loads them. Local (key) auth is disabled on the
+account: the client authenticates with Entra ID (``DefaultAzureCredential`` unless a
+credential is given).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from ._ledger import time_bounds
+from ._record import UsageRecord
+
+__all__ = ["CosmosLedger"]
+
+_CREATED: Final = 201
+
+
+class CosmosLedger:
+    """Usage records as Cosmos DB documents, partitioned by tenant.
+
+    Args:
+        container: An ``azure.cosmos.ContainerProxy`` whose partition key path is ``/tenant_id``.
+    """
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+
+    @classmethod
+    def connect(
+        cls,
+        endpoint: str,
+        database: str,
+        container_name: str,
+        *,
+        credential: Any = None,
+        transport: Any = None,
+    ) -> CosmosLedger:
+        """Build the client for an account and open the ledger's container.
+
+        Args:
+            endpoint: The account endpoint, ``https://<account>.documents.azure.com:443/``.
+            database: The database name.
+            container_name: The container name (partition key ``/tenant_id``).
+            credential: An Entra ID ``TokenCredential``; ``DefaultAzureCredential()`` when None.
+            transport: An ``azure.core`` ``HttpTransport`` (tests pass a recording one).
+
+        Returns:
+            The ledger.
+
+        Raises:
+            ValueError: If a name is empty.
+        """
+        for name, value in (
+            ("endpoint", endpoint),
+            ("database", database),
+            ("container_name", container_name),
+        ):
+            if not value:
+                raise ValueError(f"{name} must not be empty")
+        from azure.cosmos import CosmosClient
+
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        options: dict[str, Any] = {} if transport is None else {"transport": transport}
+        client = CosmosClient(endpoint, credential=credential, **options)
+        return cls(client.get_database_client(database).get_container_client(container_name))
+
+    def record(self, records: Sequence[UsageRecord]) -> int:
+        """Upsert one document per record (the same id replaces the same document).
+
+        Args:
+            records: The records.
+
+        Returns:
+            How many documents were created (HTTP 201) rather than replaced (200).
+        """
+        created = 0
+        for record in records:
+            statuses: list[int] = []
+
+            def hook(response: Any, statuses: list[int] = statuses) -> None:
+                request = response.http_request
+                if request.method == "POST" and request.url.rstrip("/").endswith("/docs"):
+                    statuses.append(response.http_response.status_code)
+
+            self.container.upsert_item(record.to_json(), raw_response_hook=hook)
+            created += bool(statuses) and statuses[-1] == _CREATED
+        return created
+
+    def query(
+        self,
+        tenant_id: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        run_id: str | None = None,
+    ) -> list[UsageRecord]:
+        """A tenant's records, oldest first (by ``at``, then ``id``), from its partition only.
+
+        Args:
+            tenant_id: The tenant (the partition key).
+            start: Inclusive lower bound on ``at`` (ISO 8601 with offset, or a date).
+            end: Exclusive upper bound on ``at``.
+            run_id: Only this run's records.
+
+        Returns:
+            The matching records.
+
+        Raises:
+            ValueError: If a bound is malformed.
+        """
+        low, high = time_bounds(start, end)
+        sql = "SELECT * FROM c WHERE c.tenant_id = @t"
+        parameters: list[dict[str, Any]] = [{"name": "@t", "value": tenant_id}]
+        for clause, name, value in (
+            ("c.at >= @from", "@from", low),
+            ("c.at < @to", "@to", high),
+            ("c.run_id = @run", "@run", run_id),
+        ):
+            if value is not None:
+                sql += f" AND {clause}"
+                parameters.append({"name": name, "value": value})
+        items = self.container.query_items(query=sql, parameters=parameters, partition_key=tenant_id)
+        records = [UsageRecord.from_json(item) for item in items]
+        records.sort(key=lambda record: (record.at, record.id))
+        return records

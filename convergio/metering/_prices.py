@@ -1,0 +1,225 @@
+"""Prices are data: a versioned EUR price table, and the usage records it prices.
+
+The table lives in ``prices.json`` next to this module (or any file of the same
+shape)::
+
+    {"version": "2026-11-01", "currency": "EUR",
+     "models": {"openai:gpt-4o-mini": {"input_tokens": "0.000000138", ...},
+                "offline:*": {"input_tokens": "0", ...}}}
+
+Prices are EUR per unit, written as decimal strings so they stay exact.
+
+Lookup rule: the entry ``provider:model``, else ``provider:*``. A model with no entry,
+or a unit its entry does not list, is **unpriced**: its price is 0 and the records
+made from it carry ``unpriced=True``, so they can be found and re-priced instead of
+silently billed at zero. A free unit is listed explicitly as ``"0"``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Final
+
+from ._record import COST_QUANTUM, UNITS, KeyMode, Unit, UsageRecord, canonical_time
+
+__all__ = ["DEFAULT_PRICES", "USAGE_UNITS", "PriceTable", "cost_of", "records_for"]
+
+DEFAULT_PRICES: Final = Path(__file__).resolve().parent / "prices.json"
+"""The price table shipped with the package."""
+
+USAGE_UNITS: Final[Mapping[str, Unit]] = {
+    "prompt_tokens": "input_tokens",
+    "completion_tokens": "output_tokens",
+    "tool_calls": "tool_calls",
+    "audio_seconds": "audio_seconds",
+}
+"""How the keys of a provider's usage dict map to billed units."""
+
+_DERIVED: Final = frozenset({"total_tokens"})
+_ZERO: Final = Decimal(0)
+
+
+class PriceTable:
+    """A versioned table of EUR prices per provider, model and unit.
+
+    Args:
+        data: The parsed table (the shape of ``prices.json``).
+
+    Raises:
+        ValueError: If the table is malformed; the message names the bad field.
+    """
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        version, currency, models = data.get("version"), data.get("currency"), data.get("models")
+        if not isinstance(version, str) or not version:
+            raise ValueError("prices.version must be a non-empty string")
+        if currency != "EUR":
+            raise ValueError(f"prices.currency must be 'EUR', got {currency!r}")
+        if not isinstance(models, Mapping):
+            raise ValueError("prices.models must be an object")
+        table: dict[str, dict[str, Decimal]] = {}
+        for key, units in models.items():
+            provider, colon, model = str(key).partition(":")
+            if not colon or not provider or not model:
+                raise ValueError(f"prices.models.{key}: the key must be 'provider:model' or 'provider:*'")
+            if not isinstance(units, Mapping):
+                raise ValueError(f"prices.models.{key} must be an object")
+            table[key] = {}
+            for unit, text in units.items():
+                if unit not in UNITS:
+                    raise ValueError(f"prices.models.{key}.{unit}: unknown unit")
+                table[key][unit] = _price(text, f"prices.models.{key}.{unit}")
+        self.version: str = version
+        self.currency: str = currency
+        self._models = table
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> PriceTable:
+        """Read a price table file.
+
+        Args:
+            path: A JSON file; the packaged ``prices.json`` when None.
+
+        Returns:
+            The table.
+
+        Raises:
+            OSError: If the file cannot be read.
+            ValueError: If it is not a valid price table.
+        """
+        source = DEFAULT_PRICES if path is None else path
+        try:
+            data = json.loads(source.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as bad:
+            raise ValueError(f"{source}: not JSON ({bad.msg}, line {bad.lineno})") from None
+        if not isinstance(data, Mapping):
+            raise ValueError(f"{source}: a price table is a JSON object")
+        return cls(data)
+
+    def _entry(self, provider: str, model: str) -> Mapping[str, Decimal] | None:
+        entry = self._models.get(f"{provider}:{model}")
+        return self._models.get(f"{provider}:*") if entry is None else entry
+
+    def is_priced(self, provider: str, model: str, unit: Unit) -> bool:
+        """Whether the table has a price for this model and unit (see the lookup rule above).
+
+        Args:
+            provider: The provider name.
+            model: The model name.
+            unit: The billed unit.
+
+        Returns:
+            True if priced (possibly at an explicit 0).
+        """
+        entry = self._entry(provider, model)
+        return entry is not None and unit in entry
+
+    def price(self, provider: str, model: str, unit: Unit) -> Decimal:
+        """The EUR price of one unit.
+
+        Args:
+            provider: The provider name.
+            model: The model name.
+            unit: The billed unit.
+
+        Returns:
+            The price; ``Decimal(0)`` when unpriced (check :meth:`is_priced`).
+        """
+        entry = self._entry(provider, model)
+        return _ZERO if entry is None else entry.get(unit, _ZERO)
+
+
+def _price(value: Any, name: str) -> Decimal:
+    if not isinstance(value, str):
+        raise ValueError(f'{name} must be a decimal string such as "0.00000015"')
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        raise ValueError(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{name} must be a finite number >= 0")
+    return number
+
+
+def cost_of(quantity: Decimal | int, unit_price: Decimal) -> Decimal:
+    """EUR cost of a quantity, rounded half-up to 1e-8 EUR.
+
+    Args:
+        quantity: How many units.
+        unit_price: EUR per unit.
+
+    Returns:
+        The cost.
+    """
+    return (unit_price * quantity).quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def records_for(
+    tenant_id: str,
+    run_id: str,
+    node_id: str,
+    attempt: int,
+    provider: str,
+    model: str,
+    key_mode: KeyMode,
+    usage: Mapping[str, int | Decimal],
+    prices: PriceTable,
+    at: str | datetime,
+) -> list[UsageRecord]:
+    """The usage records of one provider call (or one attempt's total usage).
+
+    Args:
+        tenant_id: The tenant billed.
+        run_id: The run id.
+        node_id: The graph node (agent) id.
+        attempt: The node's attempt number.
+        provider: The provider name.
+        model: The model name.
+        key_mode: ``byok`` or ``managed``.
+        usage: ``prompt_tokens``, ``completion_tokens``, ``tool_calls``, ``audio_seconds``
+            (``total_tokens`` is accepted and ignored: it is derived).
+        prices: The price table.
+        at: When the usage happened (ISO 8601 with offset, or an aware datetime).
+
+    Returns:
+        One record per non-zero quantity, in ``USAGE_UNITS`` order.
+
+    Raises:
+        ValueError: On an unknown usage key or an invalid value.
+    """
+    unknown = sorted(set(usage) - set(USAGE_UNITS) - _DERIVED)
+    if unknown:
+        raise ValueError(f"usage has unknown keys: {', '.join(unknown)}")
+    moment = canonical_time(at)
+    records = []
+    for key, unit in USAGE_UNITS.items():
+        quantity = usage.get(key, 0)
+        if isinstance(quantity, bool) or not isinstance(quantity, int | Decimal):
+            raise ValueError(f"usage.{key} must be an int, got {type(quantity).__name__}")
+        if quantity < 0:
+            raise ValueError(f"usage.{key} must be >= 0, got {quantity}")
+        if quantity == 0:
+            continue
+        unit_price = prices.price(provider, model, unit)
+        records.append(
+            UsageRecord(
+                tenant_id=tenant_id,
+                run_id=run_id,
+                node_id=node_id,
+                attempt=attempt,
+                provider=provider,
+                model=model,
+                key_mode=key_mode,
+                unit=unit,
+                quantity=quantity,
+                unit_price=unit_price,
+                cost=cost_of(quantity, unit_price),
+                at=moment,
+                unpriced=not prices.is_priced(provider, model, unit),
+            )
+        )
+    return records

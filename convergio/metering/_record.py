@@ -1,0 +1,276 @@
+"""One billed quantity: the usage record, its deterministic id and its canonical time.
+
+A record's ``id`` depends only on (tenant, run, node, attempt, unit). An activity that
+is retried by the Durable runtime, delivered twice, or resumed after a crash rebuilds
+the same records with the same ids, so every ledger can store them idempotently and
+nothing is billed twice. A new *attempt* (the graph's own retry of a failed agent)
+made a new provider call, so it gets new ids and is billed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Final, Literal, get_args
+
+__all__ = [
+    "COST_QUANTUM",
+    "KEY_MODES",
+    "UNITS",
+    "KeyMode",
+    "Unit",
+    "UsageRecord",
+    "canonical_time",
+    "decimal_text",
+    "usage_id",
+]
+
+KeyMode = Literal["byok", "managed"]
+Unit = Literal["input_tokens", "output_tokens", "tool_calls", "audio_seconds"]
+KEY_MODES: Final[tuple[KeyMode, ...]] = get_args(KeyMode)
+UNITS: Final[tuple[Unit, ...]] = get_args(Unit)
+
+COST_QUANTUM: Final = Decimal("1e-8")
+"""Costs are EUR with 8 decimal places (a hundredth of a micro-euro)."""
+
+QUANTITY_PLACES: Final = 6
+"""A quantity has at most 6 decimal places (audio seconds to the microsecond)."""
+
+MAX_QUANTITY: Final = 10**12
+"""Quantities are below this (a trillion units in one record is an error, not usage)."""
+
+MAX_COST: Final = Decimal(10**9)
+"""Costs are below this many EUR (so a record's cost in nano-EUR fits in int64)."""
+
+_ID_PREFIX: Final = "usage/v1"
+_SEPARATOR: Final = "|"
+
+
+def _escape(part: str) -> str:
+    return part.replace("\\", "\\\\").replace(_SEPARATOR, "\\" + _SEPARATOR)
+
+
+def usage_id(tenant_id: str, run_id: str, node_id: str, attempt: int, unit: str) -> str:
+    """The deterministic id of a usage record.
+
+    The parts are escaped (``\\`` and ``|`` get a backslash) and joined with ``|``,
+    after a format version (``usage/v1``), so no two different tuples share a joined
+    string; the id is the SHA-256 hex digest of that string.
+
+    Args:
+        tenant_id: The tenant billed.
+        run_id: The run (orchestration instance id).
+        node_id: The graph node (agent) id.
+        attempt: The node's attempt number.
+        unit: The billed unit.
+
+    Returns:
+        64 lowercase hex characters.
+    """
+    parts = (_ID_PREFIX, tenant_id, run_id, node_id, str(attempt), unit)
+    joined = _SEPARATOR.join(_escape(part) for part in parts)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+def canonical_time(value: str | datetime, *, name: str = "at", allow_date: bool = False) -> str:
+    """An ISO 8601 instant as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC, fixed width).
+
+    Fixed width makes string order equal time order, which is what the ledgers'
+    range queries rely on.
+
+    Args:
+        value: An aware datetime or ISO 8601 string with an offset (``Z`` or ``+hh:mm``).
+        name: The field name used in error messages.
+        allow_date: Accept a bare date (``2026-11-01``) as midnight UTC.
+
+    Returns:
+        The canonical UTC string.
+
+    Raises:
+        ValueError: If the value is not ISO 8601 or has no offset.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        if not isinstance(value, str):
+            raise ValueError(f"{name} must be an ISO 8601 string, got {type(value).__name__}")
+        if allow_date and len(value) == 10:
+            try:
+                day = date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{name} is not an ISO 8601 date: {value!r}") from None
+            return f"{day.isoformat()}T00:00:00.000000Z"
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name} is not an ISO 8601 time: {value!r}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must carry a UTC offset (e.g. 'Z'): {value!r}")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def decimal_text(value: Decimal | int) -> str:
+    """A number as plain decimal text, never in exponent form (``0.00000015``, not ``1.5E-7``).
+
+    Args:
+        value: An int or a finite Decimal.
+
+    Returns:
+        The text.
+    """
+    return str(value) if isinstance(value, int) else format(value, "f")
+
+
+def _decimal(value: Any, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        raise ValueError(f"{name} must be a Decimal, got {type(value).__name__}")
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        raise ValueError(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def _quantity(value: Any) -> Decimal | int:
+    number = _decimal(value, "quantity")
+    if number >= MAX_QUANTITY:
+        raise ValueError(f"quantity must be < {MAX_QUANTITY}, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if number == number.to_integral_value():
+        return int(number)
+    if number != number.quantize(Decimal(1).scaleb(-QUANTITY_PLACES)):
+        raise ValueError(f"quantity has more than {QUANTITY_PLACES} decimal places: {value!r}")
+    return number.normalize()
+
+
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One billed quantity of one unit, for one attempt of one agent in one run.
+
+    Validated and normalised on construction: ``quantity`` becomes an int when it is
+    integral, ``unit_price`` and ``cost`` become Decimals, ``at`` becomes canonical UTC
+    (see :func:`canonical_time`), and ``id`` is derived (see :func:`usage_id`).
+
+    Attributes:
+        tenant_id: The tenant billed (the Cosmos partition key).
+        run_id: The run (orchestration instance id).
+        node_id: The graph node (agent) id.
+        attempt: The node's attempt number (>= 0).
+        provider: The provider name (``openai``, ``azure-openai``, ``anthropic``, ``offline`` ...).
+        model: The model (or deployment) name.
+        key_mode: ``byok`` (the tenant's key) or ``managed`` (the platform's key).
+        unit: ``input_tokens``, ``output_tokens``, ``tool_calls`` or ``audio_seconds``.
+        quantity: How many units (an int, or a Decimal with at most 6 places).
+        unit_price: EUR per unit, as priced when the record was made.
+        cost: EUR, a Decimal with at most 8 decimal places.
+        at: When the usage happened, ISO 8601 UTC.
+        unpriced: True when the price table had no price for this model and unit (cost 0).
+        id: The deterministic key of (tenant, run, node, attempt, unit).
+    """
+
+    tenant_id: str
+    run_id: str
+    node_id: str
+    attempt: int
+    provider: str
+    model: str
+    key_mode: KeyMode
+    unit: Unit
+    quantity: Decimal | int
+    unit_price: Decimal
+    cost: Decimal
+    at: str
+    unpriced: bool = False
+    id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name in ("tenant_id", "run_id", "node_id", "provider", "model"):
+            _text(getattr(self, name), name)
+        if isinstance(self.attempt, bool) or not isinstance(self.attempt, int) or self.attempt < 0:
+            raise ValueError(f"attempt must be an int >= 0, got {self.attempt!r}")
+        if self.key_mode not in KEY_MODES:
+            raise ValueError(f"key_mode must be one of {', '.join(KEY_MODES)}, got {self.key_mode!r}")
+        if self.unit not in UNITS:
+            raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
+        if not isinstance(self.unpriced, bool):
+            raise ValueError("unpriced must be a bool")
+        cost = _decimal(self.cost, "cost")
+        if cost >= MAX_COST:
+            raise ValueError(f"cost must be < {MAX_COST} EUR, got {self.cost!r}")
+        if cost != cost.quantize(COST_QUANTUM):
+            raise ValueError(f"cost has more than 8 decimal places: {self.cost!r}")
+        set_field = object.__setattr__
+        set_field(self, "quantity", _quantity(self.quantity))
+        set_field(self, "unit_price", _decimal(self.unit_price, "unit_price"))
+        set_field(self, "cost", cost.quantize(COST_QUANTUM))
+        set_field(self, "at", canonical_time(self.at))
+        set_field(self, "id", usage_id(self.tenant_id, self.run_id, self.node_id, self.attempt, self.unit))
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as a JSON-safe dict (numbers as exact decimal strings).
+
+        Returns:
+            A dict with every field, ``id`` included; this is also the Cosmos document.
+        """
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "run_id": self.run_id,
+            "node_id": self.node_id,
+            "attempt": self.attempt,
+            "provider": self.provider,
+            "model": self.model,
+            "key_mode": self.key_mode,
+            "unit": self.unit,
+            "quantity": decimal_text(self.quantity),
+            "unit_price": decimal_text(self.unit_price),
+            "cost": decimal_text(self.cost),
+            "at": self.at,
+            "unpriced": self.unpriced,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> UsageRecord:
+        """Rebuild a record from :meth:`to_json` output (extra keys such as Cosmos's ``_etag`` are ignored).
+
+        Args:
+            data: The dict.
+
+        Returns:
+            The record.
+
+        Raises:
+            ValueError: If a field is missing or invalid, or ``id`` does not match the fields.
+        """
+        try:
+            record = cls(
+                tenant_id=data["tenant_id"],
+                run_id=data["run_id"],
+                node_id=data["node_id"],
+                attempt=data["attempt"],
+                provider=data["provider"],
+                model=data["model"],
+                key_mode=data["key_mode"],
+                unit=data["unit"],
+                quantity=_decimal(data["quantity"], "quantity"),
+                unit_price=_decimal(data["unit_price"], "unit_price"),
+                cost=_decimal(data["cost"], "cost"),
+                at=data["at"],
+                unpriced=data.get("unpriced", False),
+            )
+        except KeyError as missing:
+            raise ValueError(f"usage record is missing {missing.args[0]!r}") from None
+        if "id" in data and data["id"] != record.id:
+            raise ValueError(f"usage record id {data['id']!r} does not match its fields")
+        return record

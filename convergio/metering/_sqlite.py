@@ -1,0 +1,190 @@
+"""The embedded usage ledger: one SQLite table, idempotent by record id.
+
+WAL journal, ``INSERT OR IGNORE`` keyed by the deterministic id (the first write of an
+id wins), indexes on (tenant, at) and (tenant, run). One connection per ledger,
+serialised by a lock, makes an instance safe to share between threads; SQLite's file
+locks (with a busy timeout) make several instances and processes on one file safe.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+from ._ledger import time_bounds
+from ._record import UsageRecord, decimal_text
+
+__all__ = ["SqliteLedger"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS usage (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    key_mode TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    unit_price TEXT NOT NULL,
+    cost TEXT NOT NULL,
+    at TEXT NOT NULL,
+    unpriced INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS usage_tenant_at ON usage(tenant_id, at);
+CREATE INDEX IF NOT EXISTS usage_tenant_run ON usage(tenant_id, run_id);
+"""
+
+_COLUMNS: Final = (
+    "id, tenant_id, run_id, node_id, attempt, provider, model, key_mode, unit, "
+    "quantity, unit_price, cost, at, unpriced"
+)
+_INSERT: Final = f"INSERT OR IGNORE INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
+
+_Row = tuple[str, str, str, str, int, str, str, str, str, str, str, str, str, int]
+
+
+def _row(record: UsageRecord) -> _Row:
+    return (
+        record.id,
+        record.tenant_id,
+        record.run_id,
+        record.node_id,
+        record.attempt,
+        record.provider,
+        record.model,
+        record.key_mode,
+        record.unit,
+        decimal_text(record.quantity),
+        decimal_text(record.unit_price),
+        decimal_text(record.cost),
+        record.at,
+        int(record.unpriced),
+    )
+
+
+def _record(row: _Row) -> UsageRecord:
+    record = UsageRecord(
+        tenant_id=row[1],
+        run_id=row[2],
+        node_id=row[3],
+        attempt=row[4],
+        provider=row[5],
+        model=row[6],
+        key_mode=row[7],  # type: ignore[arg-type]  # validated by UsageRecord
+        unit=row[8],  # type: ignore[arg-type]
+        quantity=Decimal(row[9]),
+        unit_price=Decimal(row[10]),
+        cost=Decimal(row[11]),
+        at=row[12],
+        unpriced=bool(row[13]),
+    )
+    if record.id != row[0]:
+        raise ValueError(f"usage row {row[0]!r} does not match its fields")
+    return record
+
+
+class SqliteLedger:
+    """The embedded default ledger, in one SQLite file.
+
+    Args:
+        path: The database file (created with its directory if missing).
+        timeout: Seconds to wait for another process's write lock.
+
+    Raises:
+        ValueError: If ``timeout`` is negative.
+    """
+
+    def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
+        if timeout < 0:
+            raise ValueError("timeout must be >= 0")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # billing data: durable at commit
+        with self._transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on error (the connection is autocommit)."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def record(self, records: Sequence[UsageRecord]) -> int:
+        """Store records; ids already stored are ignored (the first write wins).
+
+        Args:
+            records: The records.
+
+        Returns:
+            How many were new.
+        """
+        if not records:
+            return 0
+        rows = [_row(record) for record in records]
+        with self._lock, self._transaction():
+            return self._db.executemany(_INSERT, rows).rowcount
+
+    def query(
+        self,
+        tenant_id: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        run_id: str | None = None,
+    ) -> list[UsageRecord]:
+        """A tenant's records, oldest first (by ``at``, then ``id``).
+
+        Args:
+            tenant_id: The tenant.
+            start: Inclusive lower bound on ``at`` (ISO 8601 with offset, or a date).
+            end: Exclusive upper bound on ``at``.
+            run_id: Only this run's records.
+
+        Returns:
+            The matching records.
+
+        Raises:
+            ValueError: If a bound is malformed.
+        """
+        low, high = time_bounds(start, end)
+        sql = f"SELECT {_COLUMNS} FROM usage WHERE tenant_id = ?"  # noqa: S608 - constants; values are bound
+        params: list[str] = [tenant_id]
+        for clause, value in (("at >= ?", low), ("at < ?", high), ("run_id = ?", run_id)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY at, id", params).fetchall()
+        return [_record(row) for row in rows]
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteLedger:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()

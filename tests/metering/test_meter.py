@@ -1,0 +1,43 @@
+"""meter_call: one agent call's usage into the ledger, once, billed to the root run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from convergio.metering import PriceTable, SqliteLedger, meter_call, root_run
+
+
+def test_root_run_bills_sub_graph_usage_to_the_parent_run() -> None:
+    assert root_run("R", "a") == ("R", "a")
+    assert root_run("R/sub", "x") == ("R", "sub/x")
+    assert root_run("R/sub/deeper", "x") == ("R", "sub/deeper/x")
+
+
+def test_a_repeated_call_is_billed_once(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "usage.sqlite3")
+    args = {
+        "tenant_id": "t",
+        "run_id": "R/sub",
+        "node_id": "x",
+        "step": 3,
+        "provider": "openai",
+        "model": "gpt-4o-mini",
+        "usage": {
+            "prompt_tokens": 10,
+            "completion_tokens": 4,
+            "total_tokens": 14,
+            "tool_calls": 0,
+            "estimated": True,
+        },
+        "at": datetime(2026, 11, 24, tzinfo=UTC),
+    }
+    assert (
+        meter_call(ledger, PriceTable.load(), **args) == 2
+    )  # input + output tokens; zero tool calls skipped
+    assert meter_call(ledger, PriceTable.load(), **args) == 0  # redelivered: nothing new
+    assert meter_call(ledger, PriceTable.load(), **(args | {"step": 4})) == 2  # the next call is new
+    records = ledger.query("t", run_id="R")
+    assert {r.node_id for r in records} == {"sub/x"} and len(records) == 4
+    assert meter_call(ledger, PriceTable.load(), **(args | {"usage": {"total_tokens": 0}})) == 0
+    ledger.close()

@@ -1,0 +1,181 @@
+"""The embedded SQLite ledger: idempotent under threads, instances and processes; query filters."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import subprocess
+import sys
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from convergio.metering import Ledger, SqliteLedger, UsageRecord
+from tests._helpers import ROOT
+from tests.metering._samples import random_records, record
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> SqliteLedger:
+    return SqliteLedger(tmp_path / "usage.sqlite3")
+
+
+def _everything(ledger: SqliteLedger) -> list[UsageRecord]:
+    """Every record of the sample tenants."""
+    return [r for tenant in ("tenant-1", "tenant-2", "tenant-3", "tenant-4") for r in ledger.query(tenant)]
+
+
+def test_it_is_a_ledger(ledger: SqliteLedger) -> None:
+    assert isinstance(ledger, Ledger)
+
+
+def test_recording_is_idempotent(ledger: SqliteLedger) -> None:
+    records = random_records(1, 50)
+    assert ledger.record(records) == 50
+    assert ledger.record(records) == 0
+    assert ledger.record(records[:10] + records[:10]) == 0
+    assert ledger.record([]) == 0
+    assert len(_everything(ledger)) == 50
+
+
+def test_duplicates_inside_one_batch_count_once(ledger: SqliteLedger) -> None:
+    assert ledger.record([record(), record(), record(unit="output_tokens")]) == 2
+
+
+def test_the_first_write_of_an_id_wins(ledger: SqliteLedger) -> None:
+    ledger.record([record()])
+    redelivered = record(at="2026-11-24T10:00:09Z", quantity=999)  # same key, different body
+    assert redelivered.id == record().id
+    assert ledger.record([redelivered]) == 0
+    assert ledger.query("tenant-a") == [record()]
+
+
+def test_records_round_trip_exactly(tmp_path: Path) -> None:
+    records = random_records(2, 200, fractional=True)
+    with SqliteLedger(tmp_path / "u.sqlite3") as first:
+        first.record(records)
+    with SqliteLedger(tmp_path / "u.sqlite3") as second:
+        stored = _everything(second)
+    assert sorted(stored, key=lambda r: r.id) == sorted(records, key=lambda r: r.id)
+    assert any(isinstance(r.quantity, Decimal) for r in stored) and any(r.unpriced for r in stored)
+
+
+def test_uses_wal_and_indexes(ledger: SqliteLedger) -> None:
+    db = sqlite3.connect(ledger.path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(usage)")}
+        assert {"usage_tenant_at", "usage_tenant_run"} <= indexes
+        columns = [
+            tuple(db.execute(f"PRAGMA index_info({name})"))
+            for name in sorted(indexes - {"sqlite_autoindex_usage_1"})
+        ]
+        assert [[c[2] for c in cols] for cols in columns] == [["tenant_id", "at"], ["tenant_id", "run_id"]]
+    finally:
+        db.close()
+
+
+def _hammer(ledgers: list[SqliteLedger], records: list[UsageRecord], threads_per_ledger: int) -> list[int]:
+    results: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(ledgers) * threads_per_ledger)
+
+    def work(ledger: SqliteLedger, seed: int) -> None:
+        mine = list(records)
+        random.Random(seed).shuffle(mine)
+        barrier.wait()
+        for start in range(0, len(mine), 7):
+            new = ledger.record(mine[start : start + 7])
+            with lock:
+                results.append(new)
+
+    workers = [
+        threading.Thread(target=work, args=(ledger, seed))
+        for seed, ledger in enumerate(ledger for ledger in ledgers for _ in range(threads_per_ledger))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results
+
+
+def test_concurrent_threads_on_one_instance_record_each_id_once(ledger: SqliteLedger) -> None:
+    records = random_records(3, 300)
+    assert sum(_hammer([ledger], records, 8)) == 300
+    assert len(_everything(ledger)) == 300
+
+
+def test_two_instances_on_one_file_record_each_id_once(tmp_path: Path) -> None:
+    records = random_records(4, 300)
+    with SqliteLedger(tmp_path / "u.sqlite3") as one, SqliteLedger(tmp_path / "u.sqlite3") as two:
+        assert sum(_hammer([one, two], records, 4)) == 300
+        assert len(_everything(two)) == 300
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from convergio.metering import SqliteLedger
+from tests.metering._samples import random_records
+records = random_records(5, 400)
+ledger = SqliteLedger(Path(sys.argv[1]))
+print(sum(ledger.record(records[start:start + 10]) for start in range(0, 400, 10)))
+"""
+
+
+def test_several_processes_record_each_id_once(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    outputs = [writer.communicate(timeout=120)[0] for writer in writers]
+    assert [writer.returncode for writer in writers] == [0, 0, 0]
+    assert sum(int(out) for out in outputs) == 400
+    with SqliteLedger(path) as ledger:
+        assert len(_everything(ledger)) == 400
+
+
+def test_query_filters(ledger: SqliteLedger) -> None:
+    ledger.record(
+        [
+            record(run_id="run-1", at="2026-11-01T00:00:00Z"),
+            record(run_id="run-1", at="2026-11-01T12:00:00Z", unit="output_tokens"),
+            record(run_id="run-2", at="2026-11-02T00:00:00Z"),
+            record(run_id="run-2", at="2026-11-03T00:00:00.000001Z", unit="output_tokens"),
+            record(tenant_id="tenant-b", run_id="run-1", at="2026-11-01T06:00:00Z"),
+        ]
+    )
+
+    def runs(**filters: str) -> list[tuple[str, str]]:
+        return [(r.run_id, r.at[:10]) for r in ledger.query("tenant-a", **filters)]
+
+    assert runs() == [
+        ("run-1", "2026-11-01"),
+        ("run-1", "2026-11-01"),
+        ("run-2", "2026-11-02"),
+        ("run-2", "2026-11-03"),
+    ]
+    assert runs(run_id="run-2") == [("run-2", "2026-11-02"), ("run-2", "2026-11-03")]
+    assert runs(start="2026-11-02") == [("run-2", "2026-11-02"), ("run-2", "2026-11-03")]  # inclusive
+    assert runs(end="2026-11-02") == [("run-1", "2026-11-01"), ("run-1", "2026-11-01")]  # exclusive
+    assert runs(start="2026-11-01T12:00:00+00:00", end="2026-11-03T00:00:00Z") == [
+        ("run-1", "2026-11-01"),
+        ("run-2", "2026-11-02"),
+    ]
+    assert runs(start="2026-11-03T01:00:00+01:00") == [("run-2", "2026-11-03")]  # offsets are converted
+    assert runs(start="2026-11-02", run_id="run-1") == []
+    assert [r.tenant_id for r in ledger.query("tenant-b")] == ["tenant-b"]
+    assert ledger.query("tenant-c") == []
+    with pytest.raises(ValueError, match="start"):
+        ledger.query("tenant-a", start="last week")
+
+
+def test_a_negative_timeout_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="timeout must be >= 0"):
+        SqliteLedger(tmp_path / "u.sqlite3", timeout=-1)

@@ -1,0 +1,38 @@
+"""The public names of the metering and kernels packages are a contract."""
+
+from __future__ import annotations
+
+import convergio.kernels
+import convergio.metering
+
+
+def test_metering_public_names() -> None:
+    assert set(convergio.metering.__all__) == {
+        "DEFAULT_PRICES",
+        "GROUP_BY",
+        "KEY_MODES",
+        "UNITS",
+        "USAGE_UNITS",
+        "CosmosLedger",
+        "GroupBy",
+        "KeyMode",
+        "Ledger",
+        "PriceTable",
+        "RollupRow",
+        "SqliteLedger",
+        "Unit",
+        "UsageColumns",
+        "UsageRecord",
+        "canonical_time",
+        "cost_of",
+        "meter_call",
+        "records_for",
+        "rollup",
+        "rollup_reference",
+        "root_run",
+        "usage_id",
+    }
+
+
+def test_kernels_public_names() -> None:
+    assert set(convergio.kernels.__all__) == {"GroupSums", "group_sums", "group_sums_python"}
