@@ -1,31 +1,67 @@
 """The ``run_agent`` activity: one agent call (prompt → provider → tools), thin by design.
 
-Provider keys are resolved here, at call time, from the tenant's connection name: they never
-appear in the activity's input or output. The call's usage goes to the ledger before the
+Around the call: the tenant's monthly quotas are reserved first (a managed key may be
+downgraded or throttled), the provider key is resolved by reference at call time (it never
+appears in the activity's input or output), and the usage goes to the ledger before the
 activity returns, keyed so a redelivered or replayed call never bills twice.
 """
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from convergio.agents import AgentCall, run_agent
+from convergio.agents import AgentCall, AgentOutcome, run_agent
 from convergio.metering import meter_call
-from convergio.wiring import components
+from convergio.quotas import Admission
+from convergio.wiring import Components, components
 
 
 def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
-    """Validate the orchestrator's call, run it, meter it, return the outcome as JSON."""
+    """Validate the orchestrator's call, admit it, run it, meter it, return the outcome as JSON."""
     parts = components()
     agent_call = AgentCall.model_validate(call)
-    outcome = run_agent(agent_call, resolve=parts.resolver)
-    meter_call(
-        parts.ledger,
-        parts.prices,
-        tenant_id=agent_call.tenant,
-        run_id=agent_call.run_id,
-        node_id=agent_call.node_id,
-        step=agent_call.step,
-        provider=outcome.provider,
-        model=outcome.model,
-        usage=outcome.usage,
-    )
+    admission = _admit(parts, agent_call)
+    if admission is not None and not admission.decision.allowed:
+        refused = AgentOutcome(
+            status="budget_exceeded", error=admission.decision.reason, usage={}, provider="", model=""
+        )
+        return refused.model_dump(mode="json")
+    if admission is not None and admission.model and admission.model != agent_call.agent.model:
+        agent = agent_call.agent.model_copy(update={"model": admission.model})
+        agent_call = agent_call.model_copy(update={"agent": agent})
+    cost = Decimal(0)
+    try:
+        outcome = run_agent(agent_call, resolve=parts.resolver)
+        cost = meter_call(
+            parts.ledger,
+            parts.prices,
+            tenant_id=agent_call.tenant,
+            run_id=agent_call.run_id,
+            node_id=agent_call.node_id,
+            step=agent_call.step,
+            provider=outcome.provider,
+            model=outcome.model,
+            usage=outcome.usage,
+            key_mode=admission.key_mode if admission else "byok",
+        )
+    finally:
+        if admission is not None:
+            parts.guard.settle(admission, cost)
     return outcome.model_dump(mode="json")
+
+
+def _admit(parts: Components, call: AgentCall) -> Admission | None:
+    """Reserve against the tenant's quotas; ``None`` when the provider name does not resolve
+    (``run_agent`` then reports that as the node's error)."""
+    try:
+        kind, default_model, key_mode = parts.resolver.describe(call.tenant, call.agent.provider)
+    except (LookupError, ValueError):
+        return None
+    return parts.guard.admit(
+        call.tenant,
+        key_mode=key_mode,
+        provider=kind,
+        model=call.agent.model or default_model,
+        max_tokens=call.limits.max_tokens,
+        now=datetime.now(UTC),
+    )

@@ -8,11 +8,13 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 from convergio._run_cli import RunError, add_run_parser, run_command
 from convergio.api import GraphFileError
 from convergio.host import AppLoadError, EmbeddedHost, EngineConfig, HostConfig
+from convergio.quotas import QuotaStore, TenantBudget
 from convergio.settings import SettingsError, load_settings
 from convergio.tenants import TenantStore, UnknownTenant, open_tenant_store, tenant_id_for
 from convergio.wiring import configure_logging
@@ -52,7 +54,16 @@ def _add_tenant_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     mapping = actions.add_parser("map-principal", help="map an Entra ID object id to a tenant")
     mapping.add_argument("principal_id", help="the principal's object id")
     mapping.add_argument("tenant_id", help="the tenant's id")
-    for action in (add, listing, key, mapping):
+    budget = actions.add_parser("budget", help="set a tenant's monthly budget and managed-key access")
+    budget.add_argument("tenant", metavar="NAME_OR_ID", help="the tenant's id or display name")
+    budget.add_argument("--monthly-eur", type=Decimal, default=None, help="monthly spending limit (EUR)")
+    budget.add_argument(
+        "--managed", action=argparse.BooleanOptionalAction, default=False, help="allow managed keys"
+    )
+    budget.add_argument(
+        "--managed-cap-eur", type=Decimal, default=Decimal(0), help="monthly managed-key cap (EUR)"
+    )
+    for action in (add, listing, key, mapping, budget):
         action.add_argument("--home", type=Path, default=None, help=home_help)
 
 
@@ -83,6 +94,12 @@ def _tenants(args: argparse.Namespace) -> int:
         key = store.issue_key(tenant_id, label=args.label)
         print(f"new API key for tenant {tenant_id!r}; it is shown once, keep it safe", file=sys.stderr)
         print(key)
+    elif args.tenant_command == "budget":
+        tenant_id = _find_tenant(store, args.tenant)
+        home = args.home or load_settings().home
+        limits = TenantBudget(tenant_id, args.monthly_eur, args.managed, args.managed_cap_eur)
+        QuotaStore(home / "quotas.sqlite3").set_budget(limits)
+        print(f"budget of tenant {tenant_id!r}: {limits}", file=sys.stderr)
     else:
         store.map_principal(args.principal_id, args.tenant_id)
         print(f"principal mapped to tenant {args.tenant_id!r}", file=sys.stderr)

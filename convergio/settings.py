@@ -35,6 +35,7 @@ class Settings:
     cosmos_database: str
     secrets_master_key: str
     provider_allowed_hosts: tuple[str, ...]
+    managed_connection: str
 
 
 # name -> default (as text, the form settings take everywhere)
@@ -52,6 +53,8 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_PROVIDER_ALLOWED_HOSTS": "api.openai.com,api.anthropic.com,*.openai.azure.com",
     # base64 of 32 bytes for the local secret store; empty: a key file in CONVERGIO_HOME (0600).
     "CONVERGIO_SECRETS_MASTER_KEY": "",
+    # the platform's own connection for managed keys (JSON: kind, endpoint, model); key in the secret store
+    "CONVERGIO_MANAGED_CONNECTION": "",
     # Azure adapters (selected when set; the embedded defaults need none of them).
     "KEY_VAULT_URL": "",
     "COSMOS_ENDPOINT": "",
@@ -115,6 +118,7 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         cosmos_endpoint=get("COSMOS_ENDPOINT"),
         cosmos_database=get("COSMOS_DATABASE"),
         secrets_master_key=get("CONVERGIO_SECRETS_MASTER_KEY"),
+        managed_connection=get("CONVERGIO_MANAGED_CONNECTION"),
         provider_allowed_hosts=tuple(
             h.strip() for h in get("CONVERGIO_PROVIDER_ALLOWED_HOSTS").split(",") if h.strip()
         ),

@@ -7,13 +7,16 @@ the embedded host alike) and share these objects. Nothing else builds adapters f
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from dataclasses import dataclass
 
 from convergio.agents import ProviderResolver
 from convergio.metering import CosmosLedger, Ledger, PriceTable, SqliteLedger
+from convergio.providers import Connection
+from convergio.quotas import QuotaStore, SpendGuard
 from convergio.secrets import SecretStore, install_redaction, open_secret_store
-from convergio.settings import Settings, load_settings
+from convergio.settings import Settings, SettingsError, load_settings
 from convergio.tenants import ConnectionRegistry, TenantStore, open_tenant_store
 
 __all__ = ["Components", "build", "components", "configure_logging"]
@@ -28,6 +31,8 @@ class Components:
     resolver: ProviderResolver
     ledger: Ledger
     prices: PriceTable
+    quotas: QuotaStore
+    guard: SpendGuard
 
 
 _CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure")
@@ -49,9 +54,35 @@ def build(settings: Settings) -> Components:
         home=settings.home, key_vault_url=settings.key_vault_url, master_key_b64=settings.secrets_master_key
     )
     resolver = ProviderResolver(
-        connections, secrets, allowed_hosts=settings.provider_allowed_hosts, hosted=settings.hosted
+        connections,
+        secrets,
+        allowed_hosts=settings.provider_allowed_hosts,
+        hosted=settings.hosted,
+        managed=_managed(settings),
     )
-    return Components(settings, tenants, connections, secrets, resolver, _ledger(settings), PriceTable.load())
+    prices = PriceTable.load()
+    quotas = QuotaStore(settings.home / "quotas.sqlite3")
+    return Components(
+        settings,
+        tenants,
+        connections,
+        secrets,
+        resolver,
+        _ledger(settings),
+        prices,
+        quotas,
+        SpendGuard(quotas, prices),
+    )
+
+
+def _managed(settings: Settings) -> Connection | None:
+    """The platform's own connection (``CONVERGIO_MANAGED_CONNECTION``, JSON), if it offers one."""
+    if not settings.managed_connection.strip():
+        return None
+    try:
+        return Connection(**json.loads(settings.managed_connection))
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"CONVERGIO_MANAGED_CONNECTION is not a valid connection: {exc}") from None
 
 
 def _ledger(settings: Settings) -> Ledger:

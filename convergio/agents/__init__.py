@@ -6,10 +6,11 @@ the orchestrator gave it.
 """
 
 from ._call import AgentCall, AgentOutcome, AgentStatus, Limits, RoundCall, WorkerRef
-from ._resolve import ProviderResolver, Resolve, offline_only
+from ._resolve import MANAGED, ProviderResolver, Resolve, offline_only
 from ._runner import MAX_TURNS, OUTPUT_CAP, run_agent
 
 __all__ = [
+    "MANAGED",
     "MAX_TURNS",
     "OUTPUT_CAP",
     "AgentCall",

@@ -8,6 +8,7 @@ it never travels in an orchestration input, a history event or a status.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from typing import Literal
 
 from convergio.providers import (
     Connection,
@@ -26,6 +27,11 @@ Resolve = Callable[[str, str], Provider]
 """``(tenant_id, provider name) -> Provider``; raises ``LookupError``/``ValueError`` saying why."""
 
 OFFLINE = "offline"
+MANAGED = "managed"
+"""The platform's own key: only for tenants with managed keys enabled, under their cap."""
+PLATFORM = "platform"
+"""The secret-store owner of the managed key."""
+KeyMode = Literal["byok", "managed"]
 
 
 def offline_only(tenant_id: str, name: str) -> Provider:
@@ -43,15 +49,45 @@ class ProviderResolver:
         *,
         allowed_hosts: Collection[str],
         hosted: bool,
+        managed: Connection | None = None,
     ) -> None:
         self._connections = connections
         self._secrets = secrets
         self._allowed = tuple(allowed_hosts)
         self._hosted = hosted
+        self._managed = managed
+
+    def describe(self, tenant_id: str, name: str) -> tuple[str, str, KeyMode]:
+        """(provider kind, default model, key mode) of a name, without touching any key."""
+        if name == OFFLINE:
+            provider = get_provider(OFFLINE)
+            return provider.name, provider.default_model, "byok"
+        if name == MANAGED:
+            if self._managed is None:
+                raise UnknownProvider("this platform offers no managed key")
+            return self._managed.kind, self._managed.model or "", "managed"
+        connection, _ = self._connection(tenant_id, name)
+        return connection.kind, connection.model or "", "byok"
 
     def __call__(self, tenant_id: str, name: str) -> Provider:
         if name == OFFLINE:
             return get_provider(OFFLINE)
+        if name == MANAGED:
+            if self._managed is None:
+                raise UnknownProvider("this platform offers no managed key")
+            return build_provider(self._managed, self._secrets.get(PLATFORM, MANAGED))
+        connection, keyed = self._connection(tenant_id, name)
+        if connection.endpoint is not None:
+            check_endpoint(connection.endpoint, allowed_hosts=self._allowed, local_mode=not self._hosted)
+        key = None
+        if keyed:
+            try:
+                key = self._secrets.get(tenant_id, name)
+            except SecretNotFound:
+                raise UnknownProvider(f"the key of connection {name!r} is missing; set it again") from None
+        return build_provider(connection, key)
+
+    def _connection(self, tenant_id: str, name: str) -> tuple[Connection, bool]:
         record = self._connections.get(tenant_id, name)
         if record is None:
             raise UnknownProvider(f"the tenant has no connection named {name!r}")
@@ -62,12 +98,4 @@ class ProviderResolver:
             api_version=record.api_version,
             model=record.model,
         )
-        if connection.endpoint is not None:
-            check_endpoint(connection.endpoint, allowed_hosts=self._allowed, local_mode=not self._hosted)
-        key = None
-        if record.key_fingerprint is not None:
-            try:
-                key = self._secrets.get(tenant_id, name)
-            except SecretNotFound:
-                raise UnknownProvider(f"the key of connection {name!r} is missing; set it again") from None
-        return build_provider(connection, key)
+        return connection, record.key_fingerprint is not None

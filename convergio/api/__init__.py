@@ -1,6 +1,12 @@
 """The HTTP API (``/api/v1``) as a Functions blueprint: tenants, runs, graphs, OpenAPI."""
 
-from . import _connections, _graphs, _runs, _usage  # noqa: F401 - their routes register on the blueprint
+from . import (  # noqa: F401 - their routes register on the blueprint
+    _budget,
+    _connections,
+    _graphs,
+    _runs,
+    _usage,
+)
 from ._http import blueprint
 from ._library import GraphFileError, load_graph_file, load_library
 

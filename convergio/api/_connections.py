@@ -43,7 +43,12 @@ def _name(req: func.HttpRequest) -> str:
         check_name(name)
     except ValueError as exc:
         raise InvalidRequest(f"name: {exc}") from None
+    if name in _RESERVED:
+        raise InvalidRequest(f"name: {name!r} is reserved for the platform's providers")
     return name
+
+
+_RESERVED = frozenset({"offline", "managed"})
 
 
 def _check(svc: Service, body: m.ConnectionIn) -> Connection:

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, model_validator
 
 __all__ = [
+    "BudgetView",
+    "ConsentIn",
     "ConnectionIn",
     "ConnectionList",
     "ConnectionView",
@@ -148,3 +150,20 @@ class ConnectionView(BaseModel):
 
 class ConnectionList(BaseModel):
     connections: list[ConnectionView]
+
+
+class ConsentIn(_In):
+    """Explicit consent to managed-key spending over the monthly cap, up to this amount (EUR)."""
+
+    amount_eur: str = Field(pattern=r"^\d{1,6}(\.\d{1,2})?$", description='e.g. "25.00"')
+
+
+class BudgetView(BaseModel):
+    month: str
+    monthly_eur: str | None
+    spent_eur: str
+    managed_enabled: bool
+    managed_cap_eur: str
+    managed_spent_eur: str
+    overage_consent_eur: str
+    events: list[dict[str, str]]

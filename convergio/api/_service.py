@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from convergio.agents import MANAGED
 from convergio.errors import Unauthorized
 from convergio.graph import Catalog
 from convergio.providers import PROVIDER_NAMES
@@ -26,6 +27,8 @@ class Service:
         self.connections = parts.connections
         self.secrets = parts.secrets
         self.ledger = parts.ledger
+        self.quotas = parts.quotas
+        self._managed = bool(parts.settings.managed_connection.strip())
         self._graphs_dir = Path(parts.settings.graphs_dir)
 
     def authenticate(self, headers: Mapping[str, str]) -> Tenant:
@@ -44,6 +47,8 @@ class Service:
     def catalog(self, tenant_id: str) -> Catalog:
         """What a tenant's graphs may name: built-in providers, its connections, tools, the library."""
         names = PROVIDER_NAMES | {c.name for c in self.connections.list(tenant_id)}
+        if self._managed and self.quotas.budget(tenant_id).managed_enabled:
+            names |= {MANAGED}
         return Catalog(providers=frozenset(names), tools=TOOL_NAMES, graphs=self.library())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from ._ledger import Ledger
@@ -37,12 +38,12 @@ def meter_call(
     usage: Mapping[str, Any],
     key_mode: KeyMode = "byok",
     at: datetime | None = None,
-) -> int:
-    """Record one call's usage; idempotent on (tenant, run, node, step, unit). Returns new records."""
+) -> Decimal:
+    """Record one call's usage, idempotent on (tenant, run, node, step, unit); returns its cost (EUR)."""
     run, node = root_run(run_id, node_id)
     quantities = {k: v for k, v in usage.items() if k in USAGE_UNITS and v}
     if not quantities:
-        return 0
+        return Decimal(0)
     records = records_for(
         tenant_id,
         run,
@@ -55,4 +56,5 @@ def meter_call(
         prices,
         at or datetime.now(UTC),
     )
-    return ledger.record(records)
+    ledger.record(records)
+    return sum((r.cost for r in records), Decimal(0))

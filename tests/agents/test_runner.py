@@ -46,6 +46,7 @@ def test_public_surface_is_pinned() -> None:
         "AgentOutcome",
         "AgentStatus",
         "Limits",
+        "MANAGED",
         "MAX_TURNS",
         "OUTPUT_CAP",
         "ProviderResolver",
