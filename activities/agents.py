@@ -2,8 +2,9 @@
 
 Around the call: the tenant's monthly quotas are reserved first (a managed key may be
 downgraded or throttled), the provider key is resolved by reference at call time (it never
-appears in the activity's input or output), and the usage goes to the ledger before the
-activity returns, keyed so a redelivered or replayed call never bills twice.
+appears in the activity's input or output), the usage goes to the ledger before the activity
+returns (keyed so a redelivered or replayed call never bills twice), and the call is one
+telemetry span in its run's trace.
 """
 
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from typing import Any
 from convergio.agents import AgentCall, AgentOutcome, run_agent
 from convergio.metering import meter_call
 from convergio.quotas import Admission
+from convergio.telemetry import agent_call_span
 from convergio.wiring import Components, components
 
 
@@ -20,33 +22,42 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
     """Validate the orchestrator's call, admit it, run it, meter it, return the outcome as JSON."""
     parts = components()
     agent_call = AgentCall.model_validate(call)
-    admission = _admit(parts, agent_call)
-    if admission is not None and not admission.decision.allowed:
-        refused = AgentOutcome(
-            status="budget_exceeded", error=admission.decision.reason, usage={}, provider="", model=""
-        )
-        return refused.model_dump(mode="json")
-    if admission is not None and admission.model and admission.model != agent_call.agent.model:
-        agent = agent_call.agent.model_copy(update={"model": admission.model})
-        agent_call = agent_call.model_copy(update={"agent": agent})
-    cost = Decimal(0)
-    try:
-        outcome = run_agent(agent_call, resolve=parts.resolver)
-        cost = meter_call(
-            parts.ledger,
-            parts.prices,
-            tenant_id=agent_call.tenant,
-            run_id=agent_call.run_id,
-            node_id=agent_call.node_id,
-            step=agent_call.step,
-            provider=outcome.provider,
-            model=outcome.model,
+    with agent_call_span(agent_call, graph=agent_call.graph) as span:
+        admission = _admit(parts, agent_call)
+        if admission is not None and not admission.decision.allowed:
+            span.set_outcome(status="budget_exceeded")
+            refused = AgentOutcome(
+                status="budget_exceeded", error=admission.decision.reason, usage={}, provider="", model=""
+            )
+            return refused.model_dump(mode="json")
+        if admission is not None and admission.model and admission.model != agent_call.agent.model:
+            agent = agent_call.agent.model_copy(update={"model": admission.model})
+            agent_call = agent_call.model_copy(update={"agent": agent})
+        cost = Decimal(0)
+        try:
+            outcome = run_agent(agent_call, resolve=parts.resolver)
+            cost = meter_call(
+                parts.ledger,
+                parts.prices,
+                tenant_id=agent_call.tenant,
+                run_id=agent_call.run_id,
+                node_id=agent_call.node_id,
+                step=agent_call.step,
+                provider=outcome.provider,
+                model=outcome.model,
+                usage=outcome.usage,
+                key_mode=admission.key_mode if admission else "byok",
+            )
+        finally:
+            if admission is not None:
+                parts.guard.settle(admission, cost)
+        span.set_outcome(
+            status=outcome.status,
             usage=outcome.usage,
-            key_mode=admission.key_mode if admission else "byok",
+            cost_eur=cost,
+            model=outcome.model,
+            provider=outcome.provider,
         )
-    finally:
-        if admission is not None:
-            parts.guard.settle(admission, cost)
     return outcome.model_dump(mode="json")
 
 

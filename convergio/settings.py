@@ -36,6 +36,10 @@ class Settings:
     secrets_master_key: str
     provider_allowed_hosts: tuple[str, ...]
     managed_connection: str
+    appinsights_connection_string: str
+    otlp_endpoint: str
+    telemetry_console: bool
+    capture_prompts: bool
 
 
 # name -> default (as text, the form settings take everywhere)
@@ -60,6 +64,11 @@ SETTING_NAMES: dict[str, str] = {
     "COSMOS_ENDPOINT": "",
     "COSMOS_DATABASE": "convergio",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "",
+    # OpenTelemetry locally: an OTLP/HTTP endpoint, or the console; off by default.
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "",
+    "CONVERGIO_TELEMETRY_CONSOLE": "false",
+    # explicit opt-in: prompts and completions (redacted) as span events
+    "CONVERGIO_CAPTURE_PROMPTS": "false",
     "NUMBA_CACHE_DIR": "",
     "DURABLE_STORAGE_PROVIDER": "AzureStorage",
 }
@@ -119,6 +128,10 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         cosmos_database=get("COSMOS_DATABASE"),
         secrets_master_key=get("CONVERGIO_SECRETS_MASTER_KEY"),
         managed_connection=get("CONVERGIO_MANAGED_CONNECTION"),
+        appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        otlp_endpoint=get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        telemetry_console=_bool("CONVERGIO_TELEMETRY_CONSOLE", get("CONVERGIO_TELEMETRY_CONSOLE")),
+        capture_prompts=_bool("CONVERGIO_CAPTURE_PROMPTS", get("CONVERGIO_CAPTURE_PROMPTS")),
         provider_allowed_hosts=tuple(
             h.strip() for h in get("CONVERGIO_PROVIDER_ALLOWED_HOSTS").split(",") if h.strip()
         ),

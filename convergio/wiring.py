@@ -17,6 +17,7 @@ from convergio.providers import Connection
 from convergio.quotas import QuotaStore, SpendGuard
 from convergio.secrets import SecretStore, install_redaction, open_secret_store
 from convergio.settings import Settings, SettingsError, load_settings
+from convergio.telemetry import configure_telemetry
 from convergio.tenants import ConnectionRegistry, TenantStore, open_tenant_store
 
 __all__ = ["Components", "build", "components", "configure_logging"]
@@ -48,6 +49,12 @@ def configure_logging() -> None:
 def build(settings: Settings) -> Components:
     """Build every adapter the settings select (Key Vault when ``KEY_VAULT_URL`` is set...)."""
     configure_logging()
+    configure_telemetry(
+        connection_string=settings.appinsights_connection_string,
+        otlp_endpoint=settings.otlp_endpoint,
+        console=settings.telemetry_console,
+        capture_prompts=settings.capture_prompts,
+    )
     tenants = open_tenant_store(settings.home)
     connections = ConnectionRegistry(tenants)
     secrets = open_secret_store(

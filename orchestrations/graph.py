@@ -22,7 +22,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState, TimerTask
 
-from convergio.graph import Command, GraphRun
+from convergio.graph import RECORD_RUN, Command, GraphRun
 
 Steps = Generator[TaskBase, Any, dict[str, Any]]
 
@@ -61,8 +61,10 @@ def agent_graph(context: df.DurableOrchestrationContext) -> Steps:
         value = str(winner.result) if failed else winner.result
         run.complete(token, ok=not failed, value=value, now=context.current_utc_datetime)
     result = run.result()
-    if result["status"] == "failed" and not request.get("as_child"):
-        raise RunFailed(result["error"])
+    if not request.get("as_child"):
+        yield context.call_activity(RECORD_RUN, run.summary(context.current_utc_datetime))
+        if result["status"] == "failed":
+            raise RunFailed(result["error"])
     return result
 
 

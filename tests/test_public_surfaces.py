@@ -6,11 +6,12 @@ import importlib
 
 import pytest
 
-from convergio.graph import AGENT_GRAPH, RUN_AGENT
+from convergio.graph import AGENT_GRAPH, RECORD_RUN, RUN_AGENT
 
 SURFACES = {
     "convergio.graph": {
         "AGENT_GRAPH",
+        "RECORD_RUN",
         "RUN_AGENT",
         "TERMINAL",
         "AgentSpec",
@@ -46,4 +47,4 @@ def test_the_orchestrator_and_activity_names_the_run_asks_for_exist() -> None:
     import function_app
 
     names = {f.get_function_name() for f in function_app.app.get_functions()}
-    assert {AGENT_GRAPH, RUN_AGENT} <= names
+    assert {AGENT_GRAPH, RUN_AGENT, RECORD_RUN} <= names

@@ -57,6 +57,7 @@ class AgentCall(_Model):
     run_id: str
     tenant: str = Field(default="", description="the tenant whose keys and quotas apply")
     node_id: str
+    graph: str = Field(default="", description="the graph's name (telemetry)")
     attempt: int = Field(default=1, ge=1)
     step: int = Field(default=0, ge=0, description="the node's call counter across attempts, turns and calls")
     agent: AgentSpec

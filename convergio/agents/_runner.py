@@ -30,6 +30,7 @@ from convergio.providers import (
     Usage,
     count_message_tokens,
 )
+from convergio.telemetry import provider_span, tool_span
 from convergio.tools import ToolError, UnknownTool, get_tool, run_tool
 
 from ._call import AgentCall, AgentOutcome, AgentStatus, RoundCall
@@ -216,10 +217,13 @@ class _Run:
         if call.name not in offered:
             return f"error: tool {call.name!r} is not available to this agent"
         started = time.monotonic()
-        try:
-            result = run_tool(call.name, call.arguments)
-        except ToolError as exc:
-            result = f"error: {exc}"
+        where = self.call
+        with tool_span(tool=call.name, tenant=where.tenant, run_id=where.run_id, node=where.node_id) as span:
+            try:
+                result = run_tool(call.name, call.arguments)
+            except ToolError as exc:
+                result = f"error: {exc}"
+                span.fail(type(exc).__name__)
         _log.debug(
             "agent %s/%s: tool %s call %s returned %d chars in %.1f ms",
             self.call.run_id,
@@ -294,7 +298,7 @@ class _Run:
         """
         for wait_index in range(RATE_LIMIT_RETRIES + 1):
             try:
-                return provider.complete(request)
+                return self._traced_complete(provider, request)
             except ProviderError as exc:
                 wait = exc.retry_after_s if exc.retry_after_s is not None else 2.0**wait_index
                 left = self._seconds_left()
@@ -306,6 +310,29 @@ class _Run:
                 )
                 time.sleep(wait)
         raise AssertionError("unreachable")
+
+    def _traced_complete(self, provider: Provider, request: CompletionRequest) -> Completion:
+        """One provider call inside a span: model, tokens, finish reason, or the error's code."""
+        where = self.call
+        with provider_span(
+            system=provider.name,
+            model=request.model or self.model,
+            tenant=where.tenant,
+            run_id=where.run_id,
+            node=where.node_id,
+            attempt=where.attempt,
+            max_output_tokens=request.max_output_tokens,
+        ) as span:
+            span.capture_prompt(request.messages)
+            completion = provider.complete(request)
+            span.set_response(
+                model=completion.model,
+                finish_reason=completion.finish_reason,
+                input_tokens=completion.usage.prompt_tokens,
+                output_tokens=completion.usage.completion_tokens,
+            )
+            span.capture_completion(completion.text)
+        return completion
 
     def _complete(
         self, provider: Provider, messages: list[Message], tools: tuple[ToolSpec, ...]

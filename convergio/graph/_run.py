@@ -23,10 +23,11 @@ from convergio.budget import Grant, RunLedger
 
 from ._spec import AgentSpec, GraphSpec
 
-__all__ = ["AGENT_GRAPH", "RUN_AGENT", "Command", "GraphRun", "TERMINAL"]
+__all__ = ["AGENT_GRAPH", "RECORD_RUN", "RUN_AGENT", "Command", "GraphRun", "TERMINAL"]
 
 RUN_AGENT = "run_agent"
 AGENT_GRAPH = "agent_graph"
+RECORD_RUN = "record_run"
 TERMINAL = frozenset(
     {"completed", "failed", "timed_out", "budget_exceeded", "tool_limit", "rejected", "skipped", "cancelled"}
 )
@@ -92,6 +93,7 @@ class GraphRun:
         self._seq = 0
         self.finished = False
         self.error: str | None = None
+        self.started_at = _iso(now)
         if budget.get("max_seconds"):
             self._timer("", now + timedelta(seconds=budget["max_seconds"]), self._run_deadline)
         self._schedule(now)
@@ -153,6 +155,18 @@ class GraphRun:
             "output": outputs.get(self.spec.output or ""),
             "outputs": outputs,
             "nodes": self.status()["nodes"],
+            "usage": self.usage(),
+        }
+
+    def summary(self, now: datetime) -> dict[str, Any]:
+        """What the run-end activity records (telemetry): no outputs, no prompts."""
+        return {
+            "run_id": self.run_id,
+            "tenant": self.tenant,
+            "graph": self.spec.name,
+            "started_at": self.started_at,
+            "finished_at": _iso(now),
+            "status": "failed" if self.error else "completed",
             "usage": self.usage(),
         }
 
@@ -380,6 +394,7 @@ class GraphRun:
             "run_id": self.run_id,
             "tenant": self.tenant,
             "node_id": spec.id,
+            "graph": self.spec.name,
             "attempt": call["attempt"],
             "step": node.attempts,
             "agent": spec.model_dump(mode="json", exclude_none=True),

@@ -29,8 +29,13 @@ def recorded_nodes(database: Path, run_id: str) -> set[str]:
         ]
     finally:
         db.close()
-    scheduled = {e["EventId"]: json.loads(e["Input"]) for e in events if e["EventType"] == 4}
-    return {scheduled[e["TaskScheduledId"]]["node_id"] for e in events if e["EventType"] == 5}
+    scheduled = {
+        e["EventId"]: json.loads(e["Input"])
+        for e in events
+        if e["EventType"] == 4 and e["Name"] == "run_agent"
+    }
+    done = (e["TaskScheduledId"] for e in events if e["EventType"] == 5)
+    return {scheduled[task]["node_id"] for task in done if task in scheduled}
 
 
 def test_kill_mid_graph_then_restart_completes_and_no_finished_node_runs_twice(tmp_path: Path) -> None:

@@ -1,0 +1,23 @@
+"""The ``record_run`` activity: what happens once at the end of a root run (its telemetry root span)."""
+
+from decimal import Decimal
+from typing import Any
+
+from convergio.telemetry import flush_telemetry, record_run_span
+from convergio.wiring import components
+
+
+def record_run_activity(summary: dict[str, Any]) -> None:
+    """Emit the run's root span (node spans, emitted by each call, are its children) and flush."""
+    records = components().ledger.query(summary["tenant"], run_id=summary["run_id"])
+    record_run_span(
+        summary["run_id"],
+        tenant=summary["tenant"],
+        graph=summary["graph"],
+        started_at=summary["started_at"],
+        finished_at=summary["finished_at"],
+        status=summary["status"],
+        usage=summary["usage"],
+        cost_eur=sum((r.cost for r in records), Decimal(0)),
+    )
+    flush_telemetry()
