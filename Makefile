@@ -13,7 +13,7 @@ DEV     := $(VENV)/.dev-installed
 INFRA_VENV ?= .infra-venv
 INFRA   := $(INFRA_VENV)/.installed
 
-.PHONY: run serve test lint typecheck pytest checkov bench clean
+.PHONY: run serve test web web-test web-e2e plugins bench-plugins lint typecheck pytest checkov bench clean
 
 $(RUNTIME): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,7 @@ run: $(RUNTIME)
 serve: $(RUNTIME)
 	$(BIN)/python -m convergio start --port $(PORT)
 
-test: lint typecheck pytest checkov
+test: lint typecheck pytest checkov web-test web-e2e
 
 lint: $(DEV)
 	$(BIN)/ruff check .
@@ -54,8 +54,29 @@ $(INFRA): requirements-infra.txt
 checkov: $(INFRA)
 	$(INFRA_VENV)/bin/checkov -d infra --framework bicep arm --skip-download --quiet --compact
 
+# The web console (SvelteKit, built to static files served by the app at /api/app/).
+web/build/index.html: web/package.json web/package-lock.json $(shell find web/src -type f 2>/dev/null)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+web: web/build/index.html
+
+web-test: web/build/index.html
+	cd web && npm test
+
+# End-to-end in Debian's Chromium against the embedded host (installed when missing).
+web-e2e: web/build/index.html $(RUNTIME)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	cd web && npm run e2e
+
+# Example WebAssembly plugins: WAT source to .wasm (the host also compiles .wat on load).
+plugins: $(RUNTIME)
+	$(BIN)/python -m convergio.plugins build plugins/examples
+
+bench-plugins: $(DEV)
+	$(BIN)/python -m benchmarks.plugins
+
 bench: $(DEV)
 	$(BIN)/python -m benchmarks.engine
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) .convergio .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(INFRA_VENV) .convergio .mypy_cache .ruff_cache web/node_modules web/build web/.svelte-kit

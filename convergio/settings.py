@@ -50,6 +50,8 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_KEEP_ALIVE_SESSIONS": "1000",
     "TASKHUB_NAME": "ConvergioHub",
     "CONVERGIO_GRAPHS_DIR": "examples/graphs",
+    # the web console's build folder (served at /api/app/), relative to the app folder
+    "CONVERGIO_WEB_DIR": "web/build",
     # Only behind App Service Authentication, which strips client-sent X-MS-CLIENT-PRINCIPAL headers.
     "CONVERGIO_TRUST_PRINCIPAL_HEADERS": "false",
     # hosted: provider endpoints must be https and public (or allow-listed); auto = on Azure.

@@ -6,6 +6,7 @@ from . import (  # noqa: F401 - their routes register on the blueprint
     _graphs,
     _runs,
     _usage,
+    _web,
 )
 from ._http import blueprint
 from ._library import GraphFileError, load_graph_file, load_library

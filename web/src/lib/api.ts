@@ -1,0 +1,170 @@
+// A small client for /api/v1: the tenant key as x-api-key, errors as ApiError.
+import type {
+	ConnectionIn,
+	ConnectionView,
+	GraphInfo,
+	GraphSpec,
+	RunCreated,
+	RunList,
+	RunStatus,
+	RunView,
+	UsageReport
+} from './types';
+
+export interface ErrorDetail {
+	path: string;
+	message: string;
+}
+
+export class ApiError extends Error {
+	readonly status: number;
+	readonly code: string;
+	readonly details: ErrorDetail[];
+
+	constructor(status: number, code: string, message: string, details: ErrorDetail[] = []) {
+		super(message);
+		this.name = 'ApiError';
+		this.status = status;
+		this.code = code;
+		this.details = details;
+	}
+
+	/** One line for people: the message, then each detail's path. */
+	describe(): string {
+		const extra = this.details
+			.filter((d) => d.message && !this.message.includes(d.path))
+			.map((d) => `${d.path}: ${d.message}`);
+		return [this.message, ...extra].join('; ');
+	}
+}
+
+export interface ApiOptions {
+	base?: string;
+	fetch?: typeof fetch;
+	key?: () => string | null;
+	onUnauthorized?: () => void;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Turn a failed answer into an ApiError, whatever its body looks like. */
+export function errorFrom(status: number, statusText: string, text: string): ApiError {
+	let body: unknown = null;
+	try {
+		body = text ? JSON.parse(text) : null;
+	} catch {
+		body = null;
+	}
+	if (isRecord(body) && isRecord(body.error)) {
+		const err = body.error;
+		const details = Array.isArray(err.details)
+			? err.details.filter(isRecord).map((d) => ({ path: String(d.path ?? ''), message: String(d.message ?? '') }))
+			: [];
+		return new ApiError(
+			status,
+			typeof err.code === 'string' ? err.code : `http_${status}`,
+			typeof err.message === 'string' ? err.message : statusText || `HTTP ${status}`,
+			details
+		);
+	}
+	const snippet = text.trim().slice(0, 200);
+	const message = status === 401 ? 'The API key was not accepted; sign in again.' : snippet || statusText || `HTTP ${status}`;
+	return new ApiError(status, status === 401 ? 'unauthorized' : `http_${status}`, message);
+}
+
+export class Api {
+	private readonly base: string;
+	private readonly fetcher: typeof fetch;
+	private readonly key: () => string | null;
+	private readonly onUnauthorized: () => void;
+
+	constructor(options: ApiOptions = {}) {
+		this.base = (options.base ?? '/api/v1').replace(/\/$/, '');
+		this.fetcher = options.fetch ?? ((input, init) => fetch(input, init));
+		this.key = options.key ?? (() => null);
+		this.onUnauthorized = options.onUnauthorized ?? (() => {});
+	}
+
+	async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+		const headers: Record<string, string> = { accept: 'application/json' };
+		const key = this.key();
+		if (key) headers['x-api-key'] = key;
+		if (body !== undefined) headers['content-type'] = 'application/json';
+		let response: Response;
+		try {
+			response = await this.fetcher(`${this.base}${path}`, {
+				method,
+				headers,
+				body: body === undefined ? undefined : JSON.stringify(body),
+				signal
+			});
+		} catch (exc) {
+			if (exc instanceof DOMException && exc.name === 'AbortError') throw exc;
+			throw new ApiError(0, 'network', 'Cannot reach the Convergio API; check the connection and try again.');
+		}
+		const text = await response.text();
+		if (!response.ok) {
+			if (response.status === 401) this.onUnauthorized();
+			throw errorFrom(response.status, response.statusText, text);
+		}
+		if (!text) return undefined as T;
+		try {
+			return JSON.parse(text) as T;
+		} catch {
+			throw new ApiError(response.status, 'bad_response', 'The API answered with something that is not JSON.');
+		}
+	}
+
+	listRuns(status?: RunStatus | '', limit = 50, offset = 0): Promise<RunList> {
+		const query = new URLSearchParams({ limit: String(limit), offset: String(offset) });
+		if (status) query.set('status', status);
+		return this.request('GET', `/runs?${query}`);
+	}
+
+	getRun(id: string, signal?: AbortSignal): Promise<RunView> {
+		return this.request('GET', `/runs/${encodeURIComponent(id)}`, undefined, signal);
+	}
+
+	startRun(graphRef: string, input: unknown): Promise<RunCreated> {
+		return this.request('POST', '/runs', { graph_ref: graphRef, input });
+	}
+
+	cancelRun(id: string, reason?: string): Promise<unknown> {
+		return this.request('POST', `/runs/${encodeURIComponent(id)}/cancel`, reason ? { reason } : {});
+	}
+
+	sendEvent(id: string, name: string, payload: { approved: boolean; comment?: string }): Promise<unknown> {
+		return this.request('POST', `/runs/${encodeURIComponent(id)}/events/${encodeURIComponent(name)}`, payload);
+	}
+
+	async listGraphs(): Promise<GraphInfo[]> {
+		const body = await this.request<{ graphs: GraphInfo[] }>('GET', '/graphs');
+		return body.graphs;
+	}
+
+	getGraph(name: string): Promise<GraphSpec> {
+		return this.request('GET', `/graphs/${encodeURIComponent(name)}`);
+	}
+
+	async listConnections(): Promise<ConnectionView[]> {
+		const body = await this.request<{ connections: ConnectionView[] }>('GET', '/tenants/me/connections');
+		return body.connections;
+	}
+
+	putConnection(name: string, connection: ConnectionIn): Promise<unknown> {
+		return this.request('PUT', `/tenants/me/connections/${encodeURIComponent(name)}`, connection);
+	}
+
+	deleteConnection(name: string): Promise<unknown> {
+		return this.request('DELETE', `/tenants/me/connections/${encodeURIComponent(name)}`);
+	}
+
+	usage(groupBy: string, from?: string, to?: string): Promise<UsageReport> {
+		const query = new URLSearchParams({ group_by: groupBy });
+		if (from) query.set('from', from);
+		if (to) query.set('to', to);
+		return this.request('GET', `/usage?${query}`);
+	}
+}
