@@ -20,9 +20,9 @@ import httpx
 from rich.console import Console
 from rich.live import Live
 
+from convergio._embedded import embedded_host
 from convergio._progress import node_table, run_panel
 from convergio.api import load_graph_file
-from convergio.host import EmbeddedHost, EngineConfig, HostConfig
 from convergio.settings import Settings, load_settings
 from convergio.tenants import TenantStore, open_tenant_store, tenant_id_for
 
@@ -87,14 +87,7 @@ def _host(args: argparse.Namespace, settings: Settings, home: Path) -> Iterator[
     if not args.in_process and (url or _is_up(_DEFAULT_URL)):
         yield (url or _DEFAULT_URL).rstrip("/")
         return
-    os.environ["CONVERGIO_HOME"] = str(home)
-    engine = EngineConfig(
-        activity_concurrency=settings.activity_concurrency,
-        keep_alive=settings.keep_alive_sessions,
-        verify_replay=settings.replay_verify,
-    )
-    host = EmbeddedHost(HostConfig(app=args.app, home=home, port=0, engine=engine))
-    with host.running() as base_url:
+    with embedded_host(settings, app=args.app, home=home, port=0).running() as base_url:
         yield base_url
 
 

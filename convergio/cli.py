@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sqlite3
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from convergio._embedded import embedded_host
 from convergio._run_cli import RunError, add_run_parser, run_command
 from convergio.api import GraphFileError
-from convergio.host import AppLoadError, EmbeddedHost, EngineConfig, HostConfig
+from convergio.host import AppLoadError
 from convergio.quotas import QuotaStore, TenantBudget
 from convergio.settings import SettingsError, load_settings
 from convergio.tenants import TenantStore, UnknownTenant, open_tenant_store, tenant_id_for
@@ -109,18 +109,7 @@ def _tenants(args: argparse.Namespace) -> int:
 def _start(args: argparse.Namespace) -> int:
     settings = load_settings(folder=args.app.resolve().parent)
     home = (args.home or settings.home).resolve()
-    os.environ["CONVERGIO_HOME"] = str(home)  # the app's own code (tenants, ledgers) uses the same home
-    config = HostConfig(
-        app=args.app,
-        home=home,
-        port=args.port,
-        engine=EngineConfig(
-            activity_concurrency=settings.activity_concurrency,
-            keep_alive=settings.keep_alive_sessions,
-            verify_replay=settings.replay_verify,
-        ),
-    )
-    EmbeddedHost(config).serve()
+    embedded_host(settings, app=args.app, home=home, port=args.port).serve()
     return 0
 
 

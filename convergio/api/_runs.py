@@ -134,9 +134,9 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     svc = service()
     run_id = owned_run(req, svc, tenant_of(req, svc))
     reason = read_body(req)
-    status = await client.get_status(run_id)
-    if run_view(run_id, status).status not in ("Pending", "Running"):
-        raise Conflict(f"the run is already {run_view(run_id, status).status}")
+    state = run_view(run_id, await client.get_status(run_id)).status
+    if state not in ("Pending", "Running"):
+        raise Conflict(f"the run is already {state}")
     note = reason.get("reason") if isinstance(reason, dict) else None
     await client.terminate(run_id, str(note or "cancelled through the API")[:500])
     return json_response({"id": run_id, "status": "Terminated"}, 202)

@@ -126,12 +126,7 @@ class QuotaStore:
 
     def budget(self, tenant_id: str) -> TenantBudget:
         with self._connect() as db:
-            row = db.execute("SELECT * FROM budgets WHERE tenant_id = ?", (tenant_id,)).fetchone()
-        if row is None:
-            return TenantBudget(tenant_id)  # BYOK, no limit: the default for every new tenant
-        return TenantBudget(
-            row[0], None if row[1] is None else Decimal(row[1]), bool(row[2]), Decimal(row[3])
-        )
+            return _budget(db, tenant_id)
 
     def consent(self, tenant_id: str, amount_eur: Decimal, *, now: datetime) -> None:
         """Record explicit consent to managed-key overage up to ``amount_eur`` this month."""
@@ -151,7 +146,7 @@ class QuotaStore:
         """Reserve ``estimate_eur`` against every applicable limit, atomically."""
         month = month_of(now)
         with self._write() as db:
-            budget = self.budget(tenant_id)
+            budget = _budget(db, tenant_id)
             used = _used(db, tenant_id, month, None)
             if budget.monthly_eur is not None and used + estimate_eur > budget.monthly_eur:
                 _event(db, tenant_id, now, "throttle", f"monthly budget {budget.monthly_eur} EUR reached")
@@ -197,6 +192,13 @@ class QuotaStore:
     def consented(self, tenant_id: str, *, now: datetime) -> Decimal:
         with self._connect() as db:
             return _consented(db, tenant_id, month_of(now))
+
+
+def _budget(db: sqlite3.Connection, tenant_id: str) -> TenantBudget:
+    row = db.execute("SELECT * FROM budgets WHERE tenant_id = ?", (tenant_id,)).fetchone()
+    if row is None:
+        return TenantBudget(tenant_id)  # BYOK, no limit: the default for every new tenant
+    return TenantBudget(row[0], None if row[1] is None else Decimal(row[1]), bool(row[2]), Decimal(row[3]))
 
 
 def _used(db: sqlite3.Connection, tenant_id: str, month: str, key_mode: str | None) -> Decimal:

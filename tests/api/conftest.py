@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from convergio.tenants import open_tenant_store
 from tests._helpers import ROOT, HostProcess
+from tests.providers._servers import FakeAPI, LoopbackServer
 
 APP = ROOT / "function_app.py"
 FINAL = {"Completed", "Failed", "Terminated"}
@@ -46,22 +47,24 @@ class Api:
         return dict(answer.json())
 
     def wait(self, run_id: str, statuses: set[str] = FINAL, timeout: float = 30) -> dict[str, Any]:
-        deadline, run = time.monotonic() + timeout, {}
-        while time.monotonic() < deadline:
-            run = self.run(run_id)
-            if run["status"] in statuses:
-                return run
-            time.sleep(0.05)
-        raise AssertionError(f"run never reached {statuses}: {run}")
+        return self._poll(run_id, lambda run: run["status"] in statuses, f"status in {statuses}", timeout)
 
     def wait_node(self, run_id: str, node: str, status: str, timeout: float = 30) -> dict[str, Any]:
+        def reached(run: dict[str, Any]) -> bool:
+            return bool(run["nodes"].get(node, {}).get("status") == status)
+
+        return self._poll(run_id, reached, f"node {node} {status}", timeout)
+
+    def _poll(
+        self, run_id: str, done: Callable[[dict[str, Any]], bool], what: str, timeout: float
+    ) -> dict[str, Any]:
         deadline, run = time.monotonic() + timeout, {}
         while time.monotonic() < deadline:
             run = self.run(run_id)
-            if run["nodes"].get(node, {}).get("status") == status:
+            if done(run):
                 return run
             time.sleep(0.05)
-        raise AssertionError(f"node {node} never reached {status}: {run}")
+        raise AssertionError(f"run never reached {what}: {run}")
 
 
 def new_key(home: Path, name: str) -> str:
@@ -88,6 +91,15 @@ def acme(api_host: HostProcess, api_home: Path) -> Iterator[Api]:
 @pytest.fixture(scope="package")
 def globex(api_host: HostProcess, api_home: Path) -> Iterator[Api]:
     with Api(api_host.base_url, new_key(api_home, "Globex Academy")) as api:
+        yield api
+
+
+@pytest.fixture(scope="package")
+def fake_llm() -> Iterator[FakeAPI]:
+    """A provider API on loopback (OpenAI, Azure, Anthropic wire formats) that records requests."""
+    api = FakeAPI()
+    with LoopbackServer(api.app) as server:
+        api.url = server.url
         yield api
 
 

@@ -8,25 +8,15 @@ the encrypted secret store.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
-import pytest
 
 from convergio.metering import PriceTable, SqliteLedger, cost_of
 from tests._helpers import HostProcess
 from tests.api.conftest import Api, agent, graph, new_key
-from tests.providers._servers import FakeAPI, LoopbackServer, chat_completion, json_reply
-
-
-@pytest.fixture(scope="module")
-def fake_llm() -> Iterator[FakeAPI]:
-    api = FakeAPI()
-    with LoopbackServer(api.app) as server:
-        api.url = server.url
-        yield api
+from tests.providers._servers import FakeAPI, chat_completion, json_reply
 
 
 def test_a_graph_runs_on_the_tenants_own_key_and_the_key_goes_nowhere_else(

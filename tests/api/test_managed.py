@@ -5,28 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
 
 from convergio.quotas import QuotaStore
 from convergio.secrets import LocalSecretStore, Secret
 from tests._helpers import ROOT, HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
-from tests.providers._servers import FakeAPI, LoopbackServer, chat_completion, json_reply
+from tests.providers._servers import FakeAPI, chat_completion, json_reply
 
 PLATFORM_KEY = "sk-platform-managed-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def fake_llm() -> Iterator[FakeAPI]:
-    api = FakeAPI()
-    with LoopbackServer(api.app) as server:
-        api.url = server.url
-        yield api
 
 
 def budget(home: Path, *args: str) -> None:
