@@ -35,7 +35,7 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
             agent_call = agent_call.model_copy(update={"agent": agent})
         cost = Decimal(0)
         try:
-            outcome = run_agent(agent_call, resolve=parts.resolver)
+            outcome = run_agent(agent_call, resolve=parts.resolver, tools=parts.toolbox)
             cost = meter_call(
                 parts.ledger,
                 parts.prices,

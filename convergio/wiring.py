@@ -19,6 +19,7 @@ from convergio.secrets import SecretStore, install_redaction, open_secret_store
 from convergio.settings import Settings, SettingsError, load_settings
 from convergio.telemetry import configure_telemetry
 from convergio.tenants import ConnectionRegistry, TenantStore, open_tenant_store
+from convergio.tools import BUILTINS, Toolbox
 
 __all__ = ["Components", "build", "components", "configure_logging"]
 
@@ -34,6 +35,7 @@ class Components:
     prices: PriceTable
     quotas: QuotaStore
     guard: SpendGuard
+    toolbox: Toolbox
 
 
 _CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure")
@@ -70,16 +72,22 @@ def build(settings: Settings) -> Components:
     prices = PriceTable.load()
     quotas = QuotaStore(settings.home / "quotas.sqlite3")
     return Components(
-        settings,
-        tenants,
-        connections,
-        secrets,
-        resolver,
-        _ledger(settings),
-        prices,
-        quotas,
-        SpendGuard(quotas, prices),
+        settings=settings,
+        tenants=tenants,
+        connections=connections,
+        secrets=secrets,
+        resolver=resolver,
+        ledger=_ledger(settings),
+        prices=prices,
+        quotas=quotas,
+        guard=SpendGuard(quotas, prices),
+        toolbox=_toolbox(settings),
     )
+
+
+def _toolbox(settings: Settings) -> Toolbox:
+    """Every source of tools, built-ins first so nothing can shadow them."""
+    return Toolbox([BUILTINS])
 
 
 def _managed(settings: Settings) -> Connection | None:

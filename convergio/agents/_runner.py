@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from convergio.graph import TemplateError, render_prompt
@@ -31,12 +31,25 @@ from convergio.providers import (
     count_message_tokens,
 )
 from convergio.telemetry import provider_span, tool_span
-from convergio.tools import ToolError, UnknownTool, get_tool, run_tool
+from convergio.tools import (
+    BUILTIN_TOOLBOX,
+    Tool,
+    Toolbox,
+    ToolContext,
+    ToolError,
+    UnknownTool,
+    call_tool,
+    model_names,
+)
 
 from ._call import AgentCall, AgentOutcome, AgentStatus, RoundCall
+from ._guards import Blocked, Guards, Stage
 from ._resolve import Resolve, offline_only
 
-__all__ = ["MAX_TURNS", "OUTPUT_CAP", "run_agent"]
+__all__ = ["MAX_TURNS", "OUTPUT_CAP", "OnText", "run_agent"]
+
+OnText = Callable[[str], None]
+"""Receives each piece of answer text as a streaming provider produces it."""
 
 _log = logging.getLogger("convergio.agents")
 
@@ -63,11 +76,20 @@ _GUIDANCE = (
 _FINAL_GUIDANCE = "Your workers have reported and no more calls are possible: give your final answer now."
 
 
-def run_agent(call: AgentCall, *, resolve: Resolve = offline_only) -> AgentOutcome:
+def run_agent(
+    call: AgentCall,
+    *,
+    resolve: Resolve = offline_only,
+    tools: Toolbox = BUILTIN_TOOLBOX,
+    on_text: OnText | None = None,
+) -> AgentOutcome:
     """Run one agent call to an outcome.
 
     Args:
         call: The agent, its data, what a supervisor has heard so far, and the limits.
+        resolve: From the agent's ``provider`` name to a provider (the tenant's connections).
+        tools: Where the agent's ``tools`` and ``guards`` are found (built-ins, plugins, servers).
+        on_text: When given, answers are streamed and each text delta is passed here.
 
     Returns:
         The outcome; permanent errors (bad template, unknown provider, non-retryable provider
@@ -76,7 +98,7 @@ def run_agent(call: AgentCall, *, resolve: Resolve = offline_only) -> AgentOutco
     Raises:
         ProviderError: a retryable provider error; the orchestrator retries the attempt.
     """
-    run = _Run(call, resolve)
+    run = _Run(call, resolve, tools, on_text)
     try:
         outcome = run.execute()
     except ProviderError as exc:
@@ -114,9 +136,12 @@ class _Stop(Exception):
 class _Run:
     """The state of one call: usage so far, the clock, the model that answered."""
 
-    def __init__(self, call: AgentCall, resolve: Resolve) -> None:
+    def __init__(self, call: AgentCall, resolve: Resolve, toolbox: Toolbox, on_text: OnText | None) -> None:
         self.call = call
         self.resolve = resolve
+        self.toolbox = toolbox
+        self.on_text = on_text
+        self.guards = Guards()
         self.provider_kind = call.agent.provider
         self.agent = call.agent
         self.limits = call.limits
@@ -133,13 +158,20 @@ class _Run:
     def execute(self) -> AgentOutcome:
         try:
             provider = self._provider()
+            self.guards = Guards(list(self._bind(self.agent.guards, provider).values()))
             prompt = self._prompt()
             _log.debug("agent %s/%s: prompt of %d chars", self.call.run_id, self.call.node_id, len(prompt))
             if self.agent.kind == "supervisor":
                 return self._supervise(provider, prompt)
-            return self._tool_loop(provider, prompt)
+            outcome = self._tool_loop(provider, prompt)
         except _Stop as stop:
             return stop.outcome
+        if outcome.output is not None:
+            try:
+                outcome = outcome.model_copy(update={"output": self._guarded(outcome.output, "output")})
+            except _Stop as stop:
+                return stop.outcome
+        return outcome.model_copy(update={"usage": self._usage().to_dict()})
 
     def _outcome(
         self,
@@ -153,7 +185,7 @@ class _Run:
             status=status,
             output=output,
             error=error,
-            usage=self.usage.to_dict(),
+            usage=self._usage().to_dict(),
             calls=list(calls),
             provider=self.provider_kind,
             model=self.model,
@@ -187,14 +219,27 @@ class _Run:
 
     def _opening(self, prompt: str, guidance: str = "") -> list[Message]:
         system = "\n\n".join(part for part in (self.agent.instructions, guidance) if part)
-        head = [Message("system", system)] if system else []
-        return [*head, Message("user", prompt)]
+        head = [Message("system", self._guarded(system, "prompt"))] if system else []
+        return [*head, Message("user", self._guarded(prompt, "prompt"))]
+
+    def _usage(self) -> Usage:
+        """What the call used: the model's tokens and tool calls, plus the guards' calls (billed)."""
+        return self.usage + Usage(tool_calls=self.guards.calls)
+
+    def _guarded(self, text: str, stage: Stage) -> str:
+        try:
+            return self.guards.check(text, stage)
+        except Blocked as exc:
+            raise self._stop("failed", str(exc)) from None
 
     # -- ordinary agents ---------------------------------------------------------------
 
     def _tool_loop(self, provider: Provider, prompt: str) -> AgentOutcome:
-        offered = self._tools()
-        specs = tuple(offered.values())
+        offered = self._bind(self.agent.tools, provider)
+        specs = tuple(
+            ToolSpec(name=name, description=tool.description, parameters=tool.parameters)
+            for name, tool in offered.items()
+        )
         messages = self._opening(prompt)
         for _ in range(MAX_TURNS):
             completion = self._complete(provider, messages, specs)
@@ -207,20 +252,44 @@ class _Run:
             self.usage += Usage(tool_calls=len(calls))
         raise self._stop("failed", f"no final answer after {MAX_TURNS} model turns")
 
-    def _tools(self) -> dict[str, ToolSpec]:
+    def _bind(self, names: Sequence[str], provider: Provider) -> dict[str, Tool]:
+        """The named tools bound to this call, keyed by the names the model is given."""
+        if not names:
+            return {}
+        where = self.call
+        context = ToolContext(
+            tenant_id=where.tenant,
+            run_id=where.run_id,
+            node_id=where.node_id,
+            complete=lambda prompt, system, max_tokens: self._ask(provider, prompt, system, max_tokens),
+            timeout_s=None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0),
+        )
         try:
-            return {name: get_tool(name).spec() for name in self.agent.tools}
-        except UnknownTool as exc:
+            bound = self.toolbox.bind(names, context)
+        except (UnknownTool, ToolError) as exc:
             raise self._stop("failed", str(exc)) from None
+        return {model: bound[name] for model, name in model_names(bound).items()}
 
-    def _run_tool(self, call: ToolCall, offered: dict[str, ToolSpec]) -> str:
-        if call.name not in offered:
+    def _ask(self, provider: Provider, prompt: str, system: str | None, max_tokens: int) -> str:
+        """A tool's question to the agent's own model: same provider, same budget, no tools."""
+        head = [Message("system", self._guarded(system, "prompt"))] if system else []
+        messages = [*head, Message("user", self._guarded(prompt, "prompt"))]
+        try:
+            return self._complete(provider, messages, (), max_output_tokens=max_tokens).text
+        except _Stop as stop:
+            raise ToolError(stop.outcome.error or stop.outcome.status) from None
+        except ProviderError as exc:
+            raise ToolError(f"{exc.code}: {exc.message}") from None
+
+    def _run_tool(self, call: ToolCall, offered: dict[str, Tool]) -> str:
+        tool = offered.get(call.name)
+        if tool is None:
             return f"error: tool {call.name!r} is not available to this agent"
         started = time.monotonic()
         where = self.call
-        with tool_span(tool=call.name, tenant=where.tenant, run_id=where.run_id, node=where.node_id) as span:
+        with tool_span(tool=tool.name, tenant=where.tenant, run_id=where.run_id, node=where.node_id) as span:
             try:
-                result = run_tool(call.name, call.arguments)
+                result = self._guarded(call_tool(tool, call.arguments), "prompt")
             except ToolError as exc:
                 result = f"error: {exc}"
                 span.fail(type(exc).__name__)
@@ -256,7 +325,10 @@ class _Run:
             if past:
                 asked = tuple(ToolCall(c.id, c.worker, {"task": c.task}) for c in past)
                 messages.append(Message("assistant", "", tool_calls=asked))
-                messages.extend(Message("tool", _round_result(c), tool_call_id=c.id) for c in past)
+                messages.extend(
+                    Message("tool", self._guarded(_round_result(c), "prompt"), tool_call_id=c.id)
+                    for c in past
+                )
         workers = () if call.final else tuple(_worker_tool(w.name, w.description) for w in call.workers)
         completion = self._complete(provider, messages, workers)
         if call.final or not completion.tool_calls:
@@ -324,7 +396,7 @@ class _Run:
             max_output_tokens=request.max_output_tokens,
         ) as span:
             span.capture_prompt(request.messages)
-            completion = provider.complete(request)
+            completion = self._streamed(provider, request) if self.on_text else provider.complete(request)
             span.set_response(
                 model=completion.model,
                 finish_reason=completion.finish_reason,
@@ -334,8 +406,22 @@ class _Run:
             span.capture_completion(completion.text)
         return completion
 
+    def _streamed(self, provider: Provider, request: CompletionRequest) -> Completion:
+        """The answer, passing each text delta on as it arrives (a stream ends with the completion)."""
+        assert self.on_text is not None
+        for event in provider.stream(request):
+            if event.completion is not None:
+                return event.completion
+            self.on_text(event.delta)
+        raise ProviderError("bad_response", "the stream ended without a completion")
+
     def _complete(
-        self, provider: Provider, messages: list[Message], tools: tuple[ToolSpec, ...]
+        self,
+        provider: Provider,
+        messages: list[Message],
+        tools: tuple[ToolSpec, ...],
+        *,
+        max_output_tokens: int | None = None,
     ) -> Completion:
         max_tokens = self.limits.max_tokens
         prompt_tokens = count_message_tokens(messages)
@@ -351,6 +437,8 @@ class _Run:
                 )
             cap = min(left - prompt_tokens, OUTPUT_CAP)
             budget_bound = cap == left - prompt_tokens
+        if max_output_tokens is not None and (cap is None or max_output_tokens < cap):
+            cap, budget_bound = max_output_tokens, False
         request = CompletionRequest(
             model=self.agent.model,
             messages=tuple(messages),
@@ -372,7 +460,11 @@ class _Run:
         self.turns += 1
         self.model = completion.model
         spent = completion.usage
-        self.usage += Usage(prompt_tokens=spent.prompt_tokens, completion_tokens=spent.completion_tokens)
+        self.usage += Usage(
+            prompt_tokens=spent.prompt_tokens,
+            completion_tokens=spent.completion_tokens,
+            estimated=spent.estimated,
+        )
         _log.debug(
             "agent %s/%s turn %d: %d prompt + %d completion tokens, %d tool call(s), %s, %.0f ms",
             self.call.run_id,

@@ -12,7 +12,6 @@ from convergio.errors import Unauthorized
 from convergio.graph import Catalog
 from convergio.providers import PROVIDER_NAMES
 from convergio.tenants import Tenant, TenantStore, authenticate_headers
-from convergio.tools import TOOL_NAMES
 from convergio.wiring import Components, components
 
 from ._library import load_library
@@ -28,6 +27,7 @@ class Service:
         self.secrets = parts.secrets
         self.ledger = parts.ledger
         self.quotas = parts.quotas
+        self.toolbox = parts.toolbox
         self._managed = bool(parts.settings.managed_connection.strip())
         self._graphs_dir = Path(parts.settings.graphs_dir)
 
@@ -49,7 +49,8 @@ class Service:
         names = PROVIDER_NAMES | {c.name for c in self.connections.list(tenant_id)}
         if self._managed and self.quotas.budget(tenant_id).managed_enabled:
             names |= {MANAGED}
-        return Catalog(providers=frozenset(names), tools=TOOL_NAMES, graphs=self.library())
+        tools = self.toolbox.tool_names(tenant_id)
+        return Catalog(providers=frozenset(names), tools=tools, graphs=self.library())
 
 
 @functools.cache

@@ -70,6 +70,12 @@ class AgentSpec(_Model):
     model: str | None = None
     options: dict[str, JsonValue] = Field(default_factory=dict)
     tools: list[str] = Field(default_factory=list, max_length=64)
+    guards: list[str] = Field(
+        default_factory=list,
+        max_length=8,
+        description="tools every text passes through on its way to the model and every answer "
+        "passes through on its way out (redaction, content checks); the graph's guards come first",
+    )
     depends_on: list[NodeId] = Field(default_factory=list)
     budget: Budget = Budget()
     retry: Retry = Retry()
@@ -89,4 +95,5 @@ class GraphSpec(_Model):
     agents: list[AgentSpec] = Field(min_length=1)
     output: str | None = None
     budget: Budget = Budget()
+    guards: list[str] = Field(default_factory=list, max_length=8, description="guards of every agent")
     input_schema: dict[str, Any] | None = None

@@ -90,7 +90,9 @@ class _Checker:
     def add(self, path: str, message: str) -> None:
         self.problems.append({"path": path, "message": message})
 
-    def parse(self, data: Any, *, prefix: str, depth: int, refs: tuple[str, ...]) -> GraphSpec | None:
+    def parse(
+        self, data: Any, *, prefix: str, depth: int, refs: tuple[str, ...], guards: tuple[str, ...] = ()
+    ) -> GraphSpec | None:
         try:
             spec = GraphSpec.model_validate(data)
         except ValidationError as exc:
@@ -103,7 +105,9 @@ class _Checker:
             )
             return None
         self.count += len(spec.agents)
-        agents = [self._agent(spec, i, a, prefix, depth, refs) for i, a in enumerate(spec.agents)]
+        self._tool_names(spec.guards, _join(prefix, "guards"))
+        guards = tuple(_unique((*guards, *spec.guards)))
+        agents = [self._agent(spec, i, a, prefix, depth, refs, guards) for i, a in enumerate(spec.agents)]
         self._graph_rules(spec, prefix)
         return spec.model_copy(update={"agents": agents, "output": spec.output or _sole_sink(spec)})
 
@@ -169,17 +173,28 @@ class _Checker:
         if len(owners) > 1 and owners[0] != boss.id:
             self.add(where, f"worker {worker!r} already belongs to supervisor {owners[0]!r}")
 
+    def _tool_names(self, names: list[str], at: str) -> None:
+        for j, tool in enumerate(names):
+            if tool not in self.catalog.tools:
+                self.add(f"{at}[{j}]", f"unknown tool {tool!r}")
+
     def _agent(
-        self, spec: GraphSpec, i: int, agent: AgentSpec, prefix: str, depth: int, refs: tuple[str, ...]
+        self,
+        spec: GraphSpec,
+        i: int,
+        agent: AgentSpec,
+        prefix: str,
+        depth: int,
+        refs: tuple[str, ...],
+        guards: tuple[str, ...],
     ) -> AgentSpec:
         at = _join(prefix, f"agents[{i}]")
         is_worker = any(agent.id in a.workers for a in spec.agents)
         if agent.provider not in self.catalog.providers:
             known = ", ".join(sorted(self.catalog.providers))
             self.add(f"{at}.provider", f"unknown provider {agent.provider!r} (known: {known})")
-        for j, tool in enumerate(agent.tools):
-            if tool not in self.catalog.tools:
-                self.add(f"{at}.tools[{j}]", f"unknown tool {tool!r}")
+        self._tool_names(agent.tools, f"{at}.tools")
+        self._tool_names(agent.guards, f"{at}.guards")
         if agent.workers and agent.kind != "supervisor":
             self.add(f"{at}.workers", "only a supervisor has workers")
         if agent.kind == "supervisor" and not agent.workers:
@@ -189,12 +204,12 @@ class _Checker:
         if agent.kind != "graph" and (agent.graph is not None or agent.graph_ref is not None):
             self.add(f"{at}.kind", "graph and graph_ref need kind: graph")
         if agent.kind == "graph":
-            return self._subgraph(agent, at, depth, refs)
+            return self._subgraph(agent, at, depth, refs, (*guards, *agent.guards))
         if agent.prompt is None and not is_worker:
             self.add(f"{at}.prompt", "prompt is required")
         if agent.prompt is not None:
             self._prompt(agent, at, is_worker)
-        return agent
+        return agent.model_copy(update={"guards": _unique((*guards, *agent.guards))})
 
     def _prompt(self, agent: AgentSpec, at: str, is_worker: bool) -> None:
         try:
@@ -213,7 +228,9 @@ class _Checker:
         if "task" in names and not is_worker:
             self.add(f"{at}.prompt", "uses task but the agent is no supervisor's worker")
 
-    def _subgraph(self, agent: AgentSpec, at: str, depth: int, refs: tuple[str, ...]) -> AgentSpec:
+    def _subgraph(
+        self, agent: AgentSpec, at: str, depth: int, refs: tuple[str, ...], guards: tuple[str, ...]
+    ) -> AgentSpec:
         if agent.tools or agent.workers:
             self.add(f"{at}.kind", "a sub-graph node has no tools or workers of its own")
         if (agent.graph is None) == (agent.graph_ref is None):
@@ -231,8 +248,13 @@ class _Checker:
             refs = (*refs, ref)
         else:
             raw = agent.graph.model_dump() if agent.graph else None
-        inner = self.parse(raw, prefix=f"{at}.graph", depth=depth + 1, refs=refs)
+        inner = self.parse(raw, prefix=f"{at}.graph", depth=depth + 1, refs=refs, guards=guards)
         return agent.model_copy(update={"graph": inner}) if inner else agent
+
+
+def _unique(names: tuple[str, ...]) -> list[str]:
+    """Names in first-seen order: a graph's guards run before an agent's own, each once."""
+    return list(dict.fromkeys(names))
 
 
 def _join(prefix: str, path: str) -> str:

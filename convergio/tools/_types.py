@@ -1,4 +1,5 @@
-"""What a tool is: a named, described, schema-checked function from JSON arguments to text.
+"""What a tool is: a named, described, schema-checked function from JSON arguments to text,
+and where tools come from: a ``ToolSource`` binds names to tools for one agent call.
 
 Error tree::
 
@@ -12,11 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from convergio.providers import ToolSpec
 
-__all__ = ["Tool", "ToolError", "UnknownTool"]
+__all__ = ["Complete", "Tool", "ToolContext", "ToolError", "ToolSource", "UnknownTool"]
+
+Complete = Callable[[str, str | None, int], str]
+"""``(prompt, system, max_tokens) -> text``: the calling agent's own model, inside its budget."""
 
 
 class ToolError(ValueError):
@@ -47,3 +51,39 @@ class Tool:
     def spec(self) -> ToolSpec:
         """The tool as offered to a model."""
         return ToolSpec(name=self.name, description=self.description, parameters=self.parameters)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """Who a tool runs for: tools that act for a tenant (plugins, remote servers) bind to it.
+
+    Attributes:
+        tenant_id: The tenant whose agent calls the tool.
+        run_id: The run, for logs and traces.
+        node_id: The calling agent's node id.
+        complete: The agent's model, for tools allowed to ask it something; its tokens count
+            against the agent's budget and are metered with the agent's call.
+        timeout_s: Seconds the agent has left, when it has a time budget.
+    """
+
+    tenant_id: str
+    run_id: str = ""
+    node_id: str = ""
+    complete: Complete | None = None
+    timeout_s: float | None = None
+
+
+class ToolSource(Protocol):
+    """A family of tools (built-ins, a tenant's plugins, its MCP servers) behind one lookup."""
+
+    def tool_names(self, tenant_id: str) -> frozenset[str]:
+        """The names this source offers the tenant (what graphs may list in ``tools:``)."""
+        ...
+
+    def bind(self, name: str, context: ToolContext) -> Tool | None:
+        """The tool called ``name`` bound to one agent call, or ``None`` when it is not ours.
+
+        Raises:
+            ToolError: the name is ours but the tool cannot be used now (e.g. not granted).
+        """
+        ...

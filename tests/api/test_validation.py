@@ -36,6 +36,8 @@ CASES = {
         "unknown provider",
     ),
     "unknown tool": (graph(agent("a", tools=["word_count", "laser"])), "graph.agents[0].tools[1]", "'laser'"),
+    "unknown guard": (graph(agent("a", guards=["laser"])), "graph.agents[0].guards[0]", "'laser'"),
+    "unknown graph guard": (graph(agent("a"), guards=["laser"]), "graph.guards[0]", "'laser'"),
     "missing prompt": (graph({"id": "a"}), "graph.agents[0].prompt", "prompt is required"),
     "negative budget": (
         graph(agent("a", budget={"max_tool_calls": -1})),

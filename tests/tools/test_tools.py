@@ -14,7 +14,22 @@ from convergio.tools import TOOL_NAMES, ToolError, UnknownTool, get_tool, run_to
 
 
 def test_public_surface_is_pinned() -> None:
-    assert sorted(tools.__all__) == ["TOOL_NAMES", "Tool", "ToolError", "UnknownTool", "get_tool", "run_tool"]
+    assert sorted(tools.__all__) == [
+        "BUILTINS",
+        "BUILTIN_TOOLBOX",
+        "Complete",
+        "TOOL_NAMES",
+        "Tool",
+        "ToolContext",
+        "ToolError",
+        "ToolSource",
+        "Toolbox",
+        "UnknownTool",
+        "call_tool",
+        "get_tool",
+        "model_names",
+        "run_tool",
+    ]
 
 
 def test_the_built_ins_are_registered_with_valid_schemas() -> None:
