@@ -7,10 +7,12 @@ import re
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from convergio.metering import SqliteLedger
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
+from tests.providers._servers import FakeAPI, chat_completion, slow_reply
 
 _FINISHED = re.compile(r"agent (\S+)/(\S+) attempt (\d+): (\w+) after")
 
@@ -39,17 +41,52 @@ def recorded_nodes(database: Path, run_id: str) -> set[str]:
 
 
 def test_kill_mid_graph_then_restart_completes_and_no_finished_node_runs_twice(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    key = new_key(home, "Crash School")
     wide = [agent(f"w{i:02d}", options={"latency_ms": 250}, depends_on=["plan"]) for i in range(16)]
     spec = graph(
         agent("plan", options={"latency_ms": 100}),
         *wide,
         agent("review", "all done", depends_on=[w["id"] for w in wide]),
     )
+    crash_and_resume(tmp_path, spec)
+
+
+def test_a_run_on_a_tenant_connection_survives_a_crash_and_is_billed_exactly_what_the_server_reported(
+    tmp_path: Path, fake_llm: FakeAPI
+) -> None:
+    fake_llm.reset()
+    fake_llm.queue(*[slow_reply(0.25, chat_completion(f"answer {i}", usage=(20, 5))) for i in range(40)])
+    connection = {
+        "kind": "openai-compatible",
+        "endpoint": f"{fake_llm.url}/v1",
+        "model": "m",
+        "key": "sk-crash-1",
+    }
+    wide = [agent(f"w{i:02d}", provider="llm", depends_on=["plan"]) for i in range(16)]
+    spec = graph(
+        agent("plan", provider="llm"),
+        *wide,
+        agent("review", "all done", provider="llm", depends_on=[w["id"] for w in wide]),
+    )
+    try:
+        tokens = crash_and_resume(tmp_path, spec, connection=connection)
+    finally:
+        sent = len(fake_llm.seen)
+        fake_llm.reset()
+    assert tokens == 18 * 25  # each node billed once, with the server's own counts
+    assert sent >= 18  # calls in flight at the kill were sent again: at least once, billed once
+
+
+def crash_and_resume(tmp_path: Path, spec: dict[str, Any], connection: dict[str, Any] | None = None) -> int:
+    """Start the run, SIGKILL the host mid-graph, restart it; check nothing finished re-ran
+    and the ledger bills every node once. Returns the tokens billed."""
+    home = tmp_path / "home"
+    key = new_key(home, "Crash School")
     env = {"CONVERGIO_ACTIVITY_CONCURRENCY": "4"}
     first = HostProcess(APP, home, env).start()
     with Api(first.base_url, key) as api:
+        if connection is not None:
+            answer = api.http.put("/tenants/me/connections/llm", json=connection)
+            assert answer.status_code == 201, answer.text
         run_id = api.start(spec, "crash me")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -81,3 +118,4 @@ def test_kill_mid_graph_then_restart_completes_and_no_finished_node_runs_twice(t
     assert tokens == run["usage"]["total_tokens"]
     assert sorted({r.node_id for r in records}) == sorted(run["nodes"])
     assert len({(r.node_id, r.unit) for r in records}) == len(records)  # one record per node and unit
+    return int(tokens)
