@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import subprocess
 import sys
@@ -109,3 +110,41 @@ def test_the_project_app_runs_its_sample_on_the_embedded_host(tmp_path: Path) ->
     assert body["runtimeStatus"] == "Completed"
     assert body["output"] == {"workers": 20, "total": sum(len(f"worker-{i}") for i in range(20))}
     assert body["customStatus"] == {"phase": "done", "workers": 20}
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    """Whether a .funcignore pattern (folder prefixes ``x/``, globs ``*.ext``) drops ``path``."""
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            folder = pattern.rstrip("/")
+            if path == folder or path.startswith(pattern) or f"/{folder}/" in f"/{path}":
+                return True
+        elif fnmatch.fnmatch(path.rsplit("/", 1)[-1], pattern) or path == pattern:
+            return True
+    return False
+
+
+def test_the_deployment_package_keeps_the_app_and_drops_the_rest() -> None:
+    lines = (ROOT / ".funcignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    kept = [
+        "function_app.py",
+        "host.json",
+        "requirements.txt",
+        "convergio/graph/_run.py",
+        "convergio/metering/prices.json",
+        "orchestrations/graph.py",
+        "activities/agents.py",
+        "examples/graphs/lesson-plan.yaml",
+        "plugins/examples/text-stats/plugin.json",
+        "web/build/index.html",
+    ]
+    dropped = [
+        ".venv/bin/python",
+        "tests/api/test_crash.py",
+        "web/node_modules/x/index.js",
+        "local.settings.json",
+    ]
+    assert [p for p in kept if _ignored(p, patterns)] == []
+    assert [p for p in dropped if not _ignored(p, patterns)] == []
+    assert all((ROOT / p).exists() for p in kept if not p.startswith("web/build"))
