@@ -140,7 +140,8 @@ class _Run:
         self.call = call
         self.resolve = resolve
         self.toolbox = toolbox
-        self.on_text = on_text
+        # Deltas would reach listeners before the output guards saw the whole answer.
+        self.on_text = None if call.agent.guards else on_text
         self.guards = Guards()
         self.provider_kind = call.agent.provider
         self.agent = call.agent

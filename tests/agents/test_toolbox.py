@@ -227,3 +227,12 @@ def test_a_stream_without_a_completion_is_a_bad_response(box: tuple[Toolbox, Ten
     outcome = run_agent(_call({}), resolve=lambda t, n: Cut(), tools=box[0], on_text=lambda _: None)
     assert outcome.status == "failed"
     assert outcome.error == "bad_response: the stream ended without a completion"
+
+
+def test_an_agent_with_guards_is_not_streamed_so_nothing_unchecked_leaks(
+    recorder: Recorder, box: tuple[Toolbox, TenantTools]
+) -> None:
+    deltas: list[str] = []
+    outcome = _run(_call({"guards": ["notes.redact"]}), recorder, box, on_text=deltas.append)
+    assert outcome.status == "completed" and deltas == []
+    assert "[email]" in (outcome.output or "") and "@" not in (outcome.output or "")
