@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -103,6 +104,14 @@ class Engine:
             index.orchestrator, keep_alive=self.config.keep_alive, verify=self.config.verify_replay
         )
         self._pool = ThreadPoolExecutor(self.config.activity_concurrency, "activity")
+        # The action shim of each running instance as its last committed step left it, keyed by
+        # the history length it matches: a step then skips decoding the snapshot from the store.
+        self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
+        self._finished = threading.Condition()
+        # Activity results waiting for the group commit (see _record), and whether a thread is at it.
+        self._results: list[tuple[WorkItem, Event]] = []
+        self._results_lock = threading.Lock()
+        self._committing = False
         self._cond = threading.Condition()
         self._heap: list[tuple[float, str]] = []
         self._next_wake: dict[str, float] = {}
@@ -212,8 +221,8 @@ class Engine:
 
     def _rearm(self, instance_id: str) -> None:
         """Wake the instance again for what is still in its inbox (timers, held events)."""
-        record = self.store.get(instance_id)
-        if record is None or record.status in TERMINAL or record.status == "Suspended":
+        status = self.store.status(instance_id)
+        if status is None or status in TERMINAL or status == "Suspended":
             return
         visible_at = self.store.next_visible(instance_id)
         if visible_at is not None:
@@ -228,7 +237,7 @@ class Engine:
         stamp: str,
         now: float,
     ) -> None:
-        shim = ActionShim.from_state(json.loads(record.shim) if record.shim else None)
+        shim = self._shim(record)
         instance = Instance(
             record.instance_id, record.name, record.execution_id, record.input, record.parent_instance_id
         )
@@ -242,7 +251,7 @@ class Engine:
             result = StepResult(actions=[], done=False, error=str(exc))
         except Exception as exc:  # an SDK-internal failure must fail the instance, not stall it
             log.exception("orchestrator step crashed for instance %s", record.instance_id)
-            self.executor.evict(record.instance_id)
+            self._evict(record.instance_id)
             result = StepResult(actions=[], done=False, error=f"{type(exc).__name__}: {exc}")
         scheduled = [c.event for c in commands if c.event is not None]
         events = [*events, *scheduled, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
@@ -269,6 +278,7 @@ class Engine:
                 self._apply(record, write, command, stamp, now)
             created = self.store.commit_step(write)
             self.executor.confirm(record.instance_id, record.history_len + len(events))
+            self._keep_shim(record.instance_id, record.history_len + len(events), shim)
             for item in created:
                 self._pool.submit(self._run_activity, item)
 
@@ -346,7 +356,9 @@ class Engine:
                 )
             write.messages.append(Message(record.parent_instance_id, record.parent_execution_id, now, note))
         self.store.commit_step(write)
-        self.executor.evict(record.instance_id)
+        self._evict(record.instance_id)
+        with self._finished:
+            self._finished.notify_all()
 
     def _continue_as_new(
         self, record: InstanceRecord, write: StepWrite, new_input: str, stamp: str, now: float
@@ -366,7 +378,23 @@ class Engine:
             Message(record.instance_id, execution_id, now, self._started_event(fresh, stamp))
         )
         self.store.commit_step(write)
-        self.executor.evict(record.instance_id)
+        self._evict(record.instance_id)
+
+    def _shim(self, record: InstanceRecord) -> ActionShim:
+        kept = self._shims.pop(record.instance_id, None)
+        if kept is not None and kept[0] == record.history_len:
+            return kept[1]
+        return ActionShim.from_state(json.loads(record.shim) if record.shim else None)
+
+    def _keep_shim(self, instance_id: str, history_len: int, shim: ActionShim) -> None:
+        if self.config.keep_alive:
+            self._shims[instance_id] = (history_len, shim)
+            while len(self._shims) > self.config.keep_alive:
+                self._shims.popitem(last=False)
+
+    def _evict(self, instance_id: str) -> None:
+        self.executor.evict(instance_id)
+        self._shims.pop(instance_id, None)
 
     # -- activities ------------------------------------------------------------------------------
     def _run_activity(self, item: WorkItem) -> None:
@@ -383,8 +411,36 @@ class Engine:
                 Reason=f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}",
                 Details="".join(traceback.format_exception(exc)),
             )
-        if self.store.complete_work(item, event, time.time()):
-            self._wake(item.instance_id)
+        self._record(item, event)
+
+    def _record(self, item: WorkItem, event: Event) -> None:
+        """Commit an activity's result, batched with whatever else finished meanwhile.
+
+        The first thread to arrive commits for everyone: it drains the results queued while
+        it was writing and commits them in one transaction, until none are left. So a burst
+        of completions costs a few transactions instead of one each, and the pool's threads
+        do not queue on the store's lock. Nothing is acknowledged before its commit, and an
+        uncommitted result is a work row still pending, run again after a crash, as before.
+        """
+        with self._results_lock:
+            self._results.append((item, event))
+            if self._committing:
+                return
+            self._committing = True
+        try:
+            while True:
+                with self._results_lock:
+                    batch, self._results = self._results, []
+                    if not batch:
+                        self._committing = False
+                        return
+                recorded = self.store.complete_many(batch, time.time())
+                for instance_id in dict.fromkeys(i.instance_id for i in recorded):
+                    self._wake(instance_id)
+        except BaseException:
+            with self._results_lock:
+                self._committing = False
+            raise
 
     # -- management operations (the Durable HTTP API calls these) -----------------------------------
     def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> str:
@@ -395,7 +451,7 @@ class Engine:
             raise Conflict(f"An instance with ID '{instance_id}' already exists.")
         stamp = format_time(utcnow())
         record = self._new_record(instance_id, name, input_json, stamp, parent=None)
-        self.executor.evict(instance_id)
+        self._evict(instance_id)
         self.store.create(
             record,
             Message(instance_id, record.execution_id, time.time(), self._started_event(record, stamp)),
@@ -403,6 +459,20 @@ class Engine:
         )
         self._wake(instance_id)
         return instance_id
+
+    def wait(self, instance_id: str, timeout: float | None = None) -> InstanceRecord | None:
+        """Block until the instance has finished (or ``timeout`` seconds passed); its record.
+
+        Notified by the step that finishes an instance, so callers need not poll the store.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._finished:
+            while True:
+                record = self.store.get(instance_id)
+                left = None if deadline is None else deadline - time.monotonic()
+                if record is None or record.status in TERMINAL or (left is not None and left <= 0):
+                    return record
+                self._finished.wait(left)
 
     def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
         self._live(instance_id)
@@ -430,7 +500,7 @@ class Engine:
     def purge(self, instance_ids: Sequence[str]) -> int:
         finished = [i for i in instance_ids if (r := self.store.get(i)) is not None and r.status in TERMINAL]
         for instance_id in finished:
-            self.executor.evict(instance_id)
+            self._evict(instance_id)
         return self.store.purge(finished)
 
     def _live(self, instance_id: str) -> InstanceRecord:

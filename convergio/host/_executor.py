@@ -25,12 +25,14 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
+from dateutil.tz import tzutc
 
 from ._events import Event, EventType
 
@@ -211,10 +213,40 @@ class OrchestrationExecutor:
         executor = session.executor
         executor._is_processing_new_events = True
         for raw in new_events:
-            executor.process_event(HistoryEvent(**raw))
+            executor.process_event(_history_event(raw))
             if executor.has_execution_completed:
                 break
         return _state_of(session, seen)
+
+
+_HEADER = frozenset({"EventType", "EventId", "IsPlayed", "Timestamp"})
+_UTC = tzutc()
+
+
+def _history_event(raw: Event) -> HistoryEvent:
+    """``HistoryEvent(**raw)`` without its ``dateutil`` parse of the timestamp.
+
+    The SDK parses every timestamp with ``dateutil``, about a quarter of a millisecond per
+    event, the largest single cost of a kept-alive step. The host writes its timestamps
+    itself (``_events.format_time``), so ``fromisoformat`` reads them; the result is the
+    same aware datetime, with ``dateutil``'s own UTC zone. Anything else takes the SDK's path.
+    """
+    stamp = raw.get("Timestamp")
+    if not isinstance(stamp, str) or not stamp.endswith("Z"):
+        return HistoryEvent(**raw)
+    try:
+        moment = datetime.fromisoformat(stamp[:-1]).replace(tzinfo=_UTC)
+    except ValueError:
+        return HistoryEvent(**raw)
+    event = HistoryEvent.__new__(HistoryEvent)
+    event._event_type, event._event_id = raw["EventType"], raw["EventId"]
+    event._is_played, event._timestamp, event._is_processed = raw["IsPlayed"], moment, False
+    event.Name = event.InstanceId = event.TaskScheduledId = None
+    event.Reason = event.Details = event.Input = None
+    for key, value in raw.items():
+        if key not in _HEADER:
+            setattr(event, key, value)
+    return event
 
 
 def _state_of(session: _Session, seen: int) -> StepResult:

@@ -156,6 +156,14 @@ class Store:
             row = self._db.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
         return InstanceRecord(*row) if row else None
 
+    def status(self, instance_id: str) -> str | None:
+        """Only the status: cheaper than ``get`` when the instance carries a large input."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT status FROM instances WHERE instance_id = ?", (instance_id,)
+            ).fetchone()
+        return row[0] if row else None
+
     def query(
         self,
         *,
@@ -280,12 +288,18 @@ class Store:
 
     def complete_work(self, item: WorkItem, result: Event, now: float) -> bool:
         """Record an activity's result; False when the work was cancelled meanwhile."""
+        return bool(self.complete_many([(item, result)], now))
+
+    def complete_many(self, done: Sequence[tuple[WorkItem, Event]], now: float) -> list[WorkItem]:
+        """Record several activities' results in one transaction (a group commit); return the
+        items recorded, leaving out those whose work was cancelled meanwhile."""
+        recorded: list[WorkItem] = []
         with self._tx() as db:
-            gone = db.execute("DELETE FROM work WHERE id = ?", (item.id,)).rowcount == 0
-            if gone:
-                return False
-            self._insert_message(db, Message(item.instance_id, item.execution_id, now, result))
-        return True
+            for item, result in done:
+                if db.execute("DELETE FROM work WHERE id = ?", (item.id,)).rowcount:
+                    self._insert_message(db, Message(item.instance_id, item.execution_id, now, result))
+                    recorded.append(item)
+        return recorded
 
     # -- one orchestrator step ----------------------------------------------------------------
     def commit_step(self, step: StepWrite) -> list[WorkItem]:
