@@ -13,7 +13,7 @@ DEV     := $(VENV)/.dev-installed
 INFRA_VENV ?= .infra-venv
 INFRA   := $(INFRA_VENV)/.installed
 
-.PHONY: run serve test web web-test web-e2e plugins bench-plugins lint typecheck pytest checkov bench clean
+.PHONY: run serve test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers clean
 
 $(RUNTIME): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,14 +69,35 @@ web-e2e: web/build/index.html $(RUNTIME)
 	cd web && npm run e2e
 
 # Example WebAssembly plugins: WAT source to .wasm (the host also compiles .wat on load).
-plugins: $(RUNTIME)
+plugins: $(DEV)
 	$(BIN)/python -m convergio.plugins build plugins/examples
+	$(BIN)/python plugins/education/build.py
+
+# An education graph end to end on the offline provider: install the education plugins for the
+# tenant "local", then run the tutor; the student's name, e-mail and phone never reach the model.
+EDU_INPUT ?= {"age": 9, "topic": "why the sky is blue", "student": "Maria Rossi", "question": "Hi, my name is Maria Rossi (maria.rossi@example.com, +39 333 123 4567). Why is the sky blue?", "accessibility": {"dyslexia": true}}
+edu: $(RUNTIME)
+	for p in edu-safety edu-format edu-quiz; do $(BIN)/python -m convergio plugins install plugins/education/$$p --tenant local || exit 1; done
+	$(BIN)/python -m convergio run examples/graphs/education/edu-tutor.yaml --tenant local --input '$(EDU_INPUT)'
 
 bench-plugins: $(DEV)
 	$(BIN)/python -m benchmarks.plugins
 
 bench: $(DEV)
 	$(BIN)/python -m benchmarks.engine
+
+# Convergio against LangGraph and Microsoft Agent Framework. The peers live in their own
+# virtualenv; Convergio's side runs in a subprocess on the product's ($(VENV)).
+PEERS_VENV := benchmarks/.venv-peers
+PEERS      := $(PEERS_VENV)/.installed
+
+$(PEERS): benchmarks/requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	touch $@
+
+bench-peers: $(RUNTIME) $(PEERS)
+	$(PEERS_VENV)/bin/python -m benchmarks.peers --chart docs/performance-per-node.png --markdown
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) .convergio .mypy_cache .ruff_cache web/node_modules web/build web/.svelte-kit

@@ -4,7 +4,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from . import agents, runs
+from . import a2a, agents, routing, runs, webhooks
 
 blueprint = df.Blueprint()
 
@@ -14,9 +14,35 @@ def run_agent(call: dict[str, Any]) -> dict[str, Any]:
     return agents.run_agent_activity(call)
 
 
+@blueprint.activity_trigger(input_name="call")
+def route_request(call: dict[str, Any]) -> dict[str, Any]:
+    return routing.route_request_activity(call)
+
+
+@blueprint.activity_trigger(input_name="call")
+def a2a_send(call: dict[str, Any]) -> dict[str, Any]:
+    return a2a.a2a_send_activity(call)
+
+
+@blueprint.activity_trigger(input_name="call")
+def a2a_poll(call: dict[str, Any]) -> dict[str, Any]:
+    return a2a.a2a_poll_activity(call)
+
+
 @blueprint.activity_trigger(input_name="summary")
 def record_run(summary: dict[str, Any]) -> None:
     runs.record_run_activity(summary)
+
+
+@blueprint.activity_trigger(input_name="event")
+@blueprint.durable_client_input(client_name="client")
+async def emit_run_event(event: dict[str, Any], client: df.DurableOrchestrationClient) -> list[str]:
+    return await webhooks.emit_run_event_activity(event, client)
+
+
+@blueprint.activity_trigger(input_name="call")
+def deliver_webhook(call: dict[str, Any]) -> dict[str, Any]:
+    return webhooks.deliver_webhook_activity(call)
 
 
 @blueprint.activity_trigger(input_name="city")

@@ -7,13 +7,17 @@ returns (keyed so a redelivered or replayed call never bills twice), and the cal
 telemetry span in its run's trace.
 """
 
+import functools
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from convergio.agents import AgentCall, AgentOutcome, run_agent
 from convergio.metering import meter_call
 from convergio.quotas import Admission
+from convergio.streams import STORE_FILE as STREAM_FILE
+from convergio.streams import RunStream, TextChannel
 from convergio.telemetry import agent_call_span
 from convergio.wiring import Components, components
 
@@ -34,8 +38,9 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
             agent = agent_call.agent.model_copy(update={"model": admission.model})
             agent_call = agent_call.model_copy(update={"agent": agent})
         cost = Decimal(0)
+        text = _text_channel(parts, agent_call)
         try:
-            outcome = run_agent(agent_call, resolve=parts.resolver, tools=parts.toolbox)
+            outcome = run_agent(agent_call, resolve=parts.resolver, tools=parts.toolbox, on_text=text)
             cost = meter_call(
                 parts.ledger,
                 parts.prices,
@@ -49,6 +54,8 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
                 key_mode=admission.key_mode if admission else "byok",
             )
         finally:
+            if text is not None:
+                text.close()
             if admission is not None:
                 parts.guard.settle(admission, cost)
         span.set_outcome(
@@ -59,6 +66,19 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
             provider=outcome.provider,
         )
     return outcome.model_dump(mode="json")
+
+
+@functools.cache
+def _stream(home: Path) -> RunStream:
+    return RunStream(home / STREAM_FILE)
+
+
+def _text_channel(parts: Components, call: AgentCall) -> TextChannel | None:
+    """Where the agent's text goes as it streams, when someone watches the run (else no streaming)."""
+    stream = _stream(parts.settings.home)
+    if not stream.watched(call.run_id):
+        return None
+    return TextChannel(stream, call.run_id, call.node_id, call.attempt)
 
 
 def _admit(parts: Components, call: AgentCall) -> Admission | None:

@@ -18,6 +18,7 @@ __all__ = ["embedded_host"]
 def embedded_host(settings: Settings, *, app: Path, home: Path, port: int) -> EmbeddedHost:
     """A host for ``app`` whose own code (tenants, ledgers, secrets) uses the same ``home``."""
     os.environ["CONVERGIO_HOME"] = str(home)
+    os.environ.setdefault("CONVERGIO_HTTP_STREAMING", "true")  # this host passes streamed responses through
     engine = EngineConfig(
         activity_concurrency=settings.activity_concurrency,
         keep_alive=settings.keep_alive_sessions,

@@ -14,6 +14,7 @@ from convergio._embedded import embedded_host
 from convergio._run_cli import RunError, add_run_parser, run_command
 from convergio.api import GraphFileError
 from convergio.host import AppLoadError
+from convergio.plugins.__main__ import main as plugins_main
 from convergio.quotas import QuotaStore, TenantBudget
 from convergio.settings import SettingsError, load_settings
 from convergio.tenants import TenantStore, UnknownTenant, open_tenant_store, tenant_id_for
@@ -38,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_tenant_commands(commands)
     add_run_parser(commands)
+    plugins = commands.add_parser(
+        "plugins", help="plugins: keygen, sign, verify, build, install, grant, list, remove", add_help=False
+    )
+    plugins.add_argument("arguments", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -114,6 +119,9 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["plugins"]:  # its own parser, options and --help included
+        return plugins_main(argv[1:], prog="python -m convergio plugins")
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_logging()

@@ -40,6 +40,14 @@ class Settings:
     otlp_endpoint: str
     telemetry_console: bool
     capture_prompts: bool
+    webhook_tolerance_s: int
+    webhook_attempts: int
+    webhook_backoff_ms: int
+    webhook_timeout_s: int
+    webhook_allowed_hosts: tuple[str, ...]
+    http_streaming: bool
+    plugin_trusted_keys: tuple[str, ...]
+    native_plugins: tuple[Path, ...]
 
 
 # name -> default (as text, the form settings take everywhere)
@@ -72,6 +80,19 @@ SETTING_NAMES: dict[str, str] = {
     # explicit opt-in: prompts and completions (redacted) as span events
     "CONVERGIO_CAPTURE_PROMPTS": "false",
     "NUMBA_CACHE_DIR": "",
+    # webhooks: inbound signature clock tolerance; outbound attempts, first back-off (doubling), timeout
+    "CONVERGIO_WEBHOOK_TOLERANCE_SECONDS": "300",
+    "CONVERGIO_WEBHOOK_ATTEMPTS": "6",
+    "CONVERGIO_WEBHOOK_BACKOFF_MS": "2000",
+    "CONVERGIO_WEBHOOK_TIMEOUT_SECONDS": "10",
+    # hosted mode: when set, callback URLs must be on this list (and always pass the SSRF guard)
+    "CONVERGIO_WEBHOOK_ALLOWED_HOSTS": "",
+    # the host passes streamed responses through (the embedded host sets it); else SSE is served in windows
+    "CONVERGIO_HTTP_STREAMING": "false",
+    # native (Python) plugins: public keys trusted to sign them (base64 or key file paths, comma-separated)
+    "CONVERGIO_PLUGIN_TRUSTED_KEYS": "",
+    # native plugin package folders, comma-separated; each must be signed by a trusted key or start-up fails
+    "CONVERGIO_NATIVE_PLUGINS": "",
     "DURABLE_STORAGE_PROVIDER": "AzureStorage",
 }
 
@@ -93,6 +114,10 @@ def _int(name: str, value: str, minimum: int) -> int:
     if number < minimum:
         raise SettingsError(f"{name} must be >= {minimum}")
     return number
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(entry.strip() for entry in value.split(",") if entry.strip())
 
 
 def _hosted(value: str, env: Mapping[str, str]) -> bool:
@@ -134,6 +159,20 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         otlp_endpoint=get("OTEL_EXPORTER_OTLP_ENDPOINT"),
         telemetry_console=_bool("CONVERGIO_TELEMETRY_CONSOLE", get("CONVERGIO_TELEMETRY_CONSOLE")),
         capture_prompts=_bool("CONVERGIO_CAPTURE_PROMPTS", get("CONVERGIO_CAPTURE_PROMPTS")),
+        webhook_tolerance_s=_int(
+            "CONVERGIO_WEBHOOK_TOLERANCE_SECONDS", get("CONVERGIO_WEBHOOK_TOLERANCE_SECONDS"), 1
+        ),
+        webhook_attempts=_int("CONVERGIO_WEBHOOK_ATTEMPTS", get("CONVERGIO_WEBHOOK_ATTEMPTS"), 1),
+        webhook_backoff_ms=_int("CONVERGIO_WEBHOOK_BACKOFF_MS", get("CONVERGIO_WEBHOOK_BACKOFF_MS"), 0),
+        webhook_timeout_s=_int(
+            "CONVERGIO_WEBHOOK_TIMEOUT_SECONDS", get("CONVERGIO_WEBHOOK_TIMEOUT_SECONDS"), 1
+        ),
+        webhook_allowed_hosts=tuple(
+            h.strip() for h in get("CONVERGIO_WEBHOOK_ALLOWED_HOSTS").split(",") if h.strip()
+        ),
+        http_streaming=_bool("CONVERGIO_HTTP_STREAMING", get("CONVERGIO_HTTP_STREAMING")),
+        plugin_trusted_keys=_list(get("CONVERGIO_PLUGIN_TRUSTED_KEYS")),
+        native_plugins=tuple(Path(entry) for entry in _list(get("CONVERGIO_NATIVE_PLUGINS"))),
         provider_allowed_hosts=tuple(
             h.strip() for h in get("CONVERGIO_PROVIDER_ALLOWED_HOSTS").split(",") if h.strip()
         ),

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from convergio.agents import ProviderResolver
 from convergio.metering import CosmosLedger, Ledger, PriceTable, SqliteLedger
+from convergio.plugins import PluginRegistry, PluginTools, TrustStore, load_native_plugins, open_registry
+from convergio.protocols import McpServerRegistry, McpToolSource
 from convergio.providers import Connection
 from convergio.quotas import QuotaStore, SpendGuard
 from convergio.secrets import SecretStore, install_redaction, open_secret_store
@@ -36,9 +38,11 @@ class Components:
     quotas: QuotaStore
     guard: SpendGuard
     toolbox: Toolbox
+    plugins: PluginRegistry
+    mcp: McpToolSource
 
 
-_CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure")
+_CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure", "a2a", "httpx2", "httpcore2", "mcp")
 
 
 def configure_logging() -> None:
@@ -71,6 +75,13 @@ def build(settings: Settings) -> Components:
     )
     prices = PriceTable.load()
     quotas = QuotaStore(settings.home / "quotas.sqlite3")
+    plugins = open_registry(settings.home, hosted=settings.hosted)
+    mcp = McpToolSource(
+        McpServerRegistry(tenants),
+        secrets,
+        hosted=settings.hosted,
+        allowed_hosts=settings.provider_allowed_hosts,
+    )
     return Components(
         settings=settings,
         tenants=tenants,
@@ -81,13 +92,17 @@ def build(settings: Settings) -> Components:
         prices=prices,
         quotas=quotas,
         guard=SpendGuard(quotas, prices),
-        toolbox=_toolbox(settings),
+        toolbox=_toolbox(settings, plugins, mcp),
+        plugins=plugins,
+        mcp=mcp,
     )
 
 
-def _toolbox(settings: Settings) -> Toolbox:
-    """Every source of tools, built-ins first so nothing can shadow them."""
-    return Toolbox([BUILTINS])
+def _toolbox(settings: Settings, plugins: PluginRegistry, mcp: McpToolSource) -> Toolbox:
+    """Every source of tools, built-ins first so nothing can shadow them, then signed native plugins."""
+    trusted = TrustStore.from_entries(settings.plugin_trusted_keys)
+    native = load_native_plugins(settings.native_plugins, trusted)  # a refused plugin stops start-up
+    return Toolbox([BUILTINS, native, PluginTools(plugins), mcp])
 
 
 def _managed(settings: Settings) -> Connection | None:

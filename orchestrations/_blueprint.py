@@ -3,7 +3,7 @@
 import azure.durable_functions as df
 import azure.functions as func
 
-from . import graph, samples
+from . import graph, samples, webhooks
 
 blueprint = df.Blueprint()
 
@@ -37,3 +37,8 @@ def fan_out_fan_in(context: df.DurableOrchestrationContext):  # type: ignore[no-
 @blueprint.orchestration_trigger(context_name="context")
 def agent_graph(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
     return (yield from graph.agent_graph(context))
+
+
+@blueprint.orchestration_trigger(context_name="context")
+def deliver_webhooks(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    return (yield from webhooks.deliver(context))

@@ -24,6 +24,8 @@ from azure.durable_functions.models.Task import TaskBase, TaskState, TimerTask
 
 from convergio.graph import RECORD_RUN, Command, GraphRun
 
+from .webhooks import announce_end, announce_waits
+
 Steps = Generator[TaskBase, Any, dict[str, Any]]
 
 
@@ -43,7 +45,9 @@ def agent_graph(context: df.DurableOrchestrationContext) -> Steps:
             tokens.pop(task, None)  # type: ignore[arg-type]
             if isinstance(task, TimerTask) and not task.is_completed:
                 task.cancel()
-        fresh = {c.token: _start(context, c) for c in run.take_commands()}
+        commands = run.take_commands()
+        fresh = {c.token: _start(context, c) for c in commands}
+        fresh.update(announce_waits(context, request, run, commands))
         tokens.update({task: token for token, task in fresh.items()})
         waiting = [*tasks.values(), *fresh.values()]
         if fresh and tasks:
@@ -63,6 +67,7 @@ def agent_graph(context: df.DurableOrchestrationContext) -> Steps:
     result = run.result()
     if not request.get("as_child"):
         yield context.call_activity(RECORD_RUN, run.summary(context.current_utc_datetime))
+        yield from announce_end(context, request, run, result)
         if result["status"] == "failed":
             raise RunFailed(result["error"])
     return result

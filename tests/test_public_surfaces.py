@@ -6,12 +6,13 @@ import importlib
 
 import pytest
 
-from convergio.graph import AGENT_GRAPH, RECORD_RUN, RUN_AGENT
+from convergio.graph import AGENT_GRAPH, RECORD_RUN, ROUTE_REQUEST, RUN_AGENT
 
 SURFACES = {
     "convergio.graph": {
         "AGENT_GRAPH",
         "RECORD_RUN",
+        "ROUTE_REQUEST",
         "RUN_AGENT",
         "TERMINAL",
         "AgentSpec",
@@ -24,17 +25,72 @@ SURFACES = {
         "Limits",
         "NodeKind",
         "OnFailure",
+        "Planner",
         "Retry",
+        "Revision",
+        "Route",
+        "RouteCall",
+        "RouteDecision",
         "TemplateError",
         "TEMPLATE_NAMES",
         "check_template",
+        "decide",
         "parse_graph",
         "path_of",
         "render_prompt",
+        "route_documents",
         "validate_input",
     },
     "convergio.budget": {"Grant", "RunLedger"},
     "convergio.api": {"GraphFileError", "blueprint", "load_graph_file", "load_library"},
+    "convergio.protocols": {
+        "TASK_STATES",
+        "TERMINAL_TASK_STATES",
+        "AgentPeer",
+        "Endpoint",
+        "McpServerRecord",
+        "McpServerRegistry",
+        "McpToolSource",
+        "RemoteTask",
+        "RemoteToolInfo",
+        "TaskState",
+        "ToolServer",
+    },
+    "convergio.protocols.a2a": {
+        "API_KEY_HEADER",
+        "A2APeer",
+        "AgentInfo",
+        "GraphAgentHandler",
+        "GraphAgents",
+        "RemoteRejected",
+        "RunSnapshot",
+        "agent_card",
+        "build_a2a_app",
+        "message_input",
+        "task_of",
+    },
+    "convergio.webhooks": {
+        "DELIVERY_HEADER",
+        "EVENT_HEADER",
+        "RUN_EVENTS",
+        "SIGNATURE_HEADER",
+        "STORE_FILE",
+        "TIMESTAMP_HEADER",
+        "Attempt",
+        "Callback",
+        "Delivery",
+        "Hook",
+        "RunEvent",
+        "SignatureError",
+        "WebhookStore",
+        "check_callback_url",
+        "new_secret",
+        "post_signed",
+        "sign",
+        "signed_headers",
+        "verify",
+    },
+    "convergio.streams": {"STORE_FILE", "RunStream", "StreamEvent", "TextChannel", "sse"},
 }
 
 
@@ -47,4 +103,4 @@ def test_the_orchestrator_and_activity_names_the_run_asks_for_exist() -> None:
     import function_app
 
     names = {f.get_function_name() for f in function_app.app.get_functions()}
-    assert {AGENT_GRAPH, RUN_AGENT, RECORD_RUN} <= names
+    assert {AGENT_GRAPH, RUN_AGENT, RECORD_RUN, ROUTE_REQUEST} <= names

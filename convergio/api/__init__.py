@@ -1,10 +1,17 @@
 """The HTTP API (``/api/v1``) as a Functions blueprint: tenants, runs, graphs, OpenAPI."""
 
 from . import (  # noqa: F401 - their routes register on the blueprint
+    _a2a,
     _budget,
     _connections,
+    _eventgrid,
     _graphs,
+    _hooks,
+    _mcp,
+    _mcp_servers,
+    _plugins,
     _runs,
+    _stream,
     _usage,
     _web,
 )

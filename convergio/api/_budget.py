@@ -9,6 +9,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import Conflict
+from convergio.quotas import DOWNGRADE_AT
 
 from . import _models as m
 from ._http import answer, blueprint, json_response, read_body, tenant_of
@@ -33,7 +34,8 @@ async def get_budget(req: func.HttpRequest, client: df.DurableOrchestrationClien
         managed_cap_eur=str(budget.managed_cap_eur),
         managed_spent_eur=str(svc.quotas.spent(tenant.id, now=now, key_mode="managed")),
         overage_consent_eur=str(svc.quotas.consented(tenant.id, now=now)),
-        events=svc.quotas.events(tenant.id),
+        downgrade_at=str(DOWNGRADE_AT),
+        events=[m.QuotaEvent.model_validate(event) for event in svc.quotas.events(tenant.id)],
     )
     return json_response(view)
 

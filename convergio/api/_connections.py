@@ -45,10 +45,14 @@ def _name(req: func.HttpRequest) -> str:
         raise InvalidRequest(f"name: {exc}") from None
     if name in _RESERVED:
         raise InvalidRequest(f"name: {name!r} is reserved for the platform's providers")
+    if name.startswith(_RESERVED_PREFIXES):
+        raise InvalidRequest(f"name: names starting with {', '.join(_RESERVED_PREFIXES)} are reserved")
     return name
 
 
 _RESERVED = frozenset({"offline", "managed"})
+_RESERVED_PREFIXES = ("hook-", "callback-", "mcp--")
+"""Other secrets share the tenant's secret namespace under these (webhooks, MCP server headers)."""
 
 
 def _check(svc: Service, body: m.ConnectionIn) -> Connection:

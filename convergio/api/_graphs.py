@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
-from convergio.errors import NotFound
+from convergio.errors import InvalidGraph, NotFound
 from convergio.graph import parse_graph
 
 from . import _models as m
@@ -24,15 +24,25 @@ async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClie
     catalog = svc.catalog(tenant_of(req, svc).id)
     graphs = []
     for name, raw in sorted(svc.library().items()):
-        spec = parse_graph(raw, catalog)
-        graphs.append(
-            m.GraphInfo(
+        try:
+            spec = parse_graph(raw, catalog)
+        except InvalidGraph as exc:  # e.g. it needs a plugin this tenant has not installed
+            agents = raw.get("agents")
+            info = m.GraphInfo(
+                name=name,
+                description=str(raw.get("description") or ""),
+                agents=len(agents) if isinstance(agents, list) else 0,
+                available=False,
+                problems=[dict(p) for p in exc.details or []],
+            )
+        else:
+            info = m.GraphInfo(
                 name=name,
                 description=spec.description,
                 agents=len(spec.agents),
                 input_schema=spec.input_schema,
             )
-        )
+        graphs.append(info)
     return json_response(m.GraphList(graphs=graphs))
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "ConnectionView",
     "KeyView",
     "ErrorBody",
+    "QuotaEvent",
     "GraphInfo",
     "GraphList",
     "NodeView",
@@ -85,6 +86,8 @@ class RunView(BaseModel):
     usage: Usage = Usage()
     cost_eur: str = Field(default="0", description="what the ledger billed for the run, EUR")
     error: str | None = None
+    routes: dict[str, JsonValue] = Field(default={}, description="each router's decision: chosen, scores")
+    replans: list[JsonValue] = Field(default=[], description="each re-plan: failed node, action, reason")
 
 
 class RunSummary(BaseModel):
@@ -94,6 +97,7 @@ class RunSummary(BaseModel):
     created_at: str | None = None
     last_updated_at: str | None = None
     usage: Usage = Usage()
+    cost_eur: str = Field(default="0", description="what the ledger billed for the run so far, EUR")
 
 
 class RunList(BaseModel):
@@ -106,6 +110,12 @@ class GraphInfo(BaseModel):
     description: str = ""
     agents: int
     input_schema: dict[str, Any] | None = None
+    available: bool = Field(
+        default=True, description="false: the graph needs something this tenant lacks (see problems)"
+    )
+    problems: list[dict[str, str]] = Field(
+        default=[], description="why it is unavailable, e.g. a plugin tool the tenant has not installed"
+    )
 
 
 class GraphList(BaseModel):
@@ -158,12 +168,21 @@ class ConsentIn(_In):
     amount_eur: str = Field(pattern=r"^\d{1,6}(\.\d{1,2})?$", description='e.g. "25.00"')
 
 
+class QuotaEvent(BaseModel):
+    at: str
+    kind: str = Field(description="downgrade, throttle or consent")
+    detail: str
+
+
 class BudgetView(BaseModel):
-    month: str
-    monthly_eur: str | None
+    """The tenant's limits this month and what counts against them (spent plus open reservations)."""
+
+    month: str = Field(description="the calendar month (UTC) the figures are for, YYYY-MM")
+    monthly_eur: str | None = Field(description="the monthly limit on all spending; null: no limit")
     spent_eur: str
-    managed_enabled: bool
-    managed_cap_eur: str
+    managed_enabled: bool = Field(description="whether agents may use the platform's managed keys")
+    managed_cap_eur: str = Field(description="the monthly managed-key cap; calls throttle past it")
     managed_spent_eur: str
-    overage_consent_eur: str
-    events: list[dict[str, str]]
+    overage_consent_eur: str = Field(description="consented managed-key spending over the cap, this month")
+    downgrade_at: str = Field(description="share of the managed cap from which calls use a cheaper model")
+    events: list[QuotaEvent] = Field(description="recent downgrades, throttles and consents, newest first")

@@ -10,7 +10,9 @@ from pydantic.json_schema import models_json_schema
 
 from convergio.graph import GraphSpec
 
+from . import _hook_models as h
 from . import _models as m
+from . import _plugin_models as pm
 
 __all__ = ["openapi_document"]
 
@@ -35,8 +37,12 @@ def openapi_document() -> dict[str, Any]:
         m.RunList,
         m.GraphList,
         m.ErrorBody,
+        m.BudgetView,
+        m.ConsentIn,
     ]
     models.append(GraphSpec)
+    models += h.OPENAPI_MODELS
+    models += pm.OPENAPI_MODELS
     _, schemas = models_json_schema([(model, "validation") for model in models], ref_template=_REF)
     run_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     ok = {"200": {"description": "ok"}}
@@ -87,6 +93,19 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"202": {"description": "accepted"}} | _errors(400, 401, 404, 409),
             }
         },
+        "/api/v1/tenants/me/budget": {
+            "get": {
+                "summary": "This month's limits, spending, managed-key consent and recent quota events",
+                "responses": {"200": {"description": "the budget", **_body("BudgetView")}} | _errors(401),
+            }
+        },
+        "/api/v1/tenants/me/overage-consent": {
+            "post": {
+                "summary": "Consent to managed-key spending over the monthly cap, up to an amount",
+                "requestBody": {"required": True, **_body("ConsentIn")},
+                "responses": {"201": {"description": "recorded"}} | _errors(400, 401, 409),
+            }
+        },
         "/api/v1/graphs": {
             "get": {
                 "summary": "The named graphs shipped with the app",
@@ -103,6 +122,8 @@ def openapi_document() -> dict[str, Any]:
             }
         },
     }
+    paths |= h.openapi_paths(_body, _errors)
+    paths |= pm.openapi_paths(_body, _errors)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Convergio Core API", "version": "1.0.0"},

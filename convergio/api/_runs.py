@@ -6,6 +6,7 @@ A tenant only ever sees its own runs: a foreign run id is a 404, exactly like an
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -16,7 +17,7 @@ from convergio.graph import AGENT_GRAPH, GraphSpec, parse_graph, validate_input
 from . import _models as m
 from ._http import answer, base_url, blueprint, int_param, json_response, owned_run, read_body, tenant_of
 from ._service import Service, service
-from ._views import run_summary, run_view, with_costs
+from ._views import run_summary, run_view, summaries_with_costs, with_costs
 
 __all__: list[str] = []
 
@@ -28,30 +29,55 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     svc = service()
     tenant = tenant_of(req, svc)
     request: m.RunRequest = read_body(req, m.RunRequest)
-    spec = _graph(svc, request, tenant.id)
+    run_id = await start_graph_run(svc, client, tenant.id, request)
+    return json_response(
+        run_created(req, run_id), 202, headers={"Location": f"{base_url(req)}/runs/{run_id}"}
+    )
+
+
+async def start_graph_run(
+    svc: Service,
+    client: df.DurableOrchestrationClient,
+    tenant_id: str,
+    request: m.RunRequest,
+    run_id: str = "",
+    *,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Validate and start a run for ``tenant_id`` (the API, inbound hooks and A2A start runs here).
+
+    ``extra`` goes into the orchestration input beside the run's own keys (A2A keeps its context id
+    there); the run itself ignores it.
+    """
+    spec = _graph(svc, request, tenant_id)
     validate_input(spec, request.input)
-    run_id = uuid.uuid4().hex
-    svc.store.record_run(tenant.id, run_id, spec.name)
+    run_id = run_id or uuid.uuid4().hex
+    svc.store.record_run(tenant_id, run_id, spec.name)
     payload = {
         "graph": spec.model_dump(mode="json", exclude_none=True),
         "input": request.input,
         "run_id": run_id,
-        "tenant": tenant.id,
+        "tenant": tenant_id,
+        "callbacks": svc.webhooks.has_callbacks(tenant_id),
+        **(extra or {}),
     }
     try:
         await client.start_new(AGENT_GRAPH, instance_id=run_id, client_input=payload)
     except Exception:
         svc.store.forget_run(run_id)
         raise
+    return run_id
+
+
+def run_created(req: func.HttpRequest, run_id: str) -> m.RunCreated:
     url = f"{base_url(req)}/runs/{run_id}"
-    created = m.RunCreated(
+    return m.RunCreated(
         id=run_id,
         statusQueryGetUri=url,
         sendEventPostUri=f"{url}/events/{{eventName}}",
         terminatePostUri=f"{url}/cancel",
         purgeHistoryDeleteUri=url,
     )
-    return json_response(created, 202, headers={"Location": url})
 
 
 def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
@@ -97,6 +123,7 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
         if len(page) < limit:
             break
     more = scanned < svc.store.count_runs(tenant.id)
+    runs = summaries_with_costs(runs, svc.ledger.run_costs(tenant.id, [r.id for r in runs]))
     return json_response(m.RunList(runs=runs, next_offset=scanned if more else None))
 
 
@@ -106,11 +133,23 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
     tenant = tenant_of(req, svc)
-    run_id = owned_run(req, svc, tenant)
+    return json_response(await read_run(svc, client, tenant.id, owned_run(req, svc, tenant)))
+
+
+async def read_run(
+    svc: Service, client: df.DurableOrchestrationClient, tenant_id: str, run_id: str
+) -> m.RunView:
+    """A run's view with its costs (the API and the MCP server both read runs here).
+
+    Raises:
+        NotFound: the run is not ``tenant_id``'s, or has no state left.
+    """
+    if svc.store.owner_of(run_id) != tenant_id:
+        raise NotFound(f"no run {run_id!r}")
     status = await client.get_status(run_id)
     if status.runtime_status is None:
         raise NotFound(f"run {run_id!r} has no state (purged?)")
-    return json_response(with_costs(run_view(run_id, status), svc.ledger.query(tenant.id, run_id=run_id)))
+    return with_costs(run_view(run_id, status), svc.ledger.query(tenant_id, run_id=run_id))
 
 
 @blueprint.route(route="v1/runs/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -134,12 +173,17 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     svc = service()
     run_id = owned_run(req, svc, tenant_of(req, svc))
     reason = read_body(req)
+    note = reason.get("reason") if isinstance(reason, dict) else None
+    await cancel_graph_run(client, run_id, str(note or "cancelled through the API"))
+    return json_response({"id": run_id, "status": "Terminated"}, 202)
+
+
+async def cancel_graph_run(client: df.DurableOrchestrationClient, run_id: str, reason: str) -> None:
+    """Terminate a run that is still going (the API and A2A both cancel here); ``Conflict`` if it ended."""
     state = run_view(run_id, await client.get_status(run_id)).status
     if state not in ("Pending", "Running"):
         raise Conflict(f"the run is already {state}")
-    note = reason.get("reason") if isinstance(reason, dict) else None
-    await client.terminate(run_id, str(note or "cancelled through the API")[:500])
-    return json_response({"id": run_id, "status": "Terminated"}, 202)
+    await client.terminate(run_id, reason[:500])
 
 
 @blueprint.route(route="v1/runs/{id}/events/{name}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -149,7 +193,14 @@ async def send_event(req: func.HttpRequest, client: df.DurableOrchestrationClien
     svc = service()
     run_id = owned_run(req, svc, tenant_of(req, svc))
     name = req.route_params.get("name", "")
-    payload = read_body(req)
+    await raise_run_event(client, run_id, name, read_body(req))
+    return json_response({"id": run_id, "event": name, "accepted": True}, 202)
+
+
+async def raise_run_event(
+    client: df.DurableOrchestrationClient, run_id: str, name: str, payload: Any
+) -> None:
+    """Human input for a run that awaits ``name`` (the API and inbound hooks both raise it here)."""
     status = await client.get_status(run_id, show_input=True)
     view = run_view(run_id, status)
     if view.status not in ("Pending", "Running"):
@@ -160,4 +211,3 @@ async def send_event(req: func.HttpRequest, client: df.DurableOrchestrationClien
     if name not in awaited:
         raise NotFound(f"this run awaits no event named {name!r}")
     await client.raise_event(run_id, name, payload)
-    return json_response({"id": run_id, "event": name, "accepted": True}, 202)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +14,7 @@ from convergio.tenants import RunRecord
 
 from . import _models as m
 
-__all__ = ["run_summary", "run_view", "with_costs"]
+__all__ = ["run_summary", "run_view", "summaries_with_costs", "with_costs"]
 
 _STATUS: dict[str, m.RunStatus] = {
     "Pending": "Pending",
@@ -73,6 +73,8 @@ def run_view(run_id: str, status: DurableOrchestrationStatus) -> m.RunView:
         outputs=output.get("outputs") or {},
         usage=m.Usage.model_validate(output.get("usage") or custom.get("usage") or {}),
         error=error if state in ("Failed", "Terminated") else None,
+        routes=output.get("routes") or custom.get("routes") or {},
+        replans=output.get("replans") or custom.get("replans") or [],
     )
 
 
@@ -86,3 +88,10 @@ def run_summary(record: RunRecord, status: DurableOrchestrationStatus) -> m.RunS
         last_updated_at=view.last_updated_at,
         usage=view.usage,
     )
+
+
+def summaries_with_costs(
+    summaries: Sequence[m.RunSummary], costs: Mapping[str, Decimal]
+) -> list[m.RunSummary]:
+    """Add each run's billed total (from one ledger query for the whole page) to its summary."""
+    return [s.model_copy(update={"cost_eur": format(costs.get(s.id, Decimal(0)), "f")}) for s in summaries]

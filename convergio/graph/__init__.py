@@ -3,14 +3,17 @@
 Pure: no I/O, no clocks, no randomness, so orchestrators can use all of it.
 """
 
+from ._replan import Revision
+from ._route import ROUTE_REQUEST, RouteCall, RouteDecision, decide, route_documents
 from ._run import AGENT_GRAPH, RECORD_RUN, RUN_AGENT, TERMINAL, Command, GraphRun
-from ._spec import AgentSpec, AwaitEvent, Budget, GraphSpec, NodeKind, OnFailure, Retry
+from ._spec import AgentSpec, AwaitEvent, Budget, GraphSpec, NodeKind, OnFailure, Planner, Retry, Route
 from ._template import TEMPLATE_NAMES, TemplateError, check_template, render_prompt
 from ._validate import Catalog, Limits, parse_graph, path_of, validate_input
 
 __all__ = [
     "AGENT_GRAPH",
     "RECORD_RUN",
+    "ROUTE_REQUEST",
     "RUN_AGENT",
     "TERMINAL",
     "Command",
@@ -24,11 +27,18 @@ __all__ = [
     "Limits",
     "NodeKind",
     "OnFailure",
+    "Planner",
     "Retry",
+    "Revision",
+    "Route",
+    "RouteCall",
+    "RouteDecision",
     "TemplateError",
     "check_template",
+    "decide",
     "parse_graph",
     "path_of",
     "render_prompt",
+    "route_documents",
     "validate_input",
 ]

@@ -21,6 +21,10 @@ from typing import Any, Literal
 
 from convergio.budget import Grant, RunLedger
 
+from ._a2a import A2A_POLL, A2A_SEND, a2a_call, poll_delay
+from ._replan import REPLAN_STATUSES, RevisionRejected, parse_revision, planner_task, revise
+from ._route import ROUTE_REQUEST, route_input
+from ._rules import off_dag
 from ._spec import AgentSpec, GraphSpec
 
 __all__ = ["AGENT_GRAPH", "RECORD_RUN", "RUN_AGENT", "Command", "GraphRun", "TERMINAL"]
@@ -78,15 +82,11 @@ class GraphRun:
             max_tokens=budget.get("max_tokens"), max_tool_calls=budget.get("max_tool_calls")
         )
         self.nodes = {a.id: _Node(a) for a in self.spec.agents}
-        self._workers = {w: a.id for a in self.spec.agents for w in a.workers}
-        self._dependents: dict[str, list[str]] = {a.id: [] for a in self.spec.agents}
-        for a in self.spec.agents:
-            for dep in a.depends_on:
-                self._dependents[dep].append(a.id)
-        dag = [a for a in self.spec.agents if a.id not in self._workers]
-        self._blocked = {a.id: len(a.depends_on) for a in dag}
-        self._ready = [a.id for a in dag if not a.depends_on]
-        self._unstarted = self._open = len(dag)
+        self.routes: dict[str, dict[str, Any]] = {}
+        self.replans: list[dict[str, Any]] = []
+        self._pruned: dict[str, str] = {}  # node -> why routing left it out
+        self._replan_queue: list[str] = []  # failed nodes waiting for the planner, the first one asked
+        self._plan_graph()
         self._handlers: dict[str, tuple[str, Handler]] = {}
         self._commands: list[Command] = []
         self._dropped: list[str] = []
@@ -137,7 +137,14 @@ class GraphRun:
             if node.calls:
                 entry["calls"] = node.calls
             nodes[node_id] = entry
-        return {"graph": self.spec.name, "nodes": nodes, "usage": self.usage(), "error": self.error}
+        return {
+            "graph": self.spec.name,
+            "nodes": nodes,
+            "usage": self.usage(),
+            "error": self.error,
+            "routes": self.routes,
+            "replans": self.replans,
+        }
 
     def usage(self) -> dict[str, int]:
         total = dict(_ZERO)
@@ -148,7 +155,8 @@ class GraphRun:
 
     def result(self) -> dict[str, Any]:
         """The run's output document, once ``finished``."""
-        outputs = {n: node.output for n, node in self.nodes.items() if node.status == "completed"}
+        planner = self.spec.planner.agent if self.spec.planner else None
+        outputs = {n: v.output for n, v in self.nodes.items() if v.status == "completed" and n != planner}
         return {
             "status": "failed" if self.error else "completed",
             "error": self.error,
@@ -156,6 +164,8 @@ class GraphRun:
             "outputs": outputs,
             "nodes": self.status()["nodes"],
             "usage": self.usage(),
+            "routes": self.routes,
+            "replans": self.replans,
         }
 
     def summary(self, now: datetime) -> dict[str, Any]:
@@ -168,6 +178,8 @@ class GraphRun:
             "finished_at": _iso(now),
             "status": "failed" if self.error else "completed",
             "usage": self.usage(),
+            "routes": {n: r["chosen"] for n, r in self.routes.items()},
+            "replans": [{k: r[k] for k in ("node", "action")} for r in self.replans],
         }
 
     # -- scheduling -----------------------------------------------------------------
@@ -177,7 +189,12 @@ class GraphRun:
         while self._ready and not self.finished:
             node_id = self._ready.pop(0)
             self._unstarted -= 1
-            if any(_blocks(self.nodes[d]) for d in self.nodes[node_id].spec.depends_on):
+            deps = self.nodes[node_id].spec.depends_on
+            if node_id not in self._pruned and deps and all(d in self._pruned for d in deps):
+                self._pruned[node_id] = "routed away: no dependency of it was chosen"
+            if node_id in self._pruned:
+                self._finish(node_id, "skipped", now, error=self._pruned[node_id])
+            elif any(_blocks(self.nodes[d]) for d in deps if d not in self._pruned):
                 self._finish(node_id, "skipped", now, error="a dependency did not complete")
             else:
                 self._start(node_id, now)
@@ -233,6 +250,17 @@ class GraphRun:
         node.attempts += 1
         call["attempt"] += 1
         key = self._token()
+        if node.spec.kind == "a2a":  # a remote agent spends no tokens here: no reservation
+            self._handlers[key] = (scope, self._on_call(node_id, key, call))
+            node.tokens.add(key)
+            return self._commands.append(Command(key, "activity", *self._a2a_input(node, call)))
+        if node.spec.kind == "router":  # scoring spends no tokens: no reservation
+            outputs = {d: self.nodes[d].output for d in node.spec.depends_on}
+            agents = {a.id: a for a in self.spec.agents}
+            routing = route_input(self.run_id, node.spec, agents, self.input, outputs)
+            self._handlers[key] = (scope, self._on_call(node_id, key, call))
+            node.tokens.add(key)
+            return self._commands.append(Command(key, "activity", ROUTE_REQUEST, routing))
         grant = self._grant(node, key, call)
         if grant is None:
             message = "node budget exhausted" if node.spec.budget.max_tokens else "run budget exhausted"
@@ -265,16 +293,50 @@ class GraphRun:
             for name in _ZERO:
                 node.usage[name] += usage[name]
             status = value.get("status", "failed")
+            if status == "completed" and node.spec.kind == "router":
+                self._routed(node_id, value)
             if status == "delegated" and "worker" not in call:
                 return self._delegate(node_id, value.get("calls") or [], now)
             node.status = "running" if node.status == "retrying" else node.status
+            if status == "pending" and value.get("task_id"):  # a2a: the remote task goes on
+                return self._a2a_wait(node_id, call, str(value["task_id"]), now)
             self._call_ended(node_id, call, status, value.get("output"), value.get("error"), now)
 
         return done
 
+    # -- remote A2A agents (see _a2a) ---------------------------------------------------
+
+    def _a2a_wait(self, node_id: str, call: dict[str, Any], task_id: str, now: datetime) -> None:
+        """Poll the remote task after a durable timer; its id is in the history from now on."""
+        call["task_id"], call["polls"] = task_id, call.get("polls", 0) + 1
+        fire_at = now + timedelta(seconds=poll_delay(self.nodes[node_id].spec, call["polls"]))
+        self._timer(node_id, fire_at, lambda ok, value, at: self._a2a_poll(node_id, call))
+
+    def _a2a_poll(self, node_id: str, call: dict[str, Any]) -> None:
+        node, key = self.nodes[node_id], self._token()
+        self._handlers[key] = (node_id, self._on_call(node_id, key, call))
+        node.tokens.add(key)
+        self._commands.append(Command(key, "activity", *self._a2a_input(node, call)))
+
+    def _a2a_input(self, node: _Node, call: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """``a2a_send`` until the remote task exists, ``a2a_poll`` after (a retry polls, never re-sends)."""
+        spec = node.spec
+        request = {
+            "run_id": self.run_id,
+            "tenant": self.tenant,
+            "graph": self.spec.name,
+            "node_id": spec.id,
+            "step": node.attempts,
+        }
+        context = {"input": self.input, "outputs": {d: self.nodes[d].output for d in spec.depends_on}}
+        body = a2a_call(request, spec, call, context | {"event": node.event})
+        return (A2A_POLL if "task_id" in body else A2A_SEND), body
+
     def _call_ended(
         self, node_id: str, call: dict[str, Any], status: str, output: Any, error: Any, now: datetime
     ) -> None:
+        if "replan" in call:
+            return self._planned(call["replan"], status, output, error, now)
         if "worker" not in call:
             return self._finish(node_id, status, now, output=output, error=error)
         ok = status == "completed"
@@ -305,6 +367,120 @@ class GraphRun:
         for call in round_:
             self._attempt(call["worker"], call, now)
 
+    # -- routers and re-planning (ADR 0006) --------------------------------------------
+
+    def _plan_graph(self) -> None:
+        """(Re)build the schedule from the spec and the nodes' states: at the start, after a revision."""
+        spec = self.spec
+        self._workers = {w: a.id for a in spec.agents for w in a.workers}
+        self._dependents: dict[str, list[str]] = {a.id: [] for a in spec.agents}
+        for a in spec.agents:
+            for dep in a.depends_on:
+                self._dependents[dep].append(a.id)
+        outside = off_dag(spec)
+        dag = [a.id for a in spec.agents if a.id not in outside]
+        ended = {n for n in dag if self.nodes[n].status in TERMINAL and n not in self._replan_queue}
+        waiting = [n for n in dag if self.nodes[n].status == "waiting"]
+        self._blocked = {n: sum(d not in ended for d in self.nodes[n].spec.depends_on) for n in waiting}
+        self._ready = [n for n in waiting if self._blocked[n] == 0]
+        self._unstarted = len(waiting)
+        self._open = len(dag) - len(ended)
+
+    def _routed(self, router_id: str, decision: dict[str, Any]) -> None:
+        route = self.nodes[router_id].spec.route
+        assert route is not None
+        chosen = [c for c in decision.get("chosen") or [] if c in route.candidates]
+        scores = decision.get("scores") or {}
+        self.routes[router_id] = {
+            "chosen": chosen,
+            "scores": scores,
+            "fallback": bool(decision.get("fallback")),
+        }
+        for candidate in route.candidates:
+            if candidate not in chosen:
+                self._pruned[candidate] = f"not chosen by router {router_id!r}"
+
+    def _may_replan(self, node_id: str) -> bool:
+        planner = self.spec.planner
+        return (
+            planner is not None
+            and not self.finished
+            and self.nodes[node_id].status in REPLAN_STATUSES
+            and self.nodes[node_id].spec.on_failure != "continue"
+            and node_id not in off_dag(self.spec)
+            and len(self.replans) + len(self._replan_queue) < planner.max_replans
+        )
+
+    def _ask_planner(self, failed: str, now: datetime) -> None:
+        """Hold the failed node's end (its dependents wait) and ask the planner, one failure at a time."""
+        self._replan_queue.append(failed)
+        if len(self._replan_queue) == 1:
+            self._call_planner(now)
+
+    def _call_planner(self, now: datetime) -> None:
+        assert self.spec.planner is not None
+        failed = self.nodes[self._replan_queue[0]]
+        planner = self.nodes[self.spec.planner.agent]
+        statuses = {n: node.status for n, node in self.nodes.items()}
+        task = planner_task(self.spec, failed.spec.id, failed.status, failed.error or "", statuses)
+        planner.status, planner.calls = "running", planner.calls + 1
+        planner.started_at = planner.started_at or _iso(now)
+        if limit := planner.spec.budget.max_seconds:
+            error = f"over max_seconds ({limit:g} s)"
+            failed_id = failed.spec.id
+            self._timer(
+                planner.spec.id,
+                now + timedelta(seconds=limit),
+                lambda ok, value, at: self._planned(failed_id, "timed_out", None, error, at),
+            )
+        self._attempt(planner.spec.id, {"attempt": 0, "replan": failed.spec.id, "task": task}, now)
+
+    def _planned(self, failed: str, status: str, answer: Any, error: Any, now: datetime) -> None:
+        """The planner answered (or gave up): apply the revision, or let the failure stand."""
+        assert self.spec.planner is not None
+        planner = self.nodes[self.spec.planner.agent]
+        self._drop_all(planner.spec.id)
+        planner.status, planner.finished_at = status, _iso(now)
+        planner.error = None if status == "completed" else str(error or status)[:2000]
+        node = self.nodes[failed]
+        record: dict[str, Any] = {"node": failed, "status": node.status, "error": node.error, "at": _iso(now)}
+        self._replan_queue.pop(0)
+        try:
+            if status != "completed":
+                raise RevisionRejected(f"the planner ended {status}: {planner.error}")
+            revision = parse_revision(answer)
+            spec = revise(self.spec, revision, failed, {n: v.status for n, v in self.nodes.items()})
+        except RevisionRejected as exc:
+            self.replans.append(record | {"action": "rejected", "reason": str(exc)[:2000]})
+            self._settle(failed, now)
+        else:
+            changes = {"changed": [a.id for a in revision.agents], "removed": list(revision.remove)}
+            self.replans.append(record | {"action": revision.action, "reason": revision.reason} | changes)
+            if spec is None:
+                reason = f"the planner stopped the run: {revision.reason}"
+                self._fail(f"agent {failed!r} ended {node.status}: {node.error}; {reason}", now)
+            else:
+                self._revised(spec, failed if revision.action == "replace" else None, revision.remove)
+        if self._replan_queue and not self.finished:
+            self._call_planner(now)
+
+    def _revised(self, spec: GraphSpec, replaced: str | None, removed: list[str]) -> None:
+        """Run the revised graph from here: started nodes keep their state, the replaced one waits again."""
+        self.spec = spec
+        for agent in spec.agents:
+            node = self.nodes.get(agent.id)
+            if node is None:
+                self.nodes[agent.id] = _Node(agent)
+            elif agent.id == replaced:  # attempts and usage carry on: the ledger's keys stay unique
+                node.spec, node.status, node.output, node.error = agent, "waiting", None, None
+                node.started_at = node.finished_at = None
+                node.rounds, node.event = [], None
+            else:
+                node.spec = agent
+        for node_id in removed:
+            self.nodes[node_id].status, self.nodes[node_id].error = "skipped", "removed by a re-plan"
+        self._plan_graph()
+
     # -- endings ----------------------------------------------------------------------
 
     def _finish(
@@ -315,12 +491,20 @@ class GraphRun:
             return
         self._drop_all(node_id)
         node.status, node.output = status, output
-        self._ended(node_id)
         node.error = None if status == "completed" else str(error or status)[:2000]
         node.finished_at = _iso(now)
         for worker in node.spec.workers:
             if self.nodes[worker].status not in TERMINAL and self.nodes[worker].calls:
                 self.nodes[worker].status = "cancelled"
+        if self._may_replan(node_id):
+            return self._ask_planner(node_id, now)
+        self._settle(node_id, now)
+
+    def _settle(self, node_id: str, now: datetime) -> None:
+        """The node's end counts: dependents may become ready, and its ``on_failure`` applies."""
+        node = self.nodes[node_id]
+        status = node.status
+        self._ended(node_id)
         if status == "completed":
             return
         policy = node.spec.on_failure

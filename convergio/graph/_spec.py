@@ -18,11 +18,13 @@ __all__ = [
     "GraphSpec",
     "NodeKind",
     "OnFailure",
+    "Planner",
     "Retry",
+    "Route",
 ]
 
 NodeId = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
-NodeKind = Literal["agent", "supervisor", "graph"]
+NodeKind = Literal["agent", "supervisor", "graph", "router", "a2a"]
 OnFailure = Literal["fail_run", "continue", "skip_dependents"]
 
 _TEXT_LIMIT = 100_000
@@ -52,6 +54,24 @@ class AwaitEvent(_Model):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     timeout_seconds: float = Field(gt=0, le=30 * 24 * 3600)
+
+
+class Route(_Model):
+    """kind router: the candidates it chooses among by intent (see ADR 0006)."""
+
+    candidates: list[NodeId] = Field(min_length=1, max_length=1000, description="agents that depend on it")
+    top_k: int = Field(default=1, ge=1, le=100, description="how many candidates run at most")
+    threshold: float = Field(default=0.1, ge=0, le=1, description="the least score a chosen candidate has")
+    fallback: NodeId | None = Field(default=None, description="a candidate that runs when none scores enough")
+
+
+class Planner(_Model):
+    """Adaptive re-planning: the agent asked for a revised plan when a node fails for good."""
+
+    agent: NodeId
+    max_replans: int = Field(default=2, ge=1, le=10)
+    providers: list[str] = Field(default_factory=list, max_length=16, description="beyond the graph's own")
+    tools: list[str] = Field(default_factory=list, max_length=64, description="beyond the graph's own")
 
 
 class AgentSpec(_Model):
@@ -85,6 +105,16 @@ class AgentSpec(_Model):
     max_rounds: int = Field(default=3, ge=1, le=20, description="supervisor only")
     graph: GraphSpec | None = Field(default=None, description="kind graph: the sub-graph, inline")
     graph_ref: str | None = Field(default=None, description="kind graph: a named graph instead")
+    examples: list[Annotated[str, Field(max_length=2_000)]] = Field(
+        default_factory=list, max_length=50, description="requests it suits (routing)"
+    )
+    route: Route | None = Field(default=None, description="kind router only")
+    url: str | None = Field(
+        default=None, max_length=2_000, description="kind a2a: the remote agent's base URL (card under it)"
+    )
+    connection: str | None = Field(
+        default=None, max_length=64, description="kind a2a: a tenant connection whose key is sent"
+    )
 
 
 class GraphSpec(_Model):
@@ -97,3 +127,4 @@ class GraphSpec(_Model):
     budget: Budget = Budget()
     guards: list[str] = Field(default_factory=list, max_length=8, description="guards of every agent")
     input_schema: dict[str, Any] | None = None
+    planner: Planner | None = None

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 
 from convergio.errors import InvalidGraph, InvalidRequest, Problem
 
+from ._a2a import a2a_problems
+from ._rules import off_dag, planner_problems, router_problems
 from ._spec import AgentSpec, GraphSpec
 from ._template import TEMPLATE_NAMES, TemplateError, check_template
 
@@ -138,6 +140,9 @@ class _Checker:
                     where = _join(prefix, f"agents[{i}].await_event.name")
                     self.add(where, f"event {name!r} is already awaited by {events[name]!r}")
                 events.setdefault(name, agent.id)
+        planned = planner_problems(spec, self.catalog.providers, self.catalog.tools)
+        for path, message in (*router_problems(spec), *planned):
+            self.add(_join(prefix, path), message)
         cycle = _find_cycle(spec, index)
         if cycle:
             self.add(_join(prefix, f"agents[{index[cycle[0]]}].depends_on"), "cycle: " + " -> ".join(cycle))
@@ -189,7 +194,7 @@ class _Checker:
         guards: tuple[str, ...],
     ) -> AgentSpec:
         at = _join(prefix, f"agents[{i}]")
-        is_worker = any(agent.id in a.workers for a in spec.agents)
+        is_worker = agent.id in off_dag(spec)  # a worker or the planner: it is given a task
         if agent.provider not in self.catalog.providers:
             known = ", ".join(sorted(self.catalog.providers))
             self.add(f"{at}.provider", f"unknown provider {agent.provider!r} (known: {known})")
@@ -203,6 +208,8 @@ class _Checker:
             self.add(f"{at}.tools", "a supervisor delegates to its workers; give the tools to a worker")
         if agent.kind != "graph" and (agent.graph is not None or agent.graph_ref is not None):
             self.add(f"{at}.kind", "graph and graph_ref need kind: graph")
+        for path, message in a2a_problems(agent, at, self.catalog.providers):
+            self.add(path, message)
         if agent.kind == "graph":
             return self._subgraph(agent, at, depth, refs, (*guards, *agent.guards))
         if agent.prompt is None and not is_worker:
@@ -226,7 +233,7 @@ class _Checker:
         if "event" in names and agent.await_event is None:
             self.add(f"{at}.prompt", "uses event but the agent declares no await_event")
         if "task" in names and not is_worker:
-            self.add(f"{at}.prompt", "uses task but the agent is no supervisor's worker")
+            self.add(f"{at}.prompt", "uses task but the agent is no supervisor's worker or planner")
 
     def _subgraph(
         self, agent: AgentSpec, at: str, depth: int, refs: tuple[str, ...], guards: tuple[str, ...]
@@ -262,7 +269,7 @@ def _join(prefix: str, path: str) -> str:
 
 
 def _sinks(spec: GraphSpec) -> list[str]:
-    workers = {w for a in spec.agents for w in a.workers}
+    workers = off_dag(spec)
     needed = {d for a in spec.agents for d in a.depends_on}
     return [a.id for a in spec.agents if a.id not in needed and a.id not in workers]
 

@@ -24,6 +24,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
+from azure.functions.eventgrid import EventGridEventInConverter
 
 from ._executor import Orchestrator
 
@@ -123,6 +124,9 @@ class FunctionIndex:
         self.orchestrators: dict[str, Orchestrator] = {}
         self.activities: dict[str, Any] = {}
         self.unsupported: dict[str, str] = {}
+        self.event_grid: dict[str, Any] = {}
+        # The durable client binding JSON non-HTTP functions get (the server supplies it).
+        self.client_binding: Callable[[], str] = lambda: ""
         self.loop: asyncio.AbstractEventLoop | None = None
         for function in app.get_functions():  # may be called once only
             self._index(function)
@@ -159,6 +163,8 @@ class FunctionIndex:
             )
         elif kind == "activityTrigger":
             self.activities[name] = function
+        elif kind == "eventGridTrigger":
+            self.event_grid[name] = function
         else:
             self.unsupported[name] = str(kind)
 
@@ -193,7 +199,7 @@ class FunctionIndex:
             meta.Datum(type="json", value=input_json if input_json is not None else "null"),
             trigger_metadata=None,
         )
-        result = self._invoke(function, {trigger.name: value})
+        result = self._invoke(function, {trigger.name: value, **self._client_args(function)})
         return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
 
     async def call_http(self, route: HttpRoute, request: func.HttpRequest, client_json: str) -> Any:
@@ -205,6 +211,18 @@ class FunctionIndex:
         if inspect.iscoroutinefunction(user):
             return await user(**kwargs)
         return await asyncio.to_thread(user, **kwargs)
+
+    def call_event_grid(self, name: str, event_json: str) -> None:
+        """Run an Event Grid function for one event (Event Grid or CloudEvents schema)."""
+        function = self.event_grid[name]
+        value = EventGridEventInConverter.decode(
+            meta.Datum(type="json", value=event_json), trigger_metadata=None
+        )
+        self._invoke(function, {function.get_trigger().name: value, **self._client_args(function)})
+
+    def _client_args(self, function: Any) -> dict[str, str]:
+        names = [b.name for b in function.get_bindings() if b.type == "durableClient"]
+        return {name: self.client_binding() for name in names}
 
     def _invoke(self, function: Any, args: Mapping[str, Any]) -> Any:
         user = function.get_user_function()

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import _durable_api
+from . import _durable_api, _eventgrid
 from ._engine import Engine
 
 __all__ = ["build_asgi_app"]
@@ -34,7 +34,12 @@ def _to_function_request(request: Request, body: bytes, route_params: dict[str, 
 
 
 def _to_response(result: Any) -> Response:
-    """Map what an HTTP function returned to a response, as the worker does."""
+    """Map what an HTTP function returned to a response, as the worker does.
+
+    An ASGI response (a streamed one, say) passes through, as with the worker's HTTP streams.
+    """
+    if isinstance(result, Response):
+        return result
     if isinstance(result, func.HttpResponse):
         headers = {k: v for k, v in result.headers.items() if k.lower() != "content-length"}
         media_type = headers.pop("Content-Type", None) or headers.pop("content-type", None)
@@ -54,6 +59,7 @@ def _to_response(result: Any) -> Response:
 
 def build_asgi_app(engine: Engine, *, route_prefix: str, hub: str, base_url: Callable[[], str]) -> Starlette:
     index = engine.index
+    index.client_binding = lambda: _durable_api.client_binding(base_url(), hub)
     prefix = f"/{route_prefix.strip('/')}" if route_prefix.strip("/") else ""
 
     def advertised(_: Request) -> str:
@@ -116,6 +122,7 @@ def build_asgi_app(engine: Engine, *, route_prefix: str, hub: str, base_url: Cal
     routes = [
         Route("/admin/host/status", host_status, methods=["GET"]),
         *_durable_api.routes(engine, advertised, hub),
+        *_eventgrid.routes(index),
         Route(f"{prefix}/{{path:path}}" if prefix else "/{path:path}", http_trigger, methods=methods),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

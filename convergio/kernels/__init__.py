@@ -5,5 +5,6 @@ kernel's first call, so importing this package costs only numpy.
 """
 
 from ._rollup import GroupSums, group_sums, group_sums_python
+from ._routing import RoutingIndex, route_scores_python
 
-__all__ = ["GroupSums", "group_sums", "group_sums_python"]
+__all__ = ["GroupSums", "RoutingIndex", "group_sums", "group_sums_python", "route_scores_python"]

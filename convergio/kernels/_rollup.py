@@ -26,6 +26,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from ._jit import njit
+
 __all__ = ["GroupSums", "group_sums", "group_sums_python"]
 
 Int64Array = npt.NDArray[np.int64]
@@ -150,16 +152,7 @@ def _kernels() -> _Kernels:
     global _compiled
     with _compile_lock:
         if _compiled is None:
-            import numba
-
-            def jit(function: Callable[..., Any]) -> Callable[..., Any]:
-                try:
-                    compiled: Callable[..., Any] = numba.njit(cache=True)(function)
-                except RuntimeError:  # no writable cache location: compile in memory
-                    compiled = numba.njit(function)
-                return compiled
-
-            _compiled = (jit(_fold), jit(_factorize), jit(_dense_ids), jit(_sums))
+            _compiled = (njit(_fold), njit(_factorize), njit(_dense_ids), njit(_sums))
         return _compiled
 
 

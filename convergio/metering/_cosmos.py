@@ -15,9 +15,10 @@ credential is given).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, Final
 
-from ._ledger import time_bounds
+from ._ledger import run_totals, time_bounds
 from ._record import UsageRecord
 
 __all__ = ["CosmosLedger"]
@@ -136,3 +137,26 @@ class CosmosLedger:
         records = [UsageRecord.from_json(item) for item in items]
         records.sort(key=lambda record: (record.at, record.id))
         return records
+
+    def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
+        """Total cost per run, from one parameterised query in the tenant's partition.
+
+        Only ``run_id`` and ``cost`` are read; costs are decimal strings, so they are summed
+        here exactly rather than by Cosmos ``SUM`` (which works on numbers only).
+
+        Args:
+            tenant_id: The tenant (the partition key).
+            run_ids: The runs.
+
+        Returns:
+            Every asked run id mapped to its total cost (0 when it has no records).
+        """
+        unique = list(dict.fromkeys(run_ids))
+        if not unique:
+            return {}
+        items = self.container.query_items(
+            query="SELECT c.run_id, c.cost FROM c WHERE c.tenant_id = @t AND ARRAY_CONTAINS(@ids, c.run_id)",
+            parameters=[{"name": "@t", "value": tenant_id}, {"name": "@ids", "value": unique}],
+            partition_key=tenant_id,
+        )
+        return run_totals(unique, ((str(item["run_id"]), str(item["cost"])) for item in items))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from ._record import UsageRecord, canonical_time
 
-__all__ = ["Ledger", "time_bounds"]
+__all__ = ["Ledger", "run_totals", "time_bounds"]
 
 
 @runtime_checkable
@@ -50,6 +51,18 @@ class Ledger(Protocol):
         """
         ...
 
+    def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
+        """What each run cost in total (EUR), in one query: a list of runs needs no query per run.
+
+        Args:
+            tenant_id: The tenant; a query never crosses tenants.
+            run_ids: The runs (root run ids; sub-graph usage is billed to its root run).
+
+        Returns:
+            Every asked run id mapped to its total cost (0 for a run with no records).
+        """
+        ...
+
 
 def time_bounds(start: str | None, end: str | None) -> tuple[str | None, str | None]:
     """Canonical forms of a query's time bounds, comparable as strings with stored ``at`` values.
@@ -67,3 +80,20 @@ def time_bounds(start: str | None, end: str | None) -> tuple[str | None, str | N
     low = None if start is None else canonical_time(start, name="start", allow_date=True)
     high = None if end is None else canonical_time(end, name="end", allow_date=True)
     return low, high
+
+
+def run_totals(run_ids: Sequence[str], rows: Iterable[tuple[str, str | Decimal]]) -> dict[str, Decimal]:
+    """Sum ``(run_id, cost)`` rows per run, exactly (costs are stored as decimal text).
+
+    Args:
+        run_ids: The runs asked for; each one is in the answer, 0 when it has no rows.
+        rows: The matching records' run ids and costs.
+
+    Returns:
+        The total cost per asked run.
+    """
+    totals = dict.fromkeys(run_ids, Decimal(0))
+    for run_id, cost in rows:
+        if run_id in totals:
+            totals[run_id] += Decimal(cost)
+    return totals

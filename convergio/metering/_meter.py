@@ -55,6 +55,7 @@ def meter_call(
         quantities,
         prices,
         at or datetime.now(UTC),
+        estimated=usage.get("estimated") is True,
     )
     ledger.record(records)
     return sum((r.cost for r in records), Decimal(0))

@@ -40,6 +40,7 @@ USAGE_UNITS: Final[Mapping[str, Unit]] = {
 """How the keys of a provider's usage dict map to billed units."""
 
 _DERIVED: Final = frozenset({"total_tokens"})
+_TOKEN_UNITS: Final = frozenset({"input_tokens", "output_tokens"})
 _ZERO: Final = Decimal(0)
 
 
@@ -169,6 +170,8 @@ def records_for(
     usage: Mapping[str, int | Decimal],
     prices: PriceTable,
     at: str | datetime,
+    *,
+    estimated: bool = False,
 ) -> list[UsageRecord]:
     """The usage records of one provider call (or one attempt's total usage).
 
@@ -184,6 +187,7 @@ def records_for(
             (``total_tokens`` is accepted and ignored: it is derived).
         prices: The price table.
         at: When the usage happened (ISO 8601 with offset, or an aware datetime).
+        estimated: The token counts were made locally, not reported by the provider.
 
     Returns:
         One record per non-zero quantity, in ``USAGE_UNITS`` order.
@@ -220,6 +224,7 @@ def records_for(
                 cost=cost_of(quantity, unit_price),
                 at=moment,
                 unpriced=not prices.is_priced(provider, model, unit),
+                estimated=estimated and unit in _TOKEN_UNITS,
             )
         )
     return records

@@ -176,6 +176,8 @@ class UsageRecord:
         cost: EUR, a Decimal with at most 8 decimal places.
         at: When the usage happened, ISO 8601 UTC.
         unpriced: True when the price table had no price for this model and unit (cost 0).
+        estimated: True when the tokens were counted locally because the provider reported
+            none (e.g. a stream without usage), so the quantity is ours, not the provider's.
         id: The deterministic key of (tenant, run, node, attempt, unit).
     """
 
@@ -192,6 +194,7 @@ class UsageRecord:
     cost: Decimal
     at: str
     unpriced: bool = False
+    estimated: bool = False
     id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -205,6 +208,8 @@ class UsageRecord:
             raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
         if not isinstance(self.unpriced, bool):
             raise ValueError("unpriced must be a bool")
+        if not isinstance(self.estimated, bool):
+            raise ValueError("estimated must be a bool")
         cost = _decimal(self.cost, "cost")
         if cost >= MAX_COST:
             raise ValueError(f"cost must be < {MAX_COST} EUR, got {self.cost!r}")
@@ -238,6 +243,7 @@ class UsageRecord:
             "cost": decimal_text(self.cost),
             "at": self.at,
             "unpriced": self.unpriced,
+            "estimated": self.estimated,
         }
 
     @classmethod
@@ -268,6 +274,7 @@ class UsageRecord:
                 cost=_decimal(data["cost"], "cost"),
                 at=data["at"],
                 unpriced=data.get("unpriced", False),
+                estimated=data.get("estimated", False),
             )
         except KeyError as missing:
             raise ValueError(f"usage record is missing {missing.args[0]!r}") from None

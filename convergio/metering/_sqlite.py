@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from ._ledger import time_bounds
+from ._ledger import run_totals, time_bounds
 from ._record import UsageRecord, decimal_text
 
 __all__ = ["SqliteLedger"]
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS usage (
     unit_price TEXT NOT NULL,
     cost TEXT NOT NULL,
     at TEXT NOT NULL,
-    unpriced INTEGER NOT NULL
+    unpriced INTEGER NOT NULL,
+    estimated INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS usage_tenant_at ON usage(tenant_id, at);
 CREATE INDEX IF NOT EXISTS usage_tenant_run ON usage(tenant_id, run_id);
@@ -45,11 +46,14 @@ CREATE INDEX IF NOT EXISTS usage_tenant_run ON usage(tenant_id, run_id);
 
 _COLUMNS: Final = (
     "id, tenant_id, run_id, node_id, attempt, provider, model, key_mode, unit, "
-    "quantity, unit_price, cost, at, unpriced"
+    "quantity, unit_price, cost, at, unpriced, estimated"
 )
-_INSERT: Final = f"INSERT OR IGNORE INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
+_INSERT: Final = f"INSERT OR IGNORE INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
 
-_Row = tuple[str, str, str, str, int, str, str, str, str, str, str, str, str, int]
+_IN_CHUNK: Final = 500
+"""Run ids per ``IN (...)`` query: far below SQLite's bound-parameter limit."""
+
+_Row = tuple[str, str, str, str, int, str, str, str, str, str, str, str, str, int, int]
 
 
 def _row(record: UsageRecord) -> _Row:
@@ -68,6 +72,7 @@ def _row(record: UsageRecord) -> _Row:
         decimal_text(record.cost),
         record.at,
         int(record.unpriced),
+        int(record.estimated),
     )
 
 
@@ -86,6 +91,7 @@ def _record(row: _Row) -> UsageRecord:
         cost=Decimal(row[11]),
         at=row[12],
         unpriced=bool(row[13]),
+        estimated=bool(row[14]),
     )
     if record.id != row[0]:
         raise ValueError(f"usage row {row[0]!r} does not match its fields")
@@ -116,6 +122,9 @@ class SqliteLedger:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(usage)")}
+            if "estimated" not in columns:  # a ledger written before the column existed
+                self._db.execute("ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -175,6 +184,26 @@ class SqliteLedger:
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY at, id", params).fetchall()
         return [_record(row) for row in rows]
+
+    def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
+        """Total cost per run, from the (tenant, run) index: one query per 500 runs.
+
+        Args:
+            tenant_id: The tenant.
+            run_ids: The runs.
+
+        Returns:
+            Every asked run id mapped to its total cost (0 when it has no records).
+        """
+        unique = list(dict.fromkeys(run_ids))
+        rows: list[tuple[str, str]] = []
+        for first in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[first : first + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT run_id, cost FROM usage WHERE tenant_id = ? AND run_id IN ({marks})"  # noqa: S608
+            with self._lock:
+                rows += self._db.execute(sql, [tenant_id, *chunk]).fetchall()
+        return run_totals(unique, rows)
 
     def close(self) -> None:
         """Close the connection."""

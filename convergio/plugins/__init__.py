@@ -4,8 +4,10 @@ An untrusted plugin is a ``plugin.json`` manifest plus a ``.wasm`` module speaki
 of docs/adr/0005-plugin-abi.md. ``PluginRegistry`` installs plugins per tenant, records what each
 tenant grants them, offers their tools (``plugin.tool``) and calls them; ``PluginHost`` runs each
 call in a fresh wasmtime sandbox with fuel, memory, wall-time and output limits. Native (Python)
-plugins are trusted only when signed: ``sign_package`` / ``verify_package`` with a ``TrustStore``.
-``python -m convergio.plugins keygen|sign|verify|build`` is the command line.
+plugins are trusted only when signed: ``sign_package`` / ``verify_package`` with a ``TrustStore``,
+and ``load_native_plugins`` imports them from the verified bytes. ``PluginTools`` and
+``NativeTools`` offer both to agents as tool sources. ``python -m convergio plugins
+keygen|sign|verify|build|install|grant|list|remove`` is the command line.
 """
 
 from ._abi import ABI_VERSION, HOST_MODULE
@@ -44,13 +46,16 @@ from ._manifest import (
     PluginGrants,
     ToolDecl,
 )
-from ._package import PluginPackage, build_tree, read_package
-from ._registry import InstalledPlugin, PluginRegistry
+from ._native import NativeManifest, NativePlugin, NativeTools, load_native_plugins
+from ._package import MAX_ARCHIVE_BYTES, PluginPackage, build_tree, read_package
+from ._registry import InstalledPlugin, PluginRegistry, open_registry
 from ._signing import SIGNATURE_FILE, TrustStore, key_id, package_hash, sign_package, verify_package
+from ._tools import PluginTools
 
 __all__ = [
     "ABI_VERSION",
     "HOST_MODULE",
+    "MAX_ARCHIVE_BYTES",
     "SIGNATURE_FILE",
     "CacheStats",
     "Capabilities",
@@ -69,6 +74,9 @@ __all__ = [
     "LogCapability",
     "Manifest",
     "MemoryLimitExceeded",
+    "NativeManifest",
+    "NativePlugin",
+    "NativeTools",
     "OutOfFuel",
     "OutputTooLarge",
     "PackageTampered",
@@ -80,6 +88,7 @@ __all__ = [
     "PluginPackage",
     "PluginRegistry",
     "PluginTooLarge",
+    "PluginTools",
     "PluginToolError",
     "PluginTrap",
     "SignatureError",
@@ -91,6 +100,8 @@ __all__ = [
     "WallTimeExceeded",
     "build_tree",
     "key_id",
+    "load_native_plugins",
+    "open_registry",
     "package_hash",
     "read_package",
     "sign_package",

@@ -70,6 +70,8 @@ class CallContext:
         kv: The key-value store (needed when ``kv`` is granted).
         llm: The completion function (``llm_complete`` answers an error without one).
         deadline: ``time.monotonic()`` value after which the call is out of wall time.
+        public_only: Hosted mode: ``http_fetch`` reaches public addresses only, whatever the
+            grant lists (no cloud metadata endpoint, no loopback, no private network).
         log_lines: Lines logged so far.
         host_calls: ``http_fetch`` and ``llm_complete`` calls so far.
     """
@@ -80,6 +82,7 @@ class CallContext:
     kv: KVStore | None = None
     llm: LLMComplete | None = None
     deadline: float = field(default_factory=lambda: time.monotonic() + 2.0)
+    public_only: bool = False
     log_lines: int = 0
     host_calls: int = 0
 
@@ -223,7 +226,7 @@ def _http_fetch(context: CallContext, caller: wasmtime.Caller, ptr: int, length:
         if remaining <= 0:
             answer = _refusal("timeout", "the call is out of wall time").body
         else:
-            answer = fetch(request, context.grants.http, timeout_s=remaining)
+            answer = fetch(request, context.grants.http, timeout_s=remaining, public_only=context.public_only)
     return write_guest(caller, json.dumps(answer, ensure_ascii=False).encode())
 
 

@@ -3,7 +3,10 @@
 Only hosts listed in the tenant's grant are reachable (matched on the name, or name and port);
 redirects are not followed (a 3xx comes back to the guest as it is), proxies from the
 environment are ignored, bodies are cut at the grant's size, and every refusal or network
-failure becomes ``{"error": {"code", "message"}}`` for the guest to handle.
+failure becomes ``{"error": {"code", "message"}}`` for the guest to handle. In hosted mode a
+host must also resolve to public addresses only: a tenant cannot grant its plugin the cloud
+metadata endpoint or the platform's own network. (The address is checked, then resolved again
+by the HTTP client; DNS rebinding between the two is not prevented.)
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
+from convergio.providers import check_endpoint
 
 from ._manifest import HTTPCapability
 
@@ -20,13 +25,16 @@ _METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD"})
 _MAX_REQUEST_BODY = 64 * 1024
 
 
-def fetch(request: Any, grant: HTTPCapability, *, timeout_s: float) -> dict[str, Any]:
+def fetch(
+    request: Any, grant: HTTPCapability, *, timeout_s: float, public_only: bool = False
+) -> dict[str, Any]:
     """Perform a guest's request if its host is granted.
 
     Args:
         request: The decoded request: ``{"url", "method"?, "headers"?, "body"?}``.
         grant: The tenant's ``http`` grant.
         timeout_s: The timeout, already capped to the call's remaining wall time.
+        public_only: Refuse hosts that are, or resolve to, non-public addresses.
 
     Returns:
         ``{"status", "headers", "body", "truncated"}`` or ``{"error": {"code", "message"}}``.
@@ -52,6 +60,11 @@ def fetch(request: Any, grant: HTTPCapability, *, timeout_s: float) -> dict[str,
     allowed = set(grant.hosts)
     if host not in allowed and f"{host}:{url.port}" not in allowed:
         return _error("host_not_granted", f"host {host!r} is not granted to this plugin")
+    if public_only:
+        try:
+            check_endpoint(str(url), allowed_hosts=(), local_mode=False)
+        except ValueError as exc:
+            return _error("host_not_public", str(exc))
     timeout = max(0.001, min(timeout_s, grant.timeout_ms / 1000))
     try:
         with (

@@ -8,7 +8,7 @@ manifest) and what a tenant *grants* it (``PluginGrants``); a grant can only nar
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -25,12 +25,15 @@ __all__ = [
     "LogCapability",
     "Manifest",
     "PluginGrants",
+    "PluginInfo",
     "ToolDecl",
 ]
 
 PLUGIN_NAME = r"^[a-z][a-z0-9-]{0,62}$"
 TOOL_NAME = r"^[a-z][a-z0-9_]{0,62}$"
 TENANT_ID = r"^[A-Za-z0-9_-]{1,128}$"
+RESERVED_NAMES = frozenset({"mcp", "a2a"})
+"""Plugin names taken by other tool families (remote tools are ``mcp.<server>.<tool>``)."""
 _HOST = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$"
 
 
@@ -130,11 +133,23 @@ class Capabilities(_Strict):
         Returns:
             One message per problem; empty when the grant is within the request.
         """
-        problems = [f"{name!r} is not requested by the plugin" for name in self.names() - requested.names()]
+        return [problem["message"] for problem in self.problems(requested)]
+
+    def problems(self, requested: Capabilities) -> list[dict[str, str]]:
+        """Like ``within``, as ``{"path", "message"}`` naming each capability (``capabilities.kv``)."""
+        problems = [
+            {"path": f"capabilities.{name}", "message": f"{name!r} is not requested by the plugin"}
+            for name in sorted(self.names() - requested.names())
+        ]
         if self.http is not None and requested.http is not None:
             extra = sorted(set(self.http.hosts) - set(requested.http.hosts))
             if extra:
-                problems.append(f"http host(s) not requested by the plugin: {', '.join(extra)}")
+                problems.append(
+                    {
+                        "path": "capabilities.http.hosts",
+                        "message": f"http host(s) not requested by the plugin: {', '.join(extra)}",
+                    }
+                )
         return problems
 
 
@@ -154,31 +169,31 @@ class Limits(_Strict):
     output_bytes: int = Field(default=64 * 1024, ge=16, le=16 * 1024 * 1024)
 
 
-class Manifest(_Strict):
-    """``plugin.json``: what a plugin is, offers, asks for and may use.
+class PluginInfo(_Strict):
+    """What every plugin manifest says, WebAssembly or native: who it is and which tools it offers.
 
     Attributes:
-        abi: The guest ABI version (1).
-        name: The plugin name (lower-case, digits, dashes); tools are ``name.tool``.
+        name: The plugin name (lower-case, digits, dashes; not ``mcp`` or ``a2a``); tools are
+            ``name.tool``.
         version: Its version (semantic, ``1.2.3``).
         description: What it is for.
-        module: The ``.wasm`` file in the package.
         tools: The tools it offers (at least one, names unique).
-        capabilities: The capabilities it requests.
-        limits: The per-call limits it needs.
     """
 
-    abi: Literal[1] = 1
     name: str = Field(pattern=PLUGIN_NAME)
     version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$", max_length=64)
     description: str = Field(min_length=1, max_length=2000)
-    module: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.wasm$")
     tools: list[ToolDecl] = Field(min_length=1, max_length=64)
-    capabilities: Capabilities = Capabilities()
-    limits: Limits = Limits()
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, name: str) -> str:
+        if name in RESERVED_NAMES:
+            raise ValueError(f"{name!r} is reserved (tools named {name}.* come from the platform)")
+        return name
 
     @model_validator(mode="after")
-    def _unique_tools(self) -> Manifest:
+    def _unique_tools(self) -> Self:
         names = [tool.name for tool in self.tools]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
@@ -188,6 +203,22 @@ class Manifest(_Strict):
     def tool(self, name: str) -> ToolDecl | None:
         """The tool of that name, or None."""
         return next((tool for tool in self.tools if tool.name == name), None)
+
+
+class Manifest(PluginInfo):
+    """``plugin.json`` of a WebAssembly plugin: what it is, offers, asks for and may use.
+
+    Attributes:
+        abi: The guest ABI version (1).
+        module: The ``.wasm`` file in the package.
+        capabilities: The capabilities it requests.
+        limits: The per-call limits it needs.
+    """
+
+    abi: Literal[1] = 1
+    module: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.wasm$")
+    capabilities: Capabilities = Capabilities()
+    limits: Limits = Limits()
 
 
 class PluginGrants(_Strict):

@@ -14,14 +14,23 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TypeVar
 
 import wasmtime
 from pydantic import ValidationError
 
 from ._errors import InvalidManifest, InvalidModule, PluginTooLarge
-from ._manifest import Manifest
+from ._manifest import Manifest, PluginInfo
 
-__all__ = ["MANIFEST_FILE", "PluginPackage", "build_tree", "parse_manifest", "read_package", "wat_to_wasm"]
+__all__ = [
+    "MANIFEST_FILE",
+    "PluginPackage",
+    "build_tree",
+    "parse_info",
+    "parse_manifest",
+    "read_package",
+    "wat_to_wasm",
+]
 
 MANIFEST_FILE = "plugin.json"
 MAX_MANIFEST_BYTES = 64 * 1024
@@ -29,6 +38,7 @@ MAX_MODULE_BYTES = 8 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 16 * 1024 * 1024
 
 _Reader = Callable[[str], "bytes | None"]
+_M = TypeVar("_M", bound=PluginInfo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +179,16 @@ def _assemble(read: _Reader, label: str) -> PluginPackage:
 
 
 def parse_manifest(raw: bytes, *, label: str = MANIFEST_FILE) -> Manifest:
+    """Parse and validate a WebAssembly plugin's manifest bytes (see ``parse_info``)."""
+    return parse_info(raw, Manifest, label=label)
+
+
+def parse_info(raw: bytes, model: type[_M], *, label: str = MANIFEST_FILE) -> _M:
     """Parse and validate manifest bytes.
 
     Args:
         raw: The content of ``plugin.json``.
+        model: The manifest model (``Manifest``; a native plugin's differs).
         label: Where it came from, for messages.
 
     Returns:
@@ -186,7 +202,7 @@ def parse_manifest(raw: bytes, *, label: str = MANIFEST_FILE) -> Manifest:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidManifest(f"{label}: {MANIFEST_FILE} is not UTF-8 JSON ({exc})") from None
     try:
-        return Manifest.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         details = [
             {"path": ".".join(str(part) for part in error["loc"]) or "manifest", "message": error["msg"]}

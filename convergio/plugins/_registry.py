@@ -13,6 +13,7 @@ import builtins
 import json
 import re
 import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from ._kv import KVStore
 from ._manifest import TENANT_ID, Capabilities, Manifest, PluginGrants
 from ._package import MANIFEST_FILE, parse_manifest, read_package
 
-__all__ = ["InstalledPlugin", "PluginRegistry"]
+__all__ = ["InstalledPlugin", "PluginRegistry", "open_registry"]
 
 _MODULE_FILE = "module.wasm"
 _GRANTS_FILE = "grants.json"
@@ -60,17 +61,31 @@ class PluginRegistry:
         host: The plugin host that compiles and runs modules.
         kv: The store behind the ``kv`` capability (shared; rows are keyed by tenant and plugin).
         llm: The default completion function for ``llm_complete`` (a call may pass its own).
+        public_only: Hosted mode: ``http_fetch`` reaches public addresses only.
     """
 
     def __init__(
-        self, root: Path, *, host: PluginHost, kv: KVStore | None = None, llm: LLMComplete | None = None
+        self,
+        root: Path,
+        *,
+        host: PluginHost,
+        kv: KVStore | None = None,
+        llm: LLMComplete | None = None,
+        public_only: bool = False,
     ) -> None:
         self.root = root
         self.host = host
         self.kv = kv
         self.llm = llm
+        self.public_only = public_only
         self._lock = threading.Lock()
-        self._loaded: dict[tuple[str, str], InstalledPlugin] = {}
+        self._loaded: dict[tuple[str, str], tuple[_Stamp, InstalledPlugin]] = {}
+
+    def close(self) -> None:
+        """Stop the host's clock thread and close the KV store (the registry is unusable after)."""
+        self.host.close()
+        if self.kv is not None:
+            self.kv.close()
 
     def install(self, tenant_id: str, source: Path | bytes) -> Manifest:
         """Validate a package and install it for a tenant (replacing an earlier version).
@@ -104,10 +119,17 @@ class PluginRegistry:
                 earlier = PluginGrants.model_validate_json((folder / _GRANTS_FILE).read_bytes())
                 if not earlier.capabilities.within(manifest.capabilities):
                     grants = earlier
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / _MODULE_FILE).write_bytes(package.wasm)
-            (folder / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-            (folder / _GRANTS_FILE).write_text(grants.model_dump_json(indent=2), encoding="utf-8")
+            # Staged in a sibling folder and swapped in, so a failure leaves the old version whole.
+            staging = Path(
+                tempfile.mkdtemp(prefix=f".staging-{manifest.name}-", dir=_folder(self.root / tenant_id))
+            )
+            try:
+                (staging / _MODULE_FILE).write_bytes(package.wasm)
+                (staging / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+                (staging / _GRANTS_FILE).write_text(grants.model_dump_json(indent=2), encoding="utf-8")
+                _swap(staging, folder)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
             self._loaded.pop((tenant_id, manifest.name), None)
         return manifest
 
@@ -123,7 +145,11 @@ class PluginRegistry:
         _check_tenant(tenant_id)
         folder = self.root / tenant_id
         names = (
-            sorted(p.name for p in folder.iterdir() if (p / MANIFEST_FILE).is_file())
+            sorted(
+                p.name
+                for p in folder.iterdir()
+                if not p.name.startswith(".") and (p / MANIFEST_FILE).is_file()
+            )
             if folder.is_dir()
             else []
         )
@@ -144,18 +170,19 @@ class PluginRegistry:
         """
         _check_tenant(tenant_id)
         with self._lock:
-            plugin = self._loaded.get((tenant_id, name))
-            if plugin is not None:
-                return plugin
             folder = self.root / tenant_id / name
             if "/" in name or name.startswith(".") or not (folder / MANIFEST_FILE).is_file():
                 raise PluginNotFound(f"no plugin {name!r} is installed")
+            stamp = _stamp(folder)
+            cached = self._loaded.get((tenant_id, name))
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
             plugin = InstalledPlugin(
                 manifest=parse_manifest((folder / MANIFEST_FILE).read_bytes()),
                 grants=PluginGrants.model_validate_json((folder / _GRANTS_FILE).read_bytes()),
                 wasm=(folder / _MODULE_FILE).read_bytes(),
             )
-            self._loaded[(tenant_id, name)] = plugin
+            self._loaded[(tenant_id, name)] = (stamp, plugin)
             return plugin
 
     def remove(self, tenant_id: str, name: str) -> None:
@@ -186,12 +213,17 @@ class PluginRegistry:
             InvalidPlugin: a capability (or http host) the plugin does not request.
         """
         plugin = self.get(grants.tenant_id, grants.plugin)
-        problems = grants.capabilities.within(plugin.manifest.capabilities)
+        problems = grants.capabilities.problems(plugin.manifest.capabilities)
         if problems:
-            raise InvalidPlugin(f"cannot grant plugin {grants.plugin!r}: {'; '.join(problems)}")
+            raise InvalidPlugin(
+                f"cannot grant plugin {grants.plugin!r}: {'; '.join(p['message'] for p in problems)}",
+                details=problems,
+            )
         with self._lock:
             path = self.root / grants.tenant_id / grants.plugin / _GRANTS_FILE
-            path.write_text(grants.model_dump_json(indent=2), encoding="utf-8")
+            partial = path.with_name(f".{_GRANTS_FILE}.tmp")
+            partial.write_text(grants.model_dump_json(indent=2), encoding="utf-8")
+            partial.replace(path)
             self._loaded.pop((grants.tenant_id, grants.plugin), None)
 
     def plugin_tool_specs(self, tenant_id: str) -> builtins.list[ToolSpec]:
@@ -216,6 +248,7 @@ class PluginRegistry:
         arguments: dict[str, Any],
         *,
         llm: LLMComplete | None = None,
+        max_wall_time_ms: int | None = None,
     ) -> str:
         """Validate arguments against the tool's schema, then run the plugin in a fresh sandbox.
 
@@ -225,6 +258,7 @@ class PluginRegistry:
             arguments: The decoded JSON arguments, as the model gave them.
             llm: The completion function for this call (the tenant's provider and budget);
                 defaults to the registry's.
+            max_wall_time_ms: A tighter wall-time limit for this call (what the caller has left).
 
         Returns:
             The result text: a string result as it is, anything else as compact JSON.
@@ -249,18 +283,53 @@ class PluginRegistry:
             grants=_usable(plugin.grants.capabilities, kv=self.kv),
             kv=self.kv,
             llm=llm or self.llm,
+            public_only=self.public_only,
         )
+        limits = plugin.manifest.limits
+        if max_wall_time_ms is not None and max_wall_time_ms < limits.wall_time_ms:
+            limits = limits.model_copy(update={"wall_time_ms": max(max_wall_time_ms, 1)})
         answer = self.host.call(
-            plugin.wasm,
-            {"tool": tool_name, "arguments": arguments},
-            limits=plugin.manifest.limits,
-            context=context,
+            plugin.wasm, {"tool": tool_name, "arguments": arguments}, limits=limits, context=context
         )
         if "error" in answer:
             message = answer["error"] if isinstance(answer["error"], str) else json.dumps(answer["error"])
             raise PluginToolError(_short(f"{qualified_name}: {message}"))
         result = answer["result"]
         return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+
+
+def open_registry(home: Path, *, hosted: bool = False) -> PluginRegistry:
+    """The plugins of a state directory: installed under ``home/plugins``, KV in ``home/plugin-kv.sqlite3``.
+
+    The API, the activities and the ``plugins`` command line all open the same folders, so a
+    plugin installed or granted by one is seen by the others.
+
+    Args:
+        home: The state directory (``CONVERGIO_HOME``).
+        hosted: Hosted mode: plugins' ``http_fetch`` reaches public addresses only.
+
+    Returns:
+        The registry, with its own host (compiled modules cached under ``home/plugin-cache``).
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    host = PluginHost(cache_dir=home / "plugin-cache")
+    kv = KVStore(home / "plugin-kv.sqlite3")
+    return PluginRegistry(home / "plugins", host=host, kv=kv, public_only=hosted)
+
+
+_Stamp = tuple[int, ...]
+
+
+def _stamp(folder: Path) -> _Stamp:
+    """Which version of the plugin's files is on disk, so a change by another process is seen."""
+    stamp: list[int] = []
+    for name in (MANIFEST_FILE, _GRANTS_FILE, _MODULE_FILE):
+        try:
+            stat = (folder / name).stat()
+        except FileNotFoundError:
+            raise PluginNotFound(f"no plugin {folder.name!r} is installed") from None
+        stamp += (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    return tuple(stamp)
 
 
 def _usable(capabilities: Capabilities, *, kv: KVStore | None) -> Capabilities:
@@ -270,6 +339,26 @@ def _usable(capabilities: Capabilities, *, kv: KVStore | None) -> Capabilities:
         if kv is not None or capabilities.kv is None
         else capabilities.model_copy(update={"kv": None})
     )
+
+
+def _swap(staging: Path, folder: Path) -> None:
+    """Put ``staging`` where ``folder`` is; on failure the earlier version stays in place."""
+    if not folder.exists():
+        staging.rename(folder)
+        return
+    retired = staging.with_name(staging.name.replace(".staging-", ".retired-", 1))
+    folder.rename(retired)
+    try:
+        staging.rename(folder)
+    except OSError:
+        retired.rename(folder)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _check_tenant(tenant_id: str) -> None:

@@ -27,7 +27,10 @@ __all__ = [
     "key_id",
     "load_private_key",
     "load_public_key",
+    "listing_hash",
+    "package_files",
     "package_hash",
+    "read_verified",
     "sign_package",
     "verify_package",
 ]
@@ -101,6 +104,33 @@ class TrustStore:
         loaded = [k if isinstance(k, Ed25519PublicKey) else load_public_key(k) for k in keys]
         self._keys = {key_id(key): key for key in loaded}
 
+    @classmethod
+    def from_entries(cls, entries: Iterable[str]) -> TrustStore:
+        """A trust store from settings or command-line entries: each a key file's path or a base64 key.
+
+        Args:
+            entries: Paths of ``.pub`` (base64) or ``.pem`` files, or base64 raw keys.
+
+        Returns:
+            The trust store.
+
+        Raises:
+            ValueError: an entry is neither a readable key file nor an Ed25519 key (named by position,
+                never echoed).
+        """
+        keys: list[bytes] = []
+        for n, entry in enumerate(entries, start=1):
+            path = Path(entry)
+            data = path.read_bytes() if path.is_file() else entry.encode()
+            try:
+                load_public_key(data)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"trusted key {n} is neither a key file nor an Ed25519 public key (base64)"
+                ) from None
+            keys.append(data)
+        return cls(keys)
+
     def get(self, kid: str) -> Ed25519PublicKey | None:
         """The trusted key with that id, or None."""
         return self._keys.get(kid)
@@ -121,7 +151,22 @@ def package_hash(root: Path) -> bytes:
     Raises:
         PackageTampered: the package holds a symbolic link.
     """
-    lines = []
+    return listing_hash(package_files(root))
+
+
+def package_files(root: Path) -> dict[str, bytes]:
+    """The signed files of a package, read once: relative POSIX path to content.
+
+    Args:
+        root: The package folder.
+
+    Returns:
+        Every regular file except the signature and Python caches.
+
+    Raises:
+        PackageTampered: the package holds a symbolic link.
+    """
+    files: dict[str, bytes] = {}
     for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
         relative = path.relative_to(root)
         if path.is_symlink():
@@ -130,8 +175,13 @@ def package_hash(root: Path) -> bytes:
             continue
         if path.suffix == ".pyc":
             continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        lines.append(f"{relative.as_posix()}\0{digest}\n")
+        files[relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def listing_hash(files: dict[str, bytes]) -> bytes:
+    """The SHA-256 of the listing ``path\\0sha256\\n`` of the files, sorted by path."""
+    lines = [f"{path}\0{hashlib.sha256(files[path]).hexdigest()}\n" for path in sorted(files)]
     return hashlib.sha256("".join(lines).encode()).digest()
 
 
@@ -172,6 +222,27 @@ def verify_package(root: Path, trust_store: TrustStore) -> str:
         UnknownSigner: signed by a key not in the trust store.
         PackageTampered: the files changed since signing, or the signature file is bad or forged.
     """
+    return read_verified(root, trust_store)[0]
+
+
+def read_verified(root: Path, trust_store: TrustStore) -> tuple[str, dict[str, bytes]]:
+    """Read a package once and verify what was read: the bytes returned are the bytes signed.
+
+    Loading code from these bytes (not from the folder again) leaves no window between the check
+    and the use in which the files could be swapped.
+
+    Args:
+        root: The package folder.
+        trust_store: The trusted public keys.
+
+    Returns:
+        The signer's key id, and the package's files (relative POSIX path to content).
+
+    Raises:
+        SignatureMissing: no ``plugin.sig``.
+        UnknownSigner: signed by a key not in the trust store.
+        PackageTampered: the files changed since signing, or the signature file is bad or forged.
+    """
     path = root / SIGNATURE_FILE
     if not path.is_file():
         raise SignatureMissing(
@@ -189,11 +260,12 @@ def verify_package(root: Path, trust_store: TrustStore) -> str:
     key = trust_store.get(kid)
     if key is None:
         raise UnknownSigner(f"{root.name}: signed by key {kid}, which is not in the trust store")
-    actual = package_hash(root)
+    files = package_files(root)
+    actual = listing_hash(files)
     if actual != claimed:
         raise PackageTampered(f"{root.name}: files changed since signing (package hash mismatch)")
     try:
         key.verify(signature, actual)
     except InvalidSignature:
         raise PackageTampered(f"{root.name}: the signature does not verify for key {kid}") from None
-    return kid
+    return kid, files

@@ -5,6 +5,11 @@ call it settles to the real cost from the ledger. A reservation is one ``BEGIN I
 transaction that checks spent + reserved + estimate against the limit, so any number of
 parallel activities, in any number of processes, can never together pass a limit.
 
+Each (tenant, month, key mode) keeps a running total of spent plus still-reserved euros, moved
+in the same transaction as the reservation or settlement that changes it, so a check reads one
+row however many calls the month has seen (the ``spending`` rows stay, one per call, as the
+record). One connection per store, guarded by a lock, serves all of a process's threads.
+
 Managed keys (the platform's own key) are only for tenants that have them enabled, and only
 under a monthly cap: at ``DOWNGRADE_AT`` of the cap the call is downgraded to a cheaper model of
 the same family; at the cap it is throttled, unless the tenant consented to overage up to a
@@ -14,9 +19,10 @@ stated amount. Every downgrade, throttle and consent is recorded.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -51,6 +57,13 @@ CREATE TABLE IF NOT EXISTS spending (
     spent       TEXT NULL
 );
 CREATE INDEX IF NOT EXISTS spending_by_month ON spending (tenant_id, month, key_mode);
+CREATE TABLE IF NOT EXISTS totals (
+    tenant_id   TEXT NOT NULL,
+    month       TEXT NOT NULL,
+    key_mode    TEXT NOT NULL,
+    amount_eur  TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, month, key_mode)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     tenant_id  TEXT NOT NULL,
     at         TEXT NOT NULL,
@@ -90,25 +103,37 @@ class QuotaStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses no committed reservation
+        with self._write() as db:
+            fresh = not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'totals'").fetchone()
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            if fresh:
+                _backfill_totals(db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as db:
-            yield db
+        with self._lock:
+            yield self._db
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")  # one writer at a time: check-then-reserve cannot race
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # one writer at a time: check-then-reserve cannot race
             try:
-                yield db
+                yield self._db
             except BaseException:
-                db.execute("ROLLBACK")
+                self._db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
+            self._db.execute("COMMIT")
 
     # -- configuration --------------------------------------------------------------------
 
@@ -168,6 +193,7 @@ class QuotaStore:
                 "INSERT INTO spending VALUES (?, ?, ?, ?, ?, NULL)",
                 (reservation, tenant_id, month, key_mode, str(estimate_eur)),
             )
+            _add(db, tenant_id, month, key_mode, estimate_eur)
             if downgrade:
                 _event(db, tenant_id, now, "downgrade", f"managed-key use at >= {DOWNGRADE_AT:%} of the cap")
             return Decision(True, reservation, downgrade)
@@ -175,7 +201,14 @@ class QuotaStore:
     def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
         """Replace a reservation by what the call really cost (also for failed calls: 0)."""
         with self._write() as db:
+            row = db.execute(
+                "SELECT tenant_id, month, key_mode, reserved FROM spending WHERE id = ? AND spent IS NULL",
+                (reservation_id,),
+            ).fetchone()
+            if row is None:  # unknown, or settled already (a redelivered activity): nothing moves
+                return
             db.execute("UPDATE spending SET spent = ? WHERE id = ?", (str(spent_eur), reservation_id))
+            _add(db, row[0], row[1], row[2], spent_eur - Decimal(row[3]))
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
         with self._connect() as db:
@@ -203,12 +236,33 @@ def _budget(db: sqlite3.Connection, tenant_id: str) -> TenantBudget:
 
 def _used(db: sqlite3.Connection, tenant_id: str, month: str, key_mode: str | None) -> Decimal:
     """Spent plus still-open reservations (a reservation counts until it is settled)."""
-    query = "SELECT COALESCE(spent, reserved) FROM spending WHERE tenant_id = ? AND month = ?"
+    query = "SELECT amount_eur FROM totals WHERE tenant_id = ? AND month = ?"
     args: tuple[str, ...] = (tenant_id, month)
     if key_mode is not None:
         query += " AND key_mode = ?"
         args += (key_mode,)
     return sum((Decimal(value) for (value,) in db.execute(query, args)), Decimal(0))
+
+
+def _add(db: sqlite3.Connection, tenant_id: str, month: str, key_mode: str, amount: Decimal) -> None:
+    """Move a running total by ``amount`` (decimal text: SQLite would add floats)."""
+    row = db.execute(
+        "SELECT amount_eur FROM totals WHERE tenant_id = ? AND month = ? AND key_mode = ?",
+        (tenant_id, month, key_mode),
+    ).fetchone()
+    total = (Decimal(row[0]) if row else Decimal(0)) + amount
+    db.execute("INSERT OR REPLACE INTO totals VALUES (?, ?, ?, ?)", (tenant_id, month, key_mode, str(total)))
+
+
+def _backfill_totals(db: sqlite3.Connection) -> None:
+    """Totals for a store written before they existed, from its spending rows (once)."""
+    totals: dict[tuple[str, str, str], Decimal] = {}
+    for tenant_id, month, key_mode, value in db.execute(
+        "SELECT tenant_id, month, key_mode, COALESCE(spent, reserved) FROM spending"
+    ):
+        key = (tenant_id, month, key_mode)
+        totals[key] = totals.get(key, Decimal(0)) + Decimal(value)
+    db.executemany("INSERT INTO totals VALUES (?, ?, ?, ?)", [(*k, str(v)) for k, v in totals.items()])
 
 
 def _consented(db: sqlite3.Connection, tenant_id: str, month: str) -> Decimal:

@@ -96,6 +96,9 @@ def test_connections_are_write_only_validated_and_per_tenant(api_host: HostProce
             answer = api.http.put("/tenants/me/connections/c1", json=body)
             assert answer.status_code == 400 and word in answer.text, (body, answer.text)
         assert api.http.put("/tenants/me/connections/Bad_Name!", json={"kind": "offline"}).status_code == 400
+        for taken in ("managed", "hook-abc", "callback-abc", "mcp--files"):  # other secrets' names
+            answer = api.http.put(f"/tenants/me/connections/{taken}", json={"kind": "openai", "key": "sk-x"})
+            assert answer.status_code == 400 and "reserved" in answer.text, (taken, answer.text)
 
         assert (
             api.http.put(

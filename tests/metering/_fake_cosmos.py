@@ -101,6 +101,8 @@ class FakeCosmosTransport(HttpTransport):
             found = [d for d in found if d["at"] < params["@to"]]
         if "@run" in sql:
             found = [d for d in found if d["run_id"] == params["@run"]]
+        if "@ids" in sql:  # ARRAY_CONTAINS(@ids, c.run_id)
+            found = [d for d in found if d["run_id"] in params["@ids"]]
         page = {"_rid": "x", "Documents": found, "_count": len(found)}
         return CannedResponse(request, 200, page, {"x-ms-item-count": str(len(found))})
 

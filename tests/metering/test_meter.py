@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,3 +46,45 @@ def test_a_repeated_call_is_billed_once(tmp_path: Path) -> None:
     assert {r.node_id for r in records} == {"sub/x"} and len(records) == 4
     assert meter_call(ledger, prices, **(args | {"usage": {"total_tokens": 0}})) == 0
     ledger.close()
+
+
+def test_locally_counted_tokens_are_marked_estimated_and_survive_the_ledger(tmp_path: Path) -> None:
+    ledger = SqliteLedger(tmp_path / "usage.sqlite3")
+    prices = PriceTable.load()
+    base = {"tenant_id": "t", "node_id": "x", "provider": "openai", "model": "gpt-4o-mini", "step": 1}
+    meter_call(
+        ledger,
+        prices,
+        run_id="streamed",
+        usage={"prompt_tokens": 10, "completion_tokens": 4, "tool_calls": 2, "estimated": True},
+        **base,
+    )
+    meter_call(ledger, prices, run_id="reported", usage={"prompt_tokens": 10}, **base)
+    marks = {r.unit: r.estimated for r in ledger.query("t", run_id="streamed")}
+    assert marks == {"input_tokens": True, "output_tokens": True, "tool_calls": False}
+    assert [r.estimated for r in ledger.query("t", run_id="reported")] == [False]
+    ledger.close()
+
+
+def test_a_ledger_written_before_the_estimated_column_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "usage.sqlite3"
+    ledger = SqliteLedger(path)
+    meter_call(
+        ledger,
+        PriceTable.load(),
+        tenant_id="t",
+        run_id="old",
+        node_id="x",
+        step=1,
+        provider="openai",
+        model="gpt-4o-mini",
+        usage={"prompt_tokens": 3},
+    )
+    ledger.close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE usage DROP COLUMN estimated")
+    db.commit()
+    db.close()
+    again = SqliteLedger(path)
+    assert [(r.quantity, r.estimated) for r in again.query("t", run_id="old")] == [(3, False)]
+    again.close()

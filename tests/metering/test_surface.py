@@ -35,4 +35,10 @@ def test_metering_public_names() -> None:
 
 
 def test_kernels_public_names() -> None:
-    assert set(convergio.kernels.__all__) == {"GroupSums", "group_sums", "group_sums_python"}
+    assert set(convergio.kernels.__all__) == {
+        "GroupSums",
+        "RoutingIndex",
+        "group_sums",
+        "group_sums_python",
+        "route_scores_python",
+    }

@@ -82,3 +82,54 @@ def write_plugin(
     (folder / "plugin.json").write_text(json.dumps(manifest), encoding="utf-8")
     (folder / "module.wat").write_text(wat, encoding="utf-8")
     return folder
+
+
+SPIN = module("    (loop $forever\n      br $forever)\n    i64.const 0")
+"""Loops until it runs out of fuel or wall time."""
+
+ASK_LLM = module(
+    """    (local $got i64) (local $at i32)
+    ;; the arguments object: after {"tool":"run","arguments": (26 bytes), before the last brace
+    local.get $p
+    i32.const 26
+    i32.add
+    local.get $n
+    i32.const 27
+    i32.sub
+    call $llm
+    local.set $got
+    ;; answer {"result": <host json>} built around the host's answer in place
+    local.get $got
+    i64.const 32
+    i64.shr_u
+    i32.wrap_i64
+    i32.const 10
+    i32.sub
+    local.tee $at
+    i32.const 128
+    i32.const 10
+    memory.copy
+    local.get $at
+    local.get $got
+    i64.const 0xFFFFFFFF
+    i64.and
+    i32.wrap_i64
+    i32.add
+    i32.const 10
+    i32.add
+    i32.const 125
+    i32.store8
+    local.get $at
+    i64.extend_i32_u
+    i64.const 32
+    i64.shl
+    local.get $got
+    i64.const 0xFFFFFFFF
+    i64.and
+    i64.const 11
+    i64.add
+    i64.or""",
+    imports='(import "convergio" "llm_complete" (func $llm (param i32 i32) (result i64)))',
+    data='(data (i32.const 128) "{\\"result\\":")',
+)
+"""Passes its arguments to ``llm_complete`` and answers ``{"result": <the host's answer>}``."""

@@ -25,56 +25,10 @@ from convergio.plugins import (
     PluginToolError,
     UngrantedImport,
 )
-from tests.plugins._wat import module, write_plugin
+from tests.plugins._wat import ASK_LLM, write_plugin
 from tests.plugins.conftest import EXAMPLES, TENANT, LoopbackServer
 
 NOTES = Capabilities(kv=KVCapability(), log=LogCapability())
-
-ASK_LLM = module(
-    """    (local $got i64) (local $at i32)
-    ;; the arguments object: after {"tool":"run","arguments": (26 bytes), before the last brace
-    local.get $p
-    i32.const 26
-    i32.add
-    local.get $n
-    i32.const 27
-    i32.sub
-    call $llm
-    local.set $got
-    ;; answer {"result": <host json>} built around the host's answer in place
-    local.get $got
-    i64.const 32
-    i64.shr_u
-    i32.wrap_i64
-    i32.const 10
-    i32.sub
-    local.tee $at
-    i32.const 128
-    i32.const 10
-    memory.copy
-    local.get $at
-    local.get $got
-    i64.const 0xFFFFFFFF
-    i64.and
-    i32.wrap_i64
-    i32.add
-    i32.const 10
-    i32.add
-    i32.const 125
-    i32.store8
-    local.get $at
-    i64.extend_i32_u
-    i64.const 32
-    i64.shl
-    local.get $got
-    i64.const 0xFFFFFFFF
-    i64.and
-    i64.const 11
-    i64.add
-    i64.or""",
-    imports='(import "convergio" "llm_complete" (func $llm (param i32 i32) (result i64)))',
-    data='(data (i32.const 128) "{\\"result\\":")',
-)
 
 
 def test_kv_is_private_to_each_tenant(registry: PluginRegistry) -> None:
@@ -172,6 +126,18 @@ def test_http_fetch_reaches_granted_hosts_only(tmp_path: Path, registry: PluginR
         assert "not granted" in registry.call_plugin_tool(
             TENANT, "web-fetch.fetch", {"url": "http://example.org/"}
         )
+
+        # Hosted, a grant cannot open the platform's own network (metadata endpoint, loopback).
+        registry.public_only = True
+        for url in (f"http://{granted}/page", "http://169.254.169.254/metadata/identity"):
+            if "169.254" in url:
+                grant = Capabilities(http=HTTPCapability(hosts=[granted, "169.254.169.254"]))
+                manifest["capabilities"]["http"]["hosts"] = [granted, "169.254.169.254"]
+                (source / "plugin.json").write_text(json.dumps(manifest))
+                registry.install(TENANT, source)
+                registry.grant(PluginGrants(tenant_id=TENANT, plugin="web-fetch", capabilities=grant))
+            refused = json.loads(registry.call_plugin_tool(TENANT, "web-fetch.fetch", {"url": url}))
+            assert refused["error"]["code"] == "host_not_public", (url, refused)
 
 
 def test_llm_complete_goes_through_the_injected_callable(tmp_path: Path, registry: PluginRegistry) -> None:

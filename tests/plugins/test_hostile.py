@@ -23,10 +23,8 @@ from convergio.plugins import (
     UngrantedImport,
     WallTimeExceeded,
 )
-from tests.plugins._wat import constant_answer, module, write_plugin
+from tests.plugins._wat import SPIN, constant_answer, module, write_plugin
 from tests.plugins.conftest import EXAMPLES, TENANT
-
-SPIN = module("    (loop $forever\n      br $forever)\n    i64.const 0")
 
 MEMORY_BOMB = module(
     """    (loop $more

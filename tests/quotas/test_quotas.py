@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -88,3 +89,24 @@ def test_managed_keys_downgrade_at_80_percent_and_throttle_at_the_cap_unless_con
 def test_downgrades_are_data() -> None:
     assert cheaper_model("anthropic", "claude-sonnet-4-0") == "claude-3-5-haiku-latest"
     assert cheaper_model("openai", "gpt-4o-mini") is None
+
+
+def test_a_settlement_moves_the_total_once_and_a_store_from_before_totals_is_backfilled(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "q.sqlite3"
+    store = QuotaStore(path)
+    first = store.reserve("t", "managed", Decimal("2"), now=NOW)  # refused: managed keys are off
+    open_ = store.reserve("t", "byok", Decimal("4"), now=NOW)
+    done = store.reserve("t", "byok", Decimal("3"), now=NOW)
+    store.settle(done.reservation_id or "", Decimal("0.25"))
+    store.settle(done.reservation_id or "", Decimal("99"))  # a redelivered settlement changes nothing
+    store.settle("no-such-reservation", Decimal("5"))
+    assert not first.allowed and open_.allowed
+    assert store.spent("t", now=NOW) == Decimal("4.25")
+    store.close()
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE totals")  # as a store written before running totals existed
+    db.commit()
+    db.close()
+    assert QuotaStore(path).spent("t", now=NOW, key_mode="byok") == Decimal("4.25")

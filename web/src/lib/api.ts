@@ -1,5 +1,6 @@
 // A small client for /api/v1: the tenant key as x-api-key, errors as ApiError.
 import type {
+	BudgetView,
 	ConnectionIn,
 	ConnectionView,
 	GraphInfo,
@@ -87,6 +88,30 @@ export class Api {
 		this.onUnauthorized = options.onUnauthorized ?? (() => {});
 	}
 
+	private paths: Promise<string[]> | null = null;
+
+	/** Whether the API's (public) OpenAPI document names a path such as `/runs/{id}/stream`; read once. */
+	async offers(path: string): Promise<boolean> {
+		this.paths ??= this.fetcher(`${this.base}/openapi.json`, { headers: { accept: 'application/json' } })
+			.then((r) => (r.ok ? r.json() : {}))
+			.then((doc: unknown) => (isRecord(doc) && isRecord(doc.paths) ? Object.keys(doc.paths) : []))
+			.catch(() => []);
+		return (await this.paths).some((p) => p.endsWith(path));
+	}
+
+	/** An event stream's body, or null when the answer is not one (the caller then polls). */
+	async openStream(path: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array> | null> {
+		const headers: Record<string, string> = { accept: 'text/event-stream' };
+		const key = this.key();
+		if (key) headers['x-api-key'] = key;
+		const response = await this.fetcher(`${this.base}${path}`, { headers, signal });
+		if (response.ok && response.body && response.headers.get('content-type')?.startsWith('text/event-stream')) {
+			return response.body;
+		}
+		await response.body?.cancel().catch(() => {});
+		return null;
+	}
+
 	async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
 		const headers: Record<string, string> = { accept: 'application/json' };
 		const key = this.key();
@@ -159,6 +184,15 @@ export class Api {
 
 	deleteConnection(name: string): Promise<unknown> {
 		return this.request('DELETE', `/tenants/me/connections/${encodeURIComponent(name)}`);
+	}
+
+	getBudget(): Promise<BudgetView> {
+		return this.request('GET', '/tenants/me/budget');
+	}
+
+	/** Consent to managed-key spending over this month's cap, up to `amountEur` (replaces an earlier consent). */
+	consentToOverage(amountEur: string): Promise<{ amount_eur: string; recorded: boolean }> {
+		return this.request('POST', '/tenants/me/overage-consent', { amount_eur: amountEur });
 	}
 
 	usage(groupBy: string, from?: string, to?: string): Promise<UsageReport> {

@@ -42,6 +42,7 @@ export interface RunSummary {
 	created_at: string | null;
 	last_updated_at: string | null;
 	usage: Usage;
+	cost_eur: string;
 }
 
 export interface RunList {
@@ -129,4 +130,23 @@ export interface UsageReport {
 	currency: string;
 	rows: UsageRow[];
 	total_eur: string;
+}
+
+export interface QuotaEvent {
+	at: string;
+	kind: string;
+	detail: string;
+}
+
+/** GET /tenants/me/budget: amounts are EUR decimal strings; spent includes open reservations. */
+export interface BudgetView {
+	month: string;
+	monthly_eur: string | null;
+	spent_eur: string;
+	managed_enabled: boolean;
+	managed_cap_eur: string;
+	managed_spent_eur: string;
+	overage_consent_eur: string;
+	downgrade_at: string;
+	events: QuotaEvent[];
 }

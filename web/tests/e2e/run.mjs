@@ -4,7 +4,8 @@
 //
 // Starts `python -m convergio start --port 0 --home <tmp>` (serving web/build), adds a tenant,
 // signs in with its key, starts lesson-plan from the form, watches it complete on the DAG and
-// checks its cost. Installs nothing: set CHROMIUM_PATH or `apt-get install -y chromium`;
+// checks its cost; approves a newsletter that awaits a teacher, cancels another, and records
+// managed-key overage consent on the Budgets page. Installs nothing: set CHROMIUM_PATH or `apt-get install -y chromium`;
 // PYTHON picks the interpreter (default: the repository's .venv). Screenshots: web/test-results/.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -43,12 +44,34 @@ let host;
 let browser;
 let step = 'setup';
 
+// Throws (rather than exits) so that a failure after the host started still stops it.
+function python(args, what) {
+	const result = spawnSync(PYTHON, args, { cwd: ROOT, env, encoding: 'utf8' });
+	if (result.status !== 0) throw new Error(`${what} failed:\n${result.stdout}\n${result.stderr}`);
+	return result.stdout;
+}
+
 function addTenant() {
-	const result = spawnSync(PYTHON, ['-m', 'convergio', 'tenants', 'add', 'E2E School', '--home', home], { cwd: ROOT, env, encoding: 'utf8' });
-	if (result.status !== 0) fail(`tenants add failed:\n${result.stdout}\n${result.stderr}`);
-	const key = result.stdout.trim().split('\n').pop()?.trim();
-	if (!key) fail('tenants add printed no key');
+	const key = python(['-m', 'convergio', 'tenants', 'add', 'E2E School', '--home', home], 'tenants add').trim().split('\n').pop()?.trim();
+	if (!key) throw new Error('tenants add printed no key');
 	return key;
+}
+
+// Managed keys on, with a cap of 10 EUR and a monthly limit of 50, and 8.50 EUR of managed-key
+// spending already this month: past the 80 % downgrade line, so the page has something to show.
+function managedBudget() {
+	python(
+		['-m', 'convergio', 'tenants', 'budget', 'E2E School', '--home', home, '--monthly-eur', '50', '--managed', '--managed-cap-eur', '10'],
+		'tenants budget'
+	);
+	const seed = [
+		'import sys; from datetime import UTC, datetime; from decimal import Decimal; from pathlib import Path',
+		'from convergio.quotas import QuotaStore',
+		'q = QuotaStore(Path(sys.argv[1]) / "quotas.sqlite3"); now = datetime.now(UTC)',
+		'r = q.reserve("e2e-school", "managed", Decimal(0), now=now); q.settle(r.reservation_id, Decimal("8.50"))',
+		'assert q.reserve("e2e-school", "managed", Decimal(0), now=now).downgrade'
+	].join('\n');
+	python(['-c', seed, home], 'seeding managed-key spending');
 }
 
 function startHost() {
@@ -184,11 +207,97 @@ async function main() {
 	check(!(await page.content()).includes('sk-e2e-not-a-real-key'), 'the key came back into the page');
 	await shot(page, '07-connections');
 
+	step = 'human input';
+	await page.goto(`${url}${BASE}/start?graph=newsletter-approval`);
+	await page.getByLabel('Week').fill('12');
+	await page.getByLabel('Highlights').fill('Science fair\nNew library books');
+	await page.getByRole('button', { name: 'Start run' }).click();
+	await page.waitForURL(/\/runs\/[0-9a-f]{32}$/);
+	const approvalId = page.url().split('/').pop();
+	await page.locator('svg.dag [data-node="publish"][data-status="awaiting_input"]').waitFor({ timeout: TIMEOUT });
+	await page.getByText('Waiting for your input').waitFor();
+	check((await page.locator('[data-testid="run-status"] [data-status]').getAttribute('data-status')) === 'Running', 'the waiting run is not Running');
+	await page.getByLabel('Comment (optional)').fill('Add the date of the science fair.');
+	await shot(page, '09-awaiting-input');
+	await page.getByRole('button', { name: 'Approve' }).click();
+	await page.locator('[data-testid="run-status"] [data-status="Completed"]').waitFor({ timeout: TIMEOUT });
+	check((await page.locator('svg.dag [data-node="publish"]').getAttribute('data-status')) === 'completed', 'publish did not complete');
+	const published = (await page.getByTestId('run-output').textContent()) ?? '';
+	check(published.includes('Finalise this draft'), `publish did not run after the approval: "${published.slice(0, 200)}"`);
+	check((await page.getByRole('button', { name: 'Approve' }).count()) === 0, 'a finished run still offers Approve');
+	await shot(page, '10-approved');
+	console.log(`e2e: approved run ${approvalId}`);
+
+	step = 'cancel';
+	await page.goto(`${url}${BASE}/start?graph=newsletter-approval`);
+	await page.getByLabel('Week').fill('13');
+	await page.getByRole('button', { name: 'Start run' }).click();
+	await page.waitForURL(/\/runs\/[0-9a-f]{32}$/);
+	const cancelId = page.url().split('/').pop();
+	await page.locator('svg.dag [data-node="publish"][data-status="awaiting_input"]').waitFor({ timeout: TIMEOUT });
+	let asked = '';
+	page.once('dialog', (dialog) => {
+		asked = dialog.message();
+		dialog.accept();
+	});
+	await page.getByRole('button', { name: 'Cancel run' }).click();
+	await page.locator('[data-testid="run-status"] [data-status="Terminated"]').waitFor({ timeout: TIMEOUT });
+	check(asked.startsWith('Cancel this run?'), `no confirmation before cancelling: "${asked}"`);
+	check((await page.locator('svg.dag [data-node="publish"]').getAttribute('data-status')) === 'cancelled', 'the waiting agent is not cancelled');
+	check((await page.getByRole('button', { name: 'Cancel run' }).count()) === 0, 'a cancelled run still offers Cancel');
+	await shot(page, '11-cancelled');
+
+	step = 'runs list costs';
+	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }).click();
+	await page.getByLabel('Status').selectOption('Terminated');
+	const cancelledRow = page.locator('tr', { has: page.locator(`a[href$="/runs/${cancelId}"]`) });
+	await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1); // the filtered list
+	await cancelledRow.waitFor();
+	await page.getByLabel('Status').selectOption('');
+	await page.waitForFunction(() => document.querySelectorAll('tbody tr a').length === 3);
+	const lessonRow = page.locator('tr', { has: page.locator(`a[href$="/runs/${runId}"]`) });
+	const listed = ((await lessonRow.getByTestId('run-cost').textContent()) ?? '').trim();
+	check(listed === cost, `the runs list shows ${listed} for the lesson plan, its page ${cost}`);
+
+	step = 'budgets';
+	managedBudget();
+	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Budgets' }).click();
+	const managedGauge = page.getByTestId('gauge-managed');
+	await managedGauge.waitFor();
+	check((await managedGauge.getAttribute('data-zone')) === 'downgrade', 'the managed-key gauge is not past the downgrade line');
+	const meter = page.getByRole('meter', { name: 'Managed-key spending this month against the cap' });
+	check(((await meter.getAttribute('aria-valuetext')) ?? '').startsWith('€8.50 of €10.00 (85 %)'), 'the meter does not read 8.50 of 10.00');
+	check((await page.getByTestId('gauge-monthly').getAttribute('data-zone')) === 'ok', 'the monthly gauge is not ok');
+	await page.locator('[data-testid="quota-events"] tr[data-kind="downgrade"]').first().waitFor();
+	check(((await page.getByTestId('current-consent').textContent()) ?? '').trim() === 'none', 'a consent exists already');
+	await page.getByRole('button', { name: 'Review consent' }).click();
+	await page.getByText('Enter an amount in euros').waitFor(); // validated before anything is sent
+	check((await page.getByLabel('Amount over the cap (EUR)').getAttribute('aria-invalid')) === 'true', 'the bad amount is not marked invalid');
+	await page.getByLabel('Amount over the cap (EUR)').fill('12,5');
+	await page.getByRole('button', { name: 'Review consent' }).click();
+	const summary = (await page.getByTestId('consent-summary').textContent()) ?? '';
+	check(summary.includes('€12.50') && summary.includes('€22.50'), `the confirmation does not state the amount: "${summary}"`);
+	check(await page.getByRole('heading', { name: 'Confirm your consent' }).evaluate((h) => h === document.activeElement), 'focus did not move to the confirmation');
+	await shot(page, '12-budget-confirm');
+	await page.getByRole('button', { name: 'Confirm consent' }).click();
+	await page.getByRole('status').filter({ hasText: 'Consent recorded' }).waitFor();
+	await page.getByTestId('current-consent').filter({ hasText: 'up to €12.50 over the cap' }).waitFor();
+	await page.locator('[data-testid="quota-events"] tr[data-kind="consent"]').first().waitFor();
+	const api = await fetch(`${url}/api/v1/tenants/me/budget`, { headers: { 'x-api-key': key } }).then((r) => r.json());
+	check(api.overage_consent_eur === '12.50', `the API holds consent ${api.overage_consent_eur}`);
+	check((await managedGauge.getAttribute('data-zone')) === 'downgrade', 'consent changed the zone');
+	await shot(page, '13-budget-consented');
+
 	step = 'tablet';
 	await page.setViewportSize({ width: 768, height: 1024 });
 	await page.goto(`${url}${BASE}/runs/${runId}`);
 	await page.locator('[data-testid="run-status"] [data-status="Completed"]').waitFor();
 	await shot(page, '08-run-tablet');
+	await page.goto(`${url}${BASE}/budgets`);
+	await page.getByTestId('gauge-managed').waitFor();
+	const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+	check(overflow <= 0, `the Budgets page scrolls sideways on a tablet (${overflow}px)`);
+	await shot(page, '14-budgets-tablet');
 
 	check(consoleErrors.length === 0, `browser console errors:\n${consoleErrors.join('\n')}`);
 	console.log(`e2e: passed; screenshots in ${RESULTS}`);

@@ -65,4 +65,16 @@ describe('API client', () => {
 		expect(await new Api({ fetch }).sendEvent('r/1', 'appr oval', { approved: true })).toBeUndefined();
 		expect(fetch.mock.calls[0][0]).toBe('/api/v1/runs/r%2F1/events/appr%20oval');
 	});
+
+	it('reads the budget and posts a consent amount', async () => {
+		const fetch = fakeFetch(201, '{"amount_eur": "25.00", "recorded": true}');
+		const api = new Api({ fetch, key: () => 'k' });
+		expect((await api.consentToOverage('25.00')).recorded).toBe(true);
+		const [url, init] = fetch.mock.calls[0];
+		expect(url).toBe('/api/v1/tenants/me/overage-consent');
+		expect(init?.method).toBe('POST');
+		expect(JSON.parse(String(init?.body))).toEqual({ amount_eur: '25.00' });
+		const conflict = new Api({ fetch: fakeFetch(409, '{"error": {"code": "conflict", "message": "managed keys are not enabled"}}') });
+		await expect(conflict.getBudget()).rejects.toMatchObject({ status: 409, code: 'conflict' });
+	});
 });

@@ -1,0 +1,99 @@
+"""``GET /api/v1/runs/{id}/stream``: node changes and an agent's streamed text, read to the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests._helpers import HostProcess
+from tests.api.conftest import APP, Api, agent, graph, new_key
+from tests.providers._servers import FakeAPI, chat_stream, sse_reply
+
+
+def read_events(
+    api: Api, run_id: str, headers: dict[str, str] | None = None, on_event: Any = None
+) -> list[dict[str, Any]]:
+    """Read the stream to its end; ``on_event`` sees each event as it arrives."""
+    events: list[dict[str, Any]] = []
+    with api.http.stream("GET", f"/runs/{run_id}/stream", headers=headers or {}) as answer:
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        current: dict[str, Any] = {}
+        for line in answer.iter_lines():
+            if line.startswith(":"):
+                continue
+            if not line:
+                if current:
+                    events.append(current)
+                    if on_event:
+                        on_event(current)
+                current = {}
+                continue
+            field, _, value = line.partition(": ")
+            current[field] = json.loads(value) if field == "data" else value
+    return events
+
+
+def test_a_stream_carries_node_changes_and_streamed_text_to_the_end(
+    api_host: HostProcess, api_home: Path, fake_llm: FakeAPI
+) -> None:
+    fake_llm.reset()
+    fake_llm.queue(sse_reply(chat_stream(["Lava ", "flows ", "slowly."]), pause_s=0.05))
+    with Api(api_host.base_url, new_key(api_home, "Stream School")) as api:
+        body = {
+            "kind": "openai-compatible",
+            "endpoint": f"{fake_llm.url}/ollama/v1",
+            "model": "m",
+            "key": "k" * 12,
+        }
+        assert api.http.put("/tenants/me/connections/llm", json=body).status_code == 201
+        spec = graph(
+            agent("first", "note {{ input }}"),
+            agent(
+                "writer",
+                "write about {{ input }}",
+                provider="llm",
+                depends_on=["first"],
+                await_event={"name": "go", "timeout_seconds": 60},
+            ),
+        )
+        run_id = api.start(spec, "lava")
+
+        def release(event: dict[str, Any]) -> None:  # the stream is watching: let the writer run
+            data = event.get("data", {})
+            if event["event"] == "node" and data["node"] == "writer" and data["status"] == "awaiting_input":
+                assert api.http.post(f"/runs/{run_id}/events/go", json={}).status_code == 202
+
+        events = read_events(api, run_id, on_event=release)
+        last_text = [e["id"] for e in events if e["event"] == "text"][-1]
+        again = read_events(api, run_id, headers={"Last-Event-ID": last_text})
+        with Api(api_host.base_url, new_key(api_home, "Stream Outsider")) as other:
+            foreign = other.http.get(f"/runs/{run_id}/stream")
+    writer = [e["data"]["status"] for e in events if e["event"] == "node" and e["data"]["node"] == "writer"]
+    assert writer[-3:] == ["awaiting_input", "running", "completed"], writer
+    texts = [e for e in events if e["event"] == "text"]
+    assert "".join(e["data"]["delta"] for e in texts) == "Lava flows slowly."
+    assert {e["data"]["node"] for e in texts} == {"writer"}
+    ids = [int(e["id"]) for e in texts]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert events[-1]["event"] == "run" and events[-1]["data"]["status"] == "Completed"
+    # Resuming after the last text event replays node snapshots, but no text already seen.
+    assert [e for e in again if e["event"] == "text"] == []
+    assert again[-1]["event"] == "run"
+    assert foreign.status_code == 404
+
+
+def test_without_http_streaming_the_stream_is_served_in_windows_that_resume(tmp_path: Path) -> None:
+    with (
+        HostProcess(APP, tmp_path, env={"CONVERGIO_HTTP_STREAMING": "false"}) as host,
+        Api(host.base_url, new_key(tmp_path, "Window School")) as api,
+    ):
+        run_id = api.start(graph(agent("a", "say {{ input }}")), "hi")
+        api.wait(run_id)
+        answer = api.http.get(f"/runs/{run_id}/stream")
+        bad = api.http.get(f"/runs/{run_id}/stream", headers={"Last-Event-ID": "x"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/event-stream")
+    assert "event: node" in answer.text and answer.text.rstrip().splitlines()[-1].startswith("data: ")
+    assert '"status":"Completed"' in answer.text.split("event: run")[1]
+    assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["message"]
