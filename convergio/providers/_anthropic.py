@@ -17,7 +17,6 @@ Mapping to our contract:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from ._http import (
     connection_error,
     estimate_usage,
     parse_arguments,
+    relay_stream,
     status_error,
     stream_error,
     timeout_error,
@@ -309,21 +309,14 @@ class AnthropicProvider(SDKProvider):
         """
         model = self._model(request)
         timeout_s = self._timeout(request)
-        deadline = time.monotonic() + timeout_s
         events = _Events(self.name)
-        try:
-            stream = self._client(timeout_s).messages.create(**self._body(request, model), stream=True)
-            with stream:
-                for event in stream:
-                    added = events.feed(as_dict(self.name, event))
-                    if added:
-                        yield StreamEvent(delta=added)
-                    if time.monotonic() > deadline:
-                        raise timeout_error(self.name, timeout_s)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise anthropic_error(self.name, exc, timeout_s) from None
+        yield from relay_stream(
+            self.name,
+            lambda: self._client(timeout_s).messages.create(**self._body(request, model), stream=True),
+            events.feed,
+            timeout_s,
+            anthropic_error,
+        )
         yield StreamEvent(completion=events.completion(request, model))
 
 

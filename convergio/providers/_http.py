@@ -19,11 +19,12 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from ._tokens import count_message_tokens, count_tokens, tool_call_tokens
-from ._types import CompletionRequest, Provider, ProviderError, ToolCall, Usage
+from ._types import CompletionRequest, Provider, ProviderError, StreamEvent, ToolCall, Usage
 
 if TYPE_CHECKING:
     from ._connection import Connection, KeySource
@@ -37,6 +38,7 @@ __all__ = [
     "connection_error",
     "estimate_usage",
     "parse_arguments",
+    "relay_stream",
     "retry_after",
     "safe_token",
     "status_error",
@@ -292,6 +294,40 @@ def parse_arguments(provider: str, name: str, raw: object) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise bad_response(provider, f"the arguments of the call to {label} are not a JSON object")
     return value
+
+
+def relay_stream(
+    provider: str,
+    open_stream: Callable[[], AbstractContextManager[Iterable[object]]],
+    feed: Callable[[Mapping[str, Any]], str],
+    timeout_s: float,
+    translate: Callable[[str, Exception, float], ProviderError],
+) -> Iterator[StreamEvent]:
+    """An SDK stream's text deltas, under one deadline for the whole stream, SDK errors translated.
+
+    Args:
+        provider: The provider's name, for errors.
+        open_stream: Opens the SDK's stream (a context manager over its events).
+        feed: Takes each event as a JSON object and returns the new answer text ("" for none).
+        timeout_s: The whole stream must end within this many seconds.
+        translate: The SDK's exception to a ``ProviderError``.
+
+    Raises:
+        ProviderError: the call failed, or the stream outlasted the timeout.
+    """
+    deadline = time.monotonic() + timeout_s
+    try:
+        with open_stream() as stream:
+            for event in stream:
+                added = feed(as_dict(provider, event))
+                if added:
+                    yield StreamEvent(delta=added)
+                if time.monotonic() > deadline:
+                    raise timeout_error(provider, timeout_s)
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise translate(provider, exc, timeout_s) from None
 
 
 def as_dict(provider: str, value: object) -> Mapping[str, Any]:

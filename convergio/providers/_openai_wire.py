@@ -12,7 +12,6 @@ models), so servers that leave fields out (many OpenAI-compatible ones do) still
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from ._http import (
     connection_error,
     estimate_usage,
     parse_arguments,
+    relay_stream,
     status_error,
     stream_error,
     timeout_error,
@@ -298,23 +298,16 @@ class ChatCompletionsProvider(SDKProvider):
         """
         model = self._model(request)
         timeout_s = self._timeout(request)
-        deadline = time.monotonic() + timeout_s
         chunks = _Chunks(self.name)
-        try:
-            events = self._client(timeout_s).chat.completions.create(
+        yield from relay_stream(
+            self.name,
+            lambda: self._client(timeout_s).chat.completions.create(
                 **self._body(request, model), stream=True, stream_options={"include_usage": True}
-            )
-            with events:
-                for event in events:
-                    added = chunks.feed(as_dict(self.name, event))
-                    if added:
-                        yield StreamEvent(delta=added)
-                    if time.monotonic() > deadline:
-                        raise timeout_error(self.name, timeout_s)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            raise openai_error(self.name, exc, timeout_s) from None
+            ),
+            chunks.feed,
+            timeout_s,
+            openai_error,
+        )
         yield StreamEvent(completion=chunks.completion(request, model))
 
 
