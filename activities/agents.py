@@ -7,17 +7,14 @@ returns (keyed so a redelivered or replayed call never bills twice), and the cal
 telemetry span in its run's trace.
 """
 
-import functools
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from convergio.agents import AgentCall, AgentOutcome, run_agent
 from convergio.metering import meter_call
 from convergio.quotas import Admission
-from convergio.streams import STORE_FILE as STREAM_FILE
-from convergio.streams import RunStream, TextChannel
+from convergio.streams import TextChannel
 from convergio.telemetry import agent_call_span
 from convergio.wiring import Components, components
 
@@ -68,17 +65,11 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
     return outcome.model_dump(mode="json")
 
 
-@functools.cache
-def _stream(home: Path) -> RunStream:
-    return RunStream(home / STREAM_FILE)
-
-
 def _text_channel(parts: Components, call: AgentCall) -> TextChannel | None:
     """Where the agent's text goes as it streams, when someone watches the run (else no streaming)."""
-    stream = _stream(parts.settings.home)
-    if not stream.watched(call.run_id):
+    if not parts.streams.watched(call.run_id):
         return None
-    return TextChannel(stream, call.run_id, call.node_id, call.attempt)
+    return TextChannel(parts.streams, call.run_id, call.node_id, call.attempt)
 
 
 def _admit(parts: Components, call: AgentCall) -> Admission | None:

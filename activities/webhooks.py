@@ -8,7 +8,6 @@ transport error, never a body or a secret) is recorded as an attempt.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from typing import Any
 import azure.durable_functions as df
 import httpx
 
-from convergio.webhooks import STORE_FILE, Attempt, Delivery, WebhookStore, check_callback_url, post_signed
+from convergio.webhooks import Attempt, Delivery, check_callback_url, post_signed
 from convergio.wiring import components
 from orchestrations.webhooks import DELIVER_WEBHOOKS
 
@@ -26,19 +25,14 @@ __all__ = ["deliver_webhook_activity", "emit_run_event_activity"]
 _log = logging.getLogger("convergio.webhooks")
 
 
-@functools.cache
-def _store() -> WebhookStore:
-    parts = components()
-    return WebhookStore(parts.settings.home / STORE_FILE, parts.secrets)
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 async def emit_run_event_activity(event: dict[str, Any], client: df.DurableOrchestrationClient) -> list[str]:
     """Record one delivery per callback subscribed to the event, and start its orchestration."""
-    store, settings = _store(), components().settings
+    parts = components()
+    store, settings = parts.webhooks, parts.settings
     started = []
     for callback in store.callbacks(event["tenant"], event["type"]):
         delivery_id = f"{event['event_id']}.{callback.id}"
@@ -68,7 +62,8 @@ async def emit_run_event_activity(event: dict[str, Any], client: df.DurableOrche
 
 def deliver_webhook_activity(call: dict[str, Any]) -> dict[str, Any]:
     """One attempt: ``done`` when delivered, or when no later attempt could do better."""
-    store, settings = _store(), components().settings
+    parts = components()
+    store, settings = parts.webhooks, parts.settings
     delivery = store.delivery(call["delivery_id"])
     if delivery is None:
         return {"done": True, "delivered": False, "status_code": None}

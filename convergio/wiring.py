@@ -19,9 +19,13 @@ from convergio.providers import Connection
 from convergio.quotas import QuotaStore, SpendGuard
 from convergio.secrets import SecretStore, install_redaction, open_secret_store
 from convergio.settings import Settings, SettingsError, load_settings
+from convergio.streams import STORE_FILE as STREAM_FILE
+from convergio.streams import RunStream
 from convergio.telemetry import configure_telemetry
 from convergio.tenants import ConnectionRegistry, TenantStore, open_tenant_store
 from convergio.tools import BUILTINS, Toolbox
+from convergio.webhooks import STORE_FILE as WEBHOOK_FILE
+from convergio.webhooks import WebhookStore
 
 __all__ = ["Components", "build", "components", "configure_logging"]
 
@@ -40,6 +44,8 @@ class Components:
     toolbox: Toolbox
     plugins: PluginRegistry
     mcp: McpToolSource
+    streams: RunStream
+    webhooks: WebhookStore
 
 
 _CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure", "a2a", "httpx2", "httpcore2", "mcp")
@@ -95,6 +101,8 @@ def build(settings: Settings) -> Components:
         toolbox=_toolbox(settings, plugins, mcp),
         plugins=plugins,
         mcp=mcp,
+        streams=RunStream(settings.home / STREAM_FILE),
+        webhooks=WebhookStore(settings.home / WEBHOOK_FILE, secrets),
     )
 
 

@@ -12,8 +12,6 @@ from convergio.errors import Unauthorized
 from convergio.graph import Catalog
 from convergio.providers import PROVIDER_NAMES
 from convergio.tenants import Tenant, TenantStore, authenticate_headers
-from convergio.webhooks import STORE_FILE as WEBHOOK_STORE_FILE
-from convergio.webhooks import WebhookStore
 from convergio.wiring import Components, components
 
 from ._library import load_library
@@ -29,7 +27,8 @@ class Service:
         self.secrets = parts.secrets
         self.ledger = parts.ledger
         self.quotas = parts.quotas
-        self.webhooks = WebhookStore(parts.settings.home / WEBHOOK_STORE_FILE, parts.secrets)
+        self.webhooks = parts.webhooks
+        self.streams = parts.streams
         self.toolbox = parts.toolbox
         self.mcp = parts.mcp
         self._managed = bool(parts.settings.managed_connection.strip())

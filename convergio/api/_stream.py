@@ -15,10 +15,8 @@ the client's ``EventSource`` reconnects with ``Last-Event-ID``; see ADR 0007.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import azure.durable_functions as df
@@ -26,7 +24,7 @@ import azure.functions as func
 from starlette.responses import StreamingResponse
 
 from convergio.errors import InvalidRequest
-from convergio.streams import STORE_FILE, RunStream, sse
+from convergio.streams import RunStream, sse
 
 from ._http import answer, blueprint, owned_run, tenant_of
 from ._service import service
@@ -41,11 +39,6 @@ _WINDOW_S = 10.0
 _RETRY_MS = 1000
 _WATCH_S = 30.0
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-@functools.cache
-def _channel(home: Path) -> RunStream:
-    return RunStream(home / STORE_FILE)
 
 
 async def run_events(
@@ -102,7 +95,7 @@ async def stream_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     svc = service()
     run_id = owned_run(req, svc, tenant_of(req, svc))
     after = _after(req)
-    channel = _channel(svc.settings.home)
+    channel = svc.streams
     if svc.settings.http_streaming:
         events = run_events(client, channel, run_id, after=after, seconds=_LIVE_S)
         return StreamingResponse(events, media_type="text/event-stream", headers=_HEADERS)

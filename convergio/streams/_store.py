@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,15 +48,22 @@ class RunStream:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection for the process: ``watched`` runs on every agent call.
+        self._conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._lock = threading.Lock()
         with self._db() as db:
             db.executescript(_SCHEMA)
 
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=5.0, isolation_level=None)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=5000")
-            yield db
+        with self._lock:
+            yield self._conn
 
     def append(self, run_id: str, kind: str, data: dict[str, Any]) -> int:
         with self._db() as db:
