@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["njit"]
+__all__ = ["lazy_kernels", "njit"]
 
 
 def njit(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -20,3 +21,17 @@ def njit(function: Callable[..., Any]) -> Callable[..., Any]:
     except RuntimeError:
         compiled = numba.njit(function)
     return compiled
+
+
+def lazy_kernels(*functions: Callable[..., Any]) -> Callable[[], tuple[Callable[..., Any], ...]]:
+    """A getter of ``functions`` compiled: once, on its first call, under a lock (cold start stays fast)."""
+    compiled: list[tuple[Callable[..., Any], ...]] = []
+    lock = threading.Lock()
+
+    def get() -> tuple[Callable[..., Any], ...]:
+        with lock:
+            if not compiled:
+                compiled.append(tuple(njit(function) for function in functions))
+            return compiled[0]
+
+    return get

@@ -18,15 +18,14 @@ writable cache location exists, the kernel is compiled in memory instead.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from ._jit import njit
+from ._jit import lazy_kernels
 
 __all__ = ["GroupSums", "group_sums", "group_sums_python"]
 
@@ -142,18 +141,8 @@ def _dense_ids(keys: Int64Array, radix: int) -> tuple[Int64Array, Int64Array]:  
     return ids, first[:groups].copy()
 
 
-_Kernels = tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any], Callable[..., Any]]
-_compiled: _Kernels | None = None
-_compile_lock = threading.Lock()
-
-
-def _kernels() -> _Kernels:
-    """The compiled kernels, built on first use (this is where numba is imported)."""
-    global _compiled
-    with _compile_lock:
-        if _compiled is None:
-            _compiled = (njit(_fold), njit(_factorize), njit(_dense_ids), njit(_sums))
-        return _compiled
+_kernels = lazy_kernels(_fold, _factorize, _dense_ids, _sums)
+"""The compiled kernels, built on first use (this is where numba is imported)."""
 
 
 def _check(

@@ -20,15 +20,14 @@ numba is imported on the first call, not at import (see ``_jit``).
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from ._jit import njit
+from ._jit import lazy_kernels
 
 __all__ = ["BITS", "NGRAM", "RoutingIndex", "route_scores_python"]
 
@@ -201,17 +200,7 @@ def _top_k(
     return best, best_score
 
 
-_Kernels = tuple[Callable[..., Any], ...]
-_compiled: _Kernels | None = None
-_compile_lock = threading.Lock()
-
-
-def _kernels() -> _Kernels:
-    global _compiled
-    with _compile_lock:
-        if _compiled is None:
-            _compiled = (njit(_hash_rows), njit(_idf), njit(_weigh), njit(_postings), njit(_top_k))
-        return _compiled
+_kernels = lazy_kernels(_hash_rows, _idf, _weigh, _postings, _top_k)
 
 
 @dataclass(frozen=True)
