@@ -26,7 +26,8 @@ from convergio.plugins import (
     UngrantedImport,
 )
 from tests.plugins._wat import ASK_LLM, write_plugin
-from tests.plugins.conftest import EXAMPLES, TENANT, LoopbackServer
+from tests.plugins.conftest import EXAMPLES, TENANT
+from tests.providers._servers import LoopbackServer
 
 NOTES = Capabilities(kv=KVCapability(), log=LogCapability())
 

@@ -97,6 +97,7 @@ class LoopbackServer:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-provider", daemon=True)
         self.url = ""
+        self.port = 0
 
     def __enter__(self) -> LoopbackServer:
         self._thread.start()
@@ -105,8 +106,8 @@ class LoopbackServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the loopback server did not start")
             time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         return self
 
     def __exit__(self, *exc_info: object) -> None:
