@@ -73,14 +73,16 @@ def _text_channel(parts: Components, call: AgentCall) -> TextChannel | None:
 
 
 def _admit(parts: Components, call: AgentCall) -> Admission | None:
-    """Reserve against the tenant's quotas; ``None`` when the provider name does not resolve
-    (``run_agent`` then reports that as the node's error)."""
+    """Reserve against the tenant's quotas, once per call however often it is delivered;
+    ``None`` when the provider name does not resolve (``run_agent`` then reports that as the
+    node's error)."""
     try:
         kind, default_model, key_mode = parts.resolver.describe(call.tenant, call.agent.provider)
     except (LookupError, ValueError):
         return None
     return parts.guard.admit(
         call.tenant,
+        call=f"{call.run_id}\x1f{call.node_id}\x1f{call.step}\x1f{call.attempt}",
         key_mode=key_mode,
         provider=kind,
         model=call.agent.model or default_model,

@@ -1,21 +1,22 @@
 """The embedded usage ledger: one SQLite table, idempotent by record id.
 
 WAL journal, ``INSERT OR IGNORE`` keyed by the deterministic id (the first write of an
-id wins), indexes on (tenant, at) and (tenant, run). One connection per ledger,
-serialised by a lock, makes an instance safe to share between threads; SQLite's file
-locks (with a busy timeout) make several instances and processes on one file safe.
+id wins), indexes on (tenant, at) and (tenant, run). One connection per ledger, shared by
+the process's threads, commits concurrent ``record`` calls together (group commit: one fsync
+for all, each durable before its call returns); SQLite's file locks (with a busy timeout)
+make several instances and processes on one file safe.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Final
+
+from convergio._sqlite import Database, run_script
 
 from ._ledger import run_totals, time_bounds
 from ._record import UsageRecord, decimal_text
@@ -98,6 +99,13 @@ def _record(row: _Row) -> UsageRecord:
     return record
 
 
+def _create(db: sqlite3.Connection) -> None:
+    run_script(db, _SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(usage)")}
+    if "estimated" not in columns:  # a ledger written before the column existed
+        db.execute("ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0")
+
+
 class SqliteLedger:
     """The embedded default ledger, in one SQLite file.
 
@@ -112,30 +120,9 @@ class SqliteLedger:
     def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         if timeout < 0:
             raise ValueError("timeout must be >= 0")
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=timeout, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # billing data: durable at commit
-        with self._transaction():
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(usage)")}
-            if "estimated" not in columns:  # a ledger written before the column existed
-                self._db.execute("ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0")
-
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on error (the connection is autocommit)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        self._db = Database(path, timeout=timeout, synchronous="FULL")  # billing data: durable at commit
+        self._db.write(_create)
 
     def record(self, records: Sequence[UsageRecord]) -> int:
         """Store records; ids already stored are ignored (the first write wins).
@@ -149,8 +136,7 @@ class SqliteLedger:
         if not records:
             return 0
         rows = [_row(record) for record in records]
-        with self._lock, self._transaction():
-            return self._db.executemany(_INSERT, rows).rowcount
+        return self._db.write(lambda db: db.executemany(_INSERT, rows).rowcount)
 
     def query(
         self,
@@ -181,8 +167,8 @@ class SqliteLedger:
             if value is not None:
                 sql += f" AND {clause}"
                 params.append(value)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY at, id", params).fetchall()
+        with self._db.read() as db:
+            rows = db.execute(sql + " ORDER BY at, id", params).fetchall()
         return [_record(row) for row in rows]
 
     def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
@@ -201,14 +187,13 @@ class SqliteLedger:
             chunk = unique[first : first + _IN_CHUNK]
             marks = ", ".join("?" * len(chunk))
             sql = f"SELECT run_id, cost FROM usage WHERE tenant_id = ? AND run_id IN ({marks})"  # noqa: S608
-            with self._lock:
-                rows += self._db.execute(sql, [tenant_id, *chunk]).fetchall()
+            with self._db.read() as db:
+                rows += db.execute(sql, [tenant_id, *chunk]).fetchall()
         return run_totals(unique, rows)
 
     def close(self) -> None:
         """Close the connection."""
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     def __enter__(self) -> SqliteLedger:
         return self

@@ -52,15 +52,17 @@ class SpendGuard:
         self,
         tenant_id: str,
         *,
+        call: str,
         key_mode: KeyMode,
         provider: str,
         model: str,
         max_tokens: int | None,
         now: datetime,
     ) -> Admission:
-        decision = self.store.reserve(
-            tenant_id, key_mode, self.estimate(provider, model, max_tokens), now=now
-        )
+        """Reserve for the provider call ``call`` (the same key on every delivery of the call,
+        so a redelivered call reuses its reservation)."""
+        estimate = self.estimate(provider, model, max_tokens)
+        decision = self.store.reserve(tenant_id, key_mode, estimate, now=now, call=call)
         if decision.allowed and decision.downgrade:
             model = cheaper_model(provider, model) or model
         return Admission(decision, model, key_mode)

@@ -3,12 +3,15 @@
 Before a provider call the activity reserves an upper-bound estimate of its cost; after the
 call it settles to the real cost from the ledger. A reservation is one ``BEGIN IMMEDIATE``
 transaction that checks spent + reserved + estimate against the limit, so any number of
-parallel activities, in any number of processes, can never together pass a limit.
+parallel activities, in any number of processes, can never together pass a limit. Concurrent
+reservations and settlements of one process share their transaction (group commit, see
+``convergio._sqlite``), still checked one after the other. A reservation keyed by its call
+(``call``) is made once however often the call is delivered, and settled once.
 
 Each (tenant, month, key mode) keeps a running total of spent plus still-reserved euros, moved
 in the same transaction as the reservation or settlement that changes it, so a check reads one
 row however many calls the month has seen (the ``spending`` rows stay, one per call, as the
-record). One connection per store, guarded by a lock, serves all of a process's threads.
+record). One connection per store serves all of a process's threads.
 
 Managed keys (the platform's own key) are only for tenants that have them enabled, and only
 under a monthly cap: at ``DOWNGRADE_AT`` of the cap the call is downgraded to a cheaper model of
@@ -18,16 +21,16 @@ stated amount. Every downgrade, throttle and consent is recorded.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+
+from convergio._sqlite import Database, run_script
 
 __all__ = ["DOWNGRADE_AT", "Decision", "QuotaStore", "TenantBudget", "month_of"]
 
@@ -74,7 +77,8 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 def month_of(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m")
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc.month:02d}"  # strftime costs more, once per reservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,55 +106,26 @@ class QuotaStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses no committed reservation
-        with self._write() as db:
-            fresh = not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'totals'").fetchone()
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            if fresh:
-                _backfill_totals(db)
+        # WAL with synchronous=NORMAL: a crash of the process loses no committed reservation.
+        self._db = Database(path, timeout=30, synchronous="NORMAL")
+        self._db.write(_create)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # one writer at a time: check-then-reserve cannot race
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._db.close()
 
     # -- configuration --------------------------------------------------------------------
 
     def set_budget(self, budget: TenantBudget) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO budgets VALUES (?, ?, ?, ?)",
-                (
-                    budget.tenant_id,
-                    None if budget.monthly_eur is None else str(budget.monthly_eur),
-                    int(budget.managed_enabled),
-                    str(budget.managed_cap_eur),
-                ),
-            )
+        row = (
+            budget.tenant_id,
+            None if budget.monthly_eur is None else str(budget.monthly_eur),
+            int(budget.managed_enabled),
+            str(budget.managed_cap_eur),
+        )
+        self._db.write(lambda db: db.execute("INSERT OR REPLACE INTO budgets VALUES (?, ?, ?, ?)", row))
 
     def budget(self, tenant_id: str) -> TenantBudget:
-        with self._connect() as db:
+        with self._db.read() as db:
             return _budget(db, tenant_id)
 
     def consent(self, tenant_id: str, amount_eur: Decimal, *, now: datetime) -> None:
@@ -158,64 +133,51 @@ class QuotaStore:
         if amount_eur < 0:
             raise ValueError("amount_eur must be >= 0")
         month = month_of(now)
-        with self._write() as db:
+
+        def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT OR REPLACE INTO consents VALUES (?, ?, ?, ?)",
                 (tenant_id, month, str(amount_eur), now.isoformat()),
             )
             _event(db, tenant_id, now, "consent", f"overage up to {amount_eur} EUR for {month}")
 
+        self._db.write(write)
+
     # -- reservations ---------------------------------------------------------------------
 
-    def reserve(self, tenant_id: str, key_mode: KeyMode, estimate_eur: Decimal, *, now: datetime) -> Decision:
-        """Reserve ``estimate_eur`` against every applicable limit, atomically."""
-        month = month_of(now)
-        with self._write() as db:
-            budget = _budget(db, tenant_id)
-            used = _used(db, tenant_id, month, None)
-            if budget.monthly_eur is not None and used + estimate_eur > budget.monthly_eur:
-                _event(db, tenant_id, now, "throttle", f"monthly budget {budget.monthly_eur} EUR reached")
-                return Decision(False, reason=f"budget_exhausted: monthly budget of {budget.monthly_eur} EUR")
-            downgrade = False
-            if key_mode == "managed":
-                if not budget.managed_enabled:
-                    return Decision(False, reason="managed keys are not enabled for this tenant (BYOK only)")
-                managed = _used(db, tenant_id, month, "managed")
-                cap = budget.managed_cap_eur + _consented(db, tenant_id, month)
-                if managed + estimate_eur > cap:
-                    _event(db, tenant_id, now, "throttle", f"managed-key cap {cap} EUR reached")
-                    return Decision(
-                        False, reason=f"budget_exhausted: managed-key cap of {cap} EUR for {month}"
-                    )
-                downgrade = managed >= budget.managed_cap_eur * DOWNGRADE_AT
+    def reserve(
+        self,
+        tenant_id: str,
+        key_mode: KeyMode,
+        estimate_eur: Decimal,
+        *,
+        now: datetime,
+        call: str | None = None,
+    ) -> Decision:
+        """Reserve ``estimate_eur`` against every applicable limit, atomically.
+
+        ``call`` names the provider call the reservation is for, the same on every delivery
+        of the call: a call already reserved is admitted again under its first reservation
+        (no second one, which would stay open and count forever). Without it, a new one.
+        """
+        if call is None:
             reservation = uuid.uuid4().hex
-            db.execute(
-                "INSERT INTO spending VALUES (?, ?, ?, ?, ?, NULL)",
-                (reservation, tenant_id, month, key_mode, str(estimate_eur)),
-            )
-            _add(db, tenant_id, month, key_mode, estimate_eur)
-            if downgrade:
-                _event(db, tenant_id, now, "downgrade", f"managed-key use at >= {DOWNGRADE_AT:%} of the cap")
-            return Decision(True, reservation, downgrade)
+        else:
+            reservation = hashlib.blake2b(f"{tenant_id}\x1f{call}".encode(), digest_size=16).hexdigest()
+        return self._db.write(
+            lambda db: _reserve(db, reservation, tenant_id, key_mode, estimate_eur, now=now)
+        )
 
     def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
         """Replace a reservation by what the call really cost (also for failed calls: 0)."""
-        with self._write() as db:
-            row = db.execute(
-                "SELECT tenant_id, month, key_mode, reserved FROM spending WHERE id = ? AND spent IS NULL",
-                (reservation_id,),
-            ).fetchone()
-            if row is None:  # unknown, or settled already (a redelivered activity): nothing moves
-                return
-            db.execute("UPDATE spending SET spent = ? WHERE id = ?", (str(spent_eur), reservation_id))
-            _add(db, row[0], row[1], row[2], spent_eur - Decimal(row[3]))
+        self._db.write(lambda db: _settle(db, reservation_id, spent_eur))
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
-        with self._connect() as db:
+        with self._db.read() as db:
             return _used(db, tenant_id, month_of(now), key_mode)
 
     def events(self, tenant_id: str, *, limit: int = 50) -> list[dict[str, str]]:
-        with self._connect() as db:
+        with self._db.read() as db:
             rows = db.execute(
                 "SELECT at, kind, detail FROM events WHERE tenant_id = ? ORDER BY at DESC LIMIT ?",
                 (tenant_id, limit),
@@ -223,8 +185,71 @@ class QuotaStore:
         return [{"at": at, "kind": kind, "detail": detail} for at, kind, detail in rows]
 
     def consented(self, tenant_id: str, *, now: datetime) -> Decimal:
-        with self._connect() as db:
+        with self._db.read() as db:
             return _consented(db, tenant_id, month_of(now))
+
+
+def _create(db: sqlite3.Connection) -> None:
+    fresh = not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'totals'").fetchone()
+    run_script(db, _SCHEMA)
+    if fresh:
+        _backfill_totals(db)
+
+
+def _reserve(
+    db: sqlite3.Connection,
+    reservation: str,
+    tenant_id: str,
+    key_mode: KeyMode,
+    estimate_eur: Decimal,
+    *,
+    now: datetime,
+) -> Decision:
+    budget = _budget(db, tenant_id)
+    month = month_of(now)
+    known = db.execute(
+        "SELECT COALESCE(spent, reserved) FROM spending WHERE id = ?", (reservation,)
+    ).fetchone()
+    if known is not None:  # a redelivered call: admitted once already, and counted since
+        if key_mode != "managed":
+            return Decision(True, reservation)
+        others = _used(db, tenant_id, month, "managed") - Decimal(known[0])
+        return Decision(True, reservation, others >= budget.managed_cap_eur * DOWNGRADE_AT)
+    if (
+        budget.monthly_eur is not None
+        and _used(db, tenant_id, month, None) + estimate_eur > budget.monthly_eur
+    ):
+        _event(db, tenant_id, now, "throttle", f"monthly budget {budget.monthly_eur} EUR reached")
+        return Decision(False, reason=f"budget_exhausted: monthly budget of {budget.monthly_eur} EUR")
+    downgrade = False
+    if key_mode == "managed":
+        if not budget.managed_enabled:
+            return Decision(False, reason="managed keys are not enabled for this tenant (BYOK only)")
+        managed = _used(db, tenant_id, month, "managed")
+        cap = budget.managed_cap_eur + _consented(db, tenant_id, month)
+        if managed + estimate_eur > cap:
+            _event(db, tenant_id, now, "throttle", f"managed-key cap {cap} EUR reached")
+            return Decision(False, reason=f"budget_exhausted: managed-key cap of {cap} EUR for {month}")
+        downgrade = managed >= budget.managed_cap_eur * DOWNGRADE_AT
+    db.execute(
+        "INSERT INTO spending VALUES (?, ?, ?, ?, ?, NULL)",
+        (reservation, tenant_id, month, key_mode, str(estimate_eur)),
+    )
+    _add(db, tenant_id, month, key_mode, estimate_eur)
+    if downgrade:
+        _event(db, tenant_id, now, "downgrade", f"managed-key use at >= {DOWNGRADE_AT:%} of the cap")
+    return Decision(True, reservation, downgrade)
+
+
+def _settle(db: sqlite3.Connection, reservation_id: str, spent_eur: Decimal) -> None:
+    row = db.execute(
+        "SELECT tenant_id, month, key_mode, reserved FROM spending WHERE id = ? AND spent IS NULL",
+        (reservation_id,),
+    ).fetchone()
+    if row is None:  # unknown, or settled already (a redelivered activity): nothing moves
+        return
+    db.execute("UPDATE spending SET spent = ? WHERE id = ?", (str(spent_eur), reservation_id))
+    _add(db, row[0], row[1], row[2], spent_eur - Decimal(row[3]))
 
 
 def _budget(db: sqlite3.Connection, tenant_id: str) -> TenantBudget:

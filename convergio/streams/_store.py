@@ -13,14 +13,13 @@ answer in one piece as before.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from convergio._sqlite import Database, run_script
 
 __all__ = ["STORE_FILE", "RunStream", "StreamEvent", "TextChannel"]
 
@@ -47,46 +46,37 @@ class RunStream:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection for the process: ``watched`` runs on every agent call.
-        self._conn = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._lock = threading.Lock()
-        with self._db() as db:
-            db.executescript(_SCHEMA)
+        # One connection for the process: ``watched`` runs on every agent call. Events are for
+        # watching, not keeping: a machine crash may lose the last ones (synchronous=NORMAL).
+        self._db = Database(path, timeout=5.0, synchronous="NORMAL")
+        self._db.write(lambda db: run_script(db, _SCHEMA))
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._conn
+        self._db.close()
 
     def append(self, run_id: str, kind: str, data: dict[str, Any]) -> int:
-        with self._db() as db:
-            row = db.execute(
-                "INSERT INTO events (run_id, kind, data, at) VALUES (?, ?, ?, ?)",
-                (run_id, kind, json.dumps(data), time.time()),
+        row = (run_id, kind, json.dumps(data), time.time())
+        return self._db.write(
+            lambda db: int(
+                db.execute("INSERT INTO events (run_id, kind, data, at) VALUES (?, ?, ?, ?)", row).lastrowid
+                or 0
             )
-        return int(row.lastrowid or 0)
+        )
 
     def watch(self, run_id: str, ttl_s: float) -> None:
         """Someone is watching ``run_id`` for the next ``ttl_s`` seconds (renew to keep watching)."""
-        with self._db() as db:
-            db.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?)", (run_id, time.time() + ttl_s))
+        row = (run_id, time.time() + ttl_s)
+        self._db.write(lambda db: db.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?)", row))
 
     def watched(self, run_id: str) -> bool:
         """Whether an agent of ``run_id`` should stream its text here (nobody watching: no cost)."""
-        with self._db() as db:
+        with self._db.read() as db:
             row = db.execute("SELECT until FROM watchers WHERE run_id = ?", (run_id,)).fetchone()
         return row is not None and row[0] > time.time()
 
     def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
         """The run's events with a sequence number above ``after``, oldest first."""
-        with self._db() as db:
+        with self._db.read() as db:
             rows = db.execute(
                 "SELECT seq, kind, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (run_id, after, limit),
@@ -94,13 +84,14 @@ class RunStream:
         return [StreamEvent(seq, kind, json.loads(data)) for seq, kind, data in rows]
 
     def forget(self, run_id: str) -> int:
-        with self._db() as db:
-            return db.execute("DELETE FROM events WHERE run_id = ?", (run_id,)).rowcount
+        return self._db.write(
+            lambda db: db.execute("DELETE FROM events WHERE run_id = ?", (run_id,)).rowcount
+        )
 
     def prune(self, older_than_s: float) -> int:
         """Drop events older than ``older_than_s`` seconds (streams are for watching, not keeping)."""
-        with self._db() as db:
-            return db.execute("DELETE FROM events WHERE at < ?", (time.time() - older_than_s,)).rowcount
+        cutoff = time.time() - older_than_s
+        return self._db.write(lambda db: db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)
 
 
 class TextChannel:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -63,10 +64,17 @@ def test_managed_keys_downgrade_at_80_percent_and_throttle_at_the_cap_unless_con
     store.set_budget(TenantBudget("t", managed_enabled=True, managed_cap_eur=Decimal("10")))
     guard = SpendGuard(store, PriceTable.load())
     price = guard.estimate("openai", "gpt-4o", 1000)  # what one call reserves
+    keys = itertools.count()
 
     def call() -> str:
         admission = guard.admit(
-            "t", key_mode="managed", provider="openai", model="gpt-4o", max_tokens=1000, now=NOW
+            "t",
+            call=f"run/node/{next(keys)}/1",
+            key_mode="managed",
+            provider="openai",
+            model="gpt-4o",
+            max_tokens=1000,
+            now=NOW,
         )
         if admission.decision.allowed:
             guard.settle(admission, price)
@@ -110,3 +118,29 @@ def test_a_settlement_moves_the_total_once_and_a_store_from_before_totals_is_bac
     db.commit()
     db.close()
     assert QuotaStore(path).spent("t", now=NOW, key_mode="byok") == Decimal("4.25")
+
+
+def test_a_redelivered_call_reuses_its_reservation_and_settles_once(tmp_path: Path) -> None:
+    store = QuotaStore(tmp_path / "q.sqlite3")
+    store.set_budget(TenantBudget("t", monthly_eur=Decimal("10")))
+    first = store.reserve("t", "byok", Decimal("6"), now=NOW, call="run/a/1/1")
+    again = store.reserve("t", "byok", Decimal("6"), now=NOW, call="run/a/1/1")  # after a crash
+    assert first.allowed and again.allowed and again.reservation_id == first.reservation_id
+    assert store.spent("t", now=NOW) == Decimal("6")  # one open reservation, not two
+    assert not store.reserve("t", "byok", Decimal("6"), now=NOW, call="run/b/1/1").allowed
+    store.settle(first.reservation_id or "", Decimal("2"))
+    assert store.reserve("t", "byok", Decimal("6"), now=NOW, call="run/a/1/1").allowed  # settled: still once
+    store.settle(again.reservation_id or "", Decimal("2"))
+    assert store.spent("t", now=NOW) == Decimal("2")
+    other = store.reserve("u", "byok", Decimal(0), now=NOW, call="run/a/1/1")  # keys are per tenant
+    assert other.reservation_id != first.reservation_id
+
+
+def test_spend_before_a_monthly_budget_existed_counts_against_it(tmp_path: Path) -> None:
+    store = QuotaStore(tmp_path / "q.sqlite3")
+    early = store.reserve("t", "byok", Decimal("1"), now=NOW, call="run/a/1/1")  # no limit yet
+    store.settle(early.reservation_id or "", Decimal("7"))
+    store.set_budget(TenantBudget("t", monthly_eur=Decimal("10")))  # later in the month
+    assert store.spent("t", now=NOW) == Decimal("7")
+    assert not store.reserve("t", "byok", Decimal("4"), now=NOW, call="run/b/1/1").allowed
+    assert store.reserve("t", "byok", Decimal("3"), now=NOW, call="run/c/1/1").allowed

@@ -41,3 +41,10 @@ def test_a_text_channel_batches_deltas_and_loses_none(tmp_path: Path) -> None:
 def test_sse_messages_keep_their_framing_whatever_the_data() -> None:
     text = sse("text", {"delta": "two\n\nlines"}, event_id=7, retry_ms=1000)
     assert text == 'event: text\nid: 7\nretry: 1000\ndata: {"delta":"two\\n\\nlines"}\n\n'
+
+
+def test_a_watch_from_another_instance_on_the_file_shows_at_once(tmp_path: Path) -> None:
+    agents, endpoint = RunStream(tmp_path / "s.sqlite3"), RunStream(tmp_path / "s.sqlite3")
+    assert not agents.watched("r1")
+    endpoint.watch("r1", ttl_s=30)  # as the SSE endpoint would, from another process
+    assert agents.watched("r1") and not agents.watched("r2")
