@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import threading
 from dataclasses import dataclass
 
 from convergio.agents import ProviderResolver
@@ -130,7 +131,19 @@ def _ledger(settings: Settings) -> Ledger:
     return SqliteLedger(settings.home / "usage.sqlite3")
 
 
+_BUILDING = threading.Lock()
+
+
 @functools.cache
-def components() -> Components:
-    """The process-wide components, built on first use."""
+def _components() -> Components:
     return build(load_settings())
+
+
+def components() -> Components:
+    """The process-wide components, built once, on first use.
+
+    The activity pool's threads all ask at once when a host starts; without the lock each
+    would build its own stores, racing to create the same SQLite files.
+    """
+    with _BUILDING:
+        return _components()

@@ -53,9 +53,14 @@ class Command:
 Handler = Callable[[bool, Any, datetime], None]
 
 
+_SHOWN = frozenset({"status", "attempts", "started_at", "finished_at", "usage", "error", "calls"})
+"""The node fields the custom status shows: setting one marks the node for ``GraphRun.status``."""
+
+
 @dataclass(slots=True)
 class _Node:
     spec: AgentSpec
+    changed: set[str]  # the run's nodes whose status entry is stale (see GraphRun.status)
     status: str = "waiting"
     attempts: int = 0
     calls: int = 0
@@ -67,6 +72,26 @@ class _Node:
     event: Any = None
     rounds: list[list[dict[str, Any]]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _SHOWN:
+            self.changed.add(self.spec.id)
+
+    def entry(self) -> dict[str, Any]:
+        """This node's part of the custom status."""
+        entry: dict[str, Any] = {
+            "status": self.status,
+            "attempts": self.attempts,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "usage": self.usage,
+        }
+        if self.error:
+            entry["error"] = self.error
+        if self.calls:
+            entry["calls"] = self.calls
+        return entry
 
 
 class GraphRun:
@@ -81,10 +106,14 @@ class GraphRun:
         self.ledger = RunLedger(
             max_tokens=budget.get("max_tokens"), max_tool_calls=budget.get("max_tool_calls")
         )
-        self.nodes = {a.id: _Node(a) for a in self.spec.agents}
+        self._changed: set[str] = set()
+        self.nodes = {a.id: _Node(a, self._changed) for a in self.spec.agents}
+        self._entries: dict[str, dict[str, Any]] = {}  # node id -> status entry, in node order
+        self._usage = dict(_ZERO)
         self.routes: dict[str, dict[str, Any]] = {}
         self.replans: list[dict[str, Any]] = []
         self._pruned: dict[str, str] = {}  # node -> why routing left it out
+        self._active: set[str] = set()  # graph nodes running now (see _schedule)
         self._replan_queue: list[str] = []  # failed nodes waiting for the planner, the first one asked
         self._plan_graph()
         self._handlers: dict[str, tuple[str, Handler]] = {}
@@ -122,24 +151,21 @@ class GraphRun:
             self._schedule(now)
 
     def status(self) -> dict[str, Any]:
-        """The custom status: per-node progress and the run's usage so far."""
-        nodes = {}
-        for node_id, node in self.nodes.items():
-            entry: dict[str, Any] = {
-                "status": node.status,
-                "attempts": node.attempts,
-                "started_at": node.started_at,
-                "finished_at": node.finished_at,
-                "usage": node.usage,
-            }
-            if node.error:
-                entry["error"] = node.error
-            if node.calls:
-                entry["calls"] = node.calls
-            nodes[node_id] = entry
+        """The custom status: per-node progress and the run's usage so far.
+
+        The orchestrator sets it after every completion, so it costs O(nodes changed), not
+        O(nodes): only the entries of nodes whose shown fields changed are rebuilt. The
+        per-node dict is shared with earlier answers; entries are replaced, never mutated.
+        """
+        if len(self._entries) != len(self.nodes):  # the start, or a revision added nodes
+            self._entries = {node_id: node.entry() for node_id, node in self.nodes.items()}
+        else:
+            for node_id in self._changed:
+                self._entries[node_id] = self.nodes[node_id].entry()
+        self._changed.clear()
         return {
             "graph": self.spec.name,
-            "nodes": nodes,
+            "nodes": self._entries,
             "usage": self.usage(),
             "error": self.error,
             "routes": self.routes,
@@ -147,11 +173,7 @@ class GraphRun:
         }
 
     def usage(self) -> dict[str, int]:
-        total = dict(_ZERO)
-        for node in self.nodes.values():
-            for key in total:
-                total[key] += node.usage[key]
-        return total
+        return dict(self._usage)
 
     def result(self) -> dict[str, Any]:
         """The run's output document, once ``finished``."""
@@ -162,7 +184,7 @@ class GraphRun:
             "error": self.error,
             "output": outputs.get(self.spec.output or ""),
             "outputs": outputs,
-            "nodes": self.status()["nodes"],
+            "nodes": dict(self.status()["nodes"]),
             "usage": self.usage(),
             "routes": self.routes,
             "replans": self.replans,
@@ -185,8 +207,14 @@ class GraphRun:
     # -- scheduling -----------------------------------------------------------------
 
     def _schedule(self, now: datetime) -> None:
-        """Start every node whose dependencies have all ended (ready-set, in spec order)."""
-        while self._ready and not self.finished:
+        """Start every node whose dependencies have all ended (ready-set, in spec order).
+
+        At most ``max_parallel`` nodes run at once (a node waiting for an event holds no
+        slot): the rest stay ready until a running one ends. Besides sparing providers'
+        rate limits and the task hub, this keeps the orchestrator's wait on its open tasks
+        small, which it rebuilds after every completion.
+        """
+        while self._ready and not self.finished and len(self._active) < self.spec.max_parallel:
             node_id = self._ready.pop(0)
             self._unstarted -= 1
             deps = self.nodes[node_id].spec.depends_on
@@ -230,6 +258,7 @@ class GraphRun:
 
     def _run(self, node_id: str, now: datetime) -> None:
         node = self.nodes[node_id]
+        self._active.add(node_id)
         node.status = "running"
         node.started_at = _iso(now)
         if limit := node.spec.budget.max_seconds:
@@ -290,8 +319,9 @@ class GraphRun:
                 return self._timer(scope, fire_at, lambda ok_, value_, at: self._attempt(node_id, call, at))
             usage = {**_ZERO, **(value.get("usage") or {})}
             self.ledger.settle(key, tokens=usage["total_tokens"], tool_calls=usage["tool_calls"])
+            node.usage = {name: node.usage[name] + usage[name] for name in _ZERO}
             for name in _ZERO:
-                node.usage[name] += usage[name]
+                self._usage[name] += usage[name]
             status = value.get("status", "failed")
             if status == "completed" and node.spec.kind == "router":
                 self._routed(node_id, value)
@@ -470,7 +500,7 @@ class GraphRun:
         for agent in spec.agents:
             node = self.nodes.get(agent.id)
             if node is None:
-                self.nodes[agent.id] = _Node(agent)
+                self.nodes[agent.id] = _Node(agent, self._changed)
             elif agent.id == replaced:  # attempts and usage carry on: the ledger's keys stay unique
                 node.spec, node.status, node.output, node.error = agent, "waiting", None, None
                 node.started_at = node.finished_at = None
@@ -490,6 +520,7 @@ class GraphRun:
         if node.status in TERMINAL:
             return
         self._drop_all(node_id)
+        self._active.discard(node_id)
         node.status, node.output = status, output
         node.error = None if status == "completed" else str(error or status)[:2000]
         node.finished_at = _iso(now)

@@ -128,3 +128,9 @@ class GraphSpec(_Model):
     guards: list[str] = Field(default_factory=list, max_length=8, description="guards of every agent")
     input_schema: dict[str, Any] | None = None
     planner: Planner | None = None
+    max_parallel: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="agents running at once; ready agents beyond it wait for a free slot, in order",
+    )

@@ -32,6 +32,9 @@ __all__ = ["Conflict", "Engine", "EngineConfig", "Gone", "NotFound"]
 
 log = logging.getLogger("convergio.host.engine")
 
+STATUS_INTERVAL_S = 0.25
+"""While an instance is busy, its custom status is stored at most this often (see _status_due)."""
+
 _WORK_EVENTS = frozenset(
     {
         EventType.EXECUTION_STARTED,
@@ -107,6 +110,7 @@ class Engine:
         # The action shim of each running instance as its last committed step left it, keyed by
         # the history length it matches: a step then skips decoding the snapshot from the store.
         self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
+        self._status_written: dict[str, float] = {}  # instance -> when its custom status was stored
         self._finished = threading.Condition()
         # Activity results waiting for the group commit (see _record), and whether a thread is at it.
         self._results: list[tuple[WorkItem, Event]] = []
@@ -166,7 +170,7 @@ class Engine:
 
     # -- one orchestrator step ---------------------------------------------------------------------
     def _step(self, instance_id: str) -> None:
-        record = self.store.get(instance_id)
+        record = self.store.get(instance_id, header=True)
         if record is None:
             return
         moment = utcnow()
@@ -217,12 +221,11 @@ class Engine:
             m.instance_id: m.visible_at for m in write.messages if m.instance_id != instance_id
         }.items():
             self._wake(*target)
-        self._rearm(instance_id)
+        self._rearm(instance_id, write.updates.get("status", record.status))
 
-    def _rearm(self, instance_id: str) -> None:
+    def _rearm(self, instance_id: str, status: str) -> None:
         """Wake the instance again for what is still in its inbox (timers, held events)."""
-        status = self.store.status(instance_id)
-        if status is None or status in TERMINAL or status == "Suspended":
+        if status in TERMINAL or status == "Suspended":
             return
         visible_at = self.store.next_visible(instance_id)
         if visible_at is not None:
@@ -237,6 +240,8 @@ class Engine:
         stamp: str,
         now: float,
     ) -> None:
+        if not self._resumable(record):
+            record = self.store.get(record.instance_id) or record  # a replay needs the input and shim
         shim = self._shim(record)
         instance = Instance(
             record.instance_id, record.name, record.execution_id, record.input, record.parent_instance_id
@@ -255,7 +260,10 @@ class Engine:
             result = StepResult(actions=[], done=False, error=f"{type(exc).__name__}: {exc}")
         scheduled = [c.event for c in commands if c.event is not None]
         events = [*events, *scheduled, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
-        custom = json.dumps(result.custom_status) if result.custom_status is not None else None
+        done = result.error is not None or result.done
+        custom: str | None = None
+        if result.custom_status is not None and (done or self._status_due(record.instance_id)):
+            custom = json.dumps(result.custom_status)
         if result.error is not None:
             message = f"Orchestrator function '{record.name}' failed: {result.error}"
             self._finish(
@@ -270,10 +278,11 @@ class Engine:
             write.history = events
             write.updates = {
                 "status": "Running" if status == "Pending" else status,
-                "custom_status": custom,
                 "updated_at": stamp,
                 "shim": json.dumps(shim.to_state()),
             }
+            if custom is not None or result.custom_status is None:
+                write.updates["custom_status"] = custom
             for command in commands:
                 self._apply(record, write, command, stamp, now)
             created = self.store.commit_step(write)
@@ -380,6 +389,16 @@ class Engine:
         self.store.commit_step(write)
         self._evict(record.instance_id)
 
+    def _resumable(self, record: InstanceRecord) -> bool:
+        """Can this step run on the kept shim and session alone (no replay, so no input)?"""
+        kept = self._shims.get(record.instance_id)
+        return (
+            not self.config.verify_replay
+            and kept is not None
+            and kept[0] == record.history_len
+            and self.executor.has_session(record.instance_id, record.execution_id, record.history_len)
+        )
+
     def _shim(self, record: InstanceRecord) -> ActionShim:
         kept = self._shims.pop(record.instance_id, None)
         if kept is not None and kept[0] == record.history_len:
@@ -395,6 +414,25 @@ class Engine:
     def _evict(self, instance_id: str) -> None:
         self.executor.evict(instance_id)
         self._shims.pop(instance_id, None)
+        self._status_written.pop(instance_id, None)
+
+    def _status_due(self, instance_id: str) -> bool:
+        """Should this step store the custom status, or leave it to the step already due next?
+
+        An orchestrator may set it after every completion, and encoding and writing it is
+        O(its size) per step. While completions keep arriving (another step of the instance
+        is due now), it is stored at most every ``STATUS_INTERVAL_S``; the last step of a
+        burst always stores it, so a waiting instance's status is never stale.
+        """
+        with self._cond:
+            next_step = self._next_wake.get(instance_id)
+        moment = time.monotonic()
+        last = self._status_written.get(instance_id)
+        busy = next_step is not None and next_step <= time.time()
+        if busy and last is not None and moment - last < STATUS_INTERVAL_S:
+            return False
+        self._status_written[instance_id] = moment
+        return True
 
     # -- activities ------------------------------------------------------------------------------
     def _run_activity(self, item: WorkItem) -> None:

@@ -115,6 +115,14 @@ class OrchestrationExecutor:
     def evict(self, instance_id: str) -> None:
         self._sessions.pop(instance_id, None)
 
+    def has_session(self, instance_id: str, execution_id: str, history_len: int) -> bool:
+        """Would a step of this instance resume a kept-alive session (no replay, no input)?"""
+        session = self._sessions.get(instance_id)
+        return session is not None and (session.execution_id, session.history_len) == (
+            execution_id,
+            history_len,
+        )
+
     def confirm(self, instance_id: str, history_len: int) -> None:
         """The step's history is committed: its session may serve the next step."""
         session = self._sessions.get(instance_id)

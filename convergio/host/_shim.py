@@ -225,6 +225,8 @@ class ActionShim:
                 attempts=1,
             )
             self._schedule_call(key, self.nodes[key], retry_attempt=False)
+            if retry is None:  # only a new attempt needs the input again: keep snapshots small
+                del self.nodes[key]["input"]
             return key
         if kind == _CREATE_TIMER:
             key = self._new_node("timer", parent)

@@ -72,6 +72,13 @@ CREATE TABLE IF NOT EXISTS work (
 """
 
 
+_HEADER = (
+    "instance_id, name, execution_id, status, NULL, NULL, NULL, parent_instance_id, "
+    "parent_execution_id, parent_task_id, created_at, updated_at, history_len, NULL"
+)
+"""``SELECT`` columns of an instance without its large ones, in ``InstanceRecord`` order."""
+
+
 @dataclass(slots=True)
 class InstanceRecord:
     instance_id: str
@@ -151,18 +158,16 @@ class Store:
             self._db.execute("COMMIT")
 
     # -- instances ----------------------------------------------------------------------
-    def get(self, instance_id: str) -> InstanceRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
-        return InstanceRecord(*row) if row else None
-
-    def status(self, instance_id: str) -> str | None:
-        """Only the status: cheaper than ``get`` when the instance carries a large input."""
+    def get(self, instance_id: str, *, header: bool = False) -> InstanceRecord | None:
+        """The instance; with ``header``, without its input, output, custom status and shim
+        (``None`` in the record), which can be large and a kept-alive step does not need."""
+        columns = _HEADER if header else "*"
         with self._lock:
             row = self._db.execute(
-                "SELECT status FROM instances WHERE instance_id = ?", (instance_id,)
+                f"SELECT {columns} FROM instances WHERE instance_id = ?",  # noqa: S608 - constants
+                (instance_id,),
             ).fetchone()
-        return row[0] if row else None
+        return InstanceRecord(*row) if row else None
 
     def query(
         self,

@@ -287,3 +287,71 @@ def test_run_max_seconds_ends_the_run() -> None:
     states = [n["status"] for n in result["nodes"].values()]
     assert states == ["completed", "completed", "cancelled", "skipped", "skipped"]
     assert sim.now == T0 + timedelta(seconds=1.5)
+
+
+def _running(sim: Sim) -> int:
+    return sum(node.status == "running" for node in sim.run.nodes.values())
+
+
+def test_max_parallel_holds_ready_agents_until_a_slot_frees_in_order() -> None:
+    workers = [{"id": f"w{i}"} for i in range(7)]
+    graph = {
+        "name": "capped",
+        "max_parallel": 3,
+        "agents": agents(*workers, {"id": "join", "depends_on": [w["id"] for w in workers]}),
+    }
+    durations = {"w0": 3.0, "w1": 1.0, "w2": 2.0}
+    sim = Sim(graph, lambda c: answer(c, seconds=durations.get(c["node_id"], 1.0)))
+    most = _running(sim)
+    while sim.step():
+        most = max(most, _running(sim))
+    result = sim.run.result()
+    assert result["status"] == "completed"
+    assert most == 3
+    # w1 ends first (t=1) and frees the slot w3 takes; w2 (t=2) frees w4's; and so on, in spec order.
+    begun = {node: starts[0] - sim.started["w0"][0] for node, starts in sim.started.items()}
+    assert [begun[f"w{i}"].total_seconds() for i in range(7)] == [0, 0, 0, 1, 2, 2, 3]
+    assert sim.started["join"][0] - sim.started["w0"][0] == timedelta(seconds=4)
+
+
+def test_a_node_waiting_for_an_event_holds_no_slot() -> None:
+    graph = {
+        "name": "waits",
+        "max_parallel": 1,
+        "output": "other",
+        "agents": agents(
+            {"id": "approve", "await_event": {"name": "ok", "timeout_seconds": 60}},
+            {"id": "other"},
+        ),
+    }
+    sim = Sim(graph, answer)
+    assert "other" in sim.started  # not held behind the node waiting for its event
+    sim.raise_event("ok", {"approved": True}, after=5)
+    assert sim.finish()["status"] == "completed"
+
+
+def test_status_is_kept_up_to_date_incrementally() -> None:
+    """After every completion the status equals one rebuilt from scratch (and keeps node order)."""
+    graph = {
+        "name": "mixed",
+        "max_parallel": 2,
+        "agents": agents(
+            {"id": "a"},
+            {"id": "b", "retry": {"attempts": 2}},
+            {"id": "c", "depends_on": ["a", "b"], "on_failure": "continue"},
+            {"id": "d", "depends_on": ["c"]},
+        ),
+    }
+    sim = Sim(
+        graph, lambda c: (0.5, False, "boom") if c["node_id"] == "b" and c["attempt"] == 1 else answer(c)
+    )
+    while True:
+        status = sim.run.status()
+        fresh = {node_id: node.entry() for node_id, node in sim.run.nodes.items()}
+        assert status["nodes"] == fresh
+        assert list(status["nodes"]) == ["a", "b", "c", "d"]
+        totals = {k: sum(n.usage[k] for n in sim.run.nodes.values()) for k in status["usage"]}
+        assert status["usage"] == totals
+        if not sim.step():
+            break
+    assert sim.run.result()["usage"]["total_tokens"] == 40

@@ -189,3 +189,18 @@ def test_suspend_holds_events_until_resume(docs_host: HostProcess) -> None:
         assert client.post(urls["resumePostUri"].replace("{text}", "go on")).status_code == 202
         body = wait_status(client, urls["statusQueryGetUri"])
     assert body["runtimeStatus"] == "Completed"
+
+
+def test_the_last_step_of_a_burst_stores_the_custom_status(docs_host: HostProcess) -> None:
+    """While completions keep coming the host may skip storing the status; never the last time."""
+    with docs_host.client() as client:
+        urls = start(client, "tally", 200)
+        deadline = time.monotonic() + 30
+        status = None
+        while status != {"done": 200} and time.monotonic() < deadline:
+            status = client.get(urls["statusQueryGetUri"]).json()["customStatus"]
+            time.sleep(0.05)
+        assert status == {"done": 200}  # waiting for "go" now: nothing else would store it
+        client.post(f"/api/instances/{urls['id']}/events/go", json=True)
+        body = wait_status(client, urls["statusQueryGetUri"])
+    assert body["output"] == 200

@@ -176,6 +176,20 @@ def reporter(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def tally(context: df.DurableOrchestrationContext):
+    """Fans out, sets its custom status after every completion, then waits (a burst, then idle)."""
+    open_tasks = [context.call_activity("measure", "x" * i) for i in range(context.get_input())]
+    done = 0
+    while open_tasks:
+        winner = yield context.task_any(open_tasks)
+        open_tasks.remove(winner)
+        done += 1
+        context.set_custom_status({"done": done})
+    yield context.wait_for_external_event("go")
+    return done
+
+
+@app.orchestration_trigger(context_name="context")
 def forever(context: df.DurableOrchestrationContext):
     yield context.wait_for_external_event("never")
     return "woke"
