@@ -134,12 +134,8 @@ class OrchestrationExecutor:
     ) -> StepResult:
         """Run one step. ``seen`` is how many actions earlier steps already returned."""
         orchestrator = self._lookup(instance.name)
+        usable = self.has_session(instance.instance_id, instance.execution_id, len(old_events))
         session = self._sessions.pop(instance.instance_id, None)
-        usable = (
-            session is not None
-            and session.execution_id == instance.execution_id
-            and session.history_len == len(old_events)
-        )
         replayed: list[dict[str, Any]] | None = None
         if session is not None and usable:
             result = self._resume(session, new_events, seen)
