@@ -33,7 +33,7 @@ __all__ = ["Conflict", "Engine", "EngineConfig", "Gone", "NotFound"]
 log = logging.getLogger("convergio.host.engine")
 
 STATUS_INTERVAL_S = 0.25
-"""While an instance is busy, its custom status is stored at most this often (see _status_due)."""
+"""An instance's custom status is stored at most this often, and at most this late (see _status_due)."""
 
 _WORK_EVENTS = frozenset(
     {
@@ -111,6 +111,7 @@ class Engine:
         # the history length it matches: a step then skips decoding the snapshot from the store.
         self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
         self._status_written: dict[str, float] = {}  # instance -> when its custom status was stored
+        self._status_pending: dict[str, Any] = {}  # instance -> its newer custom status, not stored yet
         self._finished = threading.Condition()
         # Activity results waiting for the group commit (see _record), and whether a thread is at it.
         self._results: list[tuple[WorkItem, Event]] = []
@@ -176,7 +177,9 @@ class Engine:
         moment = utcnow()
         now, stamp = moment.timestamp(), format_time(moment)
         messages = self.store.inbox(instance_id, now)
-        if not messages:
+        if not messages:  # woken to store a pending custom status (which may hide a later wake-up)
+            self._store_pending_status(record)
+            self._rearm(instance_id, record.status)
             return
         write = StepWrite(instance_id)
         delivered: list[Event] = []
@@ -224,8 +227,14 @@ class Engine:
         self._rearm(instance_id, write.updates.get("status", record.status))
 
     def _rearm(self, instance_id: str, status: str) -> None:
-        """Wake the instance again for what is still in its inbox (timers, held events)."""
-        if status in TERMINAL or status == "Suspended":
+        """Wake the instance again for what is still in its inbox (timers, held events), and to
+        store a custom status left pending."""
+        if status in TERMINAL:
+            return
+        if instance_id in self._status_pending:
+            written = self._status_written.get(instance_id, 0.0)
+            self._wake(instance_id, time.time() + max(0.0, written + STATUS_INTERVAL_S - time.monotonic()))
+        if status == "Suspended":
             return
         visible_at = self.store.next_visible(instance_id)
         if visible_at is not None:
@@ -264,6 +273,8 @@ class Engine:
         custom: str | None = None
         if result.custom_status is not None and (done or self._status_due(record.instance_id)):
             custom = json.dumps(result.custom_status)
+        elif result.custom_status is not None:
+            self._status_pending[record.instance_id] = result.custom_status
         if result.error is not None:
             message = f"Orchestrator function '{record.name}' failed: {result.error}"
             self._finish(
@@ -415,24 +426,31 @@ class Engine:
         self.executor.evict(instance_id)
         self._shims.pop(instance_id, None)
         self._status_written.pop(instance_id, None)
+        self._status_pending.pop(instance_id, None)
 
     def _status_due(self, instance_id: str) -> bool:
-        """Should this step store the custom status, or leave it to the step already due next?
+        """Should this step store the custom status, or keep it pending for a little while?
 
         An orchestrator may set it after every completion, and encoding and writing it is
-        O(its size) per step. While completions keep arriving (another step of the instance
-        is due now), it is stored at most every ``STATUS_INTERVAL_S``; the last step of a
-        burst always stores it, so a waiting instance's status is never stale.
+        O(its size) per step. It is stored at most every ``STATUS_INTERVAL_S``; a step that
+        leaves it pending makes sure (``_rearm``) the instance wakes to store it by then, so it
+        is never staler than that.
         """
-        with self._cond:
-            next_step = self._next_wake.get(instance_id)
         moment = time.monotonic()
         last = self._status_written.get(instance_id)
-        busy = next_step is not None and next_step <= time.time()
-        if busy and last is not None and moment - last < STATUS_INTERVAL_S:
+        if last is not None and moment - last < STATUS_INTERVAL_S:
             return False
         self._status_written[instance_id] = moment
+        self._status_pending.pop(instance_id, None)
         return True
+
+    def _store_pending_status(self, record: InstanceRecord) -> None:
+        """A wake-up with nothing in the inbox: store the custom status left pending, if due."""
+        pending = self._status_pending.get(record.instance_id)
+        if pending is None or record.status in TERMINAL:
+            return
+        if self._status_due(record.instance_id):
+            self.store.set_custom_status(record.instance_id, json.dumps(pending))
 
     # -- activities ------------------------------------------------------------------------------
     def _run_activity(self, item: WorkItem) -> None:

@@ -35,18 +35,20 @@ CREATE TABLE IF NOT EXISTS instances (
     name TEXT NOT NULL,
     execution_id TEXT NOT NULL,
     status TEXT NOT NULL,
-    input TEXT,
-    output TEXT,
-    custom_status TEXT,
     parent_instance_id TEXT,
     parent_execution_id TEXT,
     parent_task_id INTEGER,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    history_len INTEGER NOT NULL DEFAULT 0,
-    shim TEXT
+    history_len INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS instances_created ON instances(created_at);
+CREATE TABLE IF NOT EXISTS payloads (
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT,
+    UNIQUE (instance_id, name)
+);
 CREATE TABLE IF NOT EXISTS history (
     instance_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -72,11 +74,32 @@ CREATE TABLE IF NOT EXISTS work (
 """
 
 
-_HEADER = (
-    "instance_id, name, execution_id, status, NULL, NULL, NULL, parent_instance_id, "
-    "parent_execution_id, parent_task_id, created_at, updated_at, history_len, NULL"
-)
-"""``SELECT`` columns of an instance without its large ones, in ``InstanceRecord`` order."""
+_PAYLOADS = ("input", "output", "custom_status", "shim")
+"""An instance's large values, each its own row in ``payloads``, not columns of ``instances``.
+
+SQLite rewrites a whole row on any update, overflow pages included: with the graph (input)
+and the run's status in the row, every step's small update wrote hundreds of kilobytes, and
+reading the header walked the input's overflow chain to reach the columns after it.
+"""
+
+
+def _columns(*payloads: str) -> str:
+    """``SELECT`` columns in ``InstanceRecord`` order, with ``payloads`` read and the others ``NULL``."""
+
+    def payload(name: str) -> str:
+        if name not in payloads:
+            return "NULL"
+        return f"(SELECT value FROM payloads p WHERE p.instance_id = i.instance_id AND p.name = '{name}')"  # noqa: S608
+
+    return (
+        f"i.instance_id, i.name, i.execution_id, i.status, {payload('input')}, {payload('output')}, "
+        f"{payload('custom_status')}, i.parent_instance_id, i.parent_execution_id, i.parent_task_id, "
+        f"i.created_at, i.updated_at, i.history_len, {payload('shim')}"
+    )
+
+
+_HEADER = _columns()
+_FULL = _columns(*_PAYLOADS)
 
 
 @dataclass(slots=True)
@@ -141,6 +164,8 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        with self._tx() as db:
+            _move_payloads(db)
 
     def close(self) -> None:
         with self._lock:
@@ -161,10 +186,10 @@ class Store:
     def get(self, instance_id: str, *, header: bool = False) -> InstanceRecord | None:
         """The instance; with ``header``, without its input, output, custom status and shim
         (``None`` in the record), which can be large and a kept-alive step does not need."""
-        columns = _HEADER if header else "*"
+        columns = _HEADER if header else _FULL
         with self._lock:
             row = self._db.execute(
-                f"SELECT {columns} FROM instances WHERE instance_id = ?",  # noqa: S608 - constants
+                f"SELECT {columns} FROM instances i WHERE instance_id = ?",  # noqa: S608 - constants
                 (instance_id,),
             ).fetchone()
         return InstanceRecord(*row) if row else None
@@ -179,7 +204,7 @@ class Store:
         limit: int = 100,
         offset: int = 0,
     ) -> list[InstanceRecord]:
-        sql, args = "SELECT * FROM instances WHERE 1=1", list[object]()
+        sql, args = f"SELECT {_FULL} FROM instances i WHERE 1=1", list[object]()  # noqa: S608 - constants
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             args += list(statuses)
@@ -203,7 +228,7 @@ class Store:
             if replace:
                 self._delete(db, record.instance_id)
             self._insert_instance(db, record)
-            self._insert_message(db, start)
+            self._insert_messages(db, [start])
 
     def purge(self, instance_ids: Sequence[str]) -> int:
         with self._tx() as db:
@@ -213,37 +238,65 @@ class Store:
 
     @staticmethod
     def _delete(db: sqlite3.Connection, instance_id: str) -> None:
-        for table in ("instances", "history", "inbox", "work"):
+        for table in ("instances", "payloads", "history", "inbox", "work"):
             db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))  # noqa: S608
 
     @staticmethod
     def _insert_instance(db: sqlite3.Connection, r: InstanceRecord) -> None:
         db.execute(
-            "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 r.instance_id,
                 r.name,
                 r.execution_id,
                 r.status,
-                r.input,
-                r.output,
-                r.custom_status,
                 r.parent_instance_id,
                 r.parent_execution_id,
                 r.parent_task_id,
                 r.created_at,
                 r.updated_at,
                 r.history_len,
-                r.shim,
             ),
         )
+        values = {name: getattr(r, name) for name in _PAYLOADS}
+        _set_payloads(db, r.instance_id, {name: value for name, value in values.items() if value is not None})
 
     @staticmethod
-    def _insert_message(db: sqlite3.Connection, m: Message) -> None:
-        db.execute(
-            "INSERT INTO inbox (instance_id, execution_id, visible_at, event) VALUES (?,?,?,?)",
-            (m.instance_id, m.execution_id, m.visible_at, json.dumps(m.event)),
-        )
+    def _insert_messages(db: sqlite3.Connection, messages: Sequence[Message]) -> None:
+        rows = [(m.instance_id, m.execution_id, m.visible_at, json.dumps(m.event)) for m in messages]
+        for marks, values in _chunks(rows):
+            db.execute(
+                f"INSERT INTO inbox (instance_id, execution_id, visible_at, event) VALUES {marks}",  # noqa: S608
+                values,
+            )
+
+    @staticmethod
+    def _insert_work(
+        db: sqlite3.Connection, iid: str, execution_id: str, work: Sequence[tuple[str, int, str, str | None]]
+    ) -> list[WorkItem]:
+        """Work rows in one statement, numbered here after the last id the table ever gave
+        (``AUTOINCREMENT`` never reuses one, so a late result of cancelled work cannot hit a
+        new row; explicit ids move ``sqlite_sequence`` on as well)."""
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'work'").fetchone()
+        first = (row[0] if row else 0) + 1
+        items = [
+            WorkItem(first + n, iid, exec_id or execution_id, task_id, name, payload)
+            for n, (exec_id, task_id, name, payload) in enumerate(work)
+        ]
+        rows = [(i.id, i.instance_id, i.execution_id, i.task_id, i.name, i.input) for i in items]
+        for marks, values in _chunks(rows):
+            db.execute(
+                f"INSERT INTO work (id, instance_id, execution_id, task_id, name, input) VALUES {marks}",  # noqa: S608
+                values,
+            )
+        return items
+
+    def set_custom_status(self, instance_id: str, custom_status: str) -> None:
+        """Store the custom status of a running instance on its own (not for a finished one)."""
+        with self._tx() as db:
+            row = db.execute("SELECT status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+            if row is not None and row[0] not in TERMINAL:
+                _set_payloads(db, instance_id, {"custom_status": custom_status})
 
     # -- history --------------------------------------------------------------------------
     def history(self, instance_id: str) -> list[Event]:
@@ -256,16 +309,18 @@ class Store:
     # -- messages -------------------------------------------------------------------------
     def send(self, message: Message) -> None:
         with self._tx() as db:
-            self._insert_message(db, message)
+            self._insert_messages(db, [message])
 
     def inbox(self, instance_id: str, now: float) -> list[tuple[int, str | None, Event]]:
+        """The visible messages, oldest first, read as one JSON row (a row costs a step)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, execution_id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? "
-                "ORDER BY id",
+            (rows,) = self._db.execute(
+                "SELECT json_group_array(json_array(id, execution_id, json(event))) FROM "
+                "(SELECT id, execution_id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? "
+                "ORDER BY id)",
                 (instance_id, now),
-            ).fetchall()
-        return [(row[0], row[1], json.loads(row[2])) for row in rows]
+            ).fetchone()
+        return [(row[0], row[1], row[2]) for row in json.loads(rows)]
 
     def next_visible(self, instance_id: str) -> float | None:
         with self._lock:
@@ -298,13 +353,20 @@ class Store:
     def complete_many(self, done: Sequence[tuple[WorkItem, Event]], now: float) -> list[WorkItem]:
         """Record several activities' results in one transaction (a group commit); return the
         items recorded, leaving out those whose work was cancelled meanwhile."""
-        recorded: list[WorkItem] = []
         with self._tx() as db:
-            for item, result in done:
-                if db.execute("DELETE FROM work WHERE id = ?", (item.id,)).rowcount:
-                    self._insert_message(db, Message(item.instance_id, item.execution_id, now, result))
-                    recorded.append(item)
-        return recorded
+            pending: set[int] = set()
+            for marks, ids in _chunks([(item.id,) for item, _ in done]):
+                (found,) = db.execute(
+                    f"SELECT group_concat(id) FROM work WHERE id IN ({marks})",  # noqa: S608 - placeholders
+                    ids,
+                ).fetchone()
+                if found:
+                    pending.update(int(i) for i in found.split(","))
+            recorded = [(item, result) for item, result in done if item.id in pending]
+            for marks, ids in _chunks([(item.id,) for item, _ in recorded]):
+                db.execute(f"DELETE FROM work WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders
+            self._insert_messages(db, [Message(i.instance_id, i.execution_id, now, r) for i, r in recorded])
+        return [item for item, _ in recorded]
 
     # -- one orchestrator step ----------------------------------------------------------------
     def commit_step(self, step: StepWrite) -> list[WorkItem]:
@@ -312,49 +374,79 @@ class Store:
         created: list[WorkItem] = []
         with self._tx() as db:
             iid = step.instance_id
-            if step.consumed:
-                db.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in step.consumed])
+            for marks, ids in _chunks([(i,) for i in step.consumed]):
+                db.execute(f"DELETE FROM inbox WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders
             if step.drop_pending:
                 db.execute("DELETE FROM work WHERE instance_id = ?", (iid,))
                 db.execute(
                     "DELETE FROM inbox WHERE instance_id = ? AND visible_at > ?",
                     (iid, step.now),
                 )
+            base, execution_id = db.execute(
+                "SELECT history_len, execution_id FROM instances WHERE instance_id = ?", (iid,)
+            ).fetchone()
             if step.reset_history:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
                 base = 0
-            else:
-                base = db.execute(
-                    "SELECT history_len FROM instances WHERE instance_id = ?", (iid,)
-                ).fetchone()[0]
-            db.executemany(
-                "INSERT INTO history VALUES (?,?,?)",
-                [(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)],
-            )
-            updates = dict(step.updates)
+            for marks, rows in _chunks([(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)]):
+                db.execute(f"INSERT INTO history VALUES {marks}", rows)  # noqa: S608 - placeholders
+            updates = {k: v for k, v in step.updates.items() if k not in _PAYLOADS}
             updates["history_len"] = base + len(step.history)
+            _set_payloads(db, iid, {k: v for k, v in step.updates.items() if k in _PAYLOADS})
             db.execute(
                 f"UPDATE instances SET {', '.join(f'{k} = ?' for k in updates)} "  # noqa: S608
                 "WHERE instance_id = ?",
                 [*updates.values(), iid],
             )
-            execution_id = (
-                updates.get("execution_id")
-                or db.execute("SELECT execution_id FROM instances WHERE instance_id = ?", (iid,)).fetchone()[
-                    0
-                ]
-            )
-            for exec_id, task_id, name, payload in step.work:
-                cursor = db.execute(
-                    "INSERT INTO work (instance_id, execution_id, task_id, name, input) VALUES (?,?,?,?,?)",
-                    (iid, exec_id or execution_id, task_id, name, payload),
-                )
-                created.append(
-                    WorkItem(int(cursor.lastrowid or 0), iid, exec_id or execution_id, task_id, name, payload)
-                )
+            execution_id = updates.get("execution_id") or execution_id
+            if step.work:
+                created = self._insert_work(db, iid, execution_id, step.work)
             for record in step.new_instances:
                 self._delete(db, record.instance_id)
                 self._insert_instance(db, record)
-            for message in step.messages:
-                self._insert_message(db, message)
+            self._insert_messages(db, step.messages)
         return created
+
+
+_MAX_PARAMETERS = 999
+"""Bound parameters per statement: the smallest limit any SQLite build has had."""
+
+
+def _chunks(rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[str, list[Any]]]:
+    """Rows as ``(?,?),(?,?)`` placeholders (a ``VALUES`` list, or an ``IN`` list of one-value
+    rows) with their values flattened, in as few chunks as SQLite accepts.
+
+    One statement for many rows, not one per row: ``sqlite3`` releases the GIL around every
+    step (``executemany`` steps once per row), and under busy threads winning it back costs
+    far more than the step.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    per_chunk = max(1, _MAX_PARAMETERS // width)
+    mark = f"({','.join('?' * width)})"
+    for start in range(0, len(rows), per_chunk):
+        chunk = rows[start : start + per_chunk]
+        yield ",".join([mark] * len(chunk)), [value for row in chunk for value in row]
+
+
+def _set_payloads(db: sqlite3.Connection, instance_id: str, values: dict[str, str | None]) -> None:
+    """Write an instance's large values, each in its own row (``None`` clears one)."""
+    rows = [(instance_id, name, value) for name, value in values.items()]
+    for marks, flat in _chunks(rows):
+        db.execute(
+            f"INSERT INTO payloads VALUES {marks} "  # noqa: S608 - placeholders
+            "ON CONFLICT (instance_id, name) DO UPDATE SET value = excluded.value",
+            flat,
+        )
+
+
+def _move_payloads(db: sqlite3.Connection) -> None:
+    """Upgrade a store written when the large values were columns of ``instances`` (once)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(instances)")}
+    for name in (name for name in _PAYLOADS if name in columns):
+        db.execute(
+            f"INSERT OR REPLACE INTO payloads SELECT instance_id, '{name}', {name} FROM instances "  # noqa: S608
+            f"WHERE {name} IS NOT NULL"
+        )
+        db.execute(f"ALTER TABLE instances DROP COLUMN {name}")
