@@ -112,6 +112,9 @@ class Engine:
         self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
         self._status_written: dict[str, float] = {}  # instance -> when its custom status was stored
         self._status_pending: dict[str, Any] = {}  # instance -> its newer custom status, not stored yet
+        # Instances that may have inbox messages visible later (timers): only these make _rearm
+        # ask the store. Touched by the dispatcher thread alone (and start, before it runs).
+        self._timed: set[str] = set()
         self._finished = threading.Condition()
         # Activity results waiting for the group commit (see _record), and whether a thread is at it.
         self._results: list[tuple[WorkItem, Event]] = []
@@ -129,6 +132,7 @@ class Engine:
         for item in self.store.pending_work():
             self._pool.submit(self._run_activity, item)
         for instance_id, visible_at in self.store.due():
+            self._timed.add(instance_id)
             self._wake(instance_id, visible_at)
         self._thread.start()
 
@@ -224,20 +228,29 @@ class Engine:
             m.instance_id: m.visible_at for m in write.messages if m.instance_id != instance_id
         }.items():
             self._wake(*target)
+        if any(m.instance_id == instance_id for m in write.messages):
+            self._timed.add(instance_id)
         self._rearm(instance_id, write.updates.get("status", record.status))
 
     def _rearm(self, instance_id: str, status: str) -> None:
-        """Wake the instance again for what is still in its inbox (timers, held events), and to
-        store a custom status left pending."""
+        """Wake the instance again for what is still in its inbox for later (timers; held events
+        wait for a resume, which wakes it), and to store a custom status left pending.
+
+        A wake-up at a timer's time is lost when an earlier one replaces it (one per instance),
+        so after each step the store is asked again, for instances that have had timers.
+        """
         if status in TERMINAL:
+            self._timed.discard(instance_id)
             return
         if instance_id in self._status_pending:
             written = self._status_written.get(instance_id, 0.0)
             self._wake(instance_id, time.time() + max(0.0, written + STATUS_INTERVAL_S - time.monotonic()))
-        if status == "Suspended":
+        if status == "Suspended" or instance_id not in self._timed:
             return
         visible_at = self.store.next_visible(instance_id)
-        if visible_at is not None:
+        if visible_at is None:
+            self._timed.discard(instance_id)
+        else:
             self._wake(instance_id, visible_at)
 
     def _run_orchestrator(

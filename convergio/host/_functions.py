@@ -10,6 +10,7 @@ does the same, so an app written from Microsoft's docs runs unchanged.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import re
@@ -237,8 +238,7 @@ class FunctionIndex:
         self, function: Any, user: Callable[..., Any], args: Mapping[str, Any]
     ) -> dict[str, Any]:
         kwargs = dict(args)
-        parameters = inspect.signature(user).parameters
-        if "context" in parameters and "context" not in kwargs:
+        if _takes_context(user) and "context" not in kwargs:
             kwargs["context"] = _Context(function.get_function_name(), str(self.directory))
         return kwargs
 
@@ -263,3 +263,9 @@ def load_app(path: Path) -> FunctionIndex:
     if len(apps) != 1:
         raise AppLoadError(f"{path} must define exactly one FunctionApp/DFApp, found {len(apps)}")
     return FunctionIndex(apps[0], path.parent)
+
+
+@functools.cache
+def _takes_context(user: Callable[..., Any]) -> bool:
+    """Whether a user function declares ``context`` (asked on every call; its signature is fixed)."""
+    return "context" in inspect.signature(user).parameters
