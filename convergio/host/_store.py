@@ -29,8 +29,8 @@ __all__ = ["InstanceRecord", "Message", "StepWrite", "Store", "WorkItem", "TERMI
 
 TERMINAL = frozenset({"Completed", "Failed", "Terminated"})
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS instances (
+_INSTANCES = """
+CREATE TABLE IF NOT EXISTS {table} (
     instance_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     execution_id TEXT NOT NULL,
@@ -41,7 +41,10 @@ CREATE TABLE IF NOT EXISTS instances (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     history_len INTEGER NOT NULL DEFAULT 0
-);
+)"""
+_SCHEMA = (
+    _INSTANCES.format(table="instances")
+    + """;
 CREATE INDEX IF NOT EXISTS instances_created ON instances(created_at);
 CREATE TABLE IF NOT EXISTS payloads (
     instance_id TEXT NOT NULL,
@@ -72,7 +75,7 @@ CREATE TABLE IF NOT EXISTS work (
     input TEXT
 );
 """
-
+)
 
 _PAYLOADS = ("input", "output", "custom_status", "shim")
 """An instance's large values, each its own row in ``payloads``, not columns of ``instances``.
@@ -442,11 +445,22 @@ def _set_payloads(db: sqlite3.Connection, instance_id: str, values: dict[str, st
 
 
 def _move_payloads(db: sqlite3.Connection) -> None:
-    """Upgrade a store written when the large values were columns of ``instances`` (once)."""
+    """Upgrade a store written when the large values were columns of ``instances`` (once).
+
+    The table is rebuilt rather than altered: ``DROP COLUMN`` needs SQLite 3.35.
+    """
     columns = {row[1] for row in db.execute("PRAGMA table_info(instances)")}
-    for name in (name for name in _PAYLOADS if name in columns):
+    moved = [name for name in _PAYLOADS if name in columns]
+    if not moved:
+        return
+    for name in moved:
         db.execute(
             f"INSERT OR REPLACE INTO payloads SELECT instance_id, '{name}', {name} FROM instances "  # noqa: S608
             f"WHERE {name} IS NOT NULL"
         )
-        db.execute(f"ALTER TABLE instances DROP COLUMN {name}")
+    kept = ", ".join(row[1] for row in db.execute("PRAGMA table_info(instances)") if row[1] not in moved)
+    db.execute(_INSTANCES.format(table="instances_upgraded"))
+    db.execute(f"INSERT INTO instances_upgraded ({kept}) SELECT {kept} FROM instances")  # noqa: S608
+    db.execute("DROP TABLE instances")
+    db.execute("ALTER TABLE instances_upgraded RENAME TO instances")
+    db.execute("CREATE INDEX IF NOT EXISTS instances_created ON instances(created_at)")

@@ -108,8 +108,10 @@ def test_a_store_from_before_payloads_is_upgraded_in_place(tmp_path: Path) -> No
         )
         assert (record.status, record.history_len) == ("Completed", 7)
         store.close()
-    columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(instances)")}
+    db = sqlite3.connect(path)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(instances)")}
     assert not columns & {"input", "output", "custom_status", "shim"}
+    assert db.execute("SELECT 1 FROM sqlite_master WHERE name = 'instances_created'").fetchone() == (1,)
 
 
 def test_purge_removes_the_large_values_too(tmp_path: Path) -> None:
