@@ -9,32 +9,113 @@ exactly as if it had run alone; then it wakes each writer of the batch, and hand
 the first writer queued meanwhile (nobody commits for others forever). A follower sleeps on a
 lock of its own, so waking a batch is no convoy through a shared lock. An operation that
 raises is left out (the batch is rolled back and run again without it) and its error goes to
-its own caller only, so operations must touch nothing but the connection. Nobody returns
-before the commit of their operation.
+its own caller only, so operations must touch nothing but the connection and their
+:class:`Batch`. Nobody returns before the commit of their operation.
+
+Statements, not fsyncs, are then what a store costs: CPython's ``sqlite3`` lets go of the GIL
+around every step of every statement (every row of an ``executemany`` too), and winning it back
+from a dozen busy threads takes longer than the step. So the operations of one transaction
+share a :class:`Batch`: it learns, before they run, the keys they declared (one ``IN (...)``
+query can fetch what all of them will look up), and it collects the rows they write into
+multi-row statements, run once before ``COMMIT``. A store's batch type adds its own prefetch
+and caches; an error while flushing fails the whole batch, like a failed ``COMMIT``.
 """
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
-__all__ = ["Database", "run_script"]
+__all__ = ["Batch", "Database", "Rows", "row_chunks", "run_script", "value_lists", "value_marks"]
 
 T = TypeVar("T")
+B = TypeVar("B", bound="Batch")
+R = TypeVar("R", bound=Sequence[object])
 
 
-class _Write(Generic[T]):
+class Rows(Generic[R]):
+    """Rows for one multi-row statement (``head VALUES (...), (...) tail``), written at flush.
+
+    A row added under the key of an earlier one replaces it in place, so an upsert that several
+    operations of a batch move (a running total) is written once, with its last value.
+    """
+
+    def __init__(self, head: str, tail: str = "") -> None:
+        self._head, self._tail = head, tail
+        self._rows: dict[Hashable, R] = {}
+        self._unkeyed = itertools.count()
+
+    def add(self, row: R, key: Hashable = None) -> None:
+        """Defer ``row``; with the ``key`` of an earlier row, in that row's place."""
+        self._rows[next(self._unkeyed) if key is None else (key,)] = row  # (key,): never a counter's int
+
+    def chunks(self) -> list[list[R]]:
+        """The rows in order, cut to SQLite's limits per statement (usually one chunk)."""
+        return row_chunks(list(self._rows.values()))
+
+    def write(self, db: sqlite3.Connection, chunk: Sequence[R]) -> None:
+        """One statement for the rows of a chunk."""
+        marks, values = value_marks(chunk)
+        db.execute(f"{self._head} VALUES {marks}{self._tail}", values)
+
+    def flush(self, db: sqlite3.Connection) -> None:
+        """Every row: one statement per chunk, none for no rows."""
+        for chunk in self.chunks():
+            self.write(db, chunk)
+
+
+class Batch:
+    """What the operations of one transaction share; this base class shares nothing.
+
+    A store's subclass prefetches in :meth:`begin`, defers rows to :class:`Rows` made by
+    :meth:`rows`, and drops its caches in :meth:`rollback`. A new batch serves each attempt at
+    a transaction (a rolled-back one is run again without its failed operation).
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self._deferred: list[Rows[Sequence[object]]] = []
+
+    def rows(self, head: str, tail: str = "") -> Rows[Sequence[object]]:
+        """A multi-row statement flushed before ``COMMIT``, after those made before it."""
+        rows: Rows[Sequence[object]] = Rows(head, tail)
+        self._deferred.append(rows)
+        return rows
+
+    def begin(self, keys: Sequence[str]) -> None:
+        """Inside the transaction, before the first operation: the keys the operations declared."""
+
+    def flush(self) -> None:
+        """After the last operation, before ``COMMIT``: write the deferred rows."""
+        for rows in self._deferred:
+            rows.flush(self.db)
+
+    def rollback(self) -> None:
+        """The transaction was rolled back: forget whatever it taught the store."""
+
+    def select_in(self, sql: str, keys: Sequence[str]) -> list[Any]:
+        """The rows of ``sql`` with its ``{}`` filled by as many marks as ``keys`` has: one
+        statement per chunk under SQLite's limits, and one (``IN ()``) for no keys."""
+        found: list[Any] = []
+        for marks, values in value_lists([(key,) for key in dict.fromkeys(keys)]) or [("", [])]:
+            found += self.db.execute(sql.format(marks), values).fetchall()
+        return found
+
+
+class _Write(Generic[B, T]):
     """One queued operation and, once its batch is over, its outcome."""
 
-    __slots__ = ("done", "error", "op", "result", "wake")
+    __slots__ = ("done", "error", "keys", "op", "result", "wake")
 
-    def __init__(self, op: Callable[[sqlite3.Connection], T]) -> None:
+    def __init__(self, op: Callable[[B], T], keys: Sequence[str]) -> None:
         self.op = op
+        self.keys = keys
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -42,7 +123,7 @@ class _Write(Generic[T]):
         self.wake.acquire()
 
 
-class Database:
+class Database(Generic[B]):
     """A WAL database file behind one connection and a lock, written by group commit.
 
     Args:
@@ -51,14 +132,38 @@ class Database:
         synchronous: ``FULL`` when a commit must be on disk before it returns (billing);
             ``NORMAL`` when a crash of the machine may lose the last commits but never
             corrupts the file.
+        batch: Makes the :class:`Batch` of each transaction (default: the base, sharing nothing).
     """
 
-    def __init__(self, path: Path, *, timeout: float, synchronous: Literal["NORMAL", "FULL"]) -> None:
+    @overload
+    def __init__(
+        self: Database[Batch], path: Path, *, timeout: float, synchronous: Literal["NORMAL", "FULL"]
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout: float,
+        synchronous: Literal["NORMAL", "FULL"],
+        batch: Callable[[sqlite3.Connection], B],
+    ) -> None: ...
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout: float,
+        synchronous: Literal["NORMAL", "FULL"],
+        batch: Callable[[sqlite3.Connection], Any] = Batch,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._batch: Callable[[sqlite3.Connection], B] = batch
         self._lock = threading.Lock()  # the connection's
         self._queue_lock = threading.Lock()  # the queue's and the lead's
-        self._queue: list[_Write[Any]] = []
+        self._queue: list[_Write[B, Any]] = []
         self._leading = False
         self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         _wal(self._db, timeout)
@@ -71,15 +176,23 @@ class Database:
             yield self._db
 
     def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` on the connection in a write transaction (see :meth:`batch_write`)."""
+        return self.batch_write(lambda batch: op(batch.db))
+
+    def batch_write(self, op: Callable[[B], T], keys: Sequence[str] = ()) -> T:
         """Run ``op`` in a write transaction, committed (maybe with others') before this returns.
+
+        Args:
+            op: The operation, given the transaction's batch.
+            keys: What ``op`` will look up, told to the batch before any operation runs.
 
         Returns:
             What ``op`` returned.
 
         Raises:
-            Whatever ``op`` raised (its writes are rolled back), or the commit's error.
+            Whatever ``op`` raised (its writes are rolled back), or the flush's or commit's error.
         """
-        write = _Write(op)
+        write = _Write(op, keys)
         with self._queue_lock:
             self._queue.append(write)
             follow, self._leading = self._leading, True
@@ -94,44 +207,49 @@ class Database:
     def _lead(self) -> None:
         """Commit the queue, wake its writers, and pass the lead on (or drop it: queue empty)."""
         with self._queue_lock:
-            batch, self._queue = self._queue, []
+            writes, self._queue = self._queue, []
         with self._lock:
-            self._commit(batch)
+            self._commit(writes)
         with self._queue_lock:
             successor = self._queue[0] if self._queue else None
             self._leading = successor is not None
         if successor is not None:
             successor.wake.release()
-        for write in batch:
+        for write in writes:
             if write.wake.locked():  # not the leader's own when the lead was passed to it
                 write.wake.release()
 
-    def _commit(self, batch: list[_Write[Any]]) -> None:
-        """One transaction for the batch. An operation that raises gets its error; the
+    def _commit(self, writes: list[_Write[B, Any]]) -> None:
+        """One transaction for the writes. An operation that raises gets its error; the
         transaction is rolled back and run again without it (no savepoint per operation:
         under a busy GIL every statement the leader runs costs a wait for the GIL)."""
         db = self._db
-        pending = batch
+        pending = writes
         try:
             while pending:
+                batch = self._batch(db)
                 db.execute("BEGIN IMMEDIATE")  # the write lock first: ``op`` reads the latest commit
                 try:
-                    failed = _run_until_one_fails(db, pending)
+                    batch.begin([key for write in pending for key in write.keys])
+                    failed = _run_until_one_fails(batch, pending)
                     if failed is None:
+                        batch.flush()
                         db.execute("COMMIT")
                         break
                     db.execute("ROLLBACK")
+                    batch.rollback()
                 except BaseException:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
+                    batch.rollback()
                     raise
                 pending = [write for write in pending if write is not failed]
         except BaseException as exc:  # nothing of the batch is stored: each caller learns why
-            for write in batch:
+            for write in writes:
                 if write.error is None:
                     write.error = exc
         finally:
-            for write in batch:
+            for write in writes:
                 write.done = True
 
     def close(self) -> None:
@@ -162,11 +280,54 @@ def _wal(db: sqlite3.Connection, timeout: float) -> None:
             time.sleep(0.005)
 
 
-def _run_until_one_fails(db: sqlite3.Connection, batch: list[_Write[Any]]) -> _Write[Any] | None:
+def _limits() -> tuple[int, int]:
+    """The SQLite library's bound parameters and SQL characters per statement (our connections
+    keep the defaults)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        return db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), db.getlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH)
+    finally:
+        db.close()
+
+
+_MAX_PARAMETERS, _MAX_LENGTH = _limits()
+
+
+def _per_statement(parameters: int, characters: int) -> int:
+    """How many items of ``parameters`` bound parameters and ``characters`` characters of SQL
+    one statement can hold (with room for the rest of it)."""
+    return max(1, min(_MAX_PARAMETERS // parameters, (_MAX_LENGTH - 1000) // characters))
+
+
+def row_chunks(rows: Sequence[R]) -> list[list[R]]:
+    """``rows`` (of one width) cut to what one statement may hold under SQLite's limits."""
+    if not rows:
+        return []
+    width = len(rows[0])
+    per = _per_statement(width, 2 * width + 3)
+    return [list(rows[first : first + per]) for first in range(0, len(rows), per)]
+
+
+def value_marks(chunk: Sequence[Sequence[object]]) -> tuple[str, list[object]]:
+    """``(?, ?), (?, ?)`` for the rows of a chunk, with their values in order: a ``VALUES``
+    list, or an ``IN`` list of one-value rows. One statement for many rows, not one per row:
+    ``sqlite3`` lets go of the GIL around every step (``executemany`` steps once per row)."""
+    if not chunk:
+        return "", []
+    mark = f"({', '.join('?' * len(chunk[0]))})"
+    return ", ".join(itertools.repeat(mark, len(chunk))), [value for row in chunk for value in row]
+
+
+def value_lists(rows: Sequence[Sequence[object]]) -> list[tuple[str, list[object]]]:
+    """:func:`value_marks` of each of the :func:`row_chunks` of ``rows``."""
+    return [value_marks(chunk) for chunk in row_chunks(rows)]
+
+
+def _run_until_one_fails(batch: B, writes: list[_Write[B, Any]]) -> _Write[B, Any] | None:
     """Run the operations in order; the first that raises (its error kept) stops the run."""
-    for write in batch:
+    for write in writes:
         try:
-            write.result = write.op(db)
+            write.result = write.op(batch)
         except Exception as exc:
             write.error = exc
             return write

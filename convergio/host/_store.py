@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from convergio._sqlite import value_lists
+
 from ._events import Event
 
 __all__ = ["InstanceRecord", "Message", "StepWrite", "Store", "WorkItem", "TERMINAL"]
@@ -267,7 +269,7 @@ class Store:
     @staticmethod
     def _insert_messages(db: sqlite3.Connection, messages: Sequence[Message]) -> None:
         rows = [(m.instance_id, m.execution_id, m.visible_at, json.dumps(m.event)) for m in messages]
-        for marks, values in _chunks(rows):
+        for marks, values in value_lists(rows):
             db.execute(
                 f"INSERT INTO inbox (instance_id, execution_id, visible_at, event) VALUES {marks}",  # noqa: S608
                 values,
@@ -287,7 +289,7 @@ class Store:
             for n, (exec_id, task_id, name, payload) in enumerate(work)
         ]
         rows = [(i.id, i.instance_id, i.execution_id, i.task_id, i.name, i.input) for i in items]
-        for marks, values in _chunks(rows):
+        for marks, values in value_lists(rows):
             db.execute(
                 f"INSERT INTO work (id, instance_id, execution_id, task_id, name, input) VALUES {marks}",  # noqa: S608
                 values,
@@ -358,7 +360,7 @@ class Store:
         items recorded, leaving out those whose work was cancelled meanwhile."""
         with self._tx() as db:
             pending: set[int] = set()
-            for marks, ids in _chunks([(item.id,) for item, _ in done]):
+            for marks, ids in value_lists([(item.id,) for item, _ in done]):
                 (found,) = db.execute(
                     f"SELECT group_concat(id) FROM work WHERE id IN ({marks})",  # noqa: S608 - placeholders
                     ids,
@@ -366,7 +368,7 @@ class Store:
                 if found:
                     pending.update(int(i) for i in found.split(","))
             recorded = [(item, result) for item, result in done if item.id in pending]
-            for marks, ids in _chunks([(item.id,) for item, _ in recorded]):
+            for marks, ids in value_lists([(item.id,) for item, _ in recorded]):
                 db.execute(f"DELETE FROM work WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders
             self._insert_messages(db, [Message(i.instance_id, i.execution_id, now, r) for i, r in recorded])
         return [item for item, _ in recorded]
@@ -377,7 +379,7 @@ class Store:
         created: list[WorkItem] = []
         with self._tx() as db:
             iid = step.instance_id
-            for marks, ids in _chunks([(i,) for i in step.consumed]):
+            for marks, ids in value_lists([(i,) for i in step.consumed]):
                 db.execute(f"DELETE FROM inbox WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders
             if step.drop_pending:
                 db.execute("DELETE FROM work WHERE instance_id = ?", (iid,))
@@ -391,7 +393,9 @@ class Store:
             if step.reset_history:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
                 base = 0
-            for marks, rows in _chunks([(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)]):
+            for marks, rows in value_lists(
+                [(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)]
+            ):
                 db.execute(f"INSERT INTO history VALUES {marks}", rows)  # noqa: S608 - placeholders
             updates = {k: v for k, v in step.updates.items() if k not in _PAYLOADS}
             updates["history_len"] = base + len(step.history)
@@ -411,32 +415,10 @@ class Store:
         return created
 
 
-_MAX_PARAMETERS = 999
-"""Bound parameters per statement: the smallest limit any SQLite build has had."""
-
-
-def _chunks(rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[str, list[Any]]]:
-    """Rows as ``(?,?),(?,?)`` placeholders (a ``VALUES`` list, or an ``IN`` list of one-value
-    rows) with their values flattened, in as few chunks as SQLite accepts.
-
-    One statement for many rows, not one per row: ``sqlite3`` releases the GIL around every
-    step (``executemany`` steps once per row), and under busy threads winning it back costs
-    far more than the step.
-    """
-    if not rows:
-        return
-    width = len(rows[0])
-    per_chunk = max(1, _MAX_PARAMETERS // width)
-    mark = f"({','.join('?' * width)})"
-    for start in range(0, len(rows), per_chunk):
-        chunk = rows[start : start + per_chunk]
-        yield ",".join([mark] * len(chunk)), [value for row in chunk for value in row]
-
-
 def _set_payloads(db: sqlite3.Connection, instance_id: str, values: dict[str, str | None]) -> None:
     """Write an instance's large values, each in its own row (``None`` clears one)."""
     rows = [(instance_id, name, value) for name, value in values.items()]
-    for marks, flat in _chunks(rows):
+    for marks, flat in value_lists(rows):
         db.execute(
             f"INSERT INTO payloads VALUES {marks} "  # noqa: S608 - placeholders
             "ON CONFLICT (instance_id, name) DO UPDATE SET value = excluded.value",

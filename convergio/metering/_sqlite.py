@@ -1,22 +1,28 @@
 """The embedded usage ledger: one SQLite table, idempotent by record id.
 
-WAL journal, ``INSERT OR IGNORE`` keyed by the deterministic id (the first write of an
-id wins), indexes on (tenant, at) and (tenant, run). One connection per ledger, shared by
+WAL journal, rows keyed by the deterministic id (the first write of an id wins, later ones
+are ignored), indexes on (tenant, at) and (tenant, run). One connection per ledger, shared by
 the process's threads, commits concurrent ``record`` calls together (group commit: one fsync
 for all, each durable before its call returns); SQLite's file locks (with a busy timeout)
 make several instances and processes on one file safe.
+
+A transaction costs three statements however many calls it holds: ``BEGIN``, one multi-row
+``INSERT`` of the first row of each id in the batch (in queue order), and ``COMMIT`` (see
+``convergio._sqlite``). Only when that insert meets an id stored before (a redelivered call)
+does it fail, leaving nothing behind; then one ``SELECT ... IN (...)`` finds the stored ids and
+the others are inserted. Either way each call learns how many of its records were new.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from convergio._sqlite import Database, run_script
+from convergio._sqlite import Batch, Database, Rows, run_script
 
 from ._ledger import run_totals, time_bounds
 from ._record import UsageRecord, decimal_text
@@ -49,7 +55,8 @@ _COLUMNS: Final = (
     "id, tenant_id, run_id, node_id, attempt, provider, model, key_mode, unit, "
     "quantity, unit_price, cost, at, unpriced, estimated"
 )
-_INSERT: Final = f"INSERT OR IGNORE INTO usage ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
+
+_STORED: Final = "SELECT id FROM usage WHERE id IN ({})"
 
 _IN_CHUNK: Final = 500
 """Run ids per ``IN (...)`` query: far below SQLite's bound-parameter limit."""
@@ -106,6 +113,38 @@ def _create(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0")
 
 
+class _LedgerBatch(Batch):
+    """One transaction of the ledger: the first row of each id, inserted together at flush."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        super().__init__(db)
+        self._rows: Rows[_Row] = Rows(f"INSERT INTO usage ({_COLUMNS})")
+        self._firsts: set[str] = set()  # ids with a row in the batch
+        self._stored: set[str] = set()  # ids stored before the batch, as the flush finds them
+
+    def add(self, rows: Sequence[_Row]) -> Callable[[], int]:
+        """Defer the rows of ids new to the batch; how many of them are new to the ledger is
+        known after the flush, so that is what this returns (a function)."""
+        mine: list[str] = []
+        for row in rows:
+            if row[0] not in self._firsts:
+                self._firsts.add(row[0])
+                self._rows.add(row)
+                mine.append(row[0])
+        return lambda: sum(key not in self._stored for key in mine)
+
+    def flush(self) -> None:
+        for chunk in self._rows.chunks():
+            try:
+                self._rows.write(self.db, chunk)  # all new: the usual case, one statement
+            except sqlite3.IntegrityError:  # some stored already (a redelivery); the statement left nothing
+                stored = {key for (key,) in self.select_in(_STORED, [row[0] for row in chunk])}
+                self._stored |= stored
+                rest = [row for row in chunk if row[0] not in stored]
+                if rest:
+                    self._rows.write(self.db, rest)
+
+
 class SqliteLedger:
     """The embedded default ledger, in one SQLite file.
 
@@ -121,7 +160,8 @@ class SqliteLedger:
         if timeout < 0:
             raise ValueError("timeout must be >= 0")
         self.path = path
-        self._db = Database(path, timeout=timeout, synchronous="FULL")  # billing data: durable at commit
+        # Billing data: durable at commit.
+        self._db = Database(path, timeout=timeout, synchronous="FULL", batch=_LedgerBatch)
         self._db.write(_create)
 
     def record(self, records: Sequence[UsageRecord]) -> int:
@@ -136,7 +176,8 @@ class SqliteLedger:
         if not records:
             return 0
         rows = [_row(record) for record in records]
-        return self._db.write(lambda db: db.executemany(_INSERT, rows).rowcount)
+        new = self._db.batch_write(lambda batch: batch.add(rows))
+        return new()
 
     def query(
         self,

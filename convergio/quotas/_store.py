@@ -1,8 +1,8 @@
 """Tenant-month budgets and the managed-key guard rails, with atomic reservations in SQLite.
 
 Before a provider call the activity reserves an upper-bound estimate of its cost; after the
-call it settles to the real cost from the ledger. A reservation is one ``BEGIN IMMEDIATE``
-transaction that checks spent + reserved + estimate against the limit, so any number of
+call it settles to the real cost from the ledger. A reservation is checked inside a ``BEGIN
+IMMEDIATE`` transaction (spent + reserved + estimate against the limit), so any number of
 parallel activities, in any number of processes, can never together pass a limit. Concurrent
 reservations and settlements of one process share their transaction (group commit, see
 ``convergio._sqlite``), still checked one after the other. A reservation keyed by its call
@@ -10,8 +10,17 @@ reservations and settlements of one process share their transaction (group commi
 
 Each (tenant, month, key mode) keeps a running total of spent plus still-reserved euros, moved
 in the same transaction as the reservation or settlement that changes it, so a check reads one
-row however many calls the month has seen (the ``spending`` rows stay, one per call, as the
+number however many calls the month has seen (the ``spending`` rows stay, one per call, as the
 record). One connection per store serves all of a process's threads.
+
+The checks read memory, not the file: budgets, consents, running totals and this process's
+open reservations are cached while ``PRAGMA data_version``, read once per transaction under its
+write lock, says no other connection committed since they were loaded (a change, or a rolled
+back transaction, drops them all; the store's own writes update them). The reservations a
+transaction's operations name are fetched with one ``IN (...)`` query, and its writes go out as
+one multi-row statement per table just before ``COMMIT``: a handful of statements per batch,
+however many calls it holds. The read methods (``spent``, ``budget``...) ask the file, so they
+see other processes' commits.
 
 Managed keys (the platform's own key) are only for tenants that have them enabled, and only
 under a monthly cap: at ``DOWNGRADE_AT`` of the cap the call is downgraded to a cheaper model of
@@ -24,13 +33,14 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from convergio._sqlite import Database, run_script
+from convergio._sqlite import Batch, Database, run_script
 
 __all__ = ["DOWNGRADE_AT", "Decision", "QuotaStore", "TenantBudget", "month_of"]
 
@@ -106,8 +116,9 @@ class QuotaStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        cache = _Cache()
         # WAL with synchronous=NORMAL: a crash of the process loses no committed reservation.
-        self._db = Database(path, timeout=30, synchronous="NORMAL")
+        self._db = Database(path, timeout=30, synchronous="NORMAL", batch=lambda db: _QuotaBatch(db, cache))
         self._db.write(_create)
 
     def close(self) -> None:
@@ -122,26 +133,18 @@ class QuotaStore:
             int(budget.managed_enabled),
             str(budget.managed_cap_eur),
         )
-        self._db.write(lambda db: db.execute("INSERT OR REPLACE INTO budgets VALUES (?, ?, ?, ?)", row))
+        self._db.batch_write(lambda batch: batch.set_budget(row))
 
     def budget(self, tenant_id: str) -> TenantBudget:
         with self._db.read() as db:
-            return _budget(db, tenant_id)
+            row = db.execute("SELECT * FROM budgets WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        return TenantBudget(tenant_id) if row is None else _budget(row)
 
     def consent(self, tenant_id: str, amount_eur: Decimal, *, now: datetime) -> None:
         """Record explicit consent to managed-key overage up to ``amount_eur`` this month."""
         if amount_eur < 0:
             raise ValueError("amount_eur must be >= 0")
-        month = month_of(now)
-
-        def write(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT OR REPLACE INTO consents VALUES (?, ?, ?, ?)",
-                (tenant_id, month, str(amount_eur), now.isoformat()),
-            )
-            _event(db, tenant_id, now, "consent", f"overage up to {amount_eur} EUR for {month}")
-
-        self._db.write(write)
+        self._db.batch_write(lambda batch: batch.consent(tenant_id, amount_eur, now))
 
     # -- reservations ---------------------------------------------------------------------
 
@@ -164,17 +167,18 @@ class QuotaStore:
             reservation = uuid.uuid4().hex
         else:
             reservation = hashlib.blake2b(f"{tenant_id}\x1f{call}".encode(), digest_size=16).hexdigest()
-        return self._db.write(
-            lambda db: _reserve(db, reservation, tenant_id, key_mode, estimate_eur, now=now)
+        keys = () if call is None else (reservation,)  # a fresh id: nothing to look up
+        return self._db.batch_write(
+            lambda batch: _reserve(batch, reservation, tenant_id, key_mode, estimate_eur, now=now), keys
         )
 
     def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
         """Replace a reservation by what the call really cost (also for failed calls: 0)."""
-        self._db.write(lambda db: _settle(db, reservation_id, spent_eur))
+        self._db.batch_write(lambda batch: _settle(batch, reservation_id, spent_eur), (reservation_id,))
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
         with self._db.read() as db:
-            return _used(db, tenant_id, month_of(now), key_mode)
+            return _load(db, tenant_id, month_of(now)).used(key_mode)
 
     def events(self, tenant_id: str, *, limit: int = 50) -> list[dict[str, str]]:
         with self._db.read() as db:
@@ -186,7 +190,161 @@ class QuotaStore:
 
     def consented(self, tenant_id: str, *, now: datetime) -> Decimal:
         with self._db.read() as db:
-            return _consented(db, tenant_id, month_of(now))
+            return _load(db, tenant_id, month_of(now)).consent
+
+
+@dataclass(slots=True)
+class _Spend:
+    """A ``spending`` row: a reservation and, once settled, what its call cost."""
+
+    tenant_id: str
+    month: str
+    key_mode: str
+    reserved: Decimal
+    spent: Decimal | None = None
+
+    def counted(self) -> Decimal:
+        """What the row adds to its month's total."""
+        return self.reserved if self.spent is None else self.spent
+
+
+@dataclass(slots=True)
+class _Month:
+    """What a check reads for one tenant and month: limits, consent, running totals by key mode."""
+
+    budget: TenantBudget
+    consent: Decimal
+    totals: dict[str, Decimal]
+
+    def used(self, key_mode: str | None) -> Decimal:
+        """Spent plus still-open reservations (a reservation counts until it is settled)."""
+        if key_mode is None:
+            return sum(self.totals.values(), Decimal(0))
+        return self.totals.get(key_mode, Decimal(0))
+
+
+class _Cache:
+    """The months and this process's open reservations, valid while ``data_version`` is
+    ``version`` (no other connection has committed since they were read)."""
+
+    def __init__(self) -> None:
+        self.version: int | None = None
+        self.months: dict[tuple[str, str], _Month] = {}
+        self.open: dict[str, _Spend] = {}
+
+    def clear(self) -> None:
+        self.version = None
+        self.months.clear()
+        self.open.clear()
+
+
+class _QuotaBatch(Batch):
+    """One transaction of the quota store: the cache made current, the reservations its
+    operations name fetched at once, its rows written as one statement per table."""
+
+    def __init__(self, db: sqlite3.Connection, cache: _Cache) -> None:
+        super().__init__(db)
+        self._cache = cache
+        self._keys: Sequence[str] | None = None  # named by the operations, until fetched
+        self._known: dict[str, _Spend] = {}  # fetched, or written by this transaction
+        self._spending = self.rows(
+            "INSERT INTO spending", " ON CONFLICT (id) DO UPDATE SET spent = excluded.spent"
+        )
+        self._totals = self.rows("INSERT OR REPLACE INTO totals")
+        self._events = self.rows("INSERT INTO events")
+
+    def begin(self, keys: Sequence[str]) -> None:
+        self._keys = keys  # fetched at the first look at the cache: not by the schema's creation
+
+    def rollback(self) -> None:
+        self._cache.clear()  # the operations moved it by writes that are gone
+
+    def month(self, tenant_id: str, month: str) -> _Month:
+        months = self._current().months
+        found = months.get((tenant_id, month))
+        if found is None:
+            found = months[tenant_id, month] = _load(self.db, tenant_id, month)
+        return found
+
+    def spending(self, reservation: str) -> _Spend | None:
+        known = self._current().open.get(reservation)
+        return self._known.get(reservation, known)
+
+    def reserve(self, reservation: str, spend: _Spend) -> None:
+        self._current().open[reservation] = spend
+        self._write(reservation, spend, spend.reserved)
+
+    def settle(self, reservation: str, spend: _Spend, spent_eur: Decimal) -> None:
+        moved = spent_eur - spend.reserved
+        spend.spent = spent_eur
+        self._current().open.pop(reservation, None)
+        self._write(reservation, spend, moved)
+
+    def event(self, tenant_id: str, now: datetime, kind: str, detail: str) -> None:
+        self._events.add((tenant_id, now.isoformat(), kind, detail))
+
+    def set_budget(self, row: tuple[str, str | None, int, str]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO budgets VALUES (?, ?, ?, ?)", row)
+        for (tenant_id, _), month in self._current().months.items():
+            if tenant_id == row[0]:
+                month.budget = _budget(row)
+
+    def consent(self, tenant_id: str, amount_eur: Decimal, now: datetime) -> None:
+        month = month_of(now)
+        self.db.execute(
+            "INSERT OR REPLACE INTO consents VALUES (?, ?, ?, ?)",
+            (tenant_id, month, str(amount_eur), now.isoformat()),
+        )
+        if (cached := self._current().months.get((tenant_id, month))) is not None:
+            cached.consent = amount_eur
+        self.event(tenant_id, now, "consent", f"overage up to {amount_eur} EUR for {month}")
+
+    def _current(self) -> _Cache:
+        """The cache, made current on the first call: one statement reads ``data_version`` and
+        the reservations the operations named that this process has no open copy of."""
+        if self._keys is None:
+            return self._cache
+        keys, self._keys, cache = self._keys, None, self._cache
+        cached = [key for key in keys if key in cache.open]
+        rows = self.select_in(_SPENDING_IN, [key for key in keys if key not in cache.open])
+        if rows[0][0] != cache.version:  # another connection committed: what we knew may be stale
+            cache.clear()
+            cache.version = rows[0][0]
+            if cached:  # their reservations were in what was just dropped
+                rows += self.select_in(_SPENDING_IN, cached)
+        for _, key, tenant_id, month, key_mode, reserved, spent in rows:
+            if key is not None:
+                self._known[key] = _Spend(
+                    tenant_id, month, key_mode, Decimal(reserved), None if spent is None else Decimal(spent)
+                )
+        return cache
+
+    def _write(self, reservation: str, spend: _Spend, moved: Decimal) -> None:
+        """The row as it now is, and its month's total moved by ``moved`` (decimal text: SQLite
+        would add floats)."""
+        self._known[reservation] = spend
+        spent = None if spend.spent is None else str(spend.spent)
+        self._spending.add(
+            (reservation, spend.tenant_id, spend.month, spend.key_mode, str(spend.reserved), spent),
+            reservation,
+        )
+        month = self.month(spend.tenant_id, spend.month)
+        total = month.totals[spend.key_mode] = month.used(spend.key_mode) + moved
+        key = (spend.tenant_id, spend.month, spend.key_mode)
+        self._totals.add((*key, str(total)), key)
+
+
+_SPENDING_IN = """
+SELECT v.data_version, s.id, s.tenant_id, s.month, s.key_mode, s.reserved, s.spent
+FROM pragma_data_version() AS v LEFT JOIN spending AS s ON s.id IN ({})
+"""
+"""The file's ``data_version`` (in every row, so asked for in the same statement), and the
+reservations with these ids (a row of NULLs when there is none)."""
+_MONTH = """
+SELECT 'budget', monthly_eur, managed_enabled, managed_cap_eur FROM budgets WHERE tenant_id = ?1
+UNION ALL SELECT 'consent', amount_eur, NULL, NULL FROM consents WHERE tenant_id = ?1 AND month = ?2
+UNION ALL SELECT 'total', key_mode, amount_eur, NULL FROM totals WHERE tenant_id = ?1 AND month = ?2
+"""
 
 
 def _create(db: sqlite3.Connection) -> None:
@@ -197,7 +355,7 @@ def _create(db: sqlite3.Connection) -> None:
 
 
 def _reserve(
-    db: sqlite3.Connection,
+    batch: _QuotaBatch,
     reservation: str,
     tenant_id: str,
     key_mode: KeyMode,
@@ -205,78 +363,60 @@ def _reserve(
     *,
     now: datetime,
 ) -> Decision:
-    budget = _budget(db, tenant_id)
     month = month_of(now)
-    known = db.execute(
-        "SELECT COALESCE(spent, reserved) FROM spending WHERE id = ?", (reservation,)
-    ).fetchone()
+    used = batch.month(tenant_id, month)
+    budget = used.budget
+    known = batch.spending(reservation)
     if known is not None:  # a redelivered call: admitted once already, and counted since
         if key_mode != "managed":
             return Decision(True, reservation)
-        others = _used(db, tenant_id, month, "managed") - Decimal(known[0])
+        others = used.used("managed") - known.counted()
         return Decision(True, reservation, others >= budget.managed_cap_eur * DOWNGRADE_AT)
-    if (
-        budget.monthly_eur is not None
-        and _used(db, tenant_id, month, None) + estimate_eur > budget.monthly_eur
-    ):
-        _event(db, tenant_id, now, "throttle", f"monthly budget {budget.monthly_eur} EUR reached")
+    if budget.monthly_eur is not None and used.used(None) + estimate_eur > budget.monthly_eur:
+        batch.event(tenant_id, now, "throttle", f"monthly budget {budget.monthly_eur} EUR reached")
         return Decision(False, reason=f"budget_exhausted: monthly budget of {budget.monthly_eur} EUR")
     downgrade = False
     if key_mode == "managed":
         if not budget.managed_enabled:
             return Decision(False, reason="managed keys are not enabled for this tenant (BYOK only)")
-        managed = _used(db, tenant_id, month, "managed")
-        cap = budget.managed_cap_eur + _consented(db, tenant_id, month)
+        managed = used.used("managed")
+        cap = budget.managed_cap_eur + used.consent
         if managed + estimate_eur > cap:
-            _event(db, tenant_id, now, "throttle", f"managed-key cap {cap} EUR reached")
+            batch.event(tenant_id, now, "throttle", f"managed-key cap {cap} EUR reached")
             return Decision(False, reason=f"budget_exhausted: managed-key cap of {cap} EUR for {month}")
         downgrade = managed >= budget.managed_cap_eur * DOWNGRADE_AT
-    db.execute(
-        "INSERT INTO spending VALUES (?, ?, ?, ?, ?, NULL)",
-        (reservation, tenant_id, month, key_mode, str(estimate_eur)),
-    )
-    _add(db, tenant_id, month, key_mode, estimate_eur)
+    batch.reserve(reservation, _Spend(tenant_id, month, key_mode, estimate_eur))
     if downgrade:
-        _event(db, tenant_id, now, "downgrade", f"managed-key use at >= {DOWNGRADE_AT:%} of the cap")
+        batch.event(tenant_id, now, "downgrade", f"managed-key use at >= {DOWNGRADE_AT:%} of the cap")
     return Decision(True, reservation, downgrade)
 
 
-def _settle(db: sqlite3.Connection, reservation_id: str, spent_eur: Decimal) -> None:
-    row = db.execute(
-        "SELECT tenant_id, month, key_mode, reserved FROM spending WHERE id = ? AND spent IS NULL",
-        (reservation_id,),
-    ).fetchone()
-    if row is None:  # unknown, or settled already (a redelivered activity): nothing moves
+def _settle(batch: _QuotaBatch, reservation_id: str, spent_eur: Decimal) -> None:
+    spend = batch.spending(reservation_id)
+    if spend is None or spend.spent is not None:  # unknown, or settled already (a redelivery)
         return
-    db.execute("UPDATE spending SET spent = ? WHERE id = ?", (str(spent_eur), reservation_id))
-    _add(db, row[0], row[1], row[2], spent_eur - Decimal(row[3]))
+    batch.settle(reservation_id, spend, spent_eur)
 
 
-def _budget(db: sqlite3.Connection, tenant_id: str) -> TenantBudget:
-    row = db.execute("SELECT * FROM budgets WHERE tenant_id = ?", (tenant_id,)).fetchone()
-    if row is None:
-        return TenantBudget(tenant_id)  # BYOK, no limit: the default for every new tenant
-    return TenantBudget(row[0], None if row[1] is None else Decimal(row[1]), bool(row[2]), Decimal(row[3]))
+def _budget(row: Sequence[str | int | None]) -> TenantBudget:
+    """A budget as stored: (tenant, monthly limit or NULL, managed enabled, managed cap)."""
+    tenant_id, monthly, enabled, cap = row
+    return TenantBudget(
+        str(tenant_id), None if monthly is None else Decimal(str(monthly)), bool(enabled), Decimal(str(cap))
+    )
 
 
-def _used(db: sqlite3.Connection, tenant_id: str, month: str, key_mode: str | None) -> Decimal:
-    """Spent plus still-open reservations (a reservation counts until it is settled)."""
-    query = "SELECT amount_eur FROM totals WHERE tenant_id = ? AND month = ?"
-    args: tuple[str, ...] = (tenant_id, month)
-    if key_mode is not None:
-        query += " AND key_mode = ?"
-        args += (key_mode,)
-    return sum((Decimal(value) for (value,) in db.execute(query, args)), Decimal(0))
-
-
-def _add(db: sqlite3.Connection, tenant_id: str, month: str, key_mode: str, amount: Decimal) -> None:
-    """Move a running total by ``amount`` (decimal text: SQLite would add floats)."""
-    row = db.execute(
-        "SELECT amount_eur FROM totals WHERE tenant_id = ? AND month = ? AND key_mode = ?",
-        (tenant_id, month, key_mode),
-    ).fetchone()
-    total = (Decimal(row[0]) if row else Decimal(0)) + amount
-    db.execute("INSERT OR REPLACE INTO totals VALUES (?, ?, ?, ?)", (tenant_id, month, key_mode, str(total)))
+def _load(db: sqlite3.Connection, tenant_id: str, month: str) -> _Month:
+    """A tenant's month from the file: one statement."""
+    loaded = _Month(TenantBudget(tenant_id), Decimal(0), {})
+    for kind, first, second, third in db.execute(_MONTH, (tenant_id, month)):
+        if kind == "budget":
+            loaded.budget = _budget((tenant_id, first, second, third))
+        elif kind == "consent":
+            loaded.consent = Decimal(first)
+        else:
+            loaded.totals[first] = Decimal(second)
+    return loaded
 
 
 def _backfill_totals(db: sqlite3.Connection) -> None:
@@ -288,14 +428,3 @@ def _backfill_totals(db: sqlite3.Connection) -> None:
         key = (tenant_id, month, key_mode)
         totals[key] = totals.get(key, Decimal(0)) + Decimal(value)
     db.executemany("INSERT INTO totals VALUES (?, ?, ?, ?)", [(*k, str(v)) for k, v in totals.items()])
-
-
-def _consented(db: sqlite3.Connection, tenant_id: str, month: str) -> Decimal:
-    row = db.execute(
-        "SELECT amount_eur FROM consents WHERE tenant_id = ? AND month = ?", (tenant_id, month)
-    ).fetchone()
-    return Decimal(row[0]) if row else Decimal(0)
-
-
-def _event(db: sqlite3.Connection, tenant_id: str, now: datetime, kind: str, detail: str) -> None:
-    db.execute("INSERT INTO events VALUES (?, ?, ?, ?)", (tenant_id, now.isoformat(), kind, detail))

@@ -7,7 +7,11 @@ SSE event id, so a reconnecting client (``Last-Event-ID``) resumes where it stop
 
 Streaming a provider's answer costs a row per batch of deltas, so agents stream only while
 someone watches the run (``watch`` / ``watched``, renewed by the reader); unwatched calls
-answer in one piece as before.
+answer in one piece as before. ``watched`` runs on every agent call, so it answers from memory:
+a view of the live watchers, which this instance's ``watch`` updates at once and which is read
+again from the file when ``PRAGMA data_version`` says another connection (the SSE endpoint's
+process) committed, looked at no more often than every ``recheck_s`` seconds (50 ms). A watch made
+elsewhere is thus seen by every ``watched`` call that starts ``recheck_s`` after its commit.
 """
 
 from __future__ import annotations
@@ -42,14 +46,26 @@ class StreamEvent:
 
 
 class RunStream:
-    """Append and tail run events in one SQLite file, safe across threads and processes."""
+    """Append and tail run events in one SQLite file, safe across threads and processes.
 
-    def __init__(self, path: Path) -> None:
+    Args:
+        path: The database file.
+        recheck_s: How long ``watched`` may miss a watch made through another connection (it
+            costs a statement each time it looks; until then the agents' text is not lost,
+            only answered in one piece).
+    """
+
+    def __init__(self, path: Path, *, recheck_s: float = 0.05) -> None:
         self.path = path
+        self.recheck_s = recheck_s
         # One connection for the process: ``watched`` runs on every agent call. Events are for
         # watching, not keeping: a machine crash may lose the last ones (synchronous=NORMAL).
         self._db = Database(path, timeout=5.0, synchronous="NORMAL")
         self._db.write(lambda db: run_script(db, _SCHEMA))
+        self._watchers: dict[str, float] = {}  # run id -> watched until (time.time())
+        self._version: int | None = None  # the file's data_version when they were read
+        self._recheck_at = 0.0  # time.monotonic()
+        self._view_lock = threading.Lock()
 
     def close(self) -> None:
         self._db.close()
@@ -65,14 +81,31 @@ class RunStream:
 
     def watch(self, run_id: str, ttl_s: float) -> None:
         """Someone is watching ``run_id`` for the next ``ttl_s`` seconds (renew to keep watching)."""
-        row = (run_id, time.time() + ttl_s)
-        self._db.write(lambda db: db.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?)", row))
+        until = time.time() + ttl_s
+        self._db.write(
+            lambda db: db.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?)", (run_id, until))
+        )
+        with self._view_lock:  # after a look at the file that began before the commit, if any
+            self._watchers[run_id] = until  # the connection's own commits leave data_version as it is
 
     def watched(self, run_id: str) -> bool:
         """Whether an agent of ``run_id`` should stream its text here (nobody watching: no cost)."""
-        with self._db.read() as db:
-            row = db.execute("SELECT until FROM watchers WHERE run_id = ?", (run_id,)).fetchone()
-        return row is not None and row[0] > time.time()
+        if time.monotonic() >= self._recheck_at:
+            self._recheck()
+        until = self._watchers.get(run_id)
+        return until is not None and until > time.time()
+
+    def _recheck(self) -> None:
+        """Read the live watchers again if another connection committed since the last read."""
+        with self._view_lock:
+            if time.monotonic() < self._recheck_at:  # another thread just looked
+                return
+            with self._db.read() as db:
+                (version,) = db.execute("PRAGMA data_version").fetchone()
+                if version != self._version:
+                    live = db.execute("SELECT run_id, until FROM watchers WHERE until > ?", (time.time(),))
+                    self._watchers, self._version = dict(live.fetchall()), version
+            self._recheck_at = time.monotonic() + self.recheck_s
 
     def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
         """The run's events with a sequence number above ``after``, oldest first."""

@@ -1,16 +1,21 @@
 """Group commit (``convergio._sqlite``): concurrent writes share a transaction, each lands once,
-nobody returns before its commit, and a failing operation fails only its own caller."""
+nobody returns before its commit, and a failing operation fails only its own caller; a batch
+hears the keys first and writes deferred rows in as few statements as SQLite's limits allow."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from convergio._sqlite import Database
+from convergio import _sqlite
+from convergio._sqlite import Batch, Database
+from tests.metering._batching import in_one_batch, statements
 
 
 def test_concurrent_writes_share_transactions_and_a_failure_stays_with_its_caller(tmp_path: Path) -> None:
@@ -73,4 +78,75 @@ def test_many_threads_writing_at_once_each_land_exactly_once(tmp_path: Path) -> 
         assert sum(pool.map(work, range(16))) == 800
     with db.read() as c:
         assert c.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 800
+    db.close()
+
+
+class _Recording(Batch):
+    """A batch that keeps what it was told, and defers its rows."""
+
+    log: ClassVar[list[str]] = []  # batches come and go: what they heard stays here
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        super().__init__(db)
+        self.inserts = self.rows("INSERT INTO t")
+
+    def begin(self, keys: Sequence[str]) -> None:
+        self.log.append(f"begin {','.join(keys)}")
+
+    def flush(self) -> None:
+        self.log.append("flush")
+        super().flush()
+
+    def rollback(self) -> None:
+        self.log.append("rollback")
+
+
+def test_a_batch_learns_the_keys_first_and_writes_deferred_rows_in_one_statement_before_commit(
+    tmp_path: Path,
+) -> None:
+    db = Database(tmp_path / "g.sqlite3", timeout=5, synchronous="NORMAL", batch=_Recording)
+    db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    _Recording.log.clear()
+
+    def insert(n: int) -> Callable[[], int]:
+        def op(batch: _Recording) -> int:
+            if n == 3:
+                raise ValueError("three")
+            batch.inserts.add((n,))
+            return n
+
+        return lambda: db.batch_write(op, keys=(str(n),))
+
+    with statements(db) as seen:
+        futures = in_one_batch(db, [insert(n) for n in range(6)])
+    assert [f.result() for f in futures if f.exception() is None] == [0, 1, 2, 4, 5]
+    assert isinstance(futures[3].exception(), ValueError)  # its error, to its caller only
+    assert _Recording.log[-4:] == ["begin 0,1,2,3,4,5", "rollback", "begin 0,1,2,4,5", "flush"]
+    assert seen[-2:] == ["INSERT INTO t VALUES (0), (1), (2), (4), (5)", "COMMIT"]  # one statement
+    with db.read() as c:
+        assert [n for (n,) in c.execute("SELECT n FROM t ORDER BY n")] == [0, 1, 2, 4, 5]
+    db.close()
+
+
+def test_rows_replace_by_key_and_split_at_the_parameter_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sqlite, "_MAX_PARAMETERS", 6)  # three rows of two per statement
+    db = Database(tmp_path / "g.sqlite3", timeout=5, synchronous="NORMAL")
+    db.write(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"))
+
+    def op(batch: Batch) -> None:
+        rows = batch.rows("INSERT INTO t")
+        for n in range(8):
+            rows.add((f"k{n % 7}", n), key=n % 7)  # k0 twice: the last value, in the first place
+        assert len(batch.select_in("SELECT k FROM t WHERE k IN ({})", [f"x{n}" for n in range(7)])) == 0
+
+    with statements(db) as seen:
+        db.batch_write(op)
+    assert [s.count("'k") for s in seen if s.startswith("INSERT")] == [3, 3, 1]
+    assert sum(s.startswith("SELECT") for s in seen) == 2  # seven keys, six per statement
+    with db.read() as c:
+        assert dict(c.execute("SELECT k, v FROM t").fetchall()) == {f"k{n}": n for n in range(1, 7)} | {
+            "k0": 7
+        }
     db.close()

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from convergio import _sqlite
 from convergio.metering import Ledger, SqliteLedger, UsageRecord
 from tests._helpers import ROOT
+from tests.metering._batching import in_one_batch, statements
 from tests.metering._samples import random_records, record
 
 
@@ -179,3 +181,48 @@ def test_query_filters(ledger: SqliteLedger) -> None:
 def test_a_negative_timeout_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="timeout must be >= 0"):
         SqliteLedger(tmp_path / "u.sqlite3", timeout=-1)
+
+
+def test_new_counts_follow_queue_order_within_a_batch_and_what_was_stored_before(
+    ledger: SqliteLedger,
+) -> None:
+    r = [record(attempt=n) for n in range(4)]
+    assert ledger.record([r[0]]) == 1
+    calls = [[r[0], r[1]], [r[1], r[2]], [r[2], r[2], r[3]], [r[0]]]
+    with statements(ledger._db) as seen:
+        futures = in_one_batch(ledger._db, [lambda c=c: ledger.record(c) for c in calls])
+    assert [f.result() for f in futures] == [1, 1, 1, 0]  # the first in the queue has it
+    # the holder's empty batch, then: the insert meets r0 and fails, the stored ids, the rest
+    assert [s.split(" ")[0] for s in seen] == [
+        "BEGIN",
+        "COMMIT",
+        "BEGIN",
+        "INSERT",
+        "SELECT",
+        "INSERT",
+        "COMMIT",
+    ]
+    assert sorted(x.attempt for x in ledger.query("tenant-a")) == [0, 1, 2, 3]
+    assert ledger.record(r) == 0
+
+
+def test_a_batch_of_new_records_costs_three_statements_however_many_calls(ledger: SqliteLedger) -> None:
+    records = random_records(6, 128)
+    calls = [records[n : n + 2] for n in range(0, 128, 2)]
+    with statements(ledger._db) as seen:
+        futures = in_one_batch(ledger._db, [lambda c=c: ledger.record(c) for c in calls])
+    assert [f.result() for f in futures] == [2] * 64
+    assert [s.split(" ")[0] for s in seen] == ["BEGIN", "COMMIT", "BEGIN", "INSERT", "COMMIT"]
+    assert len(_everything(ledger)) == 128
+
+
+def test_a_batch_larger_than_one_statement_finds_stored_ids_per_chunk(
+    ledger: SqliteLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = random_records(7, 9)
+    assert ledger.record([records[4]]) == 1
+    monkeypatch.setattr(_sqlite, "_MAX_PARAMETERS", 30)  # two rows per statement
+    with statements(ledger._db) as seen:
+        assert ledger.record(records) == 8
+    assert sum(s.startswith("INSERT") for s in seen) == 6  # five chunks; the one with records[4] twice
+    assert len(_everything(ledger)) == 9

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from convergio.streams import RunStream, TextChannel, sse
+from tests.metering._batching import statements
 
 
 def test_readers_tail_after_the_last_event_they_saw(tmp_path: Path) -> None:
@@ -43,8 +44,25 @@ def test_sse_messages_keep_their_framing_whatever_the_data() -> None:
     assert text == 'event: text\nid: 7\nretry: 1000\ndata: {"delta":"two\\n\\nlines"}\n\n'
 
 
-def test_a_watch_from_another_instance_on_the_file_shows_at_once(tmp_path: Path) -> None:
+def test_a_watch_from_another_instance_on_the_file_shows_within_the_recheck_bound(tmp_path: Path) -> None:
     agents, endpoint = RunStream(tmp_path / "s.sqlite3"), RunStream(tmp_path / "s.sqlite3")
     assert not agents.watched("r1")
     endpoint.watch("r1", ttl_s=30)  # as the SSE endpoint would, from another process
+    assert endpoint.watched("r1")  # its own watch: at once
+    time.sleep(agents.recheck_s)
     assert agents.watched("r1") and not agents.watched("r2")
+
+
+def test_watched_answers_from_memory_and_looks_at_the_file_at_most_every_recheck(tmp_path: Path) -> None:
+    agents = RunStream(tmp_path / "s.sqlite3", recheck_s=60)
+    endpoint = RunStream(tmp_path / "s.sqlite3")
+    endpoint.watch("r1", ttl_s=30)
+    with statements(agents._db) as seen:
+        assert all(agents.watched("r1") for _ in range(1000))
+    assert seen[0] == "PRAGMA data_version" and len(seen) == 2  # and the live watchers, once
+    endpoint.watch("r2", ttl_s=30)
+    agents.watch("r3", ttl_s=30)
+    with statements(agents._db) as seen:
+        assert not agents.watched("r2")  # within the bound: not yet
+        assert agents.watched("r3")  # its own: at once
+    assert seen == []
