@@ -23,11 +23,14 @@ def finished_calls(lines: list[str], run_id: str) -> list[str]:
 
 
 def recorded_nodes(database: Path, run_id: str) -> set[str]:
-    """Node ids whose run_agent completion was committed to the run's history."""
+    """Node ids whose run_agent completion was committed: to the run's history, or to its inbox
+    (durable, waiting for the orchestrator's next step; never run again either)."""
     db = sqlite3.connect(database)
     try:
         events = [
-            json.loads(r[0]) for r in db.execute("SELECT event FROM history WHERE instance_id = ?", (run_id,))
+            json.loads(r[0])
+            for table in ("history", "inbox")
+            for r in db.execute(f"SELECT event FROM {table} WHERE instance_id = ?", (run_id,))
         ]
     finally:
         db.close()

@@ -6,6 +6,11 @@ the table must compute medians, per-node costs, ratios and target verdicts corre
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from benchmarks.peers import check_targets, markdown_table, ratio, summarise
@@ -15,6 +20,7 @@ from convergio.graph import Catalog, parse_graph
 from convergio.providers import PROVIDER_NAMES
 from convergio.tools import TOOL_NAMES
 
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = Catalog(providers=frozenset(PROVIDER_NAMES), tools=TOOL_NAMES)
 
 
@@ -71,3 +77,14 @@ def test_ratio_shows_faster_peers_with_two_decimals() -> None:
     assert ratio(50.0, 200.0) == "0.25x"
     assert ratio(300.0, 100.0) == "3.0x"
     assert ratio(1.0, 0.0) == "n/a"
+
+
+def test_cpu_accounting_charges_the_dispatcher_and_the_pool() -> None:
+    """``peers_cpu`` (in its own process: it hosts the app) reports CPU for both thread roles."""
+    command = [sys.executable, "-m", "benchmarks.peers_cpu", "--variant", "sqlite"]
+    command += ["--kind", "fan_out", "--size", "8", "--runs", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    cpu = json.loads(done.stdout.strip().splitlines()[-1])
+    assert cpu["wall"] > 0 and cpu["alone"] > 0
+    assert cpu["dispatcher"] > 0 and cpu["activity pool"] > 0
