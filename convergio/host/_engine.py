@@ -284,9 +284,11 @@ class Engine:
         events = [*events, *scheduled, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
         done = result.error is not None or result.done
         custom: str | None = None
-        if result.custom_status is not None and (done or self._status_due(record.instance_id)):
+        if result.custom_status is None:  # cleared: stored now, and nothing older left pending
+            self._status_pending.pop(record.instance_id, None)
+        elif done or self._status_due(record.instance_id):
             custom = json.dumps(result.custom_status)
-        elif result.custom_status is not None:
+        else:
             self._status_pending[record.instance_id] = result.custom_status
         if result.error is not None:
             message = f"Orchestrator function '{record.name}' failed: {result.error}"
