@@ -33,7 +33,7 @@ __all__ = ["Conflict", "Engine", "EngineConfig", "Gone", "NotFound"]
 log = logging.getLogger("convergio.host.engine")
 
 STATUS_INTERVAL_S = 0.25
-"""An instance's custom status is stored at most this often, and at most this late (see _status_due)."""
+"""A busy instance's custom status is stored at most this often, and at most this late (see _status_due)."""
 
 _WORK_EVENTS = frozenset(
     {
@@ -447,13 +447,17 @@ class Engine:
         """Should this step store the custom status, or keep it pending for a little while?
 
         An orchestrator may set it after every completion, and encoding and writing it is
-        O(its size) per step. It is stored at most every ``STATUS_INTERVAL_S``; a step that
-        leaves it pending makes sure (``_rearm``) the instance wakes to store it by then, so it
-        is never staler than that.
+        O(its size) per step. While completions keep arriving (another step of the instance is
+        due now), it is stored at most every ``STATUS_INTERVAL_S``, and a step that leaves it
+        pending makes sure (``_rearm``) the instance wakes to store it by then. The last step of
+        a burst stores it at once, so a watcher sees every state a quiet instance settles in.
         """
+        with self._cond:
+            next_step = self._next_wake.get(instance_id)
         moment = time.monotonic()
         last = self._status_written.get(instance_id)
-        if last is not None and moment - last < STATUS_INTERVAL_S:
+        busy = next_step is not None and next_step <= time.time()
+        if busy and last is not None and moment - last < STATUS_INTERVAL_S:
             return False
         self._status_written[instance_id] = moment
         self._status_pending.pop(instance_id, None)
