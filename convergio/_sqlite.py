@@ -293,18 +293,13 @@ def _limits() -> tuple[int, int]:
 _MAX_PARAMETERS, _MAX_LENGTH = _limits()
 
 
-def _per_statement(parameters: int, characters: int) -> int:
-    """How many items of ``parameters`` bound parameters and ``characters`` characters of SQL
-    one statement can hold (with room for the rest of it)."""
-    return max(1, min(_MAX_PARAMETERS // parameters, (_MAX_LENGTH - 1000) // characters))
-
-
-def row_chunks(rows: Sequence[R]) -> list[list[R]]:
-    """``rows`` (of one width) cut to what one statement may hold under SQLite's limits."""
+def row_chunks(rows: Sequence[R], *, spare: int = 0) -> list[list[R]]:
+    """``rows`` (of one width) cut to what one statement may hold under SQLite's limits, with
+    ``spare`` bound parameters left for the rest of the statement."""
     if not rows:
         return []
     width = len(rows[0])
-    per = _per_statement(width, 2 * width + 3)
+    per = max(1, min((_MAX_PARAMETERS - spare) // width, (_MAX_LENGTH - 1000) // (2 * width + 3)))
     return [list(rows[first : first + per]) for first in range(0, len(rows), per)]
 
 
@@ -318,9 +313,9 @@ def value_marks(chunk: Sequence[Sequence[object]]) -> tuple[str, list[object]]:
     return ", ".join(itertools.repeat(mark, len(chunk))), [value for row in chunk for value in row]
 
 
-def value_lists(rows: Sequence[Sequence[object]]) -> list[tuple[str, list[object]]]:
+def value_lists(rows: Sequence[Sequence[object]], *, spare: int = 0) -> list[tuple[str, list[object]]]:
     """:func:`value_marks` of each of the :func:`row_chunks` of ``rows``."""
-    return [value_marks(chunk) for chunk in row_chunks(rows)]
+    return [value_marks(chunk) for chunk in row_chunks(rows, spare=spare)]
 
 
 def _run_until_one_fails(batch: B, writes: list[_Write[B, Any]]) -> _Write[B, Any] | None:

@@ -263,8 +263,8 @@ class Store:
                 r.history_len,
             ),
         )
-        values = {name: getattr(r, name) for name in _PAYLOADS}
-        _set_payloads(db, r.instance_id, {name: value for name, value in values.items() if value is not None})
+        values = {name: value for name in _PAYLOADS if (value := getattr(r, name)) is not None}
+        _set_payloads(db, r.instance_id, values)
 
     @staticmethod
     def _insert_messages(db: sqlite3.Connection, messages: Sequence[Message]) -> None:
@@ -367,9 +367,8 @@ class Store:
                 ).fetchone()
                 if found:
                     pending.update(int(i) for i in found.split(","))
-            recorded = [(item, result) for item, result in done if item.id in pending]
-            for marks, ids in value_lists([(item.id,) for item, _ in recorded]):
                 db.execute(f"DELETE FROM work WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders
+            recorded = [(item, result) for item, result in done if item.id in pending]
             self._insert_messages(db, [Message(i.instance_id, i.execution_id, now, r) for i, r in recorded])
         return [item for item, _ in recorded]
 
@@ -431,7 +430,7 @@ def _move_payloads(db: sqlite3.Connection) -> None:
 
     The table is rebuilt rather than altered: ``DROP COLUMN`` needs SQLite 3.35.
     """
-    columns = {row[1] for row in db.execute("PRAGMA table_info(instances)")}
+    columns = [row[1] for row in db.execute("PRAGMA table_info(instances)")]
     moved = [name for name in _PAYLOADS if name in columns]
     if not moved:
         return
@@ -440,7 +439,7 @@ def _move_payloads(db: sqlite3.Connection) -> None:
             f"INSERT OR REPLACE INTO payloads SELECT instance_id, '{name}', {name} FROM instances "  # noqa: S608
             f"WHERE {name} IS NOT NULL"
         )
-    kept = ", ".join(row[1] for row in db.execute("PRAGMA table_info(instances)") if row[1] not in moved)
+    kept = ", ".join(name for name in columns if name not in moved)
     db.execute(_INSTANCES.format(table="instances_upgraded"))
     db.execute(f"INSERT INTO instances_upgraded ({kept}) SELECT {kept} FROM instances")  # noqa: S608
     db.execute("DROP TABLE instances")

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from convergio._sqlite import Batch, Database, Rows, run_script
+from convergio._sqlite import Batch, Database, Rows, run_script, value_lists
 
 from ._ledger import run_totals, time_bounds
 from ._record import UsageRecord, decimal_text
@@ -57,9 +57,6 @@ _COLUMNS: Final = (
 )
 
 _STORED: Final = "SELECT id FROM usage WHERE id IN ({})"
-
-_IN_CHUNK: Final = 500
-"""Run ids per ``IN (...)`` query: far below SQLite's bound-parameter limit."""
 
 _Row = tuple[str, str, str, str, int, str, str, str, str, str, str, str, str, int, int]
 
@@ -213,7 +210,7 @@ class SqliteLedger:
         return [_record(row) for row in rows]
 
     def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
-        """Total cost per run, from the (tenant, run) index: one query per 500 runs.
+        """Total cost per run, from the (tenant, run) index: one query per chunk SQLite accepts.
 
         Args:
             tenant_id: The tenant.
@@ -224,9 +221,7 @@ class SqliteLedger:
         """
         unique = list(dict.fromkeys(run_ids))
         rows: list[tuple[str, str]] = []
-        for first in range(0, len(unique), _IN_CHUNK):
-            chunk = unique[first : first + _IN_CHUNK]
-            marks = ", ".join("?" * len(chunk))
+        for marks, chunk in value_lists([(run_id,) for run_id in unique], spare=1):  # tenant_id
             sql = f"SELECT run_id, cost FROM usage WHERE tenant_id = ? AND run_id IN ({marks})"  # noqa: S608
             with self._db.read() as db:
                 rows += db.execute(sql, [tenant_id, *chunk]).fetchall()

@@ -106,6 +106,21 @@ def _span(
             raise
 
 
+_Placed = tuple[str, str, dict[str, AttributeValue]]
+
+
+def _placed(operation: str, tenant: str, run_id: str, node: str) -> _Placed:
+    """The root run, the node's path in it, and the attributes every span of a node's work carries."""
+    root, path = root_run(run_id, node)
+    attributes: dict[str, AttributeValue] = {
+        "gen_ai.operation.name": operation,
+        "convergio.tenant": tenant,
+        "convergio.run_id": root,
+        "convergio.node": path,
+    }
+    return root, path, attributes
+
+
 @contextmanager
 def node_span(
     *, run_id: str, node: str, tenant: str = "", graph: str = "", attempt: int = 1, step: int | None = None
@@ -132,16 +147,8 @@ def node_span(
     if runtime.tracer is None:
         yield NOOP
         return
-    root, path = root_run(run_id, node)
-    attributes: dict[str, AttributeValue] = {
-        "gen_ai.operation.name": "invoke_agent",
-        "gen_ai.agent.name": path,
-        "convergio.tenant": tenant,
-        "convergio.run_id": root,
-        "convergio.graph": graph,
-        "convergio.node": path,
-        "convergio.attempt": attempt,
-    }
+    root, path, attributes = _placed("invoke_agent", tenant, run_id, node)
+    attributes |= {"gen_ai.agent.name": path, "convergio.graph": graph, "convergio.attempt": attempt}
     if step is not None:
         attributes["convergio.step"] = step
     started = time.monotonic()
@@ -219,15 +226,8 @@ def provider_span(
     if runtime.tracer is None:
         yield NOOP
         return
-    root, path = root_run(run_id, node) if run_id else ("", node)
-    attributes: dict[str, AttributeValue] = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.system": system,
-        "gen_ai.request.model": model,
-        "convergio.tenant": tenant,
-        "convergio.run_id": root,
-        "convergio.node": path,
-    }
+    root, _, attributes = _placed("chat", tenant, run_id, node)
+    attributes |= {"gen_ai.system": system, "gen_ai.request.model": model}
     if attempt is not None:
         attributes["convergio.attempt"] = attempt
     if max_output_tokens is not None:
@@ -258,15 +258,8 @@ def tool_span(*, tool: str, tenant: str = "", run_id: str = "", node: str = "") 
     if runtime.tracer is None:
         yield NOOP
         return
-    root, path = root_run(run_id, node) if run_id else ("", node)
-    attributes: dict[str, AttributeValue] = {
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": tool,
-        "convergio.tool": tool,
-        "convergio.tenant": tenant,
-        "convergio.run_id": root,
-        "convergio.node": path,
-    }
+    root, _, attributes = _placed("execute_tool", tenant, run_id, node)
+    attributes |= {"gen_ai.tool.name": tool, "convergio.tool": tool}
     with _span(runtime, f"execute_tool {tool}", attributes, context=_parent(root), tenant=tenant) as handle:
         try:
             yield handle
