@@ -12,6 +12,8 @@ RUNTIME := $(VENV)/.runtime-installed
 DEV     := $(VENV)/.dev-installed
 INFRA_VENV ?= .infra-venv
 INFRA   := $(INFRA_VENV)/.installed
+# Real Azure emulators for the tests (Azurite, the npm Cosmos DB server), from tests/emulators.
+EMULATORS := tests/emulators/node_modules/.installed
 
 .PHONY: run serve test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers clean
 
@@ -42,8 +44,12 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(DEV)
+pytest: $(DEV) $(EMULATORS)
 	$(BIN)/python -m pytest
+
+$(EMULATORS): tests/emulators/package.json tests/emulators/package-lock.json
+	cd tests/emulators && npm ci --no-audit --no-fund
+	touch $@
 
 # checkov lives in its own virtualenv: its dependency tree must not touch the app's pins.
 $(INFRA): requirements-infra.txt

@@ -6,7 +6,8 @@
     ├── Unauthorized(AppError, PermissionError)   401  no key / unknown key
     ├── NotFound(AppError, LookupError)           404  unknown or foreign id
     ├── Conflict(AppError)                        409  state does not allow the operation
-    └── PayloadTooLarge(AppError, ValueError)     413
+    ├── PayloadTooLarge(AppError, ValueError)     413
+    └── StoreUnavailable(AppError)                503  a control-plane backend is down (retry later)
 
 Messages are written for the client and never carry secrets; ``details`` is a
 list of ``{"path", "message"}`` objects naming each bad field.
@@ -24,6 +25,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "Problem",
+    "StoreUnavailable",
     "Unauthorized",
 ]
 
@@ -84,3 +86,14 @@ class Conflict(AppError):
 class PayloadTooLarge(AppError, ValueError):
     code = "payload_too_large"
     status_code = 413
+
+
+class StoreUnavailable(AppError):
+    """A store's backend (Cosmos DB, Blob Storage, the state directory) cannot be used right now.
+
+    Never cached: the next call tries the backend again, so the app recovers when it does.
+    The message names the store and the kind of failure, never an endpoint's key.
+    """
+
+    code = "store_unavailable"
+    status_code = 503

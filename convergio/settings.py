@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings", "SettingsError", "load_settings", "SETTING_NAMES"]
+__all__ = ["SETTING_NAMES", "Settings", "SettingsError", "default_home", "load_settings"]
 
 
 class SettingsError(ValueError):
@@ -33,6 +34,10 @@ class Settings:
     key_vault_url: str
     cosmos_endpoint: str
     cosmos_database: str
+    cosmos_key: str
+    cosmos_verify_tls: bool
+    storage_connection: str
+    blob_service_uri: str
     secrets_master_key: str
     provider_allowed_hosts: tuple[str, ...]
     managed_connection: str
@@ -73,6 +78,13 @@ SETTING_NAMES: dict[str, str] = {
     "KEY_VAULT_URL": "",
     "COSMOS_ENDPOINT": "",
     "COSMOS_DATABASE": "convergio",
+    # a key for emulators and key-based accounts; empty on Azure: the app's managed identity
+    "COSMOS_KEY": "",
+    # false only for a local emulator's self-signed certificate (refused in hosted mode)
+    "COSMOS_VERIFY_TLS": "true",
+    # Blob Storage for plugin packages: a connection string (e.g. Azurite's), or the service URI + identity
+    "AzureWebJobsStorage": "",
+    "AzureWebJobsStorage__blobServiceUri": "",
     "APPLICATIONINSIGHTS_CONNECTION_STRING": "",
     # OpenTelemetry locally: an OTLP/HTTP endpoint, or the console; off by default.
     "OTEL_EXPORTER_OTLP_ENDPOINT": "",
@@ -126,12 +138,36 @@ def _hosted(value: str, env: Mapping[str, str]) -> bool:
     return _bool("CONVERGIO_HOSTED", value)
 
 
+def _verify_tls(value: str, hosted: bool) -> bool:
+    verify = _bool("COSMOS_VERIFY_TLS", value)
+    if not verify and hosted:
+        raise SettingsError(
+            "COSMOS_VERIFY_TLS=false is for a local emulator only; it is refused in hosted mode"
+        )
+    return verify
+
+
 def _local_values(folder: Path) -> Mapping[str, str]:
     path = folder / "local.settings.json"
     if not path.is_file():
         return {}
     values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
     return {str(k): str(v) for k, v in values.items()}
+
+
+def default_home(env: Mapping[str, str]) -> Path:
+    """Where state goes when ``CONVERGIO_HOME`` is not set.
+
+    On Azure (``WEBSITE_INSTANCE_ID`` set) the package directory is read-only and an instance's
+    disk is not shared, so the home is a per-instance temp directory, used only for caches
+    (compiled modules, numba) and the embedded host's own store; shared state is in the
+    control plane. Locally it is ``.convergio`` in the working directory.
+    """
+    instance = env.get("WEBSITE_INSTANCE_ID", "")
+    if instance:
+        tag = "".join(ch for ch in instance if ch.isalnum())[:16] or "instance"
+        return Path(tempfile.gettempdir()) / f"convergio-{tag}"
+    return Path(SETTING_NAMES["CONVERGIO_HOME"])
 
 
 def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None = None) -> Settings:
@@ -142,17 +178,23 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
     def get(name: str) -> str:
         return env.get(name) or local.get(name) or SETTING_NAMES[name]
 
+    hosted = _hosted(get("CONVERGIO_HOSTED"), env)
+
     return Settings(
-        home=Path(get("CONVERGIO_HOME")),
+        home=Path(env.get("CONVERGIO_HOME") or local.get("CONVERGIO_HOME") or default_home(env)),
         replay_verify=_bool("CONVERGIO_REPLAY_VERIFY", get("CONVERGIO_REPLAY_VERIFY")),
         activity_concurrency=_int("CONVERGIO_ACTIVITY_CONCURRENCY", get("CONVERGIO_ACTIVITY_CONCURRENCY"), 1),
         keep_alive_sessions=_int("CONVERGIO_KEEP_ALIVE_SESSIONS", get("CONVERGIO_KEEP_ALIVE_SESSIONS"), 0),
         task_hub=get("TASKHUB_NAME"),
         graphs_dir=Path(get("CONVERGIO_GRAPHS_DIR")),
-        hosted=_hosted(get("CONVERGIO_HOSTED"), env),
+        hosted=hosted,
         key_vault_url=get("KEY_VAULT_URL"),
         cosmos_endpoint=get("COSMOS_ENDPOINT"),
         cosmos_database=get("COSMOS_DATABASE"),
+        cosmos_key=get("COSMOS_KEY"),
+        cosmos_verify_tls=_verify_tls(get("COSMOS_VERIFY_TLS"), hosted),
+        storage_connection=get("AzureWebJobsStorage"),
+        blob_service_uri=get("AzureWebJobsStorage__blobServiceUri"),
         secrets_master_key=get("CONVERGIO_SECRETS_MASTER_KEY"),
         managed_connection=get("CONVERGIO_MANAGED_CONNECTION"),
         appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),
