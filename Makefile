@@ -3,6 +3,7 @@
 #   make test   set up the dev tools and run lint, type checks and the test suite
 # and:
 #   make serve  start the embedded Durable host on ./function_app.py (the HTTP API on port $(PORT))
+#   make serve-emulated  the same on the shared control plane, with Cosmos DB and Blob emulators
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -15,7 +16,7 @@ INFRA   := $(INFRA_VENV)/.installed
 # Real Azure emulators for the tests (Azurite, the npm Cosmos DB server), from tests/emulators.
 EMULATORS := tests/emulators/node_modules/.installed
 
-.PHONY: run serve test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers clean
+.PHONY: run serve serve-emulated test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers clean
 
 $(RUNTIME): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,10 @@ run: $(RUNTIME)
 
 serve: $(RUNTIME)
 	$(BIN)/python -m convergio start --port $(PORT)
+
+# The app on the shared control plane (Cosmos DB + Blob), on real emulators started on loopback.
+serve-emulated: $(RUNTIME) $(EMULATORS)
+	$(BIN)/python -m tests.emulators.serve --port $(PORT)
 
 test: lint typecheck pytest checkov web-test web-e2e
 

@@ -105,7 +105,6 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_PLUGIN_TRUSTED_KEYS": "",
     # native plugin package folders, comma-separated; each must be signed by a trusted key or start-up fails
     "CONVERGIO_NATIVE_PLUGINS": "",
-    "DURABLE_STORAGE_PROVIDER": "AzureStorage",
 }
 
 
@@ -136,6 +135,12 @@ def _hosted(value: str, env: Mapping[str, str]) -> bool:
     if value.strip().lower() == "auto":
         return bool(env.get("WEBSITE_INSTANCE_ID"))  # set by App Service / Functions on Azure
     return _bool("CONVERGIO_HOSTED", value)
+
+
+def _account_blob_uri(env: Mapping[str, str]) -> str:
+    """The blob endpoint of the identity-based ``AzureWebJobsStorage__accountName`` the templates set."""
+    account = env.get("AzureWebJobsStorage__accountName", "").strip()
+    return f"https://{account}.blob.core.windows.net" if account else ""
 
 
 def _verify_tls(value: str, hosted: bool) -> bool:
@@ -194,7 +199,7 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         cosmos_key=get("COSMOS_KEY"),
         cosmos_verify_tls=_verify_tls(get("COSMOS_VERIFY_TLS"), hosted),
         storage_connection=get("AzureWebJobsStorage"),
-        blob_service_uri=get("AzureWebJobsStorage__blobServiceUri"),
+        blob_service_uri=get("AzureWebJobsStorage__blobServiceUri") or _account_blob_uri(env),
         secrets_master_key=get("CONVERGIO_SECRETS_MASTER_KEY"),
         managed_connection=get("CONVERGIO_MANAGED_CONNECTION"),
         appinsights_connection_string=get("APPLICATIONINSIGHTS_CONNECTION_STRING"),

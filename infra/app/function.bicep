@@ -38,8 +38,6 @@ var convergioSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   // numba caches compiled code next to the package, which is read-only on Azure.
   NUMBA_CACHE_DIR: '/tmp/numba-cache'
-  // host.json: storageProvider.type = %DURABLE_STORAGE_PROVIDER%
-  DURABLE_STORAGE_PROVIDER: useScheduler ? 'azureManaged' : 'AzureStorage'
 }
 
 // Platform settings: identity-based host storage and Entra ID telemetry ingestion.
@@ -56,8 +54,12 @@ var platformSettings = {
 // (storageProvider.connectionStringName) for both providers. For the scheduler it is an
 // endpoint string; for the Azure Storage provider it names a storage connection, so it
 // gets the same identity-based settings as AzureWebJobsStorage.
+// host.json leaves storageProvider.type out (the extension's default, Azure Storage) because the
+// extension compares the type literally (no %setting% there); the scheduler is chosen with the
+// documented host.json override in an app setting.
 var durableConnectionSettings = useScheduler ? {
   DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
 } : {
   DURABLE_TASK_SCHEDULER_CONNECTION_STRING__accountName: storageAccountName
   DURABLE_TASK_SCHEDULER_CONNECTION_STRING__credential: 'managedidentity'

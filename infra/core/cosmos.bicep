@@ -12,10 +12,18 @@ param databaseName string = 'convergio'
 // Cosmos DB Built-in Data Contributor (a Cosmos SQL role, not an Azure RBAC role)
 var cosmosDataContributor = '00000000-0000-0000-0000-000000000002'
 
-// usage: the metering ledger; tenants: per-school configuration. Both per tenant.
+// The shared control plane (convergio/controlplane CONTAINERS; tests/infra checks the list):
+// usage (the ledger), tenants (tenants, key digests, principals, run index, connections, MCP
+// servers), quotas, webhooks, streams (SSE events), plugins (metadata, plugin kv), secrets
+// (AES-GCM ciphertext when there is no Key Vault). All partitioned by /tenant_id.
 var containerNames = [
   'usage'
   'tenants'
+  'quotas'
+  'webhooks'
+  'streams'
+  'plugins'
+  'secrets'
 ]
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {

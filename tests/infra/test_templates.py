@@ -19,6 +19,7 @@ from typing import Any
 import pycep
 import pytest
 
+from convergio.controlplane import CONTAINERS
 from convergio.settings import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,7 @@ ROLE_IDS = {
     "3913510d-42f4-4e42-8a64-420c390055eb",  # Monitoring Metrics Publisher
     "0ad04412-c4d5-4796-b79c-f76d14c8d402",  # Durable Task Data Contributor
 }
+DTS_TYPE_OVERRIDE = "AzureFunctionsJobHost__extensions__durableTask__storageProvider__type"
 # Only main.bicep (subscription scope) creates the resource group; azuredeploy.json
 # deploys into one (see its metadata.scope).
 SUBSCRIPTION_ONLY_TYPES = {"Microsoft.Resources/resourceGroups"}
@@ -444,12 +446,12 @@ def test_durable_task_scheduler_is_optional_in_both_templates() -> None:
 def test_cosmos_database_and_containers() -> None:
     cosmos = bicep_files()["core/cosmos.bicep"]
     assert cosmos["parameters"]["databaseName"]["default"] == "convergio"
-    assert cosmos["variables"]["containerNames"]["value"] == ["usage", "tenants"]
+    assert cosmos["variables"]["containerNames"]["value"] == list(CONTAINERS)
     container = only(bicep_resources(), "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers")
     assert container["properties"]["resource"]["partitionKey"]["paths"] == ["/tenant_id"]
     variables = arm_template()["variables"]
     assert variables["cosmosDatabaseName"] == "convergio"
-    assert variables["cosmosContainerNames"] == ["usage", "tenants"]
+    assert variables["cosmosContainerNames"] == list(CONTAINERS)
     arm_container = only(
         arm_resources(arm_template()), "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers"
     )
@@ -478,8 +480,8 @@ def test_app_setting_values() -> None:
     groups = bicep_app_settings()
     convergio = groups["convergio"]
     assert convergio["NUMBA_CACHE_DIR"] == "/tmp/numba-cache"
-    provider = convergio["DURABLE_STORAGE_PROVIDER"]["operator"]["operands"]
-    assert (provider["true_value"], provider["false_value"]) == ("azureManaged", "AzureStorage")
+    assert groups["scheduler"][DTS_TYPE_OVERRIDE] == "azureManaged"
+    assert DTS_TYPE_OVERRIDE not in groups["storage"]
     assert groups["platform"]["AzureWebJobsStorage__credential"] == "managedidentity"
     assert (
         groups["platform"]["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"]
@@ -491,7 +493,8 @@ def test_app_setting_values() -> None:
     site = only(arm_resources(arm_template()), "Microsoft.Web/sites")
     expression = site["properties"]["siteConfig"]["appSettings"]
     assert "'NUMBA_CACHE_DIR', 'value', '/tmp/numba-cache'" in expression
-    assert "if(parameters('useDurableTaskScheduler'), 'azureManaged', 'AzureStorage')" in expression
+    assert f"'{DTS_TYPE_OVERRIDE}', 'value', 'azureManaged'" in expression
+    assert "DURABLE_STORAGE_PROVIDER" not in expression
     assert "Endpoint={0};Authentication=ManagedIdentity;ClientID={1}" in expression
     assert "Authorization=AAD;ClientId={0}" in expression
 
@@ -499,13 +502,29 @@ def test_app_setting_values() -> None:
 def test_host_json_names_match_the_settings() -> None:
     host = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))["extensions"]["durableTask"]
     assert host["hubName"] == "%TASKHUB_NAME%"
-    assert host["storageProvider"]["type"] == "%DURABLE_STORAGE_PROVIDER%"
+    # No placeholder in the type: the extension only resolves %...% in hubName (ADR 0013).
+    assert set(host["storageProvider"]) == {"connectionStringName"}
     connection = host["storageProvider"]["connectionStringName"]
     groups = bicep_app_settings()
     assert connection in groups["scheduler"]
     assert {f"{connection}__accountName", f"{connection}__credential", f"{connection}__clientId"} == set(
         groups["storage"]
     )
+
+
+def test_the_scheduler_override_names_a_documented_durable_option() -> None:
+    """``AzureFunctionsJobHost__a__b`` overrides host.json's ``a.b``; the path must be the extension's own."""
+    path = DTS_TYPE_OVERRIDE.removeprefix("AzureFunctionsJobHost__").split("__")
+    assert path == ["extensions", "durableTask", "storageProvider", "type"]
+    host = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
+    assert "storageProvider" in host["extensions"]["durableTask"]
+    # The documented provider types (Durable Functions storage providers): the override picks one.
+    assert bicep_app_settings()["scheduler"][DTS_TYPE_OVERRIDE] in {
+        "AzureStorage",
+        "azureManaged",
+        "mssql",
+        "Netherite",
+    }
 
 
 # ---------------------------------------------------------------- portal wizard, azd
