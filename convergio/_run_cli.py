@@ -24,7 +24,8 @@ from convergio._embedded import embedded_host
 from convergio._progress import node_table, run_panel
 from convergio.api import load_graph_file
 from convergio.settings import Settings, load_settings
-from convergio.tenants import TenantStore, open_tenant_store, tenant_id_for
+from convergio.tenants import TenantStore, tenant_id_for
+from convergio.wiring import open_stores
 
 __all__ = ["RunError", "add_run_parser", "run_command"]
 
@@ -62,7 +63,7 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
         raise RunError(f"--input is not valid JSON: {exc}") from None
     settings = load_settings(folder=args.app.resolve().parent)
     home = (args.home or settings.home).resolve()
-    store = open_tenant_store(home)
+    store = open_stores(settings, home=home).tenants
     label = f"cli-{uuid.uuid4().hex[:12]}"
     key = _session_key(store, args.tenant, label)
     try:
@@ -93,7 +94,7 @@ def _host(args: argparse.Namespace, settings: Settings, home: Path) -> Iterator[
 
 def _is_up(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/admin/host/status", timeout=0.5).status_code == 200
+        return httpx.get(f"{url}/admin/host/ping", timeout=0.5).status_code == 200  # anonymous, as on Azure
     except httpx.HTTPError:
         return False
 

@@ -13,12 +13,13 @@ from pathlib import Path
 from convergio._embedded import embedded_host
 from convergio._run_cli import RunError, add_run_parser, run_command
 from convergio.api import GraphFileError
-from convergio.host import AppLoadError
+from convergio.errors import AppError
+from convergio.host import AppLoadError, load_host_keys
 from convergio.plugins.__main__ import main as plugins_main
-from convergio.quotas import QuotaStore, TenantBudget
+from convergio.quotas import TenantBudget
 from convergio.settings import SettingsError, load_settings
-from convergio.tenants import TenantStore, UnknownTenant, open_tenant_store, tenant_id_for
-from convergio.wiring import configure_logging
+from convergio.tenants import TenantStore, UnknownTenant, tenant_id_for
+from convergio.wiring import configure_logging, open_planes, open_stores
 
 __all__ = ["main"]
 
@@ -38,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
         "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
     )
     _add_tenant_commands(commands)
+    keys = commands.add_parser("keys", help="print the embedded host's access keys (scope, name, value)")
+    keys.add_argument(
+        "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
+    )
     add_run_parser(commands)
     plugins = commands.add_parser(
         "plugins", help="plugins: keygen, sign, verify, build, install, grant, list, remove", add_help=False
@@ -86,7 +91,9 @@ def _find_tenant(store: TenantStore, name_or_id: str) -> str:
 
 def _tenants(args: argparse.Namespace) -> int:
     # stdout carries only what a script captures (a key, the listing); everything else is stderr.
-    store = open_tenant_store(args.home or load_settings().home)
+    # The same stores the app uses: with COSMOS_ENDPOINT set, the shared control plane.
+    stores = open_stores(load_settings(), home=args.home)
+    store = stores.tenants
     if args.tenant_command == "add":
         tenant, key = store.add_tenant(args.name)
         print(f"tenant {tenant.id!r} added; its API key is shown once, keep it safe", file=sys.stderr)
@@ -101,9 +108,8 @@ def _tenants(args: argparse.Namespace) -> int:
         print(key)
     elif args.tenant_command == "budget":
         tenant_id = _find_tenant(store, args.tenant)
-        home = args.home or load_settings().home
         limits = TenantBudget(tenant_id, args.monthly_eur, args.managed, args.managed_cap_eur)
-        QuotaStore(home / "quotas.sqlite3").set_budget(limits)
+        stores.quotas.set_budget(limits)
         print(f"budget of tenant {tenant_id!r}: {limits}", file=sys.stderr)
     else:
         store.map_principal(args.principal_id, args.tenant_id)
@@ -121,7 +127,10 @@ def _start(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["plugins"]:  # its own parser, options and --help included
-        return plugins_main(argv[1:], prog="python -m convergio plugins")
+        # the registry commands write where the app reads: the control plane when it is configured
+        return plugins_main(
+            argv[1:], prog="python -m convergio plugins", planes=lambda: open_planes(load_settings())
+        )
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_logging()
@@ -132,10 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (RunError, GraphFileError, SettingsError, AppLoadError, OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+    if args.command == "keys":  # created on first use, then the host reuses them
+        for scope, name, value in load_host_keys((args.home or load_settings().home).resolve()).listing():
+            print(f"{scope}\t{name}\t{value}")
+        return 0
     if args.command == "tenants":
         try:
             return _tenants(args)
-        except (ValueError, LookupError, OSError, sqlite3.Error) as exc:
+        except (ValueError, LookupError, OSError, sqlite3.Error, AppError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     try:

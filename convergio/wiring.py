@@ -9,26 +9,28 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from convergio.agents import ProviderResolver
+from convergio.controlplane import BlobPlane, CosmosPlane
+from convergio.errors import StoreUnavailable
 from convergio.metering import CosmosLedger, Ledger, PriceTable, SqliteLedger
 from convergio.plugins import PluginRegistry, PluginTools, TrustStore, load_native_plugins, open_registry
 from convergio.protocols import McpServerRegistry, McpToolSource
 from convergio.providers import Connection
-from convergio.quotas import QuotaStore, SpendGuard
+from convergio.quotas import QuotaStore, SpendGuard, open_quota_store
 from convergio.secrets import SecretStore, install_redaction, open_secret_store
 from convergio.settings import Settings, SettingsError, load_settings
-from convergio.streams import STORE_FILE as STREAM_FILE
-from convergio.streams import RunStream
+from convergio.streams import RunStream, open_run_stream
 from convergio.telemetry import configure_telemetry
 from convergio.tenants import ConnectionRegistry, TenantStore, open_tenant_store
 from convergio.tools import BUILTINS, Toolbox
-from convergio.webhooks import STORE_FILE as WEBHOOK_FILE
-from convergio.webhooks import WebhookStore
+from convergio.webhooks import WebhookStore, open_webhook_store
 
-__all__ = ["Components", "build", "components", "configure_logging"]
+__all__ = ["Components", "Stores", "build", "components", "configure_logging", "open_planes", "open_stores"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Components:
     webhooks: WebhookStore
 
 
+_log = logging.getLogger("convergio.wiring")
 _CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure", "a2a", "httpx2", "httpcore2", "mcp")
 
 
@@ -57,6 +60,74 @@ def configure_logging() -> None:
     install_redaction()
     for name in _CHATTY:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """Every store of the control plane, each the adapter the settings select (ADR 0013)."""
+
+    tenants: TenantStore
+    secrets: SecretStore
+    ledger: Ledger
+    quotas: QuotaStore
+    plugins: PluginRegistry
+    streams: RunStream
+    webhooks: WebhookStore
+    cosmos: CosmosPlane | None
+    blob: BlobPlane | None
+
+
+def open_planes(settings: Settings) -> tuple[CosmosPlane | None, BlobPlane | None]:
+    """The shared control plane when ``COSMOS_ENDPOINT`` is set; (None, None) on the embedded defaults."""
+    if not settings.cosmos_endpoint:
+        return None, None
+    cosmos = CosmosPlane.connect(
+        settings.cosmos_endpoint,
+        settings.cosmos_database,
+        key=settings.cosmos_key,
+        verify_tls=settings.cosmos_verify_tls,
+    )
+    if not (settings.storage_connection or settings.blob_service_uri):
+        raise SettingsError(
+            "COSMOS_ENDPOINT is set: plugin packages need Blob Storage too "
+            "(AzureWebJobsStorage or AzureWebJobsStorage__blobServiceUri)"
+        )
+    blob = BlobPlane.connect(
+        connection_string=settings.storage_connection, service_uri=settings.blob_service_uri
+    )
+    return cosmos, blob
+
+
+def open_stores(settings: Settings, *, home: Path | None = None) -> Stores:
+    """The stores the settings select; the app and every CLI command go through here.
+
+    ``home`` (the CLI's ``--home``) replaces ``settings.home`` for the embedded adapters and the
+    caches; with ``COSMOS_ENDPOINT`` set nothing shared is kept there.
+    """
+    home = home or settings.home
+    cosmos, blob = open_planes(settings)
+    if cosmos is not None and not settings.key_vault_url and not settings.secrets_master_key:
+        raise SettingsError(
+            "COSMOS_ENDPOINT is set without KEY_VAULT_URL: set CONVERGIO_SECRETS_MASTER_KEY so every "
+            "instance can read the tenants' keys (a key file would be per instance)"
+        )
+    secrets = open_secret_store(
+        home=home,
+        key_vault_url=settings.key_vault_url,
+        master_key_b64=settings.secrets_master_key,
+        cosmos=cosmos,
+    )
+    return Stores(
+        tenants=open_tenant_store(home, cosmos=cosmos),
+        secrets=secrets,
+        ledger=CosmosLedger(cosmos.container("usage")) if cosmos else SqliteLedger(home / "usage.sqlite3"),
+        quotas=open_quota_store(home, cosmos=cosmos),
+        plugins=open_registry(home, hosted=settings.hosted, cosmos=cosmos, blob=blob),
+        streams=open_run_stream(home, cosmos=cosmos),
+        webhooks=open_webhook_store(home, secrets, cosmos=cosmos),
+        cosmos=cosmos,
+        blob=blob,
+    )
 
 
 def build(settings: Settings) -> Components:
@@ -68,42 +139,41 @@ def build(settings: Settings) -> Components:
         console=settings.telemetry_console,
         capture_prompts=settings.capture_prompts,
     )
-    tenants = open_tenant_store(settings.home)
-    connections = ConnectionRegistry(tenants)
-    secrets = open_secret_store(
-        home=settings.home, key_vault_url=settings.key_vault_url, master_key_b64=settings.secrets_master_key
-    )
+    if not settings.home.is_absolute() and "WEBSITE_INSTANCE_ID" in os.environ:
+        _log.warning("CONVERGIO_HOME %s is relative on Azure: caches may land in the package", settings.home)
+    if not os.environ.get("NUMBA_CACHE_DIR"):  # numba's default is beside the (read-only) package
+        os.environ["NUMBA_CACHE_DIR"] = str(settings.home / "numba-cache")
+    stores = open_stores(settings)
+    connections = ConnectionRegistry(stores.tenants)
     resolver = ProviderResolver(
         connections,
-        secrets,
+        stores.secrets,
         allowed_hosts=settings.provider_allowed_hosts,
         hosted=settings.hosted,
         managed=_managed(settings),
     )
     prices = PriceTable.load()
-    quotas = QuotaStore(settings.home / "quotas.sqlite3")
-    plugins = open_registry(settings.home, hosted=settings.hosted)
     mcp = McpToolSource(
-        McpServerRegistry(tenants),
-        secrets,
+        McpServerRegistry(stores.tenants),
+        stores.secrets,
         hosted=settings.hosted,
         allowed_hosts=settings.provider_allowed_hosts,
     )
     return Components(
         settings=settings,
-        tenants=tenants,
+        tenants=stores.tenants,
         connections=connections,
-        secrets=secrets,
+        secrets=stores.secrets,
         resolver=resolver,
-        ledger=_ledger(settings),
+        ledger=stores.ledger,
         prices=prices,
-        quotas=quotas,
-        guard=SpendGuard(quotas, prices),
-        toolbox=_toolbox(settings, plugins, mcp),
-        plugins=plugins,
+        quotas=stores.quotas,
+        guard=SpendGuard(stores.quotas, prices),
+        toolbox=_toolbox(settings, stores.plugins, mcp),
+        plugins=stores.plugins,
         mcp=mcp,
-        streams=RunStream(settings.home / STREAM_FILE),
-        webhooks=WebhookStore(settings.home / WEBHOOK_FILE, secrets),
+        streams=stores.streams,
+        webhooks=stores.webhooks,
     )
 
 
@@ -124,13 +194,6 @@ def _managed(settings: Settings) -> Connection | None:
         raise SettingsError(f"CONVERGIO_MANAGED_CONNECTION is not a valid connection: {exc}") from None
 
 
-def _ledger(settings: Settings) -> Ledger:
-    """Cosmos DB when ``COSMOS_ENDPOINT`` is set (Azure), else SQLite in the state directory."""
-    if settings.cosmos_endpoint:
-        return CosmosLedger.connect(settings.cosmos_endpoint, settings.cosmos_database, "usage")
-    return SqliteLedger(settings.home / "usage.sqlite3")
-
-
 _BUILDING = threading.Lock()
 
 
@@ -143,7 +206,15 @@ def components() -> Components:
     """The process-wide components, built once, on first use.
 
     The activity pool's threads all ask at once when a host starts; without the lock each
-    would build its own stores, racing to create the same SQLite files.
+    would build its own stores, racing to create the same SQLite files. A build that fails
+    because a backend or the state directory cannot be used is not kept (``functools.cache``
+    keeps only results): it is a 503 now, and the next call tries again.
     """
     with _BUILDING:
-        return _components()
+        try:
+            return _components()
+        except OSError as exc:  # e.g. EROFS, ENOSPC, EACCES on the state directory
+            _log.warning("the state directory cannot be used: %s", type(exc).__name__)
+            raise StoreUnavailable(
+                f"the local state directory is unavailable ({exc.strerror or exc})"
+            ) from None

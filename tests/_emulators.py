@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["AZURITE_ACCOUNT", "Azurite", "CosmosEmulator", "emulator_bin"]
+__all__ = ["AZURITE_ACCOUNT", "Azurite", "CosmosEmulator", "emulator_bin", "free_port"]
 
 BIN = Path(__file__).resolve().parent / "emulators" / "node_modules" / ".bin"
 # Azurite's published development account (not a secret: it is in Azurite's own documentation).
@@ -37,7 +37,7 @@ def emulator_bin(name: str) -> Path:
     return path
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -89,7 +89,8 @@ class CosmosEmulator(_Process):
     key: str = COSMOS_KEY
 
     def start(self, workdir: Path) -> CosmosEmulator:
-        self.port = _free_port()
+        """Start on ``port`` (a free one when 0), e.g. again on the same port after ``stop``."""
+        self.port = self.port or free_port()
         argv = [str(emulator_bin("cosmosdb-server")), "--host", "127.0.0.1", "-p", str(self.port)]
         self._start(argv, self.port, workdir / "cosmos.log")
         return self
@@ -116,7 +117,7 @@ class Azurite(_Process):
         )
 
     def start(self, workdir: Path) -> Azurite:
-        self.port = _free_port()
+        self.port = free_port()
         data = workdir / "azurite"
         shutil.rmtree(data, ignore_errors=True)
         data.mkdir(parents=True)

@@ -55,7 +55,12 @@ async def run_events(
             watched_until = time.monotonic() + _WATCH_S / 2
         status = await client.get_status(run_id)
         if status.runtime_status is None:
-            yield sse("error", {"code": "not_found", "message": "the run has no state (purged?)"})
+            # The run's events are in the shared store even when this instance's task hub has no
+            # state for it (purged, or another hub): what is stored is never withheld.
+            for event in await asyncio.to_thread(channel.read, run_id, after):
+                after = event.seq
+                yield sse(event.kind, event.data, event_id=event.seq)
+            yield sse("error", {"code": "not_found", "message": "the run has no state here (purged?)"})
             return
         view = run_view(run_id, status)
         for node_id, node in view.nodes.items():

@@ -20,14 +20,28 @@ Importing this package loads no Azure SDK; a plane imports it when it connects.
 """
 
 from ._blob import BlobPlane
-from ._cosmos import CONTAINERS, CosmosPlane, cas_update, global_partition, read_doc, safe_id, unavailable
+from ._cosmos import (
+    CONTAINERS,
+    CosmosPlane,
+    cas_update,
+    create_doc,
+    delete_doc,
+    global_partition,
+    query_docs,
+    read_doc,
+    safe_id,
+    unavailable,
+)
 
 __all__ = [
     "CONTAINERS",
     "BlobPlane",
     "CosmosPlane",
     "cas_update",
+    "create_doc",
+    "delete_doc",
     "global_partition",
+    "query_docs",
     "read_doc",
     "safe_id",
     "unavailable",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Final
@@ -15,7 +17,10 @@ __all__ = [
     "CONTAINERS",
     "CosmosPlane",
     "cas_update",
+    "create_doc",
+    "delete_doc",
     "global_partition",
+    "query_docs",
     "read_doc",
     "safe_id",
     "unavailable",
@@ -86,6 +91,40 @@ def read_doc(container: Any, doc_id: str, partition: str) -> dict[str, Any] | No
     return None
 
 
+def create_doc(container: Any, body: dict[str, Any]) -> bool:
+    """Create a document; False when its id is already taken in its partition (409): a claim lost."""
+    from azure.cosmos.exceptions import CosmosResourceExistsError
+
+    try:
+        container.create_item(body)
+    except CosmosResourceExistsError:
+        return False
+    return True
+
+
+def delete_doc(container: Any, doc_id: str, partition: str) -> bool:
+    """Delete a document; False when there was none (404)."""
+    from azure.cosmos.exceptions import CosmosResourceNotFoundError
+
+    try:
+        container.delete_item(doc_id, partition_key=partition)
+    except CosmosResourceNotFoundError:
+        return False
+    return True
+
+
+def query_docs(container: Any, partition: str, where: str, **params: Any) -> list[Any]:
+    """What a query of one partition returns (documents, or values for ``SELECT VALUE``).
+
+    The query names ``@pk`` (the emulator's rule) and the ``params`` by ``@name``.
+    """
+    parameters = [
+        {"name": "@pk", "value": partition},
+        *({"name": f"@{k}", "value": v} for k, v in params.items()),
+    ]
+    return list(container.query_items(query=where, parameters=parameters, partition_key=partition))
+
+
 def cas_update(
     container: Any,
     doc_id: str,
@@ -105,7 +144,7 @@ def cas_update(
     from azure.core import MatchConditions
     from azure.cosmos.exceptions import CosmosHttpResponseError
 
-    for _ in range(_ATTEMPTS):
+    for attempt in range(_ATTEMPTS):
         current = read_doc(container, doc_id, partition)
         wanted = change(None if current is None else dict(current))
         if wanted is None:
@@ -124,6 +163,8 @@ def cas_update(
         except CosmosHttpResponseError as exc:
             if exc.status_code not in (409, 412):
                 raise
+        # Lost a race: back off a little, with jitter, so hot documents are not hammered in lockstep.
+        time.sleep(random.uniform(0, min(0.1, 0.002 * 2**attempt)))  # noqa: S311 - jitter, not security
     raise StoreUnavailable(f"document {doc_id!r} is too contended; try again")
 
 
@@ -137,17 +178,39 @@ def _check_key(key: str) -> None:
         raise ValueError("COSMOS_KEY is not an account key (base64 text)") from None
 
 
-class CosmosPlane:
-    """The control plane's Cosmos DB database, and a client per container (thread-safe, cached).
+class _PerThread:
+    """A container proxy that forwards to the calling thread's own client.
 
-    Args:
-        database: An ``azure.cosmos.DatabaseProxy``.
+    azure-cosmos 4.17 keeps per-request state on the client (``last_response_headers``, which
+    one thread iterates while another's retry step writes it: "OrderedDict mutated during
+    iteration"), so a client must not be shared by threads that call it at once. Adapters keep
+    this object for their lifetime; each thread's first use builds that thread's client.
     """
 
-    def __init__(self, database: Any) -> None:
+    def __init__(self, plane: CosmosPlane, name: str) -> None:
+        self._plane, self._name = plane, name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._plane.thread_container(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<container {self._name!r} of {self._plane!r}>"
+
+
+class CosmosPlane:
+    """The control plane's Cosmos DB database, with one client per thread (see :class:`_PerThread`).
+
+    Args:
+        database: An ``azure.cosmos.DatabaseProxy`` (this thread's).
+        reconnect: Builds another thread's ``DatabaseProxy`` (a client of its own). Without it
+            every thread shares ``database``: only for code that calls from one thread.
+    """
+
+    def __init__(self, database: Any, *, reconnect: Callable[[], Any] | None = None) -> None:
         self.database = database
-        self._containers: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._reconnect = reconnect
+        self._owner = threading.get_ident()
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"CosmosPlane({self.database.id!r})"
@@ -186,30 +249,42 @@ class CosmosPlane:
         else:
             from azure.identity import DefaultAzureCredential
 
-            auth = DefaultAzureCredential()
+            auth = DefaultAzureCredential()  # thread-safe, and its token cache is shared
+
+        def reconnect() -> Any:
+            with unavailable("control plane"):
+                client = CosmosClient(endpoint, credential=auth, connection_verify=verify_tls)
+                return client.get_database_client(database)
+
         with unavailable("control plane"):
             client = CosmosClient(endpoint, credential=auth, connection_verify=verify_tls)
             if key:
-                plane = cls(client.create_database_if_not_exists(database))
+                plane = cls(client.create_database_if_not_exists(database), reconnect=reconnect)
                 plane.ensure()
                 return plane
-            return cls(client.get_database_client(database))
+            return cls(client.get_database_client(database), reconnect=reconnect)
 
     def ensure(self) -> None:
         """Create every container of :data:`CONTAINERS` that is missing (key-based accounts only)."""
         from azure.cosmos import PartitionKey
 
         for name, path in CONTAINERS.items():
-            container = self.database.create_container_if_not_exists(name, partition_key=PartitionKey(path))
-            with self._lock:
-                self._containers[name] = container
+            self.database.create_container_if_not_exists(name, partition_key=PartitionKey(path))
 
     def container(self, name: str) -> Any:
-        """The ``ContainerProxy`` of one of :data:`CONTAINERS`."""
+        """One of :data:`CONTAINERS`, safe to use from any thread (each gets its own client)."""
         if name not in CONTAINERS:
             raise KeyError(f"unknown control-plane container {name!r}")
-        with self._lock:
-            found = self._containers.get(name)
-            if found is None:
-                found = self._containers[name] = self.database.get_container_client(name)
-            return found
+        return _PerThread(self, name)
+
+    def thread_container(self, name: str) -> Any:
+        """The calling thread's ``ContainerProxy`` of ``name`` (its client built on first use)."""
+        containers: dict[str, Any] | None = getattr(self._local, "containers", None)
+        if containers is None:
+            own = self._reconnect is None or threading.get_ident() == self._owner
+            self._local.database = self.database if own else self._reconnect()  # type: ignore[misc]
+            containers = self._local.containers = {}
+        found = containers.get(name)
+        if found is None:
+            found = containers[name] = self._local.database.get_container_client(name)
+        return found

@@ -21,6 +21,8 @@ import uvicorn
 from ._durable_api import PREFIX
 from ._engine import Engine, EngineConfig
 from ._functions import FunctionIndex, load_app
+from ._gate import body_limit_from_env
+from ._keys import KEYS_FILE, HostKeys, load_host_keys
 from ._server import build_asgi_app
 from ._store import Store
 
@@ -33,17 +35,24 @@ _SETTING_REF = re.compile(r"^%([^%]+)%$")
 
 @dataclass(frozen=True, slots=True)
 class HostConfig:
-    """How to run one app. ``port=0`` picks a free port."""
+    """How to run one app. ``port=0`` picks a free port.
+
+    ``max_request_body_size`` (bytes) defaults to ``FUNCTIONS_REQUEST_BODY_SIZE_LIMIT``, else
+    the Functions host's 100 MB.
+    """
 
     app: Path = Path("function_app.py")
     home: Path = Path(".convergio")
     host: str = "127.0.0.1"
     port: int = 7071
     engine: EngineConfig = field(default_factory=EngineConfig)
+    max_request_body_size: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be between 0 and 65535")
+        if self.max_request_body_size is not None and self.max_request_body_size <= 0:
+            raise ValueError("max_request_body_size must be positive")
 
 
 def _load_local_settings(folder: Path) -> None:
@@ -78,6 +87,8 @@ class EmbeddedHost:
         extensions = _host_json(folder).get("extensions", {})
         self.route_prefix = str(extensions.get("http", {}).get("routePrefix", "api"))
         self.hub = _resolve(extensions.get("durableTask", {}).get("hubName", ""), "ConvergioHub")
+        self.body_limit = config.max_request_body_size or body_limit_from_env()
+        self.keys: HostKeys = load_host_keys(config.home)
         self.index: FunctionIndex = load_app(config.app)
         self.store = Store(config.home / "durable.sqlite3")
         self.engine = Engine(self.index, self.store, config.engine)
@@ -88,7 +99,12 @@ class EmbeddedHost:
         self.port = self._socket.getsockname()[1]
         self.base_url = f"http://{config.host}:{self.port}"
         self.asgi = build_asgi_app(
-            self.engine, route_prefix=self.route_prefix, hub=self.hub, base_url=lambda: self.base_url
+            self.engine,
+            route_prefix=self.route_prefix,
+            hub=self.hub,
+            base_url=lambda: self.base_url,
+            keys=self.keys,
+            body_limit=self.body_limit,
         )
 
     def describe(self) -> str:
@@ -107,6 +123,7 @@ class EmbeddedHost:
             f"Durable API: {self.base_url}{PREFIX}/  (task hub {self.hub}, "
             f"history {self.config.home / 'durable.sqlite3'})"
         )
+        lines.append(f"Host keys: {self.config.home / KEYS_FILE}  (python -m convergio keys)")
         return "\n".join(lines)
 
     @contextlib.contextmanager
@@ -115,9 +132,7 @@ class EmbeddedHost:
 
         For tools that need a host only while they work (``python -m convergio run``).
         """
-        server = uvicorn.Server(
-            uvicorn.Config(self.asgi, log_level="warning", lifespan="on", access_log=False)
-        )
+        server = uvicorn.Server(self._server_config())
         thread = threading.Thread(target=server.run, kwargs={"sockets": [self._socket]}, daemon=True)
         thread.start()
         while not server.started and thread.is_alive():
@@ -131,13 +146,22 @@ class EmbeddedHost:
             thread.join(timeout=10)
             self.store.close()
 
+    def _server_config(self) -> uvicorn.Config:
+        """uvicorn, kept as Kestrel keeps connections: 130 s idle (uvicorn's 5 s default races clients).
+
+        The SDK's client reuses keep-alive connections to this host's Durable API. With a short
+        timeout a connection the server is closing gets the next request and answers with a
+        reset, most often when a handler has held the event loop (a slow store call).
+        """
+        return uvicorn.Config(
+            self.asgi, log_level="warning", lifespan="on", access_log=False, timeout_keep_alive=130
+        )
+
     def serve(self) -> None:
         """Serve until interrupted (SIGINT/SIGTERM)."""
         print(self.describe(), flush=True)
         print(f"Host started: {self.base_url}", flush=True)
-        server = uvicorn.Server(
-            uvicorn.Config(self.asgi, log_level="warning", lifespan="on", access_log=False)
-        )
+        server = uvicorn.Server(self._server_config())
         try:
             server.run(sockets=[self._socket])
         finally:

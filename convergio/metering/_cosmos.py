@@ -2,9 +2,12 @@
 
 One document per usage record, ``id`` = the record's deterministic id, in a container
 partitioned by ``/tenant_id`` (created by the infrastructure, not here: the app's
-identity has data-plane rights only). Writes are ``upsert_item``: the same id always
-lands on the same document, so a retried or redelivered activity cannot bill twice.
-Queries are parameterised and always scoped to the tenant's partition.
+identity has data-plane rights only). Writes are ``create_item``, and a 409 means the id
+is stored already: the first record of an id is kept, as in SQLite, so a retried or
+redelivered activity can neither bill twice nor rewrite what was billed with a re-sent
+call's numbers. Queries are parameterised and name the tenant's partition both in the
+WHERE clause and as ``partition_key``. Backend failures are
+:class:`~convergio.errors.StoreUnavailable` (HTTP 503).
 
 ``azure-cosmos`` and ``azure-identity`` are imported only when a client is built, so
 the embedded default (SQLite) never loads them. Local (key) auth is disabled on the
@@ -18,12 +21,15 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Final
 
+from convergio.controlplane import unavailable
+
 from ._ledger import run_totals, time_bounds
 from ._record import UsageRecord
 
 __all__ = ["CosmosLedger"]
 
-_CREATED: Final = 201
+_CONFLICT: Final = 409
+_STORE: Final = "usage"
 
 
 class CosmosLedger:
@@ -79,25 +85,26 @@ class CosmosLedger:
         return cls(client.get_database_client(database).get_container_client(container_name))
 
     def record(self, records: Sequence[UsageRecord]) -> int:
-        """Upsert one document per record (the same id replaces the same document).
+        """Create one document per record; an id already stored keeps its first record.
 
         Args:
             records: The records.
 
         Returns:
-            How many documents were created (HTTP 201) rather than replaced (200).
+            How many documents were created (a 409, the id already stored, is not one).
         """
+        from azure.cosmos.exceptions import CosmosHttpResponseError
+
         created = 0
-        for record in records:
-            statuses: list[int] = []
-
-            def hook(response: Any, statuses: list[int] = statuses) -> None:
-                request = response.http_request
-                if request.method == "POST" and request.url.rstrip("/").endswith("/docs"):
-                    statuses.append(response.http_response.status_code)
-
-            self.container.upsert_item(record.to_json(), raw_response_hook=hook)
-            created += bool(statuses) and statuses[-1] == _CREATED
+        with unavailable(_STORE):
+            for record in records:
+                try:
+                    self.container.create_item(record.to_json())
+                except CosmosHttpResponseError as exc:
+                    if exc.status_code != _CONFLICT:
+                        raise
+                else:
+                    created += 1
         return created
 
     def query(
@@ -133,8 +140,9 @@ class CosmosLedger:
             if value is not None:
                 sql += f" AND {clause}"
                 parameters.append({"name": name, "value": value})
-        items = self.container.query_items(query=sql, parameters=parameters, partition_key=tenant_id)
-        records = [UsageRecord.from_json(item) for item in items]
+        with unavailable(_STORE):
+            items = self.container.query_items(query=sql, parameters=parameters, partition_key=tenant_id)
+            records = [UsageRecord.from_json(item) for item in items]
         records.sort(key=lambda record: (record.at, record.id))
         return records
 
@@ -154,9 +162,11 @@ class CosmosLedger:
         unique = list(dict.fromkeys(run_ids))
         if not unique:
             return {}
-        items = self.container.query_items(
-            query="SELECT c.run_id, c.cost FROM c WHERE c.tenant_id = @t AND ARRAY_CONTAINS(@ids, c.run_id)",
-            parameters=[{"name": "@t", "value": tenant_id}, {"name": "@ids", "value": unique}],
-            partition_key=tenant_id,
-        )
-        return run_totals(unique, ((str(item["run_id"]), str(item["cost"])) for item in items))
+        with unavailable(_STORE):
+            items = self.container.query_items(
+                query="SELECT c.run_id, c.cost FROM c"
+                " WHERE c.tenant_id = @t AND ARRAY_CONTAINS(@ids, c.run_id)",
+                parameters=[{"name": "@t", "value": tenant_id}, {"name": "@ids", "value": unique}],
+                partition_key=tenant_id,
+            )
+            return run_totals(unique, ((str(item["run_id"]), str(item["cost"])) for item in items))

@@ -6,11 +6,15 @@ tenant grants them, offers their tools (``plugin.tool``) and calls them; ``Plugi
 call in a fresh wasmtime sandbox with fuel, memory, wall-time and output limits. Native (Python)
 plugins are trusted only when signed: ``sign_package`` / ``verify_package`` with a ``TrustStore``,
 and ``load_native_plugins`` imports them from the verified bytes. ``PluginTools`` and
-``NativeTools`` offer both to agents as tool sources. ``python -m convergio plugins
+``NativeTools`` offer both to agents as tool sources. Installed plugins and their KV data are kept
+by a ``PluginStore`` and a ``PluginKV``: files and SQLite in the home (``FilePluginStore``,
+``KVStore``) or the control plane, Cosmos DB and Blob Storage (``CosmosPluginStore``,
+``CosmosKVStore``), chosen by ``open_registry``. ``python -m convergio plugins
 keygen|sign|verify|build|install|grant|list|remove`` is the command line.
 """
 
 from ._abi import ABI_VERSION, HOST_MODULE
+from ._azure import CosmosPluginStore
 from ._capabilities import LLMComplete, LLMRequest
 from ._errors import (
     InvalidManifest,
@@ -33,8 +37,10 @@ from ._errors import (
     UnknownSigner,
     WallTimeExceeded,
 )
+from ._files import FilePluginStore
 from ._host import CacheStats, PluginHost
-from ._kv import KVStore
+from ._kv import KVStore, PluginKV, PutResult
+from ._kv_cosmos import CosmosKVStore
 from ._manifest import (
     Capabilities,
     HTTPCapability,
@@ -50,6 +56,7 @@ from ._native import NativeManifest, NativePlugin, NativeTools, load_native_plug
 from ._package import MAX_ARCHIVE_BYTES, PluginPackage, build_tree, read_package
 from ._registry import InstalledPlugin, PluginRegistry, open_registry
 from ._signing import SIGNATURE_FILE, TrustStore, key_id, package_hash, sign_package, verify_package
+from ._store import PluginStore
 from ._tools import PluginTools
 
 __all__ = [
@@ -59,6 +66,9 @@ __all__ = [
     "SIGNATURE_FILE",
     "CacheStats",
     "Capabilities",
+    "CosmosKVStore",
+    "CosmosPluginStore",
+    "FilePluginStore",
     "HTTPCapability",
     "InstalledPlugin",
     "InvalidManifest",
@@ -83,14 +93,17 @@ __all__ = [
     "PluginError",
     "PluginGrants",
     "PluginHost",
+    "PluginKV",
     "PluginLimitExceeded",
     "PluginNotFound",
     "PluginPackage",
     "PluginRegistry",
+    "PluginStore",
     "PluginTooLarge",
     "PluginTools",
     "PluginToolError",
     "PluginTrap",
+    "PutResult",
     "SignatureError",
     "SignatureMissing",
     "ToolDecl",

@@ -9,10 +9,11 @@
     python -m convergio plugins list --tenant T
     python -m convergio plugins remove NAME --tenant T
 
-``install``, ``grant``, ``list`` and ``remove`` work on the registry of the state directory
-(``--home``, default ``CONVERGIO_HOME``), the same one the API and the agents use, so a local
-user can set up plugins without the HTTP API. Exit status is 0 on success, 1 on a refused
-package or a bad input, with the reason on stderr.
+``install``, ``grant``, ``list`` and ``remove`` work on the registry the API and the agents use,
+so plugins can be set up without the HTTP API: the state directory's (``--home``, default
+``CONVERGIO_HOME``), or the control plane's when the caller passes ``planes`` (a deployment
+on Azure: Cosmos DB and Blob Storage; the home is then only a cache). Exit status is 0 on
+success, 1 on a refused package or a bad input, with the reason on stderr.
 """
 
 from __future__ import annotations
@@ -21,25 +22,51 @@ import argparse
 import base64
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from convergio.errors import StoreUnavailable
+
 from ._errors import PluginError
 from ._manifest import Capabilities, PluginGrants
 from ._package import build_tree
-from ._registry import open_registry
+from ._registry import PluginRegistry, open_registry
 from ._signing import TrustStore, key_id, load_private_key, sign_package, verify_package
 
+if TYPE_CHECKING:
+    from convergio.controlplane import BlobPlane, CosmosPlane
 
-def main(argv: Sequence[str] | None = None, *, prog: str = "python -m convergio.plugins") -> int:
+Planes = Callable[[], "tuple[CosmosPlane | None, BlobPlane | None]"]
+"""Opens the control plane's database and blob container, (None, None) when there is none."""
+
+
+def open_cli_registry(
+    home: Path, *, cosmos: CosmosPlane | None = None, blob: BlobPlane | None = None
+) -> PluginRegistry:
+    """The registry the ``install``/``grant``/``list``/``remove`` commands work on.
+
+    With ``cosmos`` and ``blob`` it is the control plane's, the one every instance reads.
+    """
+    return open_registry(home, cosmos=cosmos, blob=blob)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    prog: str = "python -m convergio.plugins",
+    planes: Planes | None = None,
+) -> int:
     """Run the command line.
 
     Args:
         argv: The arguments (defaults to ``sys.argv[1:]``).
         prog: The program name shown in help and usage.
+        planes: Opens the control plane for the registry commands (called only by them); the
+            home's folders when omitted or when it gives (None, None).
 
     Returns:
         The exit status.
@@ -62,7 +89,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m convergio.
     args = parser.parse_args(argv)
     try:
         if args.command in _REGISTRY_COMMANDS:
-            return _registry_command(args)
+            return _registry_command(args, planes)
         if args.command == "keygen":
             return _keygen(args.folder)
         if args.command == "sign":
@@ -75,7 +102,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m convergio.
             for folder in args.folders:
                 for path in build_tree(folder):
                     print(f"built {path}")
-    except (PluginError, ValueError, LookupError, OSError) as exc:
+    except (PluginError, StoreUnavailable, ValueError, LookupError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -106,12 +133,13 @@ def _add_registry_commands(commands: argparse._SubParsersAction[argparse.Argumen
         )
 
 
-def _registry_command(args: argparse.Namespace) -> int:
+def _registry_command(args: argparse.Namespace, planes: Planes | None) -> int:
     from convergio.settings import load_settings
 
     home = args.home or load_settings().home
-    tenant_id = _tenant(home, args.tenant)
-    registry = open_registry(home)
+    cosmos, blob = planes() if planes is not None else (None, None)
+    tenant_id = _tenant(home, args.tenant, cosmos)
+    registry = open_cli_registry(home, cosmos=cosmos, blob=blob)
     try:
         if args.command == "install":
             manifest = registry.install(tenant_id, args.source)
@@ -143,7 +171,7 @@ def _registry_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tenant(home: Path, name_or_id: str) -> str:
+def _tenant(home: Path, name_or_id: str, cosmos: CosmosPlane | None = None) -> str:
     """The tenant's id, given its id or display name (as ``python -m convergio run --tenant`` takes it).
 
     A tenant that does not exist yet is allowed, with a warning: ``run`` creates its tenant on
@@ -151,12 +179,13 @@ def _tenant(home: Path, name_or_id: str) -> str:
     """
     from convergio.tenants import open_tenant_store, tenant_id_for
 
-    store = open_tenant_store(home)
+    store = open_tenant_store(home, cosmos=cosmos)
     if store.get(name_or_id) is not None:
         return name_or_id
     tenant_id = tenant_id_for(name_or_id)
     if store.get(tenant_id) is None:
-        print(f"warning: tenant {tenant_id!r} does not exist in {home} yet", file=sys.stderr)
+        where = "the control plane" if cosmos is not None else str(home)
+        print(f"warning: tenant {tenant_id!r} does not exist in {where} yet", file=sys.stderr)
     return tenant_id
 
 

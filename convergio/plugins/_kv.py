@@ -1,8 +1,9 @@
-"""The ``kv`` capability's storage: one SQLite file, rows keyed by (tenant, plugin, key).
+"""The ``kv`` capability's storage: the :class:`PluginKV` protocol and its SQLite adapter.
 
 The host passes the tenant and plugin of the running call, never the guest, so one plugin cannot
 read another's keys, and one tenant cannot read another tenant's. Keys, values and the total
-size per (tenant, plugin) are capped.
+size per (tenant, plugin) are capped. :class:`KVStore` keeps rows keyed by (tenant, plugin, key)
+in one SQLite file; ``CosmosKVStore`` keeps them in the control plane.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
-__all__ = ["KVStore"]
+__all__ = ["KVStore", "PluginKV", "PutResult", "check_limits"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plugin_kv (
@@ -25,6 +26,43 @@ CREATE TABLE IF NOT EXISTS plugin_kv (
 """
 
 PutResult = Literal["ok", "too_large", "quota"]
+
+
+class PluginKV(Protocol):
+    """Plugins' key-value data per (tenant, plugin), with the same limits in every adapter.
+
+    Attributes:
+        key_bytes: The longest key.
+        value_bytes: The longest value.
+        quota_bytes: The most key plus value bytes one plugin keeps for one tenant.
+    """
+
+    key_bytes: int
+    value_bytes: int
+    quota_bytes: int
+
+    def get(self, tenant_id: str, plugin: str, key: bytes) -> bytes | None:
+        """A value, or None when there is none."""
+        ...
+
+    def put(self, tenant_id: str, plugin: str, key: bytes, value: bytes) -> PutResult:
+        """Write a value atomically: ``"too_large"`` or ``"quota"`` write nothing."""
+        ...
+
+    def clear(self, tenant_id: str, plugin: str) -> None:
+        """Delete everything one plugin stored for one tenant (on uninstall)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the store holds open."""
+        ...
+
+
+def check_limits(**limits: int) -> None:
+    """Refuse a limit below 1 (``ValueError`` naming it)."""
+    for name, value in limits.items():
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1")
 
 
 class KVStore:
@@ -48,13 +86,7 @@ class KVStore:
         value_bytes: int = 64 * 1024,
         quota_bytes: int = 1024 * 1024,
     ) -> None:
-        for name, value in (
-            ("key_bytes", key_bytes),
-            ("value_bytes", value_bytes),
-            ("quota_bytes", quota_bytes),
-        ):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1")
+        check_limits(key_bytes=key_bytes, value_bytes=value_bytes, quota_bytes=quota_bytes)
         self.key_bytes = key_bytes
         self.value_bytes = value_bytes
         self.quota_bytes = quota_bytes

@@ -1,10 +1,10 @@
 """Installed plugins per tenant, their grants, and plugin tools offered and called like built-ins.
 
-Layout under the registry root: ``<tenant>/<plugin>/plugin.json``, ``module.wasm`` and
-``grants.json``. Installing validates everything that can be checked before a call: the
-manifest schema, sizes, that the module compiles and exports the ABI, and that its imports are
-within the capabilities its manifest requests. Granting is separate and per tenant; nothing is
-granted at install, and a call links only what is granted.
+Installing validates everything that can be checked before a call: the manifest schema, sizes,
+that the module compiles and exports the ABI, and that its imports are within the capabilities
+its manifest requests. Granting is separate and per tenant; nothing is granted at install, and a
+call links only what is granted. What was validated is kept by a :class:`PluginStore`: folders
+under the home (embedded), or Cosmos DB and Blob Storage shared by every instance (Azure).
 """
 
 from __future__ import annotations
@@ -12,12 +12,8 @@ from __future__ import annotations
 import builtins
 import json
 import re
-import shutil
-import tempfile
-import threading
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -26,64 +22,52 @@ from convergio.providers import ToolSpec
 
 from ._capabilities import CallContext, LLMComplete
 from ._errors import InvalidPlugin, PluginNotFound, PluginToolError
+from ._files import FilePluginStore
 from ._host import PluginHost
-from ._kv import KVStore
-from ._manifest import TENANT_ID, Capabilities, Manifest, PluginGrants
-from ._package import MANIFEST_FILE, parse_manifest, read_package
+from ._kv import KVStore, PluginKV
+from ._manifest import PLUGIN_NAME, TENANT_ID, Capabilities, Manifest, PluginGrants
+from ._package import read_package
+from ._store import InstalledPlugin, PluginStore
+
+if TYPE_CHECKING:
+    from convergio.controlplane import BlobPlane, CosmosPlane
 
 __all__ = ["InstalledPlugin", "PluginRegistry", "open_registry"]
 
-_MODULE_FILE = "module.wasm"
-_GRANTS_FILE = "grants.json"
 _MESSAGE_LIMIT = 300
 
 
-@dataclass(frozen=True, slots=True)
-class InstalledPlugin:
-    """A plugin installed for a tenant.
-
-    Attributes:
-        manifest: Its manifest.
-        grants: What the tenant granted it.
-        wasm: Its module bytes.
-    """
-
-    manifest: Manifest
-    grants: PluginGrants
-    wasm: bytes
-
-
 class PluginRegistry:
-    """Plugins installed per tenant, on disk, with an in-memory view.
+    """Plugins installed per tenant, in a store, validated on the way in and run in the host.
 
     Args:
-        root: The folder holding installed plugins.
+        store: Where installed plugins are kept; a folder means the embedded
+            :class:`~convergio.plugins.FilePluginStore` on it.
         host: The plugin host that compiles and runs modules.
-        kv: The store behind the ``kv`` capability (shared; rows are keyed by tenant and plugin).
+        kv: The store behind the ``kv`` capability (shared; data is keyed by tenant and plugin).
         llm: The default completion function for ``llm_complete`` (a call may pass its own).
         public_only: Hosted mode: ``http_fetch`` reaches public addresses only.
     """
 
     def __init__(
         self,
-        root: Path,
+        store: Path | PluginStore,
         *,
         host: PluginHost,
-        kv: KVStore | None = None,
+        kv: PluginKV | None = None,
         llm: LLMComplete | None = None,
         public_only: bool = False,
     ) -> None:
-        self.root = root
+        self.store: PluginStore = FilePluginStore(store) if isinstance(store, Path) else store
         self.host = host
         self.kv = kv
         self.llm = llm
         self.public_only = public_only
-        self._lock = threading.Lock()
-        self._loaded: dict[tuple[str, str], tuple[_Stamp, InstalledPlugin]] = {}
 
     def close(self) -> None:
-        """Stop the host's clock thread and close the KV store (the registry is unusable after)."""
+        """Stop the host's clock thread and close the stores (the registry is unusable after)."""
         self.host.close()
+        self.store.close()
         if self.kv is not None:
             self.kv.close()
 
@@ -112,28 +96,10 @@ class PluginRegistry:
             module, manifest.capabilities.imports(), plugin=manifest.name, why="requested in its manifest"
         )
         self.host.check_exports(module, plugin=manifest.name)
-        with self._lock:
-            folder = self.root / tenant_id / manifest.name
-            grants = PluginGrants(tenant_id=tenant_id, plugin=manifest.name)
-            if (folder / _GRANTS_FILE).is_file():
-                earlier = PluginGrants.model_validate_json((folder / _GRANTS_FILE).read_bytes())
-                if not earlier.capabilities.within(manifest.capabilities):
-                    grants = earlier
-            # Staged in a sibling folder and swapped in, so a failure leaves the old version whole.
-            staging = Path(
-                tempfile.mkdtemp(prefix=f".staging-{manifest.name}-", dir=_folder(self.root / tenant_id))
-            )
-            try:
-                (staging / _MODULE_FILE).write_bytes(package.wasm)
-                (staging / MANIFEST_FILE).write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-                (staging / _GRANTS_FILE).write_text(grants.model_dump_json(indent=2), encoding="utf-8")
-                _swap(staging, folder)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            self._loaded.pop((tenant_id, manifest.name), None)
+        self.store.put(tenant_id, manifest, package.wasm)
         return manifest
 
-    def list(self, tenant_id: str) -> list[InstalledPlugin]:
+    def list(self, tenant_id: str) -> builtins.list[InstalledPlugin]:
         """The tenant's installed plugins, by name.
 
         Args:
@@ -143,17 +109,7 @@ class PluginRegistry:
             The installed plugins.
         """
         _check_tenant(tenant_id)
-        folder = self.root / tenant_id
-        names = (
-            sorted(
-                p.name
-                for p in folder.iterdir()
-                if not p.name.startswith(".") and (p / MANIFEST_FILE).is_file()
-            )
-            if folder.is_dir()
-            else []
-        )
-        return [self.get(tenant_id, name) for name in names]
+        return self.store.list(tenant_id)
 
     def get(self, tenant_id: str, name: str) -> InstalledPlugin:
         """One installed plugin.
@@ -169,21 +125,8 @@ class PluginRegistry:
             PluginNotFound: the tenant has no plugin of that name.
         """
         _check_tenant(tenant_id)
-        with self._lock:
-            folder = self.root / tenant_id / name
-            if "/" in name or name.startswith(".") or not (folder / MANIFEST_FILE).is_file():
-                raise PluginNotFound(f"no plugin {name!r} is installed")
-            stamp = _stamp(folder)
-            cached = self._loaded.get((tenant_id, name))
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-            plugin = InstalledPlugin(
-                manifest=parse_manifest((folder / MANIFEST_FILE).read_bytes()),
-                grants=PluginGrants.model_validate_json((folder / _GRANTS_FILE).read_bytes()),
-                wasm=(folder / _MODULE_FILE).read_bytes(),
-            )
-            self._loaded[(tenant_id, name)] = (stamp, plugin)
-            return plugin
+        _check_name(name)
+        return self.store.get(tenant_id, name)
 
     def remove(self, tenant_id: str, name: str) -> None:
         """Uninstall a plugin and delete what it stored for the tenant.
@@ -195,10 +138,9 @@ class PluginRegistry:
         Raises:
             PluginNotFound: the tenant has no plugin of that name.
         """
-        self.get(tenant_id, name)
-        with self._lock:
-            shutil.rmtree(self.root / tenant_id / name)
-            self._loaded.pop((tenant_id, name), None)
+        _check_tenant(tenant_id)
+        _check_name(name)
+        self.store.remove(tenant_id, name)
         if self.kv is not None:
             self.kv.clear(tenant_id, name)
 
@@ -212,19 +154,16 @@ class PluginRegistry:
             PluginNotFound: the plugin is not installed for the tenant.
             InvalidPlugin: a capability (or http host) the plugin does not request.
         """
-        plugin = self.get(grants.tenant_id, grants.plugin)
-        problems = grants.capabilities.problems(plugin.manifest.capabilities)
-        if problems:
-            raise InvalidPlugin(
-                f"cannot grant plugin {grants.plugin!r}: {'; '.join(p['message'] for p in problems)}",
-                details=problems,
-            )
-        with self._lock:
-            path = self.root / grants.tenant_id / grants.plugin / _GRANTS_FILE
-            partial = path.with_name(f".{_GRANTS_FILE}.tmp")
-            partial.write_text(grants.model_dump_json(indent=2), encoding="utf-8")
-            partial.replace(path)
-            self._loaded.pop((grants.tenant_id, grants.plugin), None)
+
+        def check(manifest: Manifest) -> None:
+            problems = grants.capabilities.problems(manifest.capabilities)
+            if problems:
+                raise InvalidPlugin(
+                    f"cannot grant plugin {grants.plugin!r}: {'; '.join(p['message'] for p in problems)}",
+                    details=problems,
+                )
+
+        self.store.set_grants(grants, check)
 
     def plugin_tool_specs(self, tenant_id: str) -> builtins.list[ToolSpec]:
         """The tools of the tenant's plugins, as offered to a model.
@@ -298,41 +237,51 @@ class PluginRegistry:
         return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
 
 
-def open_registry(home: Path, *, hosted: bool = False) -> PluginRegistry:
-    """The plugins of a state directory: installed under ``home/plugins``, KV in ``home/plugin-kv.sqlite3``.
+def open_registry(
+    home: Path,
+    *,
+    hosted: bool = False,
+    cosmos: CosmosPlane | None = None,
+    blob: BlobPlane | None = None,
+) -> PluginRegistry:
+    """The plugins of a deployment: the home's folders, or the control plane's when it is given.
 
-    The API, the activities and the ``plugins`` command line all open the same folders, so a
-    plugin installed or granted by one is seen by the others.
+    The API, the activities and the ``plugins`` command line all open the same store, so a
+    plugin installed or granted by one is seen by the others. Embedded: installed under
+    ``home/plugins``, KV in ``home/plugin-kv.sqlite3``. With ``cosmos`` and ``blob``: metadata,
+    grants and KV in Cosmos DB's ``plugins`` container and packages in Blob Storage, and the
+    home is only this instance's cache (extracted packages, compiled modules).
 
     Args:
-        home: The state directory (``CONVERGIO_HOME``).
+        home: The state directory (``CONVERGIO_HOME``); on Azure a per-instance temp folder.
         hosted: Hosted mode: plugins' ``http_fetch`` reaches public addresses only.
+        cosmos: The control plane's database (with ``blob``).
+        blob: The control plane's blob container (with ``cosmos``).
 
     Returns:
         The registry, with its own host (compiled modules cached under ``home/plugin-cache``).
+
+    Raises:
+        ValueError: only one of ``cosmos`` and ``blob`` is given.
     """
+    if (cosmos is None) != (blob is None):
+        raise ValueError("the control plane's plugins need both cosmos and blob (or neither)")
     home.mkdir(parents=True, exist_ok=True)
     host = PluginHost(cache_dir=home / "plugin-cache")
-    kv = KVStore(home / "plugin-kv.sqlite3")
-    return PluginRegistry(home / "plugins", host=host, kv=kv, public_only=hosted)
+    if cosmos is not None and blob is not None:
+        from ._azure import CosmosPluginStore
+        from ._kv_cosmos import CosmosKVStore
+
+        container = cosmos.container("plugins")
+        store: PluginStore = CosmosPluginStore(container, blob, cache_dir=home / "plugin-packages")
+        kv: PluginKV = CosmosKVStore(container)
+    else:
+        store = FilePluginStore(home / "plugins")
+        kv = KVStore(home / "plugin-kv.sqlite3")
+    return PluginRegistry(store, host=host, kv=kv, public_only=hosted)
 
 
-_Stamp = tuple[int, ...]
-
-
-def _stamp(folder: Path) -> _Stamp:
-    """Which version of the plugin's files is on disk, so a change by another process is seen."""
-    stamp: list[int] = []
-    for name in (MANIFEST_FILE, _GRANTS_FILE, _MODULE_FILE):
-        try:
-            stat = (folder / name).stat()
-        except FileNotFoundError:
-            raise PluginNotFound(f"no plugin {folder.name!r} is installed") from None
-        stamp += (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-    return tuple(stamp)
-
-
-def _usable(capabilities: Capabilities, *, kv: KVStore | None) -> Capabilities:
+def _usable(capabilities: Capabilities, *, kv: PluginKV | None) -> Capabilities:
     """A ``kv`` grant without a store behind it links nothing (the import is then refused)."""
     return (
         capabilities
@@ -341,29 +290,14 @@ def _usable(capabilities: Capabilities, *, kv: KVStore | None) -> Capabilities:
     )
 
 
-def _swap(staging: Path, folder: Path) -> None:
-    """Put ``staging`` where ``folder`` is; on failure the earlier version stays in place."""
-    if not folder.exists():
-        staging.rename(folder)
-        return
-    retired = staging.with_name(staging.name.replace(".staging-", ".retired-", 1))
-    folder.rename(retired)
-    try:
-        staging.rename(folder)
-    except OSError:
-        retired.rename(folder)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-def _folder(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def _check_tenant(tenant_id: str) -> None:
     if not re.fullmatch(TENANT_ID, tenant_id):
         raise ValueError(f"invalid tenant id {tenant_id!r}")
+
+
+def _check_name(name: str) -> None:
+    if not re.fullmatch(PLUGIN_NAME, name):
+        raise PluginNotFound(f"no plugin {name!r} is installed")
 
 
 def _short(message: str) -> str:

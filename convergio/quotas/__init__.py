@@ -1,19 +1,29 @@
 """Tenant-month budgets and managed-key guard rails (downgrade at 80 %, throttle at 100 %, consent).
 
 Unlike ``convergio.budget`` (a run's budget, pure, held by the orchestrator), these limits span
-runs and processes, so they live in a store and are reserved atomically by the activity.
+runs, processes and app instances, so they live in a store and are reserved atomically by the
+activity: :class:`QuotaStore` is the protocol, :class:`SqliteQuotaStore` (one host) and
+:class:`CosmosQuotaStore` (the shared control plane) its adapters, :func:`open_quota_store`
+picks one.
 """
 
+from ._cosmos import CosmosQuotaStore
 from ._guard import Admission, SpendGuard, cheaper_model
-from ._store import DOWNGRADE_AT, Decision, QuotaStore, TenantBudget, month_of
+from ._open import open_quota_store
+from ._quota import DOWNGRADE_AT, Decision, KeyMode, QuotaStore, TenantBudget, month_of
+from ._store import SqliteQuotaStore
 
 __all__ = [
     "DOWNGRADE_AT",
     "Admission",
+    "CosmosQuotaStore",
     "Decision",
+    "KeyMode",
     "QuotaStore",
     "SpendGuard",
+    "SqliteQuotaStore",
     "TenantBudget",
     "cheaper_model",
     "month_of",
+    "open_quota_store",
 ]

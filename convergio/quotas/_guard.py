@@ -10,7 +10,7 @@ from pathlib import Path
 
 from convergio.metering import PriceTable
 
-from ._store import Decision, KeyMode, QuotaStore
+from ._quota import Decision, KeyMode, QuotaStore
 
 __all__ = ["Admission", "SpendGuard", "cheaper_model"]
 

@@ -108,8 +108,8 @@ def check(
 
 
 def readmit(budget: TenantBudget, used_managed: Decimal, counted: Decimal, key_mode: KeyMode) -> bool:
-    """Whether a redelivered call (already admitted, ``counted`` euros in the month's total) is
-    downgraded: by what the others used, as on its first delivery. Returns the downgrade flag."""
+    """Whether a redelivered call (admitted already, ``counted`` euros of the month's total) is
+    downgraded: judged by what the other calls used, as its first delivery was."""
     if key_mode != "managed":
         return False
     return used_managed - counted >= budget.managed_cap_eur * DOWNGRADE_AT

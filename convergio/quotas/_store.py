@@ -30,22 +30,18 @@ stated amount. Every downgrade, throttle and consent is recorded.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
 
 from convergio._sqlite import Batch, Database, run_script
 
-__all__ = ["DOWNGRADE_AT", "Decision", "QuotaStore", "TenantBudget", "month_of"]
+from ._quota import Decision, KeyMode, TenantBudget, check, month_of, readmit, reservation_key
 
-DOWNGRADE_AT = Decimal("0.8")
-KeyMode = Literal["byok", "managed"]
+__all__ = ["SqliteQuotaStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS budgets (
@@ -86,33 +82,8 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-def month_of(moment: datetime) -> str:
-    utc = moment.astimezone(UTC)
-    return f"{utc.year:04d}-{utc.month:02d}"  # strftime costs more, once per reservation
-
-
-@dataclass(frozen=True, slots=True)
-class TenantBudget:
-    """A tenant's monthly limits; ``None`` means no limit on BYOK spending."""
-
-    tenant_id: str
-    monthly_eur: Decimal | None = None
-    managed_enabled: bool = False
-    managed_cap_eur: Decimal = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The answer to a reservation: go (maybe downgraded) or refuse, with the reason."""
-
-    allowed: bool
-    reservation_id: str | None = None
-    downgrade: bool = False
-    reason: str = ""
-
-
-class QuotaStore:
-    """Budgets, consents, reservations and guard-rail events in one SQLite file."""
+class SqliteQuotaStore:
+    """Budgets, consents, reservations and guard-rail events in one SQLite file (a :class:`QuotaStore`)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -157,16 +128,8 @@ class QuotaStore:
         now: datetime,
         call: str | None = None,
     ) -> Decision:
-        """Reserve ``estimate_eur`` against every applicable limit, atomically.
-
-        ``call`` names the provider call the reservation is for, the same on every delivery
-        of the call: a call already reserved is admitted again under its first reservation
-        (no second one, which would stay open and count forever). Without it, a new one.
-        """
-        if call is None:
-            reservation = uuid.uuid4().hex
-        else:
-            reservation = hashlib.blake2b(f"{tenant_id}\x1f{call}".encode(), digest_size=16).hexdigest()
+        """Reserve ``estimate_eur`` against every applicable limit, atomically (see :class:`QuotaStore`)."""
+        reservation = reservation_key(tenant_id, call)
         keys = () if call is None else (reservation,)  # a fresh id: nothing to look up
         return self._db.batch_write(
             lambda batch: _reserve(batch, reservation, tenant_id, key_mode, estimate_eur, now=now), keys
@@ -365,30 +328,19 @@ def _reserve(
 ) -> Decision:
     month = month_of(now)
     used = batch.month(tenant_id, month)
-    budget = used.budget
     known = batch.spending(reservation)
     if known is not None:  # a redelivered call: admitted once already, and counted since
-        if key_mode != "managed":
-            return Decision(True, reservation)
-        others = used.used("managed") - known.counted()
-        return Decision(True, reservation, others >= budget.managed_cap_eur * DOWNGRADE_AT)
-    if budget.monthly_eur is not None and used.used(None) + estimate_eur > budget.monthly_eur:
-        batch.event(tenant_id, now, "throttle", f"monthly budget {budget.monthly_eur} EUR reached")
-        return Decision(False, reason=f"budget_exhausted: monthly budget of {budget.monthly_eur} EUR")
-    downgrade = False
-    if key_mode == "managed":
-        if not budget.managed_enabled:
-            return Decision(False, reason="managed keys are not enabled for this tenant (BYOK only)")
-        managed = used.used("managed")
-        cap = budget.managed_cap_eur + used.consent
-        if managed + estimate_eur > cap:
-            batch.event(tenant_id, now, "throttle", f"managed-key cap {cap} EUR reached")
-            return Decision(False, reason=f"budget_exhausted: managed-key cap of {cap} EUR for {month}")
-        downgrade = managed >= budget.managed_cap_eur * DOWNGRADE_AT
-    batch.reserve(reservation, _Spend(tenant_id, month, key_mode, estimate_eur))
-    if downgrade:
-        batch.event(tenant_id, now, "downgrade", f"managed-key use at >= {DOWNGRADE_AT:%} of the cap")
-    return Decision(True, reservation, downgrade)
+        return Decision(
+            True, reservation, readmit(used.budget, used.used("managed"), known.counted(), key_mode)
+        )
+    verdict = check(used.budget, used.consent, used.used, key_mode, estimate_eur, month)
+    if verdict.allowed:
+        batch.reserve(reservation, _Spend(tenant_id, month, key_mode, estimate_eur))
+    if verdict.event is not None:
+        batch.event(tenant_id, now, *verdict.event)
+    if not verdict.allowed:
+        return Decision(False, reason=verdict.reason)
+    return Decision(True, reservation, verdict.downgrade)
 
 
 def _settle(batch: _QuotaBatch, reservation_id: str, spent_eur: Decimal) -> None:

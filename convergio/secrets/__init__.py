@@ -7,12 +7,14 @@ provider request. Nothing here logs, raises or persists a value in clear.
     SecretStore (Protocol)   put / get / delete / list
     ├── LocalSecretStore     AES-256-GCM file in the home directory (embedded default)
     ├── KeyVaultSecretStore  one Azure Key Vault secret per tenant connection
+    ├── CosmosSecretStore    the local store's AES-GCM entries in the control plane (no vault)
     └── CachedSecretStore    TTL read-through cache around either
     open_secret_store()      picks one from settings, wrapped in the cache
     RedactingFilter          a logging safety net that masks anything shaped like a key
 """
 
 from convergio.secrets._cache import CachedSecretStore
+from convergio.secrets._cosmos import CosmosSecretStore
 from convergio.secrets._keyvault import KeyVaultSecretStore
 from convergio.secrets._local import LocalSecretStore
 from convergio.secrets._open import open_secret_store
@@ -29,6 +31,7 @@ from convergio.secrets._types import (
 
 __all__ = [
     "CachedSecretStore",
+    "CosmosSecretStore",
     "KeyVaultSecretStore",
     "LocalSecretStore",
     "RedactingFilter",

@@ -4,9 +4,9 @@ It is what ``python -m convergio start`` uses when no Key Vault is configured, s
 no Azure account to keep BYOK keys safe at rest. Layout of ``home``::
 
     secrets.key    the master key, base64 (0600); absent when the key comes from a setting
-    secrets.json   {"format", "tenants": {tenant: {name: entry}}}; each entry holds a random
-                   96-bit nonce and the ciphertext, whose associated data is the (tenant, name)
-                   pair, so an entry copied under another tenant or name fails to decrypt
+    secrets.json   {"format", "tenants": {tenant: {name: entry}}}; each entry is sealed by
+                   :class:`~convergio.secrets._cipher.SecretCipher` (AES-GCM bound to the
+                   (tenant, name) pair), the cipher the control plane's store shares
     secrets.lock   the inter-process lock every write holds
 
 Writes are read-modify-write under ``flock`` and land with an atomic rename; reads take no lock
@@ -15,20 +15,13 @@ because a rename never exposes a partial file.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
-import hashlib
 import json
-import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-from convergio.secrets._files import KEY_BYTES, atomic_write, exclusive_lock, load_or_create_key
+from convergio.secrets._cipher import SecretCipher, describe
+from convergio.secrets._files import atomic_write, exclusive_lock, load_or_create_key
 from convergio.secrets._types import (
     Secret,
     SecretInfo,
@@ -37,26 +30,13 @@ from convergio.secrets._types import (
     check_name,
     check_tenant,
     check_value,
-    fingerprint,
 )
 
 __all__ = ["LocalSecretStore"]
 
 _FORMAT = "convergio-secrets/1"
-_AAD_PREFIX = b"convergio-secret/1\x00"
-_NONCE_BYTES = 12  # 96 bits, the size GCM is designed for
 
 _Entries = dict[str, dict[str, dict[str, str]]]
-
-
-def _aad(tenant_id: str, name: str) -> bytes:
-    # JSON of the pair is unambiguous: ("a-b", "c") and ("a", "b-c") bind different bytes.
-    return _AAD_PREFIX + json.dumps([tenant_id, name]).encode("utf-8")
-
-
-def _key_id(key: bytes) -> str:
-    # Tells "written with another master key" apart from "tampered"; reveals nothing of a 256-bit key.
-    return hashlib.sha256(b"convergio-key-id\x00" + key).hexdigest()[:12]
 
 
 class LocalSecretStore:
@@ -73,19 +53,12 @@ class LocalSecretStore:
     """
 
     def __init__(self, home: Path, *, master_key: bytes | None = None) -> None:
-        if master_key is not None and len(master_key) != KEY_BYTES:
-            raise ValueError(f"master_key must be {KEY_BYTES} bytes, not {len(master_key)}")
+        given = None if master_key is None else SecretCipher(master_key)  # checked before any file
         self._home = Path(home)
         self._home.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._path = self._home / "secrets.json"
         self._lock = self._home / "secrets.lock"
-        key = (
-            master_key
-            if master_key is not None
-            else load_or_create_key(self._home / "secrets.key", self._lock)
-        )
-        self._aead = AESGCM(key)
-        self._key_id = _key_id(key)
+        self._cipher = given or SecretCipher(load_or_create_key(self._home / "secrets.key", self._lock))
 
     @property
     def path(self) -> Path:
@@ -102,16 +75,7 @@ class LocalSecretStore:
         check_tenant(tenant_id)
         check_name(name)
         check_value(value)
-        nonce = os.urandom(_NONCE_BYTES)
-        ciphertext = self._aead.encrypt(nonce, value.reveal().encode("utf-8"), _aad(tenant_id, name))
-        info = SecretInfo(name=name, fingerprint=fingerprint(value), updated_at=datetime.now(UTC))
-        entry = {
-            "nonce": base64.b64encode(nonce).decode("ascii"),
-            "ciphertext": base64.b64encode(ciphertext).decode("ascii"),
-            "key_id": self._key_id,
-            "fingerprint": info.fingerprint,
-            "updated_at": info.updated_at.isoformat(),
-        }
+        entry, info = self._cipher.seal(tenant_id, name, value)
         with exclusive_lock(self._lock):
             tenants = self._read()
             tenants.setdefault(tenant_id, {})[name] = entry
@@ -125,32 +89,7 @@ class LocalSecretStore:
         entry = self._read().get(tenant_id, {}).get(name)
         if entry is None:
             raise SecretNotFound(f"tenant {tenant_id!r} has no secret {name!r}")
-        where = f"secret {name!r} of tenant {tenant_id!r} in {self._path}"
-        try:
-            nonce = base64.b64decode(entry["nonce"], validate=True)
-            ciphertext = base64.b64decode(entry["ciphertext"], validate=True)
-        except (KeyError, TypeError, binascii.Error, ValueError):
-            raise SecretStoreError(
-                f"{where} is corrupted: nonce or ciphertext missing or not base64"
-            ) from None
-        if len(nonce) != _NONCE_BYTES:
-            raise SecretStoreError(f"{where} is corrupted: nonce is {len(nonce)} bytes, not {_NONCE_BYTES}")
-        key_id = entry.get("key_id", self._key_id)
-        if key_id != self._key_id:
-            raise SecretStoreError(
-                f"{where} was encrypted with another master key (key id {key_id}, this store uses "
-                f"{self._key_id}); restore that key or put the secret again"
-            )
-        try:
-            plain = self._aead.decrypt(nonce, ciphertext, _aad(tenant_id, name))
-        except InvalidTag:
-            raise SecretStoreError(
-                f"{where} failed its integrity check: it was altered or moved from another tenant or name"
-            ) from None
-        try:
-            return Secret(plain.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise SecretStoreError(f"{where} does not decrypt to text") from None
+        return self._cipher.open(tenant_id, name, entry, where=self._where(tenant_id, name))
 
     def delete(self, tenant_id: str, name: str) -> bool:
         """Remove a key; see :class:`~convergio.secrets.SecretStore`."""
@@ -170,21 +109,13 @@ class LocalSecretStore:
     def list(self, tenant_id: str) -> builtins.list[SecretInfo]:
         """Describe a tenant's keys without decrypting them; see :class:`~convergio.secrets.SecretStore`."""
         check_tenant(tenant_id)
-        infos = []
-        for name, entry in sorted(self._read().get(tenant_id, {}).items()):
-            try:
-                updated_at = datetime.fromisoformat(entry["updated_at"])
-                infos.append(
-                    SecretInfo(name=name, fingerprint=str(entry["fingerprint"]), updated_at=updated_at)
-                )
-            except (KeyError, TypeError, ValueError):
-                raise SecretStoreError(
-                    f"secret {name!r} of tenant {tenant_id!r} in {self._path} is corrupted: "
-                    "fingerprint or updated_at missing or malformed"
-                ) from None
-        return infos
+        entries = self._read().get(tenant_id, {})
+        return [describe(name, entries[name], where=self._where(tenant_id, name)) for name in sorted(entries)]
 
     # -- the file -----------------------------------------------------------------------------
+
+    def _where(self, tenant_id: str, name: str) -> str:
+        return f"secret {name!r} of tenant {tenant_id!r} in {self._path}"
 
     def _read(self) -> _Entries:
         try:

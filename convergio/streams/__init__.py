@@ -1,11 +1,25 @@
 """Live run events for watchers: an append-only per-run channel and SSE framing.
 
-RunStream     append / tail events of a run (SQLite in the home directory locally)
-TextChannel   an agent's ``on_text`` callback that appends text deltas in small batches
-sse()         one ``text/event-stream`` message
+RunStream (Protocol)   append / tail events of a run, and whether anyone watches it
+├── SqliteRunStream    a file in the home directory (embedded default)
+├── CosmosRunStream    the control plane's Cosmos DB (instances share it; readers resume anywhere)
+open_run_stream()      picks one
+TextChannel            an agent's ``on_text`` callback that appends text deltas in small batches
+sse()                  one ``text/event-stream`` message
 """
 
+from convergio.streams._cosmos import CosmosRunStream
+from convergio.streams._sqlite import SqliteRunStream
 from convergio.streams._sse import sse
-from convergio.streams._store import STORE_FILE, RunStream, StreamEvent, TextChannel
+from convergio.streams._store import STORE_FILE, RunStream, StreamEvent, TextChannel, open_run_stream
 
-__all__ = ["STORE_FILE", "RunStream", "StreamEvent", "TextChannel", "sse"]
+__all__ = [
+    "STORE_FILE",
+    "CosmosRunStream",
+    "RunStream",
+    "SqliteRunStream",
+    "StreamEvent",
+    "TextChannel",
+    "open_run_stream",
+    "sse",
+]

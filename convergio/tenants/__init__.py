@@ -2,21 +2,32 @@
 
 A tenant is identified by an API key (``x-api-key``; only SHA-256 digests are stored) or, on
 Azure with App Service Authentication, by its Entra ID principal. The store also keeps the run
-index, so the API can list a tenant's runs and refuse access to other tenants' runs.
+index, so the API can list a tenant's runs and refuse access to other tenants' runs, and
+tenants' metadata records (provider connections, MCP servers).
+
+:class:`TenantStore` is the interface; :class:`SqliteTenantStore` (embedded, one instance) and
+:class:`CosmosTenantStore` (the shared control plane, many instances) implement it, and
+:func:`open_tenant_store` picks one. Importing this package loads no Azure SDK.
 """
 
 from convergio.tenants._auth import authenticate_headers
 from convergio.tenants._connections import ConnectionRecord, ConnectionRegistry
+from convergio.tenants._cosmos import CosmosTenantStore
 from convergio.tenants._keys import tenant_id_for
 from convergio.tenants._models import RunRecord, Tenant, TenantExists, UnknownTenant
-from convergio.tenants._store import TenantStore, open_tenant_store
+from convergio.tenants._open import open_tenant_store
+from convergio.tenants._sqlite import SqliteTenantStore
+from convergio.tenants._store import TenantRecords, TenantStore
 
 __all__ = [
     "ConnectionRecord",
     "ConnectionRegistry",
+    "CosmosTenantStore",
     "RunRecord",
+    "SqliteTenantStore",
     "Tenant",
     "TenantExists",
+    "TenantRecords",
     "TenantStore",
     "UnknownTenant",
     "authenticate_headers",

@@ -1,52 +1,22 @@
 """Tenants' named provider connections: the non-secret half (kind, endpoint, deployment...).
 
-The key itself lives only in the secret store; this table keeps its fingerprint so the API can
-show which key is in place without ever holding it.
+The key itself lives only in the secret store; a record keeps its fingerprint so the API can
+show which key is in place without ever holding it. Records are the tenant store's
+``connections`` family, so they live wherever the tenants do (SQLite file or control plane).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from convergio.tenants._store import TenantStore, _now
 
 __all__ = ["ConnectionRecord", "ConnectionRegistry"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS connections (
-    tenant_id        TEXT NOT NULL REFERENCES tenants(id),
-    name             TEXT NOT NULL,
-    kind             TEXT NOT NULL,
-    endpoint         TEXT NULL,
-    deployment       TEXT NULL,
-    api_version      TEXT NULL,
-    model            TEXT NULL,
-    key_fingerprint  TEXT NULL,
-    updated_at       TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, name)
-);
-"""
-_COLUMNS = (
-    "tenant_id",
-    "name",
-    "kind",
-    "endpoint",
-    "deployment",
-    "api_version",
-    "model",
-    "key_fingerprint",
-    "updated_at",
-)
-_UPSERT = (
-    "INSERT OR REPLACE INTO connections (tenant_id, name, kind, endpoint, deployment, api_version, model,"
-    " key_fingerprint, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_SELECT = (
-    "SELECT tenant_id, name, kind, endpoint, deployment, api_version, model, key_fingerprint, updated_at"
-    " FROM connections WHERE tenant_id = ?"
-)
+KIND: Final = "connections"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,40 +34,40 @@ class ConnectionRecord:
     updated_at: str = ""
 
 
+_FIELDS: Final = frozenset(field.name for field in dataclasses.fields(ConnectionRecord))
+
+
 class ConnectionRegistry:
-    """Connections in the tenant store's SQLite file (same locking and durability rules)."""
+    """Connections, per tenant, in the tenant store (any adapter).
+
+    Args:
+        store: The tenant store; a record is refused for a tenant it does not know.
+    """
 
     def __init__(self, store: TenantStore) -> None:
-        self._store = store
-        with store._connect() as db:
-            db.executescript(_SCHEMA)
+        self._records = store.records(KIND)
 
     def put(self, record: ConnectionRecord) -> ConnectionRecord:
-        """Create or replace a connection; returns it with its update time."""
+        """Create or replace a connection; returns it with its update time.
+
+        Raises:
+            UnknownTenant: No tenant has the record's id.
+        """
         saved = dataclasses.replace(record, updated_at=_now())
-        with self._store._write() as db:
-            TenantStore._require_tenant(db, record.tenant_id)
-            db.execute(
-                _UPSERT,
-                tuple(getattr(saved, column) for column in _COLUMNS),
-            )
+        self._records.put(saved.tenant_id, saved.name, dataclasses.asdict(saved))
         return saved
 
     def get(self, tenant_id: str, name: str) -> ConnectionRecord | None:
-        with self._store._connect() as db:
-            row = db.execute(_SELECT + " AND name = ?", (tenant_id, name)).fetchone()
-        return _record(row) if row else None
+        body = self._records.get(tenant_id, name)
+        return None if body is None else _record(body)
 
     def list(self, tenant_id: str) -> list[ConnectionRecord]:
-        with self._store._connect() as db:
-            rows = db.execute(_SELECT + " ORDER BY name", (tenant_id,)).fetchall()
-        return [_record(row) for row in rows]
+        return [_record(body) for body in self._records.list(tenant_id)]
 
     def delete(self, tenant_id: str, name: str) -> bool:
-        with self._store._write() as db:
-            cursor = db.execute("DELETE FROM connections WHERE tenant_id = ? AND name = ?", (tenant_id, name))
-        return cursor.rowcount > 0
+        return self._records.delete(tenant_id, name)
 
 
-def _record(row: tuple[Any, ...]) -> ConnectionRecord:
-    return ConnectionRecord(*row)
+def _record(body: Mapping[str, Any]) -> ConnectionRecord:
+    # Fields a later release adds are ignored by this one, so instances of two releases can share a store.
+    return ConnectionRecord(**{key: value for key, value in body.items() if key in _FIELDS})

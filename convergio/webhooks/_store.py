@@ -1,57 +1,41 @@
-"""The webhook store: hooks, callbacks, inbound dedupe and delivery records, in SQLite.
+"""The webhook store: one protocol, two adapters (SQLite in the home | Cosmos DB on the control plane).
 
-Everything is tenant-scoped: each query names the tenant, so one tenant can neither see nor
-touch another's hooks. Signing secrets are not kept here: they go to the tenant's secret store
-(AES-GCM file locally, Key Vault on Azure) under ``hook-<id>`` / ``callback-<id>``, and this
-store only knows the ids. One short-lived connection per call, as in the tenant store, so the
-API and the activities may run in different threads or processes.
+Hooks, callbacks, inbound dedupe and delivery records of all tenants. Everything a tenant
+owns is found through its tenant id, so one tenant can neither see nor touch another's hooks;
+only an inbound request (which names just the hook) and a delivery attempt (which names just
+the delivery) look things up without a tenant, and both adapters answer those in one lookup.
+Signing secrets are not kept here: they go to the tenant's secret store under ``hook-<id>`` /
+``callback-<id>``, and the store only knows the ids.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from convergio.secrets import Secret, SecretStore
 
 from ._models import Attempt, Callback, Delivery, Hook, RunEvent
-from ._signing import new_secret
 
-__all__ = ["STORE_FILE", "WebhookStore"]
+if TYPE_CHECKING:
+    from convergio.controlplane import CosmosPlane
+
+__all__ = [
+    "STORE_FILE",
+    "WebhookStore",
+    "callback_secret_name",
+    "hook_secret_name",
+    "now",
+    "open_webhook_store",
+]
 
 STORE_FILE = "webhooks.sqlite3"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS hooks (
-    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, graph_ref TEXT NOT NULL, event TEXT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS inbound (
-    hook_id TEXT NOT NULL, delivery_id TEXT NOT NULL, run_id TEXT NOT NULL, created_at TEXT NOT NULL,
-    PRIMARY KEY (hook_id, delivery_id)
-);
-CREATE TABLE IF NOT EXISTS callbacks (
-    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS callbacks_by_tenant ON callbacks (tenant_id);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, callback_id TEXT NOT NULL, run_id TEXT NOT NULL,
-    event TEXT NOT NULL, body TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_callback ON deliveries (callback_id, created_at);
-CREATE TABLE IF NOT EXISTS attempts (
-    delivery_id TEXT NOT NULL, attempt INTEGER NOT NULL, at TEXT NOT NULL,
-    status_code INTEGER NULL, error TEXT NULL, PRIMARY KEY (delivery_id, attempt)
-);
-"""
 
-
-def _now() -> str:
+def now() -> str:
+    """A record's timestamp: ISO 8601 UTC with microseconds, so text order is time order."""
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
@@ -63,188 +47,100 @@ def callback_secret_name(callback_id: str) -> str:
     return f"callback-{callback_id}"
 
 
-class WebhookStore:
-    """Hooks, callbacks and deliveries of all tenants, with secrets in ``secrets``.
-
-    Args:
-        path: The SQLite file (created with its folder when missing).
-        secrets: The tenants' secret store, where signing secrets live.
-    """
-
-    def __init__(self, path: Path, secrets: SecretStore) -> None:
-        self.path = path
-        self._secrets = secrets
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=5.0, isolation_level=None)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=5000")
-            yield db
+@runtime_checkable
+class WebhookStore(Protocol):
+    """Hooks, callbacks and deliveries of all tenants, with signing secrets in a secret store."""
 
     # -- inbound hooks ------------------------------------------------------------------
 
     def create_hook(self, tenant_id: str, graph_ref: str, event: str | None) -> tuple[Hook, Secret]:
         """A new hook and its signing secret (returned once; only the secret store keeps it)."""
-        hook = Hook(uuid.uuid4().hex, tenant_id, graph_ref, event, _now())
-        secret = Secret(new_secret())
-        self._secrets.put(tenant_id, hook_secret_name(hook.id), secret)
-        try:
-            with self._db() as db:
-                db.execute(
-                    "INSERT INTO hooks VALUES (?, ?, ?, ?, ?)",
-                    (hook.id, tenant_id, graph_ref, event, hook.created_at),
-                )
-        except Exception:
-            self._secrets.delete(tenant_id, hook_secret_name(hook.id))
-            raise
-        return hook, secret
+        ...
 
     def hook(self, hook_id: str) -> Hook | None:
         """Any tenant's hook by id: an inbound request names only the hook."""
-        with self._db() as db:
-            row = db.execute("SELECT * FROM hooks WHERE id = ?", (hook_id,)).fetchone()
-        return None if row is None else Hook(*row)
+        ...
 
     def hooks(self, tenant_id: str) -> list[Hook]:
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT * FROM hooks WHERE tenant_id = ? ORDER BY created_at", (tenant_id,)
-            ).fetchall()
-        return [Hook(*row) for row in rows]
+        """The tenant's hooks, oldest first."""
+        ...
 
     def delete_hook(self, tenant_id: str, hook_id: str) -> bool:
-        with self._db() as db:
-            gone = db.execute("DELETE FROM hooks WHERE id = ? AND tenant_id = ?", (hook_id, tenant_id))
-            if gone.rowcount:
-                db.execute("DELETE FROM inbound WHERE hook_id = ?", (hook_id,))
-        if gone.rowcount:
-            self._secrets.delete(tenant_id, hook_secret_name(hook_id))
-        return bool(gone.rowcount)
+        """Delete a hook of the tenant, its claims and its secret; False when the tenant has none such."""
+        ...
 
-    def hook_secret(self, hook: Hook) -> Secret:
-        return self._secrets.get(hook.tenant_id, hook_secret_name(hook.id))
+    def hook_secret(self, hook: Hook) -> Secret: ...
 
     def claim_delivery(self, hook_id: str, delivery_id: str, run_id: str) -> tuple[str, bool]:
         """Record that ``delivery_id`` goes to ``run_id``: (the run it went to first, claimed now).
 
-        The primary key makes this atomic: of two concurrent requests with the same delivery
-        id, one claims it and the other gets the winner's run id.
+        Atomic across threads, processes and instances: of concurrent requests with the same
+        delivery id, exactly one claims it and the others get the winner's run id.
         """
-        with self._db() as db:
-            added = db.execute(
-                "INSERT OR IGNORE INTO inbound VALUES (?, ?, ?, ?)", (hook_id, delivery_id, run_id, _now())
-            ).rowcount
-            row = db.execute(
-                "SELECT run_id FROM inbound WHERE hook_id = ? AND delivery_id = ?", (hook_id, delivery_id)
-            ).fetchone()
-        return str(row[0]), bool(added)
+        ...
 
     def release_delivery(self, hook_id: str, delivery_id: str) -> None:
         """Forget a claim whose run did not start, so the sender's retry is not a replay."""
-        with self._db() as db:
-            db.execute("DELETE FROM inbound WHERE hook_id = ? AND delivery_id = ?", (hook_id, delivery_id))
+        ...
 
     # -- outbound callbacks ----------------------------------------------------------------
 
     def create_callback(
         self, tenant_id: str, url: str, events: Sequence[RunEvent]
     ) -> tuple[Callback, Secret]:
-        callback = Callback(uuid.uuid4().hex, tenant_id, url, tuple(events), _now())
-        secret = Secret(new_secret())
-        self._secrets.put(tenant_id, callback_secret_name(callback.id), secret)
-        try:
-            with self._db() as db:
-                db.execute(
-                    "INSERT INTO callbacks VALUES (?, ?, ?, ?, ?)",
-                    (callback.id, tenant_id, url, ",".join(events), callback.created_at),
-                )
-        except Exception:
-            self._secrets.delete(tenant_id, callback_secret_name(callback.id))
-            raise
-        return callback, secret
+        """A new callback and its signing secret (returned once)."""
+        ...
 
     def callbacks(self, tenant_id: str, event: str | None = None) -> list[Callback]:
-        """The tenant's callbacks, or only those subscribed to ``event``."""
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT * FROM callbacks WHERE tenant_id = ? ORDER BY created_at", (tenant_id,)
-            ).fetchall()
-        found = [Callback(r[0], r[1], r[2], tuple(r[3].split(",")), r[4]) for r in rows]
-        return [c for c in found if event is None or event in c.events]
+        """The tenant's callbacks, oldest first, or only those subscribed to ``event``."""
+        ...
 
-    def callback(self, tenant_id: str, callback_id: str) -> Callback | None:
-        return next((c for c in self.callbacks(tenant_id) if c.id == callback_id), None)
+    def callback(self, tenant_id: str, callback_id: str) -> Callback | None: ...
 
     def has_callbacks(self, tenant_id: str) -> bool:
-        with self._db() as db:
-            row = db.execute("SELECT 1 FROM callbacks WHERE tenant_id = ? LIMIT 1", (tenant_id,)).fetchone()
-        return row is not None
+        """Whether the tenant has any callback (asked at every run start, so it must be cheap)."""
+        ...
 
-    def delete_callback(self, tenant_id: str, callback_id: str) -> bool:
-        with self._db() as db:
-            gone = db.execute(
-                "DELETE FROM callbacks WHERE id = ? AND tenant_id = ?", (callback_id, tenant_id)
-            )
-        if gone.rowcount:
-            self._secrets.delete(tenant_id, callback_secret_name(callback_id))
-        return bool(gone.rowcount)
+    def delete_callback(self, tenant_id: str, callback_id: str) -> bool: ...
 
-    def callback_secret(self, callback: Callback) -> Secret:
-        return self._secrets.get(callback.tenant_id, callback_secret_name(callback.id))
+    def callback_secret(self, callback: Callback) -> Secret: ...
 
     # -- delivery records ----------------------------------------------------------------
 
     def add_delivery(self, delivery: Delivery) -> bool:
-        """Record a pending delivery; False when it exists (an activity ran twice)."""
-        with self._db() as db:
-            added = db.execute(
-                "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    delivery.id,
-                    delivery.tenant_id,
-                    delivery.callback_id,
-                    delivery.run_id,
-                    delivery.event,
-                    delivery.body,
-                    delivery.status,
-                    delivery.created_at,
-                ),
-            )
-        return bool(added.rowcount)
+        """Record a pending delivery; False when its id exists (an activity ran twice)."""
+        ...
 
     def delivery(self, delivery_id: str) -> Delivery | None:
-        with self._db() as db:
-            row = db.execute("SELECT * FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-            tries = db.execute(
-                "SELECT attempt, at, status_code, error FROM attempts WHERE delivery_id = ? ORDER BY attempt",
-                (delivery_id,),
-            ).fetchall()
-        if row is None:
-            return None
-        return Delivery(
-            row[0], row[1], row[2], row[3], row[4], row[6], row[7], row[5], tuple(Attempt(*t) for t in tries)
-        )
+        """Any tenant's delivery by id, with its attempts: a delivery activity names only the id."""
+        ...
 
     def deliveries(self, tenant_id: str, callback_id: str, limit: int = 100) -> list[Delivery]:
-        with self._db() as db:
-            ids = db.execute(
-                "SELECT id FROM deliveries WHERE tenant_id = ? AND callback_id = ? "
-                "ORDER BY created_at DESC LIMIT ?",
-                (tenant_id, callback_id, limit),
-            ).fetchall()
-        return [d for (i,) in ids if (d := self.delivery(i)) is not None]
+        """The callback's deliveries, newest first, with their attempts."""
+        ...
 
     def record_attempt(self, delivery_id: str, attempt: Attempt, status: str) -> None:
-        """One attempt's answer, and the delivery's status after it, in one transaction."""
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute(
-                "INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, ?)",
-                (delivery_id, attempt.attempt, attempt.at, attempt.status_code, attempt.error),
-            )
-            db.execute("UPDATE deliveries SET status = ? WHERE id = ?", (status, delivery_id))
-            db.execute("COMMIT")
+        """One attempt's answer (replacing one of the same number), and the delivery's status after it."""
+        ...
+
+
+def open_webhook_store(
+    home: Path, secrets: SecretStore, *, cosmos: CosmosPlane | None = None
+) -> WebhookStore:
+    """The webhook store: in the shared control plane when there is one, else a file in ``home``.
+
+    Args:
+        home: The state directory (``CONVERGIO_HOME``); the file is ``home/webhooks.sqlite3``.
+        secrets: The tenants' secret store, where signing secrets live.
+        cosmos: The control plane's Cosmos DB (several instances share it), or None.
+
+    Returns:
+        The store.
+    """
+    if cosmos is not None:
+        from ._cosmos import CosmosWebhookStore
+
+        return CosmosWebhookStore(cosmos, secrets)
+    from ._sqlite import SqliteWebhookStore
+
+    return SqliteWebhookStore(home / STORE_FILE, secrets)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from convergio.quotas import QuotaStore, TenantBudget
+from convergio.quotas import SqliteQuotaStore, TenantBudget
 from convergio.tenants import tenant_id_for
 from tests._helpers import HostProcess
 from tests.api.conftest import Api, new_key
@@ -43,7 +43,7 @@ def test_limits_spending_consent_and_events_as_the_page_shows_them(
 ) -> None:
     key = new_key(api_home, "Budget School")
     tenant = tenant_id_for("Budget School")
-    quotas = QuotaStore(api_home / "quotas.sqlite3")  # the host's own store, as the CLI writes it
+    quotas = SqliteQuotaStore(api_home / "quotas.sqlite3")  # the host's own store, as the CLI writes it
     quotas.set_budget(TenantBudget(tenant, Decimal("20"), True, Decimal("10")))
     now = datetime.now(UTC)
     spent = quotas.reserve(tenant, "managed", Decimal(1), now=now)

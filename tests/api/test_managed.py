@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from convergio.quotas import QuotaStore
+from convergio.quotas import SqliteQuotaStore
 from convergio.secrets import LocalSecretStore, Secret
 from tests._helpers import ROOT, HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
@@ -41,7 +41,7 @@ def test_managed_keys_downgrade_throttle_and_consent(tmp_path: Path, fake_llm: F
     env = {"CONVERGIO_MANAGED_CONNECTION": json.dumps(managed)}
     # Cap 0.006 EUR, so downgrade from 0.0048. Earlier this month the tenant spent 0.0047.
     budget(home, "--managed", "--managed-cap-eur", "0.006")
-    quotas = QuotaStore(home / "quotas.sqlite3")
+    quotas = SqliteQuotaStore(home / "quotas.sqlite3")
     earlier = quotas.reserve("managed-school", "managed", Decimal(0), now=datetime.now(UTC))
     quotas.settle(earlier.reservation_id or "", Decimal("0.0047"))
     # Each call reserves 50 tokens at the dearest gpt-4o price, then settles at 30 + 10 tokens.

@@ -38,7 +38,16 @@ def main() -> int:
     for name, value in settings.items():
         print(f"  export {name}='{value}'")
     try:
-        command = [sys.executable, "-m", "convergio", "start", "--port", str(args.port), "--home", str(args.home)]
+        command = [
+            sys.executable,
+            "-m",
+            "convergio",
+            "start",
+            "--port",
+            str(args.port),
+            "--home",
+            str(args.home),
+        ]
         return subprocess.call(command, cwd=ROOT, env={**os.environ, **settings})
     except KeyboardInterrupt:
         return 0

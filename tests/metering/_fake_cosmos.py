@@ -2,8 +2,9 @@
 
 It records every request the SDK makes and answers the few the ledger needs with the
 JSON a real account returns: the database account (regions), the container (partition
-key ``/tenant_id``), document upserts (201 created / 200 replaced) and single-partition
-queries.
+key ``/tenant_id``), document creates (201 created / 409 conflict) and upserts, and
+single-partition queries. Only what the emulator cannot show is tested over it: the Entra ID
+token on every request and the exact wire form of a query.
 """
 
 from __future__ import annotations
@@ -79,13 +80,15 @@ class FakeCosmosTransport(HttpTransport):
             partition = json.loads(request.headers["x-ms-documentdb-partitionkey"])[0]
             if request.headers.get("x-ms-documentdb-isquery") == "true":
                 return self._query(request, partition)
-            if request.headers.get("x-ms-documentdb-is-upsert") == "True":
-                document = json.loads(_text(request.data))
-                assert document["tenant_id"] == partition
-                created = (partition, document["id"]) not in self.documents
-                stored = {**document, "_rid": "x", "_etag": '"1"', "_ts": 1_800_000_000}
-                self.documents[partition, document["id"]] = stored
-                return CannedResponse(request, 201 if created else 200, stored)
+            document = json.loads(_text(request.data))
+            assert document["tenant_id"] == partition
+            upsert = request.headers.get("x-ms-documentdb-is-upsert") == "True"
+            created = (partition, document["id"]) not in self.documents
+            if not created and not upsert:
+                return CannedResponse(request, 409, {"code": "Conflict", "message": "fake: id exists"})
+            stored = {**document, "_rid": "x", "_etag": '"1"', "_ts": 1_800_000_000}
+            self.documents[partition, document["id"]] = stored
+            return CannedResponse(request, 201 if created else 200, stored)
         return CannedResponse(request, 404, {"code": "NotFound", "message": f"fake: {request.method} {path}"})
 
     def _query(self, request: HttpRequest, partition: str) -> HttpResponse:

@@ -1,4 +1,5 @@
-"""The embedded SQLite ledger: idempotent under threads, instances and processes; query filters."""
+"""The embedded SQLite ledger alone: threads, instances and processes on one file, group commit,
+its schema (the contract both ledgers keep is in ``test_ledger_contract.py``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from convergio import _sqlite
-from convergio.metering import Ledger, SqliteLedger, UsageRecord
+from convergio.metering import SqliteLedger, UsageRecord
 from tests._helpers import ROOT
 from tests.metering._batching import in_one_batch, statements
 from tests.metering._samples import random_records, record
@@ -27,31 +28,6 @@ def ledger(tmp_path: Path) -> SqliteLedger:
 def _everything(ledger: SqliteLedger) -> list[UsageRecord]:
     """Every record of the sample tenants."""
     return [r for tenant in ("tenant-1", "tenant-2", "tenant-3", "tenant-4") for r in ledger.query(tenant)]
-
-
-def test_it_is_a_ledger(ledger: SqliteLedger) -> None:
-    assert isinstance(ledger, Ledger)
-
-
-def test_recording_is_idempotent(ledger: SqliteLedger) -> None:
-    records = random_records(1, 50)
-    assert ledger.record(records) == 50
-    assert ledger.record(records) == 0
-    assert ledger.record(records[:10] + records[:10]) == 0
-    assert ledger.record([]) == 0
-    assert len(_everything(ledger)) == 50
-
-
-def test_duplicates_inside_one_batch_count_once(ledger: SqliteLedger) -> None:
-    assert ledger.record([record(), record(), record(unit="output_tokens")]) == 2
-
-
-def test_the_first_write_of_an_id_wins(ledger: SqliteLedger) -> None:
-    ledger.record([record()])
-    redelivered = record(at="2026-11-24T10:00:09Z", quantity=999)  # same key, different body
-    assert redelivered.id == record().id
-    assert ledger.record([redelivered]) == 0
-    assert ledger.query("tenant-a") == [record()]
 
 
 def test_records_round_trip_exactly(tmp_path: Path) -> None:
@@ -141,41 +117,6 @@ def test_several_processes_record_each_id_once(tmp_path: Path) -> None:
     assert sum(int(out) for out in outputs) == 400
     with SqliteLedger(path) as ledger:
         assert len(_everything(ledger)) == 400
-
-
-def test_query_filters(ledger: SqliteLedger) -> None:
-    ledger.record(
-        [
-            record(run_id="run-1", at="2026-11-01T00:00:00Z"),
-            record(run_id="run-1", at="2026-11-01T12:00:00Z", unit="output_tokens"),
-            record(run_id="run-2", at="2026-11-02T00:00:00Z"),
-            record(run_id="run-2", at="2026-11-03T00:00:00.000001Z", unit="output_tokens"),
-            record(tenant_id="tenant-b", run_id="run-1", at="2026-11-01T06:00:00Z"),
-        ]
-    )
-
-    def runs(**filters: str) -> list[tuple[str, str]]:
-        return [(r.run_id, r.at[:10]) for r in ledger.query("tenant-a", **filters)]
-
-    assert runs() == [
-        ("run-1", "2026-11-01"),
-        ("run-1", "2026-11-01"),
-        ("run-2", "2026-11-02"),
-        ("run-2", "2026-11-03"),
-    ]
-    assert runs(run_id="run-2") == [("run-2", "2026-11-02"), ("run-2", "2026-11-03")]
-    assert runs(start="2026-11-02") == [("run-2", "2026-11-02"), ("run-2", "2026-11-03")]  # inclusive
-    assert runs(end="2026-11-02") == [("run-1", "2026-11-01"), ("run-1", "2026-11-01")]  # exclusive
-    assert runs(start="2026-11-01T12:00:00+00:00", end="2026-11-03T00:00:00Z") == [
-        ("run-1", "2026-11-01"),
-        ("run-2", "2026-11-02"),
-    ]
-    assert runs(start="2026-11-03T01:00:00+01:00") == [("run-2", "2026-11-03")]  # offsets are converted
-    assert runs(start="2026-11-02", run_id="run-1") == []
-    assert [r.tenant_id for r in ledger.query("tenant-b")] == ["tenant-b"]
-    assert ledger.query("tenant-c") == []
-    with pytest.raises(ValueError, match="start"):
-        ledger.query("tenant-a", start="last week")
 
 
 def test_a_negative_timeout_is_refused(tmp_path: Path) -> None:

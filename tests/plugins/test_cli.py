@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from convergio.cli import main
+from convergio.controlplane import BlobPlane, CosmosPlane
 from convergio.plugins import PluginTools, open_registry
+from convergio.plugins.__main__ import main as plugins_main
 from convergio.tenants import open_tenant_store
 from convergio.tools import ToolContext
 from tests.plugins.conftest import EXAMPLES
@@ -113,3 +115,25 @@ def test_signing_commands_are_reachable_from_the_main_cli(tmp_path: Path) -> Non
     assert main(["plugins", "verify", str(package), "--trust", trust]) == 0
     (package / "plugin.json").write_text('{"changed": true}', encoding="utf-8")
     assert main(["plugins", "verify", str(package), "--trust", trust]) == 1
+
+
+def test_install_and_grant_into_the_control_plane(
+    home: Path,
+    tmp_path: Path,
+    cosmos_plane: CosmosPlane,
+    blob_plane: BlobPlane,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def planes() -> tuple[CosmosPlane | None, BlobPlane | None]:
+        return cosmos_plane, blob_plane
+
+    tenant = ("--tenant", "rome-primary-school", "--home", str(home))
+    assert plugins_main(["install", str(EXAMPLES / "kv-notes"), *tenant], planes=planes) == 0
+    assert plugins_main(["grant", "kv-notes", "--requested", *tenant], planes=planes) == 0
+    assert "installed kv-notes 1.0.0" in capsys.readouterr().out
+    assert not (home / "plugins").exists()  # nothing went to the home's own registry
+    instance = open_registry(tmp_path / "another-instance", cosmos=cosmos_plane, blob=blob_plane)
+    try:
+        assert instance.get("rome-primary-school", "kv-notes").grants.capabilities.names() == {"kv", "log"}
+    finally:
+        instance.close()

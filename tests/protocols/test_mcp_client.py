@@ -12,7 +12,7 @@ import pytest
 from convergio.protocols import Endpoint, McpServerRecord, McpServerRegistry, McpToolSource
 from convergio.protocols.mcp import McpToolServer
 from convergio.secrets import LocalSecretStore
-from convergio.tenants import TenantStore
+from convergio.tenants import SqliteTenantStore
 from convergio.tools import ToolContext, ToolError, call_tool
 from tests.protocols._tool_server import TOKEN_HEADER, ToolServer
 
@@ -89,7 +89,7 @@ def test_a_local_stdio_server_is_listed_and_called() -> None:
 
 @pytest.fixture()
 def source(tmp_path: Path) -> McpToolSource:
-    store = TenantStore(tmp_path / "tenants.sqlite3")
+    store = SqliteTenantStore(tmp_path / "tenants.sqlite3")
     store.add_tenant("Acme")
     store.add_tenant("Globex")
     return McpToolSource(McpServerRegistry(store), LocalSecretStore(tmp_path / "secrets"), hosted=False)
@@ -146,7 +146,7 @@ def test_tool_failures_and_timeouts_become_tool_errors(source: McpToolSource, do
 
 
 def test_hosted_mode_refuses_stdio_and_private_endpoints(tmp_path: Path, docs: ToolServer) -> None:
-    store = TenantStore(tmp_path / "tenants.sqlite3")
+    store = SqliteTenantStore(tmp_path / "tenants.sqlite3")
     hosted = McpToolSource(McpServerRegistry(store), LocalSecretStore(tmp_path / "s"), hosted=True)
     with pytest.raises(ValueError, match=r"^transport: "):
         hosted.check(McpServerRecord("acme", "local", None, transport="stdio", command=("python",)))

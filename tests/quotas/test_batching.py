@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from convergio.quotas import Decision, QuotaStore, TenantBudget
+from convergio.quotas import Decision, SqliteQuotaStore, TenantBudget
 from tests.metering._batching import in_one_batch, statements
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -20,18 +20,20 @@ NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 
 def _reservation_id(tmp_path: Path, tenant_id: str, call: str) -> str:
     """The id ``reserve(call=...)`` gives (the same in any store)."""
-    ids = QuotaStore(tmp_path / "ids.sqlite3")
+    ids = SqliteQuotaStore(tmp_path / "ids.sqlite3")
     return ids.reserve(tenant_id, "byok", Decimal(0), now=NOW, call=call).reservation_id or ""
 
 
-def _reserve(store: QuotaStore, amount: str, call: str, key_mode: str = "byok") -> Callable[[], Decision]:
+def _reserve(
+    store: SqliteQuotaStore, amount: str, call: str, key_mode: str = "byok"
+) -> Callable[[], Decision]:
     return lambda: store.reserve("t", key_mode, Decimal(amount), now=NOW, call=call)  # type: ignore[arg-type]
 
 
 def test_sixty_four_reservations_then_their_settlements_cost_five_statements_each_batch(
     tmp_path: Path,
 ) -> None:
-    store = QuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
     store.set_budget(TenantBudget("t", monthly_eur=Decimal("1000")))
     store.reserve("t", "byok", Decimal(1), now=NOW)  # the month is read once, then cached
     with statements(store._db) as seen:
@@ -48,7 +50,7 @@ def test_sixty_four_reservations_then_their_settlements_cost_five_statements_eac
 
 
 def test_free_running_threads_cost_a_bounded_number_of_statements_per_batch(tmp_path: Path) -> None:
-    store = QuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
     store.set_budget(TenantBudget("t", monthly_eur=Decimal("100")))
     barrier = threading.Barrier(16)
 
@@ -71,7 +73,7 @@ def test_free_running_threads_cost_a_bounded_number_of_statements_per_batch(tmp_
 
 def test_commits_of_another_store_on_the_file_are_heard_by_the_next_reservation(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite3"
-    mine, other = QuotaStore(path), QuotaStore(path)
+    mine, other = SqliteQuotaStore(path), SqliteQuotaStore(path)
     assert mine.reserve("t", "byok", Decimal(3), now=NOW).allowed  # no limit yet; now cached
     other.set_budget(TenantBudget("t", monthly_eur=Decimal(5)))
     assert not mine.reserve("t", "byok", Decimal(3), now=NOW).allowed
@@ -94,7 +96,7 @@ def test_commits_of_another_store_on_the_file_are_heard_by_the_next_reservation(
 
 def test_two_stores_reserving_from_threads_never_pass_the_limit_together(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite3"
-    stores = [QuotaStore(path), QuotaStore(path)]
+    stores = [SqliteQuotaStore(path), SqliteQuotaStore(path)]
     stores[0].set_budget(TenantBudget("t", monthly_eur=Decimal(50)))
     barrier = threading.Barrier(16)
 
@@ -113,13 +115,13 @@ def test_two_stores_reserving_from_threads_never_pass_the_limit_together(tmp_pat
     with ThreadPoolExecutor(16) as pool:
         outcomes = list(pool.map(work, range(16)))
     granted, settled = (sum(column) for column in zip(*outcomes, strict=True))
-    spent = QuotaStore(path).spent("t", now=NOW)
+    spent = SqliteQuotaStore(path).spent("t", now=NOW)
     assert spent == granted - Decimal("0.5") * settled  # every move counted once, by either store
     assert 49 - Decimal("0.5") * settled < spent <= 50 < granted  # refused only when full, never past
 
 
 def test_a_failed_operation_in_a_batch_leaves_the_cache_as_the_file(tmp_path: Path) -> None:
-    store = QuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
     store.set_budget(TenantBudget("t", monthly_eur=Decimal(10)))
     first = store.reserve("t", "byok", Decimal(1), now=NOW)
     bad = lambda: store.settle(first.reservation_id or "", 0.5)  # type: ignore[arg-type]  # noqa: E731
@@ -132,7 +134,7 @@ def test_a_failed_operation_in_a_batch_leaves_the_cache_as_the_file(tmp_path: Pa
 
 
 def test_redeliveries_and_settlements_inside_one_batch(tmp_path: Path) -> None:
-    store = QuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
     store.set_budget(TenantBudget("t", monthly_eur=Decimal(10)))
     x = _reservation_id(tmp_path, "t", "x")
     futures = in_one_batch(

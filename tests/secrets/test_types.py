@@ -27,6 +27,7 @@ KEY = "sk-proj-Zq8vT3xLmN4pR7sW2yB6cD9fG1hJ5kQ0"
 def test_public_names() -> None:
     assert set(convergio.secrets.__all__) == {
         "CachedSecretStore",
+        "CosmosSecretStore",
         "KeyVaultSecretStore",
         "LocalSecretStore",
         "RedactingFilter",

@@ -1,35 +1,45 @@
-"""The run event channel: append, tail after a sequence number, watchers, batched text."""
+"""The run stream's contract, for both adapters: append, tail after a sequence number, watchers, text."""
 
 from __future__ import annotations
 
+import threading
 import time
-from pathlib import Path
 
-from convergio.streams import RunStream, TextChannel, sse
-from tests.metering._batching import statements
+from convergio.streams import RunStream, SqliteRunStream, TextChannel, sse
+from tests.streams.conftest import Instance
 
 
-def test_readers_tail_after_the_last_event_they_saw(tmp_path: Path) -> None:
-    stream = RunStream(tmp_path / "s.sqlite3")
+def test_readers_tail_after_the_last_event_they_saw(stream: RunStream) -> None:
     first = stream.append("r1", "text", {"delta": "a"})
     stream.append("r2", "text", {"delta": "other run"})
-    second = stream.append("r1", "text", {"delta": "b"})
+    second = stream.append("r1", "text", {"delta": "b", "nested": {"n": [1, 2]}})
+    assert 0 < first < second
     assert [e.data["delta"] for e in stream.read("r1")] == ["a", "b"]
     assert [e.seq for e in stream.read("r1", after=first)] == [second]
-    assert stream.forget("r1") == 2 and stream.read("r1") == []
+    assert stream.read("r1", after=first)[0].data["nested"] == {"n": [1, 2]}
+    assert [e.seq for e in stream.read("r1", limit=1)] == [first] and stream.read("r1", after=second) == []
+    assert stream.forget("r1") == 2 and stream.read("r1") == [] and stream.forget("r1") == 0
+    assert [e.data["delta"] for e in stream.read("r2")] == ["other run"]
+    assert stream.append("r1", "text", {"delta": "c"}) > second  # a reader's Last-Event-ID stays valid
 
 
-def test_watching_expires(tmp_path: Path) -> None:
-    stream = RunStream(tmp_path / "s.sqlite3")
+def test_prune_drops_old_events(stream: RunStream) -> None:
+    stream.append("r1", "text", {"delta": "a"})
+    stream.append("r2", "text", {"delta": "b"})
+    assert stream.prune(older_than_s=3600) == 0
+    time.sleep(0.01)
+    assert stream.prune(older_than_s=0) == 2 and stream.read("r1") == [] and stream.read("r2") == []
+
+
+def test_watching_expires(stream: RunStream) -> None:
     assert not stream.watched("r1")
-    stream.watch("r1", ttl_s=0.2)
+    stream.watch("r1", ttl_s=0.3)
     assert stream.watched("r1") and not stream.watched("r2")
-    time.sleep(0.25)
+    time.sleep(0.35)
     assert not stream.watched("r1")
 
 
-def test_a_text_channel_batches_deltas_and_loses_none(tmp_path: Path) -> None:
-    stream = RunStream(tmp_path / "s.sqlite3")
+def test_a_text_channel_batches_deltas_and_loses_none(stream: RunStream) -> None:
     channel = TextChannel(stream, "r1", "writer", 2, interval_s=60)
     for piece in ["Lava ", "", "flows ", "slowly."]:
         channel(piece)
@@ -44,25 +54,71 @@ def test_sse_messages_keep_their_framing_whatever_the_data() -> None:
     assert text == 'event: text\nid: 7\nretry: 1000\ndata: {"delta":"two\\n\\nlines"}\n\n'
 
 
-def test_a_watch_from_another_instance_on_the_file_shows_within_the_recheck_bound(tmp_path: Path) -> None:
-    agents, endpoint = RunStream(tmp_path / "s.sqlite3"), RunStream(tmp_path / "s.sqlite3")
+def test_the_factory_opens_a_file_in_the_home_without_a_control_plane(home_stream: RunStream) -> None:
+    assert isinstance(home_stream, SqliteRunStream) and isinstance(home_stream, RunStream)
+    assert home_stream.read("r1", after=0) == []
+
+
+# ---------------------------------------------------------------- several instances on one backend
+
+
+def test_a_watch_from_another_instance_shows_within_the_recheck_bound(instance: Instance) -> None:
+    agents, endpoint = instance(recheck_s=0.05), instance()
     assert not agents.watched("r1")
-    endpoint.watch("r1", ttl_s=30)  # as the SSE endpoint would, from another process
+    endpoint.watch("r1", ttl_s=30)  # as the SSE endpoint would, on another instance
     assert endpoint.watched("r1")  # its own watch: at once
     time.sleep(agents.recheck_s)
     assert agents.watched("r1") and not agents.watched("r2")
 
 
-def test_watched_answers_from_memory_and_looks_at_the_file_at_most_every_recheck(tmp_path: Path) -> None:
-    agents = RunStream(tmp_path / "s.sqlite3", recheck_s=60)
-    endpoint = RunStream(tmp_path / "s.sqlite3")
+def test_watched_answers_from_memory_within_the_recheck_bound(instance: Instance) -> None:
+    agents, endpoint = instance(recheck_s=60), instance()
     endpoint.watch("r1", ttl_s=30)
-    with statements(agents._db) as seen:
-        assert all(agents.watched("r1") for _ in range(1000))
-    assert seen[0] == "PRAGMA data_version" and len(seen) == 2  # and the live watchers, once
+    assert agents.watched("r1")  # the first look reads the watchers
     endpoint.watch("r2", ttl_s=30)
     agents.watch("r3", ttl_s=30)
-    with statements(agents._db) as seen:
-        assert not agents.watched("r2")  # within the bound: not yet
-        assert agents.watched("r3")  # its own: at once
-    assert seen == []
+    assert not agents.watched("r2")  # within the bound: not yet
+    assert agents.watched("r3")  # its own: at once
+
+
+def test_events_appended_on_two_instances_read_as_one_sequence(instance: Instance) -> None:
+    a, b = instance(), instance()
+    seqs = [(a if i % 2 == 0 else b).append("r1", "text", {"i": i}) for i in range(6)]
+    for reader in (a, b):
+        events = reader.read("r1")
+        assert [e.data["i"] for e in events] == list(range(6)) and [e.seq for e in events] == seqs
+    assert seqs == list(range(seqs[0], seqs[0] + 6))  # gap-free
+
+
+def test_a_reader_resuming_on_another_instance_gets_exactly_the_rest(instance: Instance) -> None:
+    writer, first, second = instance(), instance(), instance()
+    for i in range(3):
+        writer.append("r1", "text", {"i": i})
+    seen = first.read("r1", limit=2)
+    for i in range(3, 5):
+        writer.append("r1", "text", {"i": i})
+    rest = second.read("r1", after=seen[-1].seq)  # Last-Event-ID, on another instance
+    assert [e.data["i"] for e in seen + rest] == list(range(5))
+
+
+def test_parallel_appends_on_two_instances_get_unique_increasing_numbers(instance: Instance) -> None:
+    instances = [instance(), instance()]
+    start = threading.Barrier(4)
+    taken: list[int] = []
+
+    def write(stream: RunStream, n: int) -> None:
+        start.wait()
+        for i in range(4):
+            seq = stream.append("r1", "text", {"writer": n, "i": i})
+            taken.append(seq)
+
+    threads = [threading.Thread(target=write, args=(instances[n % 2], n)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    events = instances[1].read("r1")
+    assert sorted(taken) == [e.seq for e in events] and len(set(taken)) == 16
+    assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + 16))
+    for n in range(4):  # each writer's events in its own order
+        assert [e.data["i"] for e in events if e.data["writer"] == n] == list(range(4))

@@ -1,4 +1,4 @@
-"""The tenant store and header authentication, on real SQLite files in tmp_path."""
+"""The tenant store's contract and header authentication, on both adapters (see conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 import convergio.tenants
+from convergio.controlplane import CosmosPlane
 from convergio.tenants import (
+    CosmosTenantStore,
     RunRecord,
+    SqliteTenantStore,
     Tenant,
     TenantExists,
     TenantStore,
@@ -21,14 +24,10 @@ from convergio.tenants import (
     open_tenant_store,
     tenant_id_for,
 )
+from tests.tenants._backends import OpenStore
 
 OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 OID = "6f1c2a3b-0000-4000-8000-0123456789ab"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> TenantStore:
-    return open_tenant_store(tmp_path / "home")
 
 
 def principal_header(claims: list[dict[str, str]]) -> str:
@@ -40,9 +39,12 @@ def test_public_surface_is_pinned() -> None:
     assert sorted(convergio.tenants.__all__) == [
         "ConnectionRecord",
         "ConnectionRegistry",
+        "CosmosTenantStore",
         "RunRecord",
+        "SqliteTenantStore",
         "Tenant",
         "TenantExists",
+        "TenantRecords",
         "TenantStore",
         "UnknownTenant",
         "authenticate_headers",
@@ -52,8 +54,17 @@ def test_public_surface_is_pinned() -> None:
 
 
 def test_open_tenant_store_creates_the_home_and_the_file(tmp_path: Path) -> None:
-    open_tenant_store(tmp_path / "a" / "b")
+    store = open_tenant_store(tmp_path / "a" / "b")
+    assert isinstance(store, SqliteTenantStore) and isinstance(store, TenantStore)
     assert (tmp_path / "a" / "b" / "tenants.sqlite3").is_file()
+
+
+def test_open_tenant_store_with_a_control_plane_uses_it_and_no_file(
+    tmp_path: Path, cosmos_plane: CosmosPlane
+) -> None:
+    store = open_tenant_store(tmp_path / "home", cosmos=cosmos_plane)
+    assert isinstance(store, CosmosTenantStore) and isinstance(store, TenantStore)
+    assert not (tmp_path / "home").exists()
 
 
 # -- tenants and keys --------------------------------------------------------------------------
@@ -156,15 +167,22 @@ def test_names_without_letters_or_digits_are_refused(store: TenantStore, name: s
     assert store.list_tenants() == []
 
 
+def _stored_bytes(store: TenantStore) -> bytes:
+    """Everything the store holds: its files, or every document of its container."""
+    if isinstance(store, SqliteTenantStore):
+        return b"".join(p.read_bytes() for p in store.path.parent.iterdir() if p.name.startswith("tenants"))
+    assert isinstance(store, CosmosTenantStore)
+    return json.dumps(list(store.container.read_all_items())).encode()
+
+
 def test_the_plain_key_is_never_stored_logged_or_shown(
     store: TenantStore, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     tenant, key = store.add_tenant("Acme")
     extra = store.issue_key("acme", label="ci")
-    raw = b"".join(p.read_bytes() for p in store.path.parent.iterdir() if p.name.startswith("tenants"))
-    assert raw  # the database (and its WAL) holds data...
-    assert b"acme" in raw
+    raw = _stored_bytes(store)
+    assert b"acme" in raw  # the store holds data...
     for secret in (key, extra):
         assert secret.encode() not in raw  # ...but not the key
         assert secret[4:].encode() not in raw  # nor its random part
@@ -172,9 +190,8 @@ def test_the_plain_key_is_never_stored_logged_or_shown(
         assert secret not in repr(tenant) and secret not in repr(store)
 
 
-def test_two_store_instances_see_each_others_writes_at_once(tmp_path: Path) -> None:
-    host = TenantStore(tmp_path / "tenants.sqlite3")
-    cli = TenantStore(tmp_path / "tenants.sqlite3")
+def test_two_store_instances_see_each_others_writes_at_once(open_store: OpenStore) -> None:
+    host, cli = open_store(), open_store()
     assert host.list_tenants() == []
     tenant, key = cli.add_tenant("Acme")
     assert host.authenticate(key) == tenant  # nothing cached on the host side
@@ -186,14 +203,15 @@ def test_two_store_instances_see_each_others_writes_at_once(tmp_path: Path) -> N
     assert cli.owner_of("run-1") == "acme"
 
 
-def test_concurrent_writers_from_many_threads_all_succeed(store: TenantStore) -> None:
+def test_concurrent_writers_from_many_threads_all_succeed(store: TenantStore, backend: str) -> None:
+    rounds = 10 if backend == "sqlite" else 2  # an emulator call takes ~30 ms
     store.add_tenant("Acme")
     keys: list[str] = []
     errors: list[BaseException] = []
 
     def work(n: int) -> None:
         try:
-            for i in range(10):
+            for i in range(rounds):
                 keys.append(store.issue_key("acme", label=f"t{n}"))
                 store.record_run("acme", f"run-{n}-{i}", "g")
         except BaseException as exc:
@@ -205,9 +223,9 @@ def test_concurrent_writers_from_many_threads_all_succeed(store: TenantStore) ->
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(set(keys)) == 80
+    assert len(set(keys)) == 8 * rounds
     assert all(store.authenticate(k) is not None for k in keys)
-    assert store.count_runs("acme") == 80
+    assert store.count_runs("acme") == 8 * rounds
 
 
 # -- principals ----------------------------------------------------------------------------------

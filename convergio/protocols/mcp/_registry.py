@@ -1,18 +1,18 @@
 """Tenants' MCP servers: where each is, and the tools it offered when last listed.
 
-Records live in the tenant store's SQLite file (same locking and durability rules as
-connections). Header values may carry keys, so they live in the secret store (one secret per
-server holding the headers as JSON); this table keeps only header names and fingerprints.
-The tool list is stored so that validating a graph never reaches the network.
+Records are the tenant store's ``mcp_servers`` family, so they live wherever the tenants do
+(SQLite file or control plane). Header values may carry keys, so they live in the secret store
+(one secret per server holding the headers as JSON); a record keeps only header names and
+fingerprints. The tool list is stored so that validating a graph never reaches the network.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from convergio.protocols._types import RemoteToolInfo
 from convergio.tenants import TenantStore
@@ -32,29 +32,7 @@ SERVER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 """A server's name as graphs write it in ``mcp.<server>.<tool>``."""
 TOOL_PREFIX = "mcp."
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS mcp_servers (
-    tenant_id     TEXT NOT NULL REFERENCES tenants(id),
-    name          TEXT NOT NULL,
-    url           TEXT NULL,
-    transport     TEXT NOT NULL,
-    command       TEXT NOT NULL,
-    headers       TEXT NOT NULL,
-    timeout_s     REAL NOT NULL,
-    tools         TEXT NOT NULL,
-    refreshed_at  TEXT NOT NULL,
-    updated_at    TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, name)
-);
-"""
-_SELECT = (
-    "SELECT tenant_id, name, url, transport, command, headers, timeout_s, tools, refreshed_at, updated_at"
-    " FROM mcp_servers WHERE tenant_id = ?"
-)
-_UPSERT = (
-    "INSERT OR REPLACE INTO mcp_servers (tenant_id, name, url, transport, command, headers, timeout_s, tools,"
-    " refreshed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+_KIND: Final = "mcp_servers"
 
 
 def check_server_name(name: str) -> str:
@@ -108,12 +86,14 @@ class McpServerRecord:
 
 
 class McpServerRegistry:
-    """MCP server records in the tenant store's database."""
+    """MCP server records, per tenant, in the tenant store (any adapter).
+
+    Args:
+        store: The tenant store; a record is refused for a tenant it does not know.
+    """
 
     def __init__(self, store: TenantStore) -> None:
-        self._store = store
-        with store._connect() as db:
-            db.executescript(_SCHEMA)
+        self._records = store.records(_KIND)
 
     def put(self, record: McpServerRecord) -> McpServerRecord:
         """Create or replace a record; returns it with its update time.
@@ -122,54 +102,45 @@ class McpServerRegistry:
             UnknownTenant: no such tenant.
         """
         saved = dataclasses.replace(record, updated_at=_now())
-        with self._store._write() as db:
-            TenantStore._require_tenant(db, record.tenant_id)
-            db.execute(_UPSERT, _row(saved))
+        self._records.put(saved.tenant_id, saved.name, _body(saved))
         return saved
 
     def get(self, tenant_id: str, name: str) -> McpServerRecord | None:
-        with self._store._connect() as db:
-            row = db.execute(_SELECT + " AND name = ?", (tenant_id, name)).fetchone()
-        return _record(row) if row else None
+        body = self._records.get(tenant_id, name)
+        return None if body is None else _record(body)
 
     def list(self, tenant_id: str) -> list[McpServerRecord]:
-        with self._store._connect() as db:
-            rows = db.execute(_SELECT + " ORDER BY name", (tenant_id,)).fetchall()
-        return [_record(row) for row in rows]
+        return [_record(body) for body in self._records.list(tenant_id)]
 
     def delete(self, tenant_id: str, name: str) -> bool:
-        with self._store._write() as db:
-            cursor = db.execute("DELETE FROM mcp_servers WHERE tenant_id = ? AND name = ?", (tenant_id, name))
-        return cursor.rowcount > 0
+        return self._records.delete(tenant_id, name)
 
 
-def _row(record: McpServerRecord) -> tuple[Any, ...]:
-    tools = [dataclasses.asdict(tool) for tool in record.tools]
-    return (
-        record.tenant_id,
-        record.name,
-        record.url,
-        record.transport,
-        json.dumps(list(record.command)),
-        json.dumps(record.headers, sort_keys=True),
-        record.timeout_s,
-        json.dumps(tools, sort_keys=True),
-        record.refreshed_at,
-        record.updated_at,
-    )
+def _body(record: McpServerRecord) -> dict[str, Any]:
+    return {
+        "tenant_id": record.tenant_id,
+        "name": record.name,
+        "url": record.url,
+        "transport": record.transport,
+        "command": list(record.command),
+        "headers": dict(record.headers),
+        "timeout_s": record.timeout_s,
+        "tools": [dataclasses.asdict(tool) for tool in record.tools],
+        "refreshed_at": record.refreshed_at,
+        "updated_at": record.updated_at,
+    }
 
 
-def _record(row: tuple[Any, ...]) -> McpServerRecord:
-    tenant_id, name, url, transport, command, headers, timeout_s, tools, refreshed_at, updated_at = row
+def _record(body: Mapping[str, Any]) -> McpServerRecord:
     return McpServerRecord(
-        tenant_id=tenant_id,
-        name=name,
-        url=url,
-        transport=transport,
-        command=tuple(json.loads(command)),
-        headers=dict(json.loads(headers)),
-        timeout_s=float(timeout_s),
-        tools=tuple(RemoteToolInfo(**tool) for tool in json.loads(tools)),
-        refreshed_at=refreshed_at,
-        updated_at=updated_at,
+        tenant_id=body["tenant_id"],
+        name=body["name"],
+        url=body.get("url"),
+        transport=body.get("transport", "http"),
+        command=tuple(body.get("command", ())),
+        headers=dict(body.get("headers", {})),
+        timeout_s=float(body.get("timeout_s", 30.0)),
+        tools=tuple(RemoteToolInfo(**tool) for tool in body.get("tools", ())),
+        refreshed_at=body.get("refreshed_at", ""),
+        updated_at=body.get("updated_at", ""),
     )

@@ -1,0 +1,110 @@
+"""The embedded run event channel: an append-only SQLite table in the home directory.
+
+Sequence numbers come from one ``AUTOINCREMENT`` for all runs: unique and increasing, so they
+are increasing within each run too. ``watched`` answers from memory: a view of the live
+watchers, which this instance's ``watch`` updates at once and which is read again from the file
+when ``PRAGMA data_version`` says another connection (the SSE endpoint's process) committed,
+looked at no more often than every ``recheck_s`` seconds (50 ms). A watch made elsewhere is thus
+seen by every ``watched`` call that starts ``recheck_s`` after its commit.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from convergio._sqlite import Database, run_script
+
+from ._store import StreamEvent
+
+__all__ = ["SqliteRunStream"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, kind TEXT NOT NULL,
+    data TEXT NOT NULL, at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, seq);
+CREATE TABLE IF NOT EXISTS watchers (run_id TEXT PRIMARY KEY, until REAL NOT NULL);
+"""
+
+
+class SqliteRunStream:
+    """Append and tail run events in one SQLite file, safe across threads and processes.
+
+    Args:
+        path: The database file.
+        recheck_s: How long ``watched`` may miss a watch made through another connection (it
+            costs a statement each time it looks; until then the agents' text is not lost,
+            only answered in one piece).
+    """
+
+    def __init__(self, path: Path, *, recheck_s: float = 0.05) -> None:
+        self.path = path
+        self.recheck_s = recheck_s
+        # One connection for the process: ``watched`` runs on every agent call. Events are for
+        # watching, not keeping: a machine crash may lose the last ones (synchronous=NORMAL).
+        self._db = Database(path, timeout=5.0, synchronous="NORMAL")
+        self._db.write(lambda db: run_script(db, _SCHEMA))
+        self._watchers: dict[str, float] = {}  # run id -> watched until (time.time())
+        self._version: int | None = None  # the file's data_version when they were read
+        self._recheck_at = 0.0  # time.monotonic()
+        self._view_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def append(self, run_id: str, kind: str, data: dict[str, Any]) -> int:
+        row = (run_id, kind, json.dumps(data), time.time())
+        return self._db.write(
+            lambda db: int(
+                db.execute("INSERT INTO events (run_id, kind, data, at) VALUES (?, ?, ?, ?)", row).lastrowid
+                or 0
+            )
+        )
+
+    def watch(self, run_id: str, ttl_s: float) -> None:
+        until = time.time() + ttl_s
+        self._db.write(
+            lambda db: db.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?)", (run_id, until))
+        )
+        with self._view_lock:  # after a look at the file that began before the commit, if any
+            self._watchers[run_id] = until  # the connection's own commits leave data_version as it is
+
+    def watched(self, run_id: str) -> bool:
+        if time.monotonic() >= self._recheck_at:
+            self._recheck()
+        until = self._watchers.get(run_id)
+        return until is not None and until > time.time()
+
+    def _recheck(self) -> None:
+        """Read the live watchers again if another connection committed since the last read."""
+        with self._view_lock:
+            if time.monotonic() < self._recheck_at:  # another thread just looked
+                return
+            with self._db.read() as db:
+                (version,) = db.execute("PRAGMA data_version").fetchone()
+                if version != self._version:
+                    live = db.execute("SELECT run_id, until FROM watchers WHERE until > ?", (time.time(),))
+                    self._watchers, self._version = dict(live.fetchall()), version
+            self._recheck_at = time.monotonic() + self.recheck_s
+
+    def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
+        with self._db.read() as db:
+            rows = db.execute(
+                "SELECT seq, kind, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (run_id, after, limit),
+            ).fetchall()
+        return [StreamEvent(seq, kind, json.loads(data)) for seq, kind, data in rows]
+
+    def forget(self, run_id: str) -> int:
+        return self._db.write(
+            lambda db: db.execute("DELETE FROM events WHERE run_id = ?", (run_id,)).rowcount
+        )
+
+    def prune(self, older_than_s: float) -> int:
+        cutoff = time.time() - older_than_s
+        return self._db.write(lambda db: db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)

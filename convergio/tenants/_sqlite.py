@@ -1,0 +1,312 @@
+"""The embedded tenant store: tenants, key digests, principals, the run index and records in SQLite.
+
+The CLI adds tenants and keys while the host serves requests from several threads, so the store
+opens one short-lived connection per call instead of sharing one: WAL lets readers and the
+single writer proceed together, the busy timeout makes a writer wait instead of failing, and
+nothing is cached, so a key issued by another process authenticates on the next request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from convergio.tenants._keys import hash_key, is_well_formed_key, new_key, tenant_id_for
+from convergio.tenants._models import RunRecord, Tenant, TenantExists, UnknownTenant
+from convergio.tenants._store import _now, canonical_principal, check_kind, check_page
+
+__all__ = ["STORE_FILE", "SqliteTenantRecords", "SqliteTenantStore"]
+
+STORE_FILE = "tenants.sqlite3"
+_BUSY_TIMEOUT_S = 5.0
+_log = logging.getLogger("convergio.tenants")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash    TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    label       TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT NULL
+);
+CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant_id);
+CREATE TABLE IF NOT EXISTS principals (
+    principal_id  TEXT PRIMARY KEY,
+    tenant_id     TEXT NOT NULL REFERENCES tenants(id)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    graph_name  TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS tenant_records (
+    kind        TEXT NOT NULL,
+    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
+    name        TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    PRIMARY KEY (kind, tenant_id, name)
+);
+"""
+# Tables of earlier releases, one per record kind, folded into tenant_records once: the table
+# name is the kind, and the listed columns held JSON text.
+_LEGACY_TABLES: Final[dict[str, tuple[str, ...]]] = {
+    "connections": (),
+    "mcp_servers": ("command", "headers", "tools"),
+}
+
+
+class SqliteTenantStore:
+    """The :class:`~convergio.tenants.TenantStore` in one SQLite file, safe across threads and processes.
+
+    Args:
+        path: The SQLite file; it and its parent directory are created when missing.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            # The journal mode is stored in the file, so setting it once covers every connection.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+        self._fold_legacy_tables()
+
+    def __repr__(self) -> str:
+        return f"SqliteTenantStore({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # timeout= is SQLite's busy timeout: wait for another writer rather than fail.
+        with closing(sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)) as db:
+            db.execute("PRAGMA foreign_keys=ON")
+            yield db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so a check-then-insert cannot race another writer.
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _fold_legacy_tables(self) -> None:
+        listed = "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)"
+        with self._connect() as db:  # a read first: opening a current file takes no write lock
+            if not db.execute(listed, tuple(_LEGACY_TABLES)).fetchall():
+                return
+        with self._write() as db:
+            for (table,) in db.execute(listed, tuple(_LEGACY_TABLES)).fetchall():
+                json_columns = _LEGACY_TABLES[table]
+                cursor = db.execute(f"SELECT * FROM {table}")  # noqa: S608 - a name from _LEGACY_TABLES
+                columns = [d[0] for d in cursor.description]
+                for row in cursor.fetchall():
+                    body = dict(zip(columns, row, strict=True))
+                    body.update({c: json.loads(body[c]) for c in json_columns})
+                    db.execute(
+                        "INSERT OR IGNORE INTO tenant_records (kind, tenant_id, name, body)"
+                        " VALUES (?, ?, ?, ?)",
+                        (table, body["tenant_id"], body["name"], json.dumps(body, sort_keys=True)),
+                    )
+                db.execute(f"DROP TABLE {table}")
+                _log.info("tenant store: table %s folded into tenant_records", table)
+
+    def require_tenant(self, db: sqlite3.Connection, tenant_id: str) -> None:
+        """Raise :class:`UnknownTenant` unless the tenant exists (inside ``db``'s transaction)."""
+        if db.execute("SELECT 1 FROM tenants WHERE id = ?", (tenant_id,)).fetchone() is None:
+            raise UnknownTenant(tenant_id)
+
+    @staticmethod
+    def _insert_key(db: sqlite3.Connection, tenant_id: str, label: str) -> str:
+        key = new_key()
+        db.execute(
+            "INSERT INTO api_keys (key_hash, tenant_id, label, created_at) VALUES (?, ?, ?, ?)",
+            (hash_key(key), tenant_id, label, _now()),
+        )
+        return key
+
+    # -- tenants ------------------------------------------------------------------------
+    def add_tenant(self, name: str) -> tuple[Tenant, str]:
+        display = name.strip()
+        if not display:
+            raise ValueError("tenant name must not be blank")
+        tenant = Tenant(id=tenant_id_for(display), name=display, created_at=_now())
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM tenants WHERE id = ?", (tenant.id,)).fetchone():
+                raise TenantExists(tenant.id)
+            db.execute(
+                "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
+                (tenant.id, tenant.name, tenant.created_at),
+            )
+            key = self._insert_key(db, tenant.id, "initial")
+        _log.info("tenant %s added", tenant.id)
+        return tenant, key
+
+    def get(self, tenant_id: str) -> Tenant | None:
+        with self._connect() as db:
+            row = db.execute("SELECT id, name, created_at FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+        return Tenant(*row) if row else None
+
+    def list_tenants(self) -> list[Tenant]:
+        with self._connect() as db:
+            rows = db.execute("SELECT id, name, created_at FROM tenants ORDER BY id").fetchall()
+        return [Tenant(*row) for row in rows]
+
+    # -- API keys -----------------------------------------------------------------------
+    def issue_key(self, tenant_id: str, *, label: str = "") -> str:
+        with self._write() as db:
+            self.require_tenant(db, tenant_id)
+            key = self._insert_key(db, tenant_id, label)
+        _log.info("key issued for tenant %s (label %r)", tenant_id, label)
+        return key
+
+    def revoke_keys(self, tenant_id: str, *, label: str | None = None) -> int:
+        with self._write() as db:
+            self.require_tenant(db, tenant_id)
+            cursor = db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND revoked_at IS NULL"
+                " AND (? IS NULL OR label = ?)",
+                (_now(), tenant_id, label, label),
+            )
+            revoked = cursor.rowcount
+        _log.info("%d key(s) revoked for tenant %s", revoked, tenant_id)
+        return revoked
+
+    def authenticate(self, key: str) -> Tenant | None:
+        if not is_well_formed_key(key):
+            return None
+        # The lookup is by digest: timing can reveal at most how a digest compares, never the key.
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT t.id, t.name, t.created_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
+                " WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+                (hash_key(key),),
+            ).fetchone()
+        return Tenant(*row) if row else None
+
+    # -- Entra ID principals ------------------------------------------------------------
+    def map_principal(self, principal_id: str, tenant_id: str) -> None:
+        principal = canonical_principal(principal_id)
+        if not principal:
+            raise ValueError("principal id must not be blank")
+        with self._write() as db:
+            self.require_tenant(db, tenant_id)
+            db.execute(
+                "INSERT INTO principals (principal_id, tenant_id) VALUES (?, ?)"
+                " ON CONFLICT (principal_id) DO UPDATE SET tenant_id = excluded.tenant_id",
+                (principal, tenant_id),
+            )
+        _log.info("principal mapped to tenant %s", tenant_id)
+
+    def tenant_for_principal(self, principal_id: str) -> Tenant | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT t.id, t.name, t.created_at FROM principals p JOIN tenants t ON t.id = p.tenant_id"
+                " WHERE p.principal_id = ?",
+                (canonical_principal(principal_id),),
+            ).fetchone()
+        return Tenant(*row) if row else None
+
+    # -- run index ----------------------------------------------------------------------
+    def record_run(
+        self, tenant_id: str, run_id: str, graph_name: str, *, created_at: str | None = None
+    ) -> None:
+        with self._write() as db:
+            self.require_tenant(db, tenant_id)
+            db.execute(
+                "INSERT INTO runs (run_id, tenant_id, graph_name, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id) DO NOTHING",
+                (run_id, tenant_id, graph_name, created_at or _now()),
+            )
+            (owner,) = db.execute("SELECT tenant_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            # A retried start is fine; handing a run to another tenant never is.
+            if owner != tenant_id:
+                raise ValueError(f"run {run_id!r} belongs to another tenant")
+
+    def forget_run(self, run_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
+    def owner_of(self, run_id: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT tenant_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return str(row[0]) if row else None
+
+    def list_runs(self, tenant_id: str, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        check_page(limit, offset)
+        with self._connect() as db:
+            rows = db.execute(
+                # rowid breaks ties between runs recorded in the same microsecond: later insert first.
+                "SELECT run_id, tenant_id, graph_name, created_at FROM runs WHERE tenant_id = ?"
+                " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                (tenant_id, limit, offset),
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
+
+    def count_runs(self, tenant_id: str) -> int:
+        with self._connect() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM runs WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        return int(count)
+
+    # -- tenant records -----------------------------------------------------------------
+    def records(self, kind: str) -> SqliteTenantRecords:
+        return SqliteTenantRecords(self, check_kind(kind))
+
+
+class SqliteTenantRecords:
+    """One family of tenant records in the tenant store's file (same locking and durability rules)."""
+
+    def __init__(self, store: SqliteTenantStore, kind: str) -> None:
+        self._store = store
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        return f"SqliteTenantRecords({self._store!r}, {self.kind!r})"
+
+    def put(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> None:
+        text = json.dumps(dict(body), sort_keys=True)
+        with self._store._write() as db:
+            self._store.require_tenant(db, tenant_id)
+            db.execute(
+                "INSERT OR REPLACE INTO tenant_records (kind, tenant_id, name, body) VALUES (?, ?, ?, ?)",
+                (self.kind, tenant_id, name, text),
+            )
+
+    def get(self, tenant_id: str, name: str) -> dict[str, Any] | None:
+        with self._store._connect() as db:
+            row = db.execute(
+                "SELECT body FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ?",
+                (self.kind, tenant_id, name),
+            ).fetchone()
+        return dict(json.loads(row[0])) if row else None
+
+    def list(self, tenant_id: str) -> list[dict[str, Any]]:
+        with self._store._connect() as db:
+            rows = db.execute(
+                "SELECT body FROM tenant_records WHERE kind = ? AND tenant_id = ? ORDER BY name",
+                (self.kind, tenant_id),
+            ).fetchall()
+        return [dict(json.loads(row[0])) for row in rows]
+
+    def delete(self, tenant_id: str, name: str) -> bool:
+        with self._store._write() as db:
+            cursor = db.execute(
+                "DELETE FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ?",
+                (self.kind, tenant_id, name),
+            )
+        return cursor.rowcount > 0

@@ -1,0 +1,157 @@
+"""The ledger contract, for both adapters: SQLite on a temporary file, and Cosmos DB on the
+emulator (``CosmosLedger`` on the control plane's ``usage`` container). Idempotent by id with the
+first record kept, exact round trips, filters, per-run totals, tenants kept apart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from convergio.controlplane import CosmosPlane
+from convergio.metering import CosmosLedger, Ledger, SqliteLedger
+from tests._emulators import CosmosEmulator
+from tests.metering._samples import random_records, record
+
+OpenLedger = Callable[[], Ledger]
+
+
+@pytest.fixture(params=["sqlite", "cosmos"])
+def open_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenLedger]:
+    """Open another ledger on the same data: another process (SQLite) or app instance (Cosmos DB)."""
+    opened: list[SqliteLedger] = []
+    if request.param == "sqlite":
+
+        def sqlite() -> Ledger:
+            opened.append(SqliteLedger(tmp_path / "usage.sqlite3"))
+            return opened[-1]
+
+        yield sqlite
+    else:
+        emulator: CosmosEmulator = request.getfixturevalue("cosmos_emulator")
+        plane: CosmosPlane = request.getfixturevalue("cosmos_plane")
+        instances: list[CosmosLedger] = []
+
+        def cosmos() -> Ledger:
+            if instances:  # another instance: its own client on the same database
+                other = CosmosPlane.connect(
+                    emulator.endpoint, plane.database.id, key=emulator.key, verify_tls=False
+                )
+                instances.append(CosmosLedger(other.container("usage")))
+            else:
+                instances.append(CosmosLedger(plane.container("usage")))
+            return instances[-1]
+
+        yield cosmos
+    for ledger in opened:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(open_ledger: OpenLedger) -> Ledger:
+    return open_ledger()
+
+
+def test_it_is_a_ledger(ledger: Ledger) -> None:
+    assert isinstance(ledger, Ledger)
+
+
+def test_recording_is_idempotent_and_duplicates_in_a_batch_count_once(ledger: Ledger) -> None:
+    records = random_records(1, 12)
+    assert ledger.record(records) == 12
+    assert ledger.record(records[:4]) == 0
+    assert ledger.record([record(), record(), record(unit="output_tokens")]) == 2
+    assert ledger.record([]) == 0
+    tenants = {r.tenant_id for r in records}
+    assert sorted(r.id for t in tenants for r in ledger.query(t)) == sorted(r.id for r in records)
+
+
+def test_the_first_record_of_an_id_is_kept(ledger: Ledger) -> None:
+    ledger.record([record()])
+    redelivered = record(at="2026-11-24T10:00:09Z", quantity=999, cost=Decimal(9))  # same key, new body
+    assert redelivered.id == record().id
+    assert ledger.record([redelivered]) == 0
+    assert ledger.query("tenant-a") == [record()]
+    assert ledger.run_costs("tenant-a", ["run-1"]) == {"run-1": record().cost}
+
+
+def test_records_round_trip_exactly(ledger: Ledger) -> None:
+    records = random_records(2, 24, fractional=True)
+    ledger.record(records)
+    for tenant in {r.tenant_id for r in records}:
+        mine = sorted((r for r in records if r.tenant_id == tenant), key=lambda r: (r.at, r.id))
+        assert ledger.query(tenant) == mine
+
+
+def test_query_filters_and_tenants_apart(ledger: Ledger) -> None:
+    ledger.record(
+        [
+            record(run_id="run-1", at="2026-11-01T00:00:00Z"),
+            record(run_id="run-1", at="2026-11-01T12:00:00Z", unit="output_tokens"),
+            record(run_id="run-2", at="2026-11-02T00:00:00Z"),
+            record(run_id="run-2", at="2026-11-03T00:00:00.000001Z", unit="output_tokens"),
+            record(tenant_id="tenant-b", run_id="run-1", at="2026-11-01T06:00:00Z"),
+        ]
+    )
+
+    def runs(**filters: str) -> list[tuple[str, str]]:
+        return [(r.run_id, r.at[:10]) for r in ledger.query("tenant-a", **filters)]
+
+    assert runs() == [
+        ("run-1", "2026-11-01"),
+        ("run-1", "2026-11-01"),
+        ("run-2", "2026-11-02"),
+        ("run-2", "2026-11-03"),
+    ]
+    assert runs(run_id="run-2") == [("run-2", "2026-11-02"), ("run-2", "2026-11-03")]
+    assert runs(start="2026-11-02") == [("run-2", "2026-11-02"), ("run-2", "2026-11-03")]  # inclusive
+    assert runs(end="2026-11-02") == [("run-1", "2026-11-01"), ("run-1", "2026-11-01")]  # exclusive
+    assert runs(start="2026-11-01T12:00:00+00:00", end="2026-11-03T00:00:00Z") == [
+        ("run-1", "2026-11-01"),
+        ("run-2", "2026-11-02"),
+    ]
+    assert runs(start="2026-11-03T01:00:00+01:00") == [("run-2", "2026-11-03")]  # offsets are converted
+    assert runs(start="2026-11-02", run_id="run-1") == []
+    assert [r.tenant_id for r in ledger.query("tenant-b")] == ["tenant-b"]
+    assert ledger.query("tenant-c") == [] and ledger.query("x' OR 1=1 --") == []
+    with pytest.raises(ValueError, match="start"):
+        ledger.query("tenant-a", start="last week")
+
+
+def test_run_totals_match_summing_each_runs_records(ledger: Ledger) -> None:
+    records = random_records(7, 40)
+    ledger.record(records)
+    tenant = records[0].tenant_id
+    asked = [*sorted({r.run_id for r in records if r.tenant_id == tenant})[:5], "run-without-usage"]
+    expected = {
+        run: sum((r.cost for r in records if r.tenant_id == tenant and r.run_id == run), Decimal(0))
+        for run in asked
+    }
+    totals = ledger.run_costs(tenant, [*asked, asked[0]])  # a repeated run is asked once
+    assert totals == expected
+    assert totals["run-without-usage"] == 0 and sum(totals.values()) > 0
+
+
+def test_run_totals_never_cross_tenants(ledger: Ledger) -> None:
+    ledger.record(
+        [
+            record(tenant_id="a", run_id="shared", cost=Decimal("0.25")),
+            record(tenant_id="a", run_id="shared", unit="output_tokens", cost=Decimal("0.00000001")),
+            record(tenant_id="b", run_id="shared", cost=Decimal("9")),
+        ]
+    )
+    assert ledger.run_costs("a", ["shared"]) == {"shared": Decimal("0.25000001")}
+    assert ledger.run_costs("a", []) == {}
+
+
+def test_two_instances_recording_the_same_calls_in_parallel_store_each_once(open_ledger: OpenLedger) -> None:
+    instances = [open_ledger(), open_ledger()]
+    records = random_records(5, 10)
+    with ThreadPoolExecutor(8) as pool:
+        created = sum(pool.map(lambda n: instances[n % 2].record(records), range(8)))
+    assert created == 10
+    tenants = {r.tenant_id for r in records}
+    assert sum(len(instances[0].query(t)) for t in tenants) == 10
