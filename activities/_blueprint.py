@@ -34,6 +34,12 @@ def record_run(summary: dict[str, Any]) -> None:
     runs.record_run_activity(summary)
 
 
+@blueprint.activity_trigger(input_name="record")
+def record_progress(record: dict[str, Any]) -> dict[str, Any]:
+    """Echo a run's progress record: its result is how the record reaches the history (ADR 0014)."""
+    return record
+
+
 @blueprint.activity_trigger(input_name="event")
 @blueprint.durable_client_input(client_name="client")
 async def emit_run_event(event: dict[str, Any], client: df.DurableOrchestrationClient) -> list[str]:

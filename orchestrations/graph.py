@@ -15,6 +15,7 @@ The embedded host reproduces the same replay rules.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState, TimerTask
 
-from convergio.graph import RECORD_RUN, Command, GraphRun
+from convergio.graph import RECORD_PROGRESS, RECORD_RUN, RECORD_TASK, Command, GraphRun
 
 from .webhooks import announce_end, announce_waits
 
@@ -48,14 +49,21 @@ def agent_graph(context: df.DurableOrchestrationContext) -> Steps:
         commands = run.take_commands()
         fresh = {c.token: _start(context, c) for c in commands}
         fresh.update(announce_waits(context, request, run, commands))
+        context.set_custom_status(run.custom_status())
+        fresh.update({token: context.call_activity(RECORD_PROGRESS, r) for token, r in run.take_records()})
         tokens.update({task: token for token, task in fresh.items()})
         waiting = [*tasks.values(), *fresh.values()]
+        if run.finished:
+            # A failed run's view folds these records: they must reach the history before the end.
+            records = [t for token, t in tasks.items() if token.startswith(RECORD_TASK)]
+            records += [t for token, t in fresh.items() if token.startswith(RECORD_TASK)]
+            if records:
+                with contextlib.suppress(Exception):  # a failed echo loses display, never the run
+                    yield context.task_all(records)
+            break
         if fresh and tasks:
             waiting.append(_flush(context))
         tasks.update(fresh)
-        context.set_custom_status(run.status())
-        if run.finished:
-            break
         winner = yield context.task_any(waiting)
         token = tokens.pop(winner, None)
         if token is None:

@@ -24,7 +24,7 @@ from convergio.protocols.a2a import AgentInfo, GraphAgents, RunSnapshot, build_a
 from . import _models as m
 from ._runs import cancel_graph_run, start_graph_run
 from ._service import Service
-from ._views import run_view
+from ._views import load_status, run_view
 
 __all__ = ["PREFIX", "TenantAgents", "handle"]
 
@@ -67,7 +67,7 @@ class TenantAgents:
     async def status(self, graph: str, run_id: str) -> RunSnapshot | None:
         if self._svc.store.owner_of(run_id) != self._tenant:
             return None
-        status = await self._client.get_status(run_id, show_input=True)
+        status = await load_status(self._client, run_id, show_input=True)
         request = status.input_ if isinstance(status.input_, dict) else {}
         if status.runtime_status is None or request.get("graph", {}).get("name") != graph:
             return None

@@ -17,7 +17,7 @@ from convergio.graph import AGENT_GRAPH, GraphSpec, parse_graph, validate_input
 from . import _models as m
 from ._http import answer, base_url, blueprint, int_param, json_response, owned_run, read_body, tenant_of
 from ._service import Service, service
-from ._views import run_summary, run_view, summaries_with_costs, with_costs
+from ._views import load_status, run_summary, run_view, summaries_with_costs, with_costs
 
 __all__: list[str] = []
 
@@ -146,7 +146,7 @@ async def read_run(
     """
     if svc.store.owner_of(run_id) != tenant_id:
         raise NotFound(f"no run {run_id!r}")
-    status = await client.get_status(run_id)
+    status = await load_status(client, run_id)
     if status.runtime_status is None:
         raise NotFound(f"run {run_id!r} has no state (purged?)")
     return with_costs(run_view(run_id, status), svc.ledger.query(tenant_id, run_id=run_id))

@@ -1,4 +1,10 @@
-"""Durable orchestration status → the API's run views."""
+"""Durable orchestration status → the API's run views.
+
+A run's custom status is compact (ADR 0014): a summary and the newest changes. The whole node
+table is the run's output once it completed; before that (and for a failed or cancelled run)
+it is folded from the graph (the input), the progress records in the history, and the status'
+tail. ``load_status`` asks the durable client for exactly what the fold needs.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +12,16 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+import azure.durable_functions as df
 from azure.durable_functions.models import DurableOrchestrationStatus
 
-from convergio.graph import TERMINAL
+from convergio.graph import TERMINAL, fold, records_of
 from convergio.metering import UsageRecord
 from convergio.tenants import RunRecord
 
 from . import _models as m
 
-__all__ = ["run_summary", "run_view", "summaries_with_costs", "with_costs"]
+__all__ = ["load_status", "run_summary", "run_view", "summaries_with_costs", "with_costs"]
 
 _STATUS: dict[str, m.RunStatus] = {
     "Pending": "Pending",
@@ -49,12 +56,46 @@ def with_costs(view: m.RunView, records: Sequence[UsageRecord]) -> m.RunView:
     return view.model_copy(update={"nodes": nodes, "cost_eur": str(sum(per_node.values(), Decimal(0)))})
 
 
+async def load_status(
+    client: df.DurableOrchestrationClient, run_id: str, *, show_input: bool = False
+) -> DurableOrchestrationStatus:
+    """The status ``run_view`` needs to show every node, in as few and as small reads as it can.
+
+    A completed run's output has the table: one plain read. Otherwise a second read adds the
+    input (the graph: which agents there are), and the history with its outputs only when the
+    run has written progress records (larger runs).
+    """
+    status = await client.get_status(run_id, show_input=show_input)
+    if status.runtime_status is None or _complete_table(status):
+        return status
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    history = bool(custom.get("records"))
+    if show_input and not history:
+        return status
+    return await client.get_status(run_id, show_history=history, show_history_output=history, show_input=True)
+
+
+def _complete_table(status: DurableOrchestrationStatus) -> bool:
+    return _status(status) == "Completed" and isinstance(status.output, dict) and "nodes" in status.output
+
+
 def run_view(run_id: str, status: DurableOrchestrationStatus) -> m.RunView:
-    """Everything a client sees about one run; nodes still going when it was cancelled show cancelled."""
+    """Everything a client sees about one run; nodes still going when it was cancelled show cancelled.
+
+    With a status from ``load_status`` every node is there; with a plain one, a run not yet
+    completed shows only the nodes its status' tail carries (enough to follow changes).
+    """
     state = _status(status)
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     output = status.output if isinstance(status.output, dict) and state == "Completed" else {}
-    nodes = output.get("nodes") or custom.get("nodes") or {}
+    if output.get("nodes"):
+        nodes, routes, replans = output["nodes"], output.get("routes") or {}, output.get("replans") or []
+    else:
+        request = status.input_ if isinstance(status.input_, dict) else {}
+        agents = [a["id"] for a in (request.get("graph") or {}).get("agents") or [] if "id" in a]
+        table = fold(agents, records_of(status.history), _tail(custom))
+        nodes, routes = table["nodes"], table["routes"]
+        replans = [table["replans"][k] for k in sorted(table["replans"], key=int)]
     if state == "Terminated":
         nodes = {
             k: v | {"status": "cancelled"} if v["status"] not in TERMINAL else v for k, v in nodes.items()
@@ -73,9 +114,21 @@ def run_view(run_id: str, status: DurableOrchestrationStatus) -> m.RunView:
         outputs=output.get("outputs") or {},
         usage=m.Usage.model_validate(output.get("usage") or custom.get("usage") or {}),
         error=error if state in ("Failed", "Terminated") else None,
-        routes=output.get("routes") or custom.get("routes") or {},
-        replans=output.get("replans") or custom.get("replans") or [],
+        routes=routes,
+        replans=replans,
     )
+
+
+def _tail(custom: Mapping[str, Any]) -> dict[str, Any]:
+    """The status' items; a status from before ADR 0014 (a full table, replans as a list) reads too."""
+    replans = custom.get("replans")
+    if isinstance(replans, list):
+        replans = {str(i): r for i, r in enumerate(replans)}
+    return {
+        "nodes": custom.get("nodes") or {},
+        "routes": custom.get("routes") or {},
+        "replans": replans or {},
+    }
 
 
 def run_summary(record: RunRecord, status: DurableOrchestrationStatus) -> m.RunSummary:

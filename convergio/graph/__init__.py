@@ -3,18 +3,22 @@
 Pure: no I/O, no clocks, no randomness, so orchestrators can use all of it.
 """
 
+from ._progress import RECORD_PROGRESS, STATUS_LIMIT_UTF16, compact_entry, fold, records_of
 from ._replan import Revision
 from ._route import ROUTE_REQUEST, RouteCall, RouteDecision, decide, route_documents
-from ._run import AGENT_GRAPH, RECORD_RUN, RUN_AGENT, TERMINAL, Command, GraphRun
+from ._run import AGENT_GRAPH, RECORD_RUN, RECORD_TASK, RUN_AGENT, TERMINAL, Command, GraphRun
 from ._spec import AgentSpec, AwaitEvent, Budget, GraphSpec, NodeKind, OnFailure, Planner, Retry, Route
 from ._template import TEMPLATE_NAMES, TemplateError, check_template, render_prompt
 from ._validate import Catalog, Limits, parse_graph, path_of, validate_input
 
 __all__ = [
     "AGENT_GRAPH",
+    "RECORD_PROGRESS",
     "RECORD_RUN",
+    "RECORD_TASK",
     "ROUTE_REQUEST",
     "RUN_AGENT",
+    "STATUS_LIMIT_UTF16",
     "TERMINAL",
     "Command",
     "GraphRun",
@@ -35,9 +39,12 @@ __all__ = [
     "RouteDecision",
     "TemplateError",
     "check_template",
+    "compact_entry",
     "decide",
+    "fold",
     "parse_graph",
     "path_of",
+    "records_of",
     "render_prompt",
     "route_documents",
     "validate_input",

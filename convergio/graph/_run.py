@@ -14,6 +14,7 @@ the rest of the run.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,16 +23,19 @@ from typing import Any, Literal
 from convergio.budget import Grant, RunLedger
 
 from ._a2a import A2A_POLL, A2A_SEND, a2a_call, poll_delay
+from ._progress import ERROR_CHARS, ProgressJournal, compact_entry
 from ._replan import REPLAN_STATUSES, RevisionRejected, parse_revision, planner_task, revise
 from ._route import ROUTE_REQUEST, route_input
 from ._rules import off_dag
 from ._spec import AgentSpec, GraphSpec
 
-__all__ = ["AGENT_GRAPH", "RECORD_RUN", "RUN_AGENT", "Command", "GraphRun", "TERMINAL"]
+__all__ = ["AGENT_GRAPH", "RECORD_RUN", "RECORD_TASK", "RUN_AGENT", "Command", "GraphRun", "TERMINAL"]
 
 RUN_AGENT = "run_agent"
 AGENT_GRAPH = "agent_graph"
 RECORD_RUN = "record_run"
+RECORD_TASK = "progress:"
+"""The token prefix of a progress record's task (``take_records``); the run's own are ``t<n>``."""
 TERMINAL = frozenset(
     {"completed", "failed", "timed_out", "budget_exceeded", "tool_limit", "rejected", "skipped", "cancelled"}
 )
@@ -54,13 +58,13 @@ Handler = Callable[[bool, Any, datetime], None]
 
 
 _SHOWN = frozenset({"status", "attempts", "started_at", "finished_at", "usage", "error", "calls"})
-"""The node fields the custom status shows: setting one marks the node for ``GraphRun.status``."""
+"""The node fields a node entry shows: setting one marks the node for the progress journal."""
 
 
 @dataclass(slots=True)
 class _Node:
     spec: AgentSpec
-    changed: set[str]  # the run's nodes whose status entry is stale (see GraphRun.status)
+    changed: set[str]  # the run's nodes whose entry changed since the journal last looked
     status: str = "waiting"
     attempts: int = 0
     calls: int = 0
@@ -79,7 +83,7 @@ class _Node:
             self.changed.add(self.spec.id)
 
     def entry(self) -> dict[str, Any]:
-        """This node's part of the custom status."""
+        """This node's row of the run's node table."""
         entry: dict[str, Any] = {
             "status": self.status,
             "attempts": self.attempts,
@@ -108,10 +112,14 @@ class GraphRun:
         )
         self._changed: set[str] = set()
         self.nodes = {a.id: _Node(a, self._changed) for a in self.spec.agents}
-        self._entries: dict[str, dict[str, Any]] = {}  # node id -> status entry, in node order
         self._usage = dict(_ZERO)
         self.routes: dict[str, dict[str, Any]] = {}
         self.replans: list[dict[str, Any]] = []
+        self._routes_changed: set[str] = set()
+        self._replans_noted = 0
+        baseline = {node_id: compact_entry(node.entry()) for node_id, node in self.nodes.items()}
+        self.progress = ProgressJournal(baseline, keep_records=not request.get("as_child"))
+        self._changed.clear()
         self._pruned: dict[str, str] = {}  # node -> why routing left it out
         self._active: set[str] = set()  # graph nodes running now (see _schedule)
         self._replan_queue: list[str] = []  # failed nodes waiting for the planner, the first one asked
@@ -140,6 +148,8 @@ class GraphRun:
 
     def complete(self, token: str, *, ok: bool, value: Any, now: datetime) -> None:
         """Feed one completion: ``value`` is the result, or the error message when not ``ok``."""
+        if token.startswith(RECORD_TASK):  # a progress record is in the history now (unless it failed)
+            return self.progress.confirm(int(token.removeprefix(RECORD_TASK))) if ok else None
         entry = self._handlers.pop(token, None)
         if entry is None:
             return
@@ -150,22 +160,45 @@ class GraphRun:
         if not self.finished:
             self._schedule(now)
 
-    def status(self) -> dict[str, Any]:
-        """The custom status: per-node progress and the run's usage so far.
+    def custom_status(self) -> dict[str, Any]:
+        """The compact custom status (ADR 0014): a summary and the newest changes, under 16 KB.
 
-        The orchestrator sets it after every completion, so it costs O(nodes changed), not
-        O(nodes): only the entries of nodes whose shown fields changed are rebuilt. The
-        per-node dict is shared with earlier answers; entries are replaced, never mutated.
+        The orchestrator sets it after every completion, so it costs O(nodes changed): only
+        nodes whose shown fields were set are looked at. Changes the status cannot hold go
+        into progress records (``take_records``).
         """
-        if len(self._entries) != len(self.nodes):  # the start, or a revision added nodes
-            self._entries = {node_id: node.entry() for node_id, node in self.nodes.items()}
-        else:
-            for node_id in self._changed:
-                self._entries[node_id] = self.nodes[node_id].entry()
+        changes: list[tuple[tuple[str, str], dict[str, Any]]] = [
+            (("nodes", n), compact_entry(self.nodes[n].entry())) for n in sorted(self._changed)
+        ]
+        changes += [(("routes", r), self.routes[r]) for r in sorted(self._routes_changed)]
+        changes += [
+            (("replans", str(i)), self.replans[i]) for i in range(self._replans_noted, len(self.replans))
+        ]
         self._changed.clear()
+        self._routes_changed.clear()
+        self._replans_noted = len(self.replans)
+        self.progress.note(changes)
+        tail = self.progress.tail()
         return {
             "graph": self.spec.name,
-            "nodes": self._entries,
+            "rev": self.progress.rev,
+            "records": self.progress.sealed,
+            "counts": dict(self.progress.counts),
+            "awaiting_input": self.progress.awaiting(),
+            "usage": self.usage(),
+            "error": self.error[:ERROR_CHARS] if self.error else None,
+            **tail,
+        }
+
+    def take_records(self) -> list[tuple[str, dict[str, Any]]]:
+        """Progress records to write into the history, each with its token for ``complete``."""
+        return [(f"{RECORD_TASK}{r['seq']}", r) for r in self.progress.take_records()]
+
+    def status(self) -> dict[str, Any]:
+        """The whole node table with the run's usage, routes and re-plans: O(nodes), for the output."""
+        return {
+            "graph": self.spec.name,
+            "nodes": {node_id: node.entry() for node_id, node in self.nodes.items()},
             "usage": self.usage(),
             "error": self.error,
             "routes": self.routes,
@@ -184,7 +217,7 @@ class GraphRun:
             "error": self.error,
             "output": outputs.get(self.spec.output or ""),
             "outputs": outputs,
-            "nodes": dict(self.status()["nodes"]),
+            "nodes": self.status()["nodes"],
             "usage": self.usage(),
             "routes": self.routes,
             "replans": self.replans,
@@ -250,6 +283,7 @@ class GraphRun:
     def _on_event(self, node_id: str, payload: Any, now: datetime) -> None:
         node = self.nodes[node_id]
         self._drop_all(node_id)
+        payload = event_value(payload)
         node.event = payload
         if isinstance(payload, dict) and payload.get("approved") is False:
             reason = str(payload.get("comment") or "no reason given")[:500]
@@ -421,6 +455,7 @@ class GraphRun:
         assert route is not None
         chosen = [c for c in decision.get("chosen") or [] if c in route.candidates]
         scores = decision.get("scores") or {}
+        self._routes_changed.add(router_id)
         self.routes[router_id] = {
             "chosen": chosen,
             "scores": scores,
@@ -645,6 +680,22 @@ class GraphRun:
             "budget": budget,
             "as_child": True,
         }
+
+
+def event_value(payload: Any) -> Any:
+    """The value a client raised, as the API sent it.
+
+    The API raises events with the SDK's ``raise_event``, which JSON-encodes the value twice, and
+    Azure's extension keeps the second layer: the orchestrator receives a string holding JSON
+    (azure-functions-durable-python issue 295). Decoding a string once restores the caller's
+    value, whatever its type. A string that is not JSON is kept as it came (a hand-posted one).
+    """
+    if isinstance(payload, str):
+        try:
+            return json.loads(payload)
+        except ValueError:
+            return payload
+    return payload
 
 
 def _left(limit: int | None, used: int) -> int | None:

@@ -28,12 +28,22 @@ from ._functions import FunctionIndex
 from ._shim import ActionShim, Command, ShimError
 from ._store import TERMINAL, InstanceRecord, Message, StepWrite, Store, WorkItem
 
-__all__ = ["Conflict", "Engine", "EngineConfig", "Gone", "NotFound"]
+__all__ = [
+    "CUSTOM_STATUS_LIMIT_KB",
+    "Conflict",
+    "Engine",
+    "EngineConfig",
+    "Gone",
+    "NotFound",
+    "custom_status_error",
+]
 
 log = logging.getLogger("convergio.host.engine")
 
 STATUS_INTERVAL_S = 0.25
 """A busy instance's custom status is stored at most this often, and at most this late (see _status_due)."""
+CUSTOM_STATUS_LIMIT_KB = 16
+"""The extension's limit on a custom status: KB of UTF-16 JSON text (see custom_status_error)."""
 
 _WORK_EVENTS = frozenset(
     {
@@ -111,7 +121,7 @@ class Engine:
         # the history length it matches: a step then skips decoding the snapshot from the store.
         self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
         self._status_written: dict[str, float] = {}  # instance -> when its custom status was stored
-        self._status_pending: dict[str, Any] = {}  # instance -> its newer custom status, not stored yet
+        self._status_pending: dict[str, str] = {}  # instance -> its newer custom status JSON, not stored
         # Instances that may have inbox messages visible later (timers): only these make _rearm
         # ask the store. Touched by the dispatcher thread alone (and start, before it runs).
         self._timed: set[str] = set()
@@ -270,8 +280,13 @@ class Engine:
         )
         history = _LazyHistory(self.store, record.instance_id, record.history_len)
         commands: list[Command] = []
+        encoded: str | None = None
         try:
             result = self.executor.execute(instance, history, events, shim.seen)
+            if result.custom_status is not None:  # the extension sets it first, even in a failing step
+                encoded = json.dumps(result.custom_status)
+                if refused := custom_status_error(encoded):  # as the extension refuses it: the step fails
+                    result, encoded = StepResult(actions=[], done=False, error=refused), None
             if result.error is None:
                 commands = shim.step(record.instance_id, stamp, result.actions, events)
         except (NonDeterminismError, ShimError, LookupError) as exc:
@@ -284,12 +299,12 @@ class Engine:
         events = [*events, *scheduled, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
         done = result.error is not None or result.done
         custom: str | None = None
-        if result.custom_status is None:  # cleared: stored now, and nothing older left pending
+        if encoded is None:  # cleared (stored now, nothing older left pending), or refused
             self._status_pending.pop(record.instance_id, None)
         elif done or self._status_due(record.instance_id):
-            custom = json.dumps(result.custom_status)
+            custom = encoded
         else:
-            self._status_pending[record.instance_id] = result.custom_status
+            self._status_pending[record.instance_id] = encoded
         if result.error is not None:
             message = f"Orchestrator function '{record.name}' failed: {result.error}"
             self._finish(
@@ -307,7 +322,7 @@ class Engine:
                 "updated_at": stamp,
                 "shim": json.dumps(shim.to_state()),
             }
-            if custom is not None or result.custom_status is None:
+            if custom is not None or encoded is None:
                 write.updates["custom_status"] = custom
             for command in commands:
                 self._apply(record, write, command, stamp, now)
@@ -469,7 +484,7 @@ class Engine:
         if pending is None or record.status in TERMINAL:
             return
         if self._status_due(record.instance_id):
-            self.store.set_custom_status(record.instance_id, json.dumps(pending))
+            self.store.set_custom_status(record.instance_id, pending)
 
     # -- activities ------------------------------------------------------------------------------
     def _run_activity(self, item: WorkItem) -> None:
@@ -635,6 +650,23 @@ class Engine:
             ParentInstance=parent,
             OrchestrationInstance={"InstanceId": record.instance_id, "ExecutionId": record.execution_id},
         )
+
+
+def custom_status_error(encoded: str) -> str | None:
+    """Why Azure's Durable extension would refuse this custom status, or None.
+
+    Its ``SetCustomStatus`` serialises the value and throws when the text's UTF-16 size, in
+    whole KB, is over 16 (Azure Storage keeps strings as UTF-16); the orchestration then fails
+    with that message. Refusing here too keeps a status that only fits locally from passing
+    every test and failing on Azure.
+    """
+    size_kb = len(encoded.encode("utf-16-le")) // 1024
+    if size_kb <= CUSTOM_STATUS_LIMIT_KB:
+        return None
+    return (
+        f"The UTF-16 size of the JSON-serialized payload must not exceed {CUSTOM_STATUS_LIMIT_KB} KB. "
+        f"The current payload size is {size_kb} KB."
+    )
 
 
 def _fields(record: InstanceRecord) -> dict[str, Any]:

@@ -330,8 +330,8 @@ def test_a_node_waiting_for_an_event_holds_no_slot() -> None:
     assert sim.finish()["status"] == "completed"
 
 
-def test_status_is_kept_up_to_date_incrementally() -> None:
-    """After every completion the status equals one rebuilt from scratch (and keeps node order)."""
+def test_status_is_the_whole_table_in_node_order_with_usage_totals() -> None:
+    """After every completion the table matches the nodes (the compact status: test_progress.py)."""
     graph = {
         "name": "mixed",
         "max_parallel": 2,

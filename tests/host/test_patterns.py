@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -71,13 +72,39 @@ def test_durable_timer_waits(docs_host: HostProcess) -> None:
 
 
 def test_external_event_beats_the_timeout(docs_host: HostProcess) -> None:
+    """The docs' client raises the event with the SDK, which encodes the value twice: as on Azure,
+    the orchestrator gets a string holding JSON (azure-functions-durable-python issue 295)."""
     with docs_host.client() as client:
         urls = start(client, "approval", 30)
         wait_status(client, urls["statusQueryGetUri"], {"Running"})
         raised = client.post(f"/api/instances/{urls['id']}/events/Approval", json={"by": "teacher"})
         assert raised.status_code == 202
         body = wait_status(client, urls["statusQueryGetUri"], timeout=10)
-    assert body["output"] == {"approved": {"by": "teacher"}}
+    assert body["output"] == {"approved": json.dumps({"by": "teacher"})}
+
+
+def test_a_hand_posted_event_body_arrives_as_the_value_posted(docs_host: HostProcess) -> None:
+    """Straight to the extension's raiseEvent URL, a JSON object arrives as the object."""
+    with docs_host.client() as client:
+        for posted in ({"by": "teacher"}, "plain words"):
+            urls = start(client, "approval", 30)
+            wait_status(client, urls["statusQueryGetUri"], {"Running"})
+            raised = client.post(urls["sendEventPostUri"].replace("{eventName}", "Approval"), json=posted)
+            assert raised.status_code == 202
+            body = wait_status(client, urls["statusQueryGetUri"], timeout=10)
+            assert body["output"] == {"approved": posted}
+
+
+def test_a_custom_status_over_16_kb_of_utf16_fails_the_orchestration(docs_host: HostProcess) -> None:
+    """Azure's extension refuses it (SetCustomStatus) and the orchestration fails: so does the host."""
+    with docs_host.client() as client:
+        fits = wait_status(client, start(client, "bloated", 8_000)["statusQueryGetUri"])
+        urls = start(client, "bloated", 9_000)
+        refused = wait_status(client, urls["statusQueryGetUri"])
+    assert fits["runtimeStatus"] == "Completed" and fits["customStatus"] == "x" * 8_000
+    assert refused["runtimeStatus"] == "Failed"
+    assert "must not exceed 16 KB" in refused["output"] and "17 KB" in refused["output"]
+    assert refused["customStatus"] is None  # never stored
 
 
 def test_timeout_beats_the_missing_event(docs_host: HostProcess) -> None:

@@ -190,6 +190,14 @@ def tally(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def bloated(context: df.DurableOrchestrationContext):
+    """Sets a custom status of N characters (Azure refuses one over 16 KB of UTF-16)."""
+    context.set_custom_status("x" * context.get_input())
+    result = yield context.call_activity("say_hello", "bloated")
+    return result
+
+
+@app.orchestration_trigger(context_name="context")
 def forever(context: df.DurableOrchestrationContext):
     yield context.wait_for_external_event("never")
     return "woke"

@@ -1,0 +1,145 @@
+"""GET /runs/{id} shows every node while the custom status stays compact (ADR 0014).
+
+The custom status is read as the host stored it (the Durable API), and the host refuses one
+over Azure's 16 KB of UTF-16, so these runs would also fail there if the status grew.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from convergio.graph import STATUS_LIMIT_UTF16
+from tests._helpers import HostProcess
+from tests.api.conftest import APP, Api, agent, graph, new_key
+
+WAVE = 60  # enough agents that the run writes progress records into its history
+
+
+def stored_status(host: HostProcess, run_id: str) -> dict[str, Any]:
+    answer = httpx.get(host.durable_url(f"instances/{run_id}") + "&showInput=false", timeout=30)
+    assert answer.status_code in (200, 202, 400), answer.text
+    return dict(answer.json())
+
+
+def utf16(value: Any) -> int:
+    return len(json.dumps(value).encode("utf-16-le"))
+
+
+def fan(n: int, *, last: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    agents = [agent(f"a{i:03d}", "say {{ input }}", on_failure="continue", **fields) for i in range(n)]
+    sink = last or {}
+    return graph(
+        *agents,
+        agent("sink", "sum up", depends_on=[a["id"] for a in agents], **sink),
+        output="sink",
+        max_parallel=16,
+    )
+
+
+def assert_shown(node: dict[str, Any], status: str) -> None:
+    assert node["status"] == status, node
+    assert node["attempts"] >= 1 and node["started_at"] and node["finished_at"], node
+    if status == "completed":
+        assert node["usage"]["total_tokens"] > 0 and node["error"] is None, node
+    else:
+        assert node["error"], node
+
+
+def test_a_failed_run_shows_every_node_from_its_history_and_status(acme: Api, api_host: HostProcess) -> None:
+    check = {"options": {"fail_first_n": 5}, "retry": {"attempts": 2}}
+    spec = fan(WAVE, last=check)
+    spec["agents"].append(agent("after", "publish", depends_on=["sink"]))
+    spec["output"] = "after"
+    run_id = acme.start(spec, "x")
+    run = acme.wait(run_id, timeout=60)
+    custom = stored_status(api_host, run_id)["customStatus"]
+    assert run["status"] == "Failed", run["error"]
+    assert custom["records"] > 0 and utf16(custom) < STATUS_LIMIT_UTF16
+    assert custom["counts"] == {"completed": WAVE, "failed": 1, "skipped": 1}
+    assert set(run["nodes"]) == {a["id"] for a in spec["agents"]}
+    failed = run["nodes"]["sink"]
+    assert_shown(failed, "failed")
+    assert failed["attempts"] == 2 and "fail" in failed["error"].lower()
+    for node_id in (f"a{i:03d}" for i in range(WAVE)):
+        assert_shown(run["nodes"][node_id], "completed")
+        assert run["nodes"][node_id]["cost_eur"] is not None
+    assert run["nodes"]["after"]["status"] == "skipped"
+    assert run["usage"]["total_tokens"] == sum(n["usage"]["total_tokens"] for n in run["nodes"].values())
+
+
+def test_a_running_run_shows_every_node_and_agrees_with_its_final_output(
+    acme: Api, api_host: HostProcess
+) -> None:
+    waiter = {"await_event": {"name": "go", "timeout_seconds": 60}}
+    run_id = acme.start(fan(WAVE, last=waiter), "x")
+    running = acme.wait_node(run_id, "sink", "awaiting_input", timeout=60)
+    custom = stored_status(api_host, run_id)["customStatus"]
+    assert running["status"] == "Running"
+    assert custom["records"] > 0 and custom["awaiting_input"] == ["sink"]
+    assert custom["counts"] == {"completed": WAVE, "awaiting_input": 1}
+    assert len(custom["nodes"]) < WAVE  # the tail alone is not the table
+    assert len(running["nodes"]) == WAVE + 1
+    for node_id in (f"a{i:03d}" for i in range(WAVE)):
+        assert_shown(running["nodes"][node_id], "completed")
+    assert running["nodes"]["sink"]["attempts"] == 0 and running["nodes"]["sink"]["started_at"] is None
+    assert acme.http.post(f"/runs/{run_id}/events/go", json={"approved": True}).status_code == 202
+    final = acme.wait(run_id)
+    assert final["status"] == "Completed"
+    assert_shown(final["nodes"]["sink"], "completed")
+    for node_id in (f"a{i:03d}" for i in range(WAVE)):
+        assert running["nodes"][node_id] == final["nodes"][node_id]
+    assert running["usage"]["total_tokens"] < final["usage"]["total_tokens"]
+
+
+def test_a_1000_agent_run_keeps_its_stored_status_under_16_kb(tmp_path: Path) -> None:
+    """Without replay verification (which replays the whole history at every step: O(n²) here)."""
+    spec = fan(999)
+    spec["max_parallel"] = 64
+    with (
+        HostProcess(APP, tmp_path, env={"CONVERGIO_REPLAY_VERIFY": "0"}) as host,
+        Api(host.base_url, new_key(tmp_path, "Wide School")) as api,
+    ):
+        run_id = api.start(spec, "x")
+        largest = 0
+        while True:
+            stored = stored_status(host, run_id)
+            if stored.get("customStatus"):
+                largest = max(largest, utf16(stored["customStatus"]))
+            if stored["runtimeStatus"] in ("Completed", "Failed", "Terminated"):
+                break
+            time.sleep(0.05)
+        run = api.run(run_id)
+    assert stored["runtimeStatus"] == "Completed", stored["output"]
+    assert 0 < largest < STATUS_LIMIT_UTF16
+    assert stored["customStatus"]["counts"] == {"completed": 1000}
+    assert stored["customStatus"]["records"] > 0
+    assert len(run["nodes"]) == 1000
+    assert all(n["status"] == "completed" and n["attempts"] == 1 for n in run["nodes"].values())
+
+
+def test_the_newsletter_approval_works_with_events_as_azure_delivers_them(acme: Api) -> None:
+    """The API raises events with the SDK; as on Azure, the run gets them as JSON text.
+
+    A rejection only rejects if the run decoded the text back into the object it was.
+    """
+    week = {"week": "12", "highlights": ["science fair"]}
+    run_id = acme.start(None, week, graph_ref="newsletter-approval")
+    acme.wait_node(run_id, "publish", "awaiting_input", timeout=60)
+    answer = acme.http.post(
+        f"/runs/{run_id}/events/approval", json={"approved": True, "comment": "add the date"}
+    )
+    assert answer.status_code == 202, answer.text
+    run = acme.wait(run_id, timeout=60)
+    assert run["status"] == "Completed", run  # the comment reaching the prompt: test_control.py
+
+    run_id = acme.start(None, week, graph_ref="newsletter-approval")
+    acme.wait_node(run_id, "publish", "awaiting_input", timeout=60)
+    acme.http.post(f"/runs/{run_id}/events/approval", json={"approved": False, "comment": "too long"})
+    run = acme.wait(run_id, timeout=60)
+    assert run["nodes"]["publish"]["status"] == "rejected"
+    assert run["nodes"]["publish"]["error"] == "rejected: too long"
