@@ -1,5 +1,7 @@
 """Blueprint of the orchestration layer: the generic HTTP starter and the samples."""
 
+import json
+
 import azure.durable_functions as df
 import azure.functions as func
 
@@ -7,20 +9,28 @@ from . import graph, samples, webhooks
 
 blueprint = df.Blueprint()
 
+# What the generic starter may start: the samples only. Graph runs and webhook delivery act for a
+# tenant (and spend its keys), so they start only through the API that authenticates the tenant.
+STARTABLE = frozenset({"hello_sequence", "fan_out_fan_in"})
+
+
+def _error(status: int, code: str, message: str) -> func.HttpResponse:
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return func.HttpResponse(body, status_code=status, mimetype="application/json")
+
 
 @blueprint.route(route="orchestrators/{functionName}", methods=["POST"])
 @blueprint.durable_client_input(client_name="client")
 async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    """Start any orchestrator by name with the request body as its input (202 + status URLs)."""
+    """Start a sample orchestrator by name with the request body as its input (202 + status URLs)."""
+    name = req.route_params["functionName"]
+    if name not in STARTABLE:
+        return _error(404, "not_found", f"no startable orchestrator {name!r}")
     try:
         payload = req.get_json() if req.get_body() else None
-    except ValueError:
-        return func.HttpResponse(
-            '{"error": {"code": "invalid_json", "message": "body must be JSON"}}',
-            status_code=400,
-            mimetype="application/json",
-        )
-    instance_id = await client.start_new(req.route_params["functionName"], client_input=payload)
+    except (ValueError, RecursionError):
+        return _error(400, "invalid_json", "body must be JSON")
+    instance_id = await client.start_new(name, client_input=payload)
     return client.create_check_status_response(req, instance_id)
 
 

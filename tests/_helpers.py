@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,17 +23,28 @@ TERMINAL = {"Completed", "Failed", "Terminated"}
 class HostProcess:
     """``python -m convergio start`` on a free port, as a user would run it."""
 
-    def __init__(self, app: Path, home: Path, env: dict[str, str] | None = None) -> None:
-        self.app, self.home = app, home
+    def __init__(
+        self,
+        app: Path,
+        home: Path | None,
+        env: dict[str, str] | None = None,
+        *,
+        wrap: list[str] | None = None,
+    ) -> None:
+        """``home`` None: no ``--home`` (the settings decide); ``wrap``: a command that execs the rest."""
+        self.app, self.home, self.wrap = app, home, wrap or []
         self.env = {**os.environ, "CONVERGIO_REPLAY_VERIFY": "1", **(env or {})}
         self.lines: list[str] = []
         self.base_url = ""
+        self.keys_file: Path | None = None
         self.process: subprocess.Popen[str] | None = None
         self._pump: threading.Thread | None = None
 
     def start(self, timeout: float = 30) -> HostProcess:
+        home = [] if self.home is None else ["--home", str(self.home)]
         self.process = subprocess.Popen(
             [
+                *self.wrap,
                 sys.executable,
                 "-m",
                 "convergio",
@@ -41,10 +53,9 @@ class HostProcess:
                 str(self.app),
                 "--port",
                 "0",
-                "--home",
-                str(self.home),
+                *home,
             ],
-            cwd=ROOT,
+            cwd=self.app.parent if self.wrap else ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -56,6 +67,8 @@ class HostProcess:
             assert self.process and self.process.stdout
             for line in self.process.stdout:
                 self.lines.append(line.rstrip())
+                if line.startswith("Host keys: "):
+                    self.keys_file = Path(line.split(": ", 1)[1].split()[0])
                 if line.startswith("Host started: "):
                     self.base_url = line.split(": ", 1)[1].strip()
                     ready.set()
@@ -70,6 +83,18 @@ class HostProcess:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def key(self, name: str = "durabletask_extension") -> str:
+        """One of the host's keys, from its home: ``master``, ``default`` (function) or a system key."""
+        assert self.keys_file is not None, "the host has not printed where its keys are"
+        data = json.loads(self.keys_file.read_text())
+        if name == "master":
+            return str(data["masterKey"])
+        return str({**data["functionKeys"], **data["systemKeys"]}[name])
+
+    def durable_url(self, path: str = "") -> str:
+        """A Durable API URL (``instances/<id>``, ...) carrying the extension's system key."""
+        return f"{self.base_url}/runtime/webhooks/durabletask/{path.lstrip('/')}?code={self.key()}"
 
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind, as in a crash."""
@@ -111,15 +136,15 @@ def wait_status(
     raise AssertionError(f"status never reached {wanted}: {body}")
 
 
-def start(client: httpx.Client, orchestrator: str, payload: Any = None) -> dict[str, Any]:
-    response = client.post(f"/api/orchestrators/{orchestrator}", json=payload)
+def start(client: httpx.Client, orchestrator: str, payload: Any = None, code: str = "") -> dict[str, Any]:
+    """Start through the app's HTTP starter; ``code``: a function key, for a function-level starter."""
+    params = {"code": code} if code else None
+    response = client.post(f"/api/orchestrators/{orchestrator}", json=payload, params=params)
     assert response.status_code == 202, response.text
     return response.json()
 
 
 def executions(count_dir: Path, activity: str) -> list[Any]:
-    import json
-
     path = count_dir / f"{activity}.log"
     if not path.exists():
         return []

@@ -76,8 +76,10 @@ def test_host_public_surface_is_pinned() -> None:
         "Engine",
         "EngineConfig",
         "HostConfig",
+        "HostKeys",
         "NonDeterminismError",
         "OrchestrationExecutor",
+        "load_host_keys",
     ]
 
 
@@ -108,7 +110,7 @@ def test_the_project_app_runs_its_sample_on_the_embedded_host(tmp_path: Path) ->
     from tests._helpers import HostProcess, start, wait_status
 
     with HostProcess(ROOT / "function_app.py", tmp_path) as host, host.client() as client:
-        urls = start(client, "fan_out_fan_in", {"count": 20})
+        urls = start(client, "fan_out_fan_in", {"count": 20}, code=host.key("default"))
         body = wait_status(client, urls["statusQueryGetUri"])
     assert body["runtimeStatus"] == "Completed"
     assert body["output"] == {"workers": 20, "total": sum(len(f"worker-{i}") for i in range(20))}

@@ -11,6 +11,7 @@ from ._engine import Engine, EngineConfig
 from ._executor import NonDeterminismError, OrchestrationExecutor
 from ._functions import AppLoadError
 from ._host import EmbeddedHost, HostConfig
+from ._keys import HostKeys, load_host_keys
 
 __all__ = [
     "AppLoadError",
@@ -18,6 +19,8 @@ __all__ = [
     "Engine",
     "EngineConfig",
     "HostConfig",
+    "HostKeys",
     "NonDeterminismError",
     "OrchestrationExecutor",
+    "load_host_keys",
 ]

@@ -6,8 +6,12 @@ This is what ``DurableOrchestrationClient`` talks to: its binding JSON points
 Status codes and payload shapes follow the extension's documented API.
 
 Payloads: the SDK posts inputs already serialised and then JSON-encodes them
-again, so a JSON *string* body is taken as the serialised value itself; any
-other JSON body is serialised once. That is the extension's rule too.
+again, so a JSON *string* body to start an orchestration is taken as the
+serialised value itself; any other JSON body is serialised once. Event data is
+different, as on Azure: the body's JSON value *is* the event, so the SDK's
+``raise_event`` of a dict arrives as a string holding JSON (its second layer is
+kept; azure-functions-durable-python issue 295), and a hand-posted object
+arrives as the object.
 """
 
 from __future__ import annotations
@@ -32,12 +36,13 @@ _STATUS_CODES = {"Completed": 200, "Failed": 400, "Terminated": 400}
 _MAX_PAGE = 1000
 
 
-def _query(hub: str) -> str:
-    return f"taskHub={hub}&connection=Storage"
+def _query(hub: str, code: str) -> str:
+    """The query every management URL carries; ``code`` is the extension's system key."""
+    return f"taskHub={hub}&connection=Storage" + (f"&code={code}" if code else "")
 
 
-def management_urls(base_url: str, hub: str, instance_id: str) -> dict[str, str]:
-    root, q = f"{base_url}{PREFIX}/instances/{instance_id}", _query(hub)
+def management_urls(base_url: str, hub: str, instance_id: str, code: str = "") -> dict[str, str]:
+    root, q = f"{base_url}{PREFIX}/instances/{instance_id}", _query(hub, code)
     return {
         "id": instance_id,
         "statusQueryGetUri": f"{root}?{q}",
@@ -51,18 +56,23 @@ def management_urls(base_url: str, hub: str, instance_id: str) -> dict[str, str]
     }
 
 
-def client_binding(base_url: str, hub: str) -> str:
-    """The JSON the extension passes to a ``durable_client_input`` parameter."""
+def client_binding(base_url: str, hub: str, code: str = "", rpc_base_url: str = "") -> str:
+    """The JSON the extension passes to a ``durable_client_input`` parameter.
+
+    As on Azure, the URLs handed to callers carry the system key (``code=``) and the SDK's own
+    calls go to ``rpcBaseUrl``, a separate endpoint that is not published (here: a path holding
+    a per-process secret, where Azure uses a loopback-only listener).
+    """
     return json.dumps(
         {
             "taskHubName": hub,
             "creationUrls": {
                 "createNewInstancePostUri": f"{base_url}{PREFIX}/orchestrators/{{functionName}}"
-                f"[/{{instanceId}}]?{_query(hub)}",
+                f"[/{{instanceId}}]?{_query(hub, code)}",
             },
-            "managementUrls": management_urls(base_url, hub, "INSTANCEID"),
-            "rpcBaseUrl": f"{base_url}{PREFIX}/",
-            "requiredQueryStringParameters": _query(hub),
+            "managementUrls": management_urls(base_url, hub, "INSTANCEID", code),
+            "rpcBaseUrl": rpc_base_url or f"{base_url}{PREFIX}/",
+            "requiredQueryStringParameters": f"code={code}" if code else _query(hub, code),
         }
     )
 
@@ -82,7 +92,21 @@ async def _body_payload(request: Request) -> str | None:
     raw = await request.body()
     if not raw.strip():
         return None
-    return _payload(json.loads(raw))
+    try:
+        return _payload(json.loads(raw))
+    except RecursionError:  # nested too deep to parse: a bad request, not a server error
+        raise ValueError("The request body is nested too deeply.") from None
+
+
+async def _event_data(request: Request) -> str | None:
+    """An event's data, serialised: the body's JSON value as it is, a string included (see module doc)."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.dumps(json.loads(raw))
+    except RecursionError:
+        raise ValueError("The request body is nested too deeply.") from None
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
@@ -95,7 +119,7 @@ def _loads(text: str | None) -> Any:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
@@ -171,11 +195,16 @@ def status_json(
     return body
 
 
-def routes(engine: Engine, base_url: Callable[[Request], str], hub: str) -> list[Route]:
-    """The API's routes, bound to one engine; ``base_url`` gives the URL origin to advertise."""
+def routes(
+    engine: Engine, base_url: Callable[[Request], str], hub: str, code: str = "", base: str = PREFIX
+) -> list[Route]:
+    """The API's routes under ``base``, bound to one engine.
+
+    ``base_url`` gives the URL origin to advertise, ``code`` the system key its URLs carry.
+    """
 
     def accepted(request: Request, instance_id: str) -> JSONResponse:
-        urls = management_urls(base_url(request), hub, instance_id)
+        urls = management_urls(base_url(request), hub, instance_id, code)
         return JSONResponse(urls, status_code=202, headers={"Location": urls["statusQueryGetUri"]})
 
     async def start(request: Request) -> Response:
@@ -256,7 +285,7 @@ def routes(engine: Engine, base_url: Callable[[Request], str], hub: str) -> list
         async def endpoint(request: Request) -> Response:
             instance_id = request.path_params["instance_id"]
             try:
-                argument = await _body_payload(request) if reads_body else request.query_params.get("reason")
+                argument = await _event_data(request) if reads_body else request.query_params.get("reason")
             except ValueError:
                 return _error(400, "Only application/json request content is supported")
             try:
@@ -286,7 +315,6 @@ def routes(engine: Engine, base_url: Callable[[Request], str], hub: str) -> list
     async def rewind(request: Request) -> Response:
         return _error(501, "Rewind is not supported by the embedded host.")
 
-    base = PREFIX
     return [
         Route(f"{base}/orchestrators/{{function_name}}", start, methods=["POST"]),
         Route(f"{base}/orchestrators/{{function_name}}/{{instance_id}}", start, methods=["POST"]),

@@ -79,6 +79,7 @@ class HttpRoute:
     methods: frozenset[str] | None
     request_param: str
     client_params: tuple[str, ...]
+    auth_level: str = "function"  # what the trigger declares (the app's default if it does not)
 
     def match(self, path: str, method: str) -> dict[str, str] | None:
         found = self.pattern.fullmatch(path)
@@ -153,6 +154,9 @@ class FunctionIndex:
                     else None,
                     request_param=trigger.name,
                     client_params=clients,
+                    auth_level=str(
+                        getattr(trigger.auth_level, "value", trigger.auth_level) or "function"
+                    ).lower(),
                 )
             )
         elif kind == "orchestrationTrigger":

@@ -70,7 +70,8 @@ def test_a_graph_runs_on_the_tenants_own_key_and_the_key_goes_nowhere_else(
 
     history = httpx.get(
         f"{api_host.base_url}/runtime/webhooks/durabletask/instances/{run_id}",
-        params={"showHistory": "true", "showHistoryOutput": "true", "showInput": "true"},
+        params={"showHistory": "true", "showHistoryOutput": "true", "showInput": "true"}
+        | {"code": api_host.key()},
     ).text
     assert "local-llm" in history  # the reference travels...
     for text in [*answers, history, "\n".join(api_host.lines)]:

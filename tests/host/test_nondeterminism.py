@@ -18,8 +18,9 @@ def test_code_that_schedules_a_different_activity_on_replay_is_rejected(tmp_path
 
     # Same instance, new code: the first call is now to another activity.
     with HostProcess(DOCS_APP, home, {"SHIFTY_ACTIVITY": "measure"}) as host, host.client() as client:
-        status_url = f"{host.base_url}/runtime/webhooks/durabletask/instances/{urls['id']}"
-        assert client.post(f"{status_url}/raiseEvent/continue", json={}).status_code == 202
+        status_url = host.durable_url(f"instances/{urls['id']}")
+        event_url = host.durable_url(f"instances/{urls['id']}/raiseEvent/continue")
+        assert client.post(event_url, json={}).status_code == 202
         body = wait_status(client, status_url)
 
     assert body["runtimeStatus"] == "Failed"
