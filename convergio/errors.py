@@ -7,10 +7,12 @@
     ├── NotFound(AppError, LookupError)           404  unknown or foreign id
     ├── Conflict(AppError)                        409  state does not allow the operation
     ├── PayloadTooLarge(AppError, ValueError)     413
+    ├── UnsupportedMediaType(AppError, ValueError) 415  a body that is not declared as JSON
     └── StoreUnavailable(AppError)                503  a control-plane backend is down (retry later)
 
 Messages are written for the client and never carry secrets; ``details`` is a
-list of ``{"path", "message"}`` objects naming each bad field.
+list of ``{"path", "message"}`` objects naming each bad field, always present (maybe empty) so
+clients read one shape.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ __all__ = [
     "Problem",
     "StoreUnavailable",
     "Unauthorized",
+    "UnsupportedMediaType",
 ]
 
 Problem = dict[str, str]
@@ -46,10 +49,7 @@ class AppError(Exception):
 
     def body(self) -> dict[str, Any]:
         """The JSON body sent to the client."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            error["details"] = self.details
-        return {"error": error}
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
 class InvalidRequest(AppError, ValueError):
@@ -86,6 +86,11 @@ class Conflict(AppError):
 class PayloadTooLarge(AppError, ValueError):
     code = "payload_too_large"
     status_code = 413
+
+
+class UnsupportedMediaType(AppError, ValueError):
+    code = "unsupported_media_type"
+    status_code = 415
 
 
 class StoreUnavailable(AppError):

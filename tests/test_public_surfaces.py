@@ -6,14 +6,17 @@ import importlib
 
 import pytest
 
-from convergio.graph import AGENT_GRAPH, RECORD_RUN, ROUTE_REQUEST, RUN_AGENT
+from convergio.graph import AGENT_GRAPH, RECORD_PROGRESS, RECORD_RUN, ROUTE_REQUEST, RUN_AGENT
 
 SURFACES = {
     "convergio.graph": {
         "AGENT_GRAPH",
+        "RECORD_PROGRESS",
         "RECORD_RUN",
+        "RECORD_TASK",
         "ROUTE_REQUEST",
         "RUN_AGENT",
+        "STATUS_LIMIT_UTF16",
         "TERMINAL",
         "AgentSpec",
         "AwaitEvent",
@@ -34,9 +37,12 @@ SURFACES = {
         "TemplateError",
         "TEMPLATE_NAMES",
         "check_template",
+        "compact_entry",
         "decide",
+        "fold",
         "parse_graph",
         "path_of",
+        "records_of",
         "render_prompt",
         "route_documents",
         "validate_input",
@@ -78,19 +84,31 @@ SURFACES = {
         "TIMESTAMP_HEADER",
         "Attempt",
         "Callback",
+        "CosmosWebhookStore",
         "Delivery",
         "Hook",
         "RunEvent",
         "SignatureError",
+        "SqliteWebhookStore",
         "WebhookStore",
         "check_callback_url",
         "new_secret",
+        "open_webhook_store",
         "post_signed",
         "sign",
         "signed_headers",
         "verify",
     },
-    "convergio.streams": {"STORE_FILE", "RunStream", "StreamEvent", "TextChannel", "sse"},
+    "convergio.streams": {
+        "STORE_FILE",
+        "CosmosRunStream",
+        "RunStream",
+        "SqliteRunStream",
+        "StreamEvent",
+        "TextChannel",
+        "open_run_stream",
+        "sse",
+    },
 }
 
 
@@ -103,4 +121,4 @@ def test_the_orchestrator_and_activity_names_the_run_asks_for_exist() -> None:
     import function_app
 
     names = {f.get_function_name() for f in function_app.app.get_functions()}
-    assert {AGENT_GRAPH, RUN_AGENT, RECORD_RUN, ROUTE_REQUEST} <= names
+    assert {AGENT_GRAPH, RUN_AGENT, RECORD_RUN, RECORD_PROGRESS, ROUTE_REQUEST} <= names

@@ -3,6 +3,8 @@
 Every handler follows the same path: tenant from the request headers, body
 through a pydantic model, then the domain call. Errors leave through one place
 (``answer``) as ``{"error": {...}}``; an unknown error is a logged, opaque 500.
+Bodies are untrusted: declared as JSON (or undeclared), at most ``MAX_BODY_BYTES``
+and ``MAX_DEPTH`` levels deep, or a coded 4xx whose details name ``body``.
 """
 
 from __future__ import annotations
@@ -17,15 +19,25 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
-from convergio.errors import AppError, InvalidRequest, NotFound, PayloadTooLarge
+from convergio import _json as bounded_json
+from convergio.errors import (
+    AppError,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from convergio.graph import path_of
 from convergio.tenants import Tenant
 
 from ._service import Service
 
 __all__ = [
+    "CHALLENGE",
     "MAX_BODY_BYTES",
     "answer",
+    "check_json_body",
     "base_url",
     "blueprint",
     "int_param",
@@ -36,6 +48,8 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 1 << 20
+CHALLENGE = {"WWW-Authenticate": 'ApiKey header="x-api-key"'}
+"""Sent with every 401 (RFC 9110): how to authenticate."""
 _log = logging.getLogger("convergio.api")
 blueprint = df.Blueprint()
 Handler = Callable[[func.HttpRequest, df.DurableOrchestrationClient], Awaitable[func.HttpResponse]]
@@ -54,26 +68,54 @@ def answer(handler: Callable[..., Awaitable[func.HttpResponse]]) -> Handler:
         try:
             return await handler(req, client)
         except AppError as exc:
-            return json_response(exc.body(), exc.status_code)
+            headers = CHALLENGE if isinstance(exc, Unauthorized) else None
+            return json_response(exc.body(), exc.status_code, headers=headers)
         except Exception:
             _log.error("unhandled error in %s", handler.__name__, exc_info=True)
-            return json_response({"error": {"code": "internal", "message": "Internal Server Error"}}, 500)
+            error = {"code": "internal", "message": "Internal Server Error", "details": []}
+            return json_response({"error": error}, 500)
 
     return wrapper
 
 
-def read_body(req: func.HttpRequest, model: type[BaseModel] | None = None) -> Any:
+def _body_error(error: type[AppError], message: str) -> AppError:
+    return error(message, details=[{"path": "body", "message": message}])
+
+
+def check_json_body(req: func.HttpRequest) -> bytes:
+    """The raw body, if it is declared as JSON (or not declared) and within the size limit.
+
+    Raises:
+        UnsupportedMediaType: a body sent as something else (``text/plain``, a form...).
+        PayloadTooLarge: over ``MAX_BODY_BYTES``.
+    """
     body = req.get_body() or b""
     if len(body) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+        raise _body_error(PayloadTooLarge, f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+    media = (req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if body.strip() and media and media != "application/json" and not media.endswith("+json"):
+        raise _body_error(UnsupportedMediaType, f"body must be sent as application/json, not {media[:100]}")
+    return body
+
+
+def read_body(req: func.HttpRequest, model: type[BaseModel] | None = None) -> Any:
+    """The JSON body, through ``model`` when given (then it must be an object).
+
+    Raises:
+        InvalidRequest: not JSON, too deeply nested, or not what ``model`` takes (details name fields).
+        UnsupportedMediaType, PayloadTooLarge: see ``check_json_body``.
+    """
+    body = check_json_body(req)
     try:
-        data = json.loads(body) if body.strip() else None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+        data = bounded_json.loads(body) if body.strip() else None
+    except bounded_json.TooDeep as exc:
+        raise _body_error(InvalidRequest, f"body {exc}") from None
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise _body_error(InvalidRequest, f"body is not valid JSON: {exc}") from None
     if model is None:
         return data
     if not isinstance(data, dict):
-        raise InvalidRequest("body must be a JSON object")
+        raise _body_error(InvalidRequest, "body must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -5,24 +5,79 @@ tenant is settled here, before the protocol is spoken, and the MCP server only e
 it: runs start through the same path as ``POST /api/v1/runs`` and are read as
 ``GET /api/v1/runs/{id}`` reads them (a foreign run id is unknown). The request is handed to
 the SDK's ASGI app through ``func.AsgiMiddleware``, on Azure and on the embedded host alike.
+
+Before that, the transport's own rules (MCP Streamable HTTP, "Security Warning"): a browser's
+``Origin`` must be this host's own or one listed in ``CONVERGIO_MCP_ALLOWED_ORIGINS`` (comma
+separated), else 403, so a web page cannot drive a local server (DNS rebinding); no ``Origin``
+(IDEs, CLIs) is fine. The server offers no server-initiated stream and no sessions, so ``GET``
+and ``DELETE`` are 405 with ``Allow: POST``. Bodies must be ``application/json`` (415), at most
+1 MiB (413) and nested at most ``MAX_DEPTH`` levels (a JSON-RPC parse error).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import azure.durable_functions as df
 import azure.functions as func
 
+from convergio import _json as bounded_json
+from convergio.errors import AppError, UnsupportedMediaType
 from convergio.protocols.mcp import GraphEntry
 
 from . import _models as m
-from ._http import answer, blueprint, tenant_of
+from ._http import answer, blueprint, check_json_body, json_response, tenant_of
 from ._runs import read_run, start_graph_run
 from ._service import Service, service
 
 __all__: list[str] = []
+
+ALLOWED_ORIGINS_ENV = "CONVERGIO_MCP_ALLOWED_ORIGINS"
+
+
+class OriginNotAllowed(AppError, PermissionError):
+    code = "origin_not_allowed"
+    status_code = 403
+
+
+def _own_origins(req: func.HttpRequest) -> set[str]:
+    url = urlsplit(req.url)
+    hosts = {url.netloc, req.headers.get("host", ""), req.headers.get("x-forwarded-host", "")}
+    return {f"{scheme}://{host}".lower() for host in hosts if host for scheme in ("http", "https")}
+
+
+def _check_origin(req: func.HttpRequest) -> None:
+    origin = (req.headers.get("origin") or "").strip().rstrip("/").lower()
+    if not origin:
+        return
+    listed = {o.strip().rstrip("/").lower() for o in os.environ.get(ALLOWED_ORIGINS_ENV, "").split(",")}
+    if origin not in _own_origins(req) | (listed - {""}):
+        raise OriginNotAllowed(
+            f"origin {origin[:200]!r} may not use this MCP endpoint",
+            details=[
+                {"path": "headers.origin", "message": f"not this host's origin nor in {ALLOWED_ORIGINS_ENV}"}
+            ],
+        )
+
+
+def _check_body(req: func.HttpRequest) -> func.HttpResponse | None:
+    """Transport rules the SDK answers in plain text or not at all: here as JSON."""
+    body = check_json_body(req)
+    media = (req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        message = "MCP messages are sent as application/json"
+        raise UnsupportedMediaType(message, details=[{"path": "headers.content-type", "message": message}])
+    try:
+        bounded_json.loads(body)
+    except bounded_json.TooDeep as exc:
+        error = {"code": -32700, "message": f"Parse error: {exc}"}
+        return json_response({"jsonrpc": "2.0", "id": None, "error": error}, 400)
+    except ValueError:
+        return None  # the SDK answers its own parse error
+    return None
 
 
 class _TenantRuns:
@@ -52,8 +107,16 @@ class _TenantRuns:
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def mcp_endpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    _check_origin(req)
+    if req.method.upper() != "POST":
+        message = "this MCP server is stateless and offers no server-initiated stream: POST messages"
+        error = {"code": "method_not_allowed", "message": message, "details": []}
+        return json_response({"error": error}, 405, headers={"Allow": "POST"})
     svc = service()
     tenant = tenant_of(req, svc)
+    rejected = _check_body(req)
+    if rejected is not None:
+        return rejected
     # Loaded here, not at import: the SDK is slow to import and most cold starts never speak MCP.
     from convergio.protocols.mcp import graphs_app
 

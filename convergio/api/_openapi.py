@@ -12,6 +12,7 @@ from convergio.graph import GraphSpec
 
 from . import _hook_models as h
 from . import _models as m
+from . import _openapi_more as more
 from . import _plugin_models as pm
 
 __all__ = ["openapi_document"]
@@ -43,6 +44,7 @@ def openapi_document() -> dict[str, Any]:
     models.append(GraphSpec)
     models += h.OPENAPI_MODELS
     models += pm.OPENAPI_MODELS
+    models += more.OPENAPI_MODELS
     _, schemas = models_json_schema([(model, "validation") for model in models], ref_template=_REF)
     run_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     ok = {"200": {"description": "ok"}}
@@ -124,6 +126,8 @@ def openapi_document() -> dict[str, Any]:
     }
     paths |= h.openapi_paths(_body, _errors)
     paths |= pm.openapi_paths(_body, _errors)
+    paths |= more.openapi_paths(_body, _errors)
+    more.declare_errors(paths, _errors)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Convergio Core API", "version": "1.0.0"},

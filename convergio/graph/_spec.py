@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 __all__ = [
     "AgentSpec",
@@ -28,6 +28,10 @@ NodeKind = Literal["agent", "supervisor", "graph", "router", "a2a"]
 OnFailure = Literal["fail_run", "continue", "skip_dependents"]
 
 _TEXT_LIMIT = 100_000
+MAX_TOKENS = 1_000_000_000
+MAX_TOOL_CALLS = 100_000
+MAX_OPTION_INT = 2**53
+"""Integers in ``options`` stay exact in every JSON reader (JavaScript's safe range)."""
 
 
 class _Model(BaseModel):
@@ -37,9 +41,11 @@ class _Model(BaseModel):
 class Budget(_Model):
     """Limits that are enforced, not reported. ``None`` means no limit of that kind."""
 
-    max_tokens: int | None = Field(default=None, ge=1, description="prompt + completion tokens")
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=MAX_TOKENS, description="prompt + completion tokens"
+    )
     max_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
-    max_tool_calls: int | None = Field(default=None, ge=0)
+    max_tool_calls: int | None = Field(default=None, ge=0, le=MAX_TOOL_CALLS)
 
 
 class Retry(_Model):
@@ -88,7 +94,7 @@ class AgentSpec(_Model):
     )
     provider: str = "offline"
     model: str | None = None
-    options: dict[str, JsonValue] = Field(default_factory=dict)
+    options: dict[str, JsonValue] = Field(default_factory=dict, max_length=64)
     tools: list[str] = Field(default_factory=list, max_length=64)
     guards: list[str] = Field(
         default_factory=list,
@@ -115,6 +121,20 @@ class AgentSpec(_Model):
     connection: str | None = Field(
         default=None, max_length=64, description="kind a2a: a tenant connection whose key is sent"
     )
+
+    @field_validator("options")
+    @classmethod
+    def _bounded_numbers(cls, options: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        stack: list[JsonValue] = [options]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                stack += value.values()
+            elif isinstance(value, list):
+                stack += value
+            elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_OPTION_INT:
+                raise ValueError(f"integers in options must be within ±2**53, not {str(value)[:20]}...")
+        return options
 
 
 class GraphSpec(_Model):

@@ -12,14 +12,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from convergio.errors import InvalidGraph, InvalidRequest, Problem
 
 from ._a2a import a2a_problems
 from ._rules import off_dag, planner_problems, router_problems
+from ._schema import BudgetExceeded, schema_problems, validation_errors
 from ._spec import AgentSpec, GraphSpec
 from ._template import TEMPLATE_NAMES, TemplateError, check_template
 
@@ -77,9 +76,14 @@ def validate_input(spec: GraphSpec, value: Any) -> None:
     """
     if spec.input_schema is None:
         return
-    errors = sorted(Draft202012Validator(spec.input_schema).iter_errors(value), key=lambda e: list(e.path))
+    try:
+        errors = validation_errors(spec.input_schema, value)
+    except BudgetExceeded as exc:
+        raise InvalidRequest(f"input: {exc}", details=[{"path": "input", "message": str(exc)}]) from None
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), details=[{"path": "input_schema", "message": str(exc)}]) from None
     if errors:
-        details = [{"path": path_of(["input", *e.absolute_path]), "message": e.message} for e in errors[:20]]
+        details = [{"path": path_of(["input", *where]), "message": message} for where, message in errors]
         raise InvalidRequest(f"{details[0]['path']}: {details[0]['message']}", details=details)
 
 
@@ -154,12 +158,8 @@ class _Checker:
         elif len(sinks := _sinks(spec)) > 1:
             self.add(_join(prefix, "output"), "required: several agents end the graph: " + ", ".join(sinks))
         if spec.input_schema is not None:
-            try:
-                Draft202012Validator.check_schema(spec.input_schema)
-            except SchemaError as exc:
-                self.add(
-                    _join(prefix, path_of(["input_schema", *exc.path])), f"not a JSON Schema: {exc.message}"
-                )
+            for problem in schema_problems(spec.input_schema, _join(prefix, "input_schema")):
+                self.add(problem["path"], problem["message"])
 
     def _worker_rules(
         self, spec: GraphSpec, index: Mapping[str, int], boss: AgentSpec, worker: str, where: str

@@ -17,10 +17,12 @@ from typing import Any
 
 import wasmtime
 
+from convergio import _json as bounded_json
+
 from ._abi import ERR_DENIED, ERR_NOT_FOUND, ERR_QUOTA, ERR_TOO_LARGE, HOST_MODULE, pack
 from ._errors import PluginTrap
 from ._http import fetch
-from ._kv import KVStore
+from ._kv import PluginKV
 from ._manifest import Capabilities
 
 __all__ = ["CallContext", "LLMComplete", "LLMRequest", "define_capabilities"]
@@ -79,7 +81,7 @@ class CallContext:
     tenant_id: str
     plugin: str
     grants: Capabilities
-    kv: KVStore | None = None
+    kv: PluginKV | None = None
     llm: LLMComplete | None = None
     deadline: float = field(default_factory=lambda: time.monotonic() + 2.0)
     public_only: bool = False
@@ -211,8 +213,10 @@ def _json_request(context: CallContext, caller: wasmtime.Caller, ptr: int, lengt
     if length & 0xFFFFFFFF > REQUEST_BYTES:
         return _refusal("too_large", f"requests are at most {REQUEST_BYTES} bytes")
     try:
-        return json.loads(read_guest(caller, ptr, length).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        return bounded_json.loads(read_guest(caller, ptr, length).decode("utf-8"))
+    except bounded_json.TooDeep as exc:
+        return _refusal("bad_request", str(exc))
+    except ValueError:  # UnicodeDecodeError, JSONDecodeError
         return _refusal("bad_request", "the request is not UTF-8 JSON")
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import wasmtime
 
+from convergio import _json as bounded_json
+
 from ._abi import HOST_MODULE, PAGE_BYTES, unpack
 from ._capabilities import CallContext, define_capabilities
 from ._errors import (
@@ -325,8 +327,12 @@ def _guest_range(ptr: Any, length: int, memory: Any, store: wasmtime.Store, what
 
 def _decode(raw: bytes, plugin: str) -> dict[str, Any]:
     try:
-        answer = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        answer = bounded_json.loads(raw.decode("utf-8"))
+    except bounded_json.TooDeep:
+        raise InvalidOutput(
+            f"plugin {plugin!r} returned JSON nested deeper than {bounded_json.MAX_DEPTH} levels"
+        ) from None
+    except ValueError:  # not UTF-8 (UnicodeDecodeError), not JSON, NaN or Infinity
         preview = raw[:50].decode("utf-8", errors="replace")
         raise InvalidOutput(f"plugin {plugin!r} returned invalid JSON (starts {preview!r})") from None
     if not isinstance(answer, dict) or len(answer) != 1 or not ({"result", "error"} & answer.keys()):

@@ -109,7 +109,7 @@ def test_malformed_requests(acme: Api, body: bytes, status: int, words: str) -> 
 
 
 def test_rejections_start_no_orchestration(acme: Api, api_host: HostProcess) -> None:
-    instances = f"{api_host.base_url}/runtime/webhooks/durabletask/instances"
+    instances = api_host.durable_url("instances")
     before = httpx.get(instances).json()
     rejected(acme, {"graph": graph(agent("a", depends_on=["a"])), "input": None})
     rejected(acme, {"graph_ref": "lesson-plan", "input": {"grade": 3}}, 400)
