@@ -9,22 +9,30 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PORT   ?= 7071
 
+# Every virtualenv installs a lock file with hashes (ADR 0015): pip refuses any file whose sha256
+# is not in the lock, and wheels only, so no unhashed build dependency is fetched either.
+PIP_LOCKED = -m pip install --quiet --disable-pip-version-check --require-hashes --only-binary=:all: -r
+
 RUNTIME := $(VENV)/.runtime-installed
 DEV     := $(VENV)/.dev-installed
 INFRA_VENV ?= .infra-venv
 INFRA   := $(INFRA_VENV)/.installed
+# uv (make lock) and cyclonedx-py (make sbom), in their own virtualenv (ADR 0015).
+TOOLS_VENV ?= .tools-venv
+TOOLS   := $(TOOLS_VENV)/.installed
 # Real Azure emulators for the tests (Azurite, the npm Cosmos DB server), from tests/emulators.
 EMULATORS := tests/emulators/node_modules/.installed
 
-.PHONY: run serve serve-emulated test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers clean
+.PHONY: run serve serve-emulated test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers lock sbom clean
 
-$(RUNTIME): requirements.txt
+$(RUNTIME): requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python $(PIP_LOCKED) requirements.lock
 	touch $@
 
-$(DEV): $(RUNTIME) requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# requirements-dev.lock is the app's lock plus the dev tools, at the same versions.
+$(DEV): $(RUNTIME) requirements-dev.lock
+	$(BIN)/python $(PIP_LOCKED) requirements-dev.lock
 	touch $@
 
 GRAPH ?= examples/graphs/lesson-plan.yaml
@@ -49,7 +57,8 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy
 
-pytest: $(DEV) $(EMULATORS)
+# $(TOOLS): tests/test_supply_chain.py also regenerates the SBOM with the pinned generator.
+pytest: $(DEV) $(EMULATORS) $(TOOLS)
 	$(BIN)/python -m pytest
 
 $(EMULATORS): tests/emulators/package.json tests/emulators/package-lock.json
@@ -57,9 +66,9 @@ $(EMULATORS): tests/emulators/package.json tests/emulators/package-lock.json
 	touch $@
 
 # checkov lives in its own virtualenv: its dependency tree must not touch the app's pins.
-$(INFRA): requirements-infra.txt
+$(INFRA): requirements-infra.lock
 	$(PYTHON) -m venv $(INFRA_VENV)
-	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-infra.txt
+	$(INFRA_VENV)/bin/python $(PIP_LOCKED) requirements-infra.lock
 	touch $@
 
 checkov: $(INFRA)
@@ -102,13 +111,53 @@ bench: $(DEV)
 PEERS_VENV := benchmarks/.venv-peers
 PEERS      := $(PEERS_VENV)/.installed
 
-$(PEERS): benchmarks/requirements.txt
+$(PEERS): benchmarks/requirements.lock
 	$(PYTHON) -m venv $(PEERS_VENV)
-	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r benchmarks/requirements.txt
+	$(PEERS_VENV)/bin/python $(PIP_LOCKED) benchmarks/requirements.lock
 	touch $@
 
 bench-peers: $(RUNTIME) $(PEERS)
 	$(PEERS_VENV)/bin/python -m benchmarks.peers --chart docs/performance-per-node.png --markdown
 
+# Supply chain (ADR 0015). The human-edited requirements*.txt pin the top level; `make lock`
+# resolves each one, with a pinned uv, into a .lock with every transitive pin and its sha256
+# hashes, for Linux x86_64 CPython 3.11. A lock keeps the versions it has unless a pin changes:
+# `make lock LOCK_FLAGS=--upgrade` moves every unpinned transitive to its newest release.
+# `make sbom` writes the CycloneDX SBOM of the deployed package (the app lock, not the dev tools).
+SBOM       := dist/sbom.cdx.json
+LOCK_FLAGS ?=
+UV_COMPILE  = $(TOOLS_VENV)/bin/uv pip compile --no-config --quiet --generate-hashes \
+	--python-version 3.11 --python-platform x86_64-manylinux_2_28 --custom-compile-command "make lock" $(LOCK_FLAGS)
+
+$(TOOLS): requirements-tools.lock
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python $(PIP_LOCKED) requirements-tools.lock
+	touch $@
+
+# $(call relock,INPUT,LOCK[,MORE]): resolve INPUT into LOCK (keeping LOCK's versions where they
+# still fit); LOCK is rewritten only when it changes, so an unchanged lock reinstalls nothing.
+define relock
+	cp $(2) $(TOOLS_VENV)/next.lock 2>/dev/null || rm -f $(TOOLS_VENV)/next.lock
+	$(UV_COMPILE) $(1) $(3) -o $(TOOLS_VENV)/next.lock
+	cmp -s $(TOOLS_VENV)/next.lock $(2) || cp $(TOOLS_VENV)/next.lock $(2)
+endef
+
+SBOM_CMD = $(TOOLS_VENV)/bin/cyclonedx-py requirements requirements.lock --pyproject pyproject.toml \
+	--mc-type application --sv 1.6 --of JSON --output-reproducible -o $(SBOM)
+
+# The dev lock is constrained by the app lock: the app's packages at the same versions.
+lock: $(TOOLS)
+	$(call relock,requirements.txt,requirements.lock)
+	$(call relock,requirements-dev.txt,requirements-dev.lock,-c requirements.lock)
+	$(call relock,requirements-infra.txt,requirements-infra.lock)
+	$(call relock,benchmarks/requirements.txt,benchmarks/requirements.lock)
+	$(call relock,requirements-tools.txt,requirements-tools.lock)
+	mkdir -p $(dir $(SBOM))
+	$(SBOM_CMD)
+
+sbom: $(TOOLS)
+	mkdir -p $(dir $(SBOM))
+	$(SBOM_CMD)
+
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) .convergio .mypy_cache .ruff_cache web/node_modules web/build web/.svelte-kit
+	rm -rf $(VENV) $(INFRA_VENV) $(TOOLS_VENV) .convergio .mypy_cache .ruff_cache web/node_modules web/build web/.svelte-kit

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from convergio._embedded import embedded_host
+from convergio._mcp_cli import add_mcp_parser, mcp_command
 from convergio._run_cli import RunError, add_run_parser, run_command
 from convergio.api import GraphFileError
 from convergio.errors import AppError
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
     )
     add_run_parser(commands)
+    add_mcp_parser(commands)
     plugins = commands.add_parser(
         "plugins", help="plugins: keygen, sign, verify, build, install, grant, list, remove", add_help=False
     )
@@ -149,6 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _tenants(args)
         except (ValueError, LookupError, OSError, sqlite3.Error, AppError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    if args.command == "mcp":
+        try:
+            return mcp_command(args, _find_tenant)
+        except (ValueError, LookupError, OSError, sqlite3.Error, AppError) as exc:  # ConnectionError: OSError
             print(f"error: {exc}", file=sys.stderr)
             return 2
     try:

@@ -1,4 +1,4 @@
-"""The Azure Event Grid trigger: a second inbound path to hooks, for CloudEvents.
+r"""The Azure Event Grid trigger: a second inbound path to hooks, for CloudEvents.
 
 An event names its hook in ``subject`` (``hooks/<hook_id>``, or ``hooks/<hook_id>/runs/<run_id>``
 for a hook that raises an event into a waiting run); ``data`` becomes the run input (or the
@@ -10,7 +10,8 @@ tenant published the event: anyone allowed to publish to that topic picks the su
 ids travel in URLs. So, as on the HTTP path, the hook's signature is the credential: the event
 carries two CloudEvents extension attributes, ``convergiotime`` (unix seconds) and
 ``convergiosignature`` (``sha256=`` HMAC-SHA256 with the hook's secret over
-``convergiotime + "." + canonical``, where ``canonical`` is the JSON of
+``v2:{convergiotime}.{delivery_id}\n{canonical}``, the scheme of ``convergio.webhooks``, where
+``delivery_id`` is ``delivery_id(source, id)`` and ``canonical`` is the JSON of
 ``{"data", "id", "source", "subject"}`` with sorted keys and no whitespace; ``sign_cloud_event``
 makes them). Events without a valid signature (Event Grid schema events carry none) start
 nothing. ``source`` + ``id`` identify an event uniquely, are signed, and are the delivery id, so
@@ -70,7 +71,8 @@ def sign_cloud_event(secret: str, event: dict[str, Any], timestamp: int | None =
     body = _canonical(
         str(event["id"]), str(event["source"]), str(event.get("subject", "")), event.get("data")
     )
-    return {**event, TIME_ATTR: str(at), SIGNATURE_ATTR: sign(secret, at, body)}
+    delivery = delivery_id(str(event["source"]), str(event["id"]))
+    return {**event, TIME_ATTR: str(at), SIGNATURE_ATTR: sign(secret, at, delivery, body)}
 
 
 def _check_signature(secret: str, event: Any, delivery: str, tolerance_s: int) -> None:

@@ -1,9 +1,10 @@
 """Webhook routes: inbound hooks that start runs (or raise an event), outbound callbacks.
 
 An inbound request carries no API key: the hook's signature is its credential
-(HMAC-SHA256 over ``timestamp + "." + body``, see ``convergio.webhooks``). It is checked
-before anything else happens, so a bad or stale signature starts nothing (401). A delivery id
-seen before starts nothing new either: it answers with the first run's id.
+(HMAC-SHA256 over the timestamp, the delivery id and the body, see ``convergio.webhooks``). It
+is checked before anything else happens, so a bad or stale signature starts nothing (401). A
+delivery id seen before starts nothing new either: it answers with the first run's id; since
+the id is signed, a captured request cannot be replayed under a new one.
 """
 
 from __future__ import annotations

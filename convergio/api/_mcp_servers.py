@@ -1,10 +1,13 @@
 """MCP server routes: a tenant's MCP servers, whose tools its agents use as ``mcp.<server>.<tool>``.
 
 ``PUT /api/v1/tenants/me/mcp-servers/{name}`` checks the endpoint (the SSRF guard in hosted
-mode, where stdio is refused), lists the server's tools and stores them with the record, so
-graph validation never reaches the network; ``POST .../{name}/refresh`` lists them again.
-Header values may carry keys: they go to the secret store, and answers show only their names
-and fingerprints.
+mode), lists the server's tools and stores them with the record, so graph validation never
+reaches the network; ``POST .../{name}/refresh`` lists them again. Header values may carry keys:
+they go to the secret store, and answers show only their names and fingerprints.
+
+A tenant registers streamable HTTP servers only. ``transport: stdio`` ran the request's
+``command`` as the host's user, so it is a 422 on every host: stdio servers are the operator's
+(``python -m convergio mcp add-stdio``), and show here with ``operator: true``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from convergio.errors import AppError, InvalidRequest, NotFound
 from convergio.protocols import McpServerRecord
 from convergio.protocols.mcp import check_server_name
+from convergio.protocols.mcp._source import STDIO_REFUSED
 from convergio.secrets import fingerprint
 
 from ._http import answer, blueprint, json_response, read_body, tenant_of
@@ -48,12 +52,11 @@ class McpServerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, max_length=2048, description="the streamable HTTP endpoint")
-    transport: Literal["http", "stdio"] = "http"
+    transport: Literal["http", "stdio"] = Field(
+        default="http", description="http; stdio is refused (422): only the operator adds stdio servers"
+    )
     command: list[str] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=64,
-        description="stdio only (local hosts): program and arguments",
+        default=None, max_length=64, description="refused (422): stdio servers are the operator's"
     )
     headers: dict[str, SecretStr] | None = Field(
         default=None, max_length=32, description="sent with every request; omit to keep the stored ones"
@@ -75,6 +78,7 @@ class McpServerView(BaseModel):
     command: list[str] = []
     headers: dict[str, str] = Field(default={}, description="header name to the value's fingerprint")
     timeout_seconds: float
+    operator: bool = Field(default=False, description="added by the operator (stdio), not through the API")
     tools: list[McpToolView]
     refreshed_at: str
     updated_at: str
@@ -82,6 +86,13 @@ class McpServerView(BaseModel):
 
 class McpServerList(BaseModel):
     servers: list[McpServerView]
+
+
+class StdioRefused(InvalidRequest):
+    """A tenant asked for a stdio server: a command on the host, which only the operator may add."""
+
+    code = "stdio_not_allowed"
+    status_code = 422
 
 
 class McpServerUnreachable(AppError):
@@ -99,6 +110,7 @@ def _view(record: McpServerRecord) -> McpServerView:
         command=list(record.command),
         headers=record.headers,
         timeout_seconds=record.timeout_s,
+        operator=record.operator,
         tools=[
             McpToolView(
                 name=f"mcp.{record.name}.{tool.name}",
@@ -139,19 +151,19 @@ def _headers(body: McpServerIn) -> dict[str, str] | None:
     return headers
 
 
+def _refuse_stdio(body: McpServerIn) -> None:
+    """Refuse, before anything is stored or started, what would run a command on the host."""
+    field = "transport" if body.transport == "stdio" else "command" if body.command is not None else ""
+    if field:
+        raise StdioRefused(f"{field}: {STDIO_REFUSED}", details=[{"path": field, "message": STDIO_REFUSED}])
+
+
 def _record(tenant_id: str, name: str, body: McpServerIn, old: McpServerRecord | None) -> McpServerRecord:
-    if body.transport == "http" and body.command is not None:
-        raise _invalid("command", "only for transport stdio")
-    if body.transport == "stdio" and body.url is not None:
-        raise _invalid("url", "only for transport http")
-    if body.command is not None and any(not part or len(part) > 4096 for part in body.command):
-        raise _invalid("command", "each part must be 1-4096 characters")
+    _refuse_stdio(body)
     return McpServerRecord(
         tenant_id=tenant_id,
         name=name,
         url=body.url,
-        transport=body.transport,
-        command=tuple(body.command or ()),
         headers=dict(old.headers) if old is not None and body.headers is None else {},
         timeout_s=body.timeout_seconds,
     )

@@ -84,7 +84,7 @@ def openapi_paths(body: Body, errors: Errors) -> dict[str, Any]:
                     "200": {"description": "replaced", **body("McpServerView")},
                     "201": {"description": "registered", **body("McpServerView")},
                 }
-                | errors(502),
+                | errors(422, 502),
             },
             "get": {
                 "summary": "One MCP server",

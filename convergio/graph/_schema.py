@@ -36,6 +36,7 @@ __all__ = [
     "MAX_VALIDATION_S",
     "BudgetExceeded",
     "InputValidator",
+    "argument_problem",
     "schema_problems",
     "validation_errors",
 ]
@@ -189,6 +190,24 @@ def validation_errors(schema: dict[str, Any], instance: Any, limit: int = 20) ->
     finally:
         _BUDGET.reset(token)
     return [(list(e.absolute_path), _short(e.message, quote=False)) for e in errors[:limit]]
+
+
+def argument_problem(schema: dict[str, Any], arguments: Any) -> tuple[str, str] | None:
+    """The first way ``arguments`` break a tool's schema, as ``(where, message)``, or ``None``.
+
+    For tool calls: a tenant's plugin manifest or MCP server supplies the schema, and a model
+    the arguments, so this runs on the same linear-time, no-retrieval, bounded validator as
+    run inputs. A schema that refers outside itself or asks for too much work is a problem too
+    (``where`` is ``arguments``), never a fetch or a frozen worker.
+    """
+    try:
+        errors = validation_errors(schema, arguments, limit=1)
+    except (BudgetExceeded, ValueError) as exc:
+        return "arguments", str(exc)
+    if not errors:
+        return None
+    path, message = errors[0]
+    return "/".join(str(part) for part in path) or "arguments", message
 
 
 def schema_problems(schema: Any, at: str) -> list[Problem]:

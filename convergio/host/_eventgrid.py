@@ -9,7 +9,9 @@ the request is: ``SubscriptionValidation`` (answer ``{"validationResponse": <cod
 nothing), ``Notification`` (run the function once per event; any failure answers 500 so Event
 Grid retries the batch), ``Unsubscribe`` (202); anything else is a 400. CloudEvents' abuse
 protection is an ``OPTIONS`` request with ``WebHook-Request-Origin``, answered with
-``WebHook-Allowed-Origin``.
+``WebHook-Allowed-Origin``. A body nested deeper than ``MAX_DEPTH`` is a 400, as on the
+Functions host, whose JSON reader (Json.NET) stops at 64 levels by default: what the functions
+are handed is never deep enough to break code that recurses over it.
 """
 
 from __future__ import annotations
@@ -25,14 +27,31 @@ from starlette.routing import Route
 
 from ._functions import FunctionIndex
 
-__all__ = ["PATH", "routes"]
+__all__ = ["MAX_DEPTH", "PATH", "routes"]
 
 PATH = "/runtime/webhooks/eventgrid"
+MAX_DEPTH = 64
 log = logging.getLogger("convergio.host.http")
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _loads(raw: bytes | str) -> Any:
+    """JSON, refused (``ValueError``) past ``MAX_DEPTH`` levels; the check is iterative."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_DEPTH:
+                raise ValueError("nested too deeply")
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return value
 
 
 def _validation_code(body: Any) -> str | None:
@@ -42,7 +61,7 @@ def _validation_code(body: Any) -> str | None:
     data = event.get("data") if isinstance(event, dict) else None
     if isinstance(data, str):
         try:
-            data = json.loads(data)
+            data = _loads(data)
         except ValueError:
             return None
     code = data.get("validationCode") if isinstance(data, dict) else None
@@ -67,9 +86,9 @@ def routes(index: FunctionIndex) -> list[Route]:
         if kind not in ("subscriptionvalidation", "notification"):
             return _error(400, "bad_request", "aeg-event-type must be SubscriptionValidation or Notification")
         try:
-            body = json.loads(await request.body())
-        except (ValueError, RecursionError):
-            return _error(400, "invalid_json", "body is not JSON (or is nested too deeply)")
+            body = _loads(await request.body())
+        except ValueError:
+            return _error(400, "invalid_json", f"body is not JSON, or nests deeper than {MAX_DEPTH} levels")
         if kind == "subscriptionvalidation":
             code = _validation_code(body)
             if code is None:

@@ -11,6 +11,7 @@
     │   ├── OutOfFuel                                      422  out_of_fuel
     │   ├── WallTimeExceeded                               422  wall_time_exceeded
     │   ├── MemoryLimitExceeded                            422  memory_limit_exceeded
+    │   ├── TableLimitExceeded                             422  table_limit_exceeded
     │   └── OutputTooLarge                                 422  output_too_large
     ├── PluginTrap                                         422  plugin_trap
     ├── InvalidOutput                                      422  invalid_output
@@ -45,6 +46,7 @@ __all__ = [
     "PluginTrap",
     "SignatureError",
     "SignatureMissing",
+    "TableLimitExceeded",
     "UngrantedImport",
     "UnknownSigner",
     "WallTimeExceeded",
@@ -129,6 +131,12 @@ class MemoryLimitExceeded(PluginLimitExceeded):
     """The module needed more linear memory than its limit allows."""
 
     code = "memory_limit_exceeded"
+
+
+class TableLimitExceeded(PluginLimitExceeded):
+    """The module needed more (or larger) tables than a call's store allows."""
+
+    code = "table_limit_exceeded"
 
 
 class OutputTooLarge(PluginLimitExceeded):

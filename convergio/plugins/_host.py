@@ -1,8 +1,11 @@
 """The WebAssembly plugin host on wasmtime: compile once, then one fresh sandbox per call.
 
 The engine counts fuel and checks an epoch deadline, so both endless loops and slow host calls
-end; each call gets its own ``Store`` (fuel, memory cap, deadline) and its own ``Linker`` holding
-only the granted capabilities, so nothing leaks between calls or tenants. Compiled modules are
+end; each call gets its own ``Store`` (fuel, deadline, and resource limits: its memory, at most
+``MAX_TABLES`` tables of ``MAX_TABLE_ELEMENTS`` elements, one instance and one memory) and its own
+``Linker`` holding only the granted capabilities, so nothing leaks between calls or tenants.
+Past a limit, ``memory.grow`` and ``table.grow`` return -1 to the guest (the WebAssembly rule);
+a guest that traps then gets a coded error, and one that starts too big is refused. Compiled modules are
 cached in memory by the SHA-256 of their bytes and, optionally, serialised to a cache folder.
 Every failure becomes a ``PluginError`` subclass; the host itself keeps serving.
 """
@@ -32,12 +35,18 @@ from ._errors import (
     OutputTooLarge,
     PluginError,
     PluginTrap,
+    TableLimitExceeded,
     UngrantedImport,
     WallTimeExceeded,
 )
 from ._manifest import Limits
 
-__all__ = ["CacheStats", "PluginHost"]
+__all__ = ["MAX_TABLES", "MAX_TABLE_ELEMENTS", "CacheStats", "PluginHost"]
+
+MAX_TABLE_ELEMENTS = 65_536
+"""Elements one table may hold (a few MB at most). Unbounded, one ``table.grow`` by 100M
+elements took the host to 1 GB of RSS, and kept it."""
+MAX_TABLES = 4
 
 _I32 = wasmtime.ValType.i32()
 _I64 = wasmtime.ValType.i64()
@@ -66,6 +75,7 @@ class PluginHost:
         cache_dir: A folder for serialised compiled modules (host-owned; never user-writable).
         cache_modules: Keep compiled modules in memory (turn off only to measure the cache).
         epoch_tick_ms: How often the wall-time clock ticks.
+        table_elements: The most elements any one table of a plugin may hold.
 
     Raises:
         ValueError: ``epoch_tick_ms`` below 1.
@@ -78,9 +88,13 @@ class PluginHost:
         cache_dir: Path | None = None,
         cache_modules: bool = True,
         epoch_tick_ms: int = 5,
+        table_elements: int = MAX_TABLE_ELEMENTS,
     ) -> None:
         if epoch_tick_ms < 1:
             raise ValueError("epoch_tick_ms must be >= 1")
+        if table_elements < 1:
+            raise ValueError("table_elements must be >= 1")
+        self.table_elements = table_elements
         config = wasmtime.Config()
         config.consume_fuel = True
         config.epoch_interruption = True
@@ -210,7 +224,13 @@ class PluginHost:
         self._start_ticker()
         store = wasmtime.Store(self.engine)
         store.set_fuel(limits.fuel)
-        store.set_limits(memory_size=limits.memory_pages * PAGE_BYTES, instances=1, memories=1, tables=4)
+        store.set_limits(
+            memory_size=limits.memory_pages * PAGE_BYTES,
+            table_elements=self.table_elements,
+            instances=1,
+            tables=MAX_TABLES,
+            memories=1,
+        )
         store.set_epoch_deadline(math.ceil(limits.wall_time_ms / 1000 / self._tick_s) + 1)
         context.deadline = time.monotonic() + limits.wall_time_ms / 1000
         linker = wasmtime.Linker(self.engine)
@@ -233,7 +253,7 @@ class PluginHost:
         except wasmtime.Trap as trap:
             raise _classify(trap, memory, store, limits, context.plugin) from None
         except wasmtime.WasmtimeError as exc:
-            raise InvalidModule(f"plugin {context.plugin!r} failed to start: {_first_line(exc)}") from None
+            raise self._start_failure(exc, context.plugin) from None
         if time.monotonic() > context.deadline:
             raise WallTimeExceeded(
                 f"plugin {context.plugin!r} ran over its {limits.wall_time_ms} ms wall time"
@@ -272,6 +292,22 @@ class PluginHost:
                     f"plugin {plugin!r} needs {item.type.limits.min} memory pages at start "
                     f"(limit {limits.memory_pages})"
                 )
+            if isinstance(item.type, wasmtime.TableType) and item.type.limits.min > self.table_elements:
+                raise TableLimitExceeded(
+                    f"plugin {plugin!r} needs {item.type.limits.min} table elements at start "
+                    f"(limit {self.table_elements})"
+                )
+
+    def _start_failure(self, exc: wasmtime.WasmtimeError, plugin: str) -> PluginError:
+        """Instantiation refused: tables past the store's limits (tables need not be exported,
+        so the limiter is what sees them), or anything else that keeps the module from starting."""
+        text = _first_line(exc)
+        if "table" in text and ("limit" in text or "too high" in text):
+            return TableLimitExceeded(
+                f"plugin {plugin!r} needs more tables than allowed (at most {MAX_TABLES} of "
+                f"{self.table_elements} elements each): {text}"
+            )
+        return InvalidModule(f"plugin {plugin!r} failed to start: {text}")
 
     def _start_ticker(self) -> None:
         with self._lock:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Self
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from convergio.graph._schema import schema_problems
 
 from ._abi import CAPABILITY_IMPORTS, HOST_MODULE
 
@@ -57,10 +57,11 @@ class ToolDecl(_Strict):
     @field_validator("input_schema")
     @classmethod
     def _valid_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        # a tenant's schema: linear-time patterns and local references only (see convergio.graph)
+        problems = schema_problems(schema, "input_schema")
+        if problems:
+            first = problems[0]
+            raise ValueError(f"not a usable JSON Schema: {first['path']}: {first['message']}")
         if schema.get("type") != "object":
             raise ValueError('must be an object schema ("type": "object")')
         return schema

@@ -15,9 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
+from convergio.graph._schema import argument_problem
 from convergio.providers import ToolSpec
 
 from ._capabilities import CallContext, LLMComplete
@@ -212,10 +210,9 @@ class PluginRegistry:
         tool = plugin.manifest.tool(tool_name)
         if tool is None:
             raise PluginNotFound(f"plugin {name!r} has no tool {tool_name!r}")
-        error = best_match(Draft202012Validator(tool.input_schema).iter_errors(arguments))
-        if error is not None:
-            where = "/".join(str(part) for part in error.absolute_path) or "arguments"
-            raise PluginToolError(_short(f"{qualified_name}: invalid {where}: {error.message}"))
+        problem = argument_problem(tool.input_schema, arguments)  # RE2, no retrieval, bounded
+        if problem is not None:
+            raise PluginToolError(_short(f"{qualified_name}: invalid {problem[0]}: {problem[1]}"))
         context = CallContext(
             tenant_id=tenant_id,
             plugin=name,

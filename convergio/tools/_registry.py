@@ -2,20 +2,19 @@
 
 Models produce tool arguments, so they are untrusted input: every call is validated
 before the tool's code sees it, and every failure comes back as one ``ToolError`` the agent
-runner can hand to the model. Where a tool comes from (built in, a plugin, a remote server)
-is a ``ToolSource``; a ``Toolbox`` asks its sources in order.
+runner can hand to the model. Schemas may come from tenants (plugins, MCP servers), so they are
+checked with the graph package's validator (RE2 patterns, local ``$ref`` only, bounded work).
+Where a tool comes from (built in, a plugin, a remote server) is a ``ToolSource``; a ``Toolbox``
+asks its sources in order.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from convergio.graph._schema import argument_problem
 
 from ._calculator import CALCULATOR
 from ._text import KEYWORDS, WORD_COUNT
@@ -130,10 +129,9 @@ def call_tool(tool: Tool, arguments: dict[str, Any]) -> str:
         ToolError: arguments that break its schema (the message names the argument), or the
             tool failed; the message is short and starts with the tool's name.
     """
-    error = best_match(_validator(json.dumps(tool.parameters, sort_keys=True)).iter_errors(arguments))
-    if error is not None:
-        where = "/".join(str(part) for part in error.absolute_path) or "arguments"
-        raise ToolError(_short(f"{tool.name}: invalid {where}: {error.message}"))
+    problem = argument_problem(tool.parameters, arguments)
+    if problem is not None:
+        raise ToolError(_short(f"{tool.name}: invalid {problem[0]}: {problem[1]}"))
     try:
         return tool.fn(arguments)
     except ToolError as exc:
@@ -161,11 +159,6 @@ def model_names(names: Iterable[str]) -> dict[str, str]:
             candidate = base[: _MODEL_NAME_LIMIT - len(suffix)] + suffix
         mapping[candidate] = name
     return mapping
-
-
-@functools.lru_cache(maxsize=512)
-def _validator(schema: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema))
 
 
 def _short(message: str) -> str:

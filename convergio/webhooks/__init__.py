@@ -1,6 +1,6 @@
-"""Webhooks: signed inbound hooks that start runs, and signed outbound callbacks for run events.
+r"""Webhooks: signed inbound hooks that start runs, and signed outbound callbacks for run events.
 
-    sign / verify / signed_headers   HMAC-SHA256 over ``timestamp + "." + body``
+    sign / verify / signed_headers   HMAC-SHA256 over ``v2:{timestamp}.{delivery_id}\n{body}``
     WebhookStore (Protocol)          hooks, callbacks, inbound dedupe, delivery records;
     ├── SqliteWebhookStore           a file in the home directory (embedded default)
     ├── CosmosWebhookStore           the control plane's Cosmos DB (instances share it)

@@ -4,6 +4,7 @@ and the host keeps serving every tenant."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from convergio.cli import main as cli_main
 from convergio.plugins import InvalidOutput, PluginHost, PluginRegistry
+from convergio.tenants import tenant_id_for
 from tests._helpers import HostProcess
 from tests.api.conftest import Api, agent, graph
 from tests.plugins._wat import module, write_plugin
@@ -133,6 +136,38 @@ def test_local_references_still_work(acme: Api) -> None:
     acme.wait(acme.start(spec, {"g": 3}))
 
 
+# -- item 6: no commands from a tenant's request ---------------------------------------------------
+
+
+def test_a_tenant_cannot_register_a_stdio_mcp_server(acme: Api, tmp_path: Path) -> None:
+    """``transport: stdio`` ran the request's command as the host's user."""
+    marker = tmp_path / "ran"
+    command = [sys.executable, "-c", f"open({str(marker)!r}, 'w')"]
+    for body, field in [
+        ({"transport": "stdio", "command": command}, "transport"),
+        ({"transport": "stdio", "command": command, "timeout_seconds": 5}, "transport"),
+        ({"url": "http://127.0.0.1:9/mcp", "command": command}, "command"),
+    ]:
+        error = _error(acme.http.put("/tenants/me/mcp-servers/local", json=body), 422)
+        assert error["code"] == "stdio_not_allowed" and field in _paths(error), error
+        assert "operator" in error["message"]
+    assert acme.http.get("/tenants/me/mcp-servers/local").status_code == 404
+    assert not marker.exists()
+
+
+def test_an_operator_stdio_server_shows_and_refreshes_through_the_api(acme: Api, api_home: Path) -> None:
+    server = Path(__file__).parents[1] / "protocols" / "_stdio_server.py"
+    tenant = tenant_id_for("Acme School")
+    argv = ["mcp", "add-stdio", "--tenant", tenant, "--home", str(api_home), "ops"]
+    assert cli_main([*argv, "--", sys.executable, str(server)]) == 0
+    view = acme.http.get("/tenants/me/mcp-servers/ops").json()
+    assert view["transport"] == "stdio" and view["operator"] is True, view
+    assert [t["name"] for t in view["tools"]] == ["mcp.ops.reverse"]
+    refreshed = acme.http.post("/tenants/me/mcp-servers/ops/refresh")
+    assert refreshed.status_code == 200 and refreshed.json()["operator"] is True, refreshed.text
+    assert acme.http.delete("/tenants/me/mcp-servers/ops").status_code == 200
+
+
 # -- item 8: deep nesting ----------------------------------------------------------------------------
 
 JSON_ROUTES = [
@@ -172,6 +207,24 @@ def test_deep_json_on_the_protocol_endpoints(api_host: HostProcess, acme: Api) -
             assert answer.status_code < 500, (url, answer.text)
             assert answer.json(), answer.text  # JSON (a JSON-RPC error), never a bare 500
     _still_serving(acme)
+
+
+def test_deep_json_to_event_grid_is_a_400(api_host: HostProcess) -> None:
+    """Bodies under the parser's recursion limit but past 64 levels reached the functions."""
+    url = f"{api_host.base_url}/runtime/webhooks/eventgrid?functionName=hook_event"
+    url += f"&code={api_host.key('eventgrid_extension')}"
+    nested = "[" * 500 + "]" * 500
+    event = '{"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data": ' + nested + "}"
+    validation = json.dumps([{"id": "1", "data": json.dumps({"validationCode": json.loads(nested)})}])
+    bodies: list[tuple[str, str | bytes]] = [
+        ("Notification", event),
+        ("Notification", DEEP),
+        ("SubscriptionValidation", validation),
+    ]
+    for kind, body in bodies:
+        answer = httpx.post(url, content=body, headers={"aeg-event-type": kind}, timeout=30)
+        assert answer.status_code == 400, (kind, answer.text)
+        assert answer.json()["error"]["code"] in ("invalid_json", "bad_request"), answer.text
 
 
 def test_plugin_output_nested_300k_deep_is_a_coded_tool_error(tmp_path: Path) -> None:

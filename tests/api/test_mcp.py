@@ -234,8 +234,8 @@ def test_registration_checks_each_field(api_host: HostProcess, school: Api, docs
         ("Bad_Name", {"url": docs.url}, "name", 400),
         ("docs", {}, "url", 400),
         ("docs", {"url": "http://example.com/mcp"}, "url", 400),
-        ("docs", {"url": docs.url, "command": ["python"]}, "command", 400),
-        ("docs", {"transport": "stdio", "url": docs.url}, "url", 400),
+        ("docs", {"url": docs.url, "command": ["python"]}, "command", 422),
+        ("docs", {"transport": "stdio", "url": docs.url}, "transport", 422),
         ("docs", {"url": docs.url, "headers": {"content-type": "x"}}, "headers.content-type", 400),
         ("docs", {"url": docs.url, "colour": "red"}, "colour", 400),
         ("docs", {"url": docs.url}, "url", 502),  # no token: the server refuses to list its tools

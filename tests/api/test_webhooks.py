@@ -90,10 +90,11 @@ def post_signed(
 ) -> httpx.Response:
     body = json.dumps(payload).encode()
     stamp = int(time.time() if at is None else at)
+    delivery = delivery or uuid.uuid4().hex
     headers = {
         "X-Convergio-Timestamp": str(stamp),
-        "X-Convergio-Signature": sign(secret, stamp, body),
-        "X-Convergio-Delivery": delivery or uuid.uuid4().hex,
+        "X-Convergio-Signature": sign(secret, stamp, delivery, body),
+        "X-Convergio-Delivery": delivery,
         "content-type": "application/json",
     }
     return httpx.post(url, content=body, headers=headers, timeout=30)
@@ -147,6 +148,24 @@ def test_a_replayed_delivery_starts_nothing_new_and_answers_the_first_run(api: A
     assert run_ids(api) == before
     other = post_signed(api, hook["url"], hook["secret"], {"word": "three"}, delivery="d-2")
     assert other.status_code == 202 and other.json()["id"] != first.json()["id"]
+
+
+def test_a_captured_delivery_replayed_under_a_new_delivery_id_starts_nothing(api: Api) -> None:
+    """Issue 18.7: the delivery id was not signed, so a captured request replayed within the
+    tolerance under a fresh X-Convergio-Delivery started a second run."""
+    hook = create_hook(api, graph_ref="echo")
+    captured = post_signed(api, hook["url"], hook["secret"], {"word": "once"}, delivery="cap-1")
+    assert captured.status_code == 202, captured.text
+    request = captured.request
+    before = run_ids(api)
+    for other in ("cap-2", uuid.uuid4().hex):
+        headers = dict(request.headers) | {"x-convergio-delivery": other}
+        replay = httpx.post(hook["url"], content=request.content, headers=headers, timeout=30)
+        assert replay.status_code == 401, replay.text
+        assert replay.json()["error"]["details"] == [{"path": "headers", "message": "bad_signature"}]
+    same = httpx.post(hook["url"], content=request.content, headers=dict(request.headers), timeout=30)
+    assert same.status_code == 200 and same.json()["replayed"] is True, same.text
+    assert run_ids(api) == before
 
 
 def test_an_event_hook_raises_its_event_into_a_waiting_run(api: Api) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import resource
 from pathlib import Path
 
 import pytest
@@ -20,9 +22,11 @@ from convergio.plugins import (
     PluginRegistry,
     PluginTooLarge,
     PluginTrap,
+    TableLimitExceeded,
     UngrantedImport,
     WallTimeExceeded,
 )
+from convergio.plugins._host import MAX_TABLE_ELEMENTS
 from tests.plugins._wat import SPIN, constant_answer, module, write_plugin
 from tests.plugins.conftest import EXAMPLES, TENANT
 
@@ -242,3 +246,76 @@ def test_an_oversized_module_is_refused(tmp_path: Path, registry: PluginRegistry
     (source / "module.wasm").write_bytes(b"\0" * (_package.MAX_MODULE_BYTES + 1))
     with pytest.raises(PluginTooLarge):
         registry.install(TENANT, source)
+
+
+# -- tables (issue 18.10): one table.grow by 100M elements took the host to 1 GB of RSS, and kept it
+
+
+GROWN, REFUSED = '{"result": "grown"}', '{"result": -1}'
+ANSWERS = "".join(
+    f'(data (i32.const {at}) "{text.replace(chr(34), chr(92) + chr(34))}")'
+    for at, text in ((128, GROWN), (256, REFUSED))
+)
+
+
+def _grow_table(by: int, *, abort: bool) -> str:
+    """``call`` grows table $t by ``by`` null refs; refused, it traps (``abort``) or answers -1."""
+    refused = "unreachable" if abort else f"i64.const {(256 << 32) | len(REFUSED)}\n      return"
+    body = f"""    ref.null func
+    i32.const {by}
+    table.grow $t
+    i32.const -1
+    i32.eq
+    if
+      {refused}
+    end
+    i64.const {(128 << 32) | len(GROWN)}"""
+    return module(body, data=ANSWERS, extra="(table $t 1 funcref)")
+
+
+def test_a_table_grown_past_the_limit_fails_the_call_and_the_host_keeps_serving(
+    tmp_path: Path, registry: PluginRegistry
+) -> None:
+    bomb = _grow_table(100_000_000, abort=True)  # a guest that aborts when refused, as runtimes do
+    registry.install(TENANT, write_plugin(tmp_path / "src", "tables", bomb))
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(3):
+        with pytest.raises(PluginTrap) as caught:
+            registry.call_plugin_tool(TENANT, "tables.run", {})
+        assert caught.value.code == "plugin_trap" and "unreachable" in caught.value.message
+        assert_still_serving(registry)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kib < 256 * 1024
+
+
+def test_a_table_grow_past_the_limit_returns_minus_one_and_one_within_it_works(
+    tmp_path: Path, registry: PluginRegistry
+) -> None:
+    registry.install(
+        TENANT, write_plugin(tmp_path / "src", "past", _grow_table(MAX_TABLE_ELEMENTS, abort=False))
+    )
+    assert registry.call_plugin_tool(TENANT, "past.run", {}) == "-1"
+    within = _grow_table(MAX_TABLE_ELEMENTS - 1, abort=True)
+    registry.install(TENANT, write_plugin(tmp_path / "src", "within", within))
+    assert registry.call_plugin_tool(TENANT, "within.run", {}) == "grown"
+
+
+@pytest.mark.parametrize(
+    ("tables", "words"),
+    [
+        ("(table 100000000 funcref)", "table minimum size"),
+        (
+            '(table (export "t") 100000000 funcref)',
+            f"needs 100000000 table elements at start (limit {MAX_TABLE_ELEMENTS})",
+        ),
+        ("(table 1 funcref)" * 5, "table count"),
+    ],
+    ids=["hidden-table", "exported-table", "too-many-tables"],
+)
+def test_a_module_that_starts_with_too_much_table_is_refused(
+    tmp_path: Path, registry: PluginRegistry, tables: str, words: str
+) -> None:
+    registry.install(TENANT, write_plugin(tmp_path / "src", "wide", module("    i64.const 0", extra=tables)))
+    with pytest.raises(TableLimitExceeded, match=re.escape(words)) as caught:
+        registry.call_plugin_tool(TENANT, "wide.run", {})
+    assert caught.value.code == "table_limit_exceeded"
+    assert_still_serving(registry)

@@ -62,6 +62,7 @@ SURFACE = {
     "SIGNATURE_FILE",
     "SignatureError",
     "SignatureMissing",
+    "TableLimitExceeded",
     "ToolDecl",
     "TrustStore",
     "UngrantedImport",

@@ -4,6 +4,10 @@ Records are the tenant store's ``mcp_servers`` family, so they live wherever the
 (SQLite file or control plane). Header values may carry keys, so they live in the secret store
 (one secret per server holding the headers as JSON); a record keeps only header names and
 fingerprints. The tool list is stored so that validating a graph never reaches the network.
+
+A stdio server runs a command on the host, so only the operator may add one (``python -m
+convergio mcp add-stdio``): its record says ``operator``, which nothing a tenant sends can set,
+and the tool source starts no process for a record without it (older tenant-made ones included).
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ class McpServerRecord:
 
     Attributes:
         headers: Header name to value fingerprint (the values are in the secret store).
+        operator: Added by the operator (the CLI), not through the API: the only records whose
+            stdio ``command`` may run.
         tools: What the server offered when last listed (``refreshed_at``).
     """
 
@@ -77,6 +83,7 @@ class McpServerRecord:
     command: tuple[str, ...] = ()
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     timeout_s: float = 30.0
+    operator: bool = False
     tools: tuple[RemoteToolInfo, ...] = ()
     refreshed_at: str = ""
     updated_at: str = ""
@@ -125,6 +132,7 @@ def _body(record: McpServerRecord) -> dict[str, Any]:
         "command": list(record.command),
         "headers": dict(record.headers),
         "timeout_s": record.timeout_s,
+        "operator": record.operator,
         "tools": [dataclasses.asdict(tool) for tool in record.tools],
         "refreshed_at": record.refreshed_at,
         "updated_at": record.updated_at,
@@ -140,6 +148,7 @@ def _record(body: Mapping[str, Any]) -> McpServerRecord:
         command=tuple(body.get("command", ())),
         headers=dict(body.get("headers", {})),
         timeout_s=float(body.get("timeout_s", 30.0)),
+        operator=body.get("operator") is True,
         tools=tuple(RemoteToolInfo(**tool) for tool in body.get("tools", ())),
         refreshed_at=body.get("refreshed_at", ""),
         updated_at=body.get("updated_at", ""),

@@ -15,9 +15,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
+from convergio.graph._schema import schema_problems
 from convergio.protocols._types import Endpoint, RemoteToolInfo, ToolServer
 from convergio.providers import check_endpoint
 from convergio.secrets import Secret, SecretNotFound, SecretStore
@@ -26,7 +24,12 @@ from convergio.tools import Tool, ToolContext, ToolError
 
 from ._registry import TOOL_PREFIX, McpServerRecord, McpServerRegistry, headers_secret_name, split_tool_name
 
-__all__ = ["McpToolSource"]
+__all__ = ["STDIO_REFUSED", "McpToolSource"]
+
+STDIO_REFUSED = (
+    "stdio servers run commands on the host, so only the operator adds them "
+    "(python -m convergio mcp add-stdio), never a tenant's request"
+)
 
 _TOOL_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _OPEN_OBJECT: dict[str, Any] = {"type": "object"}
@@ -39,7 +42,8 @@ class McpToolSource:
     Args:
         registry: The server records.
         secrets: Where header values are kept.
-        hosted: On Azure: stdio servers are refused and endpoints pass the SSRF guard.
+        hosted: On Azure: stdio servers are refused and endpoints pass the SSRF guard. Locally,
+            a stdio server runs only from a record the operator added (``operator``).
         allowed_hosts: Hosts the operator trusts (``CONVERGIO_PROVIDER_ALLOWED_HOSTS``).
     """
 
@@ -84,12 +88,14 @@ class McpToolSource:
         """Refuse what this deployment must not reach.
 
         Raises:
-            ValueError: stdio in hosted mode, or an endpoint the SSRF guard refuses; the message
-                starts with the field's name.
+            ValueError: stdio in hosted mode or not added by the operator, or an endpoint the
+                SSRF guard refuses; the message starts with the field's name.
         """
         if record.transport == "stdio":
             if self._hosted:
                 raise ValueError("transport: stdio servers run only on a local host, not when hosted")
+            if not record.operator:  # a tenant's record: its command would run as the host's user
+                raise ValueError(f"transport: {STDIO_REFUSED}")
             if not record.command:
                 raise ValueError("command: required for a stdio server")
             return
@@ -172,12 +178,16 @@ def _label(record: McpServerRecord) -> str:
 
 
 def _usable(tool: RemoteToolInfo) -> RemoteToolInfo:
-    """The tool with a schema arguments can be checked against (an open object if not)."""
+    """The tool with a schema arguments can be checked against (an open object if not).
+
+    The server's schema is checked like a graph's input schema (RE2 patterns, local ``$ref``
+    only): one it could not be held to is dropped, and the server checks its own arguments.
+    """
     schema = tool.input_schema
-    if not isinstance(schema, dict) or schema.get("type", "object") != "object":
-        return dataclasses.replace(tool, input_schema=dict(_OPEN_OBJECT))
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError:
+    if (
+        not isinstance(schema, dict)
+        or schema.get("type", "object") != "object"
+        or schema_problems(schema, "input_schema")
+    ):
         return dataclasses.replace(tool, input_schema=dict(_OPEN_OBJECT))
     return tool
