@@ -1,19 +1,21 @@
 """The ``run_agent`` activity: one agent call (prompt → provider → tools), thin by design.
 
-Around the call: the tenant's monthly quotas are reserved first (a managed key may be
-downgraded or throttled), the provider key is resolved by reference at call time (it never
-appears in the activity's input or output), the usage goes to the ledger before the activity
-returns (keyed so a redelivered or replayed call never bills twice), and the call is one
-telemetry span in its run's trace.
+Around the call: the tenant's monthly quotas are reserved at its first provider request and
+bound every request's ``max_tokens`` (a managed key may be downgraded or throttled; ADR 0016),
+the provider key is resolved by reference at call time (it never appears in the activity's
+input or output), the usage goes to the ledger before the activity returns (keyed so a
+redelivered or replayed call never bills twice; what the ledger kept is what the outcome shows
+and the quota settles), and the call is one telemetry span in its run's trace. A cancelled
+run's calls are not made, or are aborted in flight (ADR 0017).
 """
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from convergio.agents import AgentCall, AgentOutcome, run_agent
-from convergio.metering import meter_call
-from convergio.quotas import Admission
+from convergio.agents import AgentCall, AgentOutcome, Resolve, run_agent
+from convergio.metering import meter_kept
+from convergio.providers import CallScope, abortable
+from convergio.quotas import QUOTA_WAIT_S, MonthlyAllowance
 from convergio.streams import TextChannel
 from convergio.telemetry import agent_call_span
 from convergio.wiring import Components, components
@@ -24,37 +26,26 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
     parts = components()
     agent_call = AgentCall.model_validate(call)
     with agent_call_span(agent_call, graph=agent_call.graph) as span:
-        admission = _admit(parts, agent_call)
-        if admission is not None and not admission.decision.allowed:
-            span.set_outcome(status="budget_exceeded")
-            refused = AgentOutcome(
-                status="budget_exceeded", error=admission.decision.reason, usage={}, provider="", model=""
-            )
-            return refused.model_dump(mode="json")
-        if admission is not None and admission.model and admission.model != agent_call.agent.model:
-            agent = agent_call.agent.model_copy(update={"model": admission.model})
-            agent_call = agent_call.model_copy(update={"agent": agent})
-        cost = Decimal(0)
+        if parts.streams.cancelled(agent_call.run_id):  # queued before the cancel: nothing to call or bill
+            span.set_outcome(status="failed")
+            return _cancelled().model_dump(mode="json")
+        allowance = _allowance(parts, agent_call)
         text = _text_channel(parts, agent_call)
         try:
-            outcome = run_agent(agent_call, resolve=parts.resolver, tools=parts.toolbox, on_text=text)
-            cost = meter_call(
-                parts.ledger,
-                parts.prices,
-                tenant_id=agent_call.tenant,
-                run_id=agent_call.run_id,
-                node_id=agent_call.node_id,
-                step=agent_call.step,
-                provider=outcome.provider,
-                model=outcome.model,
-                usage=outcome.usage,
-                key_mode=admission.key_mode if admission else "byok",
-            )
+            # Aborted in flight once the run is cancelled (ADR 0017); what did run is still billed.
+            with abortable(lambda: parts.streams.cancelled(agent_call.run_id)) as scope:
+                resolve = _resolve_in(parts, scope)
+                outcome = run_agent(
+                    agent_call, resolve=resolve, tools=parts.toolbox, on_text=text, allowance=allowance
+                )
+        except BaseException:
+            if allowance is not None:  # nothing to meter: settle with what the ledger kept, if anything
+                _metered(parts, agent_call, None, allowance)
+            raise
         finally:
             if text is not None:
                 text.close()
-            if admission is not None:
-                parts.guard.settle(admission, cost)
+        outcome, cost = _metered(parts, agent_call, outcome, allowance)
         span.set_outcome(
             status=outcome.status,
             usage=outcome.usage,
@@ -65,6 +56,16 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
     return outcome.model_dump(mode="json")
 
 
+def _cancelled() -> AgentOutcome:
+    error = "cancelled: the run was cancelled"
+    return AgentOutcome(status="failed", error=error, usage={}, provider="", model="")
+
+
+def _resolve_in(parts: Components, scope: CallScope) -> Resolve:
+    """The tenant's providers, each call of theirs stopped when ``scope`` aborts."""
+    return lambda tenant, name: scope.wrap(parts.resolver(tenant, name))
+
+
 def _text_channel(parts: Components, call: AgentCall) -> TextChannel | None:
     """Where the agent's text goes as it streams, when someone watches the run (else no streaming)."""
     if not parts.streams.watched(call.run_id):
@@ -72,20 +73,48 @@ def _text_channel(parts: Components, call: AgentCall) -> TextChannel | None:
     return TextChannel(parts.streams, call.run_id, call.node_id, call.attempt)
 
 
-def _admit(parts: Components, call: AgentCall) -> Admission | None:
-    """Reserve against the tenant's quotas, once per call however often it is delivered;
-    ``None`` when the provider name does not resolve (``run_agent`` then reports that as the
-    node's error)."""
+def _allowance(parts: Components, call: AgentCall) -> MonthlyAllowance | None:
+    """The call's share of the tenant's quotas, reserved once per call however often it is
+    delivered; ``None`` when the provider name does not resolve (``run_agent`` then reports
+    that as the node's error)."""
     try:
-        kind, default_model, key_mode = parts.resolver.describe(call.tenant, call.agent.provider)
+        kind, _, key_mode = parts.resolver.describe(call.tenant, call.agent.provider)
     except (LookupError, ValueError):
         return None
-    return parts.guard.admit(
+    seconds = call.limits.max_seconds
+    return parts.guard.allowance(
         call.tenant,
         call=f"{call.run_id}\x1f{call.node_id}\x1f{call.step}\x1f{call.attempt}",
         key_mode=key_mode,
         provider=kind,
-        model=call.agent.model or default_model,
-        max_tokens=call.limits.max_tokens,
-        now=datetime.now(UTC),
+        wait_s=QUOTA_WAIT_S if seconds is None else min(QUOTA_WAIT_S, seconds / 2),
     )
+
+
+def _metered(
+    parts: Components, call: AgentCall, outcome: AgentOutcome | None, allowance: MonthlyAllowance | None
+) -> tuple[AgentOutcome, Decimal]:
+    """Record the outcome's usage and settle the quota with what the ledger kept: a re-sent
+    call's outcome shows its first delivery's usage, the one billed. A ledger that fails
+    leaves the quota settled at the whole reservation (never below what may have been spent)."""
+    outcome = outcome or AgentOutcome(status="failed", usage={}, provider="", model="")
+    try:
+        kept = meter_kept(
+            parts.ledger,
+            parts.prices,
+            tenant_id=call.tenant,
+            run_id=call.run_id,
+            node_id=call.node_id,
+            step=call.step,
+            provider=outcome.provider,
+            model=outcome.model,
+            usage=outcome.usage,
+            key_mode=allowance.key_mode if allowance else "byok",
+        )
+    except BaseException:
+        if allowance is not None:
+            allowance.settle_in_full()
+        raise
+    if allowance is not None:
+        allowance.settle(kept.cost)
+    return outcome.model_copy(update={"usage": kept.usage}), kept.cost

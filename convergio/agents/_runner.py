@@ -42,6 +42,7 @@ from convergio.tools import (
     model_names,
 )
 
+from ._bound import Allowance, next_bound, prompt_bound
 from ._call import AgentCall, AgentOutcome, AgentStatus, RoundCall
 from ._guards import Blocked, Guards, Stage
 from ._resolve import Resolve, offline_only
@@ -82,6 +83,7 @@ def run_agent(
     resolve: Resolve = offline_only,
     tools: Toolbox = BUILTIN_TOOLBOX,
     on_text: OnText | None = None,
+    allowance: Allowance | None = None,
 ) -> AgentOutcome:
     """Run one agent call to an outcome.
 
@@ -90,6 +92,8 @@ def run_agent(
         resolve: From the agent's ``provider`` name to a provider (the tenant's connections).
         tools: Where the agent's ``tools`` and ``guards`` are found (built-ins, plugins, servers).
         on_text: When given, answers are streamed and each text delta is passed here.
+        allowance: What the money budgets (the tenant's month, a managed-key cap) let each
+            provider call spend; every request's ``max_output_tokens`` stays within it.
 
     Returns:
         The outcome; permanent errors (bad template, unknown provider, non-retryable provider
@@ -98,7 +102,7 @@ def run_agent(
     Raises:
         ProviderError: a retryable provider error; the orchestrator retries the attempt.
     """
-    run = _Run(call, resolve, tools, on_text)
+    run = _Run(call, resolve, tools, on_text, allowance)
     try:
         outcome = run.execute()
     except ProviderError as exc:
@@ -136,8 +140,16 @@ class _Stop(Exception):
 class _Run:
     """The state of one call: usage so far, the clock, the model that answered."""
 
-    def __init__(self, call: AgentCall, resolve: Resolve, toolbox: Toolbox, on_text: OnText | None) -> None:
+    def __init__(
+        self,
+        call: AgentCall,
+        resolve: Resolve,
+        toolbox: Toolbox,
+        on_text: OnText | None,
+        allowance: Allowance | None = None,
+    ) -> None:
         self.call = call
+        self.allowance = allowance
         self.resolve = resolve
         self.toolbox = toolbox
         # Deltas would reach listeners before the output guards saw the whole answer.
@@ -440,8 +452,17 @@ class _Run:
             budget_bound = cap == left - prompt_tokens
         if max_output_tokens is not None and (cap is None or max_output_tokens < cap):
             cap, budget_bound = max_output_tokens, False
+        # Every request carries a bound the token and money budgets can pay (ADR 0016).
+        asked = self.agent.model or provider.default_model
+        bound = next_bound(
+            provider.name, asked, cap, prompt_bound(messages, tools), self.allowance, self.usage
+        )
+        if bound.max_tokens < 1:
+            raise self._stop("budget_exceeded", bound.reason or "no output tokens left in the budget")
+        budget_bound = (budget_bound and bound.max_tokens == cap) or bound.by_money
+        cap = bound.max_tokens
         request = CompletionRequest(
-            model=self.agent.model,
+            model=bound.model or self.agent.model,
             messages=tuple(messages),
             tools=tools,
             max_output_tokens=cap,
@@ -479,6 +500,12 @@ class _Run:
         )
         # Cut by the cap the budget set, or a provider that counted more than our estimate.
         cut = budget_bound and completion.finish_reason == "length"
+        if cut and bound.by_money:
+            raise self._stop(
+                "budget_exceeded",
+                f"spending budget: the answer was cut at the {cap} output tokens it could pay",
+                output=completion.text or None,
+            )
         if max_tokens is not None and (cut or self.usage.total_tokens > max_tokens):
             raise self._stop(
                 "budget_exceeded",

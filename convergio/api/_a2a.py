@@ -22,6 +22,7 @@ import azure.functions as func
 from convergio.errors import NotFound, Unauthorized
 
 from ._http import answer, blueprint, json_response
+from ._idempotency import key_of
 from ._service import service
 
 __all__: list[str] = []
@@ -43,4 +44,5 @@ async def a2a_agent(req: func.HttpRequest, client: df.DurableOrchestrationClient
     # Loaded here, not at import: the SDK is slow to import and most cold starts never speak A2A.
     from ._a2a_agents import TenantAgents, handle
 
-    return await handle(req, TenantAgents(svc, client, tenant.id))
+    key = key_of(req.headers) if req.method == "POST" else None
+    return await handle(req, TenantAgents(svc, client, tenant.id, idempotency_key=key))

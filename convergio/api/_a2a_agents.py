@@ -22,7 +22,8 @@ from convergio.protocols import TaskState
 from convergio.protocols.a2a import AgentInfo, GraphAgents, RunSnapshot, build_a2a_app
 
 from . import _models as m
-from ._runs import cancel_graph_run, start_graph_run
+from ._lifecycle import cancel_graph_run
+from ._runs import start_graph_run
 from ._service import Service
 from ._views import load_status, run_view
 
@@ -43,8 +44,15 @@ _STATES: dict[str, TaskState] = {
 class TenantAgents:
     """The named graphs and the runs of one tenant, for one request (``GraphAgents``)."""
 
-    def __init__(self, svc: Service, client: df.DurableOrchestrationClient, tenant_id: str) -> None:
+    def __init__(
+        self,
+        svc: Service,
+        client: df.DurableOrchestrationClient,
+        tenant_id: str,
+        idempotency_key: str | None = None,
+    ) -> None:
         self._svc, self._client, self._tenant = svc, client, tenant_id
+        self._key = idempotency_key  # the HTTP request's Idempotency-Key: SendMessage starts one run
 
     def describe(self, graph: str) -> AgentInfo | None:
         raw = self._svc.library().get(graph)
@@ -55,11 +63,20 @@ class TenantAgents:
         return AgentInfo(spec.name, spec.description, spec.input_schema, examples)
 
     async def start(self, graph: str, run_input: Any, *, context_id: str) -> RunSnapshot:
+        same = {"graph": graph, "input": run_input, "context_id": context_id}
         context_id = context_id or uuid.uuid4().hex
         request = m.RunRequest(graph_ref=graph, input=run_input)
         extra = {"a2a": {"context_id": context_id}}
         try:
-            run_id = await start_graph_run(self._svc, self._client, self._tenant, request, extra=extra)
+            run_id = await start_graph_run(
+                self._svc,
+                self._client,
+                self._tenant,
+                request,
+                extra=extra,
+                idempotency_key=self._key,
+                same_request=same,
+            )
         except InvalidRequest as exc:  # the input against the graph's input_schema, mostly
             raise ValueError(exc.message) from None
         return RunSnapshot(run_id, "submitted", context_id=context_id)
@@ -85,7 +102,7 @@ class TenantAgents:
         if run is None:
             return None
         try:
-            await cancel_graph_run(self._client, run_id, "cancelled through A2A")
+            await cancel_graph_run(self._svc, self._client, run_id, "cancelled through A2A")
         except Conflict as exc:
             raise TaskNotCancelableError(exc.message) from None
         return RunSnapshot(run_id, "canceled", run.context_id, error="cancelled through A2A")

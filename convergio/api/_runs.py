@@ -1,6 +1,8 @@
 """Run routes: start, list, read, cancel, purge, and human input for a waiting agent.
 
 A tenant only ever sees its own runs: a foreign run id is a 404, exactly like an unknown one.
+Creation honours ``Idempotency-Key``; cancel stops the agents too; a run that never started
+still reads, cancels and deletes (ADR 0017, ``_lifecycle`` and ``_idempotency``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from convergio.graph import AGENT_GRAPH, GraphSpec, parse_graph, validate_input
 
 from . import _models as m
 from ._http import answer, base_url, blueprint, int_param, json_response, owned_run, read_body, tenant_of
+from ._idempotency import claim_key, key_of
+from ._lifecycle import cancel_graph_run, stateless_view, usage_from_ledger
 from ._service import Service, service
 from ._views import load_status, run_summary, run_view, summaries_with_costs, with_costs
 
@@ -29,7 +33,8 @@ async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     svc = service()
     tenant = tenant_of(req, svc)
     request: m.RunRequest = read_body(req, m.RunRequest)
-    run_id = await start_graph_run(svc, client, tenant.id, request)
+    key = key_of(req.headers)
+    run_id = await start_graph_run(svc, client, tenant.id, request, idempotency_key=key)
     return json_response(
         run_created(req, run_id), 202, headers={"Location": f"{base_url(req)}/runs/{run_id}"}
     )
@@ -43,30 +48,50 @@ async def start_graph_run(
     run_id: str = "",
     *,
     extra: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    same_request: Any = None,
 ) -> str:
     """Validate and start a run for ``tenant_id`` (the API, inbound hooks and A2A start runs here).
 
     ``extra`` goes into the orchestration input beside the run's own keys (A2A keeps its context id
-    there); the run itself ignores it.
+    there); the run itself ignores it. With ``idempotency_key`` the key's run is started once and
+    returned again; ``same_request`` (default: the request) is what a repeat must match.
     """
     spec = _graph(svc, request, tenant_id)
     validate_input(spec, request.input)
-    run_id = run_id or uuid.uuid4().hex
-    svc.store.record_run(tenant_id, run_id, spec.name)
-    payload = {
-        "graph": spec.model_dump(mode="json", exclude_none=True),
-        "input": request.input,
-        "run_id": run_id,
-        "tenant": tenant_id,
-        "callbacks": svc.webhooks.has_callbacks(tenant_id),
-        **(extra or {}),
-    }
-    try:
-        await client.start_new(AGENT_GRAPH, instance_id=run_id, client_input=payload)
-    except Exception:
-        svc.store.forget_run(run_id)
-        raise
-    return run_id
+
+    async def start(run_id: str, *, maybe_started: bool = False) -> None:
+        # The index first: a run is never running unlisted (ADR 0017: a crash here leaves a
+        # listed run with no state, which reads as "never started" and can be deleted).
+        svc.store.record_run(tenant_id, run_id, spec.name)
+        if maybe_started and (await client.get_status(run_id)).runtime_status is not None:
+            return  # never start an existing instance again: Durable would restart a finished one
+        payload = {
+            "graph": spec.model_dump(mode="json", exclude_none=True),
+            "input": request.input,
+            "run_id": run_id,
+            "tenant": tenant_id,
+            "callbacks": svc.webhooks.has_callbacks(tenant_id),
+            **(extra or {}),
+        }
+        try:
+            await client.start_new(AGENT_GRAPH, instance_id=run_id, client_input=payload)
+        except Exception:
+            if maybe_started and (await client.get_status(run_id)).runtime_status is not None:
+                return  # a concurrent request with the same key started it first
+            svc.store.forget_run(run_id)
+            raise
+        if svc.streams.cancelled(run_id):  # cancelled while it was starting
+            await client.terminate(run_id, "cancelled before it started")
+
+    if idempotency_key is None:
+        run_id = run_id or uuid.uuid4().hex
+        await start(run_id)
+        return run_id
+    body = request.model_dump(mode="json") if same_request is None else same_request
+    records = svc.store.records("idempotency")
+    claim = await claim_key(records, tenant_id, idempotency_key, body, lambda r: start(r, maybe_started=True))
+    return claim.run_id
 
 
 def run_created(req: func.HttpRequest, run_id: str) -> m.RunCreated:
@@ -115,7 +140,12 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
         page = svc.store.list_runs(tenant.id, limit=limit, offset=scanned)
         for record in page:
             scanned += 1
-            summary = run_summary(record, await client.get_status(record.run_id))
+            status = await client.get_status(record.run_id)
+            if status.runtime_status is None:  # starting, or never started (ADR 0017)
+                view = stateless_view(record, cancelled=svc.streams.cancelled(record.run_id))
+                summary = m.RunSummary(**view.model_dump(include=set(m.RunSummary.model_fields)))
+            else:
+                summary = run_summary(record, status)
             if wanted is None or summary.status == wanted:
                 runs.append(summary)
                 if len(runs) == limit:
@@ -144,12 +174,14 @@ async def read_run(
     Raises:
         NotFound: the run is not ``tenant_id``'s, or has no state left.
     """
-    if svc.store.owner_of(run_id) != tenant_id:
+    record = svc.store.run(run_id)
+    if record is None or record.tenant_id != tenant_id:
         raise NotFound(f"no run {run_id!r}")
     status = await load_status(client, run_id)
-    if status.runtime_status is None:
-        raise NotFound(f"run {run_id!r} has no state (purged?)")
-    return with_costs(run_view(run_id, status), svc.ledger.query(tenant_id, run_id=run_id))
+    if status.runtime_status is None:  # starting, or never started (ADR 0017)
+        return stateless_view(record, cancelled=svc.streams.cancelled(run_id))
+    billed = svc.ledger.query(tenant_id, run_id=run_id)
+    return usage_from_ledger(with_costs(run_view(run_id, status), billed), billed)
 
 
 @blueprint.route(route="v1/runs/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -159,9 +191,16 @@ async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     svc = service()
     run_id = owned_run(req, svc, tenant_of(req, svc))
     status = await client.get_status(run_id)
-    if run_view(run_id, status).status in ("Pending", "Running"):
+    if status.runtime_status is None:  # no state: starting, never started, or cancelled before it
+        record = svc.store.run(run_id)
+        if record is not None:
+            view = stateless_view(record, cancelled=svc.streams.cancelled(run_id))
+            if view.status == "Pending":
+                raise Conflict("the run is starting; cancel it first")
+    elif run_view(run_id, status).status in ("Pending", "Running"):
         raise Conflict("the run is still going; cancel it first")
-    await client.purge_instance_history(run_id)
+    else:
+        await client.purge_instance_history(run_id)
     svc.store.forget_run(run_id)
     return json_response({"id": run_id, "purged": True})
 
@@ -174,16 +213,8 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     run_id = owned_run(req, svc, tenant_of(req, svc))
     reason = read_body(req)
     note = reason.get("reason") if isinstance(reason, dict) else None
-    await cancel_graph_run(client, run_id, str(note or "cancelled through the API"))
-    return json_response({"id": run_id, "status": "Terminated"}, 202)
-
-
-async def cancel_graph_run(client: df.DurableOrchestrationClient, run_id: str, reason: str) -> None:
-    """Terminate a run that is still going (the API and A2A both cancel here); ``Conflict`` if it ended."""
-    state = run_view(run_id, await client.get_status(run_id)).status
-    if state not in ("Pending", "Running"):
-        raise Conflict(f"the run is already {state}")
-    await client.terminate(run_id, reason[:500])
+    state = await cancel_graph_run(svc, client, run_id, str(note or "cancelled through the API"))
+    return json_response({"id": run_id, "status": state}, 202)
 
 
 @blueprint.route(route="v1/runs/{id}/events/{name}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -200,14 +231,21 @@ async def send_event(req: func.HttpRequest, client: df.DurableOrchestrationClien
 async def raise_run_event(
     client: df.DurableOrchestrationClient, run_id: str, name: str, payload: Any
 ) -> None:
-    """Human input for a run that awaits ``name`` (the API and inbound hooks both raise it here)."""
-    status = await client.get_status(run_id, show_input=True)
+    """Human input for a run that awaits ``name`` (the API and inbound hooks both raise it here).
+
+    A second message to a run that is busy with the first (every node awaiting ``name`` already
+    got its input) is refused with 409, not queued: ADR 0017's double-texting policy. An event
+    sent before its node reaches the wait is kept by Durable and delivered there.
+    """
+    status = await load_status(client, run_id, show_input=True)
     view = run_view(run_id, status)
     if view.status not in ("Pending", "Running"):
         raise Conflict(f"the run is {view.status}; it takes no more events")
-    awaited = {
-        a.get("await_event", {}).get("name") for a in (status.input_ or {}).get("graph", {}).get("agents", [])
-    }
-    if name not in awaited:
+    agents = (status.input_ or {}).get("graph", {}).get("agents", [])
+    awaiting = [a.get("id") for a in agents if (a.get("await_event") or {}).get("name") == name]
+    if not awaiting:
         raise NotFound(f"this run awaits no event named {name!r}")
+    states = [view.nodes[n].status for n in awaiting if n in view.nodes]
+    if states and all(state not in ("waiting", "awaiting_input") for state in states):
+        raise Conflict(f"the run is busy: {name!r} was already received; send again when it waits for input")
     await client.raise_event(run_id, name, payload)

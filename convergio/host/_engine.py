@@ -24,6 +24,7 @@ from typing import Any, overload
 
 from ._events import Event, EventType, format_time, new_event, parse_time, utcnow
 from ._executor import Instance, NonDeterminismError, OrchestrationExecutor, StepResult
+from ._finished import FinishedExecutions
 from ._functions import FunctionIndex
 from ._shim import ActionShim, Command, ShimError
 from ._store import TERMINAL, InstanceRecord, Message, StepWrite, Store, WorkItem
@@ -125,6 +126,7 @@ class Engine:
         # Instances that may have inbox messages visible later (timers): only these make _rearm
         # ask the store. Touched by the dispatcher thread alone (and start, before it runs).
         self._timed: set[str] = set()
+        self._finished_executions = FinishedExecutions()  # their queued work is dropped, not run
         self._finished = threading.Condition()
         # Activity results waiting for the group commit (see _record), and whether a thread is at it.
         self._results: list[tuple[WorkItem, Event]] = []
@@ -406,6 +408,7 @@ class Engine:
                 )
             write.messages.append(Message(record.parent_instance_id, record.parent_execution_id, now, note))
         self.store.commit_step(write)
+        self._finished_executions.add(record.execution_id)
         self._evict(record.instance_id)
         with self._finished:
             self._finished.notify_all()
@@ -428,6 +431,7 @@ class Engine:
             Message(record.instance_id, execution_id, now, self._started_event(fresh, stamp))
         )
         self.store.commit_step(write)
+        self._finished_executions.add(record.execution_id)
         self._evict(record.instance_id)
 
     def _resumable(self, record: InstanceRecord) -> bool:
@@ -488,6 +492,9 @@ class Engine:
 
     # -- activities ------------------------------------------------------------------------------
     def _run_activity(self, item: WorkItem) -> None:
+        if item.execution_id in self._finished_executions:
+            log.info("activity %s of %s not run: the instance has ended", item.name, item.instance_id)
+            return  # its work row went with the step that ended the execution
         try:
             result = self.index.call_activity(item.name, item.input)
             event = new_event(

@@ -14,7 +14,7 @@ Importing this package loads neither numpy, numba nor any Azure SDK.
 
 from ._cosmos import CosmosLedger
 from ._ledger import Ledger
-from ._meter import meter_call, root_run
+from ._meter import Metered, meter_call, meter_kept, root_run
 from ._prices import DEFAULT_PRICES, USAGE_UNITS, PriceTable, cost_of, records_for
 from ._record import KEY_MODES, UNITS, KeyMode, Unit, UsageRecord, canonical_time, usage_id
 from ._rollup import GROUP_BY, GroupBy, RollupRow, UsageColumns, rollup, rollup_reference
@@ -30,6 +30,7 @@ __all__ = [
     "GroupBy",
     "KeyMode",
     "Ledger",
+    "Metered",
     "PriceTable",
     "RollupRow",
     "SqliteLedger",
@@ -39,6 +40,7 @@ __all__ = [
     "canonical_time",
     "cost_of",
     "meter_call",
+    "meter_kept",
     "records_for",
     "rollup",
     "rollup_reference",

@@ -146,6 +146,27 @@ class CosmosLedger:
         records.sort(key=lambda record: (record.at, record.id))
         return records
 
+    def get(self, tenant_id: str, ids: Sequence[str]) -> list[UsageRecord]:
+        """The stored records with these ids, from one parameterised query in the tenant's partition.
+
+        Args:
+            tenant_id: The tenant (the partition key).
+            ids: Record ids.
+
+        Returns:
+            The stored records among them.
+        """
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return []
+        with unavailable(_STORE):
+            items = self.container.query_items(
+                query="SELECT * FROM c WHERE c.tenant_id = @t AND ARRAY_CONTAINS(@ids, c.id)",
+                parameters=[{"name": "@t", "value": tenant_id}, {"name": "@ids", "value": unique}],
+                partition_key=tenant_id,
+            )
+            return [UsageRecord.from_json(item) for item in items]
+
     def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
         """Total cost per run, from one parameterised query in the tenant's partition.
 

@@ -51,6 +51,21 @@ class Ledger(Protocol):
         """
         ...
 
+    def get(self, tenant_id: str, ids: Sequence[str]) -> list[UsageRecord]:
+        """The stored records with these ids (those stored; in no particular order).
+
+        A re-sent call reads back what the ledger kept for its ids, so what the run shows and
+        what the budget settles are the first delivery's numbers, not the re-sent call's.
+
+        Args:
+            tenant_id: The tenant; a read never crosses tenants.
+            ids: Record ids (see :func:`~convergio.metering.usage_id`).
+
+        Returns:
+            The stored records among them.
+        """
+        ...
+
     def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
         """What each run cost in total (EUR), in one query: a list of runs needs no query per run.
 

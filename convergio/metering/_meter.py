@@ -7,16 +7,20 @@ query away.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from ._ledger import Ledger
 from ._prices import USAGE_UNITS, PriceTable, records_for
-from ._record import KeyMode
+from ._record import UNITS, KeyMode, UsageRecord, usage_id
 
-__all__ = ["meter_call", "root_run"]
+__all__ = ["Metered", "meter_call", "meter_kept", "root_run"]
+
+_SHOWN = ("prompt_tokens", "completion_tokens", "tool_calls")
+"""The usage keys a run shows that the ledger bills (``total_tokens`` is their sum)."""
 
 
 def root_run(run_id: str, node_id: str) -> tuple[str, str]:
@@ -59,3 +63,71 @@ def meter_call(
     )
     ledger.record(records)
     return sum((r.cost for r in records), Decimal(0))
+
+
+@dataclass(frozen=True, slots=True)
+class Metered:
+    """One call as the ledger keeps it: the usage to show and the cost to settle."""
+
+    usage: dict[str, int]
+    cost: Decimal
+
+
+def meter_kept(
+    ledger: Ledger,
+    prices: PriceTable,
+    *,
+    tenant_id: str,
+    run_id: str,
+    node_id: str,
+    step: int,
+    provider: str,
+    model: str,
+    usage: Mapping[str, Any],
+    key_mode: KeyMode = "byok",
+    at: datetime | None = None,
+) -> Metered:
+    """Record one call's usage, then answer with what the ledger kept for the call.
+
+    The ledger keeps the first record of an id, so when a call is re-sent (a redelivered
+    activity) the stored numbers are its first delivery's: those, not the re-sent call's, are
+    what the run must show and the budget settle (one truth). All new (the usual case): the
+    records just made, no read. Anything already stored, or nothing to record: one read of the
+    call's ids (a call whose first delivery was recorded may fail or use nothing the second time).
+    """
+    run, node = root_run(run_id, node_id)
+    quantities = {k: v for k, v in usage.items() if k in USAGE_UNITS and v}
+    made: list[UsageRecord] = []
+    if quantities:
+        made = records_for(
+            tenant_id,
+            run,
+            node,
+            step,
+            provider,
+            model or "unknown",
+            key_mode,
+            quantities,
+            prices,
+            at or datetime.now(UTC),
+            estimated=usage.get("estimated") is True,
+        )
+    if made and ledger.record(made) == len(made):
+        kept: Sequence[UsageRecord] = made
+    else:
+        kept = ledger.get(tenant_id, [usage_id(tenant_id, run, node, step, unit) for unit in UNITS])
+    return Metered(_usage_of(usage, kept), sum((r.cost for r in kept), Decimal(0)))
+
+
+def _usage_of(usage: Mapping[str, Any], kept: Sequence[UsageRecord]) -> dict[str, int]:
+    """The call's usage with the billed counts replaced by the kept records' quantities."""
+    billed = {USAGE_UNITS[key]: 0 for key in _SHOWN}
+    for record in kept:
+        if record.unit in billed:
+            billed[record.unit] += int(record.quantity)
+    shown: dict[str, int] = {k: v for k, v in usage.items() if isinstance(v, int) and k != "estimated"}
+    shown.update({key: billed[USAGE_UNITS[key]] for key in _SHOWN})
+    shown["total_tokens"] = shown["prompt_tokens"] + shown["completion_tokens"]
+    if any(r.estimated for r in kept):
+        shown["estimated"] = True
+    return shown

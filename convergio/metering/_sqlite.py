@@ -209,6 +209,23 @@ class SqliteLedger:
             rows = db.execute(sql + " ORDER BY at, id", params).fetchall()
         return [_record(row) for row in rows]
 
+    def get(self, tenant_id: str, ids: Sequence[str]) -> list[UsageRecord]:
+        """The stored records with these ids, by primary key: one query per chunk SQLite accepts.
+
+        Args:
+            tenant_id: The tenant.
+            ids: Record ids.
+
+        Returns:
+            The stored records among them.
+        """
+        rows: list[_Row] = []
+        for marks, chunk in value_lists([(key,) for key in dict.fromkeys(ids)], spare=1):  # tenant_id
+            sql = f"SELECT {_COLUMNS} FROM usage WHERE tenant_id = ? AND id IN ({marks})"  # noqa: S608
+            with self._db.read() as db:
+                rows += db.execute(sql, [tenant_id, *chunk]).fetchall()
+        return [_record(row) for row in rows]
+
     def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
         """Total cost per run, from the (tenant, run) index: one query per chunk SQLite accepts.
 

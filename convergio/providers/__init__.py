@@ -8,8 +8,10 @@ key and no network, returned by ``get_provider("offline")``.
 Real providers are built from a tenant's ``Connection`` and a ``KeySource`` by
 ``build_provider`` (OpenAI, Azure OpenAI, Anthropic, any OpenAI-compatible server); their
 SDKs are imported only then. ``check_endpoint`` vets a connection's endpoint first.
+``abortable`` stops a thread's provider calls, in flight too, when its run is cancelled.
 """
 
+from ._abort import CallScope, abortable
 from ._connection import Connection, ConnectionKind, KeySource, build_provider
 from ._guard import check_endpoint
 from ._offline import OfflineProvider
@@ -33,6 +35,7 @@ from ._types import (
 __all__ = [
     "MESSAGE_OVERHEAD",
     "PROVIDER_NAMES",
+    "CallScope",
     "Completion",
     "CompletionRequest",
     "Connection",
@@ -50,6 +53,7 @@ __all__ = [
     "ToolSpec",
     "UnknownProvider",
     "Usage",
+    "abortable",
     "build_provider",
     "check_endpoint",
     "count_message_tokens",

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._abort import install
 from ._http import (
     CONTEXT_TOO_LONG,
     SDKProvider,
@@ -242,7 +243,7 @@ class AnthropicProvider(SDKProvider):
     def _new_pool() -> Any:
         import anthropic
 
-        return anthropic.DefaultHttpxClient(follow_redirects=False)
+        return install(anthropic.DefaultHttpxClient(follow_redirects=False))  # cancellable (ADR 0017)
 
     def _client(self, timeout_s: float) -> anthropic.Anthropic:
         import anthropic

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._abort import abort_sleep
 from ._tokens import count_message_tokens, count_tokens, tool_call_tokens, truncate_tokens
 from ._types import (
     Completion,
@@ -149,11 +149,12 @@ class OfflineProvider(Provider):
 
 
 def _wait(seconds: float, timeout_s: float | None) -> None:
+    # abort_sleep: a cancelled run's simulated latency ends at once, as a real call is aborted.
     if timeout_s is not None and seconds > timeout_s:
-        time.sleep(timeout_s)
+        abort_sleep(timeout_s)
         raise ProviderError("timeout", f"no answer within {timeout_s:.3f}s", retryable=True)
     if seconds > 0:
-        time.sleep(seconds)
+        abort_sleep(seconds)
 
 
 def _collapse(text: str) -> str:

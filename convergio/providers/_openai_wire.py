@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._abort import install
 from ._http import (
     CONTEXT_TOO_LONG,
     SDKProvider,
@@ -250,7 +251,7 @@ class ChatCompletionsProvider(SDKProvider):
     def _new_pool() -> Any:
         import openai
 
-        return openai.DefaultHttpxClient(follow_redirects=False)
+        return install(openai.DefaultHttpxClient(follow_redirects=False))  # cancellable (ADR 0017)
 
     def _body(self, request: CompletionRequest, model: str) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "messages": messages_to_wire(request.messages)}

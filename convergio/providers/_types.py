@@ -45,6 +45,7 @@ ProviderErrorCode = Literal[
     "context_too_long",
     "content_filtered",
     "bad_response",
+    "cancelled",
 ]
 
 _ROLES = frozenset(get_args(Role))
@@ -327,7 +328,8 @@ class ProviderError(Exception):
     not fit the model), ``content_filtered`` (the provider's safety filter refused the prompt
     or the answer), ``timeout``, ``unavailable`` (5xx, overloaded, connection failed),
     ``bad_request`` (any other refusal of the request) and ``bad_response`` (the provider
-    answered something we cannot use, e.g. tool arguments that are not JSON).
+    answered something we cannot use, e.g. tool arguments that are not JSON) and ``cancelled``
+    (the run was cancelled: the call was not made, or was aborted in flight; never retried).
 
     Args:
         code: One of the codes above.

@@ -7,19 +7,24 @@ activity: :class:`QuotaStore` is the protocol, :class:`SqliteQuotaStore` (one ho
 picks one.
 """
 
+from ._allowance import MIN_OUTPUT_TOKENS, QUOTA_WAIT_S, MonthlyAllowance
 from ._cosmos import CosmosQuotaStore
 from ._guard import Admission, SpendGuard, cheaper_model
 from ._open import open_quota_store
-from ._quota import DOWNGRADE_AT, Decision, KeyMode, QuotaStore, TenantBudget, month_of
+from ._quota import DOWNGRADE_AT, Decision, KeyMode, QuotaStore, Room, TenantBudget, month_of
 from ._store import SqliteQuotaStore
 
 __all__ = [
     "DOWNGRADE_AT",
+    "MIN_OUTPUT_TOKENS",
+    "QUOTA_WAIT_S",
     "Admission",
     "CosmosQuotaStore",
     "Decision",
     "KeyMode",
+    "MonthlyAllowance",
     "QuotaStore",
+    "Room",
     "SpendGuard",
     "SqliteQuotaStore",
     "TenantBudget",

@@ -5,7 +5,8 @@ Container ``quotas``, partitioned by ``/tenant_id``; a tenant's documents:
 - ``budget``: its limits (replaced whole, as the SQLite store's row is).
 - ``month:<YYYY-MM>``: the month's consent, ``spent`` (settled euros per key mode), ``open``
   (reservation key -> [key mode, reserved euros]) and ``settled`` (the latest
-  :data:`SETTLED_KEPT` settled reservations, oldest first: [key, key mode, spent euros]).
+  :data:`SETTLED_KEPT` settled reservations, oldest first: [key, key mode, spent euros,
+  reserved euros]; entries written before the reserved amount was kept have three items).
 - ``event:<uuid>``: one guard-rail event each (throttle, downgrade, consent).
 
 Why parallel reservations can never overspend, from any number of instances: a reservation
@@ -22,7 +23,7 @@ after the month turned still settles the month it was reserved in.
 Why the bounded ``settled`` record is safe: it serves only a *reserve* delivered again after its
 call settled (a crash between the call's end and its result being recorded); such a redelivery
 is admitted under its settled reservation and not counted again. It is kept for the latest
-:data:`SETTLED_KEPT` settlements of the tenant-month (about 64 KB, so every write stays cheap);
+:data:`SETTLED_KEPT` settlements of the tenant-month (about 80 KB, so every write stays cheap);
 a redelivery later than that is counted as a new reservation, which errs towards counting too
 much, never too little: a limit can be reached early, never passed. (A retried attempt is a
 different call anyway; only an identical redelivery meets this.)
@@ -42,7 +43,18 @@ from typing import Any, Final
 
 from convergio.controlplane import cas_update, read_doc, unavailable
 
-from ._quota import Decision, KeyMode, TenantBudget, Verdict, check, month_of, readmit, reservation_key
+from ._quota import (
+    Decision,
+    KeyMode,
+    Room,
+    TenantBudget,
+    Verdict,
+    check,
+    headroom,
+    month_of,
+    readmit,
+    reservation_key,
+)
 
 __all__ = ["SETTLED_KEPT", "CosmosQuotaStore"]
 
@@ -75,14 +87,19 @@ class _Month:
             (Decimal(v) for mode, v in self.open.values() if key_mode in (None, mode)), Decimal(0)
         )
 
-    def counted(self, key: str) -> Decimal | None:
-        """What reservation ``key`` adds to the month (open: reserved, settled: spent), or None."""
+    def counted(self, key: str) -> tuple[Decimal, Decimal] | None:
+        """What reservation ``key`` adds to the month (open: reserved, settled: spent) and what
+        it reserved, or None."""
         if (entry := self.open.get(key)) is not None:
-            return Decimal(entry[1])
-        for settled_key, _, spent in reversed(self.settled):
+            return Decimal(entry[1]), Decimal(entry[1])
+        for settled_key, _, spent, *reserved in reversed(self.settled):
             if settled_key == key:
-                return Decimal(spent)
+                return Decimal(spent), Decimal(reserved[0] if reserved else spent)
         return None
+
+    def held(self) -> Decimal:
+        """What the open reservations hold, every key mode."""
+        return sum((Decimal(value) for _, value in self.open.values()), Decimal(0))
 
     def doc(self) -> dict[str, Any]:
         return {
@@ -175,9 +192,8 @@ class CosmosQuotaStore:
             current = _Month(doc, month)
             counted = current.counted(key)
             if counted is not None:  # a redelivered call: admitted once already, and counted since
-                outcome.append(
-                    Decision(True, reservation, readmit(budget, current.used("managed"), counted, key_mode))
-                )
+                downgrade = readmit(budget, current.used("managed"), counted[0], key_mode)
+                outcome.append(Decision(True, reservation, downgrade, reserved=counted[1]))
                 return None
             verdict = check(budget, current.consent, current.used, key_mode, estimate_eur, month)
             outcome.append(verdict)
@@ -194,7 +210,7 @@ class CosmosQuotaStore:
             self._event(tenant_id, now, *result.event)
         if not result.allowed:
             return Decision(False, reason=result.reason)
-        return Decision(True, reservation, result.downgrade)
+        return Decision(True, reservation, result.downgrade, reserved=estimate_eur)
 
     def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
         """Replace a reservation by what the call really cost (also for failed calls: 0), once."""
@@ -210,13 +226,19 @@ class CosmosQuotaStore:
                 return None
             key_mode = entry[0]
             current.spent[key_mode] = current.spent.get(key_mode, Decimal(0)) + spent_eur
-            current.settled.append([key, key_mode, str(spent_eur)])
+            current.settled.append([key, key_mode, str(spent_eur), entry[1]])
             return current.doc()
 
         self._update(tenant_id, month, change)
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
         return self._month(tenant_id, month_of(now)).used(key_mode)
+
+    def room(self, tenant_id: str, key_mode: KeyMode, *, now: datetime) -> Room:
+        month = month_of(now)
+        current = self._month(tenant_id, month)
+        free = headroom(self.budget(tenant_id), current.consent, current.used, key_mode)
+        return Room(free, current.held())
 
     def events(self, tenant_id: str, *, limit: int = 50) -> list[dict[str, str]]:
         with unavailable(_STORE):

@@ -10,12 +10,14 @@ from pathlib import Path
 
 from convergio.metering import PriceTable
 
+from ._allowance import QUOTA_WAIT_S, MonthlyAllowance
 from ._quota import Decision, KeyMode, QuotaStore
 
 __all__ = ["Admission", "SpendGuard", "cheaper_model"]
 
 DEFAULT_ESTIMATE_TOKENS = 8192
-"""Tokens assumed for a call that has no token budget of its own (an upper-bound estimate)."""
+"""Tokens :meth:`SpendGuard.admit` assumes for a call with no token budget. The activity uses
+:meth:`SpendGuard.allowance` instead, which reserves what the request's ``max_tokens`` can cost."""
 
 _DOWNGRADES = json.loads((Path(__file__).with_name("downgrades.json")).read_text(encoding="utf-8"))["cheaper"]
 
@@ -66,6 +68,22 @@ class SpendGuard:
         if decision.allowed and decision.downgrade:
             model = cheaper_model(provider, model) or model
         return Admission(decision, model, key_mode)
+
+    def allowance(
+        self, tenant_id: str, *, call: str, key_mode: KeyMode, provider: str, wait_s: float = QUOTA_WAIT_S
+    ) -> MonthlyAllowance:
+        """The money budgets of one agent call: reserved at its first provider request, from the
+        prompt and the output bound, instead of a guess made before the prompt exists (ADR 0016)."""
+        return MonthlyAllowance(
+            self.store,
+            self.prices,
+            tenant_id,
+            call=call,
+            key_mode=key_mode,
+            provider=provider,
+            cheaper=cheaper_model,
+            wait_s=wait_s,
+        )
 
     def settle(self, admission: Admission, cost_eur: Decimal) -> None:
         if admission.decision.reservation_id is not None:

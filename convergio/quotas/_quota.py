@@ -20,10 +20,12 @@ __all__ = [
     "Decision",
     "KeyMode",
     "QuotaStore",
+    "Room",
     "TenantBudget",
     "Verdict",
     "check",
     "month_of",
+    "headroom",
     "readmit",
     "reservation_key",
 ]
@@ -62,6 +64,18 @@ class Decision:
     reservation_id: str | None = None
     downgrade: bool = False
     reason: str = ""
+    reserved: Decimal = Decimal(0)
+    """What the reservation holds: the estimate (a redelivered call: what its first delivery
+    reserved), so the call can be bounded to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """What a new reservation could still take (``free``, ``None``: no limit applies) and how
+    much of the used amount is open reservations (``held``) that may yet come back."""
+
+    free: Decimal | None
+    held: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +119,19 @@ def check(
     if managed >= budget.managed_cap_eur * DOWNGRADE_AT:
         return Verdict(True, True, event=("downgrade", f"managed-key use at >= {DOWNGRADE_AT:%} of the cap"))
     return Verdict(True)
+
+
+def headroom(
+    budget: TenantBudget, consent: Decimal, used: Callable[[str | None], Decimal], key_mode: KeyMode
+) -> Decimal | None:
+    """The largest estimate :func:`check` would admit now (``None``: no limit; 0: none)."""
+    rooms: list[Decimal] = []
+    if budget.monthly_eur is not None:
+        rooms.append(budget.monthly_eur - used(None))
+    if key_mode == "managed":
+        cap = budget.managed_cap_eur + consent if budget.managed_enabled else Decimal(0)
+        rooms.append(cap - used("managed"))
+    return max(min(rooms), Decimal(0)) if rooms else None
 
 
 def readmit(budget: TenantBudget, used_managed: Decimal, counted: Decimal, key_mode: KeyMode) -> bool:
@@ -161,6 +188,11 @@ class QuotaStore(Protocol):
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
         """Spent plus still-open reservations this month (a reservation counts until settled)."""
+        ...
+
+    def room(self, tenant_id: str, key_mode: KeyMode, *, now: datetime) -> Room:
+        """What a reservation of ``key_mode`` could take now, and what open reservations hold:
+        a call refused while others are open may wait for them, or ask for less."""
         ...
 
     def events(self, tenant_id: str, *, limit: int = 50) -> list[dict[str, str]]:

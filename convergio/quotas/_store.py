@@ -39,7 +39,7 @@ from pathlib import Path
 
 from convergio._sqlite import Batch, Database, run_script
 
-from ._quota import Decision, KeyMode, TenantBudget, check, month_of, readmit, reservation_key
+from ._quota import Decision, KeyMode, Room, TenantBudget, check, headroom, month_of, readmit, reservation_key
 
 __all__ = ["SqliteQuotaStore"]
 
@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS spending (
     spent       TEXT NULL
 );
 CREATE INDEX IF NOT EXISTS spending_by_month ON spending (tenant_id, month, key_mode);
+CREATE INDEX IF NOT EXISTS spending_open ON spending (tenant_id, month) WHERE spent IS NULL;
 CREATE TABLE IF NOT EXISTS totals (
     tenant_id   TEXT NOT NULL,
     month       TEXT NOT NULL,
@@ -142,6 +143,17 @@ class SqliteQuotaStore:
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
         with self._db.read() as db:
             return _load(db, tenant_id, month_of(now)).used(key_mode)
+
+    def room(self, tenant_id: str, key_mode: KeyMode, *, now: datetime) -> Room:
+        month = month_of(now)
+        with self._db.read() as db:
+            loaded = _load(db, tenant_id, month)
+            held = db.execute(
+                "SELECT reserved FROM spending WHERE tenant_id = ? AND month = ? AND spent IS NULL",
+                (tenant_id, month),
+            ).fetchall()
+        free = headroom(loaded.budget, loaded.consent, loaded.used, key_mode)
+        return Room(free, sum((Decimal(value) for (value,) in held), Decimal(0)))
 
     def events(self, tenant_id: str, *, limit: int = 50) -> list[dict[str, str]]:
         with self._db.read() as db:
@@ -330,9 +342,8 @@ def _reserve(
     used = batch.month(tenant_id, month)
     known = batch.spending(reservation)
     if known is not None:  # a redelivered call: admitted once already, and counted since
-        return Decision(
-            True, reservation, readmit(used.budget, used.used("managed"), known.counted(), key_mode)
-        )
+        downgrade = readmit(used.budget, used.used("managed"), known.counted(), key_mode)
+        return Decision(True, reservation, downgrade, reserved=known.reserved)
     verdict = check(used.budget, used.consent, used.used, key_mode, estimate_eur, month)
     if verdict.allowed:
         batch.reserve(reservation, _Spend(tenant_id, month, key_mode, estimate_eur))
@@ -340,7 +351,7 @@ def _reserve(
         batch.event(tenant_id, now, *verdict.event)
     if not verdict.allowed:
         return Decision(False, reason=verdict.reason)
-    return Decision(True, reservation, verdict.downgrade)
+    return Decision(True, reservation, verdict.downgrade, reserved=estimate_eur)
 
 
 def _settle(batch: _QuotaBatch, reservation_id: str, spent_eur: Decimal) -> None:

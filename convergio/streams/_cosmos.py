@@ -14,6 +14,8 @@ numbers are allocated through the database, not a process counter:
   drops the entry of a run whose events are all gone: its stream is over).
 - ``~streams:watchers`` holds one document per watched run; ``watched`` answers from memory
   and reads the live ones again at most every ``recheck_s`` (1 s: each look is a query).
+  The same partition holds one ``cancel`` document per cancelled root run, live for
+  ``CANCEL_KEEP_S``; ``cancelled`` answers from memory, refreshed by that same query.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from convergio.controlplane import (
 )
 from convergio.errors import StoreUnavailable
 
-from ._store import StreamEvent
+from ._store import CANCEL_KEEP_S, StreamEvent, root_of
 
 __all__ = ["CONTAINER", "CosmosRunStream"]
 
@@ -76,6 +78,7 @@ class CosmosRunStream:
         self._next: OrderedDict[str, tuple[int, float]] = OrderedDict()  # run -> (next seq, cached at)
         self._next_lock = threading.Lock()
         self._watchers: dict[str, float] = {}  # run id -> watched until (time.time())
+        self._cancels: frozenset[str] = frozenset()  # root run ids cancelled
         self._recheck_at = 0.0  # time.monotonic()
         self._view_lock = threading.Lock()
 
@@ -175,20 +178,46 @@ class CosmosRunStream:
         until = self._watchers.get(run_id)
         return until is not None and until > time.time()
 
+    def cancel(self, run_id: str) -> None:
+        root = root_of(run_id)
+        with unavailable(_STORE):
+            now = time.time()
+            self._container.upsert_item(
+                {
+                    "id": safe_id("cancel", root),  # ':' is escaped in run ids: no watcher has this id
+                    "tenant_id": _WATCHERS,
+                    "kind": "cancel",
+                    "run_id": root,
+                    "at": now,
+                    "until": now + CANCEL_KEEP_S,
+                }
+            )
+        with self._view_lock:
+            self._cancels = self._cancels | {root}
+
+    def cancelled(self, run_id: str) -> bool:
+        """From memory, like ``watched`` (the same look refreshes both)."""
+        self.watched("")
+        return root_of(run_id) in self._cancels
+
     def _recheck(self) -> None:
-        """Read the live watchers again; an unreachable backend keeps the last view (text comes whole)."""
+        """Read the live watchers and cancellations again; an unreachable backend keeps the last view."""
         try:
             with unavailable(_STORE):
                 docs = query_docs(
                     self._container,
                     _WATCHERS,
-                    "SELECT c.run_id, c.until FROM c WHERE c.tenant_id = @pk AND c.until > @now",
+                    "SELECT c.run_id, c.until, c.kind FROM c WHERE c.tenant_id = @pk AND c.until > @now",
                     now=time.time(),
                 )
         except StoreUnavailable as exc:
             _log.warning("watchers not rechecked: %s", exc)
         else:
-            self._watchers = {str(doc["run_id"]): float(doc["until"]) for doc in docs}
+            cancels = {str(doc["run_id"]) for doc in docs if doc.get("kind") == "cancel"}
+            self._watchers = {
+                str(doc["run_id"]): float(doc["until"]) for doc in docs if doc.get("kind") != "cancel"
+            }
+            self._cancels = frozenset(cancels)
         self._recheck_at = time.monotonic() + self.recheck_s
 
     def _drop(self, run_id: str, before: float | None) -> int:

@@ -5,7 +5,8 @@ are increasing within each run too. ``watched`` answers from memory: a view of t
 watchers, which this instance's ``watch`` updates at once and which is read again from the file
 when ``PRAGMA data_version`` says another connection (the SSE endpoint's process) committed,
 looked at no more often than every ``recheck_s`` seconds (50 ms). A watch made elsewhere is thus
-seen by every ``watched`` call that starts ``recheck_s`` after its commit.
+seen by every ``watched`` call that starts ``recheck_s`` after its commit. Cancellations
+(``cancel`` / ``cancelled``) are kept and seen the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from convergio._sqlite import Database, run_script
 
-from ._store import StreamEvent
+from ._store import CANCEL_KEEP_S, StreamEvent, root_of
 
 __all__ = ["SqliteRunStream"]
 
@@ -29,6 +30,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, seq);
 CREATE TABLE IF NOT EXISTS watchers (run_id TEXT PRIMARY KEY, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cancels (run_id TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 
@@ -50,6 +52,7 @@ class SqliteRunStream:
         self._db = Database(path, timeout=5.0, synchronous="NORMAL")
         self._db.write(lambda db: run_script(db, _SCHEMA))
         self._watchers: dict[str, float] = {}  # run id -> watched until (time.time())
+        self._cancels: frozenset[str] = frozenset()  # root run ids cancelled
         self._version: int | None = None  # the file's data_version when they were read
         self._recheck_at = 0.0  # time.monotonic()
         self._view_lock = threading.Lock()
@@ -80,16 +83,36 @@ class SqliteRunStream:
         until = self._watchers.get(run_id)
         return until is not None and until > time.time()
 
+    def cancel(self, run_id: str) -> None:
+        root = root_of(run_id)
+        self._db.write(
+            lambda db: db.execute("INSERT OR REPLACE INTO cancels VALUES (?, ?)", (root, time.time()))
+        )
+        with self._view_lock:
+            self._cancels = self._cancels | {root}
+
+    def cancelled(self, run_id: str) -> bool:
+        if time.monotonic() >= self._recheck_at:
+            self._recheck()
+        return root_of(run_id) in self._cancels
+
     def _recheck(self) -> None:
-        """Read the live watchers again if another connection committed since the last read."""
+        """Read the live watchers and cancellations again if another connection committed since."""
         with self._view_lock:
             if time.monotonic() < self._recheck_at:  # another thread just looked
                 return
             with self._db.read() as db:
                 (version,) = db.execute("PRAGMA data_version").fetchone()
                 if version != self._version:
-                    live = db.execute("SELECT run_id, until FROM watchers WHERE until > ?", (time.time(),))
-                    self._watchers, self._version = dict(live.fetchall()), version
+                    now = time.time()
+                    rows = db.execute(  # one statement for both views
+                        "SELECT run_id, until, 0 FROM watchers WHERE until > ?"
+                        " UNION ALL SELECT run_id, at, 1 FROM cancels WHERE at > ?",
+                        (now, now - CANCEL_KEEP_S),
+                    ).fetchall()
+                    self._watchers = {run: until for run, until, cancel in rows if not cancel}
+                    self._cancels = frozenset(run for run, _, cancel in rows if cancel)
+                    self._version = version
             self._recheck_at = time.monotonic() + self.recheck_s
 
     def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
@@ -107,4 +130,10 @@ class SqliteRunStream:
 
     def prune(self, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
-        return self._db.write(lambda db: db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)
+        old = time.time() - CANCEL_KEEP_S
+
+        def drop(db: Any) -> int:
+            db.execute("DELETE FROM cancels WHERE at < ?", (old,))
+            return int(db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)
+
+        return self._db.write(drop)

@@ -11,6 +11,11 @@ Streaming a provider's answer costs a write per batch of deltas, so agents strea
 someone watches the run (``watch`` / ``watched``, renewed by the reader); unwatched calls
 answer in one piece as before. ``watched`` runs on every agent call, so both adapters answer
 it from memory, looking at the shared watchers no more often than every ``recheck_s``.
+
+The channel also carries a run's cancellation (``cancel`` / ``cancelled``, ADR 0017): the API
+marks a cancelled run here, and ``run_agent`` asks before and during each provider call, so
+the check must be as cheap as ``watched`` and seen by every instance within ``recheck_s``.
+A sub-graph's run id is ``<root>/<node>``: cancelling the root cancels its sub-graphs too.
 """
 
 from __future__ import annotations
@@ -24,9 +29,24 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from convergio.controlplane import CosmosPlane
 
-__all__ = ["STORE_FILE", "RunStream", "StreamEvent", "TextChannel", "open_run_stream"]
+__all__ = [
+    "CANCEL_KEEP_S",
+    "STORE_FILE",
+    "RunStream",
+    "StreamEvent",
+    "TextChannel",
+    "open_run_stream",
+    "root_of",
+]
 
 STORE_FILE = "streams.sqlite3"
+CANCEL_KEEP_S = 86_400.0
+"""How long a cancellation is remembered: longer than any agent call, or a start, can take."""
+
+
+def root_of(run_id: str) -> str:
+    """The top-level run of ``run_id`` (a sub-graph runs as ``<root>/<node>``)."""
+    return run_id.partition("/")[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +77,14 @@ class RunStream(Protocol):
 
     def watched(self, run_id: str) -> bool:
         """Whether an agent of ``run_id`` should stream its text here (nobody watching: no cost)."""
+        ...
+
+    def cancel(self, run_id: str) -> None:
+        """Mark the run cancelled (for ``CANCEL_KEEP_S``): its agents stop at their next check."""
+        ...
+
+    def cancelled(self, run_id: str) -> bool:
+        """Whether ``run_id`` (or its root run) was cancelled; from memory, at most ``recheck_s`` stale."""
         ...
 
     def forget(self, run_id: str) -> int:

@@ -248,6 +248,11 @@ class CosmosTenantStore:
             doc = read_doc(self.container, "run", global_partition("run", run_id))
         return None if doc is None else str(doc["owner"])
 
+    def run(self, run_id: str) -> RunRecord | None:
+        with unavailable(_STORE):
+            doc = read_doc(self.container, "run", global_partition("run", run_id))
+        return None if doc is None else RunRecord(run_id, doc["owner"], doc["graph_name"], doc["created_at"])
+
     def list_runs(self, tenant_id: str, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
         check_page(limit, offset)
         # TOP, not OFFSET/LIMIT: the emulator parses only TOP, and pages here are shallow.
@@ -264,6 +269,18 @@ class CosmosTenantStore:
         with unavailable(_STORE):
             counts = query_docs(self.container, tenant_id, sql)
         return int(counts[0]) if counts else 0
+
+    def runs_between(
+        self, tenant_id: str, *, since: str = "", before: str, limit: int, offset: int = 0
+    ) -> list[RunRecord]:
+        check_page(limit, offset)
+        sql = (
+            "SELECT TOP @n c.run_id, c.graph_name, c.created_at FROM c WHERE c.tenant_id = @pk"
+            " AND c.type = 'run' AND c.created_at >= @since AND c.created_at < @before ORDER BY c.sort"
+        )
+        with unavailable(_STORE):
+            docs = query_docs(self.container, tenant_id, sql, n=offset + limit, since=since, before=before)
+        return [RunRecord(d["run_id"], tenant_id, d["graph_name"], d["created_at"]) for d in docs[offset:]]
 
     # -- tenant records -----------------------------------------------------------------
     def records(self, kind: str) -> CosmosTenantRecords:
@@ -292,6 +309,21 @@ class CosmosTenantRecords:
                     "name": name,
                     "body": dict(body),
                 }
+            )
+
+    def create(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> bool:
+        with unavailable(_STORE):
+            self._store._tenant(tenant_id)
+            # A create: 409 when the record exists, whichever instance made it.
+            return create_doc(
+                self._store.container,
+                {
+                    "id": safe_id(self.kind, name),
+                    "tenant_id": tenant_id,
+                    "type": self.kind,
+                    "name": name,
+                    "body": dict(body),
+                },
             )
 
     def get(self, tenant_id: str, name: str) -> dict[str, Any] | None:

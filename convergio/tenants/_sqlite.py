@@ -247,6 +247,13 @@ class SqliteTenantStore:
             row = db.execute("SELECT tenant_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return str(row[0]) if row else None
 
+    def run(self, run_id: str) -> RunRecord | None:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT run_id, tenant_id, graph_name, created_at FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        return RunRecord(*row) if row else None
+
     def list_runs(self, tenant_id: str, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
         check_page(limit, offset)
         with self._connect() as db:
@@ -262,6 +269,18 @@ class SqliteTenantStore:
         with self._connect() as db:
             (count,) = db.execute("SELECT COUNT(*) FROM runs WHERE tenant_id = ?", (tenant_id,)).fetchone()
         return int(count)
+
+    def runs_between(
+        self, tenant_id: str, *, since: str = "", before: str, limit: int, offset: int = 0
+    ) -> list[RunRecord]:
+        check_page(limit, offset)
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT run_id, tenant_id, graph_name, created_at FROM runs WHERE tenant_id = ?"
+                " AND created_at >= ? AND created_at < ? ORDER BY created_at, rowid LIMIT ? OFFSET ?",
+                (tenant_id, since, before, limit, offset),
+            ).fetchall()
+        return [RunRecord(*row) for row in rows]
 
     # -- tenant records -----------------------------------------------------------------
     def records(self, kind: str) -> SqliteTenantRecords:
@@ -286,6 +305,16 @@ class SqliteTenantRecords:
                 "INSERT OR REPLACE INTO tenant_records (kind, tenant_id, name, body) VALUES (?, ?, ?, ?)",
                 (self.kind, tenant_id, name, text),
             )
+
+    def create(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> bool:
+        text = json.dumps(dict(body), sort_keys=True)
+        with self._store._write() as db:
+            self._store.require_tenant(db, tenant_id)
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO tenant_records (kind, tenant_id, name, body) VALUES (?, ?, ?, ?)",
+                (self.kind, tenant_id, name, text),
+            )
+        return cursor.rowcount > 0
 
     def get(self, tenant_id: str, name: str) -> dict[str, Any] | None:
         with self._store._connect() as db:

@@ -73,6 +73,14 @@ class TenantRecords(Protocol):
         """
         ...
 
+    def create(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> bool:
+        """Create a record unless one exists: True when this call created it (atomic on every instance).
+
+        Raises:
+            UnknownTenant: No tenant has this id.
+        """
+        ...
+
     def get(self, tenant_id: str, name: str) -> dict[str, Any] | None:
         """The record's body, or None."""
         ...
@@ -171,6 +179,10 @@ class TenantStore(Protocol):
         """The id of the tenant that started a run, or None if the run is not indexed."""
         ...
 
+    def run(self, run_id: str) -> RunRecord | None:
+        """A run's index entry (owner, graph, start time), or None if the run is not indexed."""
+        ...
+
     def list_runs(self, tenant_id: str, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
         """A page of a tenant's runs, newest first (by ``created_at``, then the later recorded).
 
@@ -181,6 +193,16 @@ class TenantStore(Protocol):
 
     def count_runs(self, tenant_id: str) -> int:
         """How many runs a tenant has in the index."""
+        ...
+
+    def runs_between(
+        self, tenant_id: str, *, since: str = "", before: str, limit: int, offset: int = 0
+    ) -> list[RunRecord]:
+        """A page of a tenant's runs with ``since <= created_at < before``, oldest first (retention).
+
+        Raises:
+            ValueError: ``limit`` is below 1 or ``offset`` below 0.
+        """
         ...
 
     def records(self, kind: str) -> TenantRecords:

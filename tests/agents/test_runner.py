@@ -45,6 +45,8 @@ def test_public_surface_is_pinned() -> None:
         "AgentCall",
         "AgentOutcome",
         "AgentStatus",
+        "Allowance",
+        "Allowed",
         "Limits",
         "MANAGED",
         "MAX_TURNS",
@@ -54,6 +56,8 @@ def test_public_surface_is_pinned() -> None:
         "RoundCall",
         "WorkerRef",
         "offline_only",
+        "output_ceiling",
+        "prompt_bound",
         "run_agent",
     ]
 
@@ -396,7 +400,7 @@ def test_a_length_stop_that_our_budget_did_not_cause_completes(monkeypatch: pyte
     provider = _script(monkeypatch, Completion("cut short", (), Usage(10, 5), "length", "script-1"))
     outcome = run_agent(_call({"provider": "scripted"}))
     assert (outcome.status, outcome.output) == ("completed", "cut short")
-    assert provider.requests[0].max_output_tokens is None
+    assert provider.requests[0].max_output_tokens == 4096  # no budget: the model's limit (unknown: default)
 
 
 # -- logging ------------------------------------------------------------------------------

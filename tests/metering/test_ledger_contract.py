@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from convergio.controlplane import CosmosPlane
-from convergio.metering import CosmosLedger, Ledger, SqliteLedger
+from convergio.metering import CosmosLedger, Ledger, PriceTable, SqliteLedger, meter_kept
 from tests._emulators import CosmosEmulator
 from tests.metering._samples import random_records, record
 
@@ -155,3 +155,37 @@ def test_two_instances_recording_the_same_calls_in_parallel_store_each_once(open
     assert created == 10
     tenants = {r.tenant_id for r in records}
     assert sum(len(instances[0].query(t)) for t in tenants) == 10
+
+
+def test_get_reads_the_stored_records_of_these_ids_in_one_tenant(ledger: Ledger) -> None:
+    kept = [record(), record(unit="output_tokens", quantity=10, cost=Decimal("0.0000055"))]
+    ledger.record(kept)
+    ids = [r.id for r in kept] + ["0" * 64]
+    assert sorted(ledger.get("tenant-a", ids), key=lambda r: r.unit) == kept  # an unknown id is not there
+    assert ledger.get("tenant-b", ids) == [] and ledger.get("tenant-a", []) == []
+
+
+def test_a_re_sent_call_is_metered_with_what_its_first_delivery_kept(ledger: Ledger) -> None:
+    prices = PriceTable.load()
+    where = {
+        "tenant_id": "t",
+        "run_id": "R",
+        "node_id": "a",
+        "step": 3,
+        "provider": "openai",
+        "model": "gpt-4o",
+    }
+    first = meter_kept(ledger, prices, **where, usage={"prompt_tokens": 100, "completion_tokens": 40})
+    again = meter_kept(ledger, prices, **where, usage={"prompt_tokens": 90, "completion_tokens": 900})
+    failed = meter_kept(ledger, prices, **where, usage={})  # the re-sent call failed this time
+    assert first == again == failed
+    assert first.usage == {
+        "prompt_tokens": 100,
+        "completion_tokens": 40,
+        "total_tokens": 140,
+        "tool_calls": 0,
+    }
+    assert first.cost == sum((r.cost for r in ledger.query("t", run_id="R")), Decimal(0)) > 0
+    assert (
+        meter_kept(ledger, prices, **{**where, "step": 4}, usage={}).cost == 0
+    )  # nothing kept, nothing billed

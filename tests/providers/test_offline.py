@@ -43,6 +43,7 @@ def _tools(*names: str) -> tuple[ToolSpec, ...]:
 
 def test_public_surface_is_pinned() -> None:
     assert sorted(providers.__all__) == [
+        "CallScope",
         "Completion",
         "CompletionRequest",
         "Connection",
@@ -62,6 +63,7 @@ def test_public_surface_is_pinned() -> None:
         "ToolSpec",
         "UnknownProvider",
         "Usage",
+        "abortable",
         "build_provider",
         "check_endpoint",
         "count_message_tokens",

@@ -33,7 +33,7 @@ def test_one_month_document_holds_totals_open_and_settled_reservations(cosmos_pl
     key_done, key_open = ((r or "").split(":")[1] for r in (done.reservation_id, open_.reservation_id))
     assert month["spent"] == {"managed": "1.25"}
     assert month["open"] == {key_open: ["byok", "3"]}
-    assert month["settled"] == [[key_done, "managed", "1.25"]]
+    assert month["settled"] == [[key_done, "managed", "1.25", "2"]]  # spent, and what it reserved
     assert read_doc(container, "budget", "t/1")["managed_cap_eur"] == "5"  # type: ignore[index]
 
 

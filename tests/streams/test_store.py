@@ -122,3 +122,19 @@ def test_parallel_appends_on_two_instances_get_unique_increasing_numbers(instanc
     assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + 16))
     for n in range(4):  # each writer's events in its own order
         assert [e.data["i"] for e in events if e.data["writer"] == n] == list(range(4))
+
+
+# ---------------------------------------------------------------- cancellation (ADR 0017)
+
+
+def test_a_cancellation_covers_the_run_and_its_sub_graphs_and_is_seen_by_other_instances(
+    instance: Instance,
+) -> None:
+    agents, api = instance(recheck_s=0.05), instance()
+    assert not agents.cancelled("r1") and not api.cancelled("r1")
+    api.cancel("r1")
+    assert api.cancelled("r1") and api.cancelled("r1/sub") and not api.cancelled("r2")  # at once, here
+    time.sleep(agents.recheck_s)
+    assert agents.cancelled("r1") and agents.cancelled("r1/sub/inner") and not agents.cancelled("r10")
+    api.cancel("r2/sub")  # a sub-graph's id names its root run
+    assert api.cancelled("r2")

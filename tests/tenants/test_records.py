@@ -77,3 +77,15 @@ def test_an_earlier_releases_tables_are_folded_into_records_once(tmp_path: Path)
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert not {"connections", "mcp_servers"} & tables
     assert ConnectionRegistry(open_tenant_store(tmp_path)).list("acme") == [gpt]  # opened again: unchanged
+
+
+def test_create_makes_a_record_once_whoever_races(store: TenantStore, open_store: OpenStore) -> None:
+    store.add_tenant("Acme")
+    store.add_tenant("Beta")
+    keys, other = store.records("idempotency"), open_store().records("idempotency")
+    assert keys.create("acme", "k/1", {"run_id": "r1"})
+    assert not other.create("acme", "k/1", {"run_id": "r2"})  # another instance loses the claim
+    assert keys.get("acme", "k/1") == {"run_id": "r1"}
+    assert other.create("beta", "k/1", {"run_id": "r3"})  # per tenant
+    with pytest.raises(UnknownTenant):
+        keys.create("ghost", "k", {})

@@ -199,8 +199,11 @@ def test_two_store_instances_see_each_others_writes_at_once(open_store: OpenStor
     assert host.authenticate(extra) == tenant
     cli.revoke_keys("acme")
     assert host.authenticate(key) is None
-    host.record_run("acme", "run-1", "essay")
+    host.record_run("acme", "run-1", "essay", created_at="2026-01-02T03:04:05.000000+00:00")
     assert cli.owner_of("run-1") == "acme"
+    record = cli.run("run-1")
+    assert record is not None and (record.tenant_id, record.graph_name) == ("acme", "essay")
+    assert record.created_at == "2026-01-02T03:04:05.000000+00:00" and cli.run("run-2") is None
 
 
 def test_concurrent_writers_from_many_threads_all_succeed(store: TenantStore, backend: str) -> None:
