@@ -20,7 +20,6 @@ a different call at the same position is non-determinism.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -206,8 +205,13 @@ class OrchestrationExecutor:
         context._input_expected_type = orchestrator.input_type  # as the SDK's handle does
         executor = TaskOrchestrationExecutor()
         # On an orchestrator error the SDK raises after recording it; _state_of reads it back.
-        with contextlib.suppress(Exception):
+        # A plain (non-generator) function raises before the SDK sees it: record it the same way,
+        # as the extension fails an orchestrator whose invocation throws.
+        try:
             executor.execute(context, context.histories, orchestrator.generator)
+        except Exception as exc:
+            if executor.exception is None:
+                executor.exception = exc
         session = _Session(instance.execution_id, 0, executor, context)
         replayed = [action.to_json() for action in _actions_of(context)] if old_events else []
         return session, replayed, _state_of(session, seen)

@@ -161,13 +161,13 @@ class FunctionIndex:
             )
         elif kind == "orchestrationTrigger":
             handle = function.get_user_function()
-            self.orchestrators[name] = Orchestrator(
+            self.orchestrators[_durable_name(trigger, "orchestration", name)] = Orchestrator(
                 handle=handle,
                 generator=getattr(handle, "orchestrator_function", None),
                 input_type=getattr(handle, "_df_input_type", None),
             )
         elif kind == "activityTrigger":
-            self.activities[name] = function
+            self.activities[_durable_name(trigger, "activity", name)] = function
         elif kind == "eventGridTrigger":
             self.event_grid[name] = function
         else:
@@ -273,3 +273,14 @@ def load_app(path: Path) -> FunctionIndex:
 def _takes_context(user: Callable[..., Any]) -> bool:
     """Whether a user function declares ``context`` (asked on every call; its signature is fixed)."""
     return "context" in inspect.signature(user).parameters
+
+
+def _durable_name(trigger: Any, prop: str, function_name: str) -> str:
+    """The name the Durable extension knows a function by: the trigger's ``orchestration`` /
+    ``activity`` property when set, else the function's name.
+
+    The extension's trigger binding providers register ``trigger.Orchestration ??
+    <function name>`` (``trigger.Activity ?? ...``), so ``start_new`` and ``call_activity``
+    use that name, not the Python function's.
+    """
+    return str(getattr(trigger, prop, None) or function_name)

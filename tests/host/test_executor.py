@@ -144,3 +144,22 @@ def test_verify_mode_fails_a_step_whose_new_actions_a_replay_would_not_repeat() 
     executor.confirm("i", len(history))
     with pytest.raises(NonDeterminismError, match="Replay verification failed"):
         executor.execute(INSTANCE, history, next_events(0, 1), 1)
+
+
+def plain_raising(context: df.DurableOrchestrationContext) -> Any:
+    raise ValueError("no generator here")
+
+
+def plain_answer(context: df.DurableOrchestrationContext) -> Any:
+    return 42
+
+
+@pytest.mark.parametrize("keep_alive", [1000, 0])
+def test_a_plain_orchestrator_fails_or_completes_on_both_paths(keep_alive: int) -> None:
+    """Kept-alive or full replay, a plain function that raises is an error, one that returns is done."""
+    executor = OrchestrationExecutor(lambda _: registered(plain_raising), keep_alive=keep_alive)
+    result = executor.execute(INSTANCE, [], first_events(), 0)
+    assert (result.done, result.error) == (False, "no generator here")
+    executor = OrchestrationExecutor(lambda _: registered(plain_answer), keep_alive=keep_alive)
+    result = executor.execute(INSTANCE, [], first_events(), 0)
+    assert (result.done, result.output, result.error) == (True, 42, None)
