@@ -66,8 +66,8 @@ function managedBudget() {
 	);
 	const seed = [
 		'import sys; from datetime import UTC, datetime; from decimal import Decimal; from pathlib import Path',
-		'from convergio.quotas import QuotaStore',
-		'q = QuotaStore(Path(sys.argv[1]) / "quotas.sqlite3"); now = datetime.now(UTC)',
+		'from convergio.quotas import open_quota_store',
+		'q = open_quota_store(Path(sys.argv[1])); now = datetime.now(UTC)',
 		'r = q.reserve("e2e-school", "managed", Decimal(0), now=now); q.settle(r.reservation_id, Decimal("8.50"))',
 		'assert q.reserve("e2e-school", "managed", Decimal(0), now=now).downgrade'
 	].join('\n');
