@@ -23,7 +23,7 @@ TOOLS   := $(TOOLS_VENV)/.installed
 # Real Azure emulators for the tests (Azurite, the npm Cosmos DB server), from tests/emulators.
 EMULATORS := tests/emulators/node_modules/.installed
 
-.PHONY: run serve serve-emulated test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers lock sbom clean
+.PHONY: run serve serve-emulated test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers lock sbom package clean
 
 $(RUNTIME): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -158,6 +158,15 @@ lock: $(TOOLS)
 sbom: $(TOOLS)
 	mkdir -p $(dir $(SBOM))
 	$(SBOM_CMD)
+
+# The deployable zip the templates deploy from packageUri (ADR 0019): the app, the plugins' runtime
+# parts, the example graphs and the built console, with the locked dependencies pre-installed for
+# Linux x86_64 CPython 3.11 in .python_packages (wheels only, hashes checked; kept per lock digest
+# under dist/). Byte-identical for the same inputs. PACKAGE_FLAGS=--remote-build: app files only.
+PACKAGE       ?= dist/convergio-app.zip
+PACKAGE_FLAGS ?=
+package: web/build/index.html $(RUNTIME)
+	$(BIN)/python infra/package.py --out $(PACKAGE) $(PACKAGE_FLAGS)
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) $(TOOLS_VENV) .convergio .mypy_cache .ruff_cache web/node_modules web/build web/.svelte-kit

@@ -51,6 +51,9 @@ param keyVaultPublicNetworkAccess string = 'Enabled'
 @allowed(['Allow', 'Deny'])
 param keyVaultNetworkDefaultAction string = 'Allow'
 
+@description('HTTPS URL of the app package to deploy (`make package`; default: the latest release asset). Empty: the template creates the app without code, and `azd deploy` publishes it.')
+param packageUri string = 'https://github.com/convergio/convergio-core/releases/latest/download/convergio-app.zip'
+
 @description('Optional contact e-mail of the person who runs this deployment; recorded as the admin-contact tag.')
 param adminContactEmail string = ''
 
@@ -115,6 +118,7 @@ module monitoring './core/monitoring.bicep' = {
     location: guardedLocation
     tags: tags
     principalId: identity.outputs.principalId
+    identityId: identity.outputs.id
   }
 }
 
@@ -126,6 +130,7 @@ module storage './core/storage.bicep' = {
     location: guardedLocation
     tags: tags
     principalId: identity.outputs.principalId
+    identityId: identity.outputs.id
   }
 }
 
@@ -139,6 +144,7 @@ module keyVault './core/keyvault.bicep' = {
     publicNetworkAccess: keyVaultPublicNetworkAccess
     networkDefaultAction: keyVaultNetworkDefaultAction
     principalId: identity.outputs.principalId
+    identityId: identity.outputs.id
   }
 }
 
@@ -150,6 +156,7 @@ module cosmos './core/cosmos.bicep' = {
     location: guardedLocation
     tags: tags
     principalId: identity.outputs.principalId
+    identityId: identity.outputs.id
   }
 }
 
@@ -162,6 +169,7 @@ module scheduler './core/durable-task-scheduler.bicep' = if (useDurableTaskSched
     location: guardedLocation
     tags: tags
     principalId: identity.outputs.principalId
+    identityId: identity.outputs.id
   }
 }
 
@@ -185,6 +193,7 @@ module api './app/function.bicep' = {
     cosmosDatabaseName: cosmos.outputs.databaseName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     durableTaskSchedulerEndpoint: useDurableTaskScheduler ? scheduler.outputs.endpoint : ''
+    packageUri: packageUri
   }
 }
 
@@ -202,3 +211,6 @@ output KEY_VAULT_URL string = keyVault.outputs.uri
 output COSMOS_ENDPOINT string = cosmos.outputs.endpoint
 output COSMOS_DATABASE string = cosmos.outputs.databaseName
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
+// Where the school goes next: the console, served by the app itself.
+output CONVERGIO_CONSOLE_URL string = api.outputs.consoleUrl
+output NEXT_STEPS string = empty(packageUri) ? 'No package was deployed: run `azd deploy` (or `func azure functionapp publish ${api.outputs.name}`), then open ${api.outputs.consoleUrl}' : 'Open ${api.outputs.consoleUrl}, then add your AI provider key as a connection (PUT /api/v1/tenants/me/connections/{name}) or as a secret in your Key Vault ${keyVault.outputs.uri}. See infra/README.md.'

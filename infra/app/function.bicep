@@ -26,6 +26,9 @@ param applicationInsightsConnectionString string
 @description('Durable Task Scheduler endpoint; empty means the Azure Storage provider.')
 param durableTaskSchedulerEndpoint string
 
+@description('HTTPS URL of the app package (`make package`, a release asset) to deploy with the app; empty: no code is deployed (azd deploy or func publish does it).')
+param packageUri string
+
 var useScheduler = !empty(durableTaskSchedulerEndpoint)
 
 // Names the code reads (infra/app-settings.names.json, checked against
@@ -151,5 +154,22 @@ resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
   }
 }
 
+// The code: OneDeploy fetches the zip at packageUri and Flex Consumption stores it in the
+// deployment container (functionAppConfig.deployment.storage) with the app's identity, so this
+// runs after the container and the Storage Blob Data Owner assignment exist: the module takes
+// storage.outputs.deploymentContainerUrl, so azd creates the storage module (container and
+// role assignments) first. The package carries its dependencies (.python_packages), hence no
+// remote build (ADR 0019). The Bicep type of the 'onedeploy' extension lists no properties,
+// so `bicep build` warns (BCP187) about packageUri and remoteBuild; ARM accepts them.
+resource packageDeployment 'Microsoft.Web/sites/extensions@2024-04-01' = if (!empty(packageUri)) {
+  parent: functionApp
+  name: 'onedeploy'
+  properties: {
+    packageUri: packageUri
+    remoteBuild: false
+  }
+}
+
 output name string = functionApp.name
 output url string = 'https://${functionApp.properties.defaultHostName}'
+output consoleUrl string = 'https://${functionApp.properties.defaultHostName}/api/app/'

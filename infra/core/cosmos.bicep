@@ -7,6 +7,9 @@ param tags object
 @description('Principal that reads and writes the data (the function app identity).')
 param principalId string
 
+@description('Resource id of that identity: role assignment names are guid(scope id, identityId, role id), computed the same way in azuredeploy.json.')
+param identityId string
+
 param databaseName string = 'convergio'
 
 // Cosmos DB Built-in Data Contributor (a Cosmos SQL role, not an Azure RBAC role)
@@ -85,7 +88,7 @@ resource containers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containe
 
 resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-11-15' = {
   parent: account
-  name: guid(account.id, principalId, cosmosDataContributor)
+  name: guid(account.id, identityId, cosmosDataContributor)
   properties: {
     roleDefinitionId: '${account.id}/sqlRoleDefinitions/${cosmosDataContributor}'
     principalId: principalId

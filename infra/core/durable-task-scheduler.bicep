@@ -8,6 +8,9 @@ param tags object
 @description('Principal that runs orchestrations (the function app identity).')
 param principalId string
 
+@description('Resource id of that identity: role assignment names are guid(scope id, identityId, role id), computed the same way in azuredeploy.json.')
+param identityId string
+
 // Durable Task Data Contributor
 var durableTaskDataContributor = '0ad04412-c4d5-4796-b79c-f76d14c8d402'
 
@@ -32,7 +35,7 @@ resource taskHub 'Microsoft.DurableTask/schedulers/taskHubs@2025-11-01' = {
 }
 
 resource dataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(scheduler.id, principalId, durableTaskDataContributor)
+  name: guid(scheduler.id, identityId, durableTaskDataContributor)
   scope: scheduler
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', durableTaskDataContributor)

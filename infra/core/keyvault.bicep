@@ -13,6 +13,9 @@ param networkDefaultAction string
 @description('Principal that reads and writes the provider keys (the function app identity).')
 param principalId string
 
+@description('Resource id of that identity: role assignment names are guid(scope id, identityId, role id), computed the same way in azuredeploy.json.')
+param identityId string
+
 // Key Vault Secrets Officer: the connections API writes keys, not only reads them.
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 
@@ -41,7 +44,7 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
 }
 
 resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, principalId, keyVaultSecretsOfficer)
+  name: guid(vault.id, identityId, keyVaultSecretsOfficer)
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficer)

@@ -8,6 +8,9 @@ param tags object
 @description('Principal that publishes telemetry (the function app identity).')
 param principalId string
 
+@description('Resource id of that identity: role assignment names are guid(scope id, identityId, role id), computed the same way in azuredeploy.json.')
+param identityId string
+
 // Monitoring Metrics Publisher
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
@@ -36,7 +39,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 resource publisherRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, principalId, monitoringMetricsPublisher)
+  name: guid(appInsights.id, identityId, monitoringMetricsPublisher)
   scope: appInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', monitoringMetricsPublisher)

@@ -419,7 +419,7 @@ def test_role_assignments_cover_every_role_in_both_templates() -> None:
             guid = body["name"]["function"]
             assert guid["type"] == "guid"
             args = list(guid["parameters"].values())
-            assert args[1] == "principalId"  # guid(scope, principalId, roleId)
+            assert args[1] == "identityId"  # guid(scope, identityId, roleId), as in ARM
             assigned.add(role_vars[args[2]])
     assert assigned == ROLE_IDS
     template = arm_template()
@@ -431,6 +431,136 @@ def test_role_assignments_cover_every_role_in_both_templates() -> None:
             assert match, resource["name"]
             arm_assigned.add(template["variables"]["roles"][match.group(1)])
     assert arm_assigned == ROLE_IDS
+
+
+def dotted(expression: Any) -> Any:
+    """``a.b.c`` from pycep's nested property accessors (other expressions unchanged)."""
+    if isinstance(expression, dict) and expression.get("operator", {}).get("type") == "property_accessor":
+        operands = expression["operator"]["operands"]
+        return f"{dotted(operands['operand_1'])}.{dotted(operands['operand_2'])}"
+    return expression
+
+
+def module_references(params: Any) -> set[str]:
+    """The ``<module>.outputs.<name>`` a module's params use (anywhere in their expressions)."""
+    found: set[str] = set()
+    value = dotted(params)
+    if isinstance(value, str):
+        if ".outputs." in value:
+            found.add(value.split(".", 1)[0])
+    elif isinstance(value, dict):
+        for item in value.values():
+            found |= module_references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= module_references(item)
+    return found
+
+
+def _bicep_role_assignment_names() -> set[tuple[str, str, str]]:
+    """(scope resource type, identity argument, role id) of each Bicep role assignment's guid() name."""
+    found = set()
+    for tree in bicep_files().values():
+        resources = tree.get("resources") or {}
+        variables = tree.get("variables") or {}
+        for resource in resources.values():
+            if not resource["type"].endswith(("/roleAssignments", "/sqlRoleAssignments")):
+                continue
+            guid = resource["config"]["name"]["function"]
+            assert guid["type"] == "guid"
+            scope, identity, role = (dotted(arg) for arg in guid["parameters"].values())
+            symbol, _, attribute = scope.partition(".")
+            assert attribute == "id", scope
+            found.add((resources[symbol]["type"], identity, variables[role]["value"]))
+    return found
+
+
+ARM_ASSIGNMENT_NAME = re.compile(
+    r"guid\(resourceId\('(?P<scope>[^']+)', variables\('names'\)\.\w+\), "
+    r"resourceId\('Microsoft\.ManagedIdentity/userAssignedIdentities', variables\('names'\)\.identity\), "
+    r"variables\('roles'\)\.(?P<role>\w+)\)"
+)
+
+
+def _arm_role_assignment_names(template: dict[str, Any]) -> set[tuple[str, str, str]]:
+    found = set()
+    for rtype, resource in arm_resources(template):
+        if rtype.endswith(("/roleAssignments", "/sqlRoleAssignments")):
+            match = ARM_ASSIGNMENT_NAME.search(resource["name"])
+            assert match, resource["name"]
+            found.add((match["scope"], "identityId", template["variables"]["roles"][match["role"]]))
+    return found
+
+
+def test_role_assignment_names_are_computed_the_same_way_in_both_templates() -> None:
+    """guid(scope id, identity resource id, role id) in both: one name per assignment, whichever route.
+
+    Different formulas (principal id in one, identity id in the other) give one assignment two
+    names, and the second route into a resource group fails with RoleAssignmentExists.
+    """
+    bicep = _bicep_role_assignment_names()
+    assert len(bicep) == len(ROLE_IDS)
+    assert {identity for _, identity, _ in bicep} == {"identityId"}
+    assert bicep == _arm_role_assignment_names(arm_template())
+    main = bicep_files()["main.bicep"]
+    for name, module in main["modules"].items():
+        params = module_body(module)["params"]
+        if "principalId" in params:
+            assert dotted(params["identityId"]) == "identity.outputs.id", name
+    # the check sees a drifted name
+    drifted = copy.deepcopy(arm_template())
+    for resource in drifted["resources"]:
+        if resource["type"] == "Microsoft.Authorization/roleAssignments":
+            resource["name"] = resource["name"].replace(
+                "resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('names').identity)",
+                "reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', "
+                "variables('names').identity), '2023-01-31').principalId",
+            )
+            break
+    with pytest.raises(AssertionError):
+        _arm_role_assignment_names(drifted)
+
+
+def _arm_id(resource: dict[str, Any]) -> str:
+    """The dependsOn expression that names an ARM resource of this template."""
+    name = resource["name"].removeprefix("[").removesuffix("]")
+    if resource["type"] == "Microsoft.Authorization/roleAssignments":
+        scope = re.fullmatch(r"\[format\('([^']+)/\{0\}', (.+)\)\]", resource["scope"])
+        assert scope, resource["scope"]
+        scope_id = f"resourceId('{scope.group(1)}', {scope.group(2)})"
+        return f"[extensionResourceId({scope_id}, 'Microsoft.Authorization/roleAssignments', {name})]"
+    if resource["type"] == "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments":
+        parts = re.fullmatch(r"format\('\{0\}/\{1\}', (variables\('names'\)\.cosmos), (guid\(.+\))\)", name)
+        assert parts, name
+        return f"[resourceId('{resource['type']}', {parts.group(1)}, {parts.group(2)})]"
+    raise AssertionError(resource["type"])
+
+
+def test_arm_site_waits_for_its_deployment_container_and_role_assignments() -> None:
+    """In Bicep the api module takes outputs of every module, so the site comes after all of them.
+
+    The ARM twin must say so: Flex Consumption reads the package from the deployment container
+    with the app's identity, and the app starts using Key Vault, Cosmos DB and storage at once.
+    """
+    template = arm_template()
+    site = only(arm_resources(template), "Microsoft.Web/sites")
+    depends = set(site["dependsOn"])
+    container = (
+        "[resourceId('Microsoft.Storage/storageAccounts/blobServices/containers', "
+        "variables('names').storage, 'default', variables('deploymentContainerName'))]"
+    )
+    assert container in depends
+    assignments = [
+        r for t, r in arm_resources(template) if t.endswith(("/roleAssignments", "/sqlRoleAssignments"))
+    ]
+    assert len(assignments) == len(ROLE_IDS)
+    missing = {_arm_id(r) for r in assignments} - depends
+    assert not missing, missing
+    # in Bicep the api module depends on every module that holds an assignment (through outputs)
+    main = bicep_files()["main.bicep"]
+    api_params = module_body(main["modules"]["api"])["params"]
+    assert module_references(api_params) == set(main["modules"]) - {"api"}
+    assert dotted(api_params["deploymentContainerUrl"]) == "storage.outputs.deploymentContainerUrl"
 
 
 def test_durable_task_scheduler_is_optional_in_both_templates() -> None:
@@ -645,3 +775,63 @@ def test_the_usage_containers_partition_key_is_a_field_of_the_ledgers_documents(
     containers = only(bicep_resources(), "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers")
     field_name = containers["properties"]["resource"]["partitionKey"]["paths"][0].lstrip("/")
     assert record.to_json()[field_name] == "t"
+
+
+# ---------------------------------------------------------------- the code (ADR 0019)
+
+RELEASE_PACKAGE = "https://github.com/convergio/convergio-core/releases/latest/download/convergio-app.zip"
+
+
+def test_both_templates_deploy_the_package_from_package_uri() -> None:
+    """The 'onedeploy' site extension pulls the zip at packageUri; empty deploys no code."""
+    main = bicep_files()["main.bicep"]
+    assert main["parameters"]["packageUri"]["default"] == RELEASE_PACKAGE
+    assert module_body(main["modules"]["api"])["params"]["packageUri"] == "packageUri"
+    function = bicep_files()["app/function.bicep"]
+    deploy = function["resources"]["packageDeployment"]
+    assert (deploy["type"], deploy["api_version"]) == ("Microsoft.Web/sites/extensions", "2024-04-01")
+    condition = deploy["config"]["condition"]["operator"]
+    assert condition["type"] == "not"
+    assert condition["operands"]["bool_value"]["function"]["parameters"] == {"item_to_test": "packageUri"}
+    body = deploy["config"]["config"]
+    assert (body["parent"], body["name"]) == ("functionApp", "onedeploy")
+    assert body["properties"] == {"packageUri": "packageUri", "remoteBuild": False}
+
+    template = arm_template()
+    assert template["parameters"]["packageUri"]["defaultValue"] == RELEASE_PACKAGE
+    arm_deploy = only(arm_resources(template), "Microsoft.Web/sites/extensions")
+    assert arm_deploy["apiVersion"] == "2024-04-01"
+    assert arm_deploy["name"] == "[format('{0}/onedeploy', variables('names').functionApp)]"
+    assert arm_deploy["condition"] == "[not(empty(parameters('packageUri')))]"
+    assert arm_deploy["properties"] == {"packageUri": "[parameters('packageUri')]", "remoteBuild": False}
+    assert arm_deploy["dependsOn"] == ["[resourceId('Microsoft.Web/sites', variables('names').functionApp)]"]
+    # azd deploys the working tree itself: its parameters turn the release package off
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert parameters["packageUri"]["value"] == ""
+
+
+def test_outputs_name_the_console_and_the_next_step() -> None:
+    outputs = bicep_files()["main.bicep"]["outputs"]
+    assert dotted(outputs["CONVERGIO_CONSOLE_URL"]["value"]) == "api.outputs.consoleUrl"
+    function_outputs = bicep_files()["app/function.bicep"]["outputs"]
+    assert (
+        function_outputs["consoleUrl"]["value"]
+        == "https://${functionApp.properties.defaultHostName}/api/app/"
+    )
+    steps = outputs["NEXT_STEPS"]["value"]["operator"]["operands"]
+    assert "azd deploy" in steps["true_value"] and "${api.outputs.consoleUrl}" in steps["false_value"]
+    arm = arm_template()["outputs"]
+    host = (
+        "reference(resourceId('Microsoft.Web/sites', variables('names').functionApp), "
+        "'2024-04-01').defaultHostName"
+    )
+    assert arm["CONVERGIO_CONSOLE_URL"]["value"] == f"[format('https://{{0}}/api/app/', {host})]"
+    assert arm["NEXT_STEPS"]["value"].startswith("[if(empty(parameters('packageUri')), ")
+    assert "https://{0}/api/app/" in arm["NEXT_STEPS"]["value"]
+    # the route the console is served on is the one the outputs name
+    web = (ROOT / "convergio" / "api" / "_web.py").read_text(encoding="utf-8")
+    assert 'route="app/{*path}"' in web
+    assert (
+        json.loads((ROOT / "host.json").read_text(encoding="utf-8"))["extensions"]["http"]["routePrefix"]
+        == "api"
+    )
