@@ -4,7 +4,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from . import a2a, agents, routing, runs, webhooks
+from . import a2a, agents, retention, routing, runs, webhooks
 
 blueprint = df.Blueprint()
 
@@ -49,6 +49,23 @@ async def emit_run_event(event: dict[str, Any], client: df.DurableOrchestrationC
 @blueprint.activity_trigger(input_name="call")
 def deliver_webhook(call: dict[str, Any]) -> dict[str, Any]:
     return webhooks.deliver_webhook_activity(call)
+
+
+@blueprint.activity_trigger(input_name="call")
+def retention_plan(call: dict[str, Any]) -> dict[str, Any]:
+    return retention.retention_plan_activity(call)
+
+
+@blueprint.activity_trigger(input_name="call")
+@blueprint.durable_client_input(client_name="client")
+async def retention_sweep(call: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+    return await retention.retention_sweep_activity(call, client)
+
+
+@blueprint.activity_trigger(input_name="call")
+@blueprint.durable_client_input(client_name="client")
+async def retention_backstop(call: dict[str, Any], client: df.DurableOrchestrationClient) -> dict[str, Any]:
+    return await retention.retention_backstop_activity(call, client)
 
 
 @blueprint.activity_trigger(input_name="city")

@@ -6,14 +6,15 @@ the provider key is resolved by reference at call time (it never appears in the 
 input or output), the usage goes to the ledger before the activity returns (keyed so a
 redelivered or replayed call never bills twice; what the ledger kept is what the outcome shows
 and the quota settles), and the call is one telemetry span in its run's trace. A cancelled
-run's calls are not made, or are aborted in flight (ADR 0017).
+run's calls are not made, or are aborted in flight (ADR 0017). A connection's own prices, when
+it has them, price its calls (reservation and ledger) instead of ``prices.json``.
 """
 
 from decimal import Decimal
 from typing import Any
 
 from convergio.agents import AgentCall, AgentOutcome, Resolve, run_agent
-from convergio.metering import meter_kept
+from convergio.metering import PriceTable, meter_kept
 from convergio.providers import CallScope, abortable
 from convergio.quotas import QUOTA_WAIT_S, MonthlyAllowance
 from convergio.streams import TextChannel
@@ -29,7 +30,8 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
         if parts.streams.cancelled(agent_call.run_id):  # queued before the cancel: nothing to call or bill
             span.set_outcome(status="failed")
             return _cancelled().model_dump(mode="json")
-        allowance = _allowance(parts, agent_call)
+        prices = _prices(parts, agent_call)
+        allowance = _allowance(parts, agent_call, prices)
         text = _text_channel(parts, agent_call)
         try:
             # Aborted in flight once the run is cancelled (ADR 0017); what did run is still billed.
@@ -40,12 +42,12 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
                 )
         except BaseException:
             if allowance is not None:  # nothing to meter: settle with what the ledger kept, if anything
-                _metered(parts, agent_call, None, allowance)
+                _metered(parts, agent_call, None, allowance, prices)
             raise
         finally:
             if text is not None:
                 text.close()
-        outcome, cost = _metered(parts, agent_call, outcome, allowance)
+        outcome, cost = _metered(parts, agent_call, outcome, allowance, prices)
         span.set_outcome(
             status=outcome.status,
             usage=outcome.usage,
@@ -73,7 +75,16 @@ def _text_channel(parts: Components, call: AgentCall) -> TextChannel | None:
     return TextChannel(parts.streams, call.run_id, call.node_id, call.attempt)
 
 
-def _allowance(parts: Components, call: AgentCall) -> MonthlyAllowance | None:
+def _prices(parts: Components, call: AgentCall) -> PriceTable:
+    """The call's price table: its connection's own prices over ``prices.json``, when it has some."""
+    try:
+        kind, _, _ = parts.resolver.describe(call.tenant, call.agent.provider)
+        return parts.prices.with_connection(kind, parts.resolver.prices(call.tenant, call.agent.provider))
+    except (LookupError, ValueError):  # reported by run_agent as the node's error
+        return parts.prices
+
+
+def _allowance(parts: Components, call: AgentCall, prices: PriceTable) -> MonthlyAllowance | None:
     """The call's share of the tenant's quotas, reserved once per call however often it is
     delivered; ``None`` when the provider name does not resolve (``run_agent`` then reports
     that as the node's error)."""
@@ -88,11 +99,18 @@ def _allowance(parts: Components, call: AgentCall) -> MonthlyAllowance | None:
         key_mode=key_mode,
         provider=kind,
         wait_s=QUOTA_WAIT_S if seconds is None else min(QUOTA_WAIT_S, seconds / 2),
+        prices=prices,
+        unpriced=parts.settings.unpriced_under_cap,
+        connection=call.agent.provider,
     )
 
 
 def _metered(
-    parts: Components, call: AgentCall, outcome: AgentOutcome | None, allowance: MonthlyAllowance | None
+    parts: Components,
+    call: AgentCall,
+    outcome: AgentOutcome | None,
+    allowance: MonthlyAllowance | None,
+    prices: PriceTable,
 ) -> tuple[AgentOutcome, Decimal]:
     """Record the outcome's usage and settle the quota with what the ledger kept: a re-sent
     call's outcome shows its first delivery's usage, the one billed. A ledger that fails
@@ -101,7 +119,7 @@ def _metered(
     try:
         kept = meter_kept(
             parts.ledger,
-            parts.prices,
+            prices,
             tenant_id=call.tenant,
             run_id=call.run_id,
             node_id=call.node_id,

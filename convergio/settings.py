@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 __all__ = ["SETTING_NAMES", "Settings", "SettingsError", "default_home", "load_settings"]
 
@@ -53,6 +54,9 @@ class Settings:
     http_streaming: bool
     plugin_trusted_keys: tuple[str, ...]
     native_plugins: tuple[Path, ...]
+    retention_interval_s: int = 86_400
+    retention_batch: int = 500
+    unpriced_under_cap: Literal["refuse", "allow"] = "refuse"
 
 
 # name -> default (as text, the form settings take everywhere)
@@ -105,6 +109,11 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_PLUGIN_TRUSTED_KEYS": "",
     # native plugin package folders, comma-separated; each must be signed by a trusted key or start-up fails
     "CONVERGIO_NATIVE_PLUGINS": "",
+    # retention (ADR 0018): seconds between sweeps, and runs purged per tenant per sweep
+    "CONVERGIO_RETENTION_INTERVAL_SECONDS": "86400",
+    "CONVERGIO_RETENTION_BATCH": "500",
+    # a tenant with a cap calling a model with no price (its spend would escape the cap): refuse | allow
+    "CONVERGIO_UNPRICED_UNDER_CAP": "refuse",
 }
 
 
@@ -115,6 +124,15 @@ def _bool(name: str, value: str) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise SettingsError(f"{name} must be true or false, not {value!r}")
+
+
+def _unpriced(value: str) -> Literal["refuse", "allow"]:
+    choice = value.strip().lower()
+    if choice == "allow":
+        return "allow"
+    if choice == "refuse":
+        return "refuse"
+    raise SettingsError(f"CONVERGIO_UNPRICED_UNDER_CAP must be refuse or allow, got {value!r}")
 
 
 def _int(name: str, value: str, minimum: int) -> int:
@@ -220,6 +238,11 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         http_streaming=_bool("CONVERGIO_HTTP_STREAMING", get("CONVERGIO_HTTP_STREAMING")),
         plugin_trusted_keys=_list(get("CONVERGIO_PLUGIN_TRUSTED_KEYS")),
         native_plugins=tuple(Path(entry) for entry in _list(get("CONVERGIO_NATIVE_PLUGINS"))),
+        retention_interval_s=_int(
+            "CONVERGIO_RETENTION_INTERVAL_SECONDS", get("CONVERGIO_RETENTION_INTERVAL_SECONDS"), 1
+        ),
+        retention_batch=_int("CONVERGIO_RETENTION_BATCH", get("CONVERGIO_RETENTION_BATCH"), 1),
+        unpriced_under_cap=_unpriced(get("CONVERGIO_UNPRICED_UNDER_CAP")),
         provider_allowed_hosts=tuple(
             h.strip() for h in get("CONVERGIO_PROVIDER_ALLOWED_HOSTS").split(",") if h.strip()
         ),

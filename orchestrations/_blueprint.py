@@ -6,6 +6,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from . import graph, samples, webhooks
+from .retention import sweep_forever
 
 blueprint = df.Blueprint()
 
@@ -52,3 +53,9 @@ def agent_graph(context: df.DurableOrchestrationContext):  # type: ignore[no-unt
 @blueprint.orchestration_trigger(context_name="context")
 def deliver_webhooks(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
     return (yield from webhooks.deliver(context))
+
+
+@blueprint.orchestration_trigger(context_name="context")
+def retention(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    """The retention singleton (ADR 0018): the name is ``convergio.retention.RETENTION``."""
+    return (yield from sweep_forever(context))

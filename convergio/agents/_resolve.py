@@ -7,7 +7,7 @@ it never travels in an orchestration input, a history event or a status.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Literal
 
 from convergio.providers import (
@@ -68,6 +68,13 @@ class ProviderResolver:
             return self._managed.kind, self._managed.model or "", "managed"
         connection, _ = self._connection(tenant_id, name)
         return connection.kind, connection.model or "", "byok"
+
+    def prices(self, tenant_id: str, name: str) -> Mapping[str, str] | None:
+        """The connection's own prices (EUR per unit), ``None`` for built-in names or when it has none."""
+        if name in (OFFLINE, MANAGED):
+            return None
+        record = self._connections.get(tenant_id, name)
+        return None if record is None else record.prices
 
     def __call__(self, tenant_id: str, name: str) -> Provider:
         if name == OFFLINE:

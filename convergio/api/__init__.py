@@ -10,6 +10,7 @@ from . import (  # noqa: F401 - their routes register on the blueprint
     _mcp,
     _mcp_servers,
     _plugins,
+    _retention,
     _runs,
     _stream,
     _usage,

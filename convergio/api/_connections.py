@@ -10,6 +10,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import InvalidRequest, NotFound
+from convergio.metering import unit_prices
 from convergio.providers import Connection, check_endpoint
 from convergio.secrets import Secret, check_name
 from convergio.tenants import ConnectionRecord
@@ -34,6 +35,7 @@ def _view(record: ConnectionRecord) -> m.ConnectionView:
         model=record.model,
         key=key,
         updated_at=record.updated_at,
+        prices=None if record.prices is None else dict(record.prices),
     )
 
 
@@ -85,6 +87,7 @@ async def put_connection(req: func.HttpRequest, client: df.DurableOrchestrationC
     name = _name(req)
     body: m.ConnectionIn = read_body(req, m.ConnectionIn)
     connection = _check(svc, body)
+    prices = _prices(body)
     existing = svc.connections.get(tenant.id, name)
     fingerprint = existing.key_fingerprint if existing and existing.kind == connection.kind else None
     if body.key is not None:
@@ -100,12 +103,25 @@ async def put_connection(req: func.HttpRequest, client: df.DurableOrchestrationC
         connection.api_version,
         connection.model,
         fingerprint,
+        prices=prices,
     )
     saved = svc.connections.put(record)
     return json_response(_view(saved), 201 if existing is None else 200)
 
 
 _KEY_REQUIRED = {"path": "key", "message": "required for a new connection of this kind"}
+
+
+def _prices(body: m.ConnectionIn) -> dict[str, str] | None:
+    """The connection's own prices, checked as the price table checks its entries (bounded)."""
+    if body.prices is None:
+        return None
+    given = body.prices.model_dump(exclude_none=True)
+    try:
+        unit_prices(given)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), details=[{"path": "prices", "message": str(exc)}]) from None
+    return given
 
 
 @blueprint.route(route=_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -29,6 +29,7 @@ from convergio.errors import (
     UnsupportedMediaType,
 )
 from convergio.graph import path_of
+from convergio.retention import ensure_once
 from convergio.tenants import Tenant
 
 from ._service import Service
@@ -65,6 +66,7 @@ def answer(handler: Callable[..., Awaitable[func.HttpResponse]]) -> Handler:
 
     @functools.wraps(handler)
     async def wrapper(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        await ensure_once(client)  # the retention singleton, on this process's first request (ADR 0018)
         try:
             return await handler(req, client)
         except AppError as exc:

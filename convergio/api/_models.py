@@ -63,6 +63,7 @@ class NodeView(BaseModel):
     finished_at: str | None = None
     usage: Usage = Usage()
     cost_eur: str = Field(default="0", description="what the ledger billed for this node, EUR")
+    unpriced_tokens: int = Field(default=0, description="tokens of models with no price: not in cost_eur")
     error: str | None = None
 
 
@@ -85,6 +86,7 @@ class RunView(BaseModel):
     outputs: dict[str, JsonValue] = {}
     usage: Usage = Usage()
     cost_eur: str = Field(default="0", description="what the ledger billed for the run, EUR")
+    unpriced_tokens: int = Field(default=0, description="tokens of models with no price: not in cost_eur")
     error: str | None = None
     routes: dict[str, JsonValue] = Field(default={}, description="each router's decision: chosen, scores")
     replans: list[JsonValue] = Field(default=[], description="each re-plan: failed node, action, reason")
@@ -132,6 +134,19 @@ class ErrorBody(BaseModel):
     error: _Error
 
 
+_PRICE = r"^\d{1,3}(\.\d{1,18})?$"
+
+
+class PricesIn(_In):
+    """A connection's own prices, EUR per unit as decimal strings (the units of ``prices.json``):
+    they replace the price table for the connection's calls, so its spend counts against budgets."""
+
+    input_tokens: str = Field(pattern=_PRICE, description='EUR per input token, e.g. "0.0000023"')
+    output_tokens: str = Field(pattern=_PRICE, description='EUR per output token, e.g. "0.0000092"')
+    tool_calls: str | None = Field(default=None, pattern=_PRICE, description="EUR per tool call (default 0)")
+    audio_seconds: str | None = Field(default=None, pattern=_PRICE, description="EUR per audio second")
+
+
 class ConnectionIn(_In):
     """A named provider connection; ``key`` is write-only (never returned, only fingerprinted)."""
 
@@ -141,6 +156,9 @@ class ConnectionIn(_In):
     api_version: str | None = None
     model: str | None = None
     key: SecretStr | None = Field(default=None, min_length=1, max_length=4096)
+    prices: PricesIn | None = Field(
+        default=None, description="EUR per unit for this connection's calls; none: prices.json's, if any"
+    )
 
 
 class KeyView(BaseModel):
@@ -156,6 +174,7 @@ class ConnectionView(BaseModel):
     model: str | None = None
     key: KeyView | None = None
     updated_at: str = ""
+    prices: dict[str, str] | None = Field(default=None, description="EUR per unit; null: prices.json's")
 
 
 class ConnectionList(BaseModel):

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 
 from . import _models as m
 from ._mcp_servers import McpServerIn, McpServerList, McpServerView
+from ._retention import OPENAPI_MODELS as RETENTION_MODELS
+from ._retention import openapi_paths as retention_paths
 
 __all__ = ["OPENAPI_MODELS", "declare_errors", "openapi_paths"]
 
@@ -25,6 +27,7 @@ OPENAPI_MODELS: list[type[BaseModel]] = [
     McpServerIn,
     McpServerView,
     McpServerList,
+    *RETENTION_MODELS,
 ]
 _METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -41,7 +44,7 @@ def openapi_paths(body: Body, errors: Errors) -> dict[str, Any]:
     name = _param("name", pattern="^[a-z0-9][a-z0-9-]{0,62}$")
     deleted = {"responses": {"200": {"description": "deleted"}}}
     rpc: dict[str, Any] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
-    return {
+    return retention_paths(body, errors) | {
         "/api/v1/tenants/me/connections": {
             "get": {
                 "summary": "This tenant's provider connections (key fingerprints only)",

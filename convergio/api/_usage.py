@@ -9,7 +9,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import InvalidRequest
-from convergio.metering import GROUP_BY, GroupBy, rollup
+from convergio.metering import GROUP_BY, GroupBy, rollup, unpriced_tokens
 
 from ._http import answer, blueprint, json_response, tenant_of
 from ._service import service
@@ -45,12 +45,14 @@ async def usage(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
     except ValueError as exc:
         raise InvalidRequest(f"from/to: {exc}", details=[_problem("from"), _problem("to")]) from None
     rows = rollup(records, group_by)
+    unpriced = unpriced_tokens(records, group_by)  # billed 0 because no price covers them: not free
     body: dict[str, Any] = {
         "group_by": group_by,
         "from": start,
         "to": end,
         "currency": "EUR",
-        "rows": [row.to_json(group_by) for row in rows],
+        "rows": [{**row.to_json(group_by), "unpriced_tokens": unpriced.get(row.keys, 0)} for row in rows],
         "total_eur": str(sum((row.cost for row in rows), Decimal(0))),
+        "unpriced_tokens": sum(unpriced.values()),
     }
     return json_response(body)

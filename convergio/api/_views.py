@@ -45,15 +45,28 @@ def _time(value: Any) -> str | None:
 
 
 def with_costs(view: m.RunView, records: Sequence[UsageRecord]) -> m.RunView:
-    """Add what the ledger billed: per node (sub-graph usage counts for its node) and in total."""
+    """Add what the ledger billed: per node (sub-graph usage counts for its node) and in total,
+    and the tokens no price covered (billed 0, shown apart: unpriced is not free)."""
     per_node: dict[str, Decimal] = {}
+    unpriced: dict[str, int] = {}
     for record in records:
         node = record.node_id.split("/", 1)[0]
         per_node[node] = per_node.get(node, Decimal(0)) + record.cost
+        if record.unpriced and record.unit in _TOKENS:
+            unpriced[node] = unpriced.get(node, 0) + int(record.quantity)
     nodes = {
-        k: v.model_copy(update={"cost_eur": str(per_node.get(k, Decimal(0)))}) for k, v in view.nodes.items()
+        k: v.model_copy(
+            update={"cost_eur": str(per_node.get(k, Decimal(0))), "unpriced_tokens": unpriced.get(k, 0)}
+        )
+        for k, v in view.nodes.items()
     }
-    return view.model_copy(update={"nodes": nodes, "cost_eur": str(sum(per_node.values(), Decimal(0)))})
+    cost = str(sum(per_node.values(), Decimal(0)))
+    return view.model_copy(
+        update={"nodes": nodes, "cost_eur": cost, "unpriced_tokens": sum(unpriced.values())}
+    )
+
+
+_TOKENS = frozenset({"input_tokens", "output_tokens"})
 
 
 async def load_status(

@@ -15,15 +15,32 @@ Importing this package loads neither numpy, numba nor any Azure SDK.
 from ._cosmos import CosmosLedger
 from ._ledger import Ledger
 from ._meter import Metered, meter_call, meter_kept, root_run
-from ._prices import DEFAULT_PRICES, USAGE_UNITS, PriceTable, cost_of, records_for
+from ._prices import (
+    DEFAULT_PRICES,
+    MAX_UNIT_PRICE,
+    USAGE_UNITS,
+    PriceTable,
+    cost_of,
+    records_for,
+    unit_prices,
+)
 from ._record import KEY_MODES, UNITS, KeyMode, Unit, UsageRecord, canonical_time, usage_id
-from ._rollup import GROUP_BY, GroupBy, RollupRow, UsageColumns, rollup, rollup_reference
+from ._rollup import (
+    GROUP_BY,
+    GroupBy,
+    RollupRow,
+    UsageColumns,
+    rollup,
+    rollup_reference,
+    unpriced_tokens,
+)
 from ._sqlite import SqliteLedger
 
 __all__ = [
     "DEFAULT_PRICES",
     "GROUP_BY",
     "KEY_MODES",
+    "MAX_UNIT_PRICE",
     "UNITS",
     "USAGE_UNITS",
     "CosmosLedger",
@@ -45,5 +62,7 @@ __all__ = [
     "rollup",
     "rollup_reference",
     "root_run",
+    "unit_prices",
+    "unpriced_tokens",
     "usage_id",
 ]

@@ -13,10 +13,15 @@ Lookup rule: the entry ``provider:model``, else ``provider:*``. A model with no 
 or a unit its entry does not list, is **unpriced**: its price is 0 and the records
 made from it carry ``unpriced=True``, so they can be found and re-priced instead of
 silently billed at zero. A free unit is listed explicitly as ``"0"``.
+
+A tenant's connection may carry its own entry (:func:`unit_prices`, same units: EUR per unit),
+which replaces the table's for that connection's calls (:meth:`PriceTable.with_connection`):
+the way to price an ``openai-compatible`` endpoint or a model the table does not list.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -26,7 +31,15 @@ from typing import Any, Final
 
 from ._record import COST_QUANTUM, UNITS, KeyMode, Unit, UsageRecord, canonical_time
 
-__all__ = ["DEFAULT_PRICES", "USAGE_UNITS", "PriceTable", "cost_of", "records_for"]
+__all__ = [
+    "DEFAULT_PRICES",
+    "MAX_UNIT_PRICE",
+    "USAGE_UNITS",
+    "PriceTable",
+    "cost_of",
+    "records_for",
+    "unit_prices",
+]
 
 DEFAULT_PRICES: Final = Path(__file__).resolve().parent / "prices.json"
 """The price table shipped with the package."""
@@ -42,6 +55,37 @@ USAGE_UNITS: Final[Mapping[str, Unit]] = {
 _DERIVED: Final = frozenset({"total_tokens"})
 _TOKEN_UNITS: Final = frozenset({"input_tokens", "output_tokens"})
 _ZERO: Final = Decimal(0)
+
+MAX_UNIT_PRICE: Final = Decimal("0.01")
+"""The dearest price a connection may set for one unit (EUR; 10,000 EUR per million tokens)."""
+_REQUIRED: Final[tuple[Unit, ...]] = ("input_tokens", "output_tokens")
+
+
+def unit_prices(data: Mapping[str, Any], name: str = "prices") -> dict[Unit, Decimal]:
+    """A connection's own price entry, validated: EUR per unit as decimal strings, like
+    ``prices.json`` (``{"input_tokens": "0.0000023", "output_tokens": "0.0000092"}``).
+
+    ``input_tokens`` and ``output_tokens`` are required; ``tool_calls`` is free unless given
+    (its tokens are billed as tokens); ``audio_seconds`` is optional.
+
+    Raises:
+        ValueError: An unknown unit, a missing token price, or a price that is not a decimal
+            string in ``[0, MAX_UNIT_PRICE]``; the message names the field.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{name} must be an object of unit prices")
+    entry: dict[Unit, Decimal] = {"tool_calls": _ZERO}
+    for unit, text in data.items():
+        if unit not in UNITS:
+            raise ValueError(f"{name}.{unit}: unknown unit (one of {', '.join(UNITS)})")
+        price = _price(text, f"{name}.{unit}")
+        if price > MAX_UNIT_PRICE:
+            raise ValueError(f"{name}.{unit} must be at most {MAX_UNIT_PRICE} EUR per unit")
+        entry[unit] = price
+    missing = [unit for unit in _REQUIRED if unit not in data]
+    if missing:
+        raise ValueError(f"{name}: {' and '.join(missing)} required (EUR per token)")
+    return entry
 
 
 class PriceTable:
@@ -101,6 +145,20 @@ class PriceTable:
             raise ValueError(f"{source}: a price table is a JSON object")
         return cls(data)
 
+    def with_connection(self, provider: str, prices: Mapping[str, Any] | None) -> PriceTable:
+        """This table with a connection's own prices (see :func:`unit_prices`) for every model of
+        ``provider``; the table itself when ``prices`` is empty.
+
+        Raises:
+            ValueError: If ``prices`` is not a valid price entry.
+        """
+        if not prices:
+            return self
+        own = copy.copy(self)
+        own._models = {k: v for k, v in self._models.items() if k.partition(":")[0] != provider}
+        own._models[f"{provider}:*"] = {unit: price for unit, price in unit_prices(prices).items()}
+        return own
+
     def _entry(self, provider: str, model: str) -> Mapping[str, Decimal] | None:
         entry = self._models.get(f"{provider}:{model}")
         return self._models.get(f"{provider}:*") if entry is None else entry
@@ -118,6 +176,10 @@ class PriceTable:
         """
         entry = self._entry(provider, model)
         return entry is not None and unit in entry
+
+    def prices_tokens(self, provider: str, model: str) -> bool:
+        """Whether a chat call of this model is priced: both its input and output tokens."""
+        return all(self.is_priced(provider, model, unit) for unit in _REQUIRED)
 
     def price(self, provider: str, model: str, unit: Unit) -> Decimal:
         """The EUR price of one unit.

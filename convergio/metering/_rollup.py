@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["GROUP_BY", "GroupBy", "RollupRow", "UsageColumns", "rollup", "rollup_reference"]
+__all__ = [
+    "GROUP_BY",
+    "GroupBy",
+    "RollupRow",
+    "UsageColumns",
+    "rollup",
+    "rollup_reference",
+    "unpriced_tokens",
+]
 
 GroupBy = Literal["tenant", "run", "agent", "model", "day", "unit"]
 GROUP_BY: Final[tuple[GroupBy, ...]] = get_args(GroupBy)
@@ -123,6 +131,20 @@ def rollup_reference(records: Sequence[UsageRecord], group_by: Sequence[GroupBy]
         rest[0] += record.cost
         rest[1] += 1
     return [_row(key, quantity, cost, count) for key, (quantity, (cost, count)) in sorted(totals.items())]
+
+
+def unpriced_tokens(
+    records: Iterable[UsageRecord], group_by: Sequence[GroupBy]
+) -> dict[tuple[str, ...], int]:
+    """The tokens no price covered (records flagged ``unpriced``, billed 0), per group of
+    ``group_by`` keys: usage that must be shown as unpriced, never as free."""
+    getters = [_KEY_OF[name] for name in _group_by(group_by)]
+    totals: dict[tuple[str, ...], int] = {}
+    for record in records:
+        if record.unpriced and record.unit in ("input_tokens", "output_tokens"):
+            key = tuple(getter(record) for getter in getters)
+            totals[key] = totals.get(key, 0) + int(record.quantity)
+    return totals
 
 
 class UsageColumns:

@@ -7,7 +7,7 @@ activity: :class:`QuotaStore` is the protocol, :class:`SqliteQuotaStore` (one ho
 picks one.
 """
 
-from ._allowance import MIN_OUTPUT_TOKENS, QUOTA_WAIT_S, MonthlyAllowance
+from ._allowance import MIN_OUTPUT_TOKENS, QUOTA_WAIT_S, MonthlyAllowance, UnpricedPolicy, unpriced_refusal
 from ._cosmos import CosmosQuotaStore
 from ._guard import Admission, SpendGuard, cheaper_model
 from ._open import open_quota_store
@@ -28,7 +28,9 @@ __all__ = [
     "SpendGuard",
     "SqliteQuotaStore",
     "TenantBudget",
+    "UnpricedPolicy",
     "cheaper_model",
     "month_of",
     "open_quota_store",
+    "unpriced_refusal",
 ]

@@ -10,6 +10,10 @@ and the reservations together never pass the cap, however many run at once.
 A refusal is not the end while other calls hold open reservations: they are upper bounds and
 most of them come back when those calls settle. The call waits for them (briefly, polling),
 then asks for what is left instead of failing, down to :data:`MIN_OUTPUT_TOKENS`.
+
+A model with no price (neither the connection's own prices nor ``prices.json``) would cost the
+budget nothing, so under a cap it is refused unless the operator allows unpriced calls
+(``CONVERGIO_UNPRICED_UNDER_CAP=allow``); its usage is then recorded as unpriced, never as free.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
+from typing import Literal
 
 from convergio.agents import Allowed
 from convergio.metering import PriceTable
@@ -26,7 +31,10 @@ from convergio.providers import Usage
 
 from ._quota import Decision, KeyMode, QuotaStore
 
-__all__ = ["MIN_OUTPUT_TOKENS", "QUOTA_WAIT_S", "MonthlyAllowance"]
+__all__ = ["MIN_OUTPUT_TOKENS", "QUOTA_WAIT_S", "MonthlyAllowance", "UnpricedPolicy", "unpriced_refusal"]
+
+UnpricedPolicy = Literal["refuse", "allow"]
+"""Whether a tenant with a cap may call a model with no price (its spend would escape the cap)."""
 
 QUOTA_WAIT_S = 10.0
 """How long a refused call waits for other calls' open reservations to settle before it asks for less."""
@@ -50,6 +58,8 @@ class MonthlyAllowance:
         provider: The provider kind (the price table's ``provider``).
         cheaper: From a model to its cheaper sibling (managed-key downgrade), or ``None``.
         wait_s: The longest a refused call waits for open reservations to settle.
+        unpriced: What to do with an unpriced model when a cap applies (no cap: it runs).
+        connection: The connection's name, for the refusal's message.
     """
 
     def __init__(
@@ -64,6 +74,8 @@ class MonthlyAllowance:
         cheaper: Callable[[str, str], str | None],
         wait_s: float = QUOTA_WAIT_S,
         sleep: Callable[[float], None] = time.sleep,
+        unpriced: UnpricedPolicy = "refuse",
+        connection: str = "",
     ) -> None:
         self.store = store
         self.prices = prices
@@ -74,6 +86,8 @@ class MonthlyAllowance:
         self._cheaper = cheaper
         self._wait_s = wait_s
         self._sleep = sleep
+        self.unpriced: UnpricedPolicy = unpriced
+        self.connection = connection or provider
         self.decision: Decision | None = None
         self.model: str | None = None  # the model called instead of the one asked (a downgrade)
 
@@ -119,6 +133,13 @@ class MonthlyAllowance:
     def _reserve(self, model: str, prompt_tokens: int, want: int) -> Allowed:
         """Reserve for ``want`` output tokens; refused while others hold open reservations,
         wait for them, then shrink ``want`` to what is left."""
+        if self.unpriced == "refuse" and not self.prices.prices_tokens(self.provider, model):
+            room = self.store.room(self.tenant_id, self.key_mode, now=datetime.now(UTC))
+            if room.free is not None:  # a cap applies: an unpriced call would escape it
+                self.decision = Decision(
+                    False, reason=unpriced_refusal(self.connection, self.provider, model)
+                )
+                return Allowed(0, reason=self.decision.reason)
         deadline = time.monotonic() + self._wait_s
         pause = _POLL_S[0]
         input_eur = self._input(model, prompt_tokens)
@@ -169,3 +190,14 @@ class MonthlyAllowance:
         if price == 0:
             return want
         return min(want, int((money / price).to_integral_value(rounding=ROUND_FLOOR)))
+
+
+def unpriced_refusal(connection: str, provider: str, model: str) -> str:
+    """Why an unpriced call was refused under a cap, and how to fix it."""
+    return (
+        f"unpriced: model {model!r} of connection {connection!r} ({provider}) has no price, so its "
+        "spend would escape this tenant's budget cap; set prices on the connection (PUT "
+        f'/api/v1/tenants/me/connections/{connection} with "prices": {{"input_tokens": ..., '
+        '"output_tokens": ...} in EUR per token), or let the operator allow unpriced calls '
+        "under a cap (CONVERGIO_UNPRICED_UNDER_CAP=allow)"
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from convergio.metering import PriceTable
 
-from ._allowance import QUOTA_WAIT_S, MonthlyAllowance
+from ._allowance import QUOTA_WAIT_S, MonthlyAllowance, UnpricedPolicy
 from ._quota import Decision, KeyMode, QuotaStore
 
 __all__ = ["Admission", "SpendGuard", "cheaper_model"]
@@ -70,19 +70,32 @@ class SpendGuard:
         return Admission(decision, model, key_mode)
 
     def allowance(
-        self, tenant_id: str, *, call: str, key_mode: KeyMode, provider: str, wait_s: float = QUOTA_WAIT_S
+        self,
+        tenant_id: str,
+        *,
+        call: str,
+        key_mode: KeyMode,
+        provider: str,
+        wait_s: float = QUOTA_WAIT_S,
+        prices: PriceTable | None = None,
+        unpriced: UnpricedPolicy = "refuse",
+        connection: str = "",
     ) -> MonthlyAllowance:
         """The money budgets of one agent call: reserved at its first provider request, from the
-        prompt and the output bound, instead of a guess made before the prompt exists (ADR 0016)."""
+        prompt and the output bound, instead of a guess made before the prompt exists (ADR 0016).
+        ``prices``: the call's (its connection's own, else the guard's); ``unpriced``: whether a
+        model with no price may run under a cap."""
         return MonthlyAllowance(
             self.store,
-            self.prices,
+            self.prices if prices is None else prices,
             tenant_id,
             call=call,
             key_mode=key_mode,
             provider=provider,
             cheaper=cheaper_model,
             wait_s=wait_s,
+            unpriced=unpriced,
+            connection=connection,
         )
 
     def settle(self, admission: Admission, cost_eur: Decimal) -> None:

@@ -21,7 +21,9 @@ KIND: Final = "connections"
 
 @dataclass(frozen=True, slots=True)
 class ConnectionRecord:
-    """A tenant's connection as stored; ``key_fingerprint`` is ``None`` for keyless kinds."""
+    """A tenant's connection as stored; ``key_fingerprint`` is ``None`` for keyless kinds;
+    ``prices`` (EUR per unit as decimal strings, the units of ``prices.json``) replace the price
+    table for this connection's calls, ``None``: the table's."""
 
     tenant_id: str
     name: str
@@ -32,6 +34,7 @@ class ConnectionRecord:
     model: str | None = None
     key_fingerprint: str | None = None
     updated_at: str = ""
+    prices: Mapping[str, str] | None = None
 
 
 _FIELDS: Final = frozenset(field.name for field in dataclasses.fields(ConnectionRecord))

@@ -89,7 +89,8 @@ def test_cancel_stops_queued_and_in_flight_calls_and_bills_what_ran_to_the_run(
     late = [t - cancelled_at for t in slow_model.arrived if t > cancelled_at + 0.2]
     aborted_after = [t - cancelled_at for t in slow_model.hung_up]
     assert late == [], late  # no provider call started after the cancel
-    assert len(in_flight) - 20 == len(aborted_after) > 0  # every slow call in flight was aborted...
+    # Every slow call in flight was aborted (a quick one still answering at the cancel may be too)...
+    assert len(in_flight) >= len(aborted_after) >= len(in_flight) - 20 > 0
     assert max(aborted_after) < 1.0, aborted_after  # ...within a second
     assert quick_took < 3.5, quick_took
     assert run["status"] == "Terminated"
@@ -97,10 +98,11 @@ def test_cancel_stops_queued_and_in_flight_calls_and_bills_what_ran_to_the_run(
     billed = ledger.query("cancel-school", run_id=run_id)
     ledger.close()
     tokens = sum(int(r.quantity) for r in billed if r.unit in ("input_tokens", "output_tokens"))
-    assert tokens == 20 * 40  # the 20 calls that answered, as the server counted them
+    answered = len(slow_model.arrived) - len(slow_model.hung_up)
+    assert answered >= 10 and tokens == answered * 40  # the calls that answered, as the server counted them
     assert run["usage"]["total_tokens"] == tokens  # the run page shows what was billed
     assert sum(n["usage"]["total_tokens"] for n in run["nodes"].values()) == tokens
     print(
-        f"\ncancel: {len(in_flight) - 20} calls aborted after {max(aborted_after):.2f} s at most, "
+        f"\ncancel: {len(aborted_after)} calls aborted after {max(aborted_after):.2f} s at most, "
         f"0 started later, {tokens} tokens billed and shown; a 2 s run behind it took {quick_took:.2f} s"
     )

@@ -116,6 +116,7 @@ def test_a_re_sent_call_shows_bills_and_settles_what_the_ledger_kept(
         ledger=ledger,
         prices=prices,
         guard=SpendGuard(quotas, prices),
+        settings=SimpleNamespace(unpriced_under_cap="refuse"),
     )
     monkeypatch.setattr(activities.agents, "components", lambda: parts)
     spec = AgentSpec(id="a", prompt="hello", provider="gpt")
@@ -146,6 +147,9 @@ class _Resolver:
 
     def describe(self, tenant: str, name: str) -> tuple[str, str, str]:
         return "openai", "gpt-4o", "byok"
+
+    def prices(self, tenant: str, name: str) -> None:
+        return None
 
     def __call__(self, tenant: str, name: str) -> TwoAnswers:
         return self.provider

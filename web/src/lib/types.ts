@@ -18,6 +18,7 @@ export interface NodeView {
 	finished_at: string | null;
 	usage: Usage;
 	cost_eur: string;
+	unpriced_tokens?: number; // tokens of models with no price: not in cost_eur
 	error: string | null;
 }
 
@@ -32,6 +33,7 @@ export interface RunView {
 	outputs: Record<string, unknown>;
 	usage: Usage;
 	cost_eur: string;
+	unpriced_tokens?: number; // tokens of models with no price: not in cost_eur
 	error: string | null;
 }
 
@@ -121,6 +123,7 @@ export interface UsageRow {
 	quantity: Record<string, number | string>;
 	cost: string;
 	count: number;
+	unpriced_tokens?: number;
 }
 
 export interface UsageReport {
@@ -130,6 +133,7 @@ export interface UsageReport {
 	currency: string;
 	rows: UsageRow[];
 	total_eur: string;
+	unpriced_tokens?: number;
 }
 
 export interface QuotaEvent {
