@@ -87,9 +87,10 @@ def _without_quotas_and_metering() -> None:
     agent call cost from the two SQLite stores the activity writes to on every call.
     """
     from activities import agents
+    from convergio.metering import Metered
 
-    agents._admit = lambda parts, call: None
-    agents.meter_call = lambda *args, **kwargs: Decimal(0)  # type: ignore[attr-defined]
+    agents._allowance = lambda parts, call, prices: None  # type: ignore[attr-defined]
+    agents.meter_kept = lambda *args, **kwargs: Metered(dict(kwargs["usage"]), Decimal(0))  # type: ignore[attr-defined]
 
 
 def runner(variant: str, home: Path) -> ConvergioRunner:

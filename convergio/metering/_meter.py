@@ -29,6 +29,40 @@ def root_run(run_id: str, node_id: str) -> tuple[str, str]:
     return root, f"{path}/{node_id}" if path else node_id
 
 
+def _records(
+    prices: PriceTable,
+    *,
+    tenant_id: str,
+    run_id: str,
+    node_id: str,
+    step: int,
+    provider: str,
+    model: str,
+    usage: Mapping[str, Any],
+    key_mode: KeyMode,
+    at: datetime | None,
+) -> tuple[str, str, list[UsageRecord]]:
+    """The call's billed run and node path, and its usage records (none when it used nothing)."""
+    run, node = root_run(run_id, node_id)
+    quantities = {k: v for k, v in usage.items() if k in USAGE_UNITS and v}
+    if not quantities:
+        return run, node, []
+    made = records_for(
+        tenant_id,
+        run,
+        node,
+        step,
+        provider,
+        model or "unknown",
+        key_mode,
+        quantities,
+        prices,
+        at or datetime.now(UTC),
+        estimated=usage.get("estimated") is True,
+    )
+    return run, node, made
+
+
 def meter_call(
     ledger: Ledger,
     prices: PriceTable,
@@ -44,24 +78,20 @@ def meter_call(
     at: datetime | None = None,
 ) -> Decimal:
     """Record one call's usage, idempotent on (tenant, run, node, step, unit); returns its cost (EUR)."""
-    run, node = root_run(run_id, node_id)
-    quantities = {k: v for k, v in usage.items() if k in USAGE_UNITS and v}
-    if not quantities:
-        return Decimal(0)
-    records = records_for(
-        tenant_id,
-        run,
-        node,
-        step,
-        provider,
-        model or "unknown",
-        key_mode,
-        quantities,
+    _, _, records = _records(
         prices,
-        at or datetime.now(UTC),
-        estimated=usage.get("estimated") is True,
+        tenant_id=tenant_id,
+        run_id=run_id,
+        node_id=node_id,
+        step=step,
+        provider=provider,
+        model=model,
+        usage=usage,
+        key_mode=key_mode,
+        at=at,
     )
-    ledger.record(records)
+    if records:
+        ledger.record(records)
     return sum((r.cost for r in records), Decimal(0))
 
 
@@ -95,23 +125,18 @@ def meter_kept(
     records just made, no read. Anything already stored, or nothing to record: one read of the
     call's ids (a call whose first delivery was recorded may fail or use nothing the second time).
     """
-    run, node = root_run(run_id, node_id)
-    quantities = {k: v for k, v in usage.items() if k in USAGE_UNITS and v}
-    made: list[UsageRecord] = []
-    if quantities:
-        made = records_for(
-            tenant_id,
-            run,
-            node,
-            step,
-            provider,
-            model or "unknown",
-            key_mode,
-            quantities,
-            prices,
-            at or datetime.now(UTC),
-            estimated=usage.get("estimated") is True,
-        )
+    run, node, made = _records(
+        prices,
+        tenant_id=tenant_id,
+        run_id=run_id,
+        node_id=node_id,
+        step=step,
+        provider=provider,
+        model=model,
+        usage=usage,
+        key_mode=key_mode,
+        at=at,
+    )
     if made and ledger.record(made) == len(made):
         kept: Sequence[UsageRecord] = made
     else:
