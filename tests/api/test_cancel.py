@@ -98,8 +98,13 @@ def test_cancel_stops_queued_and_in_flight_calls_and_bills_what_ran_to_the_run(
     billed = ledger.query("cancel-school", run_id=run_id)
     ledger.close()
     tokens = sum(int(r.quantity) for r in billed if r.unit in ("input_tokens", "output_tokens"))
+    # The calls that answered, as the server counted them; one whose answer was on the wire as
+    # the call was aborted is answered for the server but never reached the agent: not billed.
     answered = len(slow_model.arrived) - len(slow_model.hung_up)
-    assert answered >= 10 and tokens == answered * 40  # the calls that answered, as the server counted them
+    assert tokens % 40 == 0 and answered - 2 <= tokens // 40 <= answered and answered >= 10, (
+        tokens,
+        answered,
+    )
     assert run["usage"]["total_tokens"] == tokens  # the run page shows what was billed
     assert sum(n["usage"]["total_tokens"] for n in run["nodes"].values()) == tokens
     print(
