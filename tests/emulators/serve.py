@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,8 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=7071)
     parser.add_argument("--home", type=Path, default=ROOT / ".convergio-emulated")
     args = parser.parse_args()
+    # SIGTERM (a supervisor, `timeout`) stops the emulators too: SystemExit runs the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     work = Path(tempfile.mkdtemp(prefix="convergio-emulators-"))
     cosmos, azurite = CosmosEmulator().start(work), Azurite().start(work)
     settings = {
@@ -37,21 +40,16 @@ def main() -> int:
     print("control plane on the emulators; these settings point another instance or the CLI at it:")
     for name, value in settings.items():
         print(f"  export {name}='{value}'")
+    command = [sys.executable, "-m", "convergio", "start", "--port", str(args.port), "--home", str(args.home)]
+    host = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **settings})
     try:
-        command = [
-            sys.executable,
-            "-m",
-            "convergio",
-            "start",
-            "--port",
-            str(args.port),
-            "--home",
-            str(args.home),
-        ]
-        return subprocess.call(command, cwd=ROOT, env={**os.environ, **settings})
+        return host.wait()
     except KeyboardInterrupt:
         return 0
     finally:
+        if host.poll() is None:
+            host.terminate()
+            host.wait(10)
         azurite.stop()
         cosmos.stop()
 
