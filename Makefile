@@ -58,7 +58,7 @@ typecheck: $(DEV)
 	$(BIN)/mypy
 
 # $(TOOLS): tests/test_supply_chain.py also regenerates the SBOM with the pinned generator.
-pytest: $(DEV) $(EMULATORS) $(TOOLS)
+pytest: $(DEV) $(EMULATORS) $(TOOLS) web/build/index.html
 	$(BIN)/python -m pytest
 
 $(EMULATORS): tests/emulators/package.json tests/emulators/package-lock.json
