@@ -1,17 +1,33 @@
 """The Durable extension's HTTP API (``/runtime/webhooks/durabletask/...``).
 
-This is what ``DurableOrchestrationClient`` talks to: its binding JSON points
-``rpcBaseUrl`` here, so unmodified ``start_new``, ``get_status``,
-``raise_event``, ``terminate``, ``purge_instance_history`` ... work locally.
-Status codes and payload shapes follow the extension's documented API.
+This is what ``DurableOrchestrationClient`` talks to: its binding JSON points ``rpcBaseUrl``
+here, so unmodified ``start_new``, ``get_status``, ``raise_event``, ``terminate``,
+``purge_instance_history`` ... work locally. Status codes, headers and bodies follow the
+extension's ``HttpApiHandler`` and ``DurableClient`` (azure-functions-durable-extension), read
+from its source:
 
-Payloads: the SDK posts inputs already serialised and then JSON-encodes them
-again, so a JSON *string* body to start an orchestration is taken as the
-serialised value itself; any other JSON body is serialised once. Event data is
-different, as on Azure: the body's JSON value *is* the event, so the SDK's
-``raise_event`` of a dict arrives as a string holding JSON (its second layer is
-kept; azure-functions-durable-python issue 295), and a hand-posted object
-arrives as the object.
+* start and restart: 202, ``Location`` (the status URL) and ``Retry-After: 10``; the body holds
+  the management URLs without ``rewindPostUri`` (``CreateCheckStatusResponse``). Bad JSON 400;
+  an unknown orchestrator or a bad instance ID 400 with the reason in ``ExceptionMessage``.
+* status: 202 while Pending, Running or Suspended, with ``Location`` (the request URL) and
+  ``Retry-After: 5``; 200 once Completed, Failed or Terminated (Failed is 500 with
+  ``returnInternalServerErrorOnFailure=true``); 404 with no body. Times in whole seconds;
+  ``showInput=false`` gives ``"input": null``; ``historyEvents`` as :mod:`._history_view`.
+* raise event, terminate, suspend, resume: 404 unknown, 410 once finished, 202 accepted; a
+  suspend of a suspended instance or a resume of one not suspended is 500, as the extension's
+  ``InvalidOperationException`` is (Microsoft's Python e2e tests expect exactly that).
+* purge one: 404 unknown, 412 while it runs (the current extension refuses a live instance;
+  its e2e tests expect ``PreconditionFailed``), else 200 ``{"instancesDeleted": 1}``. Purge by
+  filter: ``createdTimeFrom`` is required (400), ``createdTimeTo`` defaults to now,
+  ``runtimeStatus`` filters; 404 when nothing matched.
+* rewind: 404 unknown, 412 unless Failed (the current extension's e2e expectations), 202 for a
+  failed instance: its failed activities run again (:mod:`._rewind`; 501 for the histories it
+  cannot rewind yet, saying why).
+* restart: 400 for an unknown ID (the extension's ``ArgumentException``), a new instance with a
+  new ID by default (``restartWithNewInstanceId=false`` reuses it: 409 while it still runs).
+
+Payload semantics (what the orchestrator and the status show for a given body) are in
+:mod:`._payloads`.
 """
 
 from __future__ import annotations
@@ -21,19 +37,45 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._engine import Conflict, Engine, Gone, NotFound
-from ._events import EventType, format_time, parse_time
+from ._events import format_time, parse_time, status_time, utcnow
+from ._history_view import history_events
+from ._payloads import (
+    InvalidJson,
+    TrailingContent,
+    instance_id_error,
+    is_json_media,
+    json_token,
+    read_json,
+    serialise,
+)
+from ._rewind import NotFailed, RewindRefused
+from ._rewind import rewind as rewind_instance
 from ._store import TERMINAL, InstanceRecord
 
-__all__ = ["PREFIX", "client_binding", "management_urls", "routes"]
+__all__ = ["PREFIX", "client_binding", "management_urls", "routes", "status_json"]
 
 PREFIX = "/runtime/webhooks/durabletask"
-_STATUS_CODES = {"Completed": 200, "Failed": 400, "Terminated": 400}
-_MAX_PAGE = 1000
+_LIVE = frozenset({"Pending", "Running", "Suspended"})
+_STATUSES = frozenset({*TERMINAL, *_LIVE, "ContinuedAsNew", "Canceled"})
+_PAGE = 100  # OrchestrationStatusQueryCondition.PageSize
+_ARGUMENTS = "One or more of the arguments submitted is incorrect"
+_WENT_WRONG = "Something went wrong while processing your request"
+_CHECK_STATUS = (
+    "id",
+    "statusQueryGetUri",
+    "sendEventPostUri",
+    "terminatePostUri",
+    "purgeHistoryDeleteUri",
+    "restartPostUri",
+    "suspendPostUri",
+    "resumePostUri",
+)
 
 
 def _query(hub: str, code: str) -> str:
@@ -77,95 +119,16 @@ def client_binding(base_url: str, hub: str, code: str = "", rpc_base_url: str = 
     )
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"Message": message, "ExceptionMessage": message}, status_code=status)
+def _error(status: int, message: str, exception_message: str | None = None) -> JSONResponse:
+    """``CreateErrorResponse``: an ``HttpError`` body, the exception's message when there is one."""
+    body = {"Message": message} | ({"ExceptionMessage": exception_message} if exception_message else {})
+    return JSONResponse(body, status_code=status)
 
 
-def _payload(token: Any) -> str | None:
-    """A body's JSON token as the serialised value the SDK will ``df_loads``."""
-    if token is None:
-        return None
-    return token if isinstance(token, str) else json.dumps(token)
-
-
-async def _body_payload(request: Request) -> str | None:
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return _payload(json.loads(raw))
-    except RecursionError:  # nested too deep to parse: a bad request, not a server error
-        raise ValueError("The request body is nested too deeply.") from None
-
-
-async def _event_data(request: Request) -> str | None:
-    """An event's data, serialised: the body's JSON value as it is, a string included (see module doc)."""
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return json.dumps(json.loads(raw))
-    except RecursionError:
-        raise ValueError("The request body is nested too deeply.") from None
-
-
-def _flag(request: Request, name: str, default: bool) -> bool:
-    value = request.query_params.get(name)
-    return default if value is None else value.lower() == "true"
-
-
-def _loads(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return text
-
-
-_SHOWN = {
-    EventType.EXECUTION_STARTED,
-    EventType.EXECUTION_COMPLETED,
-    EventType.EXECUTION_TERMINATED,
-    EventType.TASK_COMPLETED,
-    EventType.TASK_FAILED,
-    EventType.TIMER_CREATED,
-    EventType.TIMER_FIRED,
-    EventType.EVENT_RAISED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-    EventType.EXECUTION_SUSPENDED,
-    EventType.EXECUTION_RESUMED,
-}
-
-
-def _history(events: list[dict[str, Any]], with_output: bool) -> list[dict[str, Any]]:
-    """The condensed history the extension shows: completions carry their function name."""
-    scheduled: dict[int, dict[str, Any]] = {}
-    shown: list[dict[str, Any]] = []
-    for event in events:
-        kind = EventType(event["EventType"])
-        if kind in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED):
-            scheduled[event["EventId"]] = event
-        if kind not in _SHOWN:
-            continue
-        item: dict[str, Any] = {
-            "EventType": kind.name.title().replace("_", ""),
-            "Timestamp": event["Timestamp"],
-        }
-        origin = scheduled.get(event.get("TaskScheduledId", -2))
-        if origin is not None:
-            item["FunctionName"] = origin.get("Name")
-            item["ScheduledTime"] = origin["Timestamp"]
-        for key in ("Name", "FireAt", "TimerId", "Reason", "OrchestrationStatus"):
-            if event.get(key) is not None:
-                item["FunctionName" if key == "Name" else key] = event[key]
-        if with_output and event.get("Result") is not None:
-            item["Result"] = _loads(event["Result"])
-        if event.get("Details"):
-            item["Details"] = event["Details"]
-        shown.append(item)
-    return shown
+def _bool(request: Request, name: str, default: bool) -> bool:
+    """``bool.TryParse`` of a query value: ``true`` / ``false`` in any case, else the default."""
+    value = (request.query_params.get(name) or "").strip().lower()
+    return {"true": True, "false": False}.get(value, default)
 
 
 def status_json(
@@ -176,23 +139,39 @@ def status_json(
     show_history: bool = False,
     show_history_output: bool = False,
 ) -> dict[str, Any]:
+    """``StatusResponsePayload``: values as ``ParseToJToken`` shows them, whole-second times."""
     body: dict[str, Any] = {
         "name": record.name,
         "instanceId": record.instance_id,
         "runtimeStatus": record.status,
-        "customStatus": _loads(record.custom_status),
-        "output": _loads(record.output),
-        "createdTime": record.created_at,
-        "lastUpdatedTime": record.updated_at,
+        "input": json_token(record.input) if show_input else None,
+        "customStatus": json_token(record.custom_status),
+        "output": json_token(record.output),
+        "createdTime": status_time(record.created_at),
+        "lastUpdatedTime": status_time(record.updated_at),
     }
-    if show_input:
-        body["input"] = _loads(record.input)
-    if show_history:
-        # "historyEvents" is the documented field; the Python SDK's status model reads "history".
-        body["historyEvents"] = body["history"] = _history(
-            engine.store.history(record.instance_id), show_history_output
+    if show_history and record.status != "Pending":
+        body["historyEvents"] = history_events(
+            engine.store.history(record.instance_id), show_input=show_input, show_output=show_history_output
         )
     return body
+
+
+def _time(value: str | None) -> str | None:
+    """A query time in the stored format (so it compares), or None: ``DateTime.TryParse`` failing
+    leaves the filter out, as the extension does."""
+    if not value:
+        return None
+    try:
+        return format_time(parse_time(value).astimezone(UTC))
+    except ValueError:
+        return None
+
+
+def _statuses(request: Request) -> list[str]:
+    """``runtimeStatus``: comma-separated names; unknown ones are ignored, as ``Enum.TryParse`` does."""
+    given = ",".join(request.query_params.getlist("runtimeStatus"))
+    return [s for s in given.split(",") if s in _STATUSES]
 
 
 def routes(
@@ -203,117 +182,105 @@ def routes(
     ``base_url`` gives the URL origin to advertise, ``code`` the system key its URLs carry.
     """
 
-    def accepted(request: Request, instance_id: str) -> JSONResponse:
+    def check_status(request: Request, instance_id: str) -> JSONResponse:
         urls = management_urls(base_url(request), hub, instance_id, code)
-        return JSONResponse(urls, status_code=202, headers={"Location": urls["statusQueryGetUri"]})
+        headers = {"Location": urls["statusQueryGetUri"], "Retry-After": "10"}
+        return JSONResponse({k: urls[k] for k in _CHECK_STATUS}, status_code=202, headers=headers)
 
     async def start(request: Request) -> Response:
         name = request.path_params["function_name"]
+        instance_id = request.path_params.get("instance_id") or None
+        raw = await request.body()
+        value = None
+        if raw.strip():
+            try:
+                value = read_json(raw, allow_trailing=False)
+            except InvalidJson as exc:
+                return _error(400, "Invalid JSON content", str(exc))
+            except TrailingContent as exc:
+                return _error(500, _WENT_WRONG, str(exc))
+        if instance_id is not None and (why := instance_id_error(instance_id)):
+            return _error(400, _ARGUMENTS, why)
+        stored = None if value is None else serialise(value)
         try:
-            payload = await _body_payload(request)
-        except ValueError:
-            return _error(400, "The request body must be JSON.")
-        try:
-            instance_id = engine.start_new(name, request.path_params.get("instance_id"), payload)
+            instance_id = engine.start_new(name, instance_id, stored, request.query_params.get("version"))
         except LookupError as exc:
-            return _error(400, str(exc))
+            return _error(400, _ARGUMENTS, str(exc))
         except Conflict as exc:
-            return _error(409, str(exc))
-        return accepted(request, instance_id)
+            return _error(409, str(exc), str(exc))
+        return check_status(request, instance_id)
 
     async def get_status(request: Request) -> Response:
         record = engine.store.get(request.path_params["instance_id"])
         if record is None:
-            return _error(404, "No instance with this ID was found.")
+            return Response(status_code=404)
         body = status_json(
             engine,
             record,
-            show_input=_flag(request, "showInput", True),
-            show_history=_flag(request, "showHistory", False),
-            show_history_output=_flag(request, "showHistoryOutput", False),
+            show_input=_bool(request, "showInput", True),
+            show_history=_bool(request, "showHistory", False),
+            show_history_output=_bool(request, "showHistoryOutput", False),
         )
-        code = _STATUS_CODES.get(record.status, 202)
-        if record.status == "Failed" and _flag(request, "returnInternalServerErrorOnFailure", False):
-            code = 500
-        return JSONResponse(body, status_code=code)
-
-    def _filters(request: Request) -> dict[str, Any]:
-        q = request.query_params
-        statuses = [s for s in (q.get("runtimeStatus") or "").split(",") if s]
-        return {
-            "statuses": statuses,
-            "created_from": _normal_time(q.get("createdTimeFrom")),
-            "created_to": _normal_time(q.get("createdTimeTo")),
-            "prefix": q.get("instanceIdPrefix"),
-        }
+        if record.status in _LIVE:
+            headers = {"Location": str(request.url), "Retry-After": "5"}
+            return JSONResponse(body, status_code=202, headers=headers)
+        failed_500 = record.status == "Failed" and _bool(request, "returnInternalServerErrorOnFailure", False)
+        return JSONResponse(body, status_code=500 if failed_500 else 200)
 
     async def list_instances(request: Request) -> Response:
+        q = request.query_params
         try:
-            top = min(int(request.query_params.get("top", _MAX_PAGE)), _MAX_PAGE)
-            offset = int(request.headers.get("x-ms-continuation-token") or 0)
-            filters = _filters(request)
+            top = int(q.get("top") or _PAGE)
         except ValueError:
-            return _error(400, "top, createdTimeFrom/To and the continuation token must be valid.")
-        records = engine.store.query(**filters, limit=top + 1, offset=offset)
-        show_input = _flag(request, "showInput", True)
-        headers = {"x-ms-continuation-token": str(offset + top)} if len(records) > top else {}
-        return JSONResponse(
-            [status_json(engine, r, show_input=show_input) for r in records[:top]], headers=headers
+            top = _PAGE
+        top = top if top > 0 else _PAGE
+        try:
+            offset = int(request.headers.get("x-ms-continuation-token") or 0)
+        except ValueError:
+            return _error(400, _ARGUMENTS, "The continuation token is not one this host gave.")
+        records = engine.store.query(
+            statuses=_statuses(request),
+            created_from=_time(q.get("createdTimeFrom")),
+            created_to=_time(q.get("createdTimeTo")),
+            prefix=q.get("instanceIdPrefix"),
+            limit=top + 1,
+            offset=offset,
         )
+        show_input = _bool(request, "showInput", True)
+        headers = {"x-ms-continuation-token": str(offset + top)} if len(records) > top else {}
+        body = [status_json(engine, r, show_input=show_input) for r in records[:top]]
+        return JSONResponse(body, headers=headers)
 
     async def purge_one(request: Request) -> Response:
         instance_id = request.path_params["instance_id"]
-        record = engine.store.get(instance_id)
-        if record is None or record.status not in TERMINAL:
-            return _error(404, f"No completed, failed or terminated instance '{instance_id}'.")
+        record = engine.store.get(instance_id, header=True)
+        if record is None:
+            return Response(status_code=404)
+        if record.status not in TERMINAL:
+            return _error(412, f"Instance '{instance_id}' is {record.status}: only finished instances purge.")
         return JSONResponse({"instancesDeleted": engine.purge([instance_id])})
 
     async def purge_many(request: Request) -> Response:
-        try:
-            filters = _filters(request)
-        except ValueError:
-            return _error(400, "createdTimeFrom/To must be ISO 8601 times.")
-        if not filters["statuses"]:
-            filters["statuses"] = sorted(TERMINAL)
-        records = engine.store.query(**filters, limit=1_000_000)
+        q = request.query_params
+        created_from = _time(q.get("createdTimeFrom"))
+        if created_from is None:
+            return JSONResponse("Please provide value for 'createdTimeFrom' parameter.", status_code=400)
+        created_to = _time(q.get("createdTimeTo")) or format_time(utcnow())
+        # Live instances are never purged (their history is still being written): a filter
+        # naming only live statuses purges nothing.
+        asked = _statuses(request)
+        statuses = [s for s in asked if s in TERMINAL] if asked else sorted(TERMINAL)
+        records = (
+            engine.store.query(
+                statuses=statuses, created_from=created_from, created_to=created_to, limit=10**9
+            )
+            if statuses
+            else []
+        )
         deleted = engine.purge([r.instance_id for r in records])
         if not deleted:
-            return _error(404, "No matching instances to purge.")
+            return Response(status_code=404)
         return JSONResponse({"instancesDeleted": deleted})
-
-    def operation(action: Callable[[str, Any], None], reads_body: bool) -> Callable[..., Any]:
-        async def endpoint(request: Request) -> Response:
-            instance_id = request.path_params["instance_id"]
-            try:
-                argument = await _event_data(request) if reads_body else request.query_params.get("reason")
-            except ValueError:
-                return _error(400, "Only application/json request content is supported")
-            try:
-                action(instance_id, argument)
-            except NotFound as exc:
-                return _error(404, str(exc))
-            except Gone as exc:
-                return _error(410, str(exc))
-            return Response(status_code=202)
-
-        return endpoint
-
-    async def raise_event(request: Request) -> Response:
-        event = request.path_params["event_name"]
-        handler = operation(lambda i, data: engine.raise_event(i, event, data), reads_body=True)
-        return await handler(request)  # type: ignore[no-any-return]
-
-    async def restart(request: Request) -> Response:
-        record = engine.store.get(request.path_params["instance_id"])
-        if record is None:
-            return _error(404, "No instance with this ID was found.")
-        if record.status not in TERMINAL:
-            return _error(410, "Only completed, failed or terminated instances can be restarted.")
-        new_id = None if _flag(request, "restartWithNewInstanceId", True) else record.instance_id
-        return accepted(request, engine.start_new(record.name, new_id, record.input))
-
-    async def rewind(request: Request) -> Response:
-        return _error(501, "Rewind is not supported by the embedded host.")
 
     return [
         Route(f"{base}/orchestrators/{{function_name}}", start, methods=["POST"]),
@@ -324,23 +291,101 @@ def routes(
         Route(f"{base}/instances/", purge_many, methods=["DELETE"]),
         Route(f"{base}/instances/{{instance_id}}", get_status, methods=["GET"]),
         Route(f"{base}/instances/{{instance_id}}", purge_one, methods=["DELETE"]),
-        Route(f"{base}/instances/{{instance_id}}/raiseEvent/{{event_name}}", raise_event, methods=["POST"]),
-        Route(
-            f"{base}/instances/{{instance_id}}/terminate",
-            operation(engine.terminate, False),
-            methods=["POST"],
-        ),
-        Route(
-            f"{base}/instances/{{instance_id}}/suspend", operation(engine.suspend, False), methods=["POST"]
-        ),
-        Route(f"{base}/instances/{{instance_id}}/resume", operation(engine.resume, False), methods=["POST"]),
-        Route(f"{base}/instances/{{instance_id}}/restart", restart, methods=["POST"]),
-        Route(f"{base}/instances/{{instance_id}}/rewind", rewind, methods=["POST"]),
+        *_operation_routes(engine, base, check_status),
     ]
 
 
-def _normal_time(value: str | None) -> str | None:
-    """Query times in any ISO form, normalised to the stored format (so they compare)."""
-    if not value:
-        return None
-    return format_time(parse_time(value).astimezone(UTC))
+def _operation_routes(
+    engine: Engine, base: str, check_status: Callable[[Request, str], JSONResponse]
+) -> list[Route]:
+    """POSTs on one instance: raise an event, terminate, suspend, resume, rewind, restart."""
+
+    def known(request: Request) -> tuple[str, InstanceRecord | None]:
+        instance_id = request.path_params["instance_id"]
+        return instance_id, engine.store.get(instance_id, header=True)
+
+    async def raise_event(request: Request) -> Response:
+        instance_id, record = known(request)
+        if record is None:
+            return Response(status_code=404)
+        if record.status in TERMINAL:
+            return Response(status_code=410)
+        if not is_json_media(request.headers.get("content-type")):
+            return _error(400, "Only application/json request content is supported")
+        try:
+            data = read_json(await request.body(), allow_trailing=True)
+        except InvalidJson as exc:
+            return _error(400, "Invalid JSON content", str(exc))
+        try:
+            engine.raise_event(instance_id, request.path_params["event_name"], serialise(data))
+        except NotFound:
+            return Response(status_code=404)
+        except Gone:
+            return Response(status_code=410)
+        return Response(status_code=202)
+
+    def state_change(action: str, allowed: frozenset[str]) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            instance_id, record = known(request)
+            if record is None:
+                return Response(status_code=404)
+            if record.status in TERMINAL:
+                return Response(status_code=410)
+            if record.status not in allowed:
+                return _error(
+                    500,
+                    _WENT_WRONG,
+                    f"Cannot {action} the orchestration instance {instance_id} because instance is "
+                    f"in the {record.status} state.",
+                )
+            try:
+                getattr(engine, action)(instance_id, request.query_params.get("reason"))
+            except NotFound:  # purged meanwhile
+                return Response(status_code=404)
+            except Gone:  # finished meanwhile
+                return Response(status_code=410)
+            return Response(status_code=202)
+
+        return endpoint
+
+    async def rewind(request: Request) -> Response:
+        instance_id, record = known(request)
+        if record is None:
+            return Response(status_code=404)
+        if record.status != "Failed":
+            return _error(412, "The rewind operation is only supported on failed orchestration instances.")
+        try:
+            await run_in_threadpool(rewind_instance, engine, instance_id, request.query_params.get("reason"))
+        except NotFailed as exc:  # rewound (or purged) meanwhile
+            return _error(412, str(exc))
+        except RewindRefused as exc:
+            return _error(501, f"The embedded host cannot rewind '{instance_id}'.", str(exc))
+        return Response(status_code=202)
+
+    async def restart(request: Request) -> Response:
+        instance_id, _ = known(request)
+        record = engine.store.get(instance_id)
+        if record is None:
+            return _error(
+                400,
+                "InstanceId does not match a valid orchestration instance.",
+                f"An orchestrastion with the instanceId {instance_id} was not found.",  # sic, as Azure
+            )
+        new_id = None if _bool(request, "restartWithNewInstanceId", True) else record.instance_id
+        try:
+            started = engine.start_new(record.name, new_id, record.input)
+        except LookupError as exc:
+            return _error(400, _ARGUMENTS, str(exc))
+        except Conflict as exc:
+            return _error(409, str(exc), str(exc))
+        return check_status(request, started)
+
+    instance = f"{base}/instances/{{instance_id}}"
+    return [
+        Route(f"{instance}/raiseEvent/{{event_name}}", raise_event, methods=["POST"]),
+        Route(f"{instance}/terminate", state_change("terminate", _LIVE), methods=["POST"]),
+        Route(f"{instance}/suspend", state_change("suspend", _LIVE - {"Suspended"}), methods=["POST"]),
+        Route(f"{instance}/resume", state_change("resume", frozenset({"Suspended"})), methods=["POST"]),
+        Route(f"{instance}/restart", restart, methods=["POST"]),
+        Route(f"{instance}/rewind", rewind, methods=["POST"]),
+    ]

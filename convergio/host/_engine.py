@@ -14,20 +14,23 @@ import json
 import logging
 import threading
 import time
-import traceback
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, overload
+from dataclasses import dataclass, field
+from typing import Any
 
 from ._events import Event, EventType, format_time, new_event, parse_time, utcnow
 from ._executor import Instance, NonDeterminismError, OrchestrationExecutor, StepResult
 from ._finished import FinishedExecutions
-from ._functions import FunctionIndex
+from ._functions import FunctionIndex, user_traceback
+from ._lazy_history import LazyHistory
+from ._payloads import stored_sdk_value
+from ._records import new_record, record_fields, started_event
 from ._shim import ActionShim, Command, ShimError
 from ._store import TERMINAL, InstanceRecord, Message, StepWrite, Store, WorkItem
+from ._versioning import MISMATCH, MISMATCH_OUTPUT, Verdict, VersionGate, Versioning
 
 __all__ = [
     "CUSTOM_STATUS_LIMIT_KB",
@@ -76,36 +79,11 @@ class EngineConfig:
     activity_concurrency: int = 16
     keep_alive: int = 1000
     verify_replay: bool = False
+    versioning: Versioning = field(default_factory=Versioning)  # host.json's, ADR 0020
 
     def __post_init__(self) -> None:
         if self.activity_concurrency < 1:
             raise ValueError("activity_concurrency must be >= 1")
-
-
-class _LazyHistory(Sequence[Event]):
-    """The stored history, read from SQLite only if a full replay needs it."""
-
-    def __init__(self, store: Store, instance_id: str, length: int) -> None:
-        self._store, self._id, self._len = store, instance_id, length
-        self._events: list[Event] | None = None
-
-    def _load(self) -> list[Event]:
-        if self._events is None:
-            self._events = self._store.history(self._id)
-        return self._events
-
-    def __len__(self) -> int:
-        return self._len
-
-    @overload
-    def __getitem__(self, index: int) -> Event: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Event]: ...
-    def __getitem__(self, index: int | slice) -> Event | Sequence[Event]:
-        return self._load()[index]
-
-    def __iter__(self) -> Iterator[Event]:
-        return iter(self._load())
 
 
 class Engine:
@@ -114,6 +92,7 @@ class Engine:
     def __init__(self, index: FunctionIndex, store: Store, config: EngineConfig | None = None) -> None:
         self.index, self.store = index, store
         self.config = config or EngineConfig()
+        self.versions = VersionGate(self.config.versioning)
         self.executor = OrchestrationExecutor(
             index.orchestrator, keep_alive=self.config.keep_alive, verify=self.config.verify_replay
         )
@@ -197,6 +176,11 @@ class Engine:
             self._store_pending_status(record)
             self._rearm(instance_id, record.status)
             return
+        verdict = (
+            Verdict.RUN if record.status in TERMINAL else self.versions.verdict(instance_id, record.version)
+        )
+        if verdict is Verdict.REJECT:
+            return  # abandoned, as DurableTask.Core does: nothing consumed or recorded (ADR 0020)
         write = StepWrite(instance_id)
         delivered: list[Event] = []
         held: list[tuple[int, Event]] = []
@@ -226,7 +210,9 @@ class Engine:
             self.store.commit_step(write)
             return
         started = new_event(EventType.ORCHESTRATOR_STARTED, stamp)
-        if terminate_reason is not None:
+        if verdict is Verdict.FAIL:
+            self._fail_version(record, write, messages, started, stamp, now)
+        elif terminate_reason is not None:
             self._finish(
                 record, write, [started, *delivered], stamp, now, "Terminated", output=terminate_reason
             )
@@ -280,7 +266,7 @@ class Engine:
         instance = Instance(
             record.instance_id, record.name, record.execution_id, record.input, record.parent_instance_id
         )
-        history = _LazyHistory(self.store, record.instance_id, record.history_len)
+        history = LazyHistory(self.store, record.instance_id, record.history_len)
         commands: list[Command] = []
         encoded: str | None = None
         try:
@@ -290,7 +276,7 @@ class Engine:
                 if refused := custom_status_error(encoded):  # as the extension refuses it: the step fails
                     result, encoded = StepResult(actions=[], done=False, error=refused), None
             if result.error is None:
-                commands = shim.step(record.instance_id, stamp, result.actions, events)
+                commands = shim.step(record.instance_id, stamp, result.actions, events, record.version)
         except (NonDeterminismError, ShimError, LookupError) as exc:
             result = StepResult(actions=[], done=False, error=str(exc))
         except Exception as exc:  # an SDK-internal failure must fail the instance, not stall it
@@ -358,12 +344,17 @@ class Engine:
                 )
                 write.messages.append(Message(record.instance_id, record.execution_id, now, failed))
                 return
-            child = self._new_record(
-                command.instance_id, command.name, command.input, stamp, parent=(record, command.task_id)
+            child = new_record(  # the SDK serialised the input: a .NET string to Azure
+                command.instance_id,
+                command.name,
+                stored_sdk_value(command.input),
+                stamp,
+                parent=(record, command.task_id),
+                version=command.version,  # what the call asked for, else the parent's (the shim)
             )
             write.new_instances.append(child)
             write.messages.append(
-                Message(child.instance_id, child.execution_id, now, self._started_event(child, stamp))
+                Message(child.instance_id, child.execution_id, now, started_event(child, stamp))
             )
 
     def _finish(
@@ -377,13 +368,21 @@ class Engine:
         *,
         output: str | None,
         custom_status: str | None = None,
+        failure: dict[str, Any] | None = None,
     ) -> None:
-        """Complete, fail or terminate the instance and tell its parent, in one commit."""
+        """Complete, fail or terminate the instance and tell its parent, in one commit.
+
+        ``failure``: DurableTask.Core's own ``FailureDetails`` (a version mismatch), with no result.
+        """
         if status == "Terminated":
             events = [*events, new_event(EventType.EXECUTION_TERMINATED, stamp, Input=output)]
+        details: dict[str, Any] = {"FailureDetails": failure} if failure else {}
+        result = None if failure else output
         events = [
             *events,
-            new_event(EventType.EXECUTION_COMPLETED, stamp, OrchestrationStatus=status, Result=output),
+            new_event(
+                EventType.EXECUTION_COMPLETED, stamp, OrchestrationStatus=status, Result=result, **details
+            ),
         ]
         write.history, write.drop_pending, write.now = events, True, now
         write.updates = {"status": status, "output": output, "updated_at": stamp, "shim": None}
@@ -403,8 +402,9 @@ class Engine:
                     EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
                     stamp,
                     TaskScheduledId=record.parent_task_id,
-                    Reason=str(reason),
+                    Reason=None if failure else str(reason),
                     Details=None,
+                    **details,
                 )
             write.messages.append(Message(record.parent_instance_id, record.parent_execution_id, now, note))
         self.store.commit_step(write)
@@ -413,23 +413,39 @@ class Engine:
         with self._finished:
             self._finished.notify_all()
 
+    def _fail_version(
+        self,
+        record: InstanceRecord,
+        write: StepWrite,
+        messages: list[tuple[int, str | None, Event]],
+        started: Event,
+        stamp: str,
+        now: float,
+    ) -> None:
+        """``versionFailureStrategy: Fail``: the whole work item is taken and the instance fails
+        with DurableTask.Core's ``VersionMismatch``, its code never run (ADR 0020)."""
+        write.consumed = [message_id for message_id, _, _ in messages]
+        current = [e for _, execution, e in messages if execution in (None, record.execution_id)]
+        events = [started, *current, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
+        output = json.dumps(MISMATCH_OUTPUT)
+        self._finish(record, write, events, stamp, now, "Failed", output=output, failure=MISMATCH)
+
     def _continue_as_new(
         self, record: InstanceRecord, write: StepWrite, new_input: str, stamp: str, now: float
     ) -> None:
         execution_id = uuid.uuid4().hex
-        fresh = InstanceRecord(**{**_fields(record), "execution_id": execution_id, "input": new_input})
+        stored = stored_sdk_value(new_input)  # the SDK serialised it: a .NET string to Azure
+        fresh = InstanceRecord(**{**record_fields(record), "execution_id": execution_id, "input": stored})
         write.reset_history, write.drop_pending, write.history, write.now = True, True, [], now
         write.updates = {
             "execution_id": execution_id,
-            "input": new_input,
+            "input": stored,
             "status": "Running",
             "updated_at": stamp,
             "shim": None,
             "custom_status": None,
         }
-        write.messages.append(
-            Message(record.instance_id, execution_id, now, self._started_event(fresh, stamp))
-        )
+        write.messages.append(Message(record.instance_id, execution_id, now, started_event(fresh, stamp)))
         self.store.commit_step(write)
         self._finished_executions.add(record.execution_id)
         self._evict(record.instance_id)
@@ -506,7 +522,7 @@ class Engine:
                 format_time(utcnow()),
                 TaskScheduledId=item.task_id,
                 Reason=f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}",
-                Details="".join(traceback.format_exception(exc)),
+                Details=user_traceback(exc),  # the user's frames, not the host's
             )
         self._record(item, event)
 
@@ -540,18 +556,22 @@ class Engine:
             raise
 
     # -- management operations (the Durable HTTP API calls these) -----------------------------------
-    def start_new(self, name: str, instance_id: str | None, input_json: str | None) -> str:
+    def start_new(
+        self, name: str, instance_id: str | None, input_json: str | None, version: str | None = None
+    ) -> str:
+        """Start ``name``; ``version`` None takes host.json's ``defaultVersion`` (ADR 0020)."""
         self.index.orchestrator(name)  # LookupError names the missing function
         instance_id = instance_id or uuid.uuid4().hex
         existing = self.store.get(instance_id)
         if existing is not None and existing.status not in TERMINAL:
             raise Conflict(f"An instance with ID '{instance_id}' already exists.")
         stamp = format_time(utcnow())
-        record = self._new_record(instance_id, name, input_json, stamp, parent=None)
+        version = self.config.versioning.for_new_instance(version)
+        record = new_record(instance_id, name, input_json, stamp, parent=None, version=version)
         self._evict(instance_id)
         self.store.create(
             record,
-            Message(instance_id, record.execution_id, time.time(), self._started_event(record, stamp)),
+            Message(instance_id, record.execution_id, time.time(), started_event(record, stamp)),
             replace=existing is not None,
         )
         self._wake(instance_id)
@@ -594,6 +614,16 @@ class Engine:
         self._live(instance_id)
         self._send(instance_id, new_event(EventType.EXECUTION_RESUMED, format_time(utcnow()), Reason=reason))
 
+    def run_committed_work(self, instance_id: str, items: Sequence[WorkItem], reason: str | None) -> None:
+        """Run work a management operation committed for an instance (rewind: ``_rewind.py``).
+
+        Its history was rewritten under a new execution, so its kept session and shim are stale.
+        """
+        log.info("instance %s rewound (%s): %d activities run again", instance_id, reason, len(items))
+        self._evict(instance_id)
+        for item in items:
+            self._pool.submit(self._run_activity, item)
+
     def purge(self, instance_ids: Sequence[str]) -> int:
         finished = [i for i in instance_ids if (r := self.store.get(i)) is not None and r.status in TERMINAL]
         for instance_id in finished:
@@ -612,52 +642,6 @@ class Engine:
         self.store.send(Message(instance_id, None, time.time(), event))
         self._wake(instance_id)
 
-    @staticmethod
-    def _new_record(
-        instance_id: str,
-        name: str,
-        input_json: str | None,
-        stamp: str,
-        parent: tuple[InstanceRecord, int] | None,
-    ) -> InstanceRecord:
-        return InstanceRecord(
-            instance_id=instance_id,
-            name=name,
-            execution_id=uuid.uuid4().hex,
-            status="Pending",
-            input=input_json,
-            output=None,
-            custom_status=None,
-            parent_instance_id=parent[0].instance_id if parent else None,
-            parent_execution_id=parent[0].execution_id if parent else None,
-            parent_task_id=parent[1] if parent else None,
-            created_at=stamp,
-            updated_at=stamp,
-            history_len=0,
-            shim=None,
-        )
-
-    @staticmethod
-    def _started_event(record: InstanceRecord, stamp: str) -> Event:
-        parent: dict[str, Any] | None = None
-        if record.parent_instance_id:
-            parent = {
-                "TaskScheduleId": record.parent_task_id,
-                "OrchestrationInstance": {
-                    "InstanceId": record.parent_instance_id,
-                    "ExecutionId": record.parent_execution_id,
-                },
-            }
-        return new_event(
-            EventType.EXECUTION_STARTED,
-            stamp,
-            Name=record.name,
-            Version="",
-            Input=record.input,
-            ParentInstance=parent,
-            OrchestrationInstance={"InstanceId": record.instance_id, "ExecutionId": record.execution_id},
-        )
-
 
 def custom_status_error(encoded: str) -> str | None:
     """Why Azure's Durable extension would refuse this custom status, or None.
@@ -674,7 +658,3 @@ def custom_status_error(encoded: str) -> str | None:
         f"The UTF-16 size of the JSON-serialized payload must not exceed {CUSTOM_STATUS_LIMIT_KB} KB. "
         f"The current payload size is {size_kb} KB."
     )
-
-
-def _fields(record: InstanceRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__slots__}

@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
-__all__ = ["EventType", "Event", "format_time", "parse_time", "new_event", "utcnow"]
+__all__ = [
+    "EventType",
+    "Event",
+    "format_time",
+    "history_time",
+    "parse_time",
+    "new_event",
+    "status_time",
+    "utcnow",
+]
 
 Event = dict[str, Any]
 
@@ -63,6 +72,26 @@ def parse_time(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def status_time(text: str) -> str:
+    """A stored time as the HTTP API's status shows it: whole seconds, ``Z``.
+
+    The extension writes ``createdTime`` / ``lastUpdatedTime`` with .NET's ``"s"`` format plus
+    ``Z`` (``2024-05-01T10:00:07Z``): the fraction is dropped, not rounded.
+    """
+    return parse_time(text).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def history_time(text: str) -> str:
+    """A stored time as ``historyEvents`` shows it: Json.NET's ISO form for a UTC ``DateTime``.
+
+    That is up to seven fraction digits with the trailing zeros dropped (``.1234Z``), and no
+    fraction at all on a whole second. The host keeps microseconds, so at most six show.
+    """
+    moment = parse_time(text)
+    fraction = f"{moment.microsecond:06d}".rstrip("0")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
 def new_event(kind: EventType, timestamp: str, *, event_id: int = -1, **fields: Any) -> Event:

@@ -34,6 +34,7 @@ from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchest
 from dateutil.tz import tzutc
 
 from ._events import Event, EventType
+from ._payloads import context_input
 
 __all__ = ["Instance", "Orchestrator", "OrchestrationExecutor", "StepResult", "NonDeterminismError"]
 
@@ -293,7 +294,7 @@ def _context_json(instance: Instance, old_events: Sequence[Event], new_events: l
             "instanceId": instance.instance_id,
             "isReplaying": bool(old_events),
             "parentInstanceId": instance.parent_instance_id,
-            "input": instance.input,
+            "input": context_input(instance.input),  # the stored input as a JSON value, as Azure
             "upperSchemaVersion": _UPPER_SCHEMA_VERSION,
         }
     )

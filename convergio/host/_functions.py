@@ -13,9 +13,11 @@ import asyncio
 import functools
 import importlib
 import inspect
+import os
 import re
 import sys
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from azure.functions.eventgrid import EventGridEventInConverter
 
 from ._executor import Orchestrator
 
-__all__ = ["AppLoadError", "FunctionIndex", "HttpRoute", "load_app"]
+__all__ = ["AppLoadError", "FunctionIndex", "HttpRoute", "load_app", "user_traceback"]
 
 
 class AppLoadError(Exception):
@@ -284,3 +286,36 @@ def _durable_name(trigger: Any, prop: str, function_name: str) -> str:
     use that name, not the Python function's.
     """
     return str(getattr(trigger, prop, None) or function_name)
+
+
+# Where the host's own frames come from: this package, and the stdlib plumbing between the
+# pool thread and an async function's event loop (concurrent.futures, asyncio).
+_PLUMBING = tuple(
+    str(Path(module.__file__).resolve().parent) + os.sep
+    for module in (sys.modules[__name__], asyncio, sys.modules["concurrent.futures"])
+    if module.__file__
+)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """A function's exception as the Python worker reports it to Azure: the user's frames only.
+
+    The worker sends the exception's message and the stack from the user's function down; the
+    host's own frames (the pool thread, the engine, the invocation) are not the app's and would
+    not be there on Azure, so the leading run of them is dropped, here and in any cause or
+    context chained to it.
+    """
+    report = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    pending = [report]
+    while pending:
+        part = pending.pop()
+        if id(part) in seen:
+            continue
+        seen.add(id(part))
+        frames = list(part.stack)
+        while frames and str(Path(frames[0].filename).resolve()).startswith(_PLUMBING):
+            frames.pop(0)
+        part.stack = traceback.StackSummary.from_list(frames)
+        pending += [chained for chained in (part.__cause__, part.__context__) if chained is not None]
+    return "".join(report.format())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -20,17 +21,20 @@ import uvicorn
 
 from ._durable_api import PREFIX
 from ._engine import Engine, EngineConfig
-from ._functions import FunctionIndex, load_app
+from ._entities import ENTITIES_UNSUPPORTED
+from ._functions import AppLoadError, FunctionIndex, load_app
 from ._gate import body_limit_from_env
 from ._keys import KEYS_FILE, HostKeys, load_host_keys
 from ._server import build_asgi_app
 from ._store import Store
+from ._versioning import Versioning, VersioningError
 
 __all__ = ["EmbeddedHost", "HostConfig"]
 
 log = logging.getLogger("convergio.host")
 
 _SETTING_REF = re.compile(r"^%([^%]+)%$")
+_NOT_RUN = {"entityTrigger": ENTITIES_UNSUPPORTED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +64,44 @@ def _load_local_settings(folder: Path) -> None:
     path = folder / "local.settings.json"
     if not path.is_file():
         return
-    values = json.loads(path.read_text(encoding="utf-8")).get("Values", {})
+    values = _read_json(path).get("Values", {})
     for key, value in values.items():
         os.environ.setdefault(key, str(value))
 
 
 def _host_json(folder: Path) -> dict[str, Any]:
     path = folder / "host.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    return _read_json(path) if path.is_file() else {}
+
+
+def _read_json(path: Path, **options: Any) -> dict[str, Any]:
+    """A settings file's JSON object; a file that is not one is an error naming it and the line."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8-sig"), **options)
+    except json.JSONDecodeError as exc:
+        raise AppLoadError(
+            f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise AppLoadError(f"{path} is not UTF-8 text: {exc.reason} (byte {exc.start})") from None
+    if not isinstance(value, dict):
+        raise AppLoadError(f"{path} must hold a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _versioning(folder: Path) -> Versioning:
+    """``extensions.durableTask``'s versioning settings (ADR 0020), numbers read as their text."""
+    path = folder / "host.json"
+    if not path.is_file():
+        return Versioning()
+    raw = _read_json(path, parse_int=str, parse_float=str)
+    durable = (
+        raw.get("extensions", {}).get("durableTask", {}) if isinstance(raw.get("extensions"), dict) else {}
+    )
+    try:
+        return Versioning.from_durable_task(durable if isinstance(durable, dict) else {})
+    except VersioningError as exc:
+        raise AppLoadError(f"{path}: {exc}") from None
 
 
 def _resolve(value: str, default: str) -> str:
@@ -91,8 +125,11 @@ class EmbeddedHost:
         self.keys: HostKeys = load_host_keys(config.home)
         self.index: FunctionIndex = load_app(config.app)
         self.store = Store(config.home / "durable.sqlite3")
-        self.engine = Engine(self.index, self.store, config.engine)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        engine = dataclasses.replace(config.engine, versioning=_versioning(folder))  # host.json decides
+        self.engine = Engine(self.index, self.store, engine)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and without it
+        # every small answer (headers, then body) waits out the peer's 40 ms delayed ACK (issue 22).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((config.host, config.port))
         self._socket.listen(2048)  # connections queue until the server accepts them
@@ -116,13 +153,14 @@ class EmbeddedHost:
         lines += [f"  {name}: orchestrationTrigger" for name in self.index.orchestrators]
         lines += [f"  {name}: activityTrigger" for name in self.index.activities]
         lines += [
-            f"  {name}: {kind} (not run by the embedded host)"
+            f"  {name}: {kind} ({_NOT_RUN.get(kind, 'not run by the embedded host')})"
             for name, kind in self.index.unsupported.items()
         ]
         lines.append(
             f"Durable API: {self.base_url}{PREFIX}/  (task hub {self.hub}, "
             f"history {self.config.home / 'durable.sqlite3'})"
         )
+        lines.append(f"Orchestration versioning: {self.engine.config.versioning.describe()}")
         lines.append(f"Host keys: {self.config.home / KEYS_FILE}  (python -m convergio keys)")
         return "\n".join(lines)
 

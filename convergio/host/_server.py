@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import _durable_api, _eventgrid
+from . import _durable_api, _entities, _eventgrid
 from ._engine import Engine
 from ._gate import Gate, Rule
 from ._keys import DURABLE_KEY, EVENT_GRID_KEY, HostKeys, Level, presented_key
@@ -158,6 +158,8 @@ def build_asgi_app(
         Route("/admin/host/ping", ping, methods=["GET", "POST"]),
         *_durable_api.routes(engine, advertised, hub, code),
         *_durable_api.routes(engine, advertised, hub, code, base=rpc),
+        *_entities.routes(_durable_api.PREFIX),  # 501 with the reason: entities are not run (ADR 0021)
+        *_entities.routes(rpc),
         *_eventgrid.routes(index),
         Route(f"{prefix}/{{path:path}}" if prefix else "/{path:path}", http_trigger, methods=methods),
     ]

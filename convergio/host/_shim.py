@@ -30,7 +30,7 @@ from typing import Any
 
 from ._events import Event, EventType, format_time, parse_time
 
-__all__ = ["ActionShim", "Command", "ShimError"]
+__all__ = ["ENTITIES_UNSUPPORTED", "HTTP_UNSUPPORTED", "ActionShim", "Command", "ShimError"]
 
 
 class ShimError(Exception):
@@ -47,11 +47,13 @@ _CREATE_TIMER = 5
 _WAIT_EVENT = 6
 _WHEN_ANY = 11
 _WHEN_ALL = 12
+ENTITIES_UNSUPPORTED = "durable entities are not supported by the embedded host yet (ADR 0021)"
+HTTP_UNSUPPORTED = "durable HTTP (call_http) is not supported by the embedded host yet (ADR 0021)"
 _UNSUPPORTED = {
-    7: "durable entities (call_entity)",
-    8: "durable HTTP (call_http)",
-    9: "durable entities (signal_entity)",
-    10: "durable entities (signal_entity)",
+    7: f"call_entity: {ENTITIES_UNSUPPORTED}",
+    8: f"call_http: {HTTP_UNSUPPORTED}",
+    9: f"signal_entity: {ENTITIES_UNSUPPORTED}",
+    10: f"signal_entity: {ENTITIES_UNSUPPORTED}",
 }
 
 _COMPLETIONS = {
@@ -69,7 +71,8 @@ class Command:
 
     ``kind`` is ``activity``, ``suborchestration``, ``timer`` or ``record`` (history
     only: a timer cancelled before it was ever awaited). ``event`` is the history
-    event that records the command.
+    event that records the command. ``version``: a sub-orchestration's, as the call
+    asked for it, else its parent's (ADR 0020).
     """
 
     kind: str
@@ -79,6 +82,7 @@ class Command:
     instance_id: str | None = None
     fire_at: str | None = None
     event: Event | None = None
+    version: str | None = None
 
 
 @dataclass(slots=True)
@@ -96,6 +100,7 @@ class ActionShim:
     buffered: dict[str, int] = field(default_factory=dict)
     continue_as_new: str | None = None
     _instance_id: str = ""
+    _version: str | None = None
     _now: str = ""
     _out: list[Command] = field(default_factory=list)
 
@@ -130,14 +135,17 @@ class ActionShim:
         now: str,
         new_actions: list[dict[str, Any]],
         events: list[Event],
+        version: str | None = None,
     ) -> list[Command]:
         """Apply one step: the actions the SDK added and the events it was given.
+
+        ``version`` is the instance's: a sub-orchestration called without one inherits it.
 
         Events are applied in history order and queued actions start as soon as
         the action before them is done, which interleaves ids exactly as the
         SDK's own replay allocates them.
         """
-        self._instance_id, self._now, self._out = instance_id, now, []
+        self._instance_id, self._version, self._now, self._out = instance_id, version, now, []
         self.seen += len(new_actions)
         self.queue.extend(new_actions)
         for event in events:
@@ -221,6 +229,7 @@ class ActionShim:
                 name=action.get("functionName", ""),
                 input=action.get("input"),
                 instanceId=action.get("instanceId"),
+                version=action.get("version"),  # the SDK writes null when the call names none
                 retry=retry,
                 attempts=1,
             )
@@ -254,8 +263,8 @@ class ActionShim:
             key = self._new_node("continue", parent)
             self._finish(key)
             return key
-        what = _UNSUPPORTED.get(kind, f"action type {kind!r}")  # type: ignore[arg-type]
-        raise ShimError(f"The embedded host does not support {what} yet.")
+        unsupported = _UNSUPPORTED.get(kind)  # type: ignore[arg-type]
+        raise ShimError(unsupported or f"The embedded host does not support action type {kind!r} yet.")
 
     def _schedule_call(self, key: str, node: dict[str, Any], *, retry_attempt: bool) -> None:
         task_id = self._take_id()
@@ -274,6 +283,7 @@ class ActionShim:
             self._out.append(Command("activity", task_id, node["name"], node["input"], event=event))
             return
         child_id = node.get("instanceId") or f"{self._instance_id}:{task_id}"
+        version = self._version if node.get("version") is None else node["version"]
         event = {
             "EventType": int(EventType.SUB_ORCHESTRATION_INSTANCE_CREATED),
             "EventId": task_id,
@@ -282,11 +292,18 @@ class ActionShim:
             "Name": node["name"],
             "InstanceId": child_id,
             "Input": node["input"],
+            "Version": version,
             **marks,
         }
         self._out.append(
             Command(
-                "suborchestration", task_id, node["name"], node["input"], instance_id=child_id, event=event
+                "suborchestration",
+                task_id,
+                node["name"],
+                node["input"],
+                instance_id=child_id,
+                event=event,
+                version=version,
             )
         )
 

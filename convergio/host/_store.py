@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS {table} (
     parent_task_id INTEGER,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    history_len INTEGER NOT NULL DEFAULT 0
+    history_len INTEGER NOT NULL DEFAULT 0,
+    version TEXT
 )"""
 _SCHEMA = (
     _INSTANCES.format(table="instances")
@@ -99,7 +100,7 @@ def _columns(*payloads: str) -> str:
     return (
         f"i.instance_id, i.name, i.execution_id, i.status, {payload('input')}, {payload('output')}, "
         f"{payload('custom_status')}, i.parent_instance_id, i.parent_execution_id, i.parent_task_id, "
-        f"i.created_at, i.updated_at, i.history_len, {payload('shim')}"
+        f"i.created_at, i.updated_at, i.history_len, {payload('shim')}, i.version"
     )
 
 
@@ -123,6 +124,7 @@ class InstanceRecord:
     updated_at: str
     history_len: int
     shim: str | None
+    version: str | None = None  # the orchestration version (ADR 0020); None is no version, not ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,7 @@ class Store:
         self._db.executescript(_SCHEMA)
         with self._tx() as db:
             _move_payloads(db)
+            _add_version(db)
 
     def close(self) -> None:
         with self._lock:
@@ -249,7 +252,7 @@ class Store:
     @staticmethod
     def _insert_instance(db: sqlite3.Connection, r: InstanceRecord) -> None:
         db.execute(
-            "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 r.instance_id,
                 r.name,
@@ -261,6 +264,7 @@ class Store:
                 r.created_at,
                 r.updated_at,
                 r.history_len,
+                r.version,
             ),
         )
         values = {name: value for name in _PAYLOADS if (value := getattr(r, name)) is not None}
@@ -445,3 +449,12 @@ def _move_payloads(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE instances")
     db.execute("ALTER TABLE instances_upgraded RENAME TO instances")
     db.execute("CREATE INDEX IF NOT EXISTS instances_created ON instances(created_at)")
+
+
+def _add_version(db: sqlite3.Connection) -> None:
+    """Give a store written before orchestration versions (ADR 0020) its ``version`` column.
+
+    Its instances have no version, as instances created before ``defaultVersion`` was set.
+    """
+    if "version" not in [row[1] for row in db.execute("PRAGMA table_info(instances)")]:
+        db.execute("ALTER TABLE instances ADD COLUMN version TEXT")

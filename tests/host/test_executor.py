@@ -19,7 +19,8 @@ from convergio.host._executor import (
 )
 
 NOW = "2026-01-01T00:00:00.000000Z"
-INSTANCE = Instance("i", "orch", "e1", json.dumps(3))
+# As DTFx stores an input the SDK serialised (start_new(3)): a JSON string literal of "3".
+INSTANCE = Instance("i", "orch", "e1", json.dumps(json.dumps(3)))
 
 
 def chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
