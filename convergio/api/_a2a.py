@@ -7,7 +7,8 @@ hands the request to the ``a2a-sdk`` ASGI app of ``convergio.protocols.a2a`` thr
 - ``GET  /api/a2a/{graph}/.well-known/agent-card.json``: the agent card. Authenticated too (it
   is a tenant's view of the library); it declares the ``x-api-key`` scheme.
 - ``POST /api/a2a/{graph}``: JSON-RPC (A2A 1.0 ``SendMessage``, ``SendStreamingMessage``,
-  ``GetTask``, ``CancelTask``, ``SubscribeToTask``; the 0.3 names ``message/send``... too).
+  ``GetTask``, ``ListTasks``, ``CancelTask``, ``SubscribeToTask``; the 0.3 names
+  ``message/send``... too). ``ListTasks`` lists this tenant's runs of the graph only.
   Protocol errors are JSON-RPC errors; a missing or wrong key is HTTP 401, an unknown graph 404.
 
 Functions HTTP is request/response: a streamed answer is buffered and arrives whole when the
@@ -19,9 +20,10 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
-from convergio.errors import NotFound, Unauthorized
+from convergio.errors import NotFound
+from convergio.tenants import Permission
 
-from ._http import answer, blueprint, json_response
+from ._http import answer, blueprint, tenant_of
 from ._idempotency import key_of
 from ._service import service
 
@@ -33,11 +35,7 @@ __all__: list[str] = []
 @answer
 async def a2a_agent(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    try:
-        tenant = svc.authenticate(dict(req.headers))
-    except Unauthorized as exc:
-        challenge = {"WWW-Authenticate": 'ApiKey header="x-api-key"'}
-        return json_response(exc.body(), exc.status_code, headers=challenge)
+    tenant = tenant_of(req, svc, Permission.READ_RUNS)  # answer() adds the 401's challenge
     graph = str(req.route_params.get("graph", ""))
     if svc.library().get(graph) is None:
         raise NotFound(f"no agent named {graph!r}")

@@ -7,9 +7,11 @@ orchestration input (``a2a.context_id``), so nothing is kept in this process bet
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -25,11 +27,15 @@ from . import _models as m
 from ._lifecycle import cancel_graph_run
 from ._runs import start_graph_run
 from ._service import Service
-from ._views import load_status, run_view
+from ._views import load_status, run_view, status_input
 
-__all__ = ["PREFIX", "TenantAgents", "handle"]
+__all__ = ["LIST_WINDOW", "PREFIX", "TenantAgents", "handle"]
 
 PREFIX = "/api/a2a"
+LIST_WINDOW = 1000
+"""``ListTasks`` looks at the tenant's this many most recently started runs (a bounded answer)."""
+_INDEX_PAGE = 200
+_READS_AT_ONCE = 8
 _VERSION = "1.0.0"
 _current: contextvars.ContextVar[GraphAgents] = contextvars.ContextVar("a2a_agents")
 _STATES: dict[str, TaskState] = {
@@ -84,8 +90,30 @@ class TenantAgents:
     async def status(self, graph: str, run_id: str) -> RunSnapshot | None:
         if self._svc.store.owner_of(run_id) != self._tenant:
             return None
+        return await self._snapshot(graph, run_id)
+
+    async def runs_of(self, graph: str) -> list[RunSnapshot]:
+        """The tenant's runs of ``graph`` among its ``LIST_WINDOW`` most recently started (the run
+        index is read without the durable backend; the matching runs' states are read a few at
+        a time). Older runs stay reachable through ``GET /api/v1/runs``."""
+        run_ids: list[str] = []
+        for offset in range(0, LIST_WINDOW, _INDEX_PAGE):
+            page = self._svc.store.list_runs(self._tenant, limit=_INDEX_PAGE, offset=offset)
+            run_ids += [record.run_id for record in page if record.graph_name == graph]
+            if len(page) < _INDEX_PAGE:
+                break
+        gate = asyncio.Semaphore(_READS_AT_ONCE)
+
+        async def read(run_id: str) -> RunSnapshot | None:
+            async with gate:
+                return await self._snapshot(graph, run_id)
+
+        snapshots = await asyncio.gather(*(read(run_id) for run_id in run_ids))
+        return [snapshot for snapshot in snapshots if snapshot is not None]
+
+    async def _snapshot(self, graph: str, run_id: str) -> RunSnapshot | None:
         status = await load_status(self._client, run_id, show_input=True)
-        request = status.input_ if isinstance(status.input_, dict) else {}
+        request = status_input(status)
         if status.runtime_status is None or request.get("graph", {}).get("name") != graph:
             return None
         view = run_view(run_id, status)
@@ -95,7 +123,16 @@ class TenantAgents:
         if state == "working" and waiting:
             state = "input_required"
         error = view.error or ("the run failed" if state == "failed" else None)
-        return RunSnapshot(run_id, state, context_id, view.output, error, waiting)
+        return RunSnapshot(
+            run_id,
+            state,
+            context_id,
+            view.output,
+            error,
+            waiting,
+            updated_at=_utc(status.last_updated_time),
+            created_at=_utc(status.created_time),
+        )
 
     async def cancel(self, graph: str, run_id: str) -> RunSnapshot | None:
         run = await self.status(graph, run_id)
@@ -106,6 +143,13 @@ class TenantAgents:
         except Conflict as exc:
             raise TaskNotCancelableError(exc.message) from None
         return RunSnapshot(run_id, "canceled", run.context_id, error="cancelled through A2A")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """Durable's status times, as aware UTC (the parser leaves them naive when no zone is given)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 @functools.cache

@@ -11,7 +11,9 @@ Before that, the transport's own rules (MCP Streamable HTTP, "Security Warning")
 separated), else 403, so a web page cannot drive a local server (DNS rebinding); no ``Origin``
 (IDEs, CLIs) is fine. The server offers no server-initiated stream and no sessions, so ``GET``
 and ``DELETE`` are 405 with ``Allow: POST``. Bodies must be ``application/json`` (415), at most
-1 MiB (413) and nested at most ``MAX_DEPTH`` levels (a JSON-RPC parse error).
+1 MiB (413), and one JSON-RPC 2.0 message (MCP 2026-07-28 and the handshake-era revisions alike:
+no batches since 2025-06-18): malformed JSON or nesting past ``MAX_DEPTH`` levels is -32700, a
+batch or any other non-message -32600, positional params -32602, all HTTP 400.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from urllib.parse import urlsplit
 import azure.durable_functions as df
 import azure.functions as func
 
-from convergio import _json as bounded_json
 from convergio.errors import AppError, UnsupportedMediaType
+from convergio.protocols._jsonrpc import JsonRpcRefusal, read_message
 from convergio.protocols.mcp import GraphEntry
+from convergio.tenants import Permission
 
 from . import _models as m
 from ._http import answer, blueprint, check_json_body, json_response, tenant_of
@@ -64,19 +67,22 @@ def _check_origin(req: func.HttpRequest) -> None:
 
 
 def _check_body(req: func.HttpRequest) -> func.HttpResponse | None:
-    """Transport rules the SDK answers in plain text or not at all: here as JSON."""
+    """Transport rules the SDK answers in plain text or not at all, and the JSON-RPC envelope,
+    which the SDK's handshake-era transport answered with -32602 and a pydantic dump: here as
+    the right JSON-RPC error (``convergio.protocols._jsonrpc``) with a short message."""
     body = check_json_body(req)
     media = (req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if media != "application/json":
         message = "MCP messages are sent as application/json"
         raise UnsupportedMediaType(message, details=[{"path": "headers.content-type", "message": message}])
     try:
-        bounded_json.loads(body)
-    except bounded_json.TooDeep as exc:
-        error = {"code": -32700, "message": f"Parse error: {exc}"}
-        return json_response({"jsonrpc": "2.0", "id": None, "error": error}, 400)
-    except ValueError:
-        return None  # the SDK answers its own parse error
+        read_message(
+            body,
+            responses=True,
+            batch_note=" (MCP 2025-06-18 removed JSON-RPC batching; this server takes none in any revision)",
+        )
+    except JsonRpcRefusal as refusal:
+        return json_response(refusal.body(), 400)
     return None
 
 
@@ -113,7 +119,7 @@ async def mcp_endpoint(req: func.HttpRequest, client: df.DurableOrchestrationCli
         error = {"code": "method_not_allowed", "message": message, "details": []}
         return json_response({"error": error}, 405, headers={"Allow": "POST"})
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.READ_RUNS)
     rejected = _check_body(req)
     if rejected is not None:
         return rejected

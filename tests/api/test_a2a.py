@@ -92,6 +92,83 @@ def test_the_sdk_client_reads_the_card_and_runs_the_graph_to_completion(
     assert "fractions" in run["output"]
 
 
+def list_tasks(url: str, api: Api, **fields: Any) -> pb.ListTasksResponse:
+    async def call(client: Any, card: pb.AgentCard) -> pb.ListTasksResponse:
+        listed: pb.ListTasksResponse = await client.list_tasks(pb.ListTasksRequest(**fields))
+        return listed
+
+    return with_client(url, api, call)
+
+
+def send_in(url: str, api: Api, run_input: Any, context_id: str) -> str:
+    """Start a task in conversation ``context_id`` at once; its id."""
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "SendMessage",
+        "params": {
+            "message": {
+                "messageId": context_id,
+                "role": "ROLE_USER",
+                "contextId": context_id,
+                "parts": [{"data": run_input}],
+            },
+            "configuration": {"returnImmediately": True},
+        },
+    }
+    answer = api.http.post(url, json=body, headers={"A2A-Version": "1.0"})
+    task_id: str = answer.json()["result"]["task"]["id"]
+    return task_id
+
+
+def test_list_tasks_shows_the_tenant_s_runs_of_that_graph_and_no_one_else_s(
+    api_host: HostProcess, acme: Api, globex: Api
+) -> None:
+    quiz, lesson = agent_url(api_host, "quiz-builder"), agent_url(api_host, "lesson-plan")
+    ours = [send_in(quiz, acme, {"topic": f"tides {i}"}, "ctx-shared") for i in range(3)]
+    theirs = send_in(quiz, globex, {"topic": "tides"}, "ctx-shared")
+    send_in(lesson, acme, LESSON, "ctx-shared")
+    for run_id in ours:
+        acme.wait(run_id)
+    globex.wait(theirs)
+
+    mine = list_tasks(quiz, acme, context_id="ctx-shared")
+    assert sorted(t.id for t in mine.tasks) == sorted(ours) and mine.total_size == 3
+    assert mine.next_page_token == "" and mine.page_size == 3
+    assert [t.id for t in list_tasks(quiz, globex, context_id="ctx-shared").tasks] == [theirs]
+    stamps = [t.status.timestamp.ToDatetime() for t in mine.tasks]
+    assert stamps == sorted(stamps, reverse=True) and all(s.year >= 2026 for s in stamps)
+    assert all(t.status.state == pb.TASK_STATE_COMPLETED and not t.artifacts for t in mine.tasks)
+
+    # Pages of one, followed to the end, give each task once; artifacts when asked for.
+    seen, token = [], ""
+    while True:
+        page = list_tasks(
+            quiz, acme, context_id="ctx-shared", page_size=1, page_token=token, include_artifacts=True
+        )
+        seen += [t.id for t in page.tasks]
+        assert all(get_artifact_text(t.artifacts[0]) == acme.run(t.id)["output"] for t in page.tasks)
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [t.id for t in mine.tasks]
+    # Filters the runs do not match leave nothing.
+    assert list_tasks(quiz, acme, context_id="ctx-shared", status=pb.TASK_STATE_WORKING).total_size == 0
+
+
+def test_list_tasks_refuses_invalid_values_naming_the_field(api_host: HostProcess, acme: Api) -> None:
+    url = agent_url(api_host)
+    for params, field in (
+        ({"pageSize": 0}, "pageSize"),
+        ({"status": "DONE"}, "status"),
+        ({"pageToken": "x"}, "pageToken"),
+    ):
+        body = {"jsonrpc": "2.0", "id": 4, "method": "ListTasks", "params": params}
+        answer = acme.http.post(url, json=body, headers={"A2A-Version": "1.0"}).json()
+        assert answer["id"] == 4 and answer["error"]["code"] == -32602, answer
+        assert answer["error"]["message"].startswith(f"Invalid params: {field}: ")
+
+
 def test_a_task_started_at_once_is_followed_with_get_task(api_host: HostProcess, acme: Api) -> None:
     url = agent_url(api_host)
     task = send(url, acme, LESSON, return_immediately=True)
@@ -166,6 +243,12 @@ def test_bad_json_rpc_through_the_functions_app_gets_json_rpc_errors(
     assert unknown.status_code == 200
     assert unknown.json() == {"jsonrpc": "2.0", "id": 3, "error": unknown.json()["error"]}
     assert unknown.json()["error"]["code"] == -32601
+    batch = post(
+        f"{api_host.base_url}{url}", json=[{"jsonrpc": "2.0", "id": 3, "method": "GetTask"}], headers=v1
+    )
+    assert batch.json()["error"]["code"] == -32600 and "batch" in batch.json()["error"]["message"]
+    bare = post(f"{api_host.base_url}{url}", json=7, headers=v1)
+    assert bare.json()["error"]["code"] == -32600
 
 
 def test_streaming_is_buffered_but_complete(api_host: HostProcess, acme: Api) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, graph, new_key
+from tests.providers._servers import LoopbackServer
 
 REMOTE_GRAPHS = {
     "echo": {"latency_ms": 0},
@@ -141,6 +142,33 @@ def test_a_wrong_key_fails_the_node_and_no_key_leaks(linked: Api, remote: tuple[
     assert run["status"] == "Failed"
     error = run["nodes"]["remote"]["error"]
     assert "401" in error and "sk-wrong" not in error
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_remote_that_refuses_the_key_fails_the_node_after_one_request(
+    linked: Api, remote: tuple[HostProcess, Api], status: int
+) -> None:
+    """401/403 is not worth retrying: the node's three attempts must not become three requests."""
+    calls: list[str] = []
+
+    async def refusing(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        calls.append(f"{scope['method']} {scope['path']}")
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    _, remote_api = remote
+    key = str(remote_api.http.headers["x-api-key"])
+    with LoopbackServer(refusing) as server:
+        node = {"url": f"{server.url}/api/a2a/echo", "retry": {"attempts": 3, "backoff_ms": 0}}
+        spec = delegate(remote[0], "echo", **node)
+        run = linked.wait(linked.start(spec, {"topic": "x"}), timeout=60)
+    assert run["status"] == "Failed"
+    remote_node = run["nodes"]["remote"]
+    assert (remote_node["status"], remote_node["attempts"]) == ("failed", 1)
+    assert f"HTTP {status}" in remote_node["error"] and key not in remote_node["error"]
+    assert calls == ["GET /api/a2a/echo/.well-known/agent-card.json"]
 
 
 def test_remote_input_errors_fail_the_node_without_retrying(

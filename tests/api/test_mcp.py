@@ -149,6 +149,93 @@ def test_bad_protocol_input_gets_protocol_errors(api_host: HostProcess, acme: Ap
     assert unknown_method.json()["id"] == 7 and unknown_method.json()["error"]["code"] == -32601
 
 
+def _post(host: HostProcess, key: str, body: bytes, era: str | None) -> httpx.Response:
+    headers = {"content-type": "application/json", "accept": "application/json", "x-api-key": key}
+    if era is not None:
+        headers["mcp-protocol-version"] = era
+    return httpx.post(f"{host.base_url}/api/mcp", content=body, headers=headers, timeout=30)
+
+
+ERAS = [None, "2025-06-18", "2026-07-28"]  # no header (handshake era), a handshake version, the modern one
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize(
+    ("body", "code", "names"),
+    [
+        ([{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}], -32600, "batch"),
+        ([], -32600, "batch"),
+        (5, -32600, "one JSON-RPC request object"),
+        ("tools/list", -32600, "one JSON-RPC request object"),
+        ({"jsonrpc": "2.0", "id": 1}, -32600, "method"),
+        ({"jsonrpc": "1.0", "id": 1, "method": "tools/list"}, -32600, "jsonrpc"),
+        (
+            {"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"},
+            -32600,
+            "id",
+        ),  # was taken for a notification
+        ({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": [1]}, -32602, "params"),
+    ],
+)
+def test_a_body_that_is_not_one_message_gets_the_json_rpc_error_naming_what_is_wrong(
+    api_host: HostProcess, acme: Api, era: str | None, body: Any, code: int, names: str
+) -> None:
+    answer = _post(api_host, _key(acme), json.dumps(body).encode(), era)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == code and names in error["message"], error
+    assert "validation error" not in answer.text.lower() and "pydantic" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("modern", "params", "field"),
+    [
+        (False, {"name": 5, "arguments": {}}, "name"),  # (the modern era answers this one -32020:
+        (False, {"arguments": {}}, "name"),  #            Mcp-Name must match a string name)
+        (False, {"name": "get_run", "arguments": "run-1"}, "arguments"),
+        (True, {"arguments": {}}, "name"),
+        (True, {"name": "get_run", "arguments": "run-1"}, "arguments"),
+    ],
+)
+def test_bad_params_are_invalid_params_naming_the_member(
+    api_host: HostProcess, acme: Api, modern: bool, params: dict[str, Any], field: str
+) -> None:
+    body = json.loads(_call("tools/call", params, modern))
+    headers = {"content-type": "application/json", "accept": "application/json", "x-api-key": _key(acme)}
+    if modern:
+        headers |= {"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call"}
+        if isinstance(params.get("name"), str):
+            headers["mcp-name"] = params["name"]
+    answer = httpx.post(f"{api_host.base_url}/api/mcp", json=body, headers=headers, timeout=30)
+    error = answer.json()["error"]
+    assert answer.json()["id"] == 7 and error["code"] == -32602, answer.text
+    assert error["message"].startswith(f"Invalid params: {field}: "), error
+    assert "pydantic" not in answer.text
+
+
+def test_server_info_names_convergio_and_its_version(api_host: HostProcess, acme: Api) -> None:
+    async def info(client: Client) -> tuple[str, str]:
+        server = client.server_info
+        assert server is not None
+        return server.name, server.version
+
+    from convergio import __version__
+
+    assert __version__ and _mcp(api_host, _key(acme), info, mode="legacy") == ("convergio", __version__)
+    initialize = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    }
+    answer = _post(api_host, _key(acme), json.dumps(initialize).encode(), None)
+    assert answer.json()["result"]["serverInfo"] == {"name": "convergio", "version": __version__}
+
+
 def test_the_endpoint_needs_a_tenants_key(api_host: HostProcess) -> None:
     for key in (None, "cvg_not-a-real-key"):
         answer = _rpc(api_host, key, _call("tools/list"))

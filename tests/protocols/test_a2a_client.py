@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from a2a.server.request_handlers.response_helpers import agent_card_to_dict
 
 from convergio.protocols import Endpoint
-from convergio.protocols.a2a import A2APeer, RemoteRejected
+from convergio.protocols.a2a import A2APeer, AgentInfo, RemoteRejected, agent_card
 from tests.protocols._a2a_fake import MemoryAgents, memory_app
 from tests.providers._servers import LoopbackServer
 
@@ -79,11 +81,58 @@ def test_input_the_agent_refuses_is_rejected_not_retryable(url: str) -> None:
         peer(url).send("not json at all")
 
 
-def test_a_wrong_key_is_a_connection_error(url: str) -> None:
-    with pytest.raises(ConnectionError, match="401") as caught:
+def test_a_wrong_key_is_rejected_at_once_not_retryable(url: str) -> None:
+    with pytest.raises(RemoteRejected, match="HTTP 401") as caught:
         peer(url, key="wrong").send('{"topic": "x"}')
+    assert "wrong" not in str(caught.value) and "credentials" in str(caught.value)
+
+
+class Refusing:
+    """An A2A agent that serves its card but answers every JSON-RPC call ``status``, counting them
+    (as an agent whose card is public and whose endpoint checks the key does)."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.calls: list[str] = []
+        self.url = ""  # the JSON-RPC URL the card names, once the server's port is known
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.calls.append(f"{scope['method']} {scope['path']}")
+        if scope["path"].endswith("agent-card.json"):
+            card = agent_card_to_dict(agent_card(AgentInfo("echo"), self.url, version="1"))
+            body, status = json.dumps(card).encode(), 200
+        else:
+            body, status = b'{"error": "no"}', self.status
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_at_the_json_rpc_endpoint_is_rejected_after_one_call(status: int) -> None:
+    agent = Refusing(status)
+    with LoopbackServer(agent) as server:
+        agent.url = f"{server.url}/rpc"
+        with pytest.raises(RemoteRejected, match=f"HTTP {status}"):
+            peer(f"{server.url}/a").send("hi")
+    assert agent.calls == ["GET /a/.well-known/agent-card.json", "POST /rpc"]
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_server_error_stays_retryable(status: int) -> None:
+    agent = Refusing(status)
+    with LoopbackServer(agent) as server:
+        agent.url = f"{server.url}/rpc"
+        with pytest.raises(ConnectionError) as caught:
+            peer(f"{server.url}/a").send("hi")
     assert not isinstance(caught.value, RemoteRejected)
-    assert "wrong" not in str(caught.value)
 
 
 def test_an_agent_that_is_not_there_is_a_connection_error() -> None:

@@ -4,6 +4,11 @@ Activities run in worker threads and call it synchronously; each call runs the S
 client on a private event loop (a thread of its own when the caller already runs a loop).
 Messages go out with ``return_immediately`` so a long remote task never holds an activity:
 the orchestrator polls ``get`` on a durable timer instead.
+
+Errors say whether a retry can help: ``ConnectionError`` (unreachable, timed out, a 5xx) is
+retried by the node's retry policy; ``RemoteRejected`` (a JSON-RPC refusal, or HTTP 401/403 on
+the card or the JSON-RPC endpoint) fails the node at once, so a wrong key costs one request;
+``LookupError`` when the agent no longer knows the task. Spec: A2A 1.0 over ``a2a-sdk`` 1.3.
 """
 
 from __future__ import annotations
@@ -40,10 +45,13 @@ _STATES: dict[int, TaskState] = {
     pb.TASK_STATE_REJECTED: "rejected",
 }
 _MAX_TEXT = 100_000
+_REFUSED_CREDENTIALS = frozenset({401, 403})
 
 
 class RemoteRejected(ConnectionError):
-    """The agent answered a protocol error that a retry will not fix (bad params, no such method)."""
+    """The agent answered a refusal a retry will not fix: a protocol error (bad params, no such
+    method) or HTTP 401/403 (the key is wrong or lacks the right; sending it again cannot help,
+    and retrying a refused key only looks like guessing to the remote)."""
 
 
 class A2APeer:
@@ -119,6 +127,12 @@ class A2APeer:
             except TaskNotFoundError:
                 raise LookupError("the agent knows no such task") from None
             except (A2AClientError, httpx.HTTPError) as exc:
+                status = _http_status(exc)
+                if status in _REFUSED_CREDENTIALS:
+                    raise RemoteRejected(
+                        f"A2A agent refused the credentials (HTTP {status}): check the key of the "
+                        "node's connection and its auth_header"
+                    ) from None
                 raise ConnectionError(f"A2A agent unreachable: {_short(exc)}") from None
             except A2AError as exc:
                 raise RemoteRejected(f"A2A agent refused: {_short(exc)}") from None
@@ -147,6 +161,20 @@ def _text(parts: Any) -> str:
         elif kind == "data":
             chunks.append(json.dumps(MessageToDict(part)["data"]))
     return "\n".join(chunks)[:_MAX_TEXT]
+
+
+def _http_status(exc: BaseException) -> int | None:
+    """The HTTP status behind an SDK error: the card resolver keeps it, the JSON-RPC transport
+    chains the ``httpx.HTTPStatusError``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.HTTPStatusError):
+            return seen.response.status_code
+        status = getattr(seen, "status_code", None)
+        if isinstance(status, int):
+            return status
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _short(exc: BaseException) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from a2a.helpers.proto_helpers import get_data_parts, get_text_parts, new_data_part, new_text_part
@@ -12,12 +13,12 @@ from a2a.types import a2a_pb2 as pb
 
 from .._types import TaskState
 
-__all__ = ["AgentInfo", "RunSnapshot", "agent_card", "message_input", "task_of", "API_KEY_HEADER"]
+__all__ = ["AgentInfo", "RunSnapshot", "agent_card", "message_input", "task_of", "API_KEY_HEADER", "PB_STATE"]
 
 API_KEY_HEADER = "x-api-key"
 _SCHEME = "apiKey"
 _MODES = ["text/plain", "application/json"]
-_PB_STATE: dict[TaskState, int] = {
+PB_STATE: dict[TaskState, int] = {
     "submitted": pb.TASK_STATE_SUBMITTED,
     "working": pb.TASK_STATE_WORKING,
     "input_required": pb.TASK_STATE_INPUT_REQUIRED,
@@ -48,6 +49,9 @@ class RunSnapshot:
         context_id: The A2A conversation the task belongs to.
         output: The run's output once completed (text, or JSON data).
         error: Why it failed or was cancelled.
+        waiting_for: The nodes awaiting human input (``input_required``).
+        updated_at: When the run last changed: the task status timestamp ListTasks sorts on.
+        created_at: When the run started (breaks ties between runs updated in the same second).
     """
 
     id: str
@@ -56,6 +60,8 @@ class RunSnapshot:
     output: Any = None
     error: str | None = None
     waiting_for: tuple[str, ...] = field(default=())
+    updated_at: datetime | None = None
+    created_at: datetime | None = None
 
 
 def agent_card(info: AgentInfo, url: str, *, version: str) -> pb.AgentCard:
@@ -126,7 +132,9 @@ def message_input(message: pb.Message) -> Any:
 
 def task_of(run: RunSnapshot, *, with_artifact: bool = True) -> pb.Task:
     """The A2A task of a run: its state, its output as an artifact, its error as a status message."""
-    status = pb.TaskStatus(state=_PB_STATE[run.state])  # type: ignore[arg-type]
+    status = pb.TaskStatus(state=PB_STATE[run.state])  # type: ignore[arg-type]
+    if run.updated_at is not None:
+        status.timestamp.FromDatetime(run.updated_at.astimezone(UTC))
     if run.error and run.state in ("failed", "canceled", "rejected"):
         status.message.CopyFrom(_agent_message(run, [new_text_part(run.error)]))
     elif run.waiting_for:

@@ -3,8 +3,12 @@
 Each task is a durable run (the task id is the run id); nothing lives in this process between
 requests, so any instance answers any request. ``SendMessage`` starts a run and, unless the
 client asks to return at once, waits a bounded while for it to end; ``GetTask`` reads the run,
-``CancelTask`` terminates it, ``SendStreamingMessage``/``SubscribeToTask`` stream its state
-changes. The caller supplies ``GraphAgents`` for the tenant of the current request: this module
+``ListTasks`` pages through the caller's runs of the graph (``_listing``), ``CancelTask``
+terminates it, ``SendStreamingMessage``/``SubscribeToTask`` stream its state changes. Every
+request is checked before the SDK's dispatcher sees it (``_params``), so a malformed one gets
+the JSON-RPC error A2A 1.0 (section 9.5) names, with a message naming the field.
+
+The caller supplies ``GraphAgents`` for the tenant of the current request: this module
 knows nothing of tenants, the Durable client or the graph library.
 """
 
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Protocol
 
 from a2a.server.context import ServerCallContext
@@ -33,8 +37,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .._jsonrpc import JsonRpcRefusal
 from .._types import TERMINAL_TASK_STATES
 from ._convert import AgentInfo, RunSnapshot, agent_card, message_input, output_artifact, task_of
+from ._listing import list_page, task_query
+from ._params import refusal_response, screen_request
 
 __all__ = ["GraphAgents", "GraphAgentHandler", "build_a2a_app"]
 
@@ -60,6 +67,11 @@ class GraphAgents(Protocol):
 
     async def cancel(self, graph: str, run_id: str) -> RunSnapshot | None:
         """Terminate the run; ``None`` as ``status``. Raise ``TaskNotCancelableError`` when it ended."""
+        ...
+
+    async def runs_of(self, graph: str) -> Sequence[RunSnapshot]:
+        """This caller's runs of ``graph`` (``ListTasks``), each with its ``updated_at``; an
+        implementation may bound how far back it looks, and says so."""
         ...
 
 
@@ -139,7 +151,15 @@ class GraphAgentHandler(RequestHandler):
     async def on_list_tasks(
         self, params: pb.ListTasksRequest, context: ServerCallContext
     ) -> pb.ListTasksResponse:
-        raise UnsupportedOperationError("ListTasks: list runs with GET /api/v1/runs")
+        query = task_query(params)
+        try:
+            runs = await self._agents().runs_of(_graph(context))
+        except Exception:
+            _log.error("listing A2A tasks failed", exc_info=True)
+            raise InternalError("Internal Server Error") from None
+        page, token, total = list_page(runs, query)
+        tasks = [task_of(run, with_artifact=query.include_artifacts) for run in page]
+        return pb.ListTasksResponse(tasks=tasks, next_page_token=token, page_size=len(page), total_size=total)
 
     async def on_create_task_push_notification_config(
         self, params: pb.TaskPushNotificationConfig, context: ServerCallContext
@@ -272,6 +292,10 @@ def build_a2a_app(
         graph = request.path_params["graph"]
         if agents().describe(graph) is None:
             return _not_found(graph)
+        try:
+            screen_request(await request.body())  # the dispatcher reads the same, cached, body
+        except JsonRpcRefusal as refusal:
+            return JSONResponse(refusal_response(refusal))
         return await dispatcher.handle_requests(request)
 
     return Starlette(

@@ -9,6 +9,11 @@ every POST is a whole exchange, and a fresh session manager serves it (no task g
 the request, whichever worker or event loop the next one lands on). What the tools do is
 delegated to a ``GraphRuns`` for the authenticated tenant, passed in a context variable, so
 this module knows the protocol and nothing of orchestrations or stores.
+
+Spec: MCP 2026-07-28 and the handshake-era revisions the ``mcp`` SDK 2.3 still serves.
+``serverInfo`` carries the package version; bad params are -32602 naming the member (the SDK
+says only "Invalid request parameters"); the envelope is checked before the SDK sees it
+(``convergio.protocols._jsonrpc``, called by the API route).
 """
 
 from __future__ import annotations
@@ -22,10 +27,14 @@ import time
 from typing import Any
 
 import mcp_types as types
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
+from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from convergio import __version__
 
 from ._graphs import GET_RUN, MAX_WAIT_S, RUN_PREFIX, RUN_WAIT_S, GraphEntry, GraphRuns
 
@@ -74,8 +83,9 @@ def graphs_app(runs: GraphRuns) -> ASGIApp:
 
 @functools.cache
 def _server() -> Server[Any]:
-    return Server(
+    server: Server[Any] = Server(
         "convergio",
+        version=__version__,  # serverInfo.version: the SDK sends "" unless told
         instructions=(
             "Each run.<graph> tool starts a run of a Convergio graph of AI agents and waits "
             f"up to {RUN_WAIT_S:g} s for it; follow a run still going with get_run."
@@ -83,6 +93,28 @@ def _server() -> Server[Any]:
         on_list_tools=_list_tools,
         on_call_tool=_call_tool,
     )
+    server.middleware.append(_named_params)
+    return server
+
+
+async def _named_params(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Bad params as -32602 naming the member (the SDK answers "Invalid request parameters" and
+    nothing else, so a client cannot tell which member it got wrong). Only the member's path and
+    pydantic's one-line reason go out, never the value sent."""
+    try:
+        return await call_next(ctx)
+    except ValidationError as exc:
+        raise MCPError(types.INVALID_PARAMS, f"Invalid params: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    if not errors:
+        return "the params do not match the method"
+    first = errors[0]
+    path = ".".join(str(part) for part in first.get("loc", ()) if part != "params")
+    reason = str(first.get("msg", "invalid")).splitlines()[0][:200]
+    return f"{path}: {reason}" if path else reason
 
 
 def _runs() -> GraphRuns:
