@@ -54,6 +54,19 @@ param keyVaultNetworkDefaultAction string = 'Allow'
 @description('HTTPS URL of the app package to deploy (`make package`; default: the latest release asset). Empty: the template creates the app without code, and `azd deploy` publishes it.')
 param packageUri string = 'https://github.com/convergio/convergio-core/releases/latest/download/convergio-app.zip'
 
+@secure()
+@description('One-time setup code that claims the fresh installation in the console (its setup page). Default: a new random GUID at every deployment, stored only as the Key Vault secret convergio-setup-code, which the deployer may read.')
+param setupCode string = newGuid() // checkov:skip=CKV_AZURE_131: generated per deployment (newGuid()), not a hardcoded value
+
+@description('Object id of the person (or pipeline) who may read the setup code in the portal: Key Vault Reader on the vault and Key Vault Secrets User on the setup code secret. azd passes the signed-in principal (AZURE_PRINCIPAL_ID, main.parameters.json). Empty: nobody is granted; a Key Vault administrator reads it.')
+param deployerObjectId string = ''
+
+@description('Optional: application (client) ID of an Entra app registration, for Microsoft sign-in in front of the app (App Service Authentication). Empty: no sign-in, API keys only.')
+param entraClientId string = ''
+
+@description('Optional: Entra tenant (directory) ID of that app registration. Empty: the subscription\'s tenant.')
+param entraTenantId string = ''
+
 @description('Optional contact e-mail of the person who runs this deployment; recorded as the admin-contact tag.')
 param adminContactEmail string = ''
 
@@ -145,6 +158,8 @@ module keyVault './core/keyvault.bicep' = {
     networkDefaultAction: keyVaultNetworkDefaultAction
     principalId: identity.outputs.principalId
     identityId: identity.outputs.id
+    setupCode: setupCode
+    deployerObjectId: deployerObjectId
   }
 }
 
@@ -194,6 +209,9 @@ module api './app/function.bicep' = {
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     durableTaskSchedulerEndpoint: useDurableTaskScheduler ? scheduler.outputs.endpoint : ''
     packageUri: packageUri
+    setupCodeUri: keyVault.outputs.setupCodeUri
+    entraClientId: entraClientId
+    entraTenantId: empty(entraTenantId) ? subscription().tenantId : entraTenantId
   }
 }
 
@@ -211,6 +229,10 @@ output KEY_VAULT_URL string = keyVault.outputs.uri
 output COSMOS_ENDPOINT string = cosmos.outputs.endpoint
 output COSMOS_DATABASE string = cosmos.outputs.databaseName
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.connectionString
-// Where the school goes next: the console, served by the app itself.
+// Where the school goes next: the console, served by the app itself, and its setup page,
+// which takes the one-time code from the Key Vault secret.
 output CONVERGIO_CONSOLE_URL string = api.outputs.consoleUrl
-output NEXT_STEPS string = empty(packageUri) ? 'No package was deployed: run `azd deploy` (or `func azure functionapp publish ${api.outputs.name}`), then open ${api.outputs.consoleUrl}' : 'Open ${api.outputs.consoleUrl}, then add your AI provider key as a connection (PUT /api/v1/tenants/me/connections/{name}) or as a secret in your Key Vault ${keyVault.outputs.uri}. See infra/README.md.'
+output CONVERGIO_SETUP_URL string = api.outputs.setupUrl
+output SETUP_CODE_LOCATION string = 'Key Vault ${names.keyVault} > Objects > Secrets > ${keyVault.outputs.setupCodeName}'
+output ENTRA_REDIRECT_URI string = api.outputs.entraRedirectUri
+output NEXT_STEPS string = empty(packageUri) ? 'No package was deployed: run `azd deploy` (or `func azure functionapp publish ${api.outputs.name}`). Then read the one-time setup code in the Azure portal (Key Vault ${names.keyVault} > Objects > Secrets > convergio-setup-code > current version > Show Secret Value) and enter it at ${api.outputs.setupUrl}.' : '1. Read the one-time setup code in the Azure portal: Key Vault ${names.keyVault} > Objects > Secrets > convergio-setup-code > current version > Show Secret Value (the deployer may read that secret). 2. Open ${api.outputs.setupUrl}, enter the code and name your school: you become its first admin, and the code stops working. 3. In the console add your AI provider key (Connections), then create teacher keys (Keys) and invite members (Members). Microsoft sign-in: register an app with redirect URI ${api.outputs.entraRedirectUri} and deploy again with entraClientId. See infra/README.md.'

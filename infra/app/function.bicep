@@ -29,6 +29,17 @@ param durableTaskSchedulerEndpoint string
 @description('HTTPS URL of the app package (`make package`, a release asset) to deploy with the app; empty: no code is deployed (azd deploy or func publish does it).')
 param packageUri string
 
+@description('Versionless URI of the Key Vault secret that holds the one-time setup code (keyvault module output).')
+param setupCodeUri string
+
+@description('Application (client) ID of the Entra app registration for sign-in; empty: no App Service Authentication, and the app trusts no principal headers.')
+param entraClientId string
+
+@description('Entra tenant (directory) ID that issues the sign-in tokens.')
+param entraTenantId string
+
+var useEntraSignIn = !empty(entraClientId)
+
 var useScheduler = !empty(durableTaskSchedulerEndpoint)
 
 // Names the code reads (infra/app-settings.names.json, checked against
@@ -41,6 +52,13 @@ var convergioSettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   // numba caches compiled code next to the package, which is read-only on Azure.
   NUMBA_CACHE_DIR: '/tmp/numba-cache'
+  // The one-time code that claims the fresh installation: a Key Vault reference, resolved by the
+  // platform with keyVaultReferenceIdentity, so the value is in the vault only, not in the app's
+  // configuration. If it cannot be resolved the app sees this literal text, never a code.
+  CONVERGIO_SETUP_CODE: '@Microsoft.KeyVault(SecretUri=${setupCodeUri})'
+  // X-MS-CLIENT-PRINCIPAL headers are trusted only behind App Service Authentication (below),
+  // which strips client-sent ones.
+  CONVERGIO_TRUST_PRINCIPAL_HEADERS: useEntraSignIn ? 'true' : 'false'
 }
 
 // Platform settings: identity-based host storage and Entra ID telemetry ingestion.
@@ -154,6 +172,55 @@ resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
   }
 }
 
+// Entra sign-in (App Service Authentication, "Easy Auth"), only with an app registration:
+// ARM cannot create one (that is Microsoft Graph), so the school creates it in the portal and
+// passes its client id (infra/README.md). Anonymous requests still reach the app, because
+// API keys (Authorization: Bearer) must keep working; a signed-in browser arrives with the
+// platform's X-MS-CLIENT-PRINCIPAL headers. No client secret: sign-in uses the ID token
+// (the registration enables ID tokens). Tokens are kept in the token store (/.auth/me).
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = if (useEntraSignIn) {
+  // checkov:skip=CKV_AZURE_13: this resource is the App Service Authentication (authsettingsV2) itself; checkov reads site-style auth properties
+  // checkov:skip=CKV_AZURE_63: HTTP logging is a site property; authsettingsV2 is not a site: checkov applies its site checks to every Microsoft.Web/sites/config
+  // checkov:skip=CKV_AZURE_65: detailed error messages are a site property; authsettingsV2 is not a site: checkov applies its site checks to every Microsoft.Web/sites/config
+  // checkov:skip=CKV_AZURE_66: failed request tracing is a site property; authsettingsV2 is not a site: checkov applies its site checks to every Microsoft.Web/sites/config
+  // checkov:skip=CKV_AZURE_80: no .NET Framework here (Python); authsettingsV2 is not a site: checkov applies its site checks to every Microsoft.Web/sites/config
+  // checkov:skip=CKV_AZURE_88: Azure Files is a site property, and Flex Consumption uses none; authsettingsV2 is not a site: checkov applies its site checks to every Microsoft.Web/sites/config
+  // checkov:skip=CKV_AZURE_222: public access is the site's (suppressed there with its reason); authsettingsV2 is not a site: checkov applies its site checks to every Microsoft.Web/sites/config
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: entraClientId
+          openIdIssuer: 'https://login.microsoftonline.com/${entraTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${entraClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: true
+      }
+    }
+  }
+}
+
 // The code: OneDeploy fetches the zip at packageUri and Flex Consumption stores it in the
 // deployment container (functionAppConfig.deployment.storage) with the app's identity, so this
 // runs after the container and the Storage Blob Data Owner assignment exist: the module takes
@@ -164,6 +231,10 @@ resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
 resource packageDeployment 'Microsoft.Web/sites/extensions@2024-04-01' = if (!empty(packageUri)) {
   parent: functionApp
   name: 'onedeploy'
+  // a change of the auth settings restarts the app: deploy the code after it, not during it
+  dependsOn: [
+    authSettings
+  ]
   properties: {
     packageUri: packageUri
     remoteBuild: false
@@ -173,3 +244,5 @@ resource packageDeployment 'Microsoft.Web/sites/extensions@2024-04-01' = if (!em
 output name string = functionApp.name
 output url string = 'https://${functionApp.properties.defaultHostName}'
 output consoleUrl string = 'https://${functionApp.properties.defaultHostName}/api/app/'
+output setupUrl string = 'https://${functionApp.properties.defaultHostName}/api/app/setup'
+output entraRedirectUri string = 'https://${functionApp.properties.defaultHostName}/.auth/login/aad/callback'

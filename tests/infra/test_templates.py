@@ -21,6 +21,7 @@ import pytest
 
 from convergio.controlplane import CONTAINERS
 from convergio.settings import SETTING_NAMES
+from tests.infra import _arm as arm
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -43,6 +44,12 @@ ROLE_IDS = {
     "3913510d-42f4-4e42-8a64-420c390055eb",  # Monitoring Metrics Publisher
     "0ad04412-c4d5-4796-b79c-f76d14c8d402",  # Durable Task Data Contributor
 }
+# Roles the deployer gets, to read the one-time setup code in the portal (and nothing else).
+DEPLOYER_ROLE_IDS = {
+    "21090545-7ca7-4776-b22c-e363652d74d2",  # Key Vault Reader (metadata: list the vault's secrets)
+    "4633458b-17de-408a-b874-0445c86b69e6",  # Key Vault Secrets User (on the setup code secret only)
+}
+SETUP_CODE_SECRET = "convergio-setup-code"
 DTS_TYPE_OVERRIDE = "AzureFunctionsJobHost__extensions__durableTask__storageProvider__type"
 # Only main.bicep (subscription scope) creates the resource group; azuredeploy.json
 # deploys into one (see its metadata.scope).
@@ -88,15 +95,22 @@ def setting_names() -> list[str]:
     return json.loads((INFRA / "app-settings.names.json").read_text(encoding="utf-8"))
 
 
+def resource_body(resource: dict[str, Any]) -> dict[str, Any]:
+    """A Bicep resource's body, also inside a loop or under an `if (...)` condition."""
+    body: dict[str, Any] = resource["config"]
+    if "loop_type" in body:
+        body = body["config"]
+    if "condition" in body:
+        body = body["config"]
+    return body
+
+
 def bicep_resources() -> list[tuple[str, dict[str, Any]]]:
-    """(type, body) of every resource in main.bicep and its modules; loops unwrapped."""
+    """(type, body) of every resource in main.bicep and its modules; loops and conditions unwrapped."""
     found = []
     for tree in bicep_files().values():
         for resource in (tree.get("resources") or {}).values():
-            body = resource["config"]
-            if "loop_type" in body:
-                body = body["config"]
-            found.append((resource["type"], body))
+            found.append((resource["type"], resource_body(resource)))
     return found
 
 
@@ -407,9 +421,9 @@ def test_role_assignments_cover_every_role_in_both_templates() -> None:
     role_vars: dict[str, str] = {}
     for tree in bicep_files().values():
         for name, var in (tree.get("variables") or {}).items():
-            if isinstance(var["value"], str) and var["value"] in ROLE_IDS:
+            if isinstance(var["value"], str) and var["value"] in ROLE_IDS | DEPLOYER_ROLE_IDS:
                 role_vars[name] = var["value"]
-    assert set(role_vars.values()) == ROLE_IDS
+    assert set(role_vars.values()) == ROLE_IDS | DEPLOYER_ROLE_IDS
     assigned = set()
     for rtype, body in bicep_resources():
         if rtype in (
@@ -418,26 +432,38 @@ def test_role_assignments_cover_every_role_in_both_templates() -> None:
         ):
             guid = body["name"]["function"]
             assert guid["type"] == "guid"
-            args = list(guid["parameters"].values())
-            assert args[1] == "identityId"  # guid(scope, identityId, roleId), as in ARM
+            args = [dotted(arg) for arg in guid["parameters"].values()]
+            # guid(scope, identityId, roleId) as in ARM; deployer: guid(scope, deployerObjectId, roleId)
+            principal = "identityId" if role_vars[args[2]] in ROLE_IDS else DEPLOYER
+            assert args[1] == principal, args
             assigned.add(role_vars[args[2]])
-    assert assigned == ROLE_IDS
+    assert assigned == ROLE_IDS | DEPLOYER_ROLE_IDS
     template = arm_template()
-    assert set(template["variables"]["roles"].values()) == ROLE_IDS
+    assert set(template["variables"]["roles"].values()) == ROLE_IDS | DEPLOYER_ROLE_IDS
     arm_assigned = set()
     for rtype, resource in arm_resources(template):
         if rtype.lower().endswith("roleassignments"):
             match = re.search(r"guid\(.*variables\('roles'\)\.(\w+)\)", resource["name"])
             assert match, resource["name"]
             arm_assigned.add(template["variables"]["roles"][match.group(1)])
-    assert arm_assigned == ROLE_IDS
+    assert arm_assigned == ROLE_IDS | DEPLOYER_ROLE_IDS
+
+
+# The deployer's assignments are named guid(scope, deployerObjectId, role): in ARM an empty
+# deployerObjectId is deployer().objectId, in Bicep azd passes its signed-in principal.
+DEPLOYER = "deployerObjectId"
 
 
 def dotted(expression: Any) -> Any:
-    """``a.b.c`` from pycep's nested property accessors (other expressions unchanged)."""
+    """``a.b.c`` from pycep's nested property accessors (other expressions unchanged);
+    a call without arguments reads ``f()``, as in ``deployer().objectId``."""
     if isinstance(expression, dict) and expression.get("operator", {}).get("type") == "property_accessor":
         operands = expression["operator"]["operands"]
         return f"{dotted(operands['operand_1'])}.{dotted(operands['operand_2'])}"
+    if isinstance(expression, dict) and set(expression) == {"function"}:
+        function = expression["function"]
+        if all(value is None for value in function["parameters"].values()):
+            return f"{function['type']}()"
     return expression
 
 
@@ -466,7 +492,7 @@ def _bicep_role_assignment_names() -> set[tuple[str, str, str]]:
         for resource in resources.values():
             if not resource["type"].endswith(("/roleAssignments", "/sqlRoleAssignments")):
                 continue
-            guid = resource["config"]["name"]["function"]
+            guid = resource_body(resource)["name"]["function"]
             assert guid["type"] == "guid"
             scope, identity, role = (dotted(arg) for arg in guid["parameters"].values())
             symbol, _, attribute = scope.partition(".")
@@ -475,20 +501,33 @@ def _bicep_role_assignment_names() -> set[tuple[str, str, str]]:
     return found
 
 
-ARM_ASSIGNMENT_NAME = re.compile(
-    r"guid\(resourceId\('(?P<scope>[^']+)', variables\('names'\)\.\w+\), "
-    r"resourceId\('Microsoft\.ManagedIdentity/userAssignedIdentities', variables\('names'\)\.identity\), "
-    r"variables\('roles'\)\.(?P<role>\w+)\)"
-)
-
-
 def _arm_role_assignment_names(template: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(scope resource type, principal, role id) of each ARM role assignment, after checking that its
+    evaluated name is guid(scope id, principal key, role id): the identity's resource id for the app's
+    identity (never its principal id, which ARM cannot use in a name), deployer().objectId for the
+    deployer. The tuples read as the Bicep ones do, so the two sets compare."""
+    evaluated = arm.Template(template, {"environmentName": "school", "useDurableTaskScheduler": True})
+    identity_id = evaluated.evaluate(
+        "resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', variables('names').identity)"
+    )
     found = set()
-    for rtype, resource in arm_resources(template):
-        if rtype.endswith(("/roleAssignments", "/sqlRoleAssignments")):
-            match = ARM_ASSIGNMENT_NAME.search(resource["name"])
-            assert match, resource["name"]
-            found.add((match["scope"], "identityId", template["variables"]["roles"][match["role"]]))
+    for resource in evaluated.deployed():
+        if not resource.type.endswith(("/roleAssignments", "/sqlRoleAssignments")):
+            continue
+        properties = resource.properties
+        if resource.type == "Microsoft.Authorization/roleAssignments":
+            scope_id = resource.id.rsplit("/providers/Microsoft.Authorization/", 1)[0]
+        else:
+            scope_id = properties["scope"]
+        principal = properties["principalId"]
+        if principal == arm.DEPLOYER_OBJECT_ID:
+            key, kind = arm.DEPLOYER_OBJECT_ID, DEPLOYER
+        else:
+            assert str(principal) == f"<reference {identity_id}>.principalId", principal
+            key, kind = identity_id, "identityId"
+        role = properties["roleDefinitionId"].rsplit("/", 1)[-1]
+        assert resource.name.rsplit("/", 1)[-1] == arm._guid(scope_id, key, role), resource.raw["name"]
+        found.add((evaluated.scope_type(scope_id), kind, role))
     return found
 
 
@@ -496,11 +535,17 @@ def test_role_assignment_names_are_computed_the_same_way_in_both_templates() -> 
     """guid(scope id, identity resource id, role id) in both: one name per assignment, whichever route.
 
     Different formulas (principal id in one, identity id in the other) give one assignment two
-    names, and the second route into a resource group fails with RoleAssignmentExists.
+    names, and the second route into a resource group fails with RoleAssignmentExists. The
+    deployer's two assignments (to read the setup code) are guid(scope id, deployerObjectId, role id)
+    in both (ARM: deployer().objectId when that parameter is empty).
     """
     bicep = _bicep_role_assignment_names()
-    assert len(bicep) == len(ROLE_IDS)
-    assert {identity for _, identity, _ in bicep} == {"identityId"}
+    assert len(bicep) == len(ROLE_IDS | DEPLOYER_ROLE_IDS)
+    assert {role for _, identity, role in bicep if identity == "identityId"} == ROLE_IDS
+    assert {(scope, role) for scope, identity, role in bicep if identity == DEPLOYER} == {
+        ("Microsoft.KeyVault/vaults", "21090545-7ca7-4776-b22c-e363652d74d2"),
+        ("Microsoft.KeyVault/vaults/secrets", "4633458b-17de-408a-b874-0445c86b69e6"),
+    }
     assert bicep == _arm_role_assignment_names(arm_template())
     main = bicep_files()["main.bicep"]
     for name, module in main["modules"].items():
@@ -521,46 +566,46 @@ def test_role_assignment_names_are_computed_the_same_way_in_both_templates() -> 
         _arm_role_assignment_names(drifted)
 
 
-def _arm_id(resource: dict[str, Any]) -> str:
-    """The dependsOn expression that names an ARM resource of this template."""
-    name = resource["name"].removeprefix("[").removesuffix("]")
-    if resource["type"] == "Microsoft.Authorization/roleAssignments":
-        scope = re.fullmatch(r"\[format\('([^']+)/\{0\}', (.+)\)\]", resource["scope"])
-        assert scope, resource["scope"]
-        scope_id = f"resourceId('{scope.group(1)}', {scope.group(2)})"
-        return f"[extensionResourceId({scope_id}, 'Microsoft.Authorization/roleAssignments', {name})]"
-    if resource["type"] == "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments":
-        parts = re.fullmatch(r"format\('\{0\}/\{1\}', (variables\('names'\)\.cosmos), (guid\(.+\))\)", name)
-        assert parts, name
-        return f"[resourceId('{resource['type']}', {parts.group(1)}, {parts.group(2)})]"
-    raise AssertionError(resource["type"])
+def _evaluated(**parameters: Any) -> arm.Template:
+    return arm.Template(arm_template(), {"environmentName": "school", **parameters})
+
+
+def _one(resources: list[arm.Deployed], rtype: str, name_end: str = "") -> arm.Deployed:
+    matches = [r for r in resources if r.type == rtype and r.id.endswith(name_end)]
+    assert len(matches) == 1, f"expected one {rtype} *{name_end}, found {len(matches)}"
+    return matches[0]
 
 
 def test_arm_site_waits_for_its_deployment_container_and_role_assignments() -> None:
     """In Bicep the api module takes outputs of every module, so the site comes after all of them.
 
     The ARM twin must say so: Flex Consumption reads the package from the deployment container
-    with the app's identity, and the app starts using Key Vault, Cosmos DB and storage at once.
+    with the app's identity, and the app starts using Key Vault, Cosmos DB and storage at once
+    (and resolves its setup code, a Key Vault reference, with that identity).
     """
-    template = arm_template()
-    site = only(arm_resources(template), "Microsoft.Web/sites")
-    depends = set(site["dependsOn"])
-    container = (
-        "[resourceId('Microsoft.Storage/storageAccounts/blobServices/containers', "
-        "variables('names').storage, 'default', variables('deploymentContainerName'))]"
-    )
-    assert container in depends
-    assignments = [
-        r for t, r in arm_resources(template) if t.endswith(("/roleAssignments", "/sqlRoleAssignments"))
-    ]
-    assert len(assignments) == len(ROLE_IDS)
-    missing = {_arm_id(r) for r in assignments} - depends
-    assert not missing, missing
+    for scheduler in (False, True):
+        evaluated = _evaluated(useDurableTaskScheduler=scheduler)
+        resources = evaluated.deployed()
+        site = _one(resources, "Microsoft.Web/sites")
+        container = _one(resources, "Microsoft.Storage/storageAccounts/blobServices/containers")
+        assert container.id in site.depends_on
+        identity_assignments = [
+            r
+            for r in resources
+            if r.type.endswith(("/roleAssignments", "/sqlRoleAssignments"))
+            and r.properties["principalId"] != arm.DEPLOYER_OBJECT_ID
+        ]
+        assert len(identity_assignments) == len(ROLE_IDS) - (0 if scheduler else 1)
+        missing = {r.id for r in identity_assignments} - set(site.depends_on)
+        assert not missing, missing
+        secret = _one(resources, "Microsoft.KeyVault/vaults/secrets")
+        assert secret.id in site.depends_on
     # in Bicep the api module depends on every module that holds an assignment (through outputs)
     main = bicep_files()["main.bicep"]
     api_params = module_body(main["modules"]["api"])["params"]
     assert module_references(api_params) == set(main["modules"]) - {"api"}
     assert dotted(api_params["deploymentContainerUrl"]) == "storage.outputs.deploymentContainerUrl"
+    assert dotted(api_params["setupCodeUri"]) == "keyVault.outputs.setupCodeUri"
 
 
 def test_durable_task_scheduler_is_optional_in_both_templates() -> None:
@@ -678,7 +723,12 @@ def test_create_ui_definition_matches_azuredeploy() -> None:
         "maximumInstanceCount",
         "keyVaultPublicNetworkAccess",
         "keyVaultNetworkDefaultAction",
+        "entraClientId",
+        "entraTenantId",
+        "packageUri",
     }
+    # the setup code is never typed into the wizard: the template generates it
+    assert "setupCode" not in outputs
     assert outputs["location"] == "[location()]"
     allowed = ui["parameters"]["config"]["basics"]["location"]["allowedValues"]
     assert allowed == params["allowedLocations"]["defaultValue"]
@@ -748,11 +798,17 @@ def test_azure_yaml_and_parameters_for_azd() -> None:
 
 def test_parameters_agree_between_templates() -> None:
     bicep = bicep_files()["main.bicep"]["parameters"]
-    arm = arm_template()["parameters"]
+    arm_params = arm_template()["parameters"]
     # resourceGroupName only exists at subscription scope
-    assert set(arm) == set(bicep) - {"resourceGroupName"}
-    for name, param in arm.items():
-        assert param.get("defaultValue") == bicep[name]["default"], name
+    assert set(arm_params) == set(bicep) - {"resourceGroupName"}
+    for name, param in arm_params.items():
+        if name == "setupCode":  # a function, not a value: newGuid() in both
+            assert param["defaultValue"] == "[newGuid()]"
+            assert bicep[name]["default"] == {"function": {"type": "new_guid"}}
+        else:
+            assert param.get("defaultValue") == bicep[name]["default"], name
+        secure = {"type": "secure"} in bicep[name]["decorators"]
+        assert (param["type"] == "securestring") == secure, name
 
 
 def test_the_usage_containers_partition_key_is_a_field_of_the_ledgers_documents() -> None:
@@ -804,7 +860,11 @@ def test_both_templates_deploy_the_package_from_package_uri() -> None:
     assert arm_deploy["name"] == "[format('{0}/onedeploy', variables('names').functionApp)]"
     assert arm_deploy["condition"] == "[not(empty(parameters('packageUri')))]"
     assert arm_deploy["properties"] == {"packageUri": "[parameters('packageUri')]", "remoteBuild": False}
-    assert arm_deploy["dependsOn"] == ["[resourceId('Microsoft.Web/sites', variables('names').functionApp)]"]
+    assert arm_deploy["dependsOn"] == [
+        "[resourceId('Microsoft.Web/sites', variables('names').functionApp)]",
+        "[resourceId('Microsoft.Web/sites/config', variables('names').functionApp, 'authsettingsV2')]",
+    ]
+    assert [dotted(d) for d in body["dependsOn"]] == ["authSettings"]
     # azd deploys the working tree itself: its parameters turn the release package off
     parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
     assert parameters["packageUri"]["value"] == ""
@@ -819,7 +879,7 @@ def test_outputs_name_the_console_and_the_next_step() -> None:
         == "https://${functionApp.properties.defaultHostName}/api/app/"
     )
     steps = outputs["NEXT_STEPS"]["value"]["operator"]["operands"]
-    assert "azd deploy" in steps["true_value"] and "${api.outputs.consoleUrl}" in steps["false_value"]
+    assert "azd deploy" in steps["true_value"] and "${api.outputs.setupUrl}" in steps["false_value"]
     arm = arm_template()["outputs"]
     host = (
         "reference(resourceId('Microsoft.Web/sites', variables('names').functionApp), "
@@ -827,7 +887,7 @@ def test_outputs_name_the_console_and_the_next_step() -> None:
     )
     assert arm["CONVERGIO_CONSOLE_URL"]["value"] == f"[format('https://{{0}}/api/app/', {host})]"
     assert arm["NEXT_STEPS"]["value"].startswith("[if(empty(parameters('packageUri')), ")
-    assert "https://{0}/api/app/" in arm["NEXT_STEPS"]["value"]
+    assert "https://{1}/api/app/setup" in arm["NEXT_STEPS"]["value"]
     # the route the console is served on is the one the outputs name
     web = (ROOT / "convergio" / "api" / "_web.py").read_text(encoding="utf-8")
     assert 'route="app/{*path}"' in web
@@ -835,3 +895,343 @@ def test_outputs_name_the_console_and_the_next_step() -> None:
         json.loads((ROOT / "host.json").read_text(encoding="utf-8"))["extensions"]["http"]["routePrefix"]
         == "api"
     )
+
+
+# ---------------------------------------------------------------- claim and sign-in (issue 20)
+
+CLIENT_ID = "11111111-2222-3333-4444-555555555555"
+OTHER_TENANT = "99999999-8888-7777-6666-555555555555"
+
+
+def bicep_value(node: Any, env: dict[str, Any]) -> Any:
+    """Evaluate the part of pycep's Bicep AST these templates use, with names bound in ``env``:
+    names and dotted names, ``${...}`` interpolation, !, ?:, empty(), objects and arrays."""
+    if node is None or isinstance(node, bool | int):
+        return node
+    if isinstance(node, str):
+        if node in env:
+            return env[node]
+        return re.sub(r"\$\{([^}]+)\}", lambda m: str(env[m.group(1)]), node)
+    if isinstance(node, list):
+        return [bicep_value(item, env) for item in node]
+    name = dotted(node)
+    if isinstance(name, str):
+        return env[name]
+    if set(node) == {"operator"}:
+        operator = node["operator"]
+        operands = operator["operands"]
+        if operator["type"] == "not":
+            return not bicep_value(operands["bool_value"], env)
+        if operator["type"] == "conditional":
+            branch = "true_value" if bicep_value(operands["condition"], env) else "false_value"
+            return bicep_value(operands[branch], env)
+        raise NotImplementedError(operator["type"])
+    if set(node) == {"function"}:
+        function = node["function"]
+        if function["type"] == "empty":
+            return len(bicep_value(function["parameters"]["item_to_test"], env)) == 0
+        raise NotImplementedError(function["type"])
+    return {key: bicep_value(value, env) for key, value in node.items()}
+
+
+def _bicep_function_env(client_id: str, tenant_id: str, evaluated: arm.Template) -> dict[str, Any]:
+    """app/function.bicep's inputs as main.bicep passes them, with the Azure-side values ARM sees."""
+    main = bicep_files()["main.bicep"]
+    api = module_body(main["modules"]["api"])["params"]
+    function = bicep_files()["app/function.bicep"]
+    host = evaluated.evaluate(
+        "reference(resourceId('Microsoft.Web/sites', variables('names').functionApp)).defaultHostName"
+    )
+    vault_uri = evaluated.evaluate(
+        "reference(resourceId('Microsoft.KeyVault/vaults', variables('names').keyVault)).vaultUri"
+    )
+    keyvault = bicep_files()["core/keyvault.bicep"]
+    secret_uri = bicep_value(
+        keyvault["outputs"]["setupCodeUri"]["value"],
+        {
+            "vault.properties.vaultUri": vault_uri,
+            "setupCodeSecret.name": keyvault["parameters"]["setupCodeName"]["default"],
+        },
+    )
+    env: dict[str, Any] = {
+        "entraClientId": client_id,
+        "entraTenantId": bicep_value(
+            api["entraTenantId"], {"entraTenantId": tenant_id, "subscription().tenantId": arm.TENANT_ID}
+        ),
+        "setupCodeUri": secret_uri,
+        "functionApp.properties.defaultHostName": host,
+        "functionApp.name": evaluated.evaluate("variables('names').functionApp"),
+    }
+    for name in ("useEntraSignIn",):
+        env[name] = bicep_value(function["variables"][name]["value"], env)
+    return env
+
+
+def _setting(resources: list[arm.Deployed], name: str) -> str:
+    site = _one(resources, "Microsoft.Web/sites")
+    values = [s["value"] for s in site.properties["siteConfig"]["appSettings"] if s["name"] == name]
+    assert len(values) == 1, name
+    return str(values[0])
+
+
+def test_setup_code_is_a_key_vault_secret_the_app_reads_by_reference() -> None:
+    """The code is generated per deployment, kept only in the vault, and reaches the app as a Key
+    Vault reference that the platform resolves with the app's identity."""
+    main = bicep_files()["main.bicep"]
+    assert {"type": "secure"} in main["parameters"]["setupCode"]["decorators"]
+    assert module_body(main["modules"]["keyVault"])["params"]["setupCode"] == "setupCode"
+    keyvault = bicep_files()["core/keyvault.bicep"]
+    assert {"type": "secure"} in keyvault["parameters"]["setupCode"]["decorators"]
+    assert keyvault["parameters"]["setupCodeName"]["default"] == SETUP_CODE_SECRET
+    secret = keyvault["resources"]["setupCodeSecret"]
+    assert secret["type"] == "Microsoft.KeyVault/vaults/secrets"
+    body = secret["config"]
+    assert (body["parent"], body["name"]) == ("vault", "setupCodeName")
+    assert body["properties"] == {"value": "setupCode", "contentType": "text/plain"}
+    assert (
+        bicep_files()["app/function.bicep"]["resources"]["functionApp"]["config"]["properties"][
+            "keyVaultReferenceIdentity"
+        ]
+        == "identityId"
+    )
+
+    template = arm_template()
+    assert template["parameters"]["setupCode"]["type"] == "securestring"
+    assert template["variables"]["setupCodeName"] == SETUP_CODE_SECRET
+    code = "a-code-only-the-vault-holds"
+    for parameters in ({}, {"setupCode": code}):
+        evaluated = _evaluated(**parameters)
+        resources = evaluated.deployed()
+        expected_code = parameters.get("setupCode", arm.NEW_GUID)  # default: newGuid()
+        vault = _one(resources, "Microsoft.KeyVault/vaults")
+        secret_resource = _one(resources, "Microsoft.KeyVault/vaults/secrets")
+        assert secret_resource.id == f"{vault.id}/secrets/{SETUP_CODE_SECRET}"
+        assert secret_resource.properties == {"value": expected_code, "contentType": "text/plain"}
+        reference = (
+            f"@Microsoft.KeyVault(SecretUri=https://{vault.name}.vault.azure.net/secrets/{SETUP_CODE_SECRET})"
+        )
+        assert _setting(resources, "CONVERGIO_SETUP_CODE") == reference
+        # identical in main.bicep's route
+        env = _bicep_function_env("", "", evaluated)
+        settings = bicep_files()["app/function.bicep"]["variables"]["convergioSettings"]["value"]
+        assert bicep_value(settings["CONVERGIO_SETUP_CODE"], env) == reference
+        # the platform resolves the reference as the app's identity, which may read the vault's secrets
+        site = _one(resources, "Microsoft.Web/sites")
+        identity = _one(resources, "Microsoft.ManagedIdentity/userAssignedIdentities")
+        assert site.properties["keyVaultReferenceIdentity"] == identity.id
+        assert (
+            f"{vault.id}/providers/Microsoft.Authorization/roleAssignments/"
+            + arm._guid(vault.id, identity.id, "b86a8fe4-44ce-4948-aee5-eccb2c155cd7")
+            in site.depends_on
+        )
+        # the code itself is in the vault only: not in any app setting, output or other resource
+        if parameters:
+            for resource in resources:
+                if resource is not secret_resource:
+                    assert code not in json.dumps(resource.properties, default=str), resource.id
+            assert code not in json.dumps(evaluated.outputs(), default=str)
+
+
+def test_the_deployer_may_read_the_setup_code_and_no_other_secret() -> None:
+    """Owner of a resource group has no data-plane access to a RBAC vault: the template lets the
+    deployer list the vault's secrets (Key Vault Reader, metadata only) and read the setup code's
+    value (Key Vault Secrets User on that one secret)."""
+    resources = _evaluated().deployed()
+    vault = _one(resources, "Microsoft.KeyVault/vaults")
+    secret = _one(resources, "Microsoft.KeyVault/vaults/secrets")
+    granted = {
+        (r.id.rsplit("/providers/Microsoft.Authorization/", 1)[0], r.properties["roleDefinitionId"][-36:])
+        for r in resources
+        if r.type == "Microsoft.Authorization/roleAssignments"
+        and r.properties["principalId"] == arm.DEPLOYER_OBJECT_ID
+    }
+    assert granted == {
+        (vault.id, "21090545-7ca7-4776-b22c-e363652d74d2"),
+        (secret.id, "4633458b-17de-408a-b874-0445c86b69e6"),
+    }
+    for r in resources:
+        if r.type == "Microsoft.Authorization/roleAssignments" and r.id.startswith(secret.id):
+            assert secret.id in r.depends_on
+            assert "principalType" not in r.properties  # a user or a pipeline's service principal
+    # an explicit principal instead of the deployer: the same names in both templates
+    given = "00000000-0000-0000-0000-00000000f00d"
+    named = {
+        r.name
+        for r in _evaluated(deployerObjectId=given).deployed()
+        if r.type == "Microsoft.Authorization/roleAssignments" and r.properties["principalId"] == given
+    }
+    assert named == {
+        arm._guid(vault.id, given, "21090545-7ca7-4776-b22c-e363652d74d2"),
+        arm._guid(secret.id, given, "4633458b-17de-408a-b874-0445c86b69e6"),
+    }
+    keyvault = bicep_files()["core/keyvault.bicep"]["resources"]
+    for symbol, scope in (("deployerReader", "vault"), ("deployerSetupCodeReader", "setupCodeSecret")):
+        condition = keyvault[symbol]["config"]["condition"]
+        assert bicep_value(condition, {DEPLOYER: ""}) is False
+        assert bicep_value(condition, {DEPLOYER: given}) is True
+        body = keyvault[symbol]["config"]["config"]
+        assert body["scope"] == scope
+        assert body["properties"]["principalId"] == DEPLOYER
+        assert "principalType" not in body["properties"]
+    main = bicep_files()["main.bicep"]
+    assert module_body(main["modules"]["keyVault"])["params"][DEPLOYER] == DEPLOYER
+    # azd fills it with its signed-in principal
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    assert parameters[DEPLOYER]["value"] == "${AZURE_PRINCIPAL_ID}"
+
+
+@pytest.mark.parametrize("tenant_id", ["", OTHER_TENANT])
+@pytest.mark.parametrize("client_id", ["", CLIENT_ID])
+def test_entra_sign_in_only_with_a_client_id(client_id: str, tenant_id: str) -> None:
+    """authsettingsV2 exists iff entraClientId is given, allows anonymous requests (API keys),
+    keeps tokens, and the app trusts principal headers exactly then; the same in both templates."""
+    evaluated = _evaluated(entraClientId=client_id, entraTenantId=tenant_id)
+    resources = evaluated.deployed()
+    auth = [r for r in resources if r.type == "Microsoft.Web/sites/config"]
+    trust = _setting(resources, "CONVERGIO_TRUST_PRINCIPAL_HEADERS")
+
+    function = bicep_files()["app/function.bicep"]
+    env = _bicep_function_env(client_id, tenant_id, evaluated)
+    bicep_auth = function["resources"]["authSettings"]["config"]
+    settings = function["variables"]["convergioSettings"]["value"]
+    assert bicep_value(settings["CONVERGIO_TRUST_PRINCIPAL_HEADERS"], env) == trust
+    assert bicep_value(bicep_auth["condition"], env) is bool(auth)
+
+    if not client_id:
+        assert auth == []
+        assert trust == "false"
+        return
+    assert trust == "true"
+    (config,) = auth
+    site = _one(resources, "Microsoft.Web/sites")
+    assert config.id == f"{site.id}/config/authsettingsV2"
+    assert config.properties == {
+        "platform": {"enabled": True},
+        "globalValidation": {"requireAuthentication": False, "unauthenticatedClientAction": "AllowAnonymous"},
+        "httpSettings": {"requireHttps": True},
+        "identityProviders": {
+            "azureActiveDirectory": {
+                "enabled": True,
+                "registration": {
+                    "clientId": client_id,
+                    "openIdIssuer": f"https://login.microsoftonline.com/{tenant_id or arm.TENANT_ID}/v2.0",
+                },
+                "validation": {"allowedAudiences": [f"api://{client_id}"]},
+            }
+        },
+        "login": {"tokenStore": {"enabled": True}},
+    }
+    assert bicep_auth["config"]["name"] == "authsettingsV2"
+    assert bicep_auth["config"]["parent"] == "functionApp"
+    assert bicep_value(bicep_auth["config"]["properties"], env) == config.properties
+
+
+@pytest.mark.parametrize("client_id", ["", CLIENT_ID])
+@pytest.mark.parametrize("scheduler", [False, True])
+def test_the_code_is_deployed_last(client_id: str, scheduler: bool) -> None:
+    """ARM creates resources in dependsOn order: every dependency names a resource of the template,
+    there is no cycle, and 'onedeploy' comes after the storage, its deployment container, the
+    app's role assignments, the setup code secret, the site and (with sign-in) its auth settings."""
+    evaluated = _evaluated(entraClientId=client_id, useDurableTaskScheduler=scheduler)
+    resources = evaluated.deployed()
+    order = arm.deployment_order(resources, evaluated.all_ids())
+    code = _one(resources, "Microsoft.Web/sites/extensions", "/extensions/onedeploy")
+    must_precede = [
+        _one(resources, "Microsoft.Storage/storageAccounts"),
+        _one(resources, "Microsoft.Storage/storageAccounts/blobServices/containers"),
+        _one(resources, "Microsoft.KeyVault/vaults/secrets"),
+        _one(resources, "Microsoft.Web/sites"),
+        *[
+            r
+            for r in resources
+            if r.type.endswith(("/roleAssignments", "/sqlRoleAssignments"))
+            and r.properties["principalId"] != arm.DEPLOYER_OBJECT_ID
+        ],
+        *[r for r in resources if r.type == "Microsoft.Web/sites/config"],
+    ]
+    assert len(must_precede) == 4 + len(ROLE_IDS) - (0 if scheduler else 1) + (1 if client_id else 0)
+    for resource in must_precede:
+        assert arm.before(resources, resource.id, code.id), resource.id
+        assert order.index(resource.id) < order.index(code.id)
+    # no code without a package
+    assert not [
+        r
+        for r in _evaluated(packageUri="", entraClientId=client_id).deployed()
+        if r.type == "Microsoft.Web/sites/extensions"
+    ]
+    # the check sees a missing dependency
+    drifted = copy.deepcopy(arm_template())
+    site = only(arm_resources(drifted), "Microsoft.Web/sites")
+    site["dependsOn"] = [d for d in site["dependsOn"] if "blobServices/containers" not in d]
+    drifted_resources = arm.Template(drifted, {"environmentName": "school"}).deployed()
+    container = _one(drifted_resources, "Microsoft.Storage/storageAccounts/blobServices/containers")
+    code = _one(drifted_resources, "Microsoft.Web/sites/extensions")
+    assert not arm.before(drifted_resources, container.id, code.id)
+
+
+@pytest.mark.parametrize("package_uri", ["", RELEASE_PACKAGE])
+def test_outputs_lead_the_school_to_the_setup_page(package_uri: str) -> None:
+    """Console URL, setup URL, redirect URI and next steps: the same text from both templates,
+    naming the vault and secret that hold the setup code (never the code)."""
+    evaluated = _evaluated(packageUri=package_uri, setupCode="never-in-an-output")
+    outputs = evaluated.outputs()
+    site = _one(evaluated.deployed(), "Microsoft.Web/sites")
+    vault = _one(evaluated.deployed(), "Microsoft.KeyVault/vaults")
+    host = f"https://{site.name}.azurewebsites.net"
+    assert outputs["CONVERGIO_CONSOLE_URL"] == f"{host}/api/app/"
+    assert outputs["CONVERGIO_SETUP_URL"] == f"{host}/api/app/setup"
+    assert outputs["ENTRA_REDIRECT_URI"] == f"{host}/.auth/login/aad/callback"
+    assert (
+        outputs["SETUP_CODE_LOCATION"] == f"Key Vault {vault.name} > Objects > Secrets > {SETUP_CODE_SECRET}"
+    )
+    steps = outputs["NEXT_STEPS"]
+    assert f"Key Vault {vault.name} > Objects > Secrets > {SETUP_CODE_SECRET}" in steps
+    assert f"{host}/api/app/setup" in steps
+    assert "never-in-an-output" not in json.dumps(outputs, default=str)
+
+    main = bicep_files()["main.bicep"]
+    function = bicep_files()["app/function.bicep"]
+    env = _bicep_function_env("", "", evaluated)
+    api_outputs = {f"api.outputs.{n}": bicep_value(o["value"], env) for n, o in function["outputs"].items()}
+    bicep_env = {
+        **api_outputs,
+        "packageUri": package_uri,
+        "names.keyVault": vault.name,
+        "keyVault.outputs.setupCodeName": SETUP_CODE_SECRET,
+    }
+    for name in (
+        "CONVERGIO_CONSOLE_URL",
+        "CONVERGIO_SETUP_URL",
+        "ENTRA_REDIRECT_URI",
+        "SETUP_CODE_LOCATION",
+    ):
+        assert bicep_value(main["outputs"][name]["value"], bicep_env) == outputs[name], name
+    assert bicep_value(main["outputs"]["NEXT_STEPS"]["value"], bicep_env) == steps
+
+
+def test_create_ui_definition_explains_the_setup_code_and_offers_sign_in() -> None:
+    elements = _ui_elements()
+    info = " ".join(
+        e["options"]["text"] for e in elements.values() if e["type"] == "Microsoft.Common.InfoBox"
+    )
+    for phrase in (
+        SETUP_CODE_SECRET,
+        "Key Vault",
+        "Show Secret Value",
+        "/api/app/setup",
+        "/.auth/login/aad/callback",
+    ):
+        assert phrase in info, phrase
+    params = arm_template()["parameters"]
+    package = elements["steps('advanced').packageUri"]
+    assert package["defaultValue"] == params["packageUri"]["defaultValue"] == RELEASE_PACKAGE
+    package_rule = re.compile(package["constraints"]["regex"])
+    assert package_rule.fullmatch(RELEASE_PACKAGE) and package_rule.fullmatch("")
+    assert not package_rule.fullmatch("http://example.org/app.zip")
+    for name in ("entraClientId", "entraTenantId"):
+        element = elements[f"steps('claim').{name}"]
+        assert element["defaultValue"] == params[name]["defaultValue"] == ""
+        assert element["constraints"]["required"] is False
+        rule = re.compile(element["constraints"]["regex"])
+        assert rule.fullmatch("") and rule.fullmatch(CLIENT_ID)
+        assert not rule.fullmatch("my-app") and not rule.fullmatch(CLIENT_ID + "0")
