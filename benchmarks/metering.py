@@ -140,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     import numpy as np
 
     from convergio.kernels import group_sums, group_sums_python
+    from convergio.kernels._rollup import warm_up
 
+    warm_up().join()  # rollup() takes NumPy until the kernels are compiled: measure the numba path
     console = Console(width=max(Console().width, 132))
     with _progress(console) as progress:
         records = synthetic_records(args.events, args.seed, progress)

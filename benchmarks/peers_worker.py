@@ -59,6 +59,16 @@ SYSTEMS = (
         "bare",
     ),
     System(
+        "convergio-http-poll",
+        "Convergio through HTTP: start + poll 10 Hz",
+        "product",
+        "benchmarks.peers_http",
+        "poll",
+    ),
+    System(
+        "convergio-http-sse", "Convergio through HTTP: start + SSE", "product", "benchmarks.peers_http", "sse"
+    ),
+    System(
         "langgraph-sqlite", "LangGraph + SqliteSaver (file)", "peers", "benchmarks.peers_langgraph", "sqlite"
     ),
     System("langgraph-memory", "LangGraph + InMemorySaver", "peers", "benchmarks.peers_langgraph", "memory"),

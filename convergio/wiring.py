@@ -13,22 +13,27 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from convergio.agents import ProviderResolver
-from convergio.controlplane import BlobPlane, CosmosPlane
 from convergio.errors import StoreUnavailable
-from convergio.metering import CosmosLedger, Ledger, PriceTable, SqliteLedger
-from convergio.plugins import PluginRegistry, PluginTools, TrustStore, load_native_plugins, open_registry
-from convergio.protocols import McpServerRegistry, McpToolSource
-from convergio.providers import Connection
-from convergio.quotas import QuotaStore, SpendGuard, open_quota_store
-from convergio.secrets import SecretStore, install_redaction, open_secret_store
 from convergio.settings import Settings, SettingsError, load_settings
-from convergio.streams import RunStream, open_run_stream
-from convergio.telemetry import configure_telemetry
-from convergio.tenants import ConnectionRegistry, TenantStore, open_tenant_store
-from convergio.tools import BUILTINS, Toolbox
-from convergio.webhooks import WebhookStore, open_webhook_store
+
+# The adapters are imported where they are built, not here: the API and the activities import
+# this module when the worker loads the app, and the adapters pull httpx (and through it rich
+# and click), wasmtime, cryptography and the cloud SDKs (issue 22: cold start).
+if TYPE_CHECKING:
+    from convergio.agents import ProviderResolver
+    from convergio.controlplane import BlobPlane, CosmosPlane
+    from convergio.metering import Ledger, PriceTable
+    from convergio.plugins import PluginRegistry
+    from convergio.protocols import McpToolSource
+    from convergio.providers import Connection
+    from convergio.quotas import QuotaStore, SpendGuard
+    from convergio.secrets import SecretStore
+    from convergio.streams import RunStream
+    from convergio.tenants import ConnectionRegistry, TenantStore
+    from convergio.tools import Toolbox
+    from convergio.webhooks import WebhookStore
 
 __all__ = ["Components", "Stores", "build", "components", "configure_logging", "open_planes", "open_stores"]
 
@@ -57,6 +62,8 @@ _CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure", "a2a", "httpx2",
 
 def configure_logging() -> None:
     """Mask key-like text in every log line, and keep SDK loggers (which log prompts) quiet."""
+    from convergio.secrets import install_redaction
+
     install_redaction()
     for name in _CHATTY:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
@@ -81,6 +88,8 @@ def open_planes(settings: Settings) -> tuple[CosmosPlane | None, BlobPlane | Non
     """The shared control plane when ``COSMOS_ENDPOINT`` is set; (None, None) on the embedded defaults."""
     if not settings.cosmos_endpoint:
         return None, None
+    from convergio.controlplane import BlobPlane, CosmosPlane
+
     cosmos = CosmosPlane.connect(
         settings.cosmos_endpoint,
         settings.cosmos_database,
@@ -104,6 +113,14 @@ def open_stores(settings: Settings, *, home: Path | None = None) -> Stores:
     ``home`` (the CLI's ``--home``) replaces ``settings.home`` for the embedded adapters and the
     caches; with ``COSMOS_ENDPOINT`` set nothing shared is kept there.
     """
+    from convergio.metering import CosmosLedger, SqliteLedger
+    from convergio.plugins import open_registry
+    from convergio.quotas import open_quota_store
+    from convergio.secrets import open_secret_store
+    from convergio.streams import open_run_stream
+    from convergio.tenants import open_tenant_store
+    from convergio.webhooks import open_webhook_store
+
     home = home or settings.home
     cosmos, blob = open_planes(settings)
     if cosmos is not None and not settings.key_vault_url and not settings.secrets_master_key:
@@ -132,6 +149,13 @@ def open_stores(settings: Settings, *, home: Path | None = None) -> Stores:
 
 def build(settings: Settings) -> Components:
     """Build every adapter the settings select (Key Vault when ``KEY_VAULT_URL`` is set...)."""
+    from convergio.agents import ProviderResolver
+    from convergio.metering import PriceTable
+    from convergio.protocols import McpServerRegistry, McpToolSource
+    from convergio.quotas import SpendGuard
+    from convergio.telemetry import configure_telemetry
+    from convergio.tenants import ConnectionRegistry
+
     configure_logging()
     configure_telemetry(
         connection_string=settings.appinsights_connection_string,
@@ -179,6 +203,9 @@ def build(settings: Settings) -> Components:
 
 def _toolbox(settings: Settings, plugins: PluginRegistry, mcp: McpToolSource) -> Toolbox:
     """Every source of tools, built-ins first so nothing can shadow them, then signed native plugins."""
+    from convergio.plugins import PluginTools, TrustStore, load_native_plugins
+    from convergio.tools import BUILTINS, Toolbox
+
     trusted = TrustStore.from_entries(settings.plugin_trusted_keys)
     native = load_native_plugins(settings.native_plugins, trusted)  # a refused plugin stops start-up
     return Toolbox([BUILTINS, native, PluginTools(plugins), mcp])
@@ -188,6 +215,8 @@ def _managed(settings: Settings) -> Connection | None:
     """The platform's own connection (``CONVERGIO_MANAGED_CONNECTION``, JSON), if it offers one."""
     if not settings.managed_connection.strip():
         return None
+    from convergio.providers import Connection
+
     try:
         return Connection(**json.loads(settings.managed_connection))
     except (ValueError, TypeError) as exc:

@@ -18,14 +18,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Generator
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState, TimerTask
 
-from convergio.graph import RECORD_PROGRESS, RECORD_RUN, RECORD_TASK, Command, GraphRun
-
 from .webhooks import announce_end, announce_waits
+
+if TYPE_CHECKING:
+    from convergio.graph import Command
 
 Steps = Generator[TaskBase, Any, dict[str, Any]]
 
@@ -36,6 +37,10 @@ class RunFailed(Exception):
 
 def agent_graph(context: df.DurableOrchestrationContext) -> Steps:
     """Run the graph in the input; returns the run's output document."""
+    # Imported at the first run, not when the worker loads the app: the graph package pulls
+    # pydantic models, Jinja and jsonschema (issue 22: cold start).
+    from convergio.graph import RECORD_PROGRESS, RECORD_RUN, RECORD_TASK, GraphRun
+
     request = context.get_input()
     run = GraphRun(request, context.current_utc_datetime)
     tasks: dict[str, TaskBase] = {}

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
-from convergio.graph import Command, GraphRun
+if TYPE_CHECKING:  # types only: the app's import stays light (issue 22)
+    from convergio.graph import Command, GraphRun
 
 __all__ = [
     "DELIVER_WEBHOOK",

@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 __all__ = ["GraphFileError", "load_graph_file", "load_library"]
 
 
@@ -18,6 +16,8 @@ class GraphFileError(ValueError):
 
 def load_graph_file(path: Path) -> dict[str, Any]:
     """Read a graph spec from a ``.yaml``/``.yml`` or ``.json`` file (not yet validated)."""
+    import yaml  # here, not at the top: the app's cold start reads no graph file (issue 22)
+
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)

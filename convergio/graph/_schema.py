@@ -20,23 +20,21 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import re2
-import referencing.jsonschema
-from jsonschema import Draft202012Validator, ValidationError, validators
-from jsonschema.exceptions import SchemaError
-from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource, Unresolvable
+from typing import TYPE_CHECKING, Any
 
 from convergio.errors import Problem
+
+# jsonschema, referencing and RE2 are imported on first use, not when the app loads (issue 22).
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from referencing import Registry, Resource
 
 __all__ = [
     "MAX_STEPS",
     "MAX_VALIDATION_S",
     "BudgetExceeded",
-    "InputValidator",
     "argument_problem",
+    "input_validator",
     "schema_problems",
     "validation_errors",
 ]
@@ -80,6 +78,8 @@ _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
 
 
 def _options() -> Any:
+    import re2
+
     options = re2.Options()
     options.log_errors = False  # a tenant's bad pattern is a 422, not a line on the host's stderr
     return options
@@ -88,6 +88,8 @@ def _options() -> Any:
 @functools.lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> Any:
     """The RE2 program for ``pattern``; raises ``re2.error`` for what RE2 cannot run."""
+    import re2
+
     return re2.compile(pattern, _options())
 
 
@@ -106,6 +108,8 @@ def _tick() -> None:
 
 def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
     if validator.is_type(instance, "string") and not _search(pattern, instance):
+        from jsonschema import ValidationError
+
         yield ValidationError(f"{_short(instance)} does not match {_short(pattern)}")
 
 
@@ -132,11 +136,13 @@ def _additional_properties(
         for extra in extras:
             yield from validator.descend(instance[extra], additional, path=extra)
     elif not additional and extras:
+        from jsonschema import ValidationError
+
         shown = ", ".join(_short(e) for e in sorted(extras)[:10])
         yield ValidationError(f"Additional properties are not allowed ({shown} unexpected)")
 
 
-_Keyword = Callable[..., Iterable[ValidationError] | None]
+_Keyword = Callable[..., "Iterable[ValidationError] | None"]
 
 
 def _budgeted(keyword: _Keyword) -> Callable[..., Iterator[ValidationError]]:
@@ -148,23 +154,32 @@ def _budgeted(keyword: _Keyword) -> Callable[..., Iterator[ValidationError]]:
     return counted
 
 
-_KEYWORDS = dict(Draft202012Validator.VALIDATORS)
-_KEYWORDS |= {
-    "pattern": _pattern,
-    "patternProperties": _pattern_properties,
-    "additionalProperties": _additional_properties,
-}
-InputValidator: Any = validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, {name: _budgeted(fn) for name, fn in _KEYWORDS.items()}
-)
-"""Draft 2020-12 with RE2 patterns and a step budget (``validation_errors`` sets the budget)."""
+@functools.cache
+def input_validator() -> Any:
+    """Draft 2020-12 with RE2 patterns and a step budget (``validation_errors`` sets the budget)."""
+    from jsonschema import Draft202012Validator, validators
+
+    keywords = dict(Draft202012Validator.VALIDATORS)
+    keywords |= {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    }
+    return validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {name: _budgeted(fn) for name, fn in keywords.items()}
+    )
 
 
 def _refuse(uri: str) -> Resource[Any]:
+    from referencing.exceptions import NoSuchResource
+
     raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # attrs class
 
 
 def _registry(schema: Any) -> Registry[Any]:
+    import referencing.jsonschema
+    from referencing import Registry
+
     resource = referencing.jsonschema.DRAFT202012.create_resource(schema)
     registry: Registry[Any] = Registry(retrieve=_refuse)  # type: ignore[call-arg]  # attrs class
     with_schema: Registry[Any] = registry.with_resource(_BASE, resource)
@@ -178,8 +193,11 @@ def validation_errors(schema: dict[str, Any], instance: Any, limit: int = 20) ->
         BudgetExceeded: the schema asks for too much work on this instance.
         ValueError: the schema refers to something it does not contain, or recurses forever.
     """
+    from referencing import Registry
+    from referencing.exceptions import Unresolvable
+
     registry: Registry[Any] = Registry(retrieve=_refuse)  # type: ignore[call-arg]  # attrs class
-    validator = InputValidator(schema, registry=registry)
+    validator = input_validator()(schema, registry=registry)
     token = _BUDGET.set(_Budget(MAX_STEPS, time.monotonic() + MAX_VALIDATION_S))
     try:
         errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
@@ -212,6 +230,10 @@ def argument_problem(schema: dict[str, Any], arguments: Any) -> tuple[str, str] 
 
 def schema_problems(schema: Any, at: str) -> list[Problem]:
     """What makes ``schema`` unfit as an input schema, each problem at its path under ``at``."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+    from referencing.exceptions import Unresolvable
+
     problems: list[Problem] = []
     refs: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -239,6 +261,8 @@ def schema_problems(schema: Any, at: str) -> list[Problem]:
 def _node_problems(
     node: dict[str, Any], path: str, problems: list[Problem], refs: list[tuple[str, str]], seen: set[str]
 ) -> None:
+    import re2
+
     seen.update(k for k in ("patternProperties", "unevaluatedProperties") if k in node)
     for key in ("$ref", "$dynamicRef"):
         ref = node.get(key)

@@ -113,7 +113,11 @@ class _Checker:
         self.count += len(spec.agents)
         self._tool_names(spec.guards, _join(prefix, "guards"))
         guards = tuple(_unique((*guards, *spec.guards)))
-        agents = [self._agent(spec, i, a, prefix, depth, refs, guards) for i, a in enumerate(spec.agents)]
+        outside = off_dag(spec)  # once per graph: per agent it made a 500-agent parse quadratic
+        agents = [
+            self._agent(spec, i, a, prefix, depth, refs, guards, a.id in outside)
+            for i, a in enumerate(spec.agents)
+        ]
         self._graph_rules(spec, prefix)
         return spec.model_copy(update={"agents": agents, "output": spec.output or _sole_sink(spec)})
 
@@ -192,9 +196,9 @@ class _Checker:
         depth: int,
         refs: tuple[str, ...],
         guards: tuple[str, ...],
+        is_worker: bool,  # a worker or the planner (off the DAG): it is given a task
     ) -> AgentSpec:
         at = _join(prefix, f"agents[{i}]")
-        is_worker = agent.id in off_dag(spec)  # a worker or the planner: it is given a task
         if agent.provider not in self.catalog.providers:
             known = ", ".join(sorted(self.catalog.providers))
             self.add(f"{at}.provider", f"unknown provider {agent.provider!r} (known: {known})")

@@ -14,20 +14,44 @@ no sort.
 numba is imported on the first call, not at import (cold start matters on Flex
 Consumption). Compiled code is cached on disk under ``NUMBA_CACHE_DIR``; when no
 writable cache location exists, the kernel is compiled in memory instead.
+
+No request waits for the compiler (issue 22). Warm, the kernel beats the plain NumPy path
+(``_rollup_numpy``) at every size, but compiling it costs 1.3 to 1.6 s and about 140 MiB in a
+fresh process (0.3 to 0.6 s from a warm ``NUMBA_CACHE_DIR``), while NumPy rolls up 10,000
+rows in under 1.5 ms and a million in 0.1 to 0.4 s (``python -m benchmarks.rollup_crossover``).
+So ``group_sums`` takes the NumPy path until the kernels are ready; the first input of
+``NUMBA_MIN_ROWS`` rows or more starts compiling them in a background thread (``warm_up``),
+and every later call uses them. Processes that only ever roll up small inputs never load numba.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from ._jit import lazy_kernels
 
-__all__ = ["GroupSums", "group_sums", "group_sums_python"]
+__all__ = [
+    "NUMBA_MIN_ROWS",
+    "Engine",
+    "GroupSums",
+    "check_columns",
+    "group_sums",
+    "group_sums_python",
+    "warm_up",
+]
+
+NUMBA_MIN_ROWS: Final = 20_000
+"""An input this large starts the background compile: below it NumPy takes about 1 to 3 ms per roll-up,
+and saving that would take thousands of roll-ups to repay the compile (docs/performance.md)."""
+Engine = Literal["auto", "numba", "numpy"]
+_log = logging.getLogger("convergio.kernels")
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -145,7 +169,41 @@ _kernels = lazy_kernels(_fold, _factorize, _dense_ids, _sums)
 """The compiled kernels, built on first use (this is where numba is imported)."""
 
 
-def _check(
+class _WarmUp:
+    """Compiles the kernels once, in a daemon thread; ``ready`` is set when they can be called."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> threading.Thread:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="convergio-numba-warm-up", daemon=True)
+                self._thread.start()
+            return self._thread
+
+    def _run(self) -> None:
+        try:  # one call per signature the product uses: the dense, hashed and folded paths
+            tiny = np.zeros(4, np.int64)
+            for cardinalities in ([2], [1 << 30], [1 << 31] * 3):
+                group_sums([tiny] * len(cardinalities), cardinalities, tiny, 1, tiny, tiny, engine="numba")
+        except Exception:  # numba missing or broken: the NumPy path serves every size
+            _log.warning("numba kernels unavailable; usage roll-ups stay on NumPy", exc_info=True)
+            return
+        self.ready.set()
+
+
+_WARM = _WarmUp()
+
+
+def warm_up() -> threading.Thread:
+    """Compile the roll-up kernels (or load them from ``NUMBA_CACHE_DIR``) in a background thread."""
+    return _WARM.start()
+
+
+def check_columns(
     codes: Sequence[Int64Array], cardinalities: Sequence[int], n_units: int, columns: Sequence[Int64Array]
 ) -> None:
     units = columns[0]
@@ -170,10 +228,15 @@ def group_sums(
     n_units: int,
     quantity: Int64Array,
     cost: Int64Array,
+    *,
+    engine: Engine = "auto",
 ) -> GroupSums:
     """Sum quantity (per unit) and cost per distinct combination of codes, compiled with numba.
 
     The caller keeps the sums in range: int64 additions wrap silently in compiled code.
+    ``engine="auto"`` runs the compiled kernel once ``warm_up`` has compiled it, and the NumPy
+    path (the same result) until then; an input of ``NUMBA_MIN_ROWS`` rows or more starts the
+    warm-up. ``"numba"`` compiles on the spot if need be; ``"numpy"`` never compiles.
 
     Args:
         codes: One int64 column per grouping field (none: a single group).
@@ -190,7 +253,15 @@ def group_sums(
         ValueError: If the shapes or code ranges are inconsistent.
     """
     n = units.shape[0]
-    _check(codes, cardinalities, n_units, (units, quantity, cost))
+    if engine == "auto":
+        engine = "numba" if _WARM.ready.is_set() else "numpy"
+        if engine == "numpy" and n >= NUMBA_MIN_ROWS:
+            warm_up()
+    if engine == "numpy":
+        from ._rollup_numpy import group_sums_numpy
+
+        return group_sums_numpy(codes, cardinalities, units, n_units, quantity, cost)
+    check_columns(codes, cardinalities, n_units, (units, quantity, cost))
     fold, factorize, dense_ids, sums = _kernels()
     keys = np.zeros(n, np.int64)
     radix = 1

@@ -10,6 +10,7 @@ made a new provider call, so it gets new ids and is billed.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -44,6 +45,8 @@ MAX_QUANTITY: Final = 10**12
 MAX_COST: Final = Decimal(10**9)
 """Costs are below this many EUR (so a record's cost in nano-EUR fits in int64)."""
 
+_CANONICAL: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+"""The shape ``canonical_time`` returns: such a string only needs its fields' ranges checked."""
 _ID_PREFIX: Final = "usage/v1"
 _SEPARATOR: Final = "|"
 
@@ -91,6 +94,12 @@ def canonical_time(value: str | datetime, *, name: str = "at", allow_date: bool 
     Raises:
         ValueError: If the value is not ISO 8601 or has no offset.
     """
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):
+        try:  # already canonical (every record of a call, and every stored one, comes this way)
+            datetime.fromisoformat(value[:-1])  # the month, day and time are in range
+        except ValueError:
+            raise ValueError(f"{name} is not an ISO 8601 time: {value!r}") from None
+        return value
     if isinstance(value, datetime):
         moment = value
     else:
@@ -280,4 +289,48 @@ class UsageRecord:
             raise ValueError(f"usage record is missing {missing.args[0]!r}") from None
         if "id" in data and data["id"] != record.id:
             raise ValueError(f"usage record id {data['id']!r} does not match its fields")
+        return record
+
+    @classmethod
+    def from_stored(
+        cls,
+        record_id: str,
+        fields: tuple[str, str, str, int, str, str, str, str, str, str, str, str, bool, bool],
+    ) -> UsageRecord:
+        """Rebuild a record this process's own ledger stored, as ``_row`` wrote it.
+
+        The fields were validated and normalised when the record was made, and the ledger keeps
+        them as exact text (``decimal_text``, canonical ``at``), so they are not checked again:
+        that check was 16 us a record, and ``record_run`` and the run views read every record of
+        a run (issue 22). The id still is: a row whose fields do not hash to its id is refused.
+        ``fields`` are (tenant, run, node, attempt, provider, model, key_mode, unit, quantity,
+        unit_price, cost, at, unpriced, estimated).
+
+        Raises:
+            ValueError: ``record_id`` does not match the fields.
+        """
+        tenant_id, run_id, node_id, attempt, provider, model, key_mode, unit = fields[:8]
+        if usage_id(tenant_id, run_id, node_id, attempt, unit) != record_id:
+            raise ValueError(f"usage row {record_id!r} does not match its fields")
+        quantity_text, price_text, cost_text, at, unpriced, estimated = fields[8:]
+        quantity = Decimal(quantity_text)
+        record = object.__new__(cls)
+        for name, value in (
+            ("tenant_id", tenant_id),
+            ("run_id", run_id),
+            ("node_id", node_id),
+            ("attempt", attempt),
+            ("provider", provider),
+            ("model", model),
+            ("key_mode", key_mode),
+            ("unit", unit),
+            ("quantity", int(quantity) if quantity == quantity.to_integral_value() else quantity),
+            ("unit_price", Decimal(price_text)),
+            ("cost", Decimal(cost_text)),
+            ("at", at),
+            ("unpriced", unpriced),
+            ("estimated", estimated),
+            ("id", record_id),
+        ):
+            object.__setattr__(record, name, value)
         return record

@@ -82,25 +82,8 @@ def _row(record: UsageRecord) -> _Row:
 
 
 def _record(row: _Row) -> UsageRecord:
-    record = UsageRecord(
-        tenant_id=row[1],
-        run_id=row[2],
-        node_id=row[3],
-        attempt=row[4],
-        provider=row[5],
-        model=row[6],
-        key_mode=row[7],  # type: ignore[arg-type]  # validated by UsageRecord
-        unit=row[8],  # type: ignore[arg-type]
-        quantity=Decimal(row[9]),
-        unit_price=Decimal(row[10]),
-        cost=Decimal(row[11]),
-        at=row[12],
-        unpriced=bool(row[13]),
-        estimated=bool(row[14]),
-    )
-    if record.id != row[0]:
-        raise ValueError(f"usage row {row[0]!r} does not match its fields")
-    return record
+    """A stored row as a record: its id checked, its fields trusted (written by ``_row``)."""
+    return UsageRecord.from_stored(row[0], (*row[1:13], bool(row[13]), bool(row[14])))
 
 
 def _create(db: sqlite3.Connection) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from convergio.providers import check_endpoint
 
 from ._manifest import HTTPCapability
@@ -50,6 +48,8 @@ def fetch(
         return _error("bad_request", "headers must be an object of strings")
     if body is not None and (not isinstance(body, str) or len(body) > _MAX_REQUEST_BODY):
         return _error("bad_request", f"body must be a string of at most {_MAX_REQUEST_BODY} characters")
+    import httpx  # here, not at the top: httpx pulls rich and click into the app's cold start (issue 22)
+
     try:
         url = httpx.URL(request["url"])
     except (httpx.InvalidURL, ValueError):

@@ -13,8 +13,6 @@ import time
 from collections.abc import Collection
 from urllib.parse import urlsplit
 
-import httpx
-
 from convergio.providers import check_endpoint
 from convergio.secrets import Secret
 
@@ -54,5 +52,7 @@ def post_signed(
     """
     headers = signed_headers(secret.reveal(), body, delivery_id=delivery_id, timestamp=int(time.time()))
     headers |= {EVENT_HEADER: event, "Content-Type": "application/json", "User-Agent": "convergio-webhooks"}
+    import httpx  # here, not at the top: httpx pulls rich and click into the app's cold start (issue 22)
+
     with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
         return client.post(url, content=body, headers=headers).status_code

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import os
 import subprocess
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +15,7 @@ import numpy as np
 import pytest
 
 from convergio.kernels import group_sums, group_sums_python
+from convergio.kernels._rollup import Engine
 from convergio.metering import GROUP_BY, GroupBy, UsageColumns, rollup, rollup_reference
 from tests._helpers import ROOT
 from tests.metering._samples import random_records, record
@@ -103,7 +107,8 @@ def test_sums_that_could_overflow_int64_stay_exact() -> None:
     assert rollup(big, [])[0].quantity["audio_seconds"] == Decimal("19999999999990")
 
 
-def test_the_kernel_matches_its_python_twin_on_dense_hashed_and_folded_keys() -> None:
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_the_kernel_matches_its_python_twin_on_dense_hashed_and_folded_keys(engine: Engine) -> None:
     rng = np.random.default_rng(5)
     n = 20_000
     units = rng.integers(0, 4, n)
@@ -119,7 +124,7 @@ def test_the_kernel_matches_its_python_twin_on_dense_hashed_and_folded_keys() ->
         codes = [rng.integers(0, min(c, 300), n) for c in cardinalities]
         if cardinalities and cardinalities[0] == 2**31:
             codes = [rng.integers(0, 3, n), rng.integers(2**31 - 40, 2**31, n), rng.integers(0, 2**31, n)]
-        sums = group_sums(codes, cardinalities, units, 4, quantity, cost)
+        sums = group_sums(codes, cardinalities, units, 4, quantity, cost, engine=engine)
         keys, quantities, costs, counts = group_sums_python(
             [c.tolist() for c in codes], units.tolist(), 4, quantity.tolist(), cost.tolist()
         )
@@ -136,25 +141,51 @@ def test_the_kernel_matches_its_python_twin_on_dense_hashed_and_folded_keys() ->
         assert got == {key: (q, k, m) for key, q, k, m in zip(keys, quantities, costs, counts, strict=True)}
 
 
-def test_the_kernel_checks_its_inputs() -> None:
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_the_kernel_checks_its_inputs(engine: Engine) -> None:
     one = np.zeros(3, np.int64)
+    sums = functools.partial(group_sums, engine=engine)
     with pytest.raises(ValueError, match="codes must lie in"):
-        group_sums([np.array([0, 1, 2], np.int64)], [2], one, 4, one, one)
+        sums([np.array([0, 1, 2], np.int64)], [2], one, 4, one, one)
     with pytest.raises(ValueError, match="codes must lie in"):
-        group_sums([np.array([0, -1, 0], np.int64)], [2], one, 4, one, one)
+        sums([np.array([0, -1, 0], np.int64)], [2], one, 4, one, one)
     with pytest.raises(ValueError, match="unit codes"):
-        group_sums([], [], np.array([0, 4, 0], np.int64), 4, one, one)
+        sums([], [], np.array([0, 4, 0], np.int64), 4, one, one)
     with pytest.raises(ValueError, match="int64 and of the same length"):
-        group_sums([np.zeros(2, np.int64)], [1], one, 4, one, one)
+        sums([np.zeros(2, np.int64)], [1], one, 4, one, one)
     with pytest.raises(ValueError, match="int64 and of the same length"):
-        group_sums([], [], one, 4, np.zeros(3, np.float64), one)  # type: ignore[arg-type]
+        sums([], [], one, 4, np.zeros(3, np.float64), one)
     with pytest.raises(ValueError, match="same length"):
-        group_sums([one], [], one, 4, one, one)
+        sums([one], [], one, 4, one, one)
 
 
-def test_compiled_kernels_are_cached_in_numba_cache_dir(numba_cache_dir: Path) -> None:
-    rollup(random_records(1, 10), ["tenant"])
-    assert list(numba_cache_dir.rglob("*.nbi")) and list(numba_cache_dir.rglob("*.nbc"))
+def test_a_small_roll_up_never_compiles_and_a_large_one_compiles_in_the_background() -> None:
+    """No request waits for numba (issue 22): small inputs take NumPy and start nothing."""
+    probe = (
+        "import sys, numpy as np\n"
+        "from convergio.kernels import _rollup\n"
+        "one = np.zeros(100, np.int64)\n"
+        "_rollup.group_sums([one], [3], one, 4, one, one)\n"
+        "print('numba' in sys.modules, _rollup._WARM._thread is None)\n"
+        "big = np.zeros(_rollup.NUMBA_MIN_ROWS, np.int64)\n"
+        "_rollup.group_sums([big], [3], big, 4, big, big)\n"
+        "_rollup._WARM._thread.join()\n"
+        "print(_rollup._WARM.ready.is_set())\n"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(tempfile.mkdtemp()))}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True", "True"]
+
+
+def test_compiled_kernels_are_cached_in_numba_cache_dir(tmp_path: Path) -> None:
+    # A fresh process: in this one, an earlier test may have warmed the kernels already (from
+    # another cache directory), and warming twice writes nothing.
+    probe = "from convergio.kernels._rollup import warm_up\nwarm_up().join()\n"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, check=True, timeout=300)
+    assert list(tmp_path.rglob("*.nbi")) and list(tmp_path.rglob("*.nbc"))
 
 
 def test_importing_metering_loads_neither_numpy_numba_nor_azure() -> None:
