@@ -1,5 +1,6 @@
 // A small client for /api/v1: the tenant key as x-api-key, errors as ApiError.
 import type {
+	AgentDetail,
 	BudgetView,
 	ConnectionIn,
 	ConnectionView,
@@ -11,6 +12,8 @@ import type {
 	RunView,
 	UsageReport
 } from './types';
+import { roleMessage } from './roles';
+import type { RunPage } from './runlist';
 
 export interface ErrorDetail {
 	path: string;
@@ -50,6 +53,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 	return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** "no run '0a1b…'" (a 404 of /runs/{id}) in people's words. */
+export function missingRun(message: string): string | null {
+	return /^no run '[^']*'$/.test(message.trim()) ? 'This run does not exist or was deleted.' : null;
+}
+
 /** Turn a failed answer into an ApiError, whatever its body looks like. */
 export function errorFrom(status: number, statusText: string, text: string): ApiError {
 	let body: unknown = null;
@@ -63,10 +71,11 @@ export function errorFrom(status: number, statusText: string, text: string): Api
 		const details = Array.isArray(err.details)
 			? err.details.filter(isRecord).map((d) => ({ path: String(d.path ?? ''), message: String(d.message ?? '') }))
 			: [];
+		const message = typeof err.message === 'string' ? err.message : statusText || `HTTP ${status}`;
 		return new ApiError(
 			status,
 			typeof err.code === 'string' ? err.code : `http_${status}`,
-			typeof err.message === 'string' ? err.message : statusText || `HTTP ${status}`,
+			(status === 403 && roleMessage(message)) || (status === 404 && missingRun(message)) || message, // "Your role (teacher) cannot …"
 			details
 		);
 	}
@@ -164,6 +173,18 @@ export class Api {
 		return this.request('POST', `/runs/${encodeURIComponent(id)}/events/${encodeURIComponent(name)}`, payload);
 	}
 
+	/** A new run of the same graph and input; "failed" keeps the agents that completed. */
+	retryRun(id: string, mode: 'failed' | 'all'): Promise<{ id: string; kept: string[] }> {
+		return this.request('POST', `/runs/${encodeURIComponent(id)}/retry`, { mode });
+	}
+
+	/** What finished agents wrote, read from the run's history (while it runs, or after it failed). */
+	async getRunOutputs(id: string, nodes: string[]): Promise<Record<string, unknown>> {
+		const query = nodes.length ? `?nodes=${encodeURIComponent(nodes.join(','))}` : '';
+		const body = await this.request<{ outputs: Record<string, unknown> }>('GET', `/runs/${encodeURIComponent(id)}/outputs${query}`);
+		return body.outputs;
+	}
+
 	async listGraphs(): Promise<GraphInfo[]> {
 		const body = await this.request<{ graphs: GraphInfo[] }>('GET', '/graphs');
 		return body.graphs;
@@ -171,6 +192,11 @@ export class Api {
 
 	getGraph(name: string): Promise<GraphSpec> {
 		return this.request('GET', `/graphs/${encodeURIComponent(name)}`);
+	}
+
+	/** The shape of the graph a run executes, inline graphs included (read once per run page). */
+	getRunGraph(runId: string): Promise<GraphSpec> {
+		return this.request('GET', `/runs/${encodeURIComponent(runId)}/graph`);
 	}
 
 	async listConnections(): Promise<ConnectionView[]> {
@@ -200,5 +226,27 @@ export class Api {
 		if (from) query.set('from', from);
 		if (to) query.set('to', to);
 		return this.request('GET', `/usage?${query}`);
+	}
+
+	/** A page of runs, newest first, paged by cursor (`next_cursor` of the page before). */
+	runsPage(status: RunStatus | '', limit = 50, cursor?: string | null, signal?: AbortSignal): Promise<RunPage> {
+		const query = new URLSearchParams({ limit: String(limit) });
+		if (status) query.set('status', status);
+		if (cursor) query.set('cursor', cursor);
+		return this.request('GET', `/runs?${query}`, undefined, signal);
+	}
+
+	/** Usage rolled up by graph (`graph`, `graph,agent` or `graph,run`): GET /usage/graphs. */
+	usageByGraph(groupBy: string, from?: string, to?: string): Promise<UsageReport> {
+		const query = new URLSearchParams({ group_by: groupBy });
+		if (from) query.set('from', from);
+		if (to) query.set('to', to);
+		return this.request('GET', `/usage/graphs?${query}`);
+	}
+
+	/** One agent's calls: model, provider, usage, what was billed, errors; the prompt only when asked for. */
+	getRunAgent(runId: string, node: string, prompt = false, signal?: AbortSignal): Promise<AgentDetail> {
+		const query = prompt ? '?prompt=true' : '';
+		return this.request('GET', `/runs/${encodeURIComponent(runId)}/agents/${encodeURIComponent(node)}${query}`, undefined, signal);
 	}
 }

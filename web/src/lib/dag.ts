@@ -28,6 +28,8 @@ export interface DagLayout {
 	columns: number;
 	nodeWidth: number;
 	nodeHeight: number;
+	/** Steps run top to bottom (see layoutDagDown). */
+	down?: boolean;
 }
 
 export interface LayoutOptions {
@@ -36,6 +38,8 @@ export interface LayoutOptions {
 	gapX?: number;
 	gapY?: number;
 	padding?: number;
+	/** A column taller than this wraps into several side by side (a fan-out of 300 reads as a grid). */
+	maxRows?: number;
 }
 
 /** Every edge of the graph: depends_on (dep -> node) and supervisor -> worker calls. Unknown ids are dropped. */
@@ -84,29 +88,38 @@ export function layoutDag(nodes: DagInput[], options: LayoutOptions = {}): DagLa
 	const gapX = options.gapX ?? 56;
 	const gapY = options.gapY ?? 20;
 	const padding = options.padding ?? 12;
-	const unique = nodes.filter((n, i) => nodes.findIndex((m) => m.id === n.id) === i);
+	const maxRows = Math.max(1, options.maxRows ?? Infinity);
+	const seen = new Set<string>();
+	const unique = nodes.filter((n) => !seen.has(n.id) && seen.add(n.id));
 	const depths = depthsOf(unique);
 	const columns: string[][] = [];
 	for (const node of unique) {
 		const d = depths.get(node.id) ?? 0;
 		(columns[d] ??= []).push(node.id);
 	}
-	const tallest = Math.max(1, ...columns.map((c) => c?.length ?? 0));
+	const rowsOf = (column: string[] | undefined) => Math.min(column?.length ?? 0, maxRows);
+	const tallest = Math.max(1, ...columns.map(rowsOf));
 	const height = padding * 2 + tallest * nodeHeight + (tallest - 1) * gapY;
 	const placed: PlacedNode[] = [];
+	let x = padding;
+	let slots = 0;
 	columns.forEach((column, depth) => {
 		if (!column) return;
-		const columnHeight = column.length * nodeHeight + (column.length - 1) * gapY;
-		const top = (height - columnHeight) / 2;
-		column.forEach((id, row) => {
-			placed.push({ id, depth, row, x: padding + depth * (nodeWidth + gapX), y: top + row * (nodeHeight + gapY) });
+		const rows = rowsOf(column);
+		const top = (height - (rows * nodeHeight + (rows - 1) * gapY)) / 2;
+		const wraps = Math.ceil(column.length / rows);
+		column.forEach((id, index) => {
+			const row = index % rows;
+			const sub = Math.floor(index / rows);
+			placed.push({ id, depth, row: index, x: x + sub * (nodeWidth + gapY), y: top + row * (nodeHeight + gapY) });
 		});
+		x += wraps * nodeWidth + (wraps - 1) * gapY + gapX;
+		slots += 1;
 	});
-	const count = Math.max(1, columns.length);
 	return {
 		nodes: placed,
 		edges: edgesOf(unique),
-		width: padding * 2 + count * nodeWidth + (count - 1) * gapX,
+		width: slots === 0 ? padding * 2 + nodeWidth : x - gapX + padding,
 		height,
 		columns: columns.length,
 		nodeWidth,
@@ -127,7 +140,15 @@ export function nodesForRun(specAgents: DagInput[] | null, runNodeIds: string[])
 }
 
 /** Cubic path from the right edge of one node to the left edge of another. */
-export function edgePath(from: PlacedNode, to: PlacedNode, width: number, height: number): string {
+export function edgePath(from: PlacedNode, to: PlacedNode, width: number, height: number, down = false): string {
+	if (down) {
+		if (to.y <= from.y) return `M ${from.x + width} ${from.y + height / 2} L ${to.x + width} ${to.y + height / 2}`;
+		const x1 = from.x + width / 2;
+		const y1 = from.y + height;
+		const x2 = to.x + width / 2;
+		const mid = (y1 + to.y) / 2;
+		return `M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${to.y}`;
+	}
 	const forward = to.x > from.x;
 	const x1 = forward ? from.x + width : from.x + width / 2;
 	const y1 = forward ? from.y + height / 2 : from.y + height;
@@ -136,4 +157,49 @@ export function edgePath(from: PlacedNode, to: PlacedNode, width: number, height
 	if (!forward) return `M ${x1} ${y1} L ${x2} ${y2}`;
 	const mid = (x1 + x2) / 2;
 	return `M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2} ${y2}`;
+}
+
+/**
+ * The node an arrow key moves to: Up/Down within the column, Left/Right to the nearest row of the
+ * previous or next column. The DAG is one tab stop; arrows move inside it (roving focus).
+ */
+export function neighbour(nodes: PlacedNode[], id: string, key: string): string | null {
+	const here = nodes.find((n) => n.id === id);
+	if (!here) return nodes[0]?.id ?? null;
+	if (key === 'ArrowUp' || key === 'ArrowDown') {
+		const column = nodes.filter((n) => n.depth === here.depth).sort((a, b) => a.row - b.row);
+		const at = column.findIndex((n) => n.id === id) + (key === 'ArrowDown' ? 1 : -1);
+		return column[at]?.id ?? null;
+	}
+	if (key === 'ArrowLeft' || key === 'ArrowRight') {
+		const step = key === 'ArrowRight' ? 1 : -1;
+		const depths = [...new Set(nodes.map((n) => n.depth))].sort((a, b) => a - b);
+		const next = depths[depths.indexOf(here.depth) + step];
+		if (next === undefined) return null;
+		const column = nodes.filter((n) => n.depth === next);
+		column.sort((a, b) => Math.abs(a.y - here.y) - Math.abs(b.y - here.y));
+		return column[0]?.id ?? null;
+	}
+	if (key === 'Home') return nodes[0]?.id ?? null;
+	if (key === 'End') return nodes[nodes.length - 1]?.id ?? null;
+	return null;
+}
+
+/**
+ * The same graph top to bottom (for narrow screens): steps become rows. Lay it out with the node's
+ * width and height swapped, then transpose, so the gaps between steps stay the same.
+ */
+export function layoutDagDown(nodes: DagInput[], options: LayoutOptions = {}): DagLayout {
+	const nodeWidth = options.nodeWidth ?? 160;
+	const nodeHeight = options.nodeHeight ?? 52;
+	const across = layoutDag(nodes, { ...options, nodeWidth: nodeHeight, nodeHeight: nodeWidth });
+	return {
+		...across,
+		nodes: across.nodes.map((n) => ({ ...n, x: n.y, y: n.x })),
+		width: across.height,
+		height: across.width,
+		nodeWidth,
+		nodeHeight,
+		down: true
+	};
 }

@@ -16,9 +16,12 @@ const STYLES: Record<string, StatusStyle> = {
 	succeeded: { fill: '#dcfce7', stroke: '#15803d', text: '#14532d', label: 'Succeeded' },
 	done: { fill: '#dcfce7', stroke: '#15803d', text: '#14532d', label: 'Done' },
 	failed: { fill: '#fee2e2', stroke: '#b91c1c', text: '#7f1d1d', label: 'Failed' },
-	terminated: { fill: '#e5e7eb', stroke: '#374151', text: '#111827', label: 'Terminated' },
+	// Only a cancel terminates a run here: say what the person did.
+	terminated: { fill: '#e5e7eb', stroke: '#374151', text: '#111827', label: 'Cancelled' },
 	skipped: { fill: '#f3f4f6', stroke: '#6b7280', text: '#374151', label: 'Skipped' },
-	cancelled: { fill: '#e5e7eb', stroke: '#374151', text: '#111827', label: 'Cancelled' }
+	cancelled: { fill: '#e5e7eb', stroke: '#374151', text: '#111827', label: 'Cancelled' },
+	// A person said no: a decision, not a failure, so it is not drawn red.
+	rejected: { fill: '#f1f5f9', stroke: '#475569', text: '#1e293b', label: 'Rejected' }
 };
 
 const FAILURE = { fill: '#fee2e2', stroke: '#b91c1c', text: '#7f1d1d' };

@@ -7,49 +7,12 @@
 // checks its cost; approves a newsletter that awaits a teacher, cancels another, and records
 // managed-key overage consent on the Budgets page. Installs nothing: set CHROMIUM_PATH or `apt-get install -y chromium`;
 // PYTHON picks the interpreter (default: the repository's .venv). Screenshots: web/test-results/.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { BASE, check, launch, run, shot, startHost } from './_harness.mjs';
 
-const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const ROOT = resolve(WEB, '..');
-const BUILD = join(WEB, 'build');
-const RESULTS = join(WEB, 'test-results');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const PYTHON = process.env.PYTHON || join(ROOT, '.venv', 'bin', 'python');
-const BASE = process.env.CONVERGIO_WEB_BASE ?? '/api/app';
 const TIMEOUT = 60_000;
-
-function fail(message) {
-	console.error(`e2e: ${message}`);
-	process.exit(1);
-}
-
-if (!existsSync(CHROMIUM)) {
-	fail(
-		`Chromium not found at ${CHROMIUM}. Install Debian's Chromium (apt-get install -y chromium) ` +
-			'or set CHROMIUM_PATH; this script installs nothing.'
-	);
-}
-if (!existsSync(join(BUILD, 'index.html'))) fail(`no build in ${BUILD}: run \`npm run build\` first.`);
-if (!existsSync(PYTHON)) fail(`Python not found at ${PYTHON}: create the .venv (make run) or set PYTHON.`);
-
-mkdirSync(RESULTS, { recursive: true });
-const home = mkdtempSync(join(tmpdir(), 'convergio-e2e-'));
-const env = { ...process.env, CONVERGIO_WEB_DIR: BUILD, CONVERGIO_HOME: home };
-let host;
-let browser;
-let step = 'setup';
-
-// Throws (rather than exits) so that a failure after the host started still stops it.
-function python(args, what) {
-	const result = spawnSync(PYTHON, args, { cwd: ROOT, env, encoding: 'utf8' });
-	if (result.status !== 0) throw new Error(`${what} failed:\n${result.stdout}\n${result.stderr}`);
-	return result.stdout;
-}
+// Set by run() for the helpers below: the session's Python and home.
+let python;
+let home;
 
 function addTenant() {
 	const key = python(['-m', 'convergio', 'tenants', 'add', 'E2E School', '--home', home], 'tenants add').trim().split('\n').pop()?.trim();
@@ -74,46 +37,16 @@ function managedBudget() {
 	python(['-c', seed, home], 'seeding managed-key spending');
 }
 
-function startHost() {
-	return new Promise((resolveUrl, reject) => {
-		host = spawn(PYTHON, ['-m', 'convergio', 'start', '--port', '0', '--home', home], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-		const lines = [];
-		const timer = setTimeout(() => reject(new Error(`host did not start in 30 s:\n${lines.join('\n')}`)), 30_000);
-		const onData = (chunk) => {
-			for (const line of chunk.toString().split('\n')) {
-				if (line.trim()) lines.push(line);
-				const found = line.match(/^Host started: (\S+)/);
-				if (found) {
-					clearTimeout(timer);
-					resolveUrl(found[1].replace(/\/$/, ''));
-				}
-			}
-		};
-		host.stdout.on('data', onData);
-		host.stderr.on('data', onData);
-		host.on('exit', (code) => {
-			clearTimeout(timer);
-			reject(new Error(`host exited (${code}):\n${lines.join('\n')}`));
-		});
-	});
-}
-
-function check(condition, message) {
-	if (!condition) throw new Error(message);
-}
-
-async function shot(page, name) {
-	await page.screenshot({ path: join(RESULTS, `${name}.png`), fullPage: true });
-}
-
-async function main() {
-	step = 'tenant';
+await run('console', async (session, step) => {
+	python = session.python;
+	home = session.home;
+	step.name = 'tenant';
 	const key = addTenant();
-	step = 'host';
-	const url = await startHost();
+	step.name = 'host';
+	const url = await startHost(session);
 	console.log(`e2e: host at ${url}`);
 
-	step = 'static route';
+	step.name = 'static route';
 	const index = await fetch(`${url}${BASE}/`);
 	check(index.status === 200, `GET ${BASE}/ answered ${index.status}`);
 	check(index.headers.get('content-type')?.startsWith('text/html'), 'index.html is not text/html');
@@ -124,12 +57,8 @@ async function main() {
 	check(js.headers.get('content-type')?.startsWith('text/javascript'), `${asset} is not JavaScript`);
 	check(js.headers.get('cache-control')?.includes('immutable'), `${asset} is not cached as immutable`);
 
-	step = 'browser';
-	browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking']
-	});
+	step.name = 'browser';
+	const browser = await launch(session);
 	const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
 	const page = await context.newPage();
 	page.setDefaultTimeout(15_000);
@@ -137,7 +66,7 @@ async function main() {
 	page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
 	page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
-	step = 'sign in';
+	step.name = 'sign in';
 	await page.goto(`${url}${BASE}/`);
 	await page.waitForURL(/\/signin/);
 	await page.getByLabel('Tenant API key').fill('not-a-key');
@@ -150,8 +79,9 @@ async function main() {
 	await page.getByRole('heading', { name: 'Runs' }).waitFor();
 	consoleErrors.length = 0; // the refused key above logged its 401 on purpose
 
-	step = 'start a run';
+	step.name = 'start a run';
 	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Start a run' }).click();
+	await page.waitForURL(/\/start$/); // the runs list has a "Graph" search field too
 	await page.getByLabel('Graph').selectOption('lesson-plan');
 	await page.getByRole('button', { name: 'Start run' }).click();
 	await page.getByText('Topic is required.').waitFor(); // client-side validation, by field
@@ -164,7 +94,7 @@ async function main() {
 	const runId = page.url().split('/').pop();
 	console.log(`e2e: started run ${runId}`);
 
-	step = 'watch the DAG';
+	step.name = 'watch the DAG';
 	await page.locator('svg.dag [data-node="planner"]').waitFor();
 	await shot(page, '03-run-live');
 	await page.locator('[data-testid="run-status"] [data-status="Completed"]').waitFor({ timeout: TIMEOUT });
@@ -188,13 +118,13 @@ async function main() {
 	check(((await page.getByTestId('node-detail').locator('pre').textContent()) ?? '').length > 0, 'reviewer shows no output');
 	await shot(page, '04-run-completed');
 
-	step = 'runs list';
+	step.name = 'runs list';
 	await page.getByRole('link', { name: '← All runs' }).click();
 	await page.getByLabel('Status').selectOption('Completed');
 	await page.locator(`a[href$="/runs/${runId}"]`).first().waitFor();
 	await shot(page, '05-runs');
 
-	step = 'usage and connections';
+	step.name = 'usage and connections';
 	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Usage' }).click();
 	await page.getByTestId('usage-total').waitFor();
 	await shot(page, '06-usage');
@@ -207,7 +137,7 @@ async function main() {
 	check(!(await page.content()).includes('sk-e2e-not-a-real-key'), 'the key came back into the page');
 	await shot(page, '07-connections');
 
-	step = 'human input';
+	step.name = 'human input';
 	await page.goto(`${url}${BASE}/start?graph=newsletter-approval`);
 	await page.getByLabel('Week').fill('12');
 	await page.getByLabel('Highlights').fill('Science fair\nNew library books');
@@ -215,7 +145,11 @@ async function main() {
 	await page.waitForURL(/\/runs\/[0-9a-f]{32}$/);
 	const approvalId = page.url().split('/').pop();
 	await page.locator('svg.dag [data-node="publish"][data-status="awaiting_input"]').waitFor({ timeout: TIMEOUT });
-	await page.getByText('Waiting for your input').waitFor();
+	await page.getByText('Waiting for you:').waitFor();
+	// The card shows what is being approved (the draft) and by when, not just the agent's name.
+	const draftShown = (await page.getByTestId('approval-content').textContent({ timeout: TIMEOUT })) ?? '';
+	check(draftShown.includes('week 12'), `the approval card does not show the draft: "${draftShown.slice(0, 200)}"`);
+	check(/before .*\(in (23|24) h/.test((await page.getByTestId('approval').textContent()) ?? ''), 'the approval card shows no deadline');
 	check((await page.locator('[data-testid="run-status"] [data-status]').getAttribute('data-status')) === 'Running', 'the waiting run is not Running');
 	await page.getByLabel('Comment (optional)').fill('Add the date of the science fair.');
 	await shot(page, '09-awaiting-input');
@@ -228,7 +162,7 @@ async function main() {
 	await shot(page, '10-approved');
 	console.log(`e2e: approved run ${approvalId}`);
 
-	step = 'cancel';
+	step.name = 'cancel';
 	await page.goto(`${url}${BASE}/start?graph=newsletter-approval`);
 	await page.getByLabel('Week').fill('13');
 	await page.getByRole('button', { name: 'Start run' }).click();
@@ -247,7 +181,7 @@ async function main() {
 	check((await page.getByRole('button', { name: 'Cancel run' }).count()) === 0, 'a cancelled run still offers Cancel');
 	await shot(page, '11-cancelled');
 
-	step = 'runs list costs';
+	step.name = 'runs list costs';
 	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs' }).click();
 	await page.getByLabel('Status').selectOption('Terminated');
 	const cancelledRow = page.locator('tr', { has: page.locator(`a[href$="/runs/${cancelId}"]`) });
@@ -259,7 +193,7 @@ async function main() {
 	const listed = ((await lessonRow.getByTestId('run-cost').textContent()) ?? '').trim();
 	check(listed === cost, `the runs list shows ${listed} for the lesson plan, its page ${cost}`);
 
-	step = 'budgets';
+	step.name = 'budgets';
 	managedBudget();
 	await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Budgets' }).click();
 	const managedGauge = page.getByTestId('gauge-managed');
@@ -288,7 +222,7 @@ async function main() {
 	check((await managedGauge.getAttribute('data-zone')) === 'downgrade', 'consent changed the zone');
 	await shot(page, '13-budget-consented');
 
-	step = 'tablet';
+	step.name = 'tablet';
 	await page.setViewportSize({ width: 768, height: 1024 });
 	await page.goto(`${url}${BASE}/runs/${runId}`);
 	await page.locator('[data-testid="run-status"] [data-status="Completed"]').waitFor();
@@ -300,39 +234,4 @@ async function main() {
 	await shot(page, '14-budgets-tablet');
 
 	check(consoleErrors.length === 0, `browser console errors:\n${consoleErrors.join('\n')}`);
-	console.log(`e2e: passed; screenshots in ${RESULTS}`);
-}
-
-async function cleanup() {
-	await browser?.close().catch(() => {});
-	if (host && host.exitCode === null) {
-		host.removeAllListeners('exit');
-		host.kill('SIGTERM');
-		await new Promise((r) => {
-			const t = setTimeout(() => {
-				host.kill('SIGKILL');
-				r();
-			}, 10_000);
-			host.once('exit', () => {
-				clearTimeout(t);
-				r();
-			});
-		});
-	}
-	rmSync(home, { recursive: true, force: true });
-}
-
-try {
-	await main();
-	await cleanup();
-} catch (exc) {
-	console.error(`e2e: FAILED at "${step}": ${exc instanceof Error ? exc.message : exc}`);
-	try {
-		const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
-		if (pages[0]) await shot(pages[0], 'failure');
-	} catch {
-		// no screenshot
-	}
-	await cleanup();
-	process.exit(1);
-}
+});
