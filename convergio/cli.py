@@ -19,7 +19,15 @@ from convergio.host import AppLoadError, load_host_keys
 from convergio.plugins.__main__ import main as plugins_main
 from convergio.quotas import TenantBudget
 from convergio.settings import SettingsError, load_settings
-from convergio.tenants import TenantStore, UnknownTenant, tenant_id_for
+from convergio.tenants import (
+    Role,
+    SetupCodeMissing,
+    TenantStore,
+    UnknownTenant,
+    parse_role,
+    setup_code,
+    tenant_id_for,
+)
 from convergio.wiring import configure_logging, open_planes, open_stores
 
 __all__ = ["main"]
@@ -40,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
         "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
     )
     _add_tenant_commands(commands)
+    setup = commands.add_parser("setup-code", help="print the one-time code that claims this installation")
+    setup.add_argument(
+        "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
+    )
     keys = commands.add_parser("keys", help="print the embedded host's access keys (scope, name, value)")
     keys.add_argument(
         "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
@@ -66,6 +78,13 @@ def _add_tenant_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     mapping = actions.add_parser("map-principal", help="map an Entra ID object id to a tenant")
     mapping.add_argument("principal_id", help="the principal's object id")
     mapping.add_argument("tenant_id", help="the tenant's id")
+    for granted in (key, mapping):  # ADR 0022: every credential carries a role
+        granted.add_argument(
+            "--role", type=_role, default=Role.ADMIN, help="admin (default), teacher or student"
+        )
+        granted.add_argument(
+            "--member", default="", help="the member id it is for (runs are recorded under it)"
+        )
     budget = actions.add_parser("budget", help="set a tenant's monthly budget and managed-key access")
     budget.add_argument("tenant", metavar="NAME_OR_ID", help="the tenant's id or display name")
     budget.add_argument("--monthly-eur", type=Decimal, default=None, help="monthly spending limit (EUR)")
@@ -77,6 +96,13 @@ def _add_tenant_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     for action in (add, listing, key, mapping, budget):
         action.add_argument("--home", type=Path, default=None, help=home_help)
+
+
+def _role(text: str) -> Role:
+    try:
+        return parse_role(text)
+    except ValueError as exc:  # argparse shows this message, not "invalid value"
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _find_tenant(store: TenantStore, name_or_id: str) -> str:
@@ -105,8 +131,11 @@ def _tenants(args: argparse.Namespace) -> int:
             print(f"{tenant.id}\t{tenant.name}\t{tenant.created_at}")
     elif args.tenant_command == "key":
         tenant_id = _find_tenant(store, args.tenant)
-        key = store.issue_key(tenant_id, label=args.label)
-        print(f"new API key for tenant {tenant_id!r}; it is shown once, keep it safe", file=sys.stderr)
+        key = store.issue_key(tenant_id, label=args.label, role=args.role, member=args.member)
+        print(
+            f"new {args.role.value} API key for tenant {tenant_id!r}; it is shown once, keep it safe",
+            file=sys.stderr,
+        )
         print(key)
     elif args.tenant_command == "budget":
         tenant_id = _find_tenant(store, args.tenant)
@@ -114,8 +143,23 @@ def _tenants(args: argparse.Namespace) -> int:
         stores.quotas.set_budget(limits)
         print(f"budget of tenant {tenant_id!r}: {limits}", file=sys.stderr)
     else:
-        store.map_principal(args.principal_id, args.tenant_id)
-        print(f"principal mapped to tenant {args.tenant_id!r}", file=sys.stderr)
+        store.map_principal(args.principal_id, args.tenant_id, role=args.role, member=args.member)
+        print(f"principal mapped to tenant {args.tenant_id!r} as {args.role.value}", file=sys.stderr)
+    return 0
+
+
+def _setup_code(args: argparse.Namespace) -> int:
+    """Print the setup code (stdout: the code alone), and on stderr whether it still works."""
+    settings = load_settings()
+    home = (args.home or settings.home).resolve()
+    # The same code the app checks: the configured one, else the one generated in the home.
+    code = setup_code(settings.setup_code, home=home, hosted=settings.hosted)
+    tenants = open_stores(settings, home=home).tenants
+    if tenants.installation_claim() is not None or tenants.list_tenants():
+        print("this installation is already claimed: the code no longer works", file=sys.stderr)
+    else:
+        print("enter this code on the console's setup page (/api/app/setup); it works once", file=sys.stderr)
+    print(code)
     return 0
 
 
@@ -147,6 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for scope, name, value in load_host_keys((args.home or load_settings().home).resolve()).listing():
             print(f"{scope}\t{name}\t{value}")
         return 0
+    if args.command == "setup-code":
+        try:
+            return _setup_code(args)
+        except (SetupCodeMissing, OSError, sqlite3.Error, AppError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "tenants":
         try:
             return _tenants(args)

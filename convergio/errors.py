@@ -4,11 +4,13 @@
     ├── InvalidRequest(AppError, ValueError)      400  malformed body, wrong types
     │   └── InvalidGraph                          422  graph spec rejected (details: path + message)
     ├── Unauthorized(AppError, PermissionError)   401  no key / unknown key
+    ├── Forbidden(AppError, PermissionError)      403  the caller's role may not do this
     ├── NotFound(AppError, LookupError)           404  unknown or foreign id
     ├── Conflict(AppError)                        409  state does not allow the operation
     ├── PayloadTooLarge(AppError, ValueError)     413
     ├── UnsupportedMediaType(AppError, ValueError) 415  a body that is not declared as JSON
-    └── StoreUnavailable(AppError)                503  a control-plane backend is down (retry later)
+    ├── StoreUnavailable(AppError)                503  a control-plane backend is down (retry later)
+    └── NotConfigured(AppError)                   503  the installation lacks a setting the route needs
 
 Messages are written for the client and never carry secrets; ``details`` is a
 list of ``{"path", "message"}`` objects naming each bad field, always present (maybe empty) so
@@ -22,8 +24,10 @@ from typing import Any, ClassVar
 __all__ = [
     "AppError",
     "Conflict",
+    "Forbidden",
     "InvalidGraph",
     "InvalidRequest",
+    "NotConfigured",
     "NotFound",
     "PayloadTooLarge",
     "Problem",
@@ -73,6 +77,11 @@ class Unauthorized(AppError, PermissionError):
     status_code = 401
 
 
+class Forbidden(AppError, PermissionError):
+    code = "forbidden"
+    status_code = 403
+
+
 class NotFound(AppError, LookupError):
     code = "not_found"
     status_code = 404
@@ -101,4 +110,14 @@ class StoreUnavailable(AppError):
     """
 
     code = "store_unavailable"
+    status_code = 503
+
+
+class NotConfigured(AppError):
+    """The installation lacks a setting this route needs (e.g. no setup code on a hosted instance).
+
+    An operator's problem, not the caller's: the message says which setting, never its value.
+    """
+
+    code = "not_configured"
     status_code = 503

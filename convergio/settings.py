@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +57,7 @@ class Settings:
     retention_interval_s: int = 86_400
     retention_batch: int = 500
     unpriced_under_cap: Literal["refuse", "allow"] = "refuse"
+    setup_code: str = field(default="", repr=False)  # a secret: kept out of any repr
 
 
 # name -> default (as text, the form settings take everywhere)
@@ -114,6 +115,9 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_RETENTION_BATCH": "500",
     # a tenant with a cap calling a model with no price (its spend would escape the cap): refuse | allow
     "CONVERGIO_UNPRICED_UNDER_CAP": "refuse",
+    # the one-time code that claims a fresh installation (ADR 0022); empty on the embedded host:
+    # generated into CONVERGIO_HOME (python -m convergio setup-code); hosted, it must be set
+    "CONVERGIO_SETUP_CODE": "",
 }
 
 
@@ -243,6 +247,7 @@ def load_settings(environ: Mapping[str, str] | None = None, folder: Path | None 
         ),
         retention_batch=_int("CONVERGIO_RETENTION_BATCH", get("CONVERGIO_RETENTION_BATCH"), 1),
         unpriced_under_cap=_unpriced(get("CONVERGIO_UNPRICED_UNDER_CAP")),
+        setup_code=get("CONVERGIO_SETUP_CODE"),
         provider_allowed_hosts=tuple(
             h.strip() for h in get("CONVERGIO_PROVIDER_ALLOWED_HOSTS").split(",") if h.strip()
         ),

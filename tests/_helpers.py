@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -30,9 +31,14 @@ class HostProcess:
         env: dict[str, str] | None = None,
         *,
         wrap: list[str] | None = None,
+        python: str = sys.executable,
     ) -> None:
-        """``home`` None: no ``--home`` (the settings decide); ``wrap``: a command that execs the rest."""
-        self.app, self.home, self.wrap = app, home, wrap or []
+        """``home`` None: no ``--home`` (the settings decide); ``wrap``: a command that execs the rest.
+
+        ``python``: the interpreter (another one than the tests', e.g. with only a package's own
+        dependencies on its path).
+        """
+        self.app, self.home, self.wrap, self.python = app, home, wrap or [], python
         self.env = {**os.environ, "CONVERGIO_REPLAY_VERIFY": "1", **(env or {})}
         self.lines: list[str] = []
         self.base_url = ""
@@ -45,7 +51,7 @@ class HostProcess:
         self.process = subprocess.Popen(
             [
                 *self.wrap,
-                sys.executable,
+                self.python,
                 "-m",
                 "convergio",
                 "start",
@@ -149,3 +155,15 @@ def executions(count_dir: Path, activity: str) -> list[Any]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+@functools.cache
+def app_functions() -> tuple[Any, ...]:
+    """The repository app's functions, read once per process.
+
+    ``FunctionApp.get_functions()`` may be called only once: azure-functions 1.26 keeps the names
+    it has indexed on the app and refuses them as duplicates on a second call.
+    """
+    import function_app
+
+    return tuple(function_app.app.get_functions())

@@ -7,6 +7,7 @@ import importlib
 import pytest
 
 from convergio.graph import AGENT_GRAPH, RECORD_PROGRESS, RECORD_RUN, ROUTE_REQUEST, RUN_AGENT
+from tests._helpers import app_functions
 
 SURFACES = {
     "convergio.graph": {
@@ -139,7 +140,5 @@ def test_public_names(module: str) -> None:
 
 
 def test_the_orchestrator_and_activity_names_the_run_asks_for_exist() -> None:
-    import function_app
-
-    names = {f.get_function_name() for f in function_app.app.get_functions()}
+    names = {f.get_function_name() for f in app_functions()}
     assert {AGENT_GRAPH, RUN_AGENT, RECORD_RUN, RECORD_PROGRESS, ROUTE_REQUEST} <= names

@@ -13,7 +13,7 @@ from convergio.errors import InvalidRequest, NotFound
 from convergio.metering import unit_prices
 from convergio.providers import Connection, check_endpoint
 from convergio.secrets import Secret, check_name
-from convergio.tenants import ConnectionRecord
+from convergio.tenants import ConnectionRecord, Permission
 
 from . import _models as m
 from ._http import answer, blueprint, json_response, read_body, tenant_of
@@ -83,7 +83,7 @@ def _check(svc: Service, body: m.ConnectionIn) -> Connection:
 @answer
 async def put_connection(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     name = _name(req)
     body: m.ConnectionIn = read_body(req, m.ConnectionIn)
     connection = _check(svc, body)
@@ -129,7 +129,7 @@ def _prices(body: m.ConnectionIn) -> dict[str, str] | None:
 @answer
 async def list_connections(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     return json_response(m.ConnectionList(connections=[_view(c) for c in svc.connections.list(tenant.id)]))
 
 
@@ -138,7 +138,7 @@ async def list_connections(req: func.HttpRequest, client: df.DurableOrchestratio
 @answer
 async def get_connection(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     record = svc.connections.get(tenant.id, _name(req))
     if record is None:
         raise NotFound("no such connection")
@@ -152,7 +152,7 @@ async def delete_connection(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     name = _name(req)
     if not svc.connections.delete(tenant.id, name):
         raise NotFound("no such connection")

@@ -1,4 +1,8 @@
-"""Graph routes (the shipped library) and the OpenAPI document."""
+"""Graph routes (the shipped library) and the OpenAPI document.
+
+A student sees only the graphs shared with students (``_sharing``); another is a 404, as an
+unknown name is. Everyone else sees the whole library, each graph marked shared or not.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,13 @@ import azure.functions as func
 
 from convergio.errors import InvalidGraph, NotFound
 from convergio.graph import parse_graph
+from convergio.tenants import Permission
 
 from . import _models as m
-from ._http import answer, blueprint, json_response, tenant_of
+from ._http import answer, blueprint, caller_of, json_response
 from ._openapi import openapi_document
 from ._service import service
+from ._sharing import sees_graph, shared_graphs
 
 __all__: list[str] = []
 
@@ -21,9 +27,14 @@ __all__: list[str] = []
 @answer
 async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    catalog = svc.catalog(tenant_of(req, svc).id)
+    caller = caller_of(req, svc, Permission.READ_GRAPHS)
+    catalog = svc.catalog(caller.tenant.id)
+    shared = shared_graphs(svc, caller.tenant.id)
+    everything = caller.may(Permission.SHARE_GRAPHS)
     graphs = []
     for name, raw in sorted(svc.library().items()):
+        if not everything and name not in shared:
+            continue
         try:
             spec = parse_graph(raw, catalog)
         except InvalidGraph as exc:  # e.g. it needs a plugin this tenant has not installed
@@ -34,6 +45,7 @@ async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClie
                 agents=len(agents) if isinstance(agents, list) else 0,
                 available=False,
                 problems=[dict(p) for p in exc.details or []],
+                shared=name in shared,
             )
         else:
             info = m.GraphInfo(
@@ -41,6 +53,7 @@ async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClie
                 description=spec.description,
                 agents=len(spec.agents),
                 input_schema=spec.input_schema,
+                shared=name in shared,
             )
         graphs.append(info)
     return json_response(m.GraphList(graphs=graphs))
@@ -51,10 +64,11 @@ async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClie
 @answer
 async def get_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    caller = caller_of(req, svc, Permission.READ_GRAPHS)
+    tenant = caller.tenant
     name = req.route_params.get("name", "")
     raw = svc.library().get(name)
-    if raw is None:
+    if raw is None or not sees_graph(svc, caller, name):
         raise NotFound(f"no graph named {name!r}")
     return json_response(parse_graph(raw, svc.catalog(tenant.id)).model_dump(mode="json", exclude_none=True))
 

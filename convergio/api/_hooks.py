@@ -18,6 +18,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, Unauthorized
+from convergio.tenants import Permission
 from convergio.webhooks import Callback, Hook, SignatureError, check_callback_url, verify
 
 from . import _hook_models as h
@@ -141,7 +142,7 @@ def _check_hook(svc: Service, body: h.HookIn) -> None:
 @answer
 async def create_hook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     body: h.HookIn = read_body(req, h.HookIn)
     _check_hook(svc, body)
     hook, secret = svc.webhooks.create_hook(tenant.id, body.graph_ref, body.event)
@@ -154,7 +155,7 @@ async def create_hook(req: func.HttpRequest, client: df.DurableOrchestrationClie
 @answer
 async def list_hooks(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     return json_response(h.HookList(hooks=[_hook_view(req, x) for x in svc.webhooks.hooks(tenant.id)]))
 
 
@@ -163,7 +164,7 @@ async def list_hooks(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @answer
 async def delete_hook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     hook_id = str(req.route_params.get("id", ""))
     if not svc.webhooks.delete_hook(tenant.id, hook_id):
         raise NotFound("no such hook")
@@ -184,7 +185,7 @@ def _callback_view(callback: Callback) -> h.CallbackView:
 @answer
 async def create_callback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     body: h.CallbackIn = read_body(req, h.CallbackIn)
     settings = svc.settings
     try:
@@ -201,7 +202,7 @@ async def create_callback(req: func.HttpRequest, client: df.DurableOrchestration
 @answer
 async def list_callbacks(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     views = [_callback_view(c) for c in svc.webhooks.callbacks(tenant.id)]
     return json_response(h.CallbackList(callbacks=views))
 
@@ -211,7 +212,7 @@ async def list_callbacks(req: func.HttpRequest, client: df.DurableOrchestrationC
 @answer
 async def delete_callback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     callback_id = str(req.route_params.get("id", ""))
     if not svc.webhooks.delete_callback(tenant.id, callback_id):
         raise NotFound("no such callback")
@@ -223,7 +224,7 @@ async def delete_callback(req: func.HttpRequest, client: df.DurableOrchestration
 @answer
 async def list_deliveries(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     callback_id = str(req.route_params.get("id", ""))
     if svc.webhooks.callback(tenant.id, callback_id) is None:
         raise NotFound("no such callback")

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from convergio import _json as bounded_json
 from convergio.errors import (
     AppError,
+    Forbidden,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
@@ -30,7 +31,7 @@ from convergio.errors import (
 )
 from convergio.graph import path_of
 from convergio.retention import ensure_once
-from convergio.tenants import Tenant
+from convergio.tenants import Caller, Permission, Tenant
 
 from ._service import Service
 
@@ -41,6 +42,7 @@ __all__ = [
     "check_json_body",
     "base_url",
     "blueprint",
+    "caller_of",
     "int_param",
     "json_response",
     "owned_run",
@@ -125,13 +127,37 @@ def read_body(req: func.HttpRequest, model: type[BaseModel] | None = None) -> An
         raise InvalidRequest(f"{details[0]['path']}: {details[0]['message']}", details=details) from None
 
 
-def tenant_of(req: func.HttpRequest, svc: Service) -> Tenant:
-    return svc.authenticate(dict(req.headers))
+def caller_of(req: func.HttpRequest, svc: Service, need: Permission) -> Caller:
+    """Who calls, if their role grants ``need``.
+
+    Raises:
+        Unauthorized: no credential, or an unknown or revoked one (401).
+        Forbidden: the role does not grant ``need`` (403, naming the role and what it may not do).
+    """
+    caller = svc.authenticate(dict(req.headers))
+    if not caller.may(need):
+        message = f"the {caller.role.value} role may not {need.value}"
+        raise Forbidden(message, details=[{"path": "role", "message": message}])
+    return caller
 
 
-def owned_run(req: func.HttpRequest, svc: Service, tenant: Tenant) -> str:
+def tenant_of(req: func.HttpRequest, svc: Service, need: Permission) -> Tenant:
+    """The calling tenant, if the caller's role grants ``need`` (see :func:`caller_of`)."""
+    return caller_of(req, svc, need).tenant
+
+
+def owned_run(req: func.HttpRequest, svc: Service, caller: Caller | Tenant) -> str:
+    """The run id of the route, if the caller may see that run (else 404, as for an unknown id).
+
+    A caller whose role reads only their own runs (a student) sees only runs they started.
+    """
     run_id = str(req.route_params.get("id", ""))
-    if svc.store.owner_of(run_id) != tenant.id:
+    tenant = caller.tenant if isinstance(caller, Caller) else caller
+    record = svc.store.run(run_id)
+    if record is None or record.tenant_id != tenant.id:
+        raise NotFound(f"no run {run_id!r}")
+    own_only = isinstance(caller, Caller) and not caller.may(Permission.READ_RUNS)
+    if own_only and getattr(record, "started_by", "") != getattr(caller, "subject", None):
         raise NotFound(f"no run {run_id!r}")
     return run_id
 

@@ -25,6 +25,7 @@ from convergio.protocols import McpServerRecord
 from convergio.protocols.mcp import check_server_name
 from convergio.protocols.mcp._source import STDIO_REFUSED
 from convergio.secrets import fingerprint
+from convergio.tenants import Permission
 
 from ._http import answer, blueprint, json_response, read_body, tenant_of
 from ._service import Service, service
@@ -190,7 +191,7 @@ def _list(svc: Service, record: McpServerRecord, headers: dict[str, str] | None)
 @answer
 async def put_mcp_server(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     name = _name(req)
     body: McpServerIn = read_body(req, McpServerIn)
     old = svc.mcp.registry.get(tenant.id, name)
@@ -211,7 +212,7 @@ async def put_mcp_server(req: func.HttpRequest, client: df.DurableOrchestrationC
 @answer
 async def list_mcp_servers(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     return json_response(McpServerList(servers=[_view(r) for r in svc.mcp.registry.list(tenant.id)]))
 
 
@@ -220,7 +221,7 @@ async def list_mcp_servers(req: func.HttpRequest, client: df.DurableOrchestratio
 @answer
 async def get_mcp_server(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    record = svc.mcp.registry.get(tenant_of(req, svc).id, _name(req))
+    record = svc.mcp.registry.get(tenant_of(req, svc, Permission.ADMIN).id, _name(req))
     if record is None:
         raise NotFound("no such MCP server")
     return json_response(_view(record))
@@ -233,7 +234,7 @@ async def refresh_mcp_server(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     svc = service()
-    record = svc.mcp.registry.get(tenant_of(req, svc).id, _name(req))
+    record = svc.mcp.registry.get(tenant_of(req, svc, Permission.ADMIN).id, _name(req))
     if record is None:
         raise NotFound("no such MCP server")
     listed = await asyncio.to_thread(_list, svc, record, None)
@@ -247,7 +248,7 @@ async def delete_mcp_server(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
 ) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     name = _name(req)
     if not svc.mcp.registry.delete(tenant.id, name):
         raise NotFound("no such MCP server")

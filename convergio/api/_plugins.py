@@ -17,6 +17,7 @@ import azure.functions as func
 
 from convergio.errors import InvalidRequest, PayloadTooLarge
 from convergio.plugins import MAX_ARCHIVE_BYTES, PluginGrants, PluginRegistry, UngrantedImport
+from convergio.tenants import Permission
 from convergio.wiring import components
 
 from . import _plugin_models as pm
@@ -59,7 +60,7 @@ _EMPTY = {"path": "body", "message": "empty; send the plugin's zip archive"}
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def upload_plugin(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    tenant = tenant_of(req, service())
+    tenant = tenant_of(req, service(), Permission.ADMIN)
     archive = _archive(req)
     registry = _registry()
     try:
@@ -82,7 +83,7 @@ def _install(registry: PluginRegistry, tenant_id: str, archive: bytes) -> tuple[
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def list_plugins(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    tenant = tenant_of(req, service())
+    tenant = tenant_of(req, service(), Permission.ADMIN)
     return json_response(pm.PluginList(plugins=[pm.view(p) for p in _registry().list(tenant.id)]))
 
 
@@ -90,7 +91,7 @@ async def list_plugins(req: func.HttpRequest, client: df.DurableOrchestrationCli
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def put_grants(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    tenant = tenant_of(req, service())
+    tenant = tenant_of(req, service(), Permission.ADMIN)
     name = str(req.route_params.get("name", ""))
     registry = _registry()
     registry.get(tenant.id, name)  # 404 before looking at the body
@@ -103,7 +104,7 @@ async def put_grants(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def delete_plugin(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    tenant = tenant_of(req, service())
+    tenant = tenant_of(req, service(), Permission.ADMIN)
     name = str(req.route_params.get("name", ""))
     _registry().remove(tenant.id, name)
     return json_response({"name": name, "deleted": True})

@@ -25,6 +25,7 @@ from convergio.retention import (
     policy_of,
     set_policy,
 )
+from convergio.tenants import Permission
 
 from ._http import answer, blueprint, json_response, read_body, tenant_of
 from ._service import Service, service
@@ -104,7 +105,7 @@ def _view(svc: Service, tenant_id: str) -> RetentionView:
 @answer
 async def get_retention(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     await ensure_retention(client)
     return json_response(_view(svc, tenant.id))
 
@@ -114,7 +115,7 @@ async def get_retention(req: func.HttpRequest, client: df.DurableOrchestrationCl
 @answer
 async def put_retention(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.ADMIN)
     body: RetentionIn = read_body(req, RetentionIn)
     set_policy(svc.store, tenant.id, RetentionPolicy(**body.model_dump()))
     await ensure_retention(client)

@@ -11,7 +11,7 @@ from convergio.agents import MANAGED
 from convergio.errors import Unauthorized
 from convergio.graph import Catalog
 from convergio.providers import PROVIDER_NAMES
-from convergio.tenants import Tenant, TenantStore, authenticate_headers
+from convergio.tenants import Caller, TenantStore, credential_of
 from convergio.wiring import Components, components
 
 from ._library import load_library
@@ -34,14 +34,13 @@ class Service:
         self._managed = bool(parts.settings.managed_connection.strip())
         self._graphs_dir = Path(parts.settings.graphs_dir)
 
-    def authenticate(self, headers: Mapping[str, str]) -> Tenant:
-        """The calling tenant, or ``Unauthorized`` (the same answer for a missing and a wrong key)."""
-        tenant = authenticate_headers(
-            headers, self.store, trust_principal_headers=self.settings.trust_principal_headers
-        )
-        if tenant is None:
+    def authenticate(self, headers: Mapping[str, str]) -> Caller:
+        """Who calls (tenant, role, subject), or ``Unauthorized`` (one answer for missing and wrong keys)."""
+        trust = self.settings.trust_principal_headers
+        found = credential_of(headers, self.store, trust_principal_headers=trust)
+        if found is None:
             raise Unauthorized("missing or unknown API key: send it in the x-api-key header")
-        return tenant
+        return Caller.of(found)
 
     @functools.cache  # noqa: B019 - one Service per process; the library is read once
     def library(self) -> Mapping[str, dict[str, Any]]:

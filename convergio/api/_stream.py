@@ -25,8 +25,9 @@ from starlette.responses import StreamingResponse
 
 from convergio.errors import InvalidRequest
 from convergio.streams import RunStream, sse
+from convergio.tenants import Permission
 
-from ._http import answer, blueprint, owned_run, tenant_of
+from ._http import answer, blueprint, caller_of, owned_run
 from ._service import service
 from ._views import run_view
 
@@ -98,7 +99,7 @@ def _after(req: func.HttpRequest) -> int:
 @answer
 async def stream_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
     svc = service()
-    run_id = owned_run(req, svc, tenant_of(req, svc))
+    run_id = owned_run(req, svc, caller_of(req, svc, Permission.READ_OWN_RUNS))
     after = _after(req)
     channel = svc.streams
     if svc.settings.http_streaming:

@@ -10,6 +10,7 @@ import azure.functions as func
 
 from convergio.errors import InvalidRequest
 from convergio.metering import GROUP_BY, GroupBy, rollup, unpriced_tokens
+from convergio.tenants import Permission
 
 from ._http import answer, blueprint, json_response, tenant_of
 from ._service import service
@@ -37,7 +38,7 @@ def _problem(path: str) -> dict[str, str]:
 @answer
 async def usage(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    tenant = tenant_of(req, svc, Permission.READ_USAGE)
     group_by = _group_by(req.params.get("group_by", _DEFAULT_GROUPS))
     start, end = req.params.get("from"), req.params.get("to")
     try:

@@ -102,6 +102,20 @@ def create_doc(container: Any, body: dict[str, Any]) -> bool:
     return True
 
 
+def _if_not_exists(create: Callable[..., Any], name: str, **options: Any) -> Any:
+    """``create_*_if_not_exists``, safe when instances race on a fresh account.
+
+    The SDK reads, then creates: two instances starting at once both read "missing" and the
+    second create is a 409. What it wanted exists, so read it again instead of failing.
+    """
+    from azure.cosmos.exceptions import CosmosResourceExistsError
+
+    try:
+        return create(name, **options)
+    except CosmosResourceExistsError:
+        return create(name, **options)
+
+
 def delete_doc(container: Any, doc_id: str, partition: str) -> bool:
     """Delete a document; False when there was none (404)."""
     from azure.cosmos.exceptions import CosmosResourceNotFoundError
@@ -259,7 +273,9 @@ class CosmosPlane:
         with unavailable("control plane"):
             client = CosmosClient(endpoint, credential=auth, connection_verify=verify_tls)
             if key:
-                plane = cls(client.create_database_if_not_exists(database), reconnect=reconnect)
+                plane = cls(
+                    _if_not_exists(client.create_database_if_not_exists, database), reconnect=reconnect
+                )
                 plane.ensure()
                 return plane
             return cls(client.get_database_client(database), reconnect=reconnect)
@@ -269,7 +285,9 @@ class CosmosPlane:
         from azure.cosmos import PartitionKey
 
         for name, path in CONTAINERS.items():
-            self.database.create_container_if_not_exists(name, partition_key=PartitionKey(path))
+            _if_not_exists(
+                self.database.create_container_if_not_exists, name, partition_key=PartitionKey(path)
+            )
 
     def container(self, name: str) -> Any:
         """One of :data:`CONTAINERS`, safe to use from any thread (each gets its own client)."""

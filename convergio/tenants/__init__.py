@@ -10,19 +10,40 @@ tenants' metadata records (provider connections, MCP servers).
 :func:`open_tenant_store` picks one. Importing this package loads no Azure SDK.
 """
 
-from convergio.tenants._auth import authenticate_headers
+from convergio.tenants._auth import authenticate_headers, credential_of
 from convergio.tenants._connections import ConnectionRecord, ConnectionRegistry
 from convergio.tenants._cosmos import CosmosTenantStore
-from convergio.tenants._keys import tenant_id_for
+from convergio.tenants._keys import key_id_of, tenant_id_for
 from convergio.tenants._models import RunRecord, Tenant, TenantExists, UnknownTenant
 from convergio.tenants._open import open_tenant_store
+from convergio.tenants._roles import (
+    ROLE_PERMISSIONS,
+    Caller,
+    Credential,
+    KeyInfo,
+    Permission,
+    Role,
+    parse_role,
+)
+from convergio.tenants._runs import FINISHED, RUN_STATUSES, index_run_end, split_position
+from convergio.tenants._setup import SetupCodeMissing, local_setup_code, setup_code, setup_code_matches
 from convergio.tenants._sqlite import SqliteTenantStore
 from convergio.tenants._store import TenantRecords, TenantStore
 
 __all__ = [
+    "ROLE_PERMISSIONS",
+    "Caller",
+    "Credential",
+    "KeyInfo",
+    "Permission",
+    "Role",
+    "credential_of",
+    "parse_role",
     "ConnectionRecord",
     "ConnectionRegistry",
     "CosmosTenantStore",
+    "FINISHED",
+    "RUN_STATUSES",
     "RunRecord",
     "SqliteTenantStore",
     "Tenant",
@@ -31,6 +52,13 @@ __all__ = [
     "TenantStore",
     "UnknownTenant",
     "authenticate_headers",
+    "index_run_end",
+    "key_id_of",
+    "local_setup_code",
     "open_tenant_store",
+    "SetupCodeMissing",
+    "setup_code",
+    "setup_code_matches",
+    "split_position",
     "tenant_id_for",
 ]

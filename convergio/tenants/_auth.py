@@ -7,9 +7,10 @@ import json
 from collections.abc import Mapping
 
 from convergio.tenants._models import Tenant
+from convergio.tenants._roles import Credential
 from convergio.tenants._store import TenantStore
 
-__all__ = ["authenticate_headers"]
+__all__ = ["authenticate_headers", "credential_of"]
 
 _API_KEY = "x-api-key"
 _PRINCIPAL = "x-ms-client-principal"
@@ -51,6 +52,14 @@ def _object_id(encoded: str) -> str | None:
 def authenticate_headers(
     headers: Mapping[str, str], store: TenantStore, *, trust_principal_headers: bool = False
 ) -> Tenant | None:
+    """The tenant of :func:`credential_of`'s credential, or None."""
+    found = credential_of(headers, store, trust_principal_headers=trust_principal_headers)
+    return None if found is None else found.tenant
+
+
+def credential_of(
+    headers: Mapping[str, str], store: TenantStore, *, trust_principal_headers: bool = False
+) -> Credential | None:
     """Find the tenant a request acts for, from its headers (names compared case-insensitively).
 
     ``x-api-key`` is looked at first. A request that presents a key is judged by that key alone:
@@ -71,13 +80,13 @@ def authenticate_headers(
             authentication enabled).
 
     Returns:
-        The tenant, or None when the request identifies none. Malformed headers give None; this
-        function does not raise on any header value.
+        The credential (tenant, role, subject), or None when the request identifies none.
+        Malformed headers give None; this function does not raise on any header value.
     """
     lowered = {name.lower(): value for name, value in headers.items()}
     key = lowered.get(_API_KEY)
     if key is not None:
-        return store.authenticate(key.strip())
+        return store.identify(key.strip())
     if not trust_principal_headers:
         return None
     principal_id: str | None = None
@@ -90,4 +99,4 @@ def authenticate_headers(
             return None
     if principal_id is None:
         principal_id = lowered.get(_PRINCIPAL_ID, "").strip() or None
-    return store.tenant_for_principal(principal_id) if principal_id else None
+    return store.principal(principal_id) if principal_id else None

@@ -5,6 +5,8 @@ Documents, by partition:
 - ``~tenants:directory`` -- one per tenant (id = the tenant id). Creating it is the claim on
   the id: a second instance adding the same tenant gets 409, hence :class:`TenantExists`.
   Listing tenants is one query in this one partition.
+- ``~installation:claim`` -- the installation's claim (ADR 0022), created once: the first
+  instance to create it wins, every other gets 409.
 - ``~key:<digest>`` / ``~principal:<id>`` / ``~run:<run id>`` -- what is found without a tenant:
   one point lookup each. Tenants never change, so key and principal documents carry the
   tenant's name and creation time, and authenticating is a single read.
@@ -20,7 +22,6 @@ nothing that works but cannot be found (a key), and global first where the claim
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -34,9 +35,11 @@ from convergio.controlplane import (
     safe_id,
     unavailable,
 )
-from convergio.tenants._keys import hash_key, is_well_formed_key, new_key, tenant_id_for
-from convergio.tenants._models import RunRecord, Tenant, TenantExists, UnknownTenant
-from convergio.tenants._store import _now, canonical_principal, check_kind, check_page
+from convergio.tenants._keys import hash_key, is_well_formed_key, key_id, new_key, tenant_id_for
+from convergio.tenants._models import Tenant, TenantExists, UnknownTenant
+from convergio.tenants._roles import Credential, KeyInfo, Role, subject_of
+from convergio.tenants._runs_cosmos import CosmosRunIndex
+from convergio.tenants._store import _now, canonical_principal, check_kind
 
 if TYPE_CHECKING:
     from convergio.controlplane import CosmosPlane
@@ -46,6 +49,7 @@ __all__ = ["CONTAINER", "CosmosTenantRecords", "CosmosTenantStore"]
 CONTAINER: Final = "tenants"
 _STORE: Final = "tenant"
 _DIRECTORY: Final = global_partition("tenants", "directory")
+_CLAIM: Final = global_partition("installation", "claim")
 _log = logging.getLogger("convergio.tenants")
 
 
@@ -68,7 +72,13 @@ def _owner(doc: Mapping[str, Any]) -> Tenant:
     return Tenant(id=doc["owner"], name=doc["owner_name"], created_at=doc["owner_created_at"])
 
 
-class CosmosTenantStore:
+def _credential(doc: Mapping[str, Any], fallback: str) -> Credential:
+    # Documents written before roles existed have none: they could do everything, so admin.
+    member = str(doc.get("member") or "")
+    return Credential(_owner(doc), Role(doc.get("role") or Role.ADMIN), member, subject_of(member, fallback))
+
+
+class CosmosTenantStore(CosmosRunIndex):
     """The :class:`~convergio.tenants.TenantStore` in the control plane, shared by every instance.
 
     Args:
@@ -119,13 +129,15 @@ class CosmosTenantStore:
         return sorted((Tenant(d["id"], d["name"], d["created_at"]) for d in docs), key=lambda t: t.id)
 
     # -- API keys -----------------------------------------------------------------------
-    def _issue(self, tenant: Tenant, label: str) -> str:
+    def _issue(self, tenant: Tenant, label: str, role: Role = Role.ADMIN, member: str = "") -> str:
         key = new_key()
         digest = hash_key(key)
         issued = _now()
+        grant = {"role": Role(role).value, "member": member}
         # The tenant's listing first: a key that exists only there cannot authenticate, while a
         # key that existed only globally would authenticate and escape revoke_keys.
         listing = {"type": "key", "digest": digest, "label": label, "issued_at": issued, "revoked_at": None}
+        listing |= grant
         self.container.create_item({"id": safe_id("key", digest), "tenant_id": tenant.id, **listing})
         self.container.create_item(
             {
@@ -137,42 +149,87 @@ class CosmosTenantStore:
                 "label": label,
                 "issued_at": issued,
                 "revoked_at": None,
+                **grant,
             }
         )
         return key
 
-    def issue_key(self, tenant_id: str, *, label: str = "") -> str:
+    def issue_key(self, tenant_id: str, *, label: str = "", role: Role = Role.ADMIN, member: str = "") -> str:
         with unavailable(_STORE):
-            key = self._issue(self._tenant(tenant_id), label)
-        _log.info("key issued for tenant %s (label %r)", tenant_id, label)
+            key = self._issue(self._tenant(tenant_id), label, role, member)
+        _log.info("key issued for tenant %s (label %r, role %s)", tenant_id, label, Role(role).value)
         return key
 
-    def revoke_keys(self, tenant_id: str, *, label: str | None = None) -> int:
-        sql = "SELECT c.id, c.digest, c.label FROM c WHERE c.tenant_id = @pk AND c.type = 'key'"
-        sql += " AND IS_NULL(c.revoked_at)"
+    def _key_listing(self, tenant_id: str) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM c WHERE c.tenant_id = @pk AND c.type = 'key'"
+        return query_docs(self.container, tenant_id, sql)
+
+    def _revoke_listed(self, tenant_id: str, listed: Mapping[str, Any]) -> bool:
+        now = _now()
+        # The global document decides (authenticate reads it): revoke it first, and count only
+        # the keys this call revoked, not those a concurrent call did.
+        done = _revoke(self.container, "key", global_partition("key", listed["digest"]), now)
+        _revoke(self.container, listed["id"], tenant_id, now)
+        return done
+
+    def revoke_keys(self, tenant_id: str, *, label: str | None = None, member: str | None = None) -> int:
         revoked = 0
         with unavailable(_STORE):
             self._tenant(tenant_id)
-            for listed in query_docs(self.container, tenant_id, sql):
+            for listed in self._key_listing(tenant_id):
+                if listed.get("revoked_at") is not None:
+                    continue
                 if label is not None and listed["label"] != label:
                     continue
-                now = _now()
-                # The global document decides (authenticate reads it): revoke it first, and count
-                # only the keys this call revoked, not those a concurrent call did.
-                revoked += _revoke(self.container, "key", global_partition("key", listed["digest"]), now)
-                _revoke(self.container, listed["id"], tenant_id, now)
+                if member is not None and (listed.get("member") or "") != member:
+                    continue
+                revoked += self._revoke_listed(tenant_id, listed)
         _log.info("%d key(s) revoked for tenant %s", revoked, tenant_id)
         return revoked
 
-    def authenticate(self, key: str) -> Tenant | None:
+    def revoke_key(self, tenant_id: str, key_id_: str) -> bool:
+        with unavailable(_STORE):
+            for listed in self._key_listing(tenant_id):
+                if key_id(listed["digest"]) == key_id_ and listed.get("revoked_at") is None:
+                    revoked = self._revoke_listed(tenant_id, listed)
+                    _log.info("key %s of tenant %s revoked: %s", key_id_, tenant_id, revoked)
+                    return revoked
+        return False
+
+    def list_keys(self, tenant_id: str) -> list[KeyInfo]:
+        with unavailable(_STORE):
+            listed = self._key_listing(tenant_id)
+        keys = [
+            KeyInfo(
+                key_id(doc["digest"]),
+                doc["label"],
+                Role(doc.get("role") or Role.ADMIN),
+                str(doc.get("member") or ""),
+                doc["issued_at"],
+                doc.get("revoked_at"),
+            )
+            for doc in listed
+        ]
+        return sorted(keys, key=lambda k: (k.issued_at, k.id))
+
+    def identify(self, key: str) -> Credential | None:
         if not is_well_formed_key(key):
             return None
+        digest = hash_key(key)
         with unavailable(_STORE):
-            doc = read_doc(self.container, "key", global_partition("key", hash_key(key)))
-        return None if doc is None or doc.get("revoked_at") is not None else _owner(doc)
+            doc = read_doc(self.container, "key", global_partition("key", digest))
+        if doc is None or doc.get("revoked_at") is not None:
+            return None
+        return _credential(doc, f"key:{key_id(digest)}")
+
+    def authenticate(self, key: str) -> Tenant | None:
+        found = self.identify(key)
+        return None if found is None else found.tenant
 
     # -- Entra ID principals ------------------------------------------------------------
-    def map_principal(self, principal_id: str, tenant_id: str) -> None:
+    def map_principal(
+        self, principal_id: str, tenant_id: str, *, role: Role = Role.ADMIN, member: str = ""
+    ) -> None:
         principal = canonical_principal(principal_id)
         if not principal:
             raise ValueError("principal id must not be blank")
@@ -186,101 +243,59 @@ class CosmosTenantStore:
                     "owner": tenant.id,
                     "owner_name": tenant.name,
                     "owner_created_at": tenant.created_at,
+                    "role": Role(role).value,
+                    "member": member,
                 }
             )
-        _log.info("principal mapped to tenant %s", tenant_id)
+        _log.info("principal mapped to tenant %s as %s", tenant_id, Role(role).value)
 
-    def tenant_for_principal(self, principal_id: str) -> Tenant | None:
+    def unmap_principal(self, principal_id: str, tenant_id: str) -> bool:
+        principal = canonical_principal(principal_id)
+        partition = global_partition("principal", principal)
+        with unavailable(_STORE):
+            doc = read_doc(self.container, "principal", partition)
+            if doc is None or doc["owner"] != tenant_id:
+                return False
+            return delete_doc(self.container, "principal", partition)
+
+    def principal(self, principal_id: str) -> Credential | None:
         principal = canonical_principal(principal_id)
         if not principal:
             return None
         with unavailable(_STORE):
             doc = read_doc(self.container, "principal", global_partition("principal", principal))
-        return None if doc is None else _owner(doc)
+        return None if doc is None else _credential(doc, f"principal:{principal}")
 
-    # -- run index ----------------------------------------------------------------------
-    def record_run(
-        self, tenant_id: str, run_id: str, graph_name: str, *, created_at: str | None = None
-    ) -> None:
-        wanted = {"owner": tenant_id, "graph_name": graph_name, "created_at": created_at or _now()}
+    def tenant_for_principal(self, principal_id: str) -> Tenant | None:
+        found = self.principal(principal_id)
+        return None if found is None else found.tenant
 
-        def claim(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-            if doc is None:
-                return wanted
-            # A retried start is fine; handing a run to another tenant never is.
-            if doc["owner"] != tenant_id:
-                raise ValueError(f"run {run_id!r} belongs to another tenant")
+    # -- the installation's claim (ADR 0022) ---------------------------------------------
+    def claim_installation(self, tenant_id: str, member_id: str) -> bool:
+        body = {
+            "id": "installation",
+            "tenant_id": _CLAIM,
+            "home_tenant": tenant_id,
+            "member_id": member_id,
+            "claimed_at": _now(),
+        }
+        with unavailable(_STORE):
+            won = create_doc(self.container, body)  # 409 for every instance but the first
+        _log.info("installation claimed for tenant %s: %s", tenant_id, won)
+        return won
+
+    def installation_claim(self) -> dict[str, str] | None:
+        with unavailable(_STORE):
+            doc = read_doc(self.container, "installation", _CLAIM)
+        if doc is None:
             return None
+        return {
+            "tenant_id": doc["home_tenant"],
+            "member_id": doc["member_id"],
+            "claimed_at": doc["claimed_at"],
+        }
 
-        with unavailable(_STORE):
-            self._tenant(tenant_id)
-            # The claim first (a create, or 409 and a fresh read): one owner whatever the race.
-            owned = cas_update(self.container, "run", global_partition("run", run_id), claim)
-            assert owned is not None  # claim() never leaves a missing document missing
-            # Then the tenant's listing; a retried start finds it (409) or repairs a lost one.
-            stamp = owned["created_at"]
-            create_doc(
-                self.container,
-                {
-                    "id": safe_id("run", run_id),
-                    "tenant_id": tenant_id,
-                    "type": "run",
-                    "run_id": run_id,
-                    "graph_name": owned["graph_name"],
-                    "created_at": stamp,
-                    # One sortable field (no composite index needed): the start, then the later recorded.
-                    "sort": f"{stamp}|{time.time_ns():020d}",
-                },
-            )
-
-    def forget_run(self, run_id: str) -> None:
-        partition = global_partition("run", run_id)
-        with unavailable(_STORE):
-            doc = read_doc(self.container, "run", partition)
-            if doc is None:
-                return
-            # Listing first, so a run is never listed without an owner.
-            delete_doc(self.container, safe_id("run", run_id), doc["owner"])
-            delete_doc(self.container, "run", partition)
-
-    def owner_of(self, run_id: str) -> str | None:
-        with unavailable(_STORE):
-            doc = read_doc(self.container, "run", global_partition("run", run_id))
-        return None if doc is None else str(doc["owner"])
-
-    def run(self, run_id: str) -> RunRecord | None:
-        with unavailable(_STORE):
-            doc = read_doc(self.container, "run", global_partition("run", run_id))
-        return None if doc is None else RunRecord(run_id, doc["owner"], doc["graph_name"], doc["created_at"])
-
-    def list_runs(self, tenant_id: str, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
-        check_page(limit, offset)
-        # TOP, not OFFSET/LIMIT: the emulator parses only TOP, and pages here are shallow.
-        sql = (
-            "SELECT TOP @n c.run_id, c.graph_name, c.created_at FROM c"
-            " WHERE c.tenant_id = @pk AND c.type = 'run' ORDER BY c.sort DESC"
-        )
-        with unavailable(_STORE):
-            docs = query_docs(self.container, tenant_id, sql, n=offset + limit)
-        return [RunRecord(d["run_id"], tenant_id, d["graph_name"], d["created_at"]) for d in docs[offset:]]
-
-    def count_runs(self, tenant_id: str) -> int:
-        sql = "SELECT VALUE COUNT(1) FROM c WHERE c.tenant_id = @pk AND c.type = 'run'"
-        with unavailable(_STORE):
-            counts = query_docs(self.container, tenant_id, sql)
-        return int(counts[0]) if counts else 0
-
-    def runs_between(
-        self, tenant_id: str, *, since: str = "", before: str, limit: int, offset: int = 0
-    ) -> list[RunRecord]:
-        check_page(limit, offset)
-        sql = (
-            "SELECT TOP @n c.run_id, c.graph_name, c.created_at FROM c WHERE c.tenant_id = @pk"
-            " AND c.type = 'run' AND c.created_at >= @since AND c.created_at < @before ORDER BY c.sort"
-        )
-        with unavailable(_STORE):
-            docs = query_docs(self.container, tenant_id, sql, n=offset + limit, since=since, before=before)
-        return [RunRecord(d["run_id"], tenant_id, d["graph_name"], d["created_at"]) for d in docs[offset:]]
+    # -- run index: CosmosRunIndex (_runs_cosmos.py) --------------------------------------
 
     # -- tenant records -----------------------------------------------------------------
     def records(self, kind: str) -> CosmosTenantRecords:

@@ -7,13 +7,24 @@ import re
 import secrets
 import unicodedata
 
-__all__ = ["KEY_PREFIX", "hash_key", "is_well_formed_key", "new_key", "tenant_id_for"]
+__all__ = [
+    "KEY_ID_CHARS",
+    "KEY_PREFIX",
+    "hash_key",
+    "is_well_formed_key",
+    "key_id",
+    "key_id_of",
+    "new_key",
+    "tenant_id_for",
+]
 
 KEY_PREFIX = "cvg_"
 _KEY_BYTES = 32
 # token_urlsafe(32) is 43 characters of the URL-safe base64 alphabet, without padding.
 _KEY_PATTERN = re.compile(re.escape(KEY_PREFIX) + r"[A-Za-z0-9_-]{43}")
 _MAX_ID = 63  # a DNS label's limit, so an id can name a resource or a host name later
+# A key's public id: the first 64 bits of its digest, enough to name it, useless to forge it.
+KEY_ID_CHARS = 16
 
 
 def tenant_id_for(name: str) -> str:
@@ -57,3 +68,13 @@ def hash_key(key: str) -> str:
     Being fast and deterministic also lets a key be found by an indexed lookup of its digest.
     """
     return hashlib.sha256(key.encode("ascii")).hexdigest()
+
+
+def key_id(digest: str) -> str:
+    """The id under which an admin lists and revokes a key: a prefix of its stored digest."""
+    return digest[:KEY_ID_CHARS]
+
+
+def key_id_of(key: str) -> str:
+    """The id of a key (as :func:`key_id` of its digest), to answer it beside a key just issued."""
+    return key_id(hash_key(key))

@@ -10,7 +10,8 @@ Error tree::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 __all__ = ["RunRecord", "Tenant", "TenantExists", "UnknownTenant"]
 
@@ -34,17 +35,36 @@ class Tenant:
 class RunRecord:
     """One run (orchestration instance) in a tenant's run index.
 
+    The index keeps what a list of runs shows, so listing needs no call per run to the durable
+    backend: the status is written where the run's state changes (recorded ``Pending``, started
+    ``Running``, then ``Completed``/``Failed`` by the run itself or ``Terminated`` by a cancel).
+
     Attributes:
         run_id: The orchestration instance id.
         tenant_id: The tenant that started the run.
         graph_name: The graph the run executes.
         created_at: When the run was recorded, ISO-8601 in UTC.
+        status: Pending, Running, Completed, Failed or Terminated, as the API shows it; ``""``
+            for an entry recorded by a release that kept no status (not known yet).
+        finished_at: When the run ended (ISO-8601 UTC), None while it goes.
+        updated_at: When the entry last changed (ISO-8601 UTC).
+        usage: The run's token counts as of ``updated_at`` (the API's ``Usage`` fields).
+        started_by: Who started it (the caller's subject); ``""`` when not known.
+        cursor: Where the entry sits in its tenant's newest-first order (``list_runs(before=)``).
+
+    ``updated_at`` and ``cursor`` are bookkeeping: records compare equal without them.
     """
 
     run_id: str
     tenant_id: str
     graph_name: str
     created_at: str
+    status: str = "Pending"
+    finished_at: str | None = None
+    updated_at: str = field(default="", compare=False)
+    usage: Mapping[str, int] = field(default_factory=dict, hash=False)
+    started_by: str = ""
+    cursor: str = field(default="", compare=False)
 
 
 class TenantExists(ValueError):

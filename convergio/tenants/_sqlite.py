@@ -16,9 +16,11 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from convergio.tenants._keys import hash_key, is_well_formed_key, new_key, tenant_id_for
-from convergio.tenants._models import RunRecord, Tenant, TenantExists, UnknownTenant
-from convergio.tenants._store import _now, canonical_principal, check_kind, check_page
+from convergio.tenants._keys import KEY_ID_CHARS, hash_key, is_well_formed_key, key_id, new_key, tenant_id_for
+from convergio.tenants._models import Tenant, TenantExists, UnknownTenant
+from convergio.tenants._roles import Credential, KeyInfo, Role, subject_of
+from convergio.tenants._runs_sqlite import SqliteRunIndex, migrate_runs
+from convergio.tenants._store import _now, canonical_principal, check_kind
 
 __all__ = ["STORE_FILE", "SqliteTenantRecords", "SqliteTenantStore"]
 
@@ -37,12 +39,16 @@ CREATE TABLE IF NOT EXISTS api_keys (
     tenant_id   TEXT NOT NULL REFERENCES tenants(id),
     label       TEXT NOT NULL DEFAULT '',
     created_at  TEXT NOT NULL,
-    revoked_at  TEXT NULL
+    revoked_at  TEXT NULL,
+    role        TEXT NOT NULL DEFAULT 'admin',
+    member      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant_id);
 CREATE TABLE IF NOT EXISTS principals (
     principal_id  TEXT PRIMARY KEY,
-    tenant_id     TEXT NOT NULL REFERENCES tenants(id)
+    tenant_id     TEXT NOT NULL REFERENCES tenants(id),
+    role          TEXT NOT NULL DEFAULT 'admin',
+    member        TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -51,6 +57,12 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS installation (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    tenant_id   TEXT NOT NULL,
+    member_id   TEXT NOT NULL,
+    claimed_at  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tenant_records (
     kind        TEXT NOT NULL,
     tenant_id   TEXT NOT NULL REFERENCES tenants(id),
@@ -65,9 +77,17 @@ _LEGACY_TABLES: Final[dict[str, tuple[str, ...]]] = {
     "connections": (),
     "mcp_servers": ("command", "headers", "tools"),
 }
+# Columns added since the first release: (table, column, declaration). Keys and principals made
+# before roles existed could do everything, so they stay admin.
+_ADDED_COLUMNS: Final = (
+    ("api_keys", "role", "TEXT NOT NULL DEFAULT 'admin'"),
+    ("api_keys", "member", "TEXT NOT NULL DEFAULT ''"),
+    ("principals", "role", "TEXT NOT NULL DEFAULT 'admin'"),
+    ("principals", "member", "TEXT NOT NULL DEFAULT ''"),
+)
 
 
-class SqliteTenantStore:
+class SqliteTenantStore(SqliteRunIndex):
     """The :class:`~convergio.tenants.TenantStore` in one SQLite file, safe across threads and processes.
 
     Args:
@@ -81,7 +101,9 @@ class SqliteTenantStore:
             # The journal mode is stored in the file, so setting it once covers every connection.
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+        self._add_columns()
         self._fold_legacy_tables()
+        migrate_runs(self._connect, self._write)
 
     def __repr__(self) -> str:
         return f"SqliteTenantStore({str(self.path)!r})"
@@ -104,6 +126,23 @@ class SqliteTenantStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    def _add_columns(self) -> None:
+        """Bring a file made by an earlier release up to the current columns (idempotent)."""
+        with self._connect() as db:
+            missing = [
+                (table, column, declaration)
+                for table, column, declaration in _ADDED_COLUMNS
+                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            ]
+        if not missing:
+            return
+        with self._write() as db:
+            for table, column, declaration in missing:
+                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:  # another process may have added it meanwhile
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                    _log.info("tenant store: column %s.%s added", table, column)
 
     def _fold_legacy_tables(self) -> None:
         listed = "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)"
@@ -132,11 +171,14 @@ class SqliteTenantStore:
             raise UnknownTenant(tenant_id)
 
     @staticmethod
-    def _insert_key(db: sqlite3.Connection, tenant_id: str, label: str) -> str:
+    def _insert_key(
+        db: sqlite3.Connection, tenant_id: str, label: str, role: Role = Role.ADMIN, member: str = ""
+    ) -> str:
         key = new_key()
         db.execute(
-            "INSERT INTO api_keys (key_hash, tenant_id, label, created_at) VALUES (?, ?, ?, ?)",
-            (hash_key(key), tenant_id, label, _now()),
+            "INSERT INTO api_keys (key_hash, tenant_id, label, created_at, role, member)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (hash_key(key), tenant_id, label, _now(), Role(role).value, member),
         )
         return key
 
@@ -168,119 +210,131 @@ class SqliteTenantStore:
         return [Tenant(*row) for row in rows]
 
     # -- API keys -----------------------------------------------------------------------
-    def issue_key(self, tenant_id: str, *, label: str = "") -> str:
+    def issue_key(self, tenant_id: str, *, label: str = "", role: Role = Role.ADMIN, member: str = "") -> str:
         with self._write() as db:
             self.require_tenant(db, tenant_id)
-            key = self._insert_key(db, tenant_id, label)
-        _log.info("key issued for tenant %s (label %r)", tenant_id, label)
+            key = self._insert_key(db, tenant_id, label, role, member)
+        _log.info("key issued for tenant %s (label %r, role %s)", tenant_id, label, Role(role).value)
         return key
 
-    def revoke_keys(self, tenant_id: str, *, label: str | None = None) -> int:
+    def revoke_keys(self, tenant_id: str, *, label: str | None = None, member: str | None = None) -> int:
         with self._write() as db:
             self.require_tenant(db, tenant_id)
             cursor = db.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND revoked_at IS NULL"
-                " AND (? IS NULL OR label = ?)",
-                (_now(), tenant_id, label, label),
+                " AND (? IS NULL OR label = ?) AND (? IS NULL OR member = ?)",
+                (_now(), tenant_id, label, label, member, member),
             )
             revoked = cursor.rowcount
         _log.info("%d key(s) revoked for tenant %s", revoked, tenant_id)
         return revoked
 
-    def authenticate(self, key: str) -> Tenant | None:
+    def revoke_key(self, tenant_id: str, key_id: str) -> bool:
+        if len(key_id) != KEY_ID_CHARS:
+            return False
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND revoked_at IS NULL"
+                " AND substr(key_hash, 1, ?) = ?",
+                (_now(), tenant_id, KEY_ID_CHARS, key_id),
+            )
+            revoked = cursor.rowcount > 0
+        _log.info("key %s of tenant %s revoked: %s", key_id, tenant_id, revoked)
+        return revoked
+
+    def list_keys(self, tenant_id: str) -> list[KeyInfo]:
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT key_hash, label, role, member, created_at, revoked_at FROM api_keys"
+                " WHERE tenant_id = ? ORDER BY created_at, key_hash",
+                (tenant_id,),
+            ).fetchall()
+        return [
+            KeyInfo(key_id(h), label, Role(role), member, at, gone)
+            for h, label, role, member, at, gone in rows
+        ]
+
+    def identify(self, key: str) -> Credential | None:
         if not is_well_formed_key(key):
             return None
+        digest = hash_key(key)
         # The lookup is by digest: timing can reveal at most how a digest compares, never the key.
         with self._connect() as db:
             row = db.execute(
-                "SELECT t.id, t.name, t.created_at FROM api_keys k JOIN tenants t ON t.id = k.tenant_id"
-                " WHERE k.key_hash = ? AND k.revoked_at IS NULL",
-                (hash_key(key),),
+                "SELECT t.id, t.name, t.created_at, k.role, k.member FROM api_keys k JOIN tenants t"
+                " ON t.id = k.tenant_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+                (digest,),
             ).fetchone()
-        return Tenant(*row) if row else None
+        if row is None:
+            return None
+        *tenant, role, member = row
+        return Credential(Tenant(*tenant), Role(role), member, subject_of(member, f"key:{key_id(digest)}"))
+
+    def authenticate(self, key: str) -> Tenant | None:
+        found = self.identify(key)
+        return None if found is None else found.tenant
 
     # -- Entra ID principals ------------------------------------------------------------
-    def map_principal(self, principal_id: str, tenant_id: str) -> None:
+    def map_principal(
+        self, principal_id: str, tenant_id: str, *, role: Role = Role.ADMIN, member: str = ""
+    ) -> None:
         principal = canonical_principal(principal_id)
         if not principal:
             raise ValueError("principal id must not be blank")
         with self._write() as db:
             self.require_tenant(db, tenant_id)
             db.execute(
-                "INSERT INTO principals (principal_id, tenant_id) VALUES (?, ?)"
-                " ON CONFLICT (principal_id) DO UPDATE SET tenant_id = excluded.tenant_id",
-                (principal, tenant_id),
+                "INSERT INTO principals (principal_id, tenant_id, role, member) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (principal_id) DO UPDATE SET tenant_id = excluded.tenant_id,"
+                " role = excluded.role, member = excluded.member",
+                (principal, tenant_id, Role(role).value, member),
             )
-        _log.info("principal mapped to tenant %s", tenant_id)
+        _log.info("principal mapped to tenant %s as %s", tenant_id, Role(role).value)
+
+    def unmap_principal(self, principal_id: str, tenant_id: str) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "DELETE FROM principals WHERE principal_id = ? AND tenant_id = ?",
+                (canonical_principal(principal_id), tenant_id),
+            )
+            return cursor.rowcount > 0
+
+    def principal(self, principal_id: str) -> Credential | None:
+        principal = canonical_principal(principal_id)
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT t.id, t.name, t.created_at, p.role, p.member FROM principals p JOIN tenants t"
+                " ON t.id = p.tenant_id WHERE p.principal_id = ?",
+                (principal,),
+            ).fetchone()
+        if row is None:
+            return None
+        *tenant, role, member = row
+        return Credential(Tenant(*tenant), Role(role), member, subject_of(member, f"principal:{principal}"))
 
     def tenant_for_principal(self, principal_id: str) -> Tenant | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT t.id, t.name, t.created_at FROM principals p JOIN tenants t ON t.id = p.tenant_id"
-                " WHERE p.principal_id = ?",
-                (canonical_principal(principal_id),),
-            ).fetchone()
-        return Tenant(*row) if row else None
+        found = self.principal(principal_id)
+        return None if found is None else found.tenant
 
-    # -- run index ----------------------------------------------------------------------
-    def record_run(
-        self, tenant_id: str, run_id: str, graph_name: str, *, created_at: str | None = None
-    ) -> None:
+    # -- the installation's claim (ADR 0022) ---------------------------------------------
+    def claim_installation(self, tenant_id: str, member_id: str) -> bool:
+        # One row at most (id = 1): the first INSERT wins, every later one does nothing.
         with self._write() as db:
-            self.require_tenant(db, tenant_id)
-            db.execute(
-                "INSERT INTO runs (run_id, tenant_id, graph_name, created_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (run_id) DO NOTHING",
-                (run_id, tenant_id, graph_name, created_at or _now()),
+            cursor = db.execute(
+                "INSERT INTO installation (id, tenant_id, member_id, claimed_at) VALUES (1, ?, ?, ?)"
+                " ON CONFLICT (id) DO NOTHING",
+                (tenant_id, member_id, _now()),
             )
-            (owner,) = db.execute("SELECT tenant_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            # A retried start is fine; handing a run to another tenant never is.
-            if owner != tenant_id:
-                raise ValueError(f"run {run_id!r} belongs to another tenant")
+            won = cursor.rowcount > 0
+        _log.info("installation claimed for tenant %s: %s", tenant_id, won)
+        return won
 
-    def forget_run(self, run_id: str) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-
-    def owner_of(self, run_id: str) -> str | None:
+    def installation_claim(self) -> dict[str, str] | None:
         with self._connect() as db:
-            row = db.execute("SELECT tenant_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return str(row[0]) if row else None
+            row = db.execute("SELECT tenant_id, member_id, claimed_at FROM installation").fetchone()
+        return None if row is None else dict(zip(("tenant_id", "member_id", "claimed_at"), row, strict=True))
 
-    def run(self, run_id: str) -> RunRecord | None:
-        with self._connect() as db:
-            row = db.execute(
-                "SELECT run_id, tenant_id, graph_name, created_at FROM runs WHERE run_id = ?", (run_id,)
-            ).fetchone()
-        return RunRecord(*row) if row else None
-
-    def list_runs(self, tenant_id: str, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
-        check_page(limit, offset)
-        with self._connect() as db:
-            rows = db.execute(
-                # rowid breaks ties between runs recorded in the same microsecond: later insert first.
-                "SELECT run_id, tenant_id, graph_name, created_at FROM runs WHERE tenant_id = ?"
-                " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-                (tenant_id, limit, offset),
-            ).fetchall()
-        return [RunRecord(*row) for row in rows]
-
-    def count_runs(self, tenant_id: str) -> int:
-        with self._connect() as db:
-            (count,) = db.execute("SELECT COUNT(*) FROM runs WHERE tenant_id = ?", (tenant_id,)).fetchone()
-        return int(count)
-
-    def runs_between(
-        self, tenant_id: str, *, since: str = "", before: str, limit: int, offset: int = 0
-    ) -> list[RunRecord]:
-        check_page(limit, offset)
-        with self._connect() as db:
-            rows = db.execute(
-                "SELECT run_id, tenant_id, graph_name, created_at FROM runs WHERE tenant_id = ?"
-                " AND created_at >= ? AND created_at < ? ORDER BY created_at, rowid LIMIT ? OFFSET ?",
-                (tenant_id, since, before, limit, offset),
-            ).fetchall()
-        return [RunRecord(*row) for row in rows]
+    # -- run index: SqliteRunIndex (_runs_sqlite.py) --------------------------------------
 
     # -- tenant records -----------------------------------------------------------------
     def records(self, kind: str) -> SqliteTenantRecords:

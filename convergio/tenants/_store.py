@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol, runtime_checkable
 
 from convergio.tenants._models import RunRecord, Tenant
+from convergio.tenants._roles import Credential, KeyInfo, Role
 
 __all__ = ["TenantRecords", "TenantStore", "canonical_principal", "check_kind", "check_page"]
 
@@ -118,16 +119,22 @@ class TenantStore(Protocol):
         """Every tenant, ordered by id."""
         ...
 
-    def issue_key(self, tenant_id: str, *, label: str = "") -> str:
+    def issue_key(self, tenant_id: str, *, label: str = "", role: Role = Role.ADMIN, member: str = "") -> str:
         """Issue one more API key (only its digest is stored, so it cannot be shown again).
+
+        Args:
+            tenant_id: The tenant the key acts for.
+            label: A free label, shown in key listings.
+            role: The role the key carries in the tenant.
+            member: The member the key is issued to (its runs are recorded under the member).
 
         Raises:
             UnknownTenant: No tenant has this id.
         """
         ...
 
-    def revoke_keys(self, tenant_id: str, *, label: str | None = None) -> int:
-        """Revoke a tenant's live keys (all, or those with ``label``); effective on every instance at once.
+    def revoke_keys(self, tenant_id: str, *, label: str | None = None, member: str | None = None) -> int:
+        """Revoke a tenant's live keys (all, or by ``label`` or ``member``), on every instance at once.
 
         Returns:
             How many keys this call revoked (keys revoked earlier are not counted again).
@@ -137,12 +144,26 @@ class TenantStore(Protocol):
         """
         ...
 
+    def revoke_key(self, tenant_id: str, key_id: str) -> bool:
+        """Revoke one key by its id; False when the tenant has no live key with that id."""
+        ...
+
+    def list_keys(self, tenant_id: str) -> list[KeyInfo]:
+        """A tenant's keys, live and revoked, oldest first (never the keys themselves)."""
+        ...
+
+    def identify(self, key: str) -> Credential | None:
+        """The tenant and role of a live API key, or None for a malformed, unknown or revoked key."""
+        ...
+
     def authenticate(self, key: str) -> Tenant | None:
         """The tenant owning a live API key, or None for a malformed, unknown or revoked key."""
         ...
 
-    def map_principal(self, principal_id: str, tenant_id: str) -> None:
-        """Map an Entra ID principal (object id) to a tenant, replacing any earlier mapping.
+    def map_principal(
+        self, principal_id: str, tenant_id: str, *, role: Role = Role.ADMIN, member: str = ""
+    ) -> None:
+        """Map an Entra ID principal (object id) to a tenant and role, replacing any earlier mapping.
 
         Raises:
             ValueError: The principal id is blank.
@@ -150,24 +171,69 @@ class TenantStore(Protocol):
         """
         ...
 
+    def unmap_principal(self, principal_id: str, tenant_id: str) -> bool:
+        """Remove a principal's mapping to this tenant; False when it was not mapped to it."""
+        ...
+
     def tenant_for_principal(self, principal_id: str) -> Tenant | None:
         """The tenant a principal is mapped to, or None."""
         ...
 
+    def principal(self, principal_id: str) -> Credential | None:
+        """The tenant and role a principal is mapped to, or None."""
+        ...
+
     def record_run(
-        self, tenant_id: str, run_id: str, graph_name: str, *, created_at: str | None = None
+        self,
+        tenant_id: str,
+        run_id: str,
+        graph_name: str,
+        *,
+        created_at: str | None = None,
+        started_by: str = "",
     ) -> None:
-        """Record that a tenant started a run; recording the same run again is a no-op.
+        """Record that a tenant started a run (status ``Pending``); recording it again is a no-op.
 
         Args:
             tenant_id: The tenant that started the run.
             run_id: The orchestration instance id.
             graph_name: The graph the run executes.
             created_at: ISO-8601 UTC time of the start; now when omitted.
+            started_by: Who started it (the caller's subject), so a list can show only theirs.
 
         Raises:
             UnknownTenant: No tenant has this id.
             ValueError: The run is already recorded for another tenant (on any instance).
+        """
+        ...
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        finished_at: str | None = None,
+        usage: Mapping[str, int] | None = None,
+    ) -> bool:
+        """Write a run's new state into its entry; an ended run never goes back to going.
+
+        Writes may arrive late or out of order (a start's ``Running`` after a fast run's end,
+        a cancel racing the end): a non-finished status over a finished one is dropped, so
+        every order ends in a finished state.
+
+        Args:
+            run_id: The run.
+            status: One of Pending, Running, Completed, Failed, Terminated.
+            finished_at: When it ended (finished statuses; now when omitted, or the end already
+                recorded).
+            usage: Token counts (``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
+                ``tool_calls``); None keeps those recorded.
+
+        Returns:
+            True when the entry changed; False when it is not indexed or nothing changed.
+
+        Raises:
+            ValueError: ``status`` is not one of those.
         """
         ...
 
@@ -180,14 +246,35 @@ class TenantStore(Protocol):
         ...
 
     def run(self, run_id: str) -> RunRecord | None:
-        """A run's index entry (owner, graph, start time), or None if the run is not indexed."""
+        """A run's index entry (owner, graph, start time, state), or None if the run is not indexed."""
         ...
 
-    def list_runs(self, tenant_id: str, *, limit: int = 50, offset: int = 0) -> list[RunRecord]:
+    def list_runs(
+        self,
+        tenant_id: str,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        status: str | None = None,
+        started_by: str | None = None,
+        before: str | None = None,
+    ) -> list[RunRecord]:
         """A page of a tenant's runs, newest first (by ``created_at``, then the later recorded).
 
+        One indexed query whatever the tenant's number of runs or the filter; ``offset`` counts
+        within the filtered runs, after ``before``.
+
+        Args:
+            tenant_id: The tenant.
+            limit: At most this many entries.
+            offset: Skip this many first.
+            status: Only runs with this status (``""``: entries whose status is not known yet).
+            started_by: Only runs this subject started.
+            before: Only runs after this entry in the order (an entry's ``cursor``): the next page.
+
         Raises:
-            ValueError: ``limit`` is below 1 or ``offset`` below 0.
+            ValueError: ``limit`` below 1, ``offset`` below 0, an unknown ``status``, or a
+                ``before`` that is no entry's cursor (the message starts with the argument's name).
         """
         ...
 
@@ -203,6 +290,23 @@ class TenantStore(Protocol):
         Raises:
             ValueError: ``limit`` is below 1 or ``offset`` below 0.
         """
+        ...
+
+    def claim_installation(self, tenant_id: str, member_id: str) -> bool:
+        """Record that the installation is claimed, for its home tenant and first admin, unless it is.
+
+        Create-first on every instance at once: of any number of concurrent calls exactly one
+        returns True, and every later one False; a claim is never replaced. The tenant need not
+        exist yet: the claim comes before the tenant, so the loser of a race creates nothing.
+
+        Args:
+            tenant_id: The home tenant the claim creates (its admins may create other tenants).
+            member_id: The member id of the claiming, first admin.
+        """
+        ...
+
+    def installation_claim(self) -> dict[str, str] | None:
+        """The claim, ``{"tenant_id", "member_id", "claimed_at"}``, or None while there is none."""
         ...
 
     def records(self, kind: str) -> TenantRecords:

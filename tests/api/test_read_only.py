@@ -14,9 +14,11 @@ import shutil
 import subprocess
 import sys
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from convergio.settings import default_home
@@ -103,3 +105,61 @@ def test_tenants_graphs_and_a_lesson_plan_run_from_a_read_only_package(
         assert not any("Read-only file system" in line for line in host.lines), host.lines
     assert default_home(azure_env).is_dir()  # caches and the embedded durable store went to the temp home
     assert sorted(p.name for p in package.iterdir()) == sorted(APP_PARTS)  # nothing written beside the app
+
+
+@pytest.fixture(scope="module")
+def deployed_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``make package``'s zip, unpacked as the platform's zip deployment lays it out."""
+    out = tmp_path_factory.mktemp("dist") / "convergio-app.zip"
+    built = subprocess.run(
+        [sys.executable, str(ROOT / "infra" / "package.py"), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert built.returncode == 0, built.stderr
+    wwwroot = tmp_path_factory.mktemp("wwwroot")
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(wwwroot)
+    return wwwroot
+
+
+def test_the_built_package_serves_the_console_and_runs_a_graph_read_only(
+    deployed_package: Path, azure_env: dict[str, str]
+) -> None:
+    """The zip alone is enough: the base interpreter, with only the package's own dependencies.
+
+    No virtualenv, no repository: ``sys.path`` is the app folder and ``.python_packages``, as the
+    Functions Python worker sets it, and the folder is read-only.
+    """
+    www = deployed_package
+    python = getattr(sys, "_base_executable", sys.executable)
+    site = www / ".python_packages" / "lib" / "site-packages"
+    assert site.is_dir()
+    env = {
+        **{k: v for k, v in azure_env.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
+        "PYTHONPATH": str(site),
+        "PYTHONNOUSERSITE": "1",
+    }
+    added = subprocess.run(
+        [*read_only(www), python, "-m", "convergio", "tenants", "add", "Packaged School"],
+        cwd=www,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert added.returncode == 0, added.stderr
+    key = added.stdout.strip().splitlines()[-1]
+    with HostProcess(www / "function_app.py", None, env, wrap=read_only(www), python=python) as host:
+        console = httpx.get(f"{host.base_url}/api/app/", timeout=30)
+        assert console.status_code == 200 and "<html" in console.text.lower()
+        with Api(host.base_url, key) as api:
+            run = api.wait(
+                api.start(None, {"topic": "fractions", "grade": 4}, graph_ref="lesson-plan"), timeout=90
+            )
+            assert run["status"] == "Completed", run
+        assert not any("Read-only file system" in line for line in host.lines), host.lines
+        # the app ran on the package's own dependencies, not the tests' virtualenv
+        assert not any(".venv" in line for line in host.lines if "Traceback" in line)

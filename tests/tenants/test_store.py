@@ -37,10 +37,19 @@ def principal_header(claims: list[dict[str, str]]) -> str:
 
 def test_public_surface_is_pinned() -> None:
     assert sorted(convergio.tenants.__all__) == [
+        "Caller",
         "ConnectionRecord",
         "ConnectionRegistry",
         "CosmosTenantStore",
+        "Credential",
+        "FINISHED",
+        "KeyInfo",
+        "Permission",
+        "ROLE_PERMISSIONS",
+        "RUN_STATUSES",
+        "Role",
         "RunRecord",
+        "SetupCodeMissing",
         "SqliteTenantStore",
         "Tenant",
         "TenantExists",
@@ -48,7 +57,15 @@ def test_public_surface_is_pinned() -> None:
         "TenantStore",
         "UnknownTenant",
         "authenticate_headers",
+        "credential_of",
+        "index_run_end",
+        "key_id_of",
+        "local_setup_code",
         "open_tenant_store",
+        "parse_role",
+        "setup_code",
+        "setup_code_matches",
+        "split_position",
         "tenant_id_for",
     ]
 
