@@ -4,11 +4,14 @@ from decimal import Decimal
 from typing import Any
 
 from convergio.telemetry import flush_telemetry, record_run_span
+from convergio.tenants import index_run_end
 from convergio.wiring import components
 
 
 def record_run_activity(summary: dict[str, Any]) -> None:
-    """Emit the run's root span (node spans, emitted by each call, are its children) and flush."""
+    """Write the run's end into the run index, emit its root span (node spans, emitted by each call,
+    are its children) and flush."""
+    index_run_end(components().tenants, summary)
     records = components().ledger.query(summary["tenant"], run_id=summary["run_id"])
     record_run_span(
         summary["run_id"],

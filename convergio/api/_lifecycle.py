@@ -35,6 +35,7 @@ from ._views import run_view
 __all__ = [
     "NEVER_STARTED",
     "START_GRACE_S",
+    "age_s",
     "cancel_graph_run",
     "stateless_view",
     "usage_from_ledger",
@@ -50,7 +51,8 @@ CANCELLED_BEFORE_START = "cancelled before it started"
 _UNITS = {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens", "tool_calls": "tool_calls"}
 
 
-def _age_s(created_at: str, now: datetime | None = None) -> float:
+def age_s(created_at: str, now: datetime | None = None) -> float:
+    """Seconds since ``created_at`` (infinite for a time that does not parse)."""
     try:
         created = datetime.fromisoformat(created_at)
     except ValueError:
@@ -65,7 +67,7 @@ def stateless_view(record: RunRecord, *, cancelled: bool, now: datetime | None =
     if cancelled:
         status: m.RunStatus = "Terminated"
         error: str | None = CANCELLED_BEFORE_START
-    elif _age_s(record.created_at, now) < START_GRACE_S:
+    elif age_s(record.created_at, now) < START_GRACE_S:
         status, error = "Pending", None
     else:
         status, error = "Failed", NEVER_STARTED.replace("{id}", record.run_id)
@@ -89,12 +91,14 @@ async def cancel_graph_run(
         if view is not None and view.status == "Terminated":
             raise Conflict("the run is already Terminated")
         svc.streams.cancel(run_id)  # a start still on its way finds it and stops at once
+        svc.store.update_run(run_id, status="Terminated")
         return "Terminated"
     state = run_view(run_id, status).status
     if state not in ("Pending", "Running"):
         raise Conflict(f"the run is already {state}")
     await client.terminate(run_id, reason[:500])
     svc.streams.cancel(run_id)  # after the terminate: aborted calls then report to an ended run
+    svc.store.update_run(run_id, status="Terminated")  # the run index lists it so at once
     return "Terminated"
 
 

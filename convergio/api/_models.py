@@ -61,10 +61,11 @@ class NodeView(BaseModel):
     calls: int = 0
     started_at: str | None = None
     finished_at: str | None = None
-    usage: Usage = Usage()
+    usage: Usage = Field(default_factory=Usage)  # a factory: a default instance is deep-copied per use
     cost_eur: str = Field(default="0", description="what the ledger billed for this node, EUR")
     unpriced_tokens: int = Field(default=0, description="tokens of models with no price: not in cost_eur")
     error: str | None = None
+    reused: bool = Field(default=False, description="its output was kept from the run this one retries")
 
 
 class RunCreated(BaseModel):
@@ -84,7 +85,7 @@ class RunView(BaseModel):
     nodes: dict[str, NodeView] = {}
     output: JsonValue = None
     outputs: dict[str, JsonValue] = {}
-    usage: Usage = Usage()
+    usage: Usage = Field(default_factory=Usage)  # a factory: a default instance is deep-copied per use
     cost_eur: str = Field(default="0", description="what the ledger billed for the run, EUR")
     unpriced_tokens: int = Field(default=0, description="tokens of models with no price: not in cost_eur")
     error: str | None = None
@@ -98,13 +99,18 @@ class RunSummary(BaseModel):
     status: RunStatus
     created_at: str | None = None
     last_updated_at: str | None = None
-    usage: Usage = Usage()
+    finished_at: str | None = Field(default=None, description="when the run ended; null while it goes")
+    usage: Usage = Field(default_factory=Usage)  # a factory: a default instance is deep-copied per use
     cost_eur: str = Field(default="0", description="what the ledger billed for the run so far, EUR")
 
 
 class RunList(BaseModel):
+    """A page of runs, newest first. Page on with ``cursor=next_cursor`` (stable while runs are
+    added); ``offset=next_offset`` still works (deprecated: it shifts when new runs arrive)."""
+
     runs: list[RunSummary]
-    next_offset: int | None = None
+    next_cursor: str | None = Field(default=None, description="pass as ?cursor= for the next page")
+    next_offset: int | None = Field(default=None, description="deprecated: pass as ?offset= instead")
 
 
 class GraphInfo(BaseModel):
@@ -118,6 +124,7 @@ class GraphInfo(BaseModel):
     problems: list[dict[str, str]] = Field(
         default=[], description="why it is unavailable, e.g. a plugin tool the tenant has not installed"
     )
+    shared: bool = Field(default=False, description="shared with the tenant's students (ADR 0022)")
 
 
 class GraphList(BaseModel):
@@ -205,3 +212,9 @@ class BudgetView(BaseModel):
     overage_consent_eur: str = Field(description="consented managed-key spending over the cap, this month")
     downgrade_at: str = Field(description="share of the managed cap from which calls use a cheaper model")
     events: list[QuotaEvent] = Field(description="recent downgrades, throttles and consents, newest first")
+
+
+class RetryIn(_In):
+    """Run a finished run again: ``failed`` keeps the agents that completed, ``all`` redoes everything."""
+
+    mode: Literal["failed", "all"] = "failed"

@@ -13,15 +13,27 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from convergio.errors import Conflict, InvalidGraph, InvalidRequest, NotFound
+from convergio.errors import Conflict, InvalidGraph, NotFound
 from convergio.graph import AGENT_GRAPH, GraphSpec, parse_graph, validate_input
+from convergio.tenants import Permission
 
 from . import _models as m
-from ._http import answer, base_url, blueprint, int_param, json_response, owned_run, read_body, tenant_of
+from ._http import (
+    answer,
+    base_url,
+    blueprint,
+    caller_of,
+    json_response,
+    owned_run,
+    read_body,
+)
 from ._idempotency import claim_key, key_of
 from ._lifecycle import cancel_graph_run, stateless_view, usage_from_ledger
+from ._run_list import mark_running, run_list
+from ._run_view import MEMO, view_response
 from ._service import Service, service
-from ._views import load_status, run_summary, run_view, summaries_with_costs, with_costs
+from ._sharing import check_may_start
+from ._views import load_status, run_view, status_input, with_costs
 
 __all__: list[str] = []
 
@@ -31,10 +43,13 @@ __all__: list[str] = []
 @answer
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
+    caller = caller_of(req, svc, Permission.START_RUNS)
     request: m.RunRequest = read_body(req, m.RunRequest)
+    check_may_start(svc, caller, request)  # a student: only graphs shared with students
     key = key_of(req.headers)
-    run_id = await start_graph_run(svc, client, tenant.id, request, idempotency_key=key)
+    run_id = await start_graph_run(
+        svc, client, caller.tenant.id, request, idempotency_key=key, started_by=caller.subject
+    )
     return json_response(
         run_created(req, run_id), 202, headers={"Location": f"{base_url(req)}/runs/{run_id}"}
     )
@@ -50,12 +65,14 @@ async def start_graph_run(
     extra: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     same_request: Any = None,
+    started_by: str = "",
 ) -> str:
     """Validate and start a run for ``tenant_id`` (the API, inbound hooks and A2A start runs here).
 
     ``extra`` goes into the orchestration input beside the run's own keys (A2A keeps its context id
     there); the run itself ignores it. With ``idempotency_key`` the key's run is started once and
     returned again; ``same_request`` (default: the request) is what a repeat must match.
+    ``started_by`` (the caller's subject) goes into the run index, for lists of one's own runs.
     """
     spec = _graph(svc, request, tenant_id)
     validate_input(spec, request.input)
@@ -63,7 +80,7 @@ async def start_graph_run(
     async def start(run_id: str, *, maybe_started: bool = False) -> None:
         # The index first: a run is never running unlisted (ADR 0017: a crash here leaves a
         # listed run with no state, which reads as "never started" and can be deleted).
-        svc.store.record_run(tenant_id, run_id, spec.name)
+        svc.store.record_run(tenant_id, run_id, spec.name, started_by=started_by)
         if maybe_started and (await client.get_status(run_id)).runtime_status is not None:
             return  # never start an existing instance again: Durable would restart a finished one
         payload = {
@@ -83,6 +100,7 @@ async def start_graph_run(
             raise
         if svc.streams.cancelled(run_id):  # cancelled while it was starting
             await client.terminate(run_id, "cancelled before it started")
+        mark_running(svc, run_id)
 
     if idempotency_key is None:
         run_id = run_id or uuid.uuid4().hex
@@ -128,33 +146,9 @@ def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
 @answer
 async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
-    limit = int_param(req, "limit", 50, 1, 200)
-    offset = int_param(req, "offset", 0, 0, 1 << 31)
-    wanted = req.params.get("status")
-    if wanted is not None and wanted not in m.RunStatus.__args__:  # type: ignore[attr-defined]
-        raise InvalidRequest(f"status: must be one of {', '.join(m.RunStatus.__args__)}")  # type: ignore[attr-defined]
-    runs: list[m.RunSummary] = []
-    scanned = offset
-    while len(runs) < limit:
-        page = svc.store.list_runs(tenant.id, limit=limit, offset=scanned)
-        for record in page:
-            scanned += 1
-            status = await client.get_status(record.run_id)
-            if status.runtime_status is None:  # starting, or never started (ADR 0017)
-                view = stateless_view(record, cancelled=svc.streams.cancelled(record.run_id))
-                summary = m.RunSummary(**view.model_dump(include=set(m.RunSummary.model_fields)))
-            else:
-                summary = run_summary(record, status)
-            if wanted is None or summary.status == wanted:
-                runs.append(summary)
-                if len(runs) == limit:
-                    break
-        if len(page) < limit:
-            break
-    more = scanned < svc.store.count_runs(tenant.id)
-    runs = summaries_with_costs(runs, svc.ledger.run_costs(tenant.id, [r.id for r in runs]))
-    return json_response(m.RunList(runs=runs, next_offset=scanned if more else None))
+    caller = caller_of(req, svc, Permission.READ_OWN_RUNS)
+    own = None if caller.may(Permission.READ_RUNS) else caller.subject  # a student: their own runs
+    return json_response(await run_list(svc, client, caller.tenant.id, req, started_by=own))
 
 
 @blueprint.route(route="v1/runs/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -162,8 +156,8 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
 @answer
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc)
-    return json_response(await read_run(svc, client, tenant.id, owned_run(req, svc, tenant)))
+    caller = caller_of(req, svc, Permission.READ_OWN_RUNS)
+    return await view_response(svc, client, caller.tenant.id, owned_run(req, svc, caller), req)
 
 
 async def read_run(
@@ -189,7 +183,7 @@ async def read_run(
 @answer
 async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    run_id = owned_run(req, svc, tenant_of(req, svc))
+    run_id = owned_run(req, svc, caller_of(req, svc, Permission.ADMIN))
     status = await client.get_status(run_id)
     if status.runtime_status is None:  # no state: starting, never started, or cancelled before it
         record = svc.store.run(run_id)
@@ -202,6 +196,7 @@ async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     else:
         await client.purge_instance_history(run_id)
     svc.store.forget_run(run_id)
+    MEMO.forget(run_id)
     return json_response({"id": run_id, "purged": True})
 
 
@@ -210,7 +205,7 @@ async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
 @answer
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    run_id = owned_run(req, svc, tenant_of(req, svc))
+    run_id = owned_run(req, svc, caller_of(req, svc, Permission.CANCEL))
     reason = read_body(req)
     note = reason.get("reason") if isinstance(reason, dict) else None
     state = await cancel_graph_run(svc, client, run_id, str(note or "cancelled through the API"))
@@ -222,9 +217,13 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @answer
 async def send_event(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    run_id = owned_run(req, svc, tenant_of(req, svc))
+    caller = caller_of(req, svc, Permission.RESPOND)
+    run_id = owned_run(req, svc, caller)
     name = req.route_params.get("name", "")
-    await raise_run_event(client, run_id, name, read_body(req))
+    payload = read_body(req)
+    if isinstance(payload, dict):  # who answered, for the run to say ("rejected by ada: ...")
+        payload = {**payload, "by": caller.member or caller.role.value}
+    await raise_run_event(client, run_id, name, payload)
     return json_response({"id": run_id, "event": name, "accepted": True}, 202)
 
 
@@ -241,7 +240,7 @@ async def raise_run_event(
     view = run_view(run_id, status)
     if view.status not in ("Pending", "Running"):
         raise Conflict(f"the run is {view.status}; it takes no more events")
-    agents = (status.input_ or {}).get("graph", {}).get("agents", [])
+    agents = status_input(status).get("graph", {}).get("agents", [])
     awaiting = [a.get("id") for a in agents if (a.get("await_event") or {}).get("name") == name]
     if not awaiting:
         raise NotFound(f"this run awaits no event named {name!r}")

@@ -8,6 +8,7 @@ tail. ``load_status`` asks the durable client for exactly what the fold needs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,43 @@ from convergio.tenants import RunRecord
 
 from . import _models as m
 
-__all__ = ["load_status", "run_summary", "run_view", "summaries_with_costs", "with_costs"]
+__all__ = [
+    "graph_agents",
+    "load_status",
+    "run_state",
+    "run_summary",
+    "run_view",
+    "status_history",
+    "status_input",
+    "summaries_with_costs",
+    "with_costs",
+]
+
+
+def status_input(status: DurableOrchestrationStatus) -> dict[str, Any]:
+    """The run's request from a status read with its input, as Azure's extension answers it.
+
+    ``start_new`` serialises the input, so the status shows it as that JSON text (a string), not
+    the object: decode it here. (The embedded host answers the same way.)
+    """
+    value = status.input_
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def status_history(status: DurableOrchestrationStatus) -> list[Any] | None:
+    """The history events of a status read with its history.
+
+    The extension answers them as ``historyEvents``, which the SDK's status model keeps as an
+    extra attribute: its ``history`` stays None.
+    """
+    events = getattr(status, "historyEvents", None)
+    return events if isinstance(events, list) else status.history
+
 
 _STATUS: dict[str, m.RunStatus] = {
     "Pending": "Pending",
@@ -35,9 +72,13 @@ _STATUS: dict[str, m.RunStatus] = {
 }
 
 
-def _status(status: DurableOrchestrationStatus) -> m.RunStatus:
+def run_state(status: DurableOrchestrationStatus) -> m.RunStatus:
+    """The API's status of a run from its orchestration's runtime status."""
     runtime = status.runtime_status
     return _STATUS.get(getattr(runtime, "value", str(runtime)), "Pending")
+
+
+_status = run_state
 
 
 def _time(value: Any) -> str | None:
@@ -92,11 +133,19 @@ def _complete_table(status: DurableOrchestrationStatus) -> bool:
     return _status(status) == "Completed" and isinstance(status.output, dict) and "nodes" in status.output
 
 
-def run_view(run_id: str, status: DurableOrchestrationStatus) -> m.RunView:
+def run_view(
+    run_id: str,
+    status: DurableOrchestrationStatus,
+    *,
+    agents: Sequence[str] | None = None,
+    records: Sequence[Mapping[str, Any]] | None = None,
+) -> m.RunView:
     """Everything a client sees about one run; nodes still going when it was cancelled show cancelled.
 
     With a status from ``load_status`` every node is there; with a plain one, a run not yet
     completed shows only the nodes its status' tail carries (enough to follow changes).
+    ``agents`` (the graph's, in spec order) and ``records`` (its progress records) stand in for
+    the status' input and history when the caller kept them from an earlier read.
     """
     state = _status(status)
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
@@ -104,9 +153,10 @@ def run_view(run_id: str, status: DurableOrchestrationStatus) -> m.RunView:
     if output.get("nodes"):
         nodes, routes, replans = output["nodes"], output.get("routes") or {}, output.get("replans") or []
     else:
-        request = status.input_ if isinstance(status.input_, dict) else {}
-        agents = [a["id"] for a in (request.get("graph") or {}).get("agents") or [] if "id" in a]
-        table = fold(agents, records_of(status.history), _tail(custom))
+        if agents is None:
+            agents = graph_agents(status)
+        found = records_of(status_history(status)) if records is None else records
+        table = fold(agents, found, _tail(custom))
         nodes, routes = table["nodes"], table["routes"]
         replans = [table["replans"][k] for k in sorted(table["replans"], key=int)]
     if state == "Terminated":
@@ -130,6 +180,12 @@ def run_view(run_id: str, status: DurableOrchestrationStatus) -> m.RunView:
         routes=routes,
         replans=replans,
     )
+
+
+def graph_agents(status: DurableOrchestrationStatus) -> list[str]:
+    """The agents of the graph in a status read with its input, in spec order."""
+    request = status_input(status)
+    return [a["id"] for a in (request.get("graph") or {}).get("agents") or [] if "id" in a]
 
 
 def _tail(custom: Mapping[str, Any]) -> dict[str, Any]:

@@ -109,6 +109,12 @@ class ProgressJournal:
     def open_records(self) -> list[int]:
         return sorted(self._open)
 
+    @property
+    def confirmed(self) -> int:
+        """How many sealed records are in the history: a reader that has folded that many from
+        it needs no history read until this grows (the API's run view keeps them, issue 22)."""
+        return self.sealed - len(self._open)
+
     def tail(self) -> dict[str, dict[str, Any]]:
         """The newest items, pending first, then those of records not yet confirmed, within TAIL_CHARS.
 

@@ -7,12 +7,14 @@ over Azure's 16 KB of UTF-16, so these runs would also fail there if the status 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from convergio.api._run_view import Memo, ViewMemo
 from convergio.graph import STATUS_LIMIT_UTF16
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
@@ -142,4 +144,88 @@ def test_the_newsletter_approval_works_with_events_as_azure_delivers_them(acme: 
     acme.http.post(f"/runs/{run_id}/events/approval", json={"approved": False, "comment": "too long"})
     run = acme.wait(run_id, timeout=60)
     assert run["nodes"]["publish"]["status"] == "rejected"
-    assert run["nodes"]["publish"]["error"] == "rejected: too long"
+    assert run["nodes"]["publish"]["error"] == "rejected by admin: too long"  # who said no, and why
+
+
+# -- ETags and the kept view (issue 22): a poll costs O(what changed) -----------------------------
+
+
+def _get(api: Api, run_id: str, etag: str | None = None) -> httpx.Response:
+    return api.http.get(f"/runs/{run_id}", headers={"If-None-Match": etag} if etag else {})
+
+
+def test_a_finished_run_answers_its_etag_with_304_and_the_same_bytes_again(acme: Api) -> None:
+    run_id = acme.start(fan(3), "x")
+    acme.wait(run_id)
+    first, second = _get(acme, run_id), _get(acme, run_id)
+    etag = first.headers["etag"]
+    assert first.status_code == 200 and etag.startswith('"') and etag.endswith('"') and len(etag) > 20
+    assert second.content == first.content and second.headers["etag"] == etag
+    for condition in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = _get(acme, run_id, condition)
+        assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag), condition
+    assert _get(acme, run_id, '"something-else"').status_code == 200
+
+
+def test_a_running_run_s_etag_changes_exactly_when_the_run_does(acme: Api) -> None:
+    run_id = acme.start(
+        graph(agent("a"), agent("gate", depends_on=["a"], await_event={"name": "go", "timeout_seconds": 60})),
+        "x",
+    )
+    acme.wait_node(run_id, "gate", "awaiting_input")
+    waiting = _get(acme, run_id)
+    etag = waiting.headers["etag"]
+    assert waiting.json()["status"] == "Running"
+    assert _get(acme, run_id).headers["etag"] == etag  # nothing changed, nothing new
+    assert _get(acme, run_id, etag).status_code == 304
+    assert acme.http.post(f"/runs/{run_id}/events/go", json={"approved": True}).status_code == 202
+    done = acme.wait(run_id)
+    assert done["status"] == "Completed" and done["nodes"]["gate"]["status"] == "completed"
+    after = _get(acme, run_id, etag)
+    assert after.status_code == 200 and after.headers["etag"] != etag and after.json() == done
+
+
+def test_a_purged_run_is_gone_though_its_view_was_kept(acme: Api) -> None:
+    run_id = acme.start(fan(2), "x")
+    acme.wait(run_id)
+    etag = _get(acme, run_id).headers["etag"]
+    assert acme.http.delete(f"/runs/{run_id}").status_code == 200
+    assert _get(acme, run_id).status_code == 404
+    assert _get(acme, run_id, etag).status_code == 404
+
+
+def test_viewing_a_finished_run_repairs_an_index_entry_its_end_never_reached(
+    acme: Api, api_home: Path
+) -> None:
+    run_id = acme.start(fan(2), "x")
+    view = acme.wait(run_id)
+    # As if the run's end activity had not written it (a run failing outside its own code).
+    with sqlite3.connect(api_home / "tenants.sqlite3") as db:
+        db.execute(
+            "UPDATE runs SET status = 'Running', finished_at = NULL, usage = '{}' WHERE run_id = ?", (run_id,)
+        )
+    listed = {r["id"]: r for r in acme.http.get("/runs", params={"limit": 200}).json()["runs"]}
+    assert listed[run_id]["status"] == "Running"
+    assert acme.run(run_id) == view
+    listed = {r["id"]: r for r in acme.http.get("/runs", params={"limit": 200}).json()["runs"]}
+    assert listed[run_id]["status"] == "Completed" and listed[run_id]["usage"] == view["usage"]
+
+
+def test_the_kept_views_are_bounded_by_size_least_recently_used_first() -> None:
+    memo = ViewMemo(max_chars=100)
+
+    def kept(body: str) -> Memo:
+        return Memo("t", "2026-01-01", "key", body, '"tag"', final=True)
+
+    memo.put("a", kept("x" * 40))
+    memo.put("b", kept("x" * 40))
+    assert memo.get("a") is not None  # a is now the most recently used
+    memo.put("c", kept("x" * 40))  # 120 > 100: the least recently used (b) goes
+    assert (memo.get("a") is not None, memo.get("b"), memo.get("c") is not None) == (True, None, True)
+    memo.put("big", kept("x" * 101))  # larger than the whole bound: not kept, nothing evicted for it
+    assert memo.get("big") is None and len(memo) == 2
+    memo.put("a", kept("y" * 10))  # replacing frees the old body's room
+    memo.put("d", kept("x" * 50))
+    assert len(memo) == 3
+    memo.forget("a")
+    assert memo.get("a") is None and len(memo) == 2
