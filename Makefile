@@ -84,7 +84,7 @@ web-test: web/build/index.html
 	cd web && npm test
 
 # End-to-end in Debian's Chromium against the embedded host (installed when missing).
-web-e2e: web/build/index.html $(RUNTIME)
+web-e2e: web/build/index.html $(RUNTIME) $(EMULATORS)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	cd web && npm run e2e
 

@@ -55,7 +55,9 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
             model=outcome.model,
             provider=outcome.provider,
         )
-    return outcome.model_dump(mode="json")
+    # The node id rides along so a failed run's finished outputs can be found in its history
+    # (a retry of the failed agents keeps them; the orchestrator ignores the key).
+    return {**outcome.model_dump(mode="json"), "node_id": agent_call.node_id}
 
 
 def _cancelled() -> AgentOutcome:

@@ -87,3 +87,7 @@ class AgentOutcome(_Model):
     calls: list[dict[str, str]] = Field(default_factory=list)
     provider: str
     model: str
+    tools: list[dict[str, JsonValue]] = Field(
+        default_factory=list,
+        description="the tool calls made, with their guarded, clipped results (for who may read the run)",
+    )

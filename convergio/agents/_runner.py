@@ -13,10 +13,13 @@ delegates to as their own durable steps and calls it again with their results in
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from pydantic import JsonValue
 
 from convergio.graph import TemplateError, render_prompt
 from convergio.providers import (
@@ -53,6 +56,8 @@ OnText = Callable[[str], None]
 """Receives each piece of answer text as a streaming provider produces it."""
 
 _log = logging.getLogger("convergio.agents")
+_TOOL_LOG_ENTRIES = 20
+_TOOL_LOG_CHARS = 1000
 
 MAX_TURNS = 16
 """Model turns an ordinary agent may take (tool rounds plus the answer) before it fails."""
@@ -162,6 +167,7 @@ class _Run:
         seconds = call.limits.max_seconds
         self.deadline = None if seconds is None else self.started + seconds
         self.usage = Usage()
+        self.tool_log: list[dict[str, JsonValue]] = []  # what the run view shows of the tool calls
         self.model = call.agent.model or ""
         self.turns = 0
 
@@ -200,6 +206,7 @@ class _Run:
             error=error,
             usage=self._usage().to_dict(),
             calls=list(calls),
+            tools=self.tool_log,
             provider=self.provider_kind,
             model=self.model,
         )
@@ -306,6 +313,15 @@ class _Run:
             except ToolError as exc:
                 result = f"error: {exc}"
                 span.fail(type(exc).__name__)
+        if len(self.tool_log) < _TOOL_LOG_ENTRIES:  # bounded: it rides in the run's history
+            arguments = json.dumps(call.arguments, ensure_ascii=False, default=str)
+            self.tool_log.append(
+                {
+                    "name": call.name,
+                    "arguments": arguments[:_TOOL_LOG_CHARS],
+                    "result": result[:_TOOL_LOG_CHARS],
+                }
+            )
         _log.debug(
             "agent %s/%s: tool %s call %s returned %d chars in %.1f ms",
             self.call.run_id,

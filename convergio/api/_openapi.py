@@ -13,7 +13,11 @@ from convergio.graph import GraphSpec
 from . import _hook_models as h
 from . import _models as m
 from . import _openapi_more as more
+from . import _openapi_people as people
+from . import _openapi_runs as runs
+from . import _people_models as people_models
 from . import _plugin_models as pm
+from . import _usage_graphs as usage_graphs
 
 __all__ = ["openapi_document"]
 
@@ -45,6 +49,8 @@ def openapi_document() -> dict[str, Any]:
     models += h.OPENAPI_MODELS
     models += pm.OPENAPI_MODELS
     models += more.OPENAPI_MODELS
+    models += people_models.OPENAPI_MODELS
+    models += runs.OPENAPI_MODELS
     _, schemas = models_json_schema([(model, "validation") for model in models], ref_template=_REF)
     run_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     ok = {"200": {"description": "ok"}}
@@ -60,16 +66,28 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "This tenant's runs, newest first",
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": t}}
-                    for n, t in (("limit", "integer"), ("offset", "integer"), ("status", "string"))
+                    for n, t in (
+                        ("limit", "integer"),
+                        ("cursor", "string"),  # next_cursor of the previous page
+                        ("offset", "integer"),  # deprecated: cursor
+                        ("status", "string"),
+                    )
                 ],
                 "responses": {"200": {"description": "runs", **_body("RunList")}} | _errors(400, 401),
             },
         },
         "/api/v1/runs/{id}": {
             "get": {
-                "summary": "A run: status, per-node progress, usage and output",
-                "parameters": [run_id],
-                "responses": {"200": {"description": "the run", **_body("RunView")}} | _errors(401, 404),
+                "summary": "A run: status, per-node progress, usage and output (with a strong ETag)",
+                "parameters": [
+                    run_id,
+                    {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {"description": "the run", **_body("RunView")},
+                    "304": {"description": "not modified: the If-None-Match tag is the run's ETag"},
+                }
+                | _errors(401, 404),
             },
             "delete": {
                 "summary": "Purge a finished run",
@@ -99,7 +117,13 @@ def openapi_document() -> dict[str, Any]:
             "get": {
                 "summary": "This month's limits, spending, managed-key consent and recent quota events",
                 "responses": {"200": {"description": "the budget", **_body("BudgetView")}} | _errors(401),
-            }
+            },
+            "put": {
+                "summary": "Set the monthly limits and managed-key access (admins)",
+                "requestBody": {"required": True, **_body("BudgetIn")},
+                "responses": {"200": {"description": "the budget", **_body("BudgetView")}}
+                | _errors(400, 403),
+            },
         },
         "/api/v1/tenants/me/overage-consent": {
             "post": {
@@ -127,6 +151,9 @@ def openapi_document() -> dict[str, Any]:
     paths |= h.openapi_paths(_body, _errors)
     paths |= pm.openapi_paths(_body, _errors)
     paths |= more.openapi_paths(_body, _errors)
+    paths |= people.openapi_paths(_body, _errors)
+    paths |= runs.openapi_paths(_body, _errors)
+    paths |= usage_graphs.openapi_paths(_body, _errors)
     more.declare_errors(paths, _errors)
     return {
         "openapi": "3.1.0",

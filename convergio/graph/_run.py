@@ -57,7 +57,7 @@ class Command:
 Handler = Callable[[bool, Any, datetime], None]
 
 
-_SHOWN = frozenset({"status", "attempts", "started_at", "finished_at", "usage", "error", "calls"})
+_SHOWN = frozenset({"status", "attempts", "started_at", "finished_at", "usage", "error", "calls", "reused"})
 """The node fields a node entry shows: setting one marks the node for the progress journal."""
 
 
@@ -76,6 +76,7 @@ class _Node:
     event: Any = None
     rounds: list[list[dict[str, Any]]] = field(default_factory=list)
     tokens: set[str] = field(default_factory=set)
+    reused: bool = False  # its output was kept from an earlier run (retry of failed agents)
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -95,6 +96,8 @@ class _Node:
             entry["error"] = self.error
         if self.calls:
             entry["calls"] = self.calls
+        if self.reused:
+            entry["reused"] = True
         return entry
 
 
@@ -106,6 +109,9 @@ class GraphRun:
         self.input = request.get("input")
         self.run_id: str = request.get("run_id", "")
         self.tenant: str = request.get("tenant", "")
+        # Outputs kept from an earlier run ("retry failed agents"): those agents finish at once.
+        reuse = request.get("reuse")
+        self._reuse: dict[str, Any] = dict(reuse) if isinstance(reuse, Mapping) else {}
         budget = request.get("budget") or self.spec.budget.model_dump()
         self.ledger = RunLedger(
             max_tokens=budget.get("max_tokens"), max_tool_calls=budget.get("max_tool_calls")
@@ -183,6 +189,7 @@ class GraphRun:
             "graph": self.spec.name,
             "rev": self.progress.rev,
             "records": self.progress.sealed,
+            "confirmed": self.progress.confirmed,
             "counts": dict(self.progress.counts),
             "awaiting_input": self.progress.awaiting(),
             "usage": self.usage(),
@@ -257,6 +264,9 @@ class GraphRun:
                 self._finish(node_id, "skipped", now, error=self._pruned[node_id])
             elif any(_blocks(self.nodes[d]) for d in deps if d not in self._pruned):
                 self._finish(node_id, "skipped", now, error="a dependency did not complete")
+            elif node_id in self._reuse and self._reusable(node_id):
+                self.nodes[node_id].reused = True
+                self._finish(node_id, "completed", now, output=self._reuse[node_id])
             else:
                 self._start(node_id, now)
         if not self.finished and self._open == 0:
@@ -264,6 +274,12 @@ class GraphRun:
             if out.status != "completed":
                 self._fail(f"output agent {out.spec.id!r} ended {out.status}", now)
             self.finished = True
+
+    def _reusable(self, node_id: str) -> bool:
+        """Only a plain agent's output can be kept: routers, planners and supervisors decide."""
+        spec = self.nodes[node_id].spec
+        planner = self.spec.planner.agent if self.spec.planner else None
+        return spec.kind == "agent" and not spec.workers and node_id != planner
 
     def _start(self, node_id: str, now: datetime) -> None:
         node = self.nodes[node_id]
@@ -287,7 +303,9 @@ class GraphRun:
         node.event = payload
         if isinstance(payload, dict) and payload.get("approved") is False:
             reason = str(payload.get("comment") or "no reason given")[:500]
-            return self._finish(node_id, "rejected", now, error=f"rejected: {reason}")
+            by = str(payload.get("by") or "")[:64]
+            who = f"rejected by {by}" if by else "rejected"
+            return self._finish(node_id, "rejected", now, error=f"{who}: {reason}")
         self._run(node_id, now)
 
     def _run(self, node_id: str, now: datetime) -> None:

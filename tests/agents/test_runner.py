@@ -210,6 +210,22 @@ def test_the_tool_loop_runs_the_tools_and_the_answer_reports_their_results() -> 
         "offline-1: calculator returned 42; word_count returned words: 11, sentences: 2, characters: 50."
     )
     assert outcome.usage["tool_calls"] == 2
+    # The outcome keeps each call and what it returned, for the run's agent view (issue 23.6).
+    assert [t["name"] for t in outcome.tools] == ["calculator", "word_count"]
+    assert outcome.tools[0]["result"] == "42" and "12" in str(outcome.tools[0]["arguments"])
+
+
+def test_the_tool_log_is_bounded_in_entries_and_characters() -> None:
+    huge = "9" * 1200
+    outcome = run_agent(_call({"prompt": f"Double {huge}", "tools": ["calculator"]}))
+    assert len(outcome.tools) == 1
+    assert len(str(outcome.tools[0]["arguments"])) <= 1000 and str(outcome.tools[0]["result"]).startswith(
+        "error:"
+    )
+    many = run_agent(
+        _call({**SUMS, "tools": ["calculator"], "options": {"tool_calls_per_round": 25, "output_tokens": 5}})
+    )
+    assert many.usage["tool_calls"] == 25 and len(many.tools) == 20
 
 
 def test_a_tool_error_is_shown_to_the_model_not_raised() -> None:

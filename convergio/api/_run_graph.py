@@ -1,0 +1,46 @@
+"""``GET /api/v1/runs/{id}/graph``: the shape of the graph a run executes, inline graphs included.
+
+The console draws a run's DAG from this. A run started from an inline graph has no name in the
+library, so ``GET /graphs/{name}`` cannot give its edges; the run's own input always can. It is
+read once per page, apart from the status polls, so the polled view stays small (issue 22).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from convergio.errors import NotFound
+from convergio.tenants import Permission
+
+from ._http import answer, blueprint, caller_of, json_response, owned_run
+from ._service import service
+
+__all__: list[str] = []
+
+
+def graph_of(run_input: Any) -> dict[str, Any] | None:
+    """The graph spec in an orchestration's input (a JSON text on Azure, decoded on some hosts)."""
+    if isinstance(run_input, str):
+        try:
+            run_input = json.loads(run_input)
+        except ValueError:
+            return None
+    graph = run_input.get("graph") if isinstance(run_input, dict) else None
+    return graph if isinstance(graph, dict) else None
+
+
+@blueprint.route(route="v1/runs/{id}/graph", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@blueprint.durable_client_input(client_name="client")
+@answer
+async def get_run_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    svc = service()
+    run_id = owned_run(req, svc, caller_of(req, svc, Permission.READ_OWN_RUNS))
+    status = await client.get_status(run_id, show_input=True)
+    graph = graph_of(status.input_) if status.runtime_status is not None else None
+    if graph is None:
+        raise NotFound(f"run {run_id!r} has no graph to show (it never started, or was purged)")
+    return json_response(graph, headers={"Cache-Control": "private, max-age=3600"})
