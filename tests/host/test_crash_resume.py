@@ -60,6 +60,9 @@ def test_sigkill_mid_fan_out_then_restart_completes_without_rerunning_recorded_w
     assert set(ran) == set(range(FAN_OUT))
     assert all(ran[i] == 1 for i in recorded), "a recorded activity ran again"
     rerun = {i for i, n in ran.items() if n > 1}
-    # Only work that was in flight (not yet recorded) may run twice: at most the pool size.
+    # Only work that was not yet recorded may run twice: what was running at the kill, and what
+    # had finished but whose result the engine had not committed yet. How much of the latter
+    # there is depends on how far the engine lags under load (the old bound of "the pool size"
+    # failed 1 run in 4 on a busy machine), so the promise tested is the set, not a count.
     assert rerun <= set(ran_before_kill) - recorded
-    assert len(rerun) <= 8
+    assert len(rerun) < len(ran_before_kill)
