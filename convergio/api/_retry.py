@@ -10,7 +10,6 @@ always run again, since their decisions shape what follows.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import azure.durable_functions as df
@@ -26,20 +25,11 @@ from ._run_outputs import history_outputs
 from ._runs import read_run, run_created, start_graph_run
 from ._service import service
 from ._sharing import check_may_start
-from ._views import status_history
+from ._views import status_history, status_input
 
 __all__: list[str] = []
 
 _FINAL = frozenset({"Completed", "Failed", "Terminated"})
-
-
-def _decoded(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def kept_outputs(view: m.RunView, history: list[Any] | None, graph: dict[str, Any]) -> dict[str, Any]:
@@ -69,9 +59,9 @@ async def retry_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     state = getattr(status.runtime_status, "value", str(status.runtime_status))
     if state not in _FINAL:
         raise Conflict(f"run {run_id!r} is {state}: it can be retried once it has ended")
-    run_input = _decoded(status.input_)
+    run_input = status_input(status)
     graph = graph_of(run_input)
-    if graph is None or not isinstance(run_input, dict):
+    if graph is None:
         raise NotFound(f"run {run_id!r} has no graph to run again")
     # A student retries only what they may start now: a library graph still shared with them.
     check_may_start(svc, caller, m.RunRequest(graph_ref=str(graph.get("name", "")), input=None))

@@ -7,7 +7,6 @@ read once per page, apart from the status polls, so the polled view stays small 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import azure.durable_functions as df
@@ -18,18 +17,14 @@ from convergio.tenants import Permission
 
 from ._http import answer, blueprint, caller_of, json_response, owned_run
 from ._service import service
+from ._views import status_input
 
 __all__: list[str] = []
 
 
-def graph_of(run_input: Any) -> dict[str, Any] | None:
-    """The graph spec in an orchestration's input (a JSON text on Azure, decoded on some hosts)."""
-    if isinstance(run_input, str):
-        try:
-            run_input = json.loads(run_input)
-        except ValueError:
-            return None
-    graph = run_input.get("graph") if isinstance(run_input, dict) else None
+def graph_of(request: dict[str, Any]) -> dict[str, Any] | None:
+    """The graph spec in a run's request (``status_input`` of its status)."""
+    graph = request.get("graph")
     return graph if isinstance(graph, dict) else None
 
 
@@ -40,7 +35,7 @@ async def get_run_graph(req: func.HttpRequest, client: df.DurableOrchestrationCl
     svc = service()
     run_id = owned_run(req, svc, caller_of(req, svc, Permission.READ_OWN_RUNS))
     status = await client.get_status(run_id, show_input=True)
-    graph = graph_of(status.input_) if status.runtime_status is not None else None
+    graph = graph_of(status_input(status)) if status.runtime_status is not None else None
     if graph is None:
         raise NotFound(f"run {run_id!r} has no graph to show (it never started, or was purged)")
     return json_response(graph, headers={"Cache-Control": "private, max-age=3600"})

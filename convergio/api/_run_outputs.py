@@ -18,7 +18,7 @@ from convergio.errors import InvalidRequest, NotFound
 from convergio.tenants import Permission
 
 from ._http import answer, blueprint, caller_of, json_response, owned_run
-from ._views import status_history
+from ._views import status_history, status_input
 
 __all__ = ["history_outputs"]
 
@@ -62,18 +62,13 @@ async def get_run_outputs(req: func.HttpRequest, client: df.DurableOrchestration
     status = await client.get_status(run_id, show_history=True, show_history_output=True, show_input=True)
     if status.runtime_status is None:
         raise NotFound(f"run {run_id!r} has no state (it never started, or was purged)")
-    return json_response(
-        {
-            "id": run_id,
-            "outputs": kept_outputs(status.input_, wanted) | history_outputs(status_history(status), wanted),
-        }
-    )
+    outputs = reused_outputs(status_input(status), wanted) | history_outputs(status_history(status), wanted)
+    return json_response({"id": run_id, "outputs": outputs})
 
 
-def kept_outputs(run_input: Any, wanted: set[str] | None) -> dict[str, Any]:
+def reused_outputs(request: dict[str, Any], wanted: set[str] | None) -> dict[str, Any]:
     """The outputs a retry kept from the run it retries (they never ran here, so no history has them)."""
-    decoded = _decoded(run_input)
-    reuse = decoded.get("reuse") if isinstance(decoded, dict) else None
+    reuse = request.get("reuse")
     if not isinstance(reuse, dict):
         return {}
     return {node: value for node, value in reuse.items() if wanted is None or node in wanted}
