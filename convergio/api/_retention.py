@@ -53,6 +53,7 @@ class RetentionIn(BaseModel):
         ge=STREAM_EVENTS_DAYS[0],
         le=STREAM_EVENTS_DAYS[1],
         description="days a run's stream events are kept after it starts; at most finished_runs_days",
+        validate_default=True,  # the default too must fit under a shorter finished_runs_days
     )
 
     @field_validator("stream_events_days")

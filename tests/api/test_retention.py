@@ -68,6 +68,7 @@ def test_a_policy_is_set_and_read_back(keeper: Api) -> None:
         ({"finished_runs_days": 30.5}, "finished_runs_days"),
         ({"stream_events_days": 400}, "stream_events_days"),
         ({"finished_runs_days": 5, "stream_events_days": 6}, "stream_events_days"),
+        ({"finished_runs_days": 4}, "stream_events_days"),  # under the default of 7 (was a 500)
         ({"keep_forever": True}, "keep_forever"),
     ],
 )
