@@ -7,11 +7,17 @@ body is a 422, as the draft suggests. ADR 0017.
 
 The key's record is a tenant record (``records("idempotency")``, SQLite or Cosmos DB), named
 by the key's digest and *created* (never replaced) by the first request: whichever instance
-creates it owns the key, so concurrent requests agree on one body and one run id. The run id
-is derived from (tenant, key, generation), so a request that finds the record but no run yet
-(the first one crashed, or is a few milliseconds ahead) starts the very same instance id;
-Durable refuses a second start of a running instance, and an instance that exists is never
-started again. A key older than ``KEY_TTL_S`` starts a new generation, a new run.
+creates it owns the key, so concurrent requests agree on one body and one run id. A request
+that finds the record but no run yet (the first one crashed, or is a few milliseconds ahead)
+starts the record's run id, the very same instance; Durable refuses a second start of a
+running instance, and an instance that exists is never started again. A key older than
+``KEY_TTL_S`` starts a new generation, a new run, whose id is derived from the record both
+racing requests read (the put that renews it is not a create).
+
+A record says when it ``expires_at``; the retention sweep deletes it a day after that
+(``convergio.retention``), so keys do not pile up forever. A first run id is random, never
+derived from the key alone: a key used again after its record was deleted starts a new run,
+not the id of one it started long ago.
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from convergio.errors import InvalidRequest
@@ -72,9 +79,10 @@ class Claim:
     first: bool
 
 
-def _run_id(tenant_id: str, key: str, generation: int) -> str:
-    digest = hashlib.sha256(f"{tenant_id}\x1f{key}\x1f{generation}".encode()).hexdigest()
-    return digest[:32]
+def _next_run_id(tenant_id: str, key: str, previous: Mapping[str, Any]) -> str:
+    """The run id of a key's next generation: the same for every request that read ``previous``."""
+    seed = f"{tenant_id}\x1f{key}\x1f{previous.get('generation', 0)}\x1f{previous.get('run_id', '')}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
 def _expired(record: dict[str, Any], now: datetime) -> bool:
@@ -104,14 +112,16 @@ async def claim_key(
     now = now or datetime.now(UTC)
     name = hashlib.sha256(key.encode()).hexdigest()
     print_ = fingerprint(body)
-    fresh = {"run_id": _run_id(tenant_id, key, 0), "fingerprint": print_, "created_at": now.isoformat()}
-    first = records.create(tenant_id, name, {**fresh, "generation": 0})
-    record: dict[str, Any] | None = {**fresh, "generation": 0} if first else records.get(tenant_id, name)
+    expires = (now + timedelta(seconds=KEY_TTL_S)).isoformat()
+    fresh = {"fingerprint": print_, "created_at": now.isoformat(), "expires_at": expires}
+    new = {**fresh, "run_id": uuid.uuid4().hex, "generation": 0}
+    first = records.create(tenant_id, name, new)
+    record: dict[str, Any] | None = new if first else records.get(tenant_id, name)
     if record is None:  # deleted between the two calls: claim it again
         return await claim_key(records, tenant_id, key, body, start, now=now)
     if not first and _expired(record, now):
         generation = int(record.get("generation", 0)) + 1
-        record = {**fresh, "run_id": _run_id(tenant_id, key, generation), "generation": generation}
+        record = {**fresh, "run_id": _next_run_id(tenant_id, key, record), "generation": generation}
         records.put(tenant_id, name, record)  # a new period: a racing twin derives the same run id
         first = True
     if record.get("fingerprint") != print_:

@@ -74,6 +74,9 @@ class RetentionSweep(BaseModel):
     runs_kept: int = Field(description="old runs kept because they are still going or ended recently")
     stream_runs: int = Field(description="runs whose stream events were dropped for their age")
     events_dropped: int
+    records_expired: int = Field(
+        default=0, description="expired records deleted (Idempotency-Key records, a day after they expire)"
+    )
     more: bool = Field(description="work was left for the next sweep (it comes sooner)")
 
 

@@ -116,13 +116,15 @@ def _if_not_exists(create: Callable[..., Any], name: str, **options: Any) -> Any
         return create(name, **options)
 
 
-def delete_doc(container: Any, doc_id: str, partition: str) -> bool:
-    """Delete a document; False when there was none (404)."""
-    from azure.cosmos.exceptions import CosmosResourceNotFoundError
+def delete_doc(container: Any, doc_id: str, partition: str, *, etag: str | None = None) -> bool:
+    """Delete a document; False when there was none (404), or when ``etag`` no longer matches (412)."""
+    from azure.core import MatchConditions
+    from azure.cosmos.exceptions import CosmosAccessConditionFailedError, CosmosResourceNotFoundError
 
+    condition = {} if etag is None else {"etag": etag, "match_condition": MatchConditions.IfNotModified}
     try:
-        container.delete_item(doc_id, partition_key=partition)
-    except CosmosResourceNotFoundError:
+        container.delete_item(doc_id, partition_key=partition, **condition)
+    except (CosmosResourceNotFoundError, CosmosAccessConditionFailedError):
         return False
     return True
 

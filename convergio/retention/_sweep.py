@@ -3,7 +3,9 @@
 A tenant's pass purges its finished runs older than ``finished_runs_days`` (durable history
 and payloads, stream events, then the index entry, in that order, so a pass that stops half
 way is finished by the next one) and drops the stream events of runs that started more than
-``stream_events_days`` ago. The usage ledger is never touched: costs outlive runs.
+``stream_events_days`` ago. Tenant records that say when they expire (``expires_at``; today
+the ``Idempotency-Key`` records) are deleted ``EXPIRY_GRACE`` after that, each only if nobody
+rewrote it since it was read. The usage ledger is never touched: costs outlive runs.
 
 Time comes from the caller (the orchestration's clock), so a replayed activity decides the
 same way, and tests can sweep "in the future".
@@ -28,6 +30,10 @@ _PAGE: Final = 100
 _SCAN: Final = 4
 """A pass looks at no more than ``_SCAN * batch`` old runs, however many it keeps (still running)."""
 _T = TypeVar("_T")
+EXPIRING_KINDS: Final = ("idempotency",)
+"""Tenant record kinds whose bodies carry ``expires_at`` (ISO 8601)."""
+EXPIRY_GRACE: Final = timedelta(days=1)
+"""How long past ``expires_at`` a record is kept: well clear of a request renewing it right then."""
 
 
 class Instances(Protocol):
@@ -62,9 +68,17 @@ async def sweep_tenant(
     """Apply the tenant's policy once (at most ``batch`` runs purged), record and return what it did."""
     policy, _ = await _io(policy_of, store, tenant_id)
     previous = await _io(last_sweep, store, tenant_id) or {}
-    counts = {"runs_examined": 0, "runs_purged": 0, "runs_kept": 0, "stream_runs": 0, "events_dropped": 0}
+    counts = {
+        "runs_examined": 0,
+        "runs_purged": 0,
+        "runs_kept": 0,
+        "stream_runs": 0,
+        "events_dropped": 0,
+        "records_expired": 0,
+    }
     cutoff = now - timedelta(days=policy.finished_runs_days)
     more = await _purge_finished(store, streams, instances, tenant_id, cutoff, batch, counts)
+    more = await _io(_drop_expired, store, tenant_id, now - EXPIRY_GRACE, batch, counts) or more
     since = str(previous.get("streams_through", ""))
     before = stamp(now - timedelta(days=policy.stream_events_days))
     page = await _io(store.runs_between, tenant_id, since=since, before=before, limit=batch)
@@ -113,6 +127,30 @@ async def _purge_finished(
             counts["runs_purged"] += 1
         if len(page) < _PAGE:
             return False
+
+
+def _drop_expired(
+    store: TenantStore, tenant_id: str, before: datetime, batch: int, counts: dict[str, int]
+) -> bool:
+    """Delete up to ``batch`` records that expired before ``before``; True when some may be left."""
+    for kind in EXPIRING_KINDS:
+        records = store.records(kind)
+        for name, body in records.items(tenant_id):
+            if not _expired_before(body.get("expires_at"), before):
+                continue  # not yet, or a record from before ``expires_at`` existed: kept
+            if counts["records_expired"] >= batch:
+                return True
+            # Only as read: a request that renewed the record since then keeps it.
+            counts["records_expired"] += records.delete_if(tenant_id, name, body)
+    return False
+
+
+def _expired_before(value: Any, before: datetime) -> bool:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) < before
 
 
 async def backstop(

@@ -346,12 +346,24 @@ class CosmosTenantRecords:
             doc = read_doc(self._store.container, safe_id(self.kind, name), tenant_id)
         return None if doc is None or doc.get("type") != self.kind else dict(doc["body"])
 
-    def list(self, tenant_id: str) -> list[dict[str, Any]]:
+    def items(self, tenant_id: str) -> list[tuple[str, dict[str, Any]]]:
         sql = "SELECT c.name, c.body FROM c WHERE c.tenant_id = @pk AND c.type = @kind"
         with unavailable(_STORE):
             docs = query_docs(self._store.container, tenant_id, sql, kind=self.kind)
-        return [dict(d["body"]) for d in sorted(docs, key=lambda d: str(d["name"]))]
+        return sorted(((str(d["name"]), dict(d["body"])) for d in docs), key=lambda item: item[0])
+
+    def list(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [body for _, body in self.items(tenant_id)]
 
     def delete(self, tenant_id: str, name: str) -> bool:
         with unavailable(_STORE):
             return delete_doc(self._store.container, safe_id(self.kind, name), tenant_id)
+
+    def delete_if(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> bool:
+        doc_id = safe_id(self.kind, name)
+        with unavailable(_STORE):
+            doc = read_doc(self._store.container, doc_id, tenant_id)
+            if doc is None or doc.get("type") != self.kind or doc.get("body") != dict(body):
+                return False
+            # The read's ETag: a put in between changed it and the delete is refused (412).
+            return delete_doc(self._store.container, doc_id, tenant_id, etag=str(doc["_etag"]))

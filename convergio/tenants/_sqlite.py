@@ -378,18 +378,30 @@ class SqliteTenantRecords:
             ).fetchone()
         return dict(json.loads(row[0])) if row else None
 
-    def list(self, tenant_id: str) -> list[dict[str, Any]]:
+    def items(self, tenant_id: str) -> list[tuple[str, dict[str, Any]]]:
         with self._store._connect() as db:
             rows = db.execute(
-                "SELECT body FROM tenant_records WHERE kind = ? AND tenant_id = ? ORDER BY name",
+                "SELECT name, body FROM tenant_records WHERE kind = ? AND tenant_id = ? ORDER BY name",
                 (self.kind, tenant_id),
             ).fetchall()
-        return [dict(json.loads(row[0])) for row in rows]
+        return [(str(name), dict(json.loads(body))) for name, body in rows]
+
+    def list(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [body for _, body in self.items(tenant_id)]
 
     def delete(self, tenant_id: str, name: str) -> bool:
         with self._store._write() as db:
             cursor = db.execute(
                 "DELETE FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ?",
                 (self.kind, tenant_id, name),
+            )
+        return cursor.rowcount > 0
+
+    def delete_if(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> bool:
+        text = json.dumps(dict(body), sort_keys=True)  # as put and create store it
+        with self._store._write() as db:
+            cursor = db.execute(
+                "DELETE FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ? AND body = ?",
+                (self.kind, tenant_id, name, text),
             )
         return cursor.rowcount > 0

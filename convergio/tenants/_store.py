@@ -86,12 +86,24 @@ class TenantRecords(Protocol):
         """The record's body, or None."""
         ...
 
+    def items(self, tenant_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """A tenant's records as (name, body), ordered by name."""
+        ...
+
     def list(self, tenant_id: str) -> list[dict[str, Any]]:
         """A tenant's record bodies, ordered by name."""
         ...
 
     def delete(self, tenant_id: str, name: str) -> bool:
         """Remove a record; False when there was none."""
+        ...
+
+    def delete_if(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> bool:
+        """Remove a record only while its body is still ``body``; True when this call removed it.
+
+        For clean-ups that decide from a body they read: a record rewritten in between (another
+        instance put a new body) is kept.
+        """
         ...
 
 

@@ -91,6 +91,26 @@ def test_concurrent_requests_with_one_key_start_one_run(api_host: HostProcess, a
         assert len(started) == 1  # one instance, started once
 
 
+def test_a_key_used_again_after_its_record_expired_and_was_swept_starts_a_new_run(
+    api_host: HostProcess, api_home: Path
+) -> None:
+    with Api(api_host.base_url, new_key(api_home, "Sweep School")) as api:
+        body = {"graph": SPEC, "input": {"n": 1}}
+        first = _post(api, "nightly", body)[1]
+        assert api.wait(str(first["id"]))["status"] == "Completed"
+        store = open_tenant_store(api_home)
+        tenant = store.identify(api.http.headers["x-api-key"])
+        assert tenant is not None
+        keys = store.records("idempotency")
+        [(name, record)] = keys.items(tenant.tenant.id)
+        assert record["run_id"] == first["id"] and "expires_at" in record
+        assert keys.delete_if(tenant.tenant.id, name, record)  # what the retention sweep does
+        again = _post(api, "nightly", body)
+        assert again[0] == 202 and again[1]["id"] != first["id"]  # not the old run's id again
+        assert api.wait(str(again[1]["id"]))["status"] == "Completed"
+        assert api.http.get(f"/runs/{first['id']}").json()["status"] == "Completed"  # untouched
+
+
 # -- a second message to a busy run ---------------------------------------------------------------
 
 

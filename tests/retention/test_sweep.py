@@ -176,3 +176,54 @@ def test_the_backstop_purges_past_the_longest_policy(plane: Plane) -> None:
     done = asyncio.run(backstop(plane.streams, plane.hub, NOW, finished_runs_days=90, stream_events_days=7))
     assert plane.hub.purged_before == [ago(90)]
     assert done["events_dropped"] == 0 and len(plane.streams.read("sub/graph")) == 1  # events are new
+
+
+# -- expiring tenant records (Idempotency-Key) -----------------------------------------------------
+
+
+def _key(plane: Plane, name: str, expires: datetime | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"run_id": f"run-{name}", "created_at": stamp(ago(30))}
+    if expires is not None:
+        body["expires_at"] = expires.isoformat()
+    plane.store.records("idempotency").put("acme", name, body)
+    return body
+
+
+def test_expired_keys_are_deleted_a_day_after_they_expire_and_nothing_else(plane: Plane) -> None:
+    _key(plane, "old", ago(1.5))
+    _key(plane, "just-expired", ago(0.5))  # inside the grace day: a request may be renewing it
+    _key(plane, "live", NOW + timedelta(hours=3))
+    _key(plane, "legacy", None)  # written before records said when they expire
+    plane.store.records("connections").put("acme", "old", {"expires_at": ago(9).isoformat()})
+    summary = plane.sweep()
+    assert summary["records_expired"] == 1
+    names = [name for name, _ in plane.store.records("idempotency").items("acme")]
+    assert names == ["just-expired", "legacy", "live"]
+    assert plane.store.records("connections").get("acme", "old") is not None  # not an expiring kind
+
+
+def test_expired_keys_are_deleted_in_bounded_passes(plane: Plane) -> None:
+    for n in range(5):
+        _key(plane, f"k{n}", ago(3))
+    first = plane.sweep(batch=2)
+    assert first["records_expired"] == 2 and first["more"] is True
+    assert plane.sweep(batch=2)["records_expired"] == 2
+    last = plane.sweep(batch=2)
+    assert last["records_expired"] == 1 and last["more"] is False
+    assert plane.store.records("idempotency").items("acme") == []
+
+
+def test_a_key_renewed_after_the_sweep_read_it_is_kept(plane: Plane, monkeypatch: pytest.MonkeyPatch) -> None:
+    read = _key(plane, "k", ago(3))
+    records = plane.store.records("idempotency")
+    renewed = {**read, "run_id": "run-next", "expires_at": (NOW + timedelta(days=1)).isoformat()}
+    original = type(records).items
+
+    def items_then_renew(self: Any, tenant_id: str) -> list[tuple[str, dict[str, Any]]]:
+        found = original(self, tenant_id)
+        records.put("acme", "k", renewed)  # a request renews the key between the read and the delete
+        return found
+
+    monkeypatch.setattr(type(records), "items", items_then_renew)
+    assert plane.sweep()["records_expired"] == 0
+    assert records.get("acme", "k") == renewed

@@ -89,3 +89,21 @@ def test_create_makes_a_record_once_whoever_races(store: TenantStore, open_store
     assert other.create("beta", "k/1", {"run_id": "r3"})  # per tenant
     with pytest.raises(UnknownTenant):
         keys.create("ghost", "k", {})
+
+
+def test_delete_if_removes_a_record_only_while_it_is_unchanged(
+    store: TenantStore, open_store: OpenStore
+) -> None:
+    store.add_tenant("Acme")
+    keys, other = store.records("idempotency"), open_store().records("idempotency")
+    seen = {"run_id": "r1", "created_at": "2026-01-01T00:00:00+00:00", "n": [1, 2]}
+    keys.put("acme", "k", seen)
+    other.put("acme", "k", {**seen, "run_id": "r2"})  # rewritten by another instance after the read
+    assert not keys.delete_if("acme", "k", seen)
+    assert keys.get("acme", "k") == {**seen, "run_id": "r2"}
+    assert keys.delete_if("acme", "k", {"n": [1, 2], "created_at": seen["created_at"], "run_id": "r2"})
+    assert keys.get("acme", "k") is None
+    assert not keys.delete_if("acme", "k", seen)  # nothing left to remove
+    store.records("connections").put("acme", "k", seen)  # another kind, same name and body
+    assert not keys.delete_if("acme", "k", seen)
+    assert store.records("connections").get("acme", "k") == seen
