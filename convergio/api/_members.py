@@ -15,12 +15,12 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import Conflict, InvalidRequest, NotFound
-from convergio.tenants import Permission, Role, key_id_of
+from convergio.tenants import Caller, Permission, Role, key_id_of
 
 from . import _people_models as pm
 from ._http import answer, blueprint, caller_of, json_response, read_body
 from ._people import MEMBERS, add_member, member_view, remove_member
-from ._service import service
+from ._service import Service, service
 
 __all__: list[str] = []
 
@@ -29,13 +29,23 @@ def _bad(path: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"{path}: {message}", details=[{"path": path, "message": message}])
 
 
+def _admin(req: func.HttpRequest) -> tuple[Service, Caller]:
+    """The service and the caller of one of these routes: every one of them is for admins only."""
+    svc = service()
+    return svc, caller_of(req, svc, Permission.ADMIN)
+
+
+def _keys(svc: Service, tenant_id: str) -> dict[str, pm.KeyView]:
+    """The tenant's keys as an admin sees them (never the key itself), by public id."""
+    return {k.id: pm.KeyView.model_validate(dataclasses.asdict(k)) for k in svc.store.list_keys(tenant_id)}
+
+
 @blueprint.route(route="v1/tenants/me/members", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def list_members(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    svc = service()
-    tenant = caller_of(req, svc, Permission.ADMIN).tenant
-    members = [member_view(body) for body in svc.store.records(MEMBERS).list(tenant.id)]
+    svc, caller = _admin(req)
+    members = [member_view(body) for body in svc.store.records(MEMBERS).list(caller.tenant.id)]
     return json_response(pm.MemberList(members=members))
 
 
@@ -43,10 +53,11 @@ async def list_members(req: func.HttpRequest, client: df.DurableOrchestrationCli
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def invite_member(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    svc = service()
-    tenant = caller_of(req, svc, Permission.ADMIN).tenant
+    svc, caller = _admin(req)
     body: pm.MemberIn = read_body(req, pm.MemberIn)
-    member, key = add_member(svc.store, tenant.id, body.name, Role(body.role), principal_id=body.principal_id)
+    member, key = add_member(
+        svc.store, caller.tenant.id, body.name, Role(body.role), principal_id=body.principal_id
+    )
     return json_response(pm.MemberCreated(member=member, key=key), 201)
 
 
@@ -54,8 +65,7 @@ async def invite_member(req: func.HttpRequest, client: df.DurableOrchestrationCl
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def delete_member(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    svc = service()
-    caller = caller_of(req, svc, Permission.ADMIN)
+    svc, caller = _admin(req)
     member_id = str(req.route_params.get("id", ""))
     revoked = remove_member(svc.store, caller.tenant.id, member_id, caller_member=caller.member)
     return json_response({"id": member_id, "removed": True, "keys_revoked": revoked})
@@ -65,18 +75,16 @@ async def delete_member(req: func.HttpRequest, client: df.DurableOrchestrationCl
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def list_keys(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    svc = service()
-    tenant = caller_of(req, svc, Permission.ADMIN).tenant
-    keys = [pm.KeyView.model_validate(dataclasses.asdict(k)) for k in svc.store.list_keys(tenant.id)]
-    return json_response(pm.KeyList(keys=keys))
+    svc, caller = _admin(req)
+    return json_response(pm.KeyList(keys=list(_keys(svc, caller.tenant.id).values())))
 
 
 @blueprint.route(route="v1/tenants/me/keys", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def issue_key(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    svc = service()
-    tenant = caller_of(req, svc, Permission.ADMIN).tenant
+    svc, caller = _admin(req)
+    tenant = caller.tenant
     body: pm.KeyIn = read_body(req, pm.KeyIn)
     if body.member is not None:
         member = svc.store.records(MEMBERS).get(tenant.id, body.member)
@@ -85,21 +93,19 @@ async def issue_key(req: func.HttpRequest, client: df.DurableOrchestrationClient
         if member["role"] != body.role:
             raise _bad("role", f"member {body.member!r} is a {member['role']}; their keys carry that role")
     key = svc.store.issue_key(tenant.id, label=body.label, role=Role(body.role), member=body.member or "")
-    listed = {k.id: k for k in svc.store.list_keys(tenant.id)}[key_id_of(key)]
-    created = pm.KeyCreated.model_validate({**dataclasses.asdict(listed), "key": key})
-    return json_response(created, 201)
+    listed = _keys(svc, tenant.id)[key_id_of(key)]
+    return json_response(pm.KeyCreated(**listed.model_dump(), key=key), 201)
 
 
 @blueprint.route(route="v1/tenants/me/keys/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def revoke_key(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    svc = service()
-    tenant = caller_of(req, svc, Permission.ADMIN).tenant
+    svc, caller = _admin(req)
     key_id = str(req.route_params.get("id", ""))
     own = req.headers.get("x-api-key")
     if own is not None and key_id_of(own.strip()) == key_id:
         raise Conflict("this is the key this request came with: revoke it with another admin's key")
-    if not svc.store.revoke_key(tenant.id, key_id):
+    if not svc.store.revoke_key(caller.tenant.id, key_id):
         raise NotFound(f"no live key {key_id!r} in this tenant")
     return json_response({"id": key_id, "revoked": True})

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from ._ledger import Ledger
 from ._prices import USAGE_UNITS, PriceTable, records_for
@@ -29,67 +29,49 @@ def root_run(run_id: str, node_id: str) -> tuple[str, str]:
     return root, f"{path}/{node_id}" if path else node_id
 
 
-def _records(
-    prices: PriceTable,
-    *,
-    tenant_id: str,
-    run_id: str,
-    node_id: str,
-    step: int,
-    provider: str,
-    model: str,
-    usage: Mapping[str, Any],
-    key_mode: KeyMode,
-    at: datetime | None,
-) -> tuple[str, str, list[UsageRecord]]:
+class _Call(TypedDict):
+    """One agent call, as ``meter_call`` and ``meter_kept`` take it (keyword arguments).
+
+    ``key_mode`` is ``byok`` and ``at`` is now when not given; ``model`` "" bills ``unknown``.
+    """
+
+    tenant_id: str
+    run_id: str
+    node_id: str
+    step: int
+    provider: str
+    model: str
+    usage: Mapping[str, Any]
+    key_mode: NotRequired[KeyMode]
+    at: NotRequired[datetime | None]
+
+
+def _records(prices: PriceTable, call: _Call) -> tuple[str, str, list[UsageRecord]]:
     """The call's billed run and node path, and its usage records (none when it used nothing)."""
-    run, node = root_run(run_id, node_id)
+    run, node = root_run(call["run_id"], call["node_id"])
+    usage = call["usage"]
     quantities = {k: v for k, v in usage.items() if k in USAGE_UNITS and v}
     if not quantities:
         return run, node, []
     made = records_for(
-        tenant_id,
+        call["tenant_id"],
         run,
         node,
-        step,
-        provider,
-        model or "unknown",
-        key_mode,
+        call["step"],
+        call["provider"],
+        call["model"] or "unknown",
+        call.get("key_mode", "byok"),
         quantities,
         prices,
-        at or datetime.now(UTC),
+        call.get("at") or datetime.now(UTC),
         estimated=usage.get("estimated") is True,
     )
     return run, node, made
 
 
-def meter_call(
-    ledger: Ledger,
-    prices: PriceTable,
-    *,
-    tenant_id: str,
-    run_id: str,
-    node_id: str,
-    step: int,
-    provider: str,
-    model: str,
-    usage: Mapping[str, Any],
-    key_mode: KeyMode = "byok",
-    at: datetime | None = None,
-) -> Decimal:
+def meter_call(ledger: Ledger, prices: PriceTable, **call: Unpack[_Call]) -> Decimal:
     """Record one call's usage, idempotent on (tenant, run, node, step, unit); returns its cost (EUR)."""
-    _, _, records = _records(
-        prices,
-        tenant_id=tenant_id,
-        run_id=run_id,
-        node_id=node_id,
-        step=step,
-        provider=provider,
-        model=model,
-        usage=usage,
-        key_mode=key_mode,
-        at=at,
-    )
+    _, _, records = _records(prices, call)
     if records:
         ledger.record(records)
     return sum((r.cost for r in records), Decimal(0))
@@ -103,20 +85,7 @@ class Metered:
     cost: Decimal
 
 
-def meter_kept(
-    ledger: Ledger,
-    prices: PriceTable,
-    *,
-    tenant_id: str,
-    run_id: str,
-    node_id: str,
-    step: int,
-    provider: str,
-    model: str,
-    usage: Mapping[str, Any],
-    key_mode: KeyMode = "byok",
-    at: datetime | None = None,
-) -> Metered:
+def meter_kept(ledger: Ledger, prices: PriceTable, **call: Unpack[_Call]) -> Metered:
     """Record one call's usage, then answer with what the ledger kept for the call.
 
     The ledger keeps the first record of an id, so when a call is re-sent (a redelivered
@@ -125,23 +94,13 @@ def meter_kept(
     records just made, no read. Anything already stored, or nothing to record: one read of the
     call's ids (a call whose first delivery was recorded may fail or use nothing the second time).
     """
-    run, node, made = _records(
-        prices,
-        tenant_id=tenant_id,
-        run_id=run_id,
-        node_id=node_id,
-        step=step,
-        provider=provider,
-        model=model,
-        usage=usage,
-        key_mode=key_mode,
-        at=at,
-    )
+    run, node, made = _records(prices, call)
     if made and ledger.record(made) == len(made):
         kept: Sequence[UsageRecord] = made
     else:
-        kept = ledger.get(tenant_id, [usage_id(tenant_id, run, node, step, unit) for unit in UNITS])
-    return Metered(_usage_of(usage, kept), sum((r.cost for r in kept), Decimal(0)))
+        tenant, step = call["tenant_id"], call["step"]
+        kept = ledger.get(tenant, [usage_id(tenant, run, node, step, unit) for unit in UNITS])
+    return Metered(_usage_of(call["usage"], kept), sum((r.cost for r in kept), Decimal(0)))
 
 
 def _usage_of(usage: Mapping[str, Any], kept: Sequence[UsageRecord]) -> dict[str, int]:

@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from ._record import COST_QUANTUM, UNITS, KeyMode, Unit, UsageRecord, canonical_time
+from ._record import COST_QUANTUM, UNITS, KeyMode, Unit, UsageRecord, canonical_time, non_negative_decimal
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -197,15 +197,9 @@ class PriceTable:
 
 
 def _price(value: Any, name: str) -> Decimal:
-    if not isinstance(value, str):
+    if not isinstance(value, str):  # exact: a float in prices.json would already be rounded
         raise ValueError(f'{name} must be a decimal string such as "0.00000015"')
-    try:
-        number = Decimal(value)
-    except ArithmeticError:
-        raise ValueError(f"{name} is not a number: {value!r}") from None
-    if not number.is_finite() or number < 0:
-        raise ValueError(f"{name} must be a finite number >= 0")
-    return number
+    return non_negative_decimal(value, name)
 
 
 def cost_of(quantity: Decimal | int, unit_price: Decimal) -> Decimal:

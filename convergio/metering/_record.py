@@ -25,6 +25,7 @@ __all__ = [
     "UsageRecord",
     "canonical_time",
     "decimal_text",
+    "non_negative_decimal",
     "usage_id",
 ]
 
@@ -132,7 +133,12 @@ def decimal_text(value: Decimal | int) -> str:
     return str(value) if isinstance(value, int) else format(value, "f")
 
 
-def _decimal(value: Any, name: str) -> Decimal:
+def non_negative_decimal(value: Any, name: str) -> Decimal:
+    """``value`` (a ``Decimal``, an int or a decimal string) as a finite ``Decimal`` >= 0.
+
+    Raises:
+        ValueError: naming ``name`` and the value, for anything else.
+    """
     if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
         raise ValueError(f"{name} must be a Decimal, got {type(value).__name__}")
     try:
@@ -145,7 +151,7 @@ def _decimal(value: Any, name: str) -> Decimal:
 
 
 def _quantity(value: Any) -> Decimal | int:
-    number = _decimal(value, "quantity")
+    number = non_negative_decimal(value, "quantity")
     if number >= MAX_QUANTITY:
         raise ValueError(f"quantity must be < {MAX_QUANTITY}, got {value!r}")
     if isinstance(value, int):
@@ -219,14 +225,14 @@ class UsageRecord:
             raise ValueError("unpriced must be a bool")
         if not isinstance(self.estimated, bool):
             raise ValueError("estimated must be a bool")
-        cost = _decimal(self.cost, "cost")
+        cost = non_negative_decimal(self.cost, "cost")
         if cost >= MAX_COST:
             raise ValueError(f"cost must be < {MAX_COST} EUR, got {self.cost!r}")
         if cost != cost.quantize(COST_QUANTUM):
             raise ValueError(f"cost has more than 8 decimal places: {self.cost!r}")
         set_field = object.__setattr__
         set_field(self, "quantity", _quantity(self.quantity))
-        set_field(self, "unit_price", _decimal(self.unit_price, "unit_price"))
+        set_field(self, "unit_price", non_negative_decimal(self.unit_price, "unit_price"))
         set_field(self, "cost", cost.quantize(COST_QUANTUM))
         set_field(self, "at", canonical_time(self.at))
         set_field(self, "id", usage_id(self.tenant_id, self.run_id, self.node_id, self.attempt, self.unit))
@@ -278,9 +284,9 @@ class UsageRecord:
                 model=data["model"],
                 key_mode=data["key_mode"],
                 unit=data["unit"],
-                quantity=_decimal(data["quantity"], "quantity"),
-                unit_price=_decimal(data["unit_price"], "unit_price"),
-                cost=_decimal(data["cost"], "cost"),
+                quantity=non_negative_decimal(data["quantity"], "quantity"),
+                unit_price=non_negative_decimal(data["unit_price"], "unit_price"),
+                cost=non_negative_decimal(data["cost"], "cost"),
                 at=data["at"],
                 unpriced=data.get("unpriced", False),
                 estimated=data.get("estimated", False),

@@ -17,40 +17,33 @@ Mapping to our contract:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._abort import install
 from ._http import (
     CONTEXT_TOO_LONG,
-    SDKProvider,
     answered_model,
-    as_dict,
     bad_response,
-    connection_error,
     estimate_usage,
     parse_arguments,
-    relay_stream,
     status_error,
     stream_error,
-    timeout_error,
     token_count,
 )
+from ._sdk import SDKChatProvider, sdk_error
 from ._types import (
     Completion,
     CompletionRequest,
     FinishReason,
     Message,
     ProviderError,
-    StreamEvent,
     ToolCall,
     Usage,
 )
 
 if TYPE_CHECKING:
     import anthropic
-
-    from ._connection import Connection, KeySource
 
 __all__ = ["ANTHROPIC_BASE_URL", "DEFAULT_MAX_TOKENS", "AnthropicProvider"]
 
@@ -223,21 +216,16 @@ class _Events:
         return parse_message(self.provider, data, request, model)
 
 
-class AnthropicProvider(SDKProvider):
-    """Anthropic's Messages API (``kind`` ``anthropic``).
+class AnthropicProvider(SDKChatProvider):
+    """Anthropic's Messages API (``kind`` ``anthropic``): ``POST /v1/messages``.
 
-    Args:
-        connection: The connection; ``endpoint`` defaults to ``ANTHROPIC_BASE_URL``.
-        key: The key source (sent as the ``x-api-key`` header).
-        timeout_s: Default per-call timeout in seconds.
-        max_retries: Retries the SDK may make by itself.
+    The key is sent as the ``x-api-key`` header; a connection without an endpoint goes to
+    ``ANTHROPIC_BASE_URL``. A streamed answer's usage comes from ``message_start`` and
+    ``message_delta``. Constructor arguments: as ``SDKChatProvider``.
     """
 
-    def __init__(
-        self, connection: Connection, key: KeySource | None, *, timeout_s: float, max_retries: int
-    ) -> None:
-        super().__init__(connection, key, timeout_s=timeout_s, max_retries=max_retries)
-        self._base_url = connection.endpoint or ANTHROPIC_BASE_URL
+    default_base_url = ANTHROPIC_BASE_URL
+    passthrough = _PASSTHROUGH
 
     @staticmethod
     def _new_pool() -> Any:
@@ -245,16 +233,11 @@ class AnthropicProvider(SDKProvider):
 
         return install(anthropic.DefaultHttpxClient(follow_redirects=False))  # cancellable (ADR 0017)
 
-    def _client(self, timeout_s: float) -> anthropic.Anthropic:
+    def _create(self, timeout_s: float) -> Callable[..., Any]:
         import anthropic
 
-        return anthropic.Anthropic(
-            api_key=self._reveal(),
-            base_url=self._base_url,
-            timeout=timeout_s,
-            max_retries=self._max_retries,
-            http_client=self._http(),
-        )
+        client = anthropic.Anthropic(base_url=self._base_url, **self._sdk_options(timeout_s))
+        return client.messages.create
 
     def _body(self, request: CompletionRequest, model: str) -> dict[str, Any]:
         system, turns = to_wire(request.messages)
@@ -270,90 +253,40 @@ class AnthropicProvider(SDKProvider):
                 {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
                 for tool in request.tools
             ]
-        for name in _PASSTHROUGH:
-            if name in request.options:
-                body[name] = request.options[name]
         return body
 
-    def complete(self, request: CompletionRequest) -> Completion:
-        """Answer one request with ``POST /v1/messages``.
+    def _parse(self, data: Mapping[str, Any], request: CompletionRequest, model: str) -> Completion:
+        return parse_message(self.name, data, request, model)
 
-        Args:
-            request: The request.
+    def _reader(self) -> _Events:
+        return _Events(self.name)
 
-        Returns:
-            The answer, with the server's usage.
+    @staticmethod
+    def _error(provider: str, exc: Exception, timeout_s: float) -> ProviderError:
+        import anthropic
 
-        Raises:
-            ProviderError: the call failed; see ``ProviderError`` for the codes.
-        """
-        model = self._model(request)
-        timeout_s = self._timeout(request)
-        try:
-            answer = self._client(timeout_s).messages.create(**self._body(request, model))
-        except Exception as exc:
-            raise anthropic_error(self.name, exc, timeout_s) from None
-        return parse_message(self.name, as_dict(self.name, answer), request, model)
-
-    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
-        """Answer one request as a Messages API event stream.
-
-        Args:
-            request: The request.
-
-        Yields:
-            Text deltas as they arrive, then the completion (usage from ``message_start``
-            and ``message_delta``; estimated locally, and marked so, if they carried none).
-
-        Raises:
-            ProviderError: the call failed, or the whole stream took longer than the timeout.
-        """
-        model = self._model(request)
-        timeout_s = self._timeout(request)
-        events = _Events(self.name)
-        yield from relay_stream(
-            self.name,
-            lambda: self._client(timeout_s).messages.create(**self._body(request, model), stream=True),
-            events.feed,
-            timeout_s,
-            anthropic_error,
-        )
-        yield StreamEvent(completion=events.completion(request, model))
+        return sdk_error(provider, exc, timeout_s, anthropic, anthropic.AnthropicError, _api_error)
 
 
-def anthropic_error(provider: str, exc: Exception, timeout_s: float) -> ProviderError:
-    """An ``anthropic`` SDK exception as a ``ProviderError`` (other exceptions propagate).
-
-    Raises:
-        Exception: ``exc`` itself when it is not an ``anthropic`` error.
-    """
+def _api_error(provider: str, exc: anthropic.APIError) -> ProviderError | None:
+    """An error the Messages API answered with (its body's ``error.type``), else ``None``."""
     import anthropic
 
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, anthropic.APITimeoutError):
-        return timeout_error(provider, timeout_s)
-    if isinstance(exc, anthropic.APIConnectionError):
-        return connection_error(provider)
-    if isinstance(exc, anthropic.APIResponseValidationError):
-        return bad_response(provider, f"HTTP {exc.status_code} answer does not fit the API schema")
-    if isinstance(exc, anthropic.APIStatusError):
-        error = exc.body.get("error") if isinstance(exc.body, Mapping) else None
-        error = error if isinstance(error, Mapping) else {}
-        kind = error.get("type") if isinstance(error.get("type"), str) else None
-        message = error.get("message")
-        too_long = isinstance(message, str) and bool(CONTEXT_TOO_LONG.search(message))
-        if exc.status_code < 400:
-            # An ``error`` event in the middle of a stream: the HTTP status was 200.
-            return stream_error(provider, kind, context_too_long=too_long)
-        return status_error(
-            provider,
-            exc.status_code,
-            exc.response.headers,
-            code=kind,
-            context_too_long=too_long and exc.status_code in (400, 413),
-            request_id=exc.request_id,
-        )
-    if isinstance(exc, anthropic.AnthropicError):
-        return bad_response(provider, type(exc).__name__)
-    raise exc
+    if not isinstance(exc, anthropic.APIStatusError):
+        return None
+    error = exc.body.get("error") if isinstance(exc.body, Mapping) else None
+    error = error if isinstance(error, Mapping) else {}
+    kind = error.get("type") if isinstance(error.get("type"), str) else None
+    message = error.get("message")
+    too_long = isinstance(message, str) and bool(CONTEXT_TOO_LONG.search(message))
+    if exc.status_code < 400:
+        # An ``error`` event in the middle of a stream: the HTTP status was 200.
+        return stream_error(provider, kind, context_too_long=too_long)
+    return status_error(
+        provider,
+        exc.status_code,
+        exc.response.headers,
+        code=kind,
+        context_too_long=too_long and exc.status_code in (400, 413),
+        request_id=exc.request_id,
+    )

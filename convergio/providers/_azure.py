@@ -37,17 +37,11 @@ class AzureOpenAIProvider(ChatCompletionsProvider):
     ) -> None:
         super().__init__(connection, key, timeout_s=timeout_s, max_retries=max_retries)
         self.default_model = connection.deployment or connection.model or ""
-        self._endpoint = connection.endpoint or ""
         self._api_version = connection.api_version or ""
 
     def _client(self, timeout_s: float) -> openai.OpenAI:
         import openai
 
         return openai.AzureOpenAI(
-            api_key=self._reveal(),
-            azure_endpoint=self._endpoint,
-            api_version=self._api_version,
-            timeout=timeout_s,
-            max_retries=self._max_retries,
-            http_client=self._http(),
+            azure_endpoint=self._base_url, api_version=self._api_version, **self._sdk_options(timeout_s)
         )

@@ -35,21 +35,16 @@ class OpenAIProvider(ChatCompletionsProvider):
         max_retries: Retries the SDK may make by itself.
     """
 
+    default_base_url = OPENAI_BASE_URL
+
     def __init__(
         self, connection: Connection, key: KeySource | None, *, timeout_s: float, max_retries: int
     ) -> None:
         super().__init__(connection, key, timeout_s=timeout_s, max_retries=max_retries)
-        self._base_url = connection.endpoint or OPENAI_BASE_URL
         if connection.kind == "openai-compatible":
             self._max_tokens_field = "max_tokens"
 
     def _client(self, timeout_s: float) -> openai.OpenAI:
         import openai
 
-        return openai.OpenAI(
-            api_key=self._reveal(),
-            base_url=self._base_url,
-            timeout=timeout_s,
-            max_retries=self._max_retries,
-            http_client=self._http(),
-        )
+        return openai.OpenAI(base_url=self._base_url, **self._sdk_options(timeout_s))

@@ -12,32 +12,27 @@ models), so servers that leave fields out (many OpenAI-compatible ones do) still
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._abort import install
 from ._http import (
     CONTEXT_TOO_LONG,
-    SDKProvider,
     answered_model,
-    as_dict,
     bad_response,
-    connection_error,
     estimate_usage,
     parse_arguments,
-    relay_stream,
     status_error,
     stream_error,
-    timeout_error,
     token_count,
 )
+from ._sdk import SDKChatProvider, sdk_error
 from ._types import (
     Completion,
     CompletionRequest,
     FinishReason,
     Message,
     ProviderError,
-    StreamEvent,
     ToolCall,
     ToolSpec,
     Usage,
@@ -63,7 +58,6 @@ _PASSTHROUGH = (
     "reasoning_effort",
     "parallel_tool_calls",
 )
-"""``request.options`` sent on as they are; other options (e.g. the offline ones) are ignored."""
 
 
 def messages_to_wire(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -235,13 +229,16 @@ class _Chunks:
         return Completion(text, calls, usage, finish, self.model or model)
 
 
-class ChatCompletionsProvider(SDKProvider):
-    """Runs chat completions through an ``openai`` SDK client that a subclass builds per call.
+class ChatCompletionsProvider(SDKChatProvider):
+    """Runs ``POST .../chat/completions`` through an ``openai`` SDK client a subclass builds per call.
 
-    Subclasses set ``_max_tokens_field`` and implement ``_client``.
+    A stream asks the server to include usage. Subclasses may set ``_max_tokens_field`` and
+    implement ``_client``.
     """
 
     _max_tokens_field = "max_completion_tokens"
+    passthrough = _PASSTHROUGH
+    stream_args: ClassVar[Mapping[str, Any]] = {"stream": True, "stream_options": {"include_usage": True}}
 
     def _client(self, timeout_s: float) -> openai.OpenAI:
         """A new SDK client for one call (key revealed here, pooled HTTP client shared)."""
@@ -253,102 +250,51 @@ class ChatCompletionsProvider(SDKProvider):
 
         return install(openai.DefaultHttpxClient(follow_redirects=False))  # cancellable (ADR 0017)
 
+    def _create(self, timeout_s: float) -> Callable[..., Any]:
+        return self._client(timeout_s).chat.completions.create
+
     def _body(self, request: CompletionRequest, model: str) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "messages": messages_to_wire(request.messages)}
         if request.tools:
             body["tools"] = tools_to_wire(request.tools)
         if request.max_output_tokens is not None:
             body[self._max_tokens_field] = request.max_output_tokens
-        for name in _PASSTHROUGH:
-            if name in request.options:
-                body[name] = request.options[name]
         return body
 
-    def complete(self, request: CompletionRequest) -> Completion:
-        """Answer one request with ``POST .../chat/completions``.
+    def _parse(self, data: Mapping[str, Any], request: CompletionRequest, model: str) -> Completion:
+        return parse_completion(self.name, data, request, model)
 
-        Args:
-            request: The request.
+    def _reader(self) -> _Chunks:
+        return _Chunks(self.name)
 
-        Returns:
-            The first choice, with the server's usage (estimated locally if it sent none).
+    @staticmethod
+    def _error(provider: str, exc: Exception, timeout_s: float) -> ProviderError:
+        import openai
 
-        Raises:
-            ProviderError: the call failed; see ``ProviderError`` for the codes.
-        """
-        model = self._model(request)
-        timeout_s = self._timeout(request)
-        try:
-            answer = self._client(timeout_s).chat.completions.create(**self._body(request, model))
-        except Exception as exc:
-            raise openai_error(self.name, exc, timeout_s) from None
-        return parse_completion(self.name, as_dict(self.name, answer), request, model)
-
-    def stream(self, request: CompletionRequest) -> Iterator[StreamEvent]:
-        """Answer one request as server-sent events, asking the server to include usage.
-
-        Args:
-            request: The request.
-
-        Yields:
-            Text deltas as they arrive, then the completion (usage estimated locally and
-            marked so when the stream carried none).
-
-        Raises:
-            ProviderError: the call failed, or the whole stream took longer than the timeout.
-        """
-        model = self._model(request)
-        timeout_s = self._timeout(request)
-        chunks = _Chunks(self.name)
-        yield from relay_stream(
-            self.name,
-            lambda: self._client(timeout_s).chat.completions.create(
-                **self._body(request, model), stream=True, stream_options={"include_usage": True}
-            ),
-            chunks.feed,
-            timeout_s,
-            openai_error,
-        )
-        yield StreamEvent(completion=chunks.completion(request, model))
+        return sdk_error(provider, exc, timeout_s, openai, openai.OpenAIError, _api_error)
 
 
-def openai_error(provider: str, exc: Exception, timeout_s: float) -> ProviderError:
-    """An ``openai`` SDK exception as a ``ProviderError`` (other exceptions propagate as they are).
-
-    Raises:
-        Exception: ``exc`` itself when it is not an ``openai`` error.
-    """
+def _api_error(provider: str, exc: openai.APIError) -> ProviderError:
+    """An error the server answered with: an HTTP status, or an error event mid-stream."""
     import openai
 
-    if isinstance(exc, ProviderError):
-        return exc
-    if isinstance(exc, openai.APITimeoutError):
-        return timeout_error(provider, timeout_s)
-    if isinstance(exc, openai.APIConnectionError):
-        return connection_error(provider)
-    if isinstance(exc, openai.APIResponseValidationError):
-        return bad_response(provider, f"HTTP {exc.status_code} answer does not fit the API schema")
-    if isinstance(exc, openai.APIError):
-        body = exc.body if isinstance(exc.body, Mapping) else {}
-        code = exc.code or exc.type
-        inner = body.get("innererror")
-        inner_code = inner.get("code") if isinstance(inner, Mapping) else None
-        message = body.get("message")
-        filtered = code == "content_filter" or inner_code == "ResponsibleAIPolicyViolation"
-        too_long = code == "context_length_exceeded" or (
-            isinstance(message, str) and bool(CONTEXT_TOO_LONG.search(message))
+    body = exc.body if isinstance(exc.body, Mapping) else {}
+    code = exc.code or exc.type
+    inner = body.get("innererror")
+    inner_code = inner.get("code") if isinstance(inner, Mapping) else None
+    message = body.get("message")
+    filtered = code == "content_filter" or inner_code == "ResponsibleAIPolicyViolation"
+    too_long = code == "context_length_exceeded" or (
+        isinstance(message, str) and bool(CONTEXT_TOO_LONG.search(message))
+    )
+    if isinstance(exc, openai.APIStatusError):
+        return status_error(
+            provider,
+            exc.status_code,
+            exc.response.headers,
+            code=code,
+            context_too_long=too_long,
+            content_filtered=filtered,
+            request_id=exc.request_id,
         )
-        if isinstance(exc, openai.APIStatusError):
-            return status_error(
-                provider,
-                exc.status_code,
-                exc.response.headers,
-                code=code,
-                context_too_long=too_long,
-                content_filtered=filtered,
-                request_id=exc.request_id,
-            )
-        return stream_error(provider, code, context_too_long=too_long, content_filtered=filtered)
-    if isinstance(exc, openai.OpenAIError):
-        return bad_response(provider, type(exc).__name__)
-    raise exc
+    return stream_error(provider, code, context_too_long=too_long, content_filtered=filtered)

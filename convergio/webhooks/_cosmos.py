@@ -36,8 +36,7 @@ from convergio.errors import StoreUnavailable
 from convergio.secrets import Secret, SecretStore
 
 from ._models import Attempt, Callback, Delivery, Hook, RunEvent
-from ._signing import new_secret
-from ._store import callback_secret_name, hook_secret_name, now
+from ._store import callback_secret_name, hook_secret_name, now, signing_secret
 
 __all__ = ["CONTAINER", "CosmosWebhookStore"]
 
@@ -89,22 +88,19 @@ class CosmosWebhookStore:
 
     def create_hook(self, tenant_id: str, graph_ref: str, event: str | None) -> tuple[Hook, Secret]:
         hook = Hook(uuid.uuid4().hex, tenant_id, graph_ref, event, now())
-        secret = Secret(new_secret())
         fields = {"hook_id": hook.id, "graph_ref": graph_ref, "event": event, "created_at": hook.created_at}
-        self._secrets.put(tenant_id, hook_secret_name(hook.id), secret)
-        try:
-            with unavailable(_STORE):
-                own_id = safe_id(_HOOK, hook.id)
-                self._container.create_item({"id": own_id, "tenant_id": tenant_id, "type": _HOOK, **fields})
-                index = {"id": _HOOK, "tenant_id": global_partition(_HOOK, hook.id), "owner": tenant_id}
-                try:
-                    self._container.create_item({**index, **fields})
-                except Exception:
-                    delete_doc(self._container, own_id, tenant_id)
-                    raise
-        except Exception:
-            self._secrets.delete(tenant_id, hook_secret_name(hook.id))
-            raise
+        with (
+            signing_secret(self._secrets, tenant_id, hook_secret_name(hook.id)) as secret,
+            unavailable(_STORE),
+        ):
+            own_id = safe_id(_HOOK, hook.id)
+            self._container.create_item({"id": own_id, "tenant_id": tenant_id, "type": _HOOK, **fields})
+            index = {"id": _HOOK, "tenant_id": global_partition(_HOOK, hook.id), "owner": tenant_id}
+            try:
+                self._container.create_item({**index, **fields})
+            except Exception:
+                delete_doc(self._container, own_id, tenant_id)
+                raise
         return hook, secret
 
     def hook(self, hook_id: str) -> Hook | None:
@@ -165,8 +161,6 @@ class CosmosWebhookStore:
         self, tenant_id: str, url: str, events: Sequence[RunEvent]
     ) -> tuple[Callback, Secret]:
         callback = Callback(uuid.uuid4().hex, tenant_id, url, tuple(events), now())
-        secret = Secret(new_secret())
-        self._secrets.put(tenant_id, callback_secret_name(callback.id), secret)
         doc = {
             "id": safe_id(_CALLBACK, callback.id),
             "tenant_id": tenant_id,
@@ -176,12 +170,11 @@ class CosmosWebhookStore:
             "events": list(callback.events),
             "created_at": callback.created_at,
         }
-        try:
-            with unavailable(_STORE):
-                self._container.create_item(doc)
-        except Exception:
-            self._secrets.delete(tenant_id, callback_secret_name(callback.id))
-            raise
+        with (
+            signing_secret(self._secrets, tenant_id, callback_secret_name(callback.id)) as secret,
+            unavailable(_STORE),
+        ):
+            self._container.create_item(doc)
         return callback, secret
 
     def callbacks(self, tenant_id: str, event: str | None = None) -> list[Callback]:

@@ -15,8 +15,7 @@ from pathlib import Path
 from convergio.secrets import Secret, SecretStore
 
 from ._models import Attempt, Callback, Delivery, Hook, RunEvent
-from ._signing import new_secret
-from ._store import callback_secret_name, hook_secret_name, now
+from ._store import callback_secret_name, hook_secret_name, now, signing_secret
 
 __all__ = ["SqliteWebhookStore"]
 
@@ -72,17 +71,11 @@ class SqliteWebhookStore:
 
     def create_hook(self, tenant_id: str, graph_ref: str, event: str | None) -> tuple[Hook, Secret]:
         hook = Hook(uuid.uuid4().hex, tenant_id, graph_ref, event, now())
-        secret = Secret(new_secret())
-        self._secrets.put(tenant_id, hook_secret_name(hook.id), secret)
-        try:
-            with self._db() as db:
-                db.execute(
-                    "INSERT INTO hooks VALUES (?, ?, ?, ?, ?)",
-                    (hook.id, tenant_id, graph_ref, event, hook.created_at),
-                )
-        except Exception:
-            self._secrets.delete(tenant_id, hook_secret_name(hook.id))
-            raise
+        with signing_secret(self._secrets, tenant_id, hook_secret_name(hook.id)) as secret, self._db() as db:
+            db.execute(
+                "INSERT INTO hooks VALUES (?, ?, ?, ?, ?)",
+                (hook.id, tenant_id, graph_ref, event, hook.created_at),
+            )
         return hook, secret
 
     def hook(self, hook_id: str) -> Hook | None:
@@ -129,17 +122,14 @@ class SqliteWebhookStore:
         self, tenant_id: str, url: str, events: Sequence[RunEvent]
     ) -> tuple[Callback, Secret]:
         callback = Callback(uuid.uuid4().hex, tenant_id, url, tuple(events), now())
-        secret = Secret(new_secret())
-        self._secrets.put(tenant_id, callback_secret_name(callback.id), secret)
-        try:
-            with self._db() as db:
-                db.execute(
-                    "INSERT INTO callbacks VALUES (?, ?, ?, ?, ?)",
-                    (callback.id, tenant_id, url, ",".join(events), callback.created_at),
-                )
-        except Exception:
-            self._secrets.delete(tenant_id, callback_secret_name(callback.id))
-            raise
+        with (
+            signing_secret(self._secrets, tenant_id, callback_secret_name(callback.id)) as secret,
+            self._db() as db,
+        ):
+            db.execute(
+                "INSERT INTO callbacks VALUES (?, ?, ?, ?, ?)",
+                (callback.id, tenant_id, url, ",".join(events), callback.created_at),
+            )
         return callback, secret
 
     def callbacks(self, tenant_id: str, event: str | None = None) -> list[Callback]:

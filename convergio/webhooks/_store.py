@@ -10,7 +10,8 @@ Signing secrets are not kept here: they go to the tenant's secret store under ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from convergio.secrets import Secret, SecretStore
 
 from ._models import Attempt, Callback, Delivery, Hook, RunEvent
+from ._signing import new_secret
 
 if TYPE_CHECKING:
     from convergio.controlplane import CosmosPlane
@@ -29,6 +31,7 @@ __all__ = [
     "hook_secret_name",
     "now",
     "open_webhook_store",
+    "signing_secret",
 ]
 
 STORE_FILE = "webhooks.sqlite3"
@@ -45,6 +48,22 @@ def hook_secret_name(hook_id: str) -> str:
 
 def callback_secret_name(callback_id: str) -> str:
     return f"callback-{callback_id}"
+
+
+@contextmanager
+def signing_secret(secrets: SecretStore, tenant_id: str, name: str) -> Iterator[Secret]:
+    """A new signing secret, stored before the block writes the record that uses it.
+
+    If the block fails, the secret is deleted again: a secret never outlives a record that was
+    not written (and a record is never written without its secret).
+    """
+    secret = Secret(new_secret())
+    secrets.put(tenant_id, name, secret)
+    try:
+        yield secret
+    except Exception:
+        secrets.delete(tenant_id, name)
+        raise
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from convergio.metering import DEFAULT_PRICES, PriceTable, cost_of, records_for
+from convergio.metering import DEFAULT_PRICES, PriceTable, UsageRecord, cost_of, records_for
 
 
 @pytest.fixture(scope="module")
@@ -102,36 +102,20 @@ def test_costs_are_decimal_rounded_half_up_to_1e_8() -> None:
 
 def test_records_for_maps_usage_to_priced_records(prices: PriceTable) -> None:
     usage = {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500, "tool_calls": 0}
-    records = records_for(
-        "tenant-a",
-        "run-1",
-        "planner",
-        2,
-        "openai",
-        "gpt-4o-mini",
-        "managed",
-        usage,
-        prices,
-        "2026-11-24T10:00:00Z",
-    )
+
+    def at(when: str) -> list[UsageRecord]:
+        return records_for(
+            "tenant-a", "run-1", "planner", 2, "openai", "gpt-4o-mini", "managed", usage, prices, when
+        )
+
+    records = at("2026-11-24T10:00:00Z")
     assert [(r.unit, r.quantity, r.cost) for r in records] == [
         ("input_tokens", 1000, Decimal("0.000138")),
         ("output_tokens", 500, Decimal("0.000276")),
     ]
     assert all(r.key_mode == "managed" and r.attempt == 2 and not r.unpriced for r in records)
     assert len({r.id for r in records}) == 2
-    again = records_for(
-        "tenant-a",
-        "run-1",
-        "planner",
-        2,
-        "openai",
-        "gpt-4o-mini",
-        "managed",
-        usage,
-        prices,
-        "2026-11-24T10:00:05Z",
-    )
+    again = at("2026-11-24T10:00:05Z")
     assert [r.id for r in again] == [r.id for r in records]
 
 
