@@ -12,21 +12,28 @@ Target (issue 22): at most 1.5x.
 A third row measures what the lazy imports moved out of the cold start: in the same fresh
 process, after ``import function_app``, the modules a first graph run imports (the
 ``run_agent`` activity and the graph package). That cost is paid on the first run instead.
+
+``--first-request N`` measures where the rest of it went: N times per checkout (alternating), a
+host process (``python -m convergio start`` on a fresh home with one tenant) is started, then
+timed: the start (until the host prints its URL), the first ``POST /api/v1/runs`` (an inline
+one-agent graph on the offline provider) and the first ``GET /api/v1/runs/{id}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HEAVY", "TARGET", "Sample", "main", "measure", "sample"]
+__all__ = ["HEAVY", "TARGET", "Sample", "first_request", "first_request_table", "main", "measure", "sample"]
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = ROOT / "benchmarks" / "apps" / "coldstart_app"
@@ -35,6 +42,10 @@ HEAVY = ("numpy", "numba", "aiohttp", "httpx", "rich", "click", "jinja2", "jsons
 """Libraries whose presence after the import the table reports."""
 FIRST_RUN = ("activities.agents", "convergio.graph")
 """What a first graph run imports that the cold start no longer does."""
+_GRAPH = {"name": "first", "agents": [{"id": "a", "prompt": "Say hello to {{ input.who }}"}]}
+_BYTECODE = {"PYTHONDONTWRITEBYTECODE": ""}
+"""Empty is unset: after the warm-up every sample reads .pyc files, as a deployed app does, and
+an edited module is not compiled anew in every sample."""
 
 _PROBE = """
 import json, sys, time
@@ -69,6 +80,7 @@ def sample(app_dir: Path, *, then: tuple[str, ...] = ()) -> Sample:
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, ",".join(then), json.dumps(HEAVY)],
         cwd=app_dir,
+        env={**os.environ, **_BYTECODE},
         capture_output=True,
         text=True,
         check=False,
@@ -136,11 +148,80 @@ def table(samples: dict[str, list[Sample]]) -> tuple[str, float]:
     return "\n".join(lines), ratio
 
 
+def first_request(checkout: Path) -> dict[str, float]:
+    """Milliseconds to start a host for ``checkout``, then to its first run start and first read."""
+    import httpx  # the benchmark's client, not the apps'
+
+    from benchmarks.runs_api import host
+
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        added = subprocess.run(
+            [sys.executable, "-m", "convergio", "tenants", "add", "bench", "--home", str(home)],
+            cwd=checkout,
+            env={**os.environ, "PYTHONPATH": str(checkout), **_BYTECODE},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        key = added.stdout.strip().splitlines()[-1]
+        began = time.perf_counter()
+        with host(checkout / "function_app.py", home, _BYTECODE) as url:
+            started = time.perf_counter()
+            with httpx.Client(base_url=f"{url}/api/v1", headers={"x-api-key": key}, timeout=60) as http:
+                body = {"graph": _GRAPH, "input": {"who": "you"}}
+                created = http.post("/runs", json=body)
+                posted = time.perf_counter()
+                read = http.get(f"/runs/{created.json()['id']}")
+                done = time.perf_counter()
+            if created.status_code != 202 or read.status_code != 200:
+                raise RuntimeError(f"first requests answered {created.status_code}, {read.status_code}")
+    return {
+        "start": (started - began) * 1000,
+        "post": (posted - started) * 1000,
+        "get": (done - posted) * 1000,
+        "requests": (done - started) * 1000,
+    }
+
+
+def first_request_table(rounds: int, checkouts: dict[str, Path]) -> str:
+    """Medians of :func:`first_request` per checkout, alternating the order every round."""
+    names = list(checkouts)
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for i in range(rounds):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            runs[name].append(first_request(checkouts[name]))
+    lines = [
+        "| app | host start (ms) | first POST /runs (ms) | first GET /runs/{id} (ms) | both requests (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, rows in runs.items():
+        cells = " | ".join(
+            f"{statistics.median(r[k] for r in rows):.0f}" for k in ("start", "post", "get", "requests")
+        )
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15, help="samples per app (default 15)")
+    parser.add_argument("--rounds", type=int, default=15, help="samples per app (default 15; 0: none)")
     parser.add_argument("--before", type=Path, default=None, help="another checkout to measure alongside")
+    parser.add_argument(
+        "--first-request",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time a host's first requests, N rounds",
+    )
     args = parser.parse_args(argv)
+    if args.first_request:
+        checkouts = {"Convergio": ROOT} | (
+            {f"Convergio at {args.before}": args.before} if args.before else {}
+        )
+        print(first_request_table(args.first_request, checkouts), end="\n\n")
+    if args.rounds < 1:
+        return 0
     samples = measure(args.rounds, before=args.before)
     text, ratio = table(samples)
     print(text)

@@ -5,10 +5,27 @@ runs its tools (or, for a supervisor, asks which workers to call) and enforces t
 the orchestrator gave it.
 """
 
-from ._bound import Allowance, Allowed, output_ceiling, prompt_bound
-from ._call import AgentCall, AgentOutcome, AgentStatus, Limits, RoundCall, WorkerRef
-from ._resolve import MANAGED, ProviderResolver, Resolve, offline_only
-from ._runner import MAX_TURNS, OUTPUT_CAP, run_agent
+from typing import TYPE_CHECKING
+
+from convergio._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._bound import Allowance, Allowed, output_ceiling, prompt_bound
+    from ._call import AgentCall, AgentOutcome, AgentStatus, Limits, RoundCall, WorkerRef
+    from ._resolve import MANAGED, ProviderResolver, Resolve, offline_only
+    from ._runner import MAX_TURNS, OUTPUT_CAP, run_agent
+
+# Imported on first use (issue 22): the quotas name ``Allowed`` at import; the runner, its models,
+# the providers and the secret stores serve an agent call, not the indexing of the app.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "._bound": ("Allowance", "Allowed", "output_ceiling", "prompt_bound"),
+        "._call": ("AgentCall", "AgentOutcome", "AgentStatus", "Limits", "RoundCall", "WorkerRef"),
+        "._resolve": ("MANAGED", "ProviderResolver", "Resolve", "offline_only"),
+        "._runner": ("MAX_TURNS", "OUTPUT_CAP", "run_agent"),
+    },
+)
 
 __all__ = [
     "MANAGED",

@@ -9,7 +9,6 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import Conflict
-from convergio.quotas import DOWNGRADE_AT, TenantBudget
 from convergio.tenants import Permission
 
 from . import _models as m
@@ -22,6 +21,10 @@ __all__ = ["budget_view"]
 
 def budget_view(svc: Service, tenant_id: str) -> m.BudgetView:
     """The tenant's limits this month and what counts against them (GET and PUT answer it)."""
+    # The quotas (and through them the metering, agents and providers) load on the first budget
+    # request, not when ``import function_app`` indexes the routes (issue 22).
+    from convergio.quotas import DOWNGRADE_AT
+
     now = datetime.now(UTC)
     budget = svc.quotas.budget(tenant_id)
     return m.BudgetView(
@@ -51,6 +54,8 @@ async def get_budget(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @answer
 async def put_budget(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Set the monthly limits, as ``python -m convergio tenants budget`` does (admins only, ADR 0022)."""
+    from convergio.quotas import TenantBudget  # on first use, as in budget_view
+
     svc = service()
     tenant = tenant_of(req, svc, Permission.ADMIN)
     body: pm.BudgetIn = read_body(req, pm.BudgetIn)

@@ -15,7 +15,6 @@ from convergio.tenants import Permission
 
 from . import _models as m
 from ._http import answer, blueprint, caller_of, json_response
-from ._openapi import openapi_document
 from ._service import service
 from ._sharing import sees_graph, shared_graphs
 
@@ -77,4 +76,6 @@ async def get_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient
 @blueprint.durable_client_input(client_name="client")
 @answer
 async def openapi(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    from ._openapi import openapi_document  # all the API's models, built on the first ask (issue 22)
+
     return json_response(openapi_document())

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from convergio.webhooks import RunEvent
 
+from ._models import ApiModel
+
 __all__ = [
     "AttemptView",
     "CallbackCreated",
@@ -28,7 +30,7 @@ __all__ = [
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 
 
-class HookIn(BaseModel):
+class HookIn(ApiModel):
     """A hook for a named graph: it starts runs, or with ``event`` raises that event into one."""
 
     model_config = ConfigDict(extra="forbid")
@@ -40,7 +42,7 @@ class HookIn(BaseModel):
     )
 
 
-class HookView(BaseModel):
+class HookView(ApiModel):
     id: str
     graph_ref: str
     event: str | None = None
@@ -52,11 +54,11 @@ class HookCreated(HookView):
     secret: str = Field(description="the signing secret; shown this once only")
 
 
-class HookList(BaseModel):
+class HookList(ApiModel):
     hooks: list[HookView]
 
 
-class CallbackIn(BaseModel):
+class CallbackIn(ApiModel):
     """Where to POST run events, and which ones."""
 
     model_config = ConfigDict(extra="forbid")
@@ -64,7 +66,7 @@ class CallbackIn(BaseModel):
     events: list[RunEvent] = Field(min_length=1, max_length=3)
 
 
-class CallbackView(BaseModel):
+class CallbackView(ApiModel):
     id: str
     url: str
     events: list[str]
@@ -75,18 +77,18 @@ class CallbackCreated(CallbackView):
     secret: str = Field(description="the signing secret of deliveries; shown this once only")
 
 
-class CallbackList(BaseModel):
+class CallbackList(ApiModel):
     callbacks: list[CallbackView]
 
 
-class AttemptView(BaseModel):
+class AttemptView(ApiModel):
     attempt: int
     at: str
     status_code: int | None = None
     error: str | None = None
 
 
-class DeliveryView(BaseModel):
+class DeliveryView(ApiModel):
     id: str
     run_id: str
     event: str
@@ -95,7 +97,7 @@ class DeliveryView(BaseModel):
     attempts: list[AttemptView]
 
 
-class DeliveryList(BaseModel):
+class DeliveryList(ApiModel):
     deliveries: list[DeliveryView]
 
 

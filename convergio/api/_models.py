@@ -7,7 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr, model_validator
 
 __all__ = [
+    "ApiModel",
     "BudgetView",
+    "CancelIn",
     "ConsentIn",
     "ConnectionIn",
     "ConnectionList",
@@ -30,7 +32,14 @@ __all__ = [
 RunStatus = Literal["Pending", "Running", "Completed", "Failed", "Terminated"]
 
 
-class _In(BaseModel):
+class ApiModel(BaseModel):
+    # No docstring: a model's docstring is its description in the OpenAPI document.
+    # defer_build: a model's validator and serializer are built when a request first needs them,
+    # not when ``import function_app`` indexes the routes at a cold start (issue 22).
+    model_config = ConfigDict(defer_build=True)
+
+
+class _In(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -48,14 +57,14 @@ class RunRequest(_In):
         return self
 
 
-class Usage(BaseModel):
+class Usage(ApiModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     tool_calls: int = 0
 
 
-class NodeView(BaseModel):
+class NodeView(ApiModel):
     status: str = Field(description="waiting, awaiting_input, running, retrying, or a terminal status")
     attempts: int = 0
     calls: int = 0
@@ -68,7 +77,7 @@ class NodeView(BaseModel):
     reused: bool = Field(default=False, description="its output was kept from the run this one retries")
 
 
-class RunCreated(BaseModel):
+class RunCreated(ApiModel):
     id: str
     statusQueryGetUri: str
     sendEventPostUri: str
@@ -76,7 +85,7 @@ class RunCreated(BaseModel):
     purgeHistoryDeleteUri: str
 
 
-class RunView(BaseModel):
+class RunView(ApiModel):
     id: str
     graph: str
     status: RunStatus
@@ -91,9 +100,13 @@ class RunView(BaseModel):
     error: str | None = None
     routes: dict[str, JsonValue] = Field(default={}, description="each router's decision: chosen, scores")
     replans: list[JsonValue] = Field(default=[], description="each re-plan: failed node, action, reason")
+    cancelled_by: str | None = Field(default=None, description="who cancelled it (member id or role)")
+    cancel_reason: str | None = Field(
+        default=None, description="the canceller's reason: plain text, at most 200 characters"
+    )
 
 
-class RunSummary(BaseModel):
+class RunSummary(ApiModel):
     id: str
     graph: str
     status: RunStatus
@@ -102,9 +115,14 @@ class RunSummary(BaseModel):
     finished_at: str | None = Field(default=None, description="when the run ended; null while it goes")
     usage: Usage = Field(default_factory=Usage)  # a factory: a default instance is deep-copied per use
     cost_eur: str = Field(default="0", description="what the ledger billed for the run so far, EUR")
+    awaiting_input: bool = Field(default=False, description="it waits for human input (an approval)")
+    cancelled_by: str | None = Field(default=None, description="who cancelled it (member id or role)")
+    cancel_reason: str | None = Field(
+        default=None, description="the canceller's reason: plain text, at most 200 characters"
+    )
 
 
-class RunList(BaseModel):
+class RunList(ApiModel):
     """A page of runs, newest first. Page on with ``cursor=next_cursor`` (stable while runs are
     added); ``offset=next_offset`` still works (deprecated: it shifts when new runs arrive)."""
 
@@ -113,7 +131,7 @@ class RunList(BaseModel):
     next_offset: int | None = Field(default=None, description="deprecated: pass as ?offset= instead")
 
 
-class GraphInfo(BaseModel):
+class GraphInfo(ApiModel):
     name: str
     description: str = ""
     agents: int
@@ -127,17 +145,17 @@ class GraphInfo(BaseModel):
     shared: bool = Field(default=False, description="shared with the tenant's students (ADR 0022)")
 
 
-class GraphList(BaseModel):
+class GraphList(ApiModel):
     graphs: list[GraphInfo]
 
 
-class _Error(BaseModel):
+class _Error(ApiModel):
     code: str
     message: str
     details: list[dict[str, str]] = []
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ApiModel):
     error: _Error
 
 
@@ -168,11 +186,11 @@ class ConnectionIn(_In):
     )
 
 
-class KeyView(BaseModel):
+class KeyView(ApiModel):
     fingerprint: str
 
 
-class ConnectionView(BaseModel):
+class ConnectionView(ApiModel):
     name: str
     kind: str
     endpoint: str | None = None
@@ -184,7 +202,7 @@ class ConnectionView(BaseModel):
     prices: dict[str, str] | None = Field(default=None, description="EUR per unit; null: prices.json's")
 
 
-class ConnectionList(BaseModel):
+class ConnectionList(ApiModel):
     connections: list[ConnectionView]
 
 
@@ -194,13 +212,13 @@ class ConsentIn(_In):
     amount_eur: str = Field(pattern=r"^\d{1,6}(\.\d{1,2})?$", description='e.g. "25.00"')
 
 
-class QuotaEvent(BaseModel):
+class QuotaEvent(ApiModel):
     at: str
     kind: str = Field(description="downgrade, throttle or consent")
     detail: str
 
 
-class BudgetView(BaseModel):
+class BudgetView(ApiModel):
     """The tenant's limits this month and what counts against them (spent plus open reservations)."""
 
     month: str = Field(description="the calendar month (UTC) the figures are for, YYYY-MM")
@@ -212,6 +230,12 @@ class BudgetView(BaseModel):
     overage_consent_eur: str = Field(description="consented managed-key spending over the cap, this month")
     downgrade_at: str = Field(description="share of the managed cap from which calls use a cheaper model")
     events: list[QuotaEvent] = Field(description="recent downgrades, throttles and consents, newest first")
+
+
+class CancelIn(ApiModel):
+    """Cancel a run; the reason is kept in the runs list and shown as plain text."""
+
+    reason: str | None = Field(default=None, max_length=2000, description="at most 200 characters are kept")
 
 
 class RetryIn(_In):

@@ -13,6 +13,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 
 from convergio.tenants import tenant_id_for
 
+from ._models import ApiModel
+
 __all__ = [
     "OPENAPI_MODELS",
     "BudgetIn",
@@ -56,11 +58,11 @@ Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_named
 TenantName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_tenant_name)]
 
 
-class _In(BaseModel):
+class _In(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SetupState(BaseModel):
+class SetupState(ApiModel):
     claimed: bool = Field(description="true once someone claimed the installation (or the CLI made tenants)")
 
 
@@ -72,13 +74,13 @@ class ClaimIn(_In):
     admin_name: Name = Field(description="the first admin's name")
 
 
-class TenantRef(BaseModel):
+class TenantRef(ApiModel):
     id: str
     name: str
     created_at: str | None = None
 
 
-class MemberView(BaseModel):
+class MemberView(ApiModel):
     id: str
     name: str
     role: RoleName
@@ -86,7 +88,7 @@ class MemberView(BaseModel):
     created_at: str = ""
 
 
-class TenantCreated(BaseModel):
+class TenantCreated(ApiModel):
     """A new tenant, its first admin, and that admin's API key: shown in this answer only."""
 
     tenant: TenantRef
@@ -94,7 +96,7 @@ class TenantCreated(BaseModel):
     key: str
 
 
-class MeView(BaseModel):
+class MeView(ApiModel):
     """Who the credential acts as, and what it may do: the console shows and hides by this."""
 
     tenant: TenantRef
@@ -110,7 +112,7 @@ class TenantIn(_In):
     admin_name: Name = Field(description="the new tenant's first admin")
 
 
-class TenantList(BaseModel):
+class TenantList(ApiModel):
     tenants: list[TenantRef]
 
 
@@ -122,12 +124,12 @@ class MemberIn(_In):
     principal_id: Name | None = Field(default=None, description="an Entra object id")
 
 
-class MemberCreated(BaseModel):
+class MemberCreated(ApiModel):
     member: MemberView
     key: str | None = Field(default=None, description="the member's API key (no principal): shown once")
 
 
-class MemberList(BaseModel):
+class MemberList(ApiModel):
     members: list[MemberView]
 
 
@@ -139,7 +141,7 @@ class KeyIn(_In):
     member: str | None = Field(default=None, min_length=1, max_length=64, description="a member's id")
 
 
-class KeyView(BaseModel):
+class KeyView(ApiModel):
     """An API key as an admin sees it: its public id, never the key."""
 
     id: str = Field(description="the first 16 hex digits of the key's SHA-256 digest")
@@ -154,7 +156,7 @@ class KeyCreated(KeyView):
     key: str = Field(description="the key itself: shown in this answer only")
 
 
-class KeyList(BaseModel):
+class KeyList(ApiModel):
     keys: list[KeyView]
 
 
@@ -166,7 +168,7 @@ class BudgetIn(_In):
     managed_cap_eur: str = Field(default="0", pattern=_EUR, description="the monthly managed-key cap")
 
 
-class ShareView(BaseModel):
+class ShareView(ApiModel):
     graph: str
     shared: bool = Field(description="whether students of the tenant may see and start the graph")
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from convergio.plugins import Capabilities, InstalledPlugin, Limits
+from convergio.plugins import Capabilities, Limits
+
+from ._models import ApiModel
+
+if TYPE_CHECKING:
+    from convergio.plugins import InstalledPlugin
 
 __all__ = ["OPENAPI_MODELS", "GrantsIn", "PluginList", "PluginTool", "PluginView", "openapi_paths", "view"]
 
 
-class GrantsIn(BaseModel):
+class GrantsIn(ApiModel):
     """What the tenant grants a plugin: a subset of what its manifest requests (absent: not granted)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -20,7 +25,7 @@ class GrantsIn(BaseModel):
     capabilities: Capabilities
 
 
-class PluginTool(BaseModel):
+class PluginTool(ApiModel):
     """One tool as graphs list it in ``tools:`` (``plugin.tool``)."""
 
     name: str
@@ -28,7 +33,7 @@ class PluginTool(BaseModel):
     input_schema: dict[str, Any]
 
 
-class PluginView(BaseModel):
+class PluginView(ApiModel):
     """An installed plugin: its manifest summary, tools, requested capabilities and grants."""
 
     name: str
@@ -40,7 +45,7 @@ class PluginView(BaseModel):
     limits: Limits
 
 
-class PluginList(BaseModel):
+class PluginList(ApiModel):
     plugins: list[PluginView]
 
 

@@ -11,18 +11,21 @@ request. Another tenant's plugins do not exist for a caller (404).
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import InvalidRequest, PayloadTooLarge
-from convergio.plugins import MAX_ARCHIVE_BYTES, PluginGrants, PluginRegistry, UngrantedImport
+from convergio.plugins import PluginGrants, UngrantedImport
 from convergio.tenants import Permission
-from convergio.wiring import components
 
 from . import _plugin_models as pm
 from ._http import answer, blueprint, json_response, read_body, tenant_of
 from ._service import service
+
+if TYPE_CHECKING:
+    from convergio.plugins import PluginRegistry
 
 __all__: list[str] = []
 
@@ -31,11 +34,15 @@ _ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed"})
 
 
 def _registry() -> PluginRegistry:
+    from convergio.wiring import components  # the stores on first use, not at import (issue 22)
+
     return components().plugins
 
 
 def _archive(req: func.HttpRequest) -> bytes:
     """The uploaded zip, refused by its declared size before its bytes are read."""
+    from convergio.plugins import MAX_ARCHIVE_BYTES  # with the zip reader and wasmtime, on upload
+
     kind = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if kind not in _ZIP_TYPES:
         message = f"expected application/zip, not {kind or 'nothing'}"

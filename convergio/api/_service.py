@@ -5,16 +5,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from convergio.agents import MANAGED
 from convergio.errors import Unauthorized
-from convergio.graph import Catalog
-from convergio.providers import PROVIDER_NAMES
 from convergio.tenants import Caller, TenantStore, credential_of
-from convergio.wiring import Components, components
 
 from ._library import load_library
+
+if TYPE_CHECKING:
+    from convergio.graph import Catalog
+    from convergio.wiring import Components
 
 __all__ = ["Service", "service"]
 
@@ -48,6 +48,10 @@ class Service:
 
     def catalog(self, tenant_id: str) -> Catalog:
         """What a tenant's graphs may name: built-in providers, its connections, tools, the library."""
+        from convergio.agents import MANAGED
+        from convergio.graph import Catalog
+        from convergio.providers import PROVIDER_NAMES
+
         names = PROVIDER_NAMES | {c.name for c in self.connections.list(tenant_id)}
         if self._managed and self.quotas.budget(tenant_id).managed_enabled:
             names |= {MANAGED}
@@ -57,5 +61,11 @@ class Service:
 
 @functools.cache
 def service() -> Service:
-    """The process-wide service, built on first use from the settings."""
+    """The process-wide service, built on first use from the settings.
+
+    The stores and adapters are imported here, not at import: ``import function_app`` indexes
+    the routes at every cold start and needs none of them (issue 22).
+    """
+    from convergio.wiring import components
+
     return Service(components())

@@ -3,13 +3,45 @@
 Pure: no I/O, no clocks, no randomness, so orchestrators can use all of it.
 """
 
-from ._progress import RECORD_PROGRESS, STATUS_LIMIT_UTF16, compact_entry, fold, records_of
-from ._replan import Revision
-from ._route import ROUTE_REQUEST, RouteCall, RouteDecision, decide, route_documents
-from ._run import AGENT_GRAPH, RECORD_RUN, RECORD_TASK, RUN_AGENT, TERMINAL, Command, GraphRun
-from ._spec import AgentSpec, AwaitEvent, Budget, GraphSpec, NodeKind, OnFailure, Planner, Retry, Route
-from ._template import TEMPLATE_NAMES, TemplateError, check_template, render_prompt
-from ._validate import Catalog, Limits, parse_graph, path_of, validate_input
+from typing import TYPE_CHECKING
+
+from convergio._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._names import AGENT_GRAPH, RECORD_RUN, RECORD_TASK, RUN_AGENT, TERMINAL
+    from ._progress import RECORD_PROGRESS, STATUS_LIMIT_UTF16, compact_entry, fold, records_of
+    from ._replan import Revision
+    from ._route import ROUTE_REQUEST, RouteCall, RouteDecision, decide, route_documents
+    from ._run import Command, GraphRun
+    from ._spec import AgentSpec, AwaitEvent, Budget, GraphSpec, NodeKind, OnFailure, Planner, Retry, Route
+    from ._template import TEMPLATE_NAMES, TemplateError, check_template, render_prompt
+    from ._validate import Catalog, Limits, parse_graph, path_of, validate_input
+
+# Imported on first use (issue 22): the API names a few of these at import, and the state
+# machine, the re-planner and the spec's pydantic models are not needed to index the app.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "._names": ("AGENT_GRAPH", "RECORD_RUN", "RECORD_TASK", "RUN_AGENT", "TERMINAL"),
+        "._progress": ("RECORD_PROGRESS", "STATUS_LIMIT_UTF16", "compact_entry", "fold", "records_of"),
+        "._replan": ("Revision",),
+        "._route": ("ROUTE_REQUEST", "RouteCall", "RouteDecision", "decide", "route_documents"),
+        "._run": ("Command", "GraphRun"),
+        "._spec": (
+            "AgentSpec",
+            "AwaitEvent",
+            "Budget",
+            "GraphSpec",
+            "NodeKind",
+            "OnFailure",
+            "Planner",
+            "Retry",
+            "Route",
+        ),
+        "._template": ("TEMPLATE_NAMES", "TemplateError", "check_template", "render_prompt"),
+        "._validate": ("Catalog", "Limits", "parse_graph", "path_of", "validate_input"),
+    },
+)
 
 __all__ = [
     "AGENT_GRAPH",

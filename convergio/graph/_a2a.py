@@ -13,10 +13,11 @@ up to 60 s) and ``auth_header`` (where the ``connection``'s key goes, default ``
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ._spec import AgentSpec
+if TYPE_CHECKING:
+    from ._spec import AgentSpec
 
 __all__ = ["A2A_POLL", "A2A_SEND", "a2a_call", "a2a_problems", "poll_delay"]
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from ._spec import GraphSpec
+if TYPE_CHECKING:
+    from ._spec import GraphSpec
 
 __all__ = ["off_dag", "planner_problems", "router_problems"]
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from convergio.budget import Grant, RunLedger
 
 from ._a2a import A2A_POLL, A2A_SEND, a2a_call, poll_delay
+from ._names import AGENT_GRAPH, RECORD_RUN, RECORD_TASK, RUN_AGENT, TERMINAL
 from ._progress import ERROR_CHARS, ProgressJournal, compact_entry
 from ._replan import REPLAN_STATUSES, RevisionRejected, parse_revision, planner_task, revise
 from ._route import ROUTE_REQUEST, route_input
@@ -31,14 +32,6 @@ from ._spec import AgentSpec, GraphSpec
 
 __all__ = ["AGENT_GRAPH", "RECORD_RUN", "RECORD_TASK", "RUN_AGENT", "Command", "GraphRun", "TERMINAL"]
 
-RUN_AGENT = "run_agent"
-AGENT_GRAPH = "agent_graph"
-RECORD_RUN = "record_run"
-RECORD_TASK = "progress:"
-"""The token prefix of a progress record's task (``take_records``); the run's own are ``t<n>``."""
-TERMINAL = frozenset(
-    {"completed", "failed", "timed_out", "budget_exceeded", "tool_limit", "rejected", "skipped", "cancelled"}
-)
 _ROUND_KEYS = ("id", "worker", "task", "output", "error")
 _ZERO = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "tool_calls": 0}
 

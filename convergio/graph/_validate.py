@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -19,8 +19,10 @@ from convergio.errors import InvalidGraph, InvalidRequest, Problem
 from ._a2a import a2a_problems
 from ._rules import off_dag, planner_problems, router_problems
 from ._schema import BudgetExceeded, schema_problems, validation_errors
-from ._spec import AgentSpec, GraphSpec
 from ._template import TEMPLATE_NAMES, TemplateError, check_template
+
+if TYPE_CHECKING:
+    from ._spec import AgentSpec, GraphSpec
 
 __all__ = ["Catalog", "Limits", "parse_graph", "validate_input", "path_of"]
 
@@ -99,6 +101,8 @@ class _Checker:
     def parse(
         self, data: Any, *, prefix: str, depth: int, refs: tuple[str, ...], guards: tuple[str, ...] = ()
     ) -> GraphSpec | None:
+        from ._spec import GraphSpec  # the models on first parse, not when the API is indexed
+
         try:
             spec = GraphSpec.model_validate(data)
         except ValidationError as exc:

@@ -38,7 +38,9 @@ _HOST = r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?(:[0-9]{1,5})?$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: the API's plugin models name these at import; they are built when a manifest
+    # or a request body is first validated, not when ``import function_app`` runs (issue 22).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ToolDecl(_Strict):

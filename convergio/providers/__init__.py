@@ -11,25 +11,58 @@ SDKs are imported only then. ``check_endpoint`` vets a connection's endpoint fir
 ``abortable`` stops a thread's provider calls, in flight too, when its run is cancelled.
 """
 
-from ._abort import CallScope, abortable
-from ._connection import Connection, ConnectionKind, KeySource, build_provider
-from ._guard import check_endpoint
-from ._offline import OfflineProvider
-from ._registry import PROVIDER_NAMES, UnknownProvider, get_provider
-from ._tokens import MESSAGE_OVERHEAD, count_message_tokens, count_tokens
-from ._types import (
-    Completion,
-    CompletionRequest,
-    FinishReason,
-    Message,
-    Provider,
-    ProviderError,
-    ProviderErrorCode,
-    Role,
-    StreamEvent,
-    ToolCall,
-    ToolSpec,
-    Usage,
+from typing import TYPE_CHECKING
+
+from convergio._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._abort import CallScope, abortable
+    from ._connection import Connection, ConnectionKind, KeySource, build_provider
+    from ._guard import check_endpoint
+    from ._offline import OfflineProvider
+    from ._registry import PROVIDER_NAMES, UnknownProvider, get_provider
+    from ._tokens import MESSAGE_OVERHEAD, count_message_tokens, count_tokens
+    from ._types import (
+        Completion,
+        CompletionRequest,
+        FinishReason,
+        Message,
+        Provider,
+        ProviderError,
+        ProviderErrorCode,
+        Role,
+        StreamEvent,
+        ToolCall,
+        ToolSpec,
+        Usage,
+    )
+
+# Imported on first use (issue 22): the quotas and the API name the types, the connection and the
+# endpoint guard at import; the offline provider and the token counter serve calls.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "._abort": ("CallScope", "abortable"),
+        "._connection": ("Connection", "ConnectionKind", "KeySource", "build_provider"),
+        "._guard": ("check_endpoint",),
+        "._offline": ("OfflineProvider",),
+        "._registry": ("PROVIDER_NAMES", "UnknownProvider", "get_provider"),
+        "._tokens": ("MESSAGE_OVERHEAD", "count_message_tokens", "count_tokens"),
+        "._types": (
+            "Completion",
+            "CompletionRequest",
+            "FinishReason",
+            "Message",
+            "Provider",
+            "ProviderError",
+            "ProviderErrorCode",
+            "Role",
+            "StreamEvent",
+            "ToolCall",
+            "ToolSpec",
+            "Usage",
+        ),
+    },
 )
 
 __all__ = [

@@ -13,20 +13,48 @@ provider request. Nothing here logs, raises or persists a value in clear.
     RedactingFilter          a logging safety net that masks anything shaped like a key
 """
 
-from convergio.secrets._cache import CachedSecretStore
-from convergio.secrets._cosmos import CosmosSecretStore
-from convergio.secrets._keyvault import KeyVaultSecretStore
-from convergio.secrets._local import LocalSecretStore
-from convergio.secrets._open import open_secret_store
-from convergio.secrets._redact import RedactingFilter, install_redaction, redact
-from convergio.secrets._types import (
-    Secret,
-    SecretInfo,
-    SecretNotFound,
-    SecretStore,
-    SecretStoreError,
-    check_name,
-    fingerprint,
+from typing import TYPE_CHECKING
+
+from convergio._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from convergio.secrets._cache import CachedSecretStore
+    from convergio.secrets._cosmos import CosmosSecretStore
+    from convergio.secrets._keyvault import KeyVaultSecretStore
+    from convergio.secrets._local import LocalSecretStore
+    from convergio.secrets._open import open_secret_store
+    from convergio.secrets._redact import RedactingFilter, install_redaction, redact
+    from convergio.secrets._types import (
+        Secret,
+        SecretInfo,
+        SecretNotFound,
+        SecretStore,
+        SecretStoreError,
+        check_name,
+        fingerprint,
+    )
+
+# Imported on first use (issue 22): the API and the stores name the types at import;
+# cryptography and the Azure SDK come with a store.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "._cache": ("CachedSecretStore",),
+        "._cosmos": ("CosmosSecretStore",),
+        "._keyvault": ("KeyVaultSecretStore",),
+        "._local": ("LocalSecretStore",),
+        "._open": ("open_secret_store",),
+        "._redact": ("RedactingFilter", "install_redaction", "redact"),
+        "._types": (
+            "Secret",
+            "SecretInfo",
+            "SecretNotFound",
+            "SecretStore",
+            "SecretStoreError",
+            "check_name",
+            "fingerprint",
+        ),
+    },
 )
 
 __all__ = [
