@@ -7,9 +7,13 @@ input or output), the usage goes to the ledger before the activity returns (keye
 redelivered or replayed call never bills twice; what the ledger kept is what the outcome shows
 and the quota settles), and the call is one telemetry span in its run's trace. A cancelled
 run's calls are not made, or are aborted in flight (ADR 0017). A connection's own prices, when
-it has them, price its calls (reservation and ledger) instead of ``prices.json``.
+it has them, price its calls (reservation and ledger) instead of ``prices.json``. While someone
+watches the run, the call says when it began (a ``began`` stream event): until then the node
+waited for a worker, which the run page shows as queued.
 """
 
+import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,18 +25,26 @@ from convergio.streams import TextChannel
 from convergio.telemetry import agent_call_span
 from convergio.wiring import Components, components
 
+_log = logging.getLogger("convergio.agents")
+
 
 def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
     """Validate the orchestrator's call, admit it, run it, meter it, return the outcome as JSON."""
     parts = components()
     agent_call = AgentCall.model_validate(call)
+    began_at = datetime.now(UTC).isoformat()  # it got a worker: the time it waited ends here
     with agent_call_span(agent_call, graph=agent_call.graph) as span:
         if parts.streams.cancelled(agent_call.run_id):  # queued before the cancel: nothing to call or bill
             span.set_outcome(status="failed")
             return _cancelled().model_dump(mode="json")
+        watched = _began(parts, agent_call, began_at)
         prices = _prices(parts, agent_call)
         allowance = _allowance(parts, agent_call, prices)
-        text = _text_channel(parts, agent_call)
+        text = (
+            TextChannel(parts.streams, agent_call.run_id, agent_call.node_id, agent_call.attempt)
+            if watched
+            else None
+        )
         try:
             # Aborted in flight once the run is cancelled (ADR 0017); what did run is still billed.
             with abortable(lambda: parts.streams.cancelled(agent_call.run_id)) as scope:
@@ -56,8 +68,10 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
             provider=outcome.provider,
         )
     # The node id rides along so a failed run's finished outputs can be found in its history
-    # (a retry of the failed agents keeps them; the orchestrator ignores the key).
-    return {**outcome.model_dump(mode="json"), "node_id": agent_call.node_id}
+    # (a retry of the failed agents keeps them), and when the call began, so the agent's calls
+    # (GET /runs/{id}/agents/{node}) say how long it waited for a worker; the orchestrator
+    # ignores both keys.
+    return {**outcome.model_dump(mode="json"), "node_id": agent_call.node_id, "started_at": began_at}
 
 
 def _cancelled() -> AgentOutcome:
@@ -70,11 +84,25 @@ def _resolve_in(parts: Components, scope: CallScope) -> Resolve:
     return lambda tenant, name: scope.wrap(parts.resolver(tenant, name))
 
 
-def _text_channel(parts: Components, call: AgentCall) -> TextChannel | None:
-    """Where the agent's text goes as it streams, when someone watches the run (else no streaming)."""
+def _began(parts: Components, call: AgentCall, at: str) -> bool:
+    """Whether someone watches the run (its text then streams); if so, tell them the call began.
+
+    Nobody watching: no write at all. The marker is display only, so a failed write is logged.
+    """
     if not parts.streams.watched(call.run_id):
-        return None
-    return TextChannel(parts.streams, call.run_id, call.node_id, call.attempt)
+        return False
+    # ``step`` is the node's attempt count the run view shows while this call is the current one.
+    began = {
+        "node": call.node_id,
+        "attempt": call.attempt,
+        "step": call.step,
+        "at": at,
+    }
+    try:
+        parts.streams.append(call.run_id, "began", began)
+    except Exception:
+        _log.warning("run stream: the start of %s/%s not written", call.run_id, call.node_id, exc_info=True)
+    return True
 
 
 def _prices(parts: Components, call: AgentCall) -> PriceTable:

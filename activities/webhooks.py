@@ -18,7 +18,7 @@ import httpx
 
 from convergio.webhooks import Attempt, Delivery, check_callback_url, post_signed
 from convergio.wiring import components
-from orchestrations.webhooks import DELIVER_WEBHOOKS
+from orchestrations.webhooks import DELIVER_WEBHOOKS, INDEX_WAITS
 
 __all__ = ["deliver_webhook_activity", "emit_run_event_activity"]
 
@@ -30,8 +30,18 @@ def _now() -> str:
 
 
 async def emit_run_event_activity(event: dict[str, Any], client: df.DurableOrchestrationClient) -> list[str]:
-    """Record one delivery per callback subscribed to the event, and start its orchestration."""
+    """Record one delivery per callback subscribed to the event, and start its orchestration.
+
+    An ``INDEX_WAITS`` event only tells the run index what the run waits for (best effort: a
+    store outage leaves the list behind, never the run).
+    """
     parts = components()
+    if event.get("type") == INDEX_WAITS:
+        try:
+            parts.tenants.note_waits(str(event["run_id"]), seq=int(event["seq"]), target=event["target"])
+        except Exception:
+            _log.warning("run index: the waits of %s not written", event.get("run_id"), exc_info=True)
+        return []
     store, settings = parts.webhooks, parts.settings
     started = []
     for callback in store.callbacks(event["tenant"], event["type"]):

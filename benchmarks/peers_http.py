@@ -106,6 +106,7 @@ class HttpRunner:
         if mode not in ("poll", "sse"):
             raise ValueError(f"unknown mode {mode!r}")
         self.mode = mode
+        self.last_post_s = 0.0
         self.host, key = start_host(home / "host", root=root)
         self.http = httpx.Client(
             base_url=f"{self.host.base_url}/api/v1", headers={"x-api-key": key}, timeout=_TIMEOUT_S
@@ -117,7 +118,9 @@ class HttpRunner:
         return lambda: self.run(body, expected)
 
     def run(self, body: dict[str, Any], expected: int) -> int:
+        posted = time.perf_counter()
         answer = self.http.post("/runs", json=body)
+        self.last_post_s = time.perf_counter() - posted  # the POST alone, for peers_http_ab
         if answer.status_code != 202:
             raise RuntimeError(f"POST /runs answered {answer.status_code}: {answer.text[:500]}")
         run_id = str(answer.json()["id"])

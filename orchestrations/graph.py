@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase, TaskState, TimerTask
 
-from .webhooks import announce_end, announce_waits
+from .webhooks import WaitIndex, announce_end, announce_waits
 
 if TYPE_CHECKING:
     from convergio.graph import Command
@@ -45,6 +45,7 @@ def agent_graph(context: df.DurableOrchestrationContext) -> Steps:
     run = GraphRun(request, context.current_utc_datetime)
     tasks: dict[str, TaskBase] = {}
     tokens: dict[TaskBase, str] = {}
+    waits = WaitIndex.of(context, request)  # None: an instance of an older release (ADR 0020)
     while True:
         for token in run.take_dropped():
             task = tasks.pop(token, None)
@@ -54,6 +55,7 @@ def agent_graph(context: df.DurableOrchestrationContext) -> Steps:
         commands = run.take_commands()
         fresh = {c.token: _start(context, c) for c in commands}
         fresh.update(announce_waits(context, request, run, commands))
+        fresh.update(waits.announce(context, run, commands) if waits else {})
         context.set_custom_status(run.custom_status())
         fresh.update({token: context.call_activity(RECORD_PROGRESS, r) for token, r in run.take_records()})
         tokens.update({task: token for token, task in fresh.items()})
@@ -74,6 +76,8 @@ def agent_graph(context: df.DurableOrchestrationContext) -> Steps:
         if token is None:
             continue  # the flush timer
         del tasks[token]
+        if waits:
+            waits.completed(token)
         failed = winner.state is TaskState.FAILED
         value = str(winner.result) if failed else winner.result
         run.complete(token, ok=not failed, value=value, now=context.current_utc_datetime)

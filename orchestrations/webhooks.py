@@ -7,12 +7,18 @@ starts a ``deliver_webhooks`` orchestration for each, so a slow receiver never h
 Only runs whose tenant had callbacks when they started announce anything (``callbacks`` in the
 run input), so runs without subscribers pay nothing.
 
+The same activity keeps the run index told of the run's waits (``WaitIndex``, for every root
+run, callbacks or not), so the runs list can say "Waiting for you". That call is new in
+orchestration version 1.1 (host.json ``defaultVersion``, ADR 0020): an instance started before
+(no version) replays exactly as before, without it.
+
 Everything here is deterministic: ids from ``new_uuid``, times from the orchestration clock,
 back-off on durable timers.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Generator, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,6 +33,8 @@ __all__ = [
     "DELIVER_WEBHOOK",
     "DELIVER_WEBHOOKS",
     "EMIT_RUN_EVENT",
+    "INDEX_WAITS",
+    "WaitIndex",
     "announce_end",
     "announce_waits",
     "deliver",
@@ -35,6 +43,8 @@ __all__ = [
 EMIT_RUN_EVENT = "emit_run_event"
 DELIVER_WEBHOOK = "deliver_webhook"
 DELIVER_WEBHOOKS = "deliver_webhooks"
+INDEX_WAITS = "run.waits"
+"""An ``emit_run_event`` input that only updates the run index (no callback can subscribe to it)."""
 _MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -81,6 +91,53 @@ def announce_waits(
             EMIT_RUN_EVENT, _event(context, run, "run.waiting_for_input", data)
         )
     return tasks
+
+
+class WaitIndex:
+    """Tells the run index how many events the run's waits for human input have needed so far.
+
+    Per event name: the events the run consumed plus its waits still open (``target``). The
+    API counts the events it raises; the index compares the two (``convergio.tenants._runs``), so
+    an answer racing the next announcement ends right in any order. A call is made only when
+    the target changes: a new wait, or one that timed out; an answered wait changes nothing.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+        self._consumed: Counter[str] = Counter()
+        self._told: dict[str, int] = {}
+        self._seq = 0
+
+    @classmethod
+    def of(cls, context: df.DurableOrchestrationContext, request: Mapping[str, Any]) -> WaitIndex | None:
+        """One for a root run started with a version (1.1 on); None replays an older instance unchanged."""
+        if not context.version or request.get("as_child"):
+            return None
+        return cls()
+
+    def completed(self, token: str) -> None:
+        """A task of the run completed: an event it waited for was consumed."""
+        name = self._names.pop(token, None)
+        if name is not None:
+            self._consumed[name] += 1
+
+    def announce(
+        self, context: df.DurableOrchestrationContext, run: GraphRun, commands: Iterable[Command]
+    ) -> dict[str, TaskBase]:
+        """The ``emit_run_event`` task telling the index the new target, when it changed."""
+        self._names.update({c.token: c.name for c in commands if c.kind == "event"})
+        target = dict(self._consumed)
+        for node in run.nodes.values():
+            wait = node.spec.await_event
+            if wait is not None and node.status == "awaiting_input":
+                target[wait.name] = target.get(wait.name, 0) + 1
+        if run.finished or target == self._told:
+            return {}
+        self._told, self._seq = target, self._seq + 1
+        event = {"type": INDEX_WAITS, "run_id": run.run_id, "tenant": run.tenant, "seq": self._seq}
+        return {
+            f"index-waits:{self._seq}": context.call_activity(EMIT_RUN_EVENT, {**event, "target": target})
+        }
 
 
 def announce_end(

@@ -9,11 +9,12 @@ and ``MAX_DEPTH`` levels deep, or a coded 4xx whose details name ``body``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -31,7 +32,7 @@ from convergio.errors import (
 )
 from convergio.graph import path_of
 from convergio.retention import ensure_once
-from convergio.tenants import Caller, Permission, Tenant
+from convergio.tenants import Caller, Permission, RunRecord, Tenant
 
 from ._service import Service
 
@@ -45,8 +46,11 @@ __all__ = [
     "caller_of",
     "int_param",
     "json_response",
+    "off_loop",
+    "owned_record",
     "owned_run",
     "read_body",
+    "run_for",
     "tenant_of",
 ]
 
@@ -56,6 +60,19 @@ CHALLENGE = {"WWW-Authenticate": 'ApiKey header="x-api-key"'}
 _log = logging.getLogger("convergio.api")
 blueprint = df.Blueprint()
 Handler = Callable[[func.HttpRequest, df.DurableOrchestrationClient], Awaitable[func.HttpResponse]]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+async def off_loop(call: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """``call(*args, **kwargs)`` in a worker thread: the one way handlers do blocking store work.
+
+    Handlers are coroutines on the host's one event loop (the embedded host's and the Functions
+    Python worker's alike); a store or ledger call made there (a SQLite commit, a Cosmos DB round
+    trip) holds every other request, and the durable client's calls to the host, until it
+    returns. Context variables (the request's telemetry span) go along with the call.
+    """
+    return await asyncio.to_thread(call, *args, **kwargs)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
@@ -151,6 +168,15 @@ def owned_run(req: func.HttpRequest, svc: Service, caller: Caller | Tenant) -> s
 
     A caller whose role reads only their own runs (a student) sees only runs they started.
     """
+    return owned_record(req, svc, caller).run_id
+
+
+def owned_record(req: func.HttpRequest, svc: Service, caller: Caller | Tenant) -> RunRecord:
+    """The route's run's index entry, if the caller may see that run (see :func:`owned_run`).
+
+    Routes that need the entry anyway (the run view) take it from here: one index read, which
+    on Cosmos DB is a round trip.
+    """
     run_id = str(req.route_params.get("id", ""))
     tenant = caller.tenant if isinstance(caller, Caller) else caller
     record = svc.store.run(run_id)
@@ -159,7 +185,15 @@ def owned_run(req: func.HttpRequest, svc: Service, caller: Caller | Tenant) -> s
     own_only = isinstance(caller, Caller) and not caller.may(Permission.READ_RUNS)
     if own_only and getattr(record, "started_by", "") != getattr(caller, "subject", None):
         raise NotFound(f"no run {run_id!r}")
-    return run_id
+    return record
+
+
+def run_for(req: func.HttpRequest, svc: Service, need: Permission) -> RunRecord:
+    """The route's run's index entry, if the caller's role grants ``need`` and they may see the run.
+
+    Blocking (a key lookup, an index read): handlers call it through :func:`off_loop`.
+    """
+    return owned_record(req, svc, caller_of(req, svc, need))
 
 
 def base_url(req: func.HttpRequest) -> str:

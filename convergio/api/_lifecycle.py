@@ -29,6 +29,7 @@ from convergio.metering import UsageRecord
 from convergio.tenants import RunRecord
 
 from . import _models as m
+from ._http import off_loop
 from ._service import Service
 from ._views import run_view
 
@@ -48,6 +49,7 @@ NEVER_STARTED = (
     "(DELETE /api/v1/runs/{id}) and start it again, with the same Idempotency-Key if you sent one"
 )
 CANCELLED_BEFORE_START = "cancelled before it started"
+_CANCELLED = "cancelled through the API"
 _UNITS = {"input_tokens": "prompt_tokens", "output_tokens": "completion_tokens", "tool_calls": "tool_calls"}
 
 
@@ -77,29 +79,42 @@ def stateless_view(record: RunRecord, *, cancelled: bool, now: datetime | None =
 
 
 async def cancel_graph_run(
-    svc: Service, client: df.DurableOrchestrationClient, run_id: str, reason: str
+    svc: Service, client: df.DurableOrchestrationClient, run_id: str, reason: str, *, by: str = ""
 ) -> m.RunStatus:
     """Cancel a run that is still going (the API and A2A both cancel here); the status it now has.
+
+    The index keeps ``by`` (who) and ``reason`` (caller text, as ``cancel_note`` makes it) for
+    the runs list and the run page: "Cancelled by <who>: <reason>".
 
     Raises:
         Conflict: the run already ended.
     """
     status = await client.get_status(run_id)
     if status.runtime_status is None:  # indexed, never started (or not yet): nothing to terminate
-        record = svc.store.run(run_id)
-        view = None if record is None else stateless_view(record, cancelled=svc.streams.cancelled(run_id))
+        record = await off_loop(svc.store.run, run_id)
+        cancelled = record is not None and await off_loop(svc.streams.cancelled, run_id)
+        view = None if record is None else stateless_view(record, cancelled=cancelled)
         if view is not None and view.status == "Terminated":
             raise Conflict("the run is already Terminated")
-        svc.streams.cancel(run_id)  # a start still on its way finds it and stops at once
-        svc.store.update_run(run_id, status="Terminated")
+        await off_loop(svc.streams.cancel, run_id)  # a start still on its way finds it and stops at once
+        if (await client.get_status(run_id)).runtime_status is not None:
+            # Created since the read above: its start may have looked for the mark before it was
+            # made. Terminating here too makes every order of the two end Terminated.
+            await client.terminate(run_id, (reason or _CANCELLED)[:500])
+        await _mark_cancelled(svc, run_id, by, reason)
         return "Terminated"
     state = run_view(run_id, status).status
     if state not in ("Pending", "Running"):
         raise Conflict(f"the run is already {state}")
-    await client.terminate(run_id, reason[:500])
-    svc.streams.cancel(run_id)  # after the terminate: aborted calls then report to an ended run
-    svc.store.update_run(run_id, status="Terminated")  # the run index lists it so at once
+    await client.terminate(run_id, (reason or _CANCELLED)[:500])
+    # After the terminate: the calls the mark aborts then report to an ended run.
+    await off_loop(svc.streams.cancel, run_id)
+    await _mark_cancelled(svc, run_id, by, reason)  # the run index lists it so at once
     return "Terminated"
+
+
+async def _mark_cancelled(svc: Service, run_id: str, by: str, reason: str) -> None:
+    await off_loop(svc.store.update_run, run_id, status="Terminated", cancelled_by=by, cancel_reason=reason)
 
 
 def usage_from_ledger(view: m.RunView, records: Sequence[UsageRecord]) -> m.RunView:

@@ -71,6 +71,7 @@ def openapi_document() -> dict[str, Any]:
                         ("cursor", "string"),  # next_cursor of the previous page
                         ("offset", "integer"),  # deprecated: cursor
                         ("status", "string"),
+                        ("waiting", "boolean"),  # true: runs that wait for human input
                     )
                 ],
                 "responses": {"200": {"description": "runs", **_body("RunList")}} | _errors(400, 401),
@@ -99,7 +100,8 @@ def openapi_document() -> dict[str, Any]:
             "post": {
                 "summary": "Cancel a run",
                 "parameters": [run_id],
-                "responses": ok | _errors(401, 404, 409),
+                "requestBody": {"required": False, **_body("CancelIn")},
+                "responses": ok | _errors(400, 401, 404, 409),
             }
         },
         "/api/v1/runs/{id}/events/{name}": {

@@ -11,7 +11,7 @@ from . import _models as m
 
 __all__ = ["OPENAPI_MODELS", "openapi_paths"]
 
-OPENAPI_MODELS: list[type[BaseModel]] = [m.RetryIn]
+OPENAPI_MODELS: list[type[BaseModel]] = [m.RetryIn, m.CancelIn]
 
 _RUN_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _OBJECT = {"content": {"application/json": {"schema": {"type": "object"}}}}

@@ -16,9 +16,9 @@ The prompt is rendered from the attempt's own input, as the agent rendered it be
 guards ran. It and the run's input may carry students' data, so they are in the answer only with
 ``?prompt=true``, to callers who may read the run (a student: their own runs only).
 
-When a call *began* is not recorded: the engine asks for an activity, which may wait for a free
-worker before it runs. ``asked_at`` is when it was asked for; ``started_at`` is filled only when
-the call's result carries the time it began.
+The engine asks for an activity, which may wait for a free worker before it runs: ``asked_at``
+is when it was asked for, ``started_at`` when it began (every ``run_agent`` result carries it;
+results of older releases do not, and then it is empty).
 """
 
 from __future__ import annotations

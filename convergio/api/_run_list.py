@@ -7,10 +7,13 @@ or the status filter. It used to be one durable status call per run, and a statu
 runs until the page filled: seconds at a few hundred runs.
 
 Two kinds of entry still ask the durable backend, a few at a time: entries of an older release,
-whose status the index does not know yet (settled once, then written back), and runs recorded
-longer than ``START_GRACE_S`` ago that never reported a start (a start cut short by a crash
-shows Failed, "never started"; those are not written back, as a retried start may still run
-them).
+whose status the index does not know yet, and ``Pending`` ones. A start writes the index once,
+before the orchestration exists (ADR 0017's claim), and not again after it (ADR 0025): the
+first list that finds such a run started writes its status back (``Running``, or its end),
+so each run costs at most one durable call here. A run recorded longer than ``START_GRACE_S``
+ago with no orchestration (a start cut short by a crash) shows Failed, "never started"; that
+is not written back, as a retried start may still run it. A status filter that can match
+going runs settles the ``Pending`` entries first, so a run started a moment ago is found.
 
 Paging: ``cursor`` (opaque; ``next_cursor`` of the previous page) is stable while new runs
 arrive; ``offset`` still works and is deprecated.
@@ -21,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import logging
 from collections.abc import Sequence
 
 import azure.durable_functions as df
@@ -31,18 +33,20 @@ from convergio.errors import InvalidRequest
 from convergio.tenants import FINISHED, RUN_STATUSES, RunRecord, split_position
 
 from . import _models as m
-from ._http import int_param
-from ._lifecycle import START_GRACE_S, age_s, stateless_view
+from ._http import int_param, off_loop
+from ._lifecycle import stateless_view
 from ._service import Service
 from ._views import run_summary, summaries_with_costs
 
-__all__ = ["SETTLE_BATCH", "decode_cursor", "encode_cursor", "mark_running", "run_list"]
+__all__ = ["SETTLE_BATCH", "decode_cursor", "encode_cursor", "run_list"]
 
 SETTLE_BATCH = 100
-"""Entries of an older release settled (one durable call each, then written back) per filtered list."""
+"""Entries settled before a filtered list (one durable call each, then written back), per status."""
+_UNCONFIRMED = ("", "Pending")
+"""Index statuses the durable backend settles: an older release's entry, a start not yet seen."""
 _SETTLE_AT_ONCE = 16
+_GOING = frozenset({"Pending", "Running"})
 _CURSOR_PREFIX = "c1."
-_log = logging.getLogger("convergio.api")
 
 
 def _bad(name: str, message: str) -> InvalidRequest:
@@ -71,18 +75,6 @@ def decode_cursor(cursor: str) -> str:
     return position
 
 
-def mark_running(svc: Service, run_id: str) -> None:
-    """Its instance is started: the index lists the run Running (never over an end already written).
-
-    Best effort: the run is started whatever the index says, and an entry left Pending is
-    settled from the durable backend by the list once it is older than ``START_GRACE_S``.
-    """
-    try:
-        svc.store.update_run(run_id, status="Running")
-    except Exception:  # a store outage must not turn a started run into an error answer
-        _log.warning("run index: %s not marked running", run_id, exc_info=True)
-
-
 def _summary(record: RunRecord) -> m.RunSummary:
     return m.RunSummary(
         id=record.run_id,
@@ -95,9 +87,20 @@ def _summary(record: RunRecord) -> m.RunSummary:
     )
 
 
+def _settle_first(wanted: str | None) -> tuple[str, ...]:
+    """The index statuses whose entries a list filtered by ``wanted`` settles before its query.
+
+    An entry must know its status to be found by it: an older release's never does; a Pending
+    one may be Running by now, which only a filter that can match a going run needs to know.
+    """
+    if wanted is None:
+        return ()
+    return _UNCONFIRMED if wanted in _GOING else ("",)
+
+
 def _unsettled(record: RunRecord) -> bool:
-    """The index cannot answer for this entry alone: an older release's, or a start never confirmed."""
-    return record.status == "" or (record.status == "Pending" and age_s(record.created_at) >= START_GRACE_S)
+    """The index cannot answer for this entry alone: an older release's, or a start not confirmed."""
+    return record.status in _UNCONFIRMED
 
 
 async def _settle(svc: Service, client: df.DurableOrchestrationClient, record: RunRecord) -> m.RunSummary:
@@ -108,14 +111,14 @@ async def _settle(svc: Service, client: df.DurableOrchestrationClient, record: R
     """
     status = await client.get_status(record.run_id)
     if status.runtime_status is None:  # starting, or never started (ADR 0017)
-        view = stateless_view(record, cancelled=svc.streams.cancelled(record.run_id))
+        view = stateless_view(record, cancelled=await off_loop(svc.streams.cancelled, record.run_id))
         if record.status == "" and view.status in FINISHED:
-            svc.store.update_run(record.run_id, status=view.status)
+            await off_loop(svc.store.update_run, record.run_id, status=view.status)
         return m.RunSummary(**view.model_dump(include=set(m.RunSummary.model_fields)))
     summary = run_summary(record, status)
     ended = summary.last_updated_at if summary.status in FINISHED else None
     usage = summary.usage.model_dump()
-    svc.store.update_run(record.run_id, status=summary.status, finished_at=ended, usage=usage)
+    await off_loop(svc.store.update_run, record.run_id, status=summary.status, finished_at=ended, usage=usage)
     return summary.model_copy(update={"finished_at": ended})
 
 
@@ -130,7 +133,28 @@ async def _settled(
 
     found = await asyncio.gather(*(settle(r) for r in records if _unsettled(r)))
     settled = {s.id: s for s in found}
-    return [settled.get(r.run_id) or _summary(r) for r in records]
+    return [_with_index(settled.get(r.run_id) or _summary(r), r) for r in records]
+
+
+def _with_index(summary: m.RunSummary, record: RunRecord) -> m.RunSummary:
+    """What only the index knows: whether the run waits for human input, who cancelled it, why."""
+    return summary.model_copy(
+        update={
+            "awaiting_input": record.awaiting_input and summary.status not in FINISHED,
+            "cancelled_by": record.cancelled_by or None,
+            "cancel_reason": record.cancel_reason or None,
+        }
+    )
+
+
+def _waiting(req: func.HttpRequest) -> bool | None:
+    """``?waiting=true`` (runs that wait for human input) or ``false`` (the others); absent: all."""
+    raw = req.params.get("waiting")
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise _bad("waiting", "must be true or false")
+    return bool(raw == "true")
 
 
 async def run_list(
@@ -141,7 +165,8 @@ async def run_list(
     *,
     started_by: str | None = None,
 ) -> m.RunList:
-    """A page of ``tenant_id``'s runs for ``req``'s ``limit``, ``status``, ``cursor``, ``offset``.
+    """A page of ``tenant_id``'s runs for ``req``'s ``limit``, ``status``, ``waiting``, ``cursor``,
+    ``offset``.
 
     ``started_by`` limits the page to the runs one subject started (a role that sees only its own).
 
@@ -153,20 +178,34 @@ async def run_list(
     wanted = req.params.get("status")
     if wanted is not None and wanted not in RUN_STATUSES:
         raise _bad("status", f"must be one of {', '.join(RUN_STATUSES)}")
+    waiting = _waiting(req)
     raw_cursor = req.params.get("cursor")
     before = None if raw_cursor is None else decode_cursor(raw_cursor)
     if before is not None and offset:
         raise _bad("cursor", "give cursor or offset, not both")
-    if wanted is not None:  # entries of an older release must know their status to be found
-        old = svc.store.list_runs(tenant_id, limit=SETTLE_BATCH, status="", started_by=started_by)
+    for unsure in _settle_first(wanted):
+        old = await off_loop(
+            svc.store.list_runs, tenant_id, limit=SETTLE_BATCH, status=unsure, started_by=started_by
+        )
         await _settled(svc, client, old)
-    records = svc.store.list_runs(
-        tenant_id, limit=limit + 1, offset=offset, status=wanted, started_by=started_by, before=before
+    records = await off_loop(
+        svc.store.list_runs,
+        tenant_id,
+        limit=limit + 1,
+        offset=offset,
+        status=wanted,
+        started_by=started_by,
+        before=before,
+        awaiting_input=waiting,
     )
     more = len(records) > limit
     records = records[:limit]
-    runs = [s for s in await _settled(svc, client, records) if wanted is None or s.status == wanted]
-    runs = summaries_with_costs(runs, svc.ledger.run_costs(tenant_id, [r.id for r in runs]))
+    runs = [
+        s
+        for s in await _settled(svc, client, records)
+        if (wanted is None or s.status == wanted) and (waiting is None or s.awaiting_input == waiting)
+    ]
+    runs = summaries_with_costs(runs, await off_loop(svc.ledger.run_costs, tenant_id, [r.id for r in runs]))
     return m.RunList(
         runs=runs,
         next_cursor=encode_cursor(records[-1].cursor) if more else None,

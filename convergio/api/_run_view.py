@@ -35,11 +35,11 @@ from typing import Any, Final
 import azure.durable_functions as df
 import azure.functions as func
 
-from convergio.errors import NotFound
 from convergio.graph import records_of
 from convergio.tenants import RunRecord
 
 from . import _models as m
+from ._http import off_loop
 from ._lifecycle import age_s, stateless_view, usage_from_ledger
 from ._service import Service
 from ._views import graph_agents, run_state, run_view, status_history, with_costs
@@ -114,6 +114,9 @@ def _etag(body: str) -> str:
 
 
 def _memo_of(record: RunRecord, view: m.RunView, *, key: str = "", final: bool = False) -> Memo:
+    if record.cancelled_by or record.cancel_reason:  # the index knows who cancelled, and why
+        note = {"cancelled_by": record.cancelled_by or None, "cancel_reason": record.cancel_reason or None}
+        view = view.model_copy(update=note)
     body = view.model_dump_json()
     return Memo(record.tenant_id, record.created_at, key, body, _etag(body), final)
 
@@ -134,14 +137,15 @@ async def current_view(
     if kept is not None and (kept.tenant_id, kept.created_at) != (record.tenant_id, record.created_at):
         kept = None  # another run under a re-used id
     if kept is not None and kept.final:
-        _repair(svc, record, kept)
+        await _repair(svc, record, kept)
         return kept
     status = await client.get_status(run_id)
     if status.runtime_status is None:  # starting, or never started (ADR 0017): nothing to keep
-        return _memo_of(record, stateless_view(record, cancelled=svc.streams.cancelled(run_id)))
+        cancelled = await off_loop(svc.streams.cancelled, run_id)
+        return _memo_of(record, stateless_view(record, cancelled=cancelled))
     custom: Mapping[str, Any] = status.custom_status if isinstance(status.custom_status, dict) else {}
     state = run_state(status)
-    billed_total = svc.ledger.run_costs(record.tenant_id, [run_id]).get(run_id)
+    billed_total = (await off_loop(svc.ledger.run_costs, record.tenant_id, [run_id])).get(run_id)
     sealed = int(custom.get("records") or 0)
     # Records in the history: a run's status says how many (ADR 0014's journal); one of an older
     # release does not, so every sealed record counts, and a view missing one is rebuilt.
@@ -149,7 +153,8 @@ async def current_view(
     if state == "Failed":  # a failed run waited for every record before it ended (its last status did not)
         confirmed = sealed
     stamp = _time(status.last_updated_time)  # whole seconds: not enough alone
-    key = json.dumps([state, stamp, custom.get("rev"), sealed, confirmed, str(billed_total)])
+    note = [record.cancelled_by, record.cancel_reason]  # written just after the terminate
+    key = json.dumps([state, stamp, custom.get("rev"), sealed, confirmed, str(billed_total), note])
     if kept is not None and kept.key == key and len(kept.records) >= confirmed:
         return kept
     agents = kept.agents if kept is not None else None
@@ -167,7 +172,7 @@ async def current_view(
             for found in records_of(status_history(full)) if need_records else ():
                 records[int(found.get("seq") or 0)] = found
         view = run_view(run_id, status, agents=agents, records=list(records.values()))
-    billed = svc.ledger.query(record.tenant_id, run_id=run_id)
+    billed = await off_loop(svc.ledger.query, record.tenant_id, run_id=run_id)
     view = usage_from_ledger(with_costs(view, billed), billed)
     ended = stamp
     final = state in ("Completed", "Failed") or (state == "Terminated" and age_s(ended) >= SETTLE_S)
@@ -177,15 +182,16 @@ async def current_view(
     fresh.state, fresh.finished_at, fresh.usage = state, ended or None, view.usage.model_dump()
     fresh.agents, fresh.records = agents, records
     memo.put(run_id, fresh)
-    _repair(svc, record, fresh)
+    await _repair(svc, record, fresh)
     return fresh
 
 
-def _repair(svc: Service, record: RunRecord, view: Memo) -> None:
+async def _repair(svc: Service, record: RunRecord, view: Memo) -> None:
     """A finished run whose index entry says otherwise (its end was never written, e.g. the run
     failed outside its own code): write what the view shows, so the list agrees."""
     if view.final and record.status != view.state:
-        svc.store.update_run(record.run_id, status=view.state, finished_at=view.finished_at, usage=view.usage)
+        ended, usage = view.finished_at, view.usage
+        await off_loop(svc.store.update_run, record.run_id, status=view.state, finished_at=ended, usage=usage)
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
@@ -195,16 +201,13 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 async def view_response(
-    svc: Service, client: df.DurableOrchestrationClient, tenant_id: str, run_id: str, req: func.HttpRequest
+    svc: Service, client: df.DurableOrchestrationClient, record: RunRecord, req: func.HttpRequest
 ) -> func.HttpResponse:
     """The run's view for ``GET /runs/{id}``: 200 with its ETag, or 304 when ``If-None-Match`` has it.
 
-    Raises:
-        NotFound: the run is not ``tenant_id``'s (or no longer indexed).
+    ``record`` is the run's index entry, already checked to be the caller's (``owned_record``):
+    read once per request, not again here (on Cosmos DB each read is a round trip).
     """
-    record = svc.store.run(run_id)
-    if record is None or record.tenant_id != tenant_id:
-        raise NotFound(f"no run {run_id!r}")
     view = await current_view(svc, client, record)
     headers = {"ETag": view.etag, "Cache-Control": "no-cache"}
     condition = req.headers.get("if-none-match")

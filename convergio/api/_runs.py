@@ -7,15 +7,16 @@ still reads, cancels and deletes (ADR 0017, ``_lifecycle`` and ``_idempotency``)
 
 from __future__ import annotations
 
+import logging
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import Conflict, InvalidGraph, NotFound
-from convergio.graph import AGENT_GRAPH, GraphSpec, parse_graph, validate_input
-from convergio.tenants import Permission
+from convergio.graph import AGENT_GRAPH, parse_graph, validate_input
+from convergio.tenants import Caller, Permission
 
 from . import _models as m
 from ._http import (
@@ -24,18 +25,25 @@ from ._http import (
     blueprint,
     caller_of,
     json_response,
+    off_loop,
     owned_run,
     read_body,
+    run_for,
 )
 from ._idempotency import claim_key, key_of
 from ._lifecycle import cancel_graph_run, stateless_view, usage_from_ledger
-from ._run_list import mark_running, run_list
+from ._run_list import run_list
 from ._run_view import MEMO, view_response
 from ._service import Service, service
 from ._sharing import check_may_start
 from ._views import load_status, run_view, status_input, with_costs
 
+if TYPE_CHECKING:
+    from convergio.graph import GraphSpec
+
 __all__: list[str] = []
+
+_log = logging.getLogger("convergio.api")
 
 
 @blueprint.route(route="v1/runs", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -43,16 +51,21 @@ __all__: list[str] = []
 @answer
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    caller = caller_of(req, svc, Permission.START_RUNS)
-    request: m.RunRequest = read_body(req, m.RunRequest)
-    check_may_start(svc, caller, request)  # a student: only graphs shared with students
-    key = key_of(req.headers)
+    caller, request, key = await off_loop(_admit, req, svc)
     run_id = await start_graph_run(
         svc, client, caller.tenant.id, request, idempotency_key=key, started_by=caller.subject
     )
     return json_response(
         run_created(req, run_id), 202, headers={"Location": f"{base_url(req)}/runs/{run_id}"}
     )
+
+
+def _admit(req: func.HttpRequest, svc: Service) -> tuple[Caller, m.RunRequest, str | None]:
+    """Who starts what (a key lookup, a sharing check: store reads, so off the loop, at once)."""
+    caller = caller_of(req, svc, Permission.START_RUNS)
+    request: m.RunRequest = read_body(req, m.RunRequest)
+    check_may_start(svc, caller, request)  # a student: only graphs shared with students
+    return caller, request, key_of(req.headers)
 
 
 async def start_graph_run(
@@ -74,13 +87,18 @@ async def start_graph_run(
     returned again; ``same_request`` (default: the request) is what a repeat must match.
     ``started_by`` (the caller's subject) goes into the run index, for lists of one's own runs.
     """
-    spec = _graph(svc, request, tenant_id)
-    validate_input(spec, request.input)
+    spec = await off_loop(_checked_graph, svc, request, tenant_id)
+
+    def index(run_id: str) -> bool:
+        # The index first: a run is never running unlisted (ADR 0017: a crash here leaves a
+        # listed run with no state, which reads as "never started" and can be deleted). This is
+        # the start's one index write: the entry stays Pending, and whoever next lists the run
+        # and finds it started writes Running (``_run_list``), or the run writes its own end.
+        svc.store.record_run(tenant_id, run_id, spec.name, started_by=started_by)
+        return svc.webhooks.has_callbacks(tenant_id)
 
     async def start(run_id: str, *, maybe_started: bool = False) -> None:
-        # The index first: a run is never running unlisted (ADR 0017: a crash here leaves a
-        # listed run with no state, which reads as "never started" and can be deleted).
-        svc.store.record_run(tenant_id, run_id, spec.name, started_by=started_by)
+        callbacks = await off_loop(index, run_id)
         if maybe_started and (await client.get_status(run_id)).runtime_status is not None:
             return  # never start an existing instance again: Durable would restart a finished one
         payload = {
@@ -88,7 +106,7 @@ async def start_graph_run(
             "input": request.input,
             "run_id": run_id,
             "tenant": tenant_id,
-            "callbacks": svc.webhooks.has_callbacks(tenant_id),
+            "callbacks": callbacks,
             **(extra or {}),
         }
         try:
@@ -96,11 +114,10 @@ async def start_graph_run(
         except Exception:
             if maybe_started and (await client.get_status(run_id)).runtime_status is not None:
                 return  # a concurrent request with the same key started it first
-            svc.store.forget_run(run_id)
+            await off_loop(svc.store.forget_run, run_id)
             raise
-        if svc.streams.cancelled(run_id):  # cancelled while it was starting
+        if await off_loop(svc.streams.cancelled, run_id):  # cancelled while it was starting
             await client.terminate(run_id, "cancelled before it started")
-        mark_running(svc, run_id)
 
     if idempotency_key is None:
         run_id = run_id or uuid.uuid4().hex
@@ -121,6 +138,13 @@ def run_created(req: func.HttpRequest, run_id: str) -> m.RunCreated:
         terminatePostUri=f"{url}/cancel",
         purgeHistoryDeleteUri=url,
     )
+
+
+def _checked_graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
+    """The request's graph, parsed against the tenant's catalog, with its input checked."""
+    spec = _graph(svc, request, tenant_id)
+    validate_input(spec, request.input)
+    return spec
 
 
 def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
@@ -146,7 +170,7 @@ def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
 @answer
 async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    caller = caller_of(req, svc, Permission.READ_OWN_RUNS)
+    caller = await off_loop(caller_of, req, svc, Permission.READ_OWN_RUNS)
     own = None if caller.may(Permission.READ_RUNS) else caller.subject  # a student: their own runs
     return json_response(await run_list(svc, client, caller.tenant.id, req, started_by=own))
 
@@ -156,8 +180,8 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
 @answer
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    caller = caller_of(req, svc, Permission.READ_OWN_RUNS)
-    return await view_response(svc, client, caller.tenant.id, owned_run(req, svc, caller), req)
+    record = await off_loop(run_for, req, svc, Permission.READ_OWN_RUNS)
+    return await view_response(svc, client, record, req)
 
 
 async def read_run(
@@ -168,13 +192,13 @@ async def read_run(
     Raises:
         NotFound: the run is not ``tenant_id``'s, or has no state left.
     """
-    record = svc.store.run(run_id)
+    record = await off_loop(svc.store.run, run_id)
     if record is None or record.tenant_id != tenant_id:
         raise NotFound(f"no run {run_id!r}")
     status = await load_status(client, run_id)
     if status.runtime_status is None:  # starting, or never started (ADR 0017)
-        return stateless_view(record, cancelled=svc.streams.cancelled(run_id))
-    billed = svc.ledger.query(tenant_id, run_id=run_id)
+        return stateless_view(record, cancelled=await off_loop(svc.streams.cancelled, run_id))
+    billed = await off_loop(svc.ledger.query, tenant_id, run_id=run_id)
     return usage_from_ledger(with_costs(run_view(run_id, status), billed), billed)
 
 
@@ -183,19 +207,19 @@ async def read_run(
 @answer
 async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    run_id = owned_run(req, svc, caller_of(req, svc, Permission.ADMIN))
+    run_id = (await off_loop(run_for, req, svc, Permission.ADMIN)).run_id
     status = await client.get_status(run_id)
     if status.runtime_status is None:  # no state: starting, never started, or cancelled before it
-        record = svc.store.run(run_id)
+        record = await off_loop(svc.store.run, run_id)
         if record is not None:
-            view = stateless_view(record, cancelled=svc.streams.cancelled(run_id))
+            view = stateless_view(record, cancelled=await off_loop(svc.streams.cancelled, run_id))
             if view.status == "Pending":
                 raise Conflict("the run is starting; cancel it first")
     elif run_view(run_id, status).status in ("Pending", "Running"):
         raise Conflict("the run is still going; cancel it first")
     else:
         await client.purge_instance_history(run_id)
-    svc.store.forget_run(run_id)
+    await off_loop(svc.store.forget_run, run_id)
     MEMO.forget(run_id)
     return json_response({"id": run_id, "purged": True})
 
@@ -205,10 +229,12 @@ async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
 @answer
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    run_id = owned_run(req, svc, caller_of(req, svc, Permission.CANCEL))
-    reason = read_body(req)
-    note = reason.get("reason") if isinstance(reason, dict) else None
-    state = await cancel_graph_run(svc, client, run_id, str(note or "cancelled through the API"))
+    caller = await off_loop(caller_of, req, svc, Permission.CANCEL)
+    run_id = await off_loop(owned_run, req, svc, caller)
+    # The reason is kept in the runs list (caller text: bounded, shown as text; ``cancel_note``).
+    body: m.CancelIn = read_body(req, m.CancelIn) if isinstance(read_body(req), dict) else m.CancelIn()
+    by = caller.member or caller.role.value
+    state = await cancel_graph_run(svc, client, run_id, body.reason or "", by=by)
     return json_response({"id": run_id, "status": state}, 202)
 
 
@@ -217,14 +243,25 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
 @answer
 async def send_event(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    caller = caller_of(req, svc, Permission.RESPOND)
-    run_id = owned_run(req, svc, caller)
+    caller = await off_loop(caller_of, req, svc, Permission.RESPOND)
+    run_id = await off_loop(owned_run, req, svc, caller)
     name = req.route_params.get("name", "")
     payload = read_body(req)
     if isinstance(payload, dict):  # who answered, for the run to say ("rejected by ada: ...")
         payload = {**payload, "by": caller.member or caller.role.value}
     await raise_run_event(client, run_id, name, payload)
     return json_response({"id": run_id, "event": name, "accepted": True}, 202)
+
+
+async def _note_answer(run_id: str, name: str) -> None:
+    """The run index counts the event: the run no longer waits for it (``_runs.answered_waits``).
+
+    Best effort: the event is raised whatever the index says; the run's end settles the entry.
+    """
+    try:
+        await off_loop(service().store.note_answer, run_id, name)
+    except Exception:  # a store outage must not turn a delivered answer into an error
+        _log.warning("run index: the answer %r to %s not counted", name, run_id, exc_info=True)
 
 
 async def raise_run_event(
@@ -248,3 +285,4 @@ async def raise_run_event(
     if states and all(state not in ("waiting", "awaiting_input") for state in states):
         raise Conflict(f"the run is busy: {name!r} was already received; send again when it waits for input")
     await client.raise_event(run_id, name, payload)
+    await _note_answer(run_id, name)

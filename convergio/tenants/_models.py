@@ -36,8 +36,9 @@ class RunRecord:
     """One run (orchestration instance) in a tenant's run index.
 
     The index keeps what a list of runs shows, so listing needs no call per run to the durable
-    backend: the status is written where the run's state changes (recorded ``Pending``, started
-    ``Running``, then ``Completed``/``Failed`` by the run itself or ``Terminated`` by a cancel).
+    backend: the status is written where the run's state changes (recorded ``Pending`` by the start,
+    ``Running`` learnt from the durable backend by the first list that meets it and written back,
+    ADR 0025; ``Completed``/``Failed`` by the run itself, ``Terminated`` by a cancel).
 
     Attributes:
         run_id: The orchestration instance id.
@@ -51,6 +52,9 @@ class RunRecord:
         usage: The run's token counts as of ``updated_at`` (the API's ``Usage`` fields).
         started_by: Who started it (the caller's subject); ``""`` when not known.
         cursor: Where the entry sits in its tenant's newest-first order (``list_runs(before=)``).
+        awaiting_input: The run waits for human input now (an approval, an answer).
+        cancelled_by: Who cancelled it (a member id or a role), ``""`` when not cancelled.
+        cancel_reason: The reason the canceller gave (caller text, bounded, credentials masked).
 
     ``updated_at`` and ``cursor`` are bookkeeping: records compare equal without them.
     """
@@ -65,6 +69,9 @@ class RunRecord:
     usage: Mapping[str, int] = field(default_factory=dict, hash=False)
     started_by: str = ""
     cursor: str = field(default="", compare=False)
+    awaiting_input: bool = False
+    cancelled_by: str = ""
+    cancel_reason: str = ""
 
 
 class TenantExists(ValueError):

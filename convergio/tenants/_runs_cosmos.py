@@ -11,13 +11,18 @@ A mixin of :class:`~convergio.tenants.CosmosTenantStore`. Each run has two docum
 
 A state change writes the listing first and the global document second: a crash in between
 leaves the global one behind, so the next update (or the API's repair from the run's durable
-state) still sees a difference and writes both again. Writes are rare (start, end, cancel).
+state) still sees a difference and writes both again. Writes are rare (start, end, cancel, a
+wait for human input and its answer).
+
+The awaiting-input bookkeeping (``waits``: counts that grow) is changed on the global document
+first and then copied onto the listing, so the two never count one answer differently; a crash
+in between leaves the listing behind until the next change of the run.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from convergio.controlplane import (
@@ -31,7 +36,16 @@ from convergio.controlplane import (
     unavailable,
 )
 from convergio.tenants._models import RunRecord, Tenant
-from convergio.tenants._runs import changed_entry, check_filters, position, record_of, usage_of
+from convergio.tenants._runs import (
+    announced_waits,
+    answered_waits,
+    changed_entry,
+    check_filters,
+    position,
+    record_of,
+    usage_of,
+    waits_change,
+)
 from convergio.tenants._store import _now, check_page
 
 __all__ = ["CosmosRunIndex", "run_documents"]
@@ -39,7 +53,7 @@ __all__ = ["CosmosRunIndex", "run_documents"]
 _STORE: Final = "tenant"
 _FIELDS: Final = (
     "c.run_id, c.graph_name, c.created_at, c.status, c.finished_at, c.updated_at, c.usage, c.started_by,"
-    " c.sort"
+    " c.sort, c.awaiting_input, c.cancelled_by, c.cancel_reason"
 )
 
 
@@ -53,6 +67,7 @@ def run_documents(record: RunRecord, *, seq: int) -> tuple[dict[str, Any], dict[
         "updated_at": record.updated_at or record.created_at,
         "usage": usage_of(record.usage),
         "started_by": record.started_by,
+        "awaiting_input": record.awaiting_input,
     }
     claim = {"id": "run", "tenant_id": global_partition("run", record.run_id), "owner": record.tenant_id}
     listing = {
@@ -119,13 +134,18 @@ class CosmosRunIndex:
         status: str,
         finished_at: str | None = None,
         usage: Mapping[str, int] | None = None,
+        cancelled_by: str | None = None,
+        cancel_reason: str | None = None,
     ) -> bool:
         partition = global_partition("run", run_id)
+        note = {"cancelled_by": cancelled_by, "cancel_reason": cancel_reason}
         with unavailable(_STORE):
             doc = read_doc(self.container, "run", partition)
             if doc is None:
                 return False
-            fresh = changed_entry(doc, status=status, finished_at=finished_at, usage=usage, now=_now())
+            fresh = changed_entry(
+                doc, status=status, finished_at=finished_at, usage=usage, now=_now(), **note
+            )
             if fresh is None:
                 return False
 
@@ -138,12 +158,44 @@ class CosmosRunIndex:
                     finished_at=fresh["finished_at"],
                     usage=fresh["usage"],
                     now=fresh["updated_at"],
+                    **note,
                 )
                 return None if change is None else {**current, **change}
 
             cas_update(self.container, safe_id("run", run_id), doc["owner"], apply)
             cas_update(self.container, "run", partition, apply)
         return True
+
+    def note_waits(self, run_id: str, *, seq: int, target: Mapping[str, int]) -> bool:
+        return self._change_waits(run_id, lambda waits: announced_waits(waits, seq=seq, target=target))
+
+    def note_answer(self, run_id: str, name: str) -> bool:
+        return self._change_waits(run_id, lambda waits: answered_waits(waits, name))
+
+    def _change_waits(self, run_id: str, change: Callable[[Any], dict[str, Any] | None]) -> bool:
+        """``change`` (old ``waits`` -> new, or None) on the global document, then copied to the listing."""
+        partition = global_partition("run", run_id)
+        changed: list[bool] = []
+
+        def apply(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            changed.clear()
+            fresh = (
+                None if current is None else waits_change(current, change(current.get("waits")), now=_now())
+            )
+            changed.append(fresh is not None)
+            return None if current is None or fresh is None else {**current, **fresh}
+
+        with unavailable(_STORE):
+            doc = cas_update(self.container, "run", partition, apply)
+            if doc is None:
+                return False
+
+            def copy(current: dict[str, Any] | None) -> dict[str, Any] | None:
+                fresh = None if current is None else waits_change(current, doc.get("waits"), now=_now())
+                return None if current is None or fresh is None else {**current, **fresh}
+
+            cas_update(self.container, safe_id("run", run_id), doc["owner"], copy)
+        return changed == [True]
 
     def forget_run(self, run_id: str) -> None:
         partition = global_partition("run", run_id)
@@ -177,12 +229,17 @@ class CosmosRunIndex:
         status: str | None = None,
         started_by: str | None = None,
         before: str | None = None,
+        awaiting_input: bool | None = None,
     ) -> list[RunRecord]:
         check_page(limit, offset)
         check_filters(status, before)
         # TOP, not OFFSET/LIMIT: the emulator parses only TOP, and pages here are shallow.
         sql = f"SELECT TOP @n {_FIELDS} FROM c WHERE c.tenant_id = @pk AND c.type = 'run'"  # noqa: S608
         params: dict[str, Any] = {"n": offset + limit}
+        if awaiting_input is True:
+            sql += " AND c.awaiting_input = true"
+        elif awaiting_input is False:  # documents of older releases lack the field: not awaiting
+            sql += " AND (NOT IS_DEFINED(c.awaiting_input) OR c.awaiting_input = false)"
         for field, value in (("status", status), ("started_by", started_by)):
             if value is not None:
                 sql += _eq(field, value)

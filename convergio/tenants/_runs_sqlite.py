@@ -16,7 +16,16 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final
 
 from convergio.tenants._models import RunRecord
-from convergio.tenants._runs import changed_entry, check_filters, position, record_of, split_position
+from convergio.tenants._runs import (
+    announced_waits,
+    answered_waits,
+    changed_entry,
+    check_filters,
+    position,
+    record_of,
+    split_position,
+    waits_change,
+)
 from convergio.tenants._store import _now, check_page
 
 __all__ = ["SqliteRunIndex", "migrate_runs"]
@@ -29,13 +38,24 @@ _COLUMNS: Final = {
     "updated_at": "TEXT NOT NULL DEFAULT ''",
     "usage": "TEXT NOT NULL DEFAULT '{}'",
     "started_by": "TEXT NOT NULL DEFAULT ''",
+    "awaiting_input": "INTEGER NOT NULL DEFAULT 0",
+    "waits": "TEXT NOT NULL DEFAULT '{}'",
+    "cancelled_by": "TEXT NOT NULL DEFAULT ''",
+    "cancel_reason": "TEXT NOT NULL DEFAULT ''",
 }
 _INDEXES: Final = """
 CREATE INDEX IF NOT EXISTS runs_by_tenant_status ON runs (tenant_id, status, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_tenant_starter ON runs (tenant_id, started_by, created_at);
+CREATE INDEX IF NOT EXISTS runs_by_tenant_awaiting ON runs (tenant_id, awaiting_input, created_at);
 """
 _Connect = Callable[[], AbstractContextManager[sqlite3.Connection]]
-_FIELDS: Final = "run_id, graph_name, created_at, status, finished_at, updated_at, usage, started_by, rowid"
+_FIELDS: Final = (
+    "run_id, graph_name, created_at, status, finished_at, updated_at, usage, started_by, rowid,"
+    " awaiting_input, cancelled_by, cancel_reason"
+)
+# What an update reads and may write (``waits`` is the awaiting-input bookkeeping, see _runs).
+_STATE: Final = ("status", "finished_at", "usage", "waits", "awaiting_input", "cancelled_by", "cancel_reason")
+_JSON: Final = frozenset({"usage", "waits"})
 
 
 def migrate_runs(connect: _Connect, write: _Connect) -> None:
@@ -49,7 +69,7 @@ def migrate_runs(connect: _Connect, write: _Connect) -> None:
         indexed = db.execute(
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_by_tenant_%'"
         ).fetchone()[0]
-    if set(_COLUMNS) <= have and indexed >= 2:
+    if set(_COLUMNS) <= have and indexed >= 3:
         return
     with write() as db:  # re-checked under the write lock: another process may have done it
         have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
@@ -61,8 +81,11 @@ def migrate_runs(connect: _Connect, write: _Connect) -> None:
 
 
 def _record(row: sqlite3.Row | tuple[Any, ...], tenant_id: str) -> RunRecord:
-    run_id, graph, created, status, finished, updated, usage, started_by, rowid = row
+    run_id, graph, created, status, finished, updated, usage, started_by, rowid, awaiting, by, reason = row
     fields = {
+        "awaiting_input": awaiting,
+        "cancelled_by": by,
+        "cancel_reason": reason,
         "run_id": run_id,
         "graph_name": graph,
         "created_at": created,
@@ -115,21 +138,59 @@ class SqliteRunIndex:
         status: str,
         finished_at: str | None = None,
         usage: Mapping[str, int] | None = None,
+        cancelled_by: str | None = None,
+        cancel_reason: str | None = None,
     ) -> bool:
+        def change(current: dict[str, Any]) -> dict[str, Any] | None:
+            return changed_entry(
+                current,
+                status=status,
+                finished_at=finished_at,
+                usage=usage,
+                now=_now(),
+                cancelled_by=cancelled_by,
+                cancel_reason=cancel_reason,
+            )
+
+        return self._change(run_id, change)
+
+    def note_waits(self, run_id: str, *, seq: int, target: Mapping[str, int]) -> bool:
+        return self._change(
+            run_id,
+            lambda current: waits_change(
+                current, announced_waits(current.get("waits"), seq=seq, target=target), now=_now()
+            ),
+        )
+
+    def note_answer(self, run_id: str, name: str) -> bool:
+        return self._change(
+            run_id,
+            lambda current: waits_change(current, answered_waits(current.get("waits"), name), now=_now()),
+        )
+
+    def _change(self, run_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> bool:
+        """Read the entry's state, let ``change`` decide, write what it returns: one transaction."""
         with self._write() as db:
             row = db.execute(
-                "SELECT status, finished_at, usage FROM runs WHERE run_id = ?", (run_id,)
+                f"SELECT {', '.join(_STATE)} FROM runs WHERE run_id = ?",  # noqa: S608 - constant columns
+                (run_id,),
             ).fetchone()
             if row is None:
                 return False
-            current = {"status": row[0], "finished_at": row[1], "usage": json.loads(row[2] or "{}")}
-            fresh = changed_entry(current, status=status, finished_at=finished_at, usage=usage, now=_now())
+            current = {
+                k: json.loads(v or "{}") if k in _JSON else v for k, v in zip(_STATE, row, strict=True)
+            }
+            fresh = change(current)
             if fresh is None:
                 return False
-            usage_text = json.dumps(fresh["usage"])
+            values = {
+                k: json.dumps(v) if k in _JSON else v
+                for k, v in fresh.items()
+                if k in (*_STATE, "updated_at")
+            }
             db.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, usage = ?, updated_at = ? WHERE run_id = ?",
-                (fresh["status"], fresh["finished_at"], usage_text, fresh["updated_at"], run_id),
+                f"UPDATE runs SET {', '.join(f'{k} = ?' for k in values)} WHERE run_id = ?",  # noqa: S608
+                (*values.values(), run_id),
             )
         return True
 
@@ -159,11 +220,15 @@ class SqliteRunIndex:
         status: str | None = None,
         started_by: str | None = None,
         before: str | None = None,
+        awaiting_input: bool | None = None,
     ) -> list[RunRecord]:
         check_page(limit, offset)
         check_filters(status, before)
         where: list[str] = ["tenant_id = ?"]
         args: list[Any] = [tenant_id]
+        if awaiting_input is not None:
+            where.append("awaiting_input = ?")
+            args.append(int(awaiting_input))
         if status is not None:
             where.append("status = ?")
             args.append(status)

@@ -226,6 +226,8 @@ class TenantStore(Protocol):
         status: str,
         finished_at: str | None = None,
         usage: Mapping[str, int] | None = None,
+        cancelled_by: str | None = None,
+        cancel_reason: str | None = None,
     ) -> bool:
         """Write a run's new state into its entry; an ended run never goes back to going.
 
@@ -240,6 +242,8 @@ class TenantStore(Protocol):
                 recorded).
             usage: Token counts (``prompt_tokens``, ``completion_tokens``, ``total_tokens``,
                 ``tool_calls``); None keeps those recorded.
+            cancelled_by: Who cancelled the run (with ``Terminated``); None keeps what is recorded.
+            cancel_reason: The reason they gave: caller text, kept as ``cancel_note`` makes it.
 
         Returns:
             True when the entry changed; False when it is not indexed or nothing changed.
@@ -247,6 +251,23 @@ class TenantStore(Protocol):
         Raises:
             ValueError: ``status`` is not one of those.
         """
+        ...
+
+    def note_waits(self, run_id: str, *, seq: int, target: Mapping[str, int]) -> bool:
+        """The run's orchestration announces its waits for human input (``_runs.announced_waits``).
+
+        Args:
+            run_id: The run.
+            seq: The announcement's number in the run; an older or repeated one changes nothing.
+            target: Event name -> events its waits have needed so far (consumed plus open).
+
+        Returns:
+            True when the entry changed.
+        """
+        ...
+
+    def note_answer(self, run_id: str, name: str) -> bool:
+        """The API raised one event ``name`` into the run (``_runs.answered_waits``); True when it changed."""
         ...
 
     def forget_run(self, run_id: str) -> None:
@@ -270,6 +291,7 @@ class TenantStore(Protocol):
         status: str | None = None,
         started_by: str | None = None,
         before: str | None = None,
+        awaiting_input: bool | None = None,
     ) -> list[RunRecord]:
         """A page of a tenant's runs, newest first (by ``created_at``, then the later recorded).
 
@@ -283,6 +305,7 @@ class TenantStore(Protocol):
             status: Only runs with this status (``""``: entries whose status is not known yet).
             started_by: Only runs this subject started.
             before: Only runs after this entry in the order (an entry's ``cursor``): the next page.
+            awaiting_input: Only runs that wait (True) or do not wait (False) for human input.
 
         Raises:
             ValueError: ``limit`` below 1, ``offset`` below 0, an unknown ``status``, or a

@@ -71,6 +71,17 @@ def new_key(home: Path, name: str) -> str:
     return open_tenant_store(home).add_tenant(name)[1]
 
 
+def school_of(host: HostProcess, home: Path, name: str) -> dict[str, Api]:
+    """A new tenant's admin (the CLI's key), a teacher and two students (ann, ben), each with a key."""
+    admin = Api(host.base_url, new_key(home, name))
+    people = {"admin": admin}
+    for member, role in (("teacher", "teacher"), ("ann", "student"), ("ben", "student")):
+        made = admin.http.post("/tenants/me/members", json={"name": member, "role": role})
+        assert made.status_code == 201, made.text
+        people[member] = Api(host.base_url, made.json()["key"])
+    return people
+
+
 @pytest.fixture(scope="package")
 def api_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("api-home")

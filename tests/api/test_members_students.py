@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests._helpers import HostProcess
-from tests.api.conftest import Api, agent, graph, new_key
+from tests.api.conftest import Api, agent, graph, school_of
 
 SHARED, UNSHARED = "lesson-plan", "quiz-builder"
 
@@ -16,12 +16,7 @@ SHARED, UNSHARED = "lesson-plan", "quiz-builder"
 @pytest.fixture(scope="module")
 def school(api_host: HostProcess, api_home: Path) -> Iterator[dict[str, Api]]:
     """An admin (the CLI's key), a teacher and two students of one tenant, each with their own key."""
-    admin = Api(api_host.base_url, new_key(api_home, "Students School"))
-    people = {"admin": admin}
-    for name, role in (("teacher", "teacher"), ("ann", "student"), ("ben", "student")):
-        made = admin.http.post("/tenants/me/members", json={"name": name, "role": role})
-        assert made.status_code == 201, made.text
-        people[name] = Api(api_host.base_url, made.json()["key"])
+    people = school_of(api_host, api_home, "Students School")
     yield people
     for api in people.values():
         api.http.close()

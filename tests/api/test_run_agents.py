@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,11 @@ def test_a_replaced_agent_shows_each_call_with_its_model_error_and_bill(
     assert last["billed"]["tokens"] == last["usage"]["total_tokens"]
     assert float(last["billed"]["cost_eur"]) == 0  # the offline provider is priced at 0
     assert last["asked_at"] and last["answered_at"] and last["asked_at"] <= last["answered_at"]
+    # The call records when it got a worker: what it waited for one is known after the fact.
+    asked, began, answered = (
+        datetime.fromisoformat(last[k]) for k in ("asked_at", "started_at", "answered_at")
+    )
+    assert asked <= began <= answered
     assert [a["step"] for a in math["attempts"]] == sorted(a["step"] for a in math["attempts"])
     assert "prompt" not in last  # prompts only on demand
     assert math["billed"]["tokens"] == acme.run(help_desk_run)["nodes"]["math"]["usage"]["total_tokens"]

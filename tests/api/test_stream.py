@@ -97,3 +97,35 @@ def test_without_http_streaming_the_stream_is_served_in_windows_that_resume(tmp_
     assert "event: node" in answer.text and answer.text.rstrip().splitlines()[-1].startswith("data: ")
     assert '"status":"Completed"' in answer.text.split("event: run")[1]
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["message"]
+
+
+def test_a_watched_call_says_when_it_began_and_an_unwatched_run_writes_nothing(
+    acme: Api, api_home: Path
+) -> None:
+    """The run page tells "queued" (asked for, no worker yet) from "running" by the ``began`` event."""
+    from convergio.streams import STORE_FILE, SqliteRunStream
+
+    spec = graph(agent("slow", options={"latency_ms": 800}), agent("next", depends_on=["slow"]))
+    unwatched = acme.start(spec, "x")
+    assert acme.wait(unwatched)["status"] == "Completed"
+    watched = acme.start(spec, "x")
+    events = read_events(acme, watched)
+    channel = SqliteRunStream(api_home / STORE_FILE)
+    try:
+        assert channel.read(unwatched) == []  # nobody watched: not one write
+        assert "began" in [e.kind for e in channel.read(watched)]  # the same file holds the other's
+    finally:
+        channel.close()
+    began = [e for e in events if e.get("event") == "began"]
+    assert [e["data"]["node"] for e in began][-1:] == ["next"]  # "slow" may begin before the watch
+    assert all(set(e["data"]) == {"node", "attempt", "step", "at"} and "id" in e for e in began)
+    running = next(
+        i for i, e in enumerate(events) if e.get("event") == "node" and e["data"]["node"] == "next"
+    )
+    done = next(
+        i
+        for i, e in enumerate(events)
+        if e.get("event") == "node" and e["data"]["node"] == "next" and e["data"]["status"] == "completed"
+    )
+    assert running < done and events[-1]["event"] == "run"
+    assert began[-1]["data"]["step"] == events[done]["data"]["attempts"] == 1  # how the page pairs them

@@ -172,9 +172,19 @@ def test_an_event_hook_raises_its_event_into_a_waiting_run(api: Api) -> None:
     hook = create_hook(api, graph_ref="approval", event="approval")
     run_id = api.start(run_input={"word": "memo"}, graph_ref="approval")
     api.wait_node(run_id, "publish", "awaiting_input")
+
+    def waiting() -> list[str]:
+        return [r["id"] for r in api.http.get("/runs", params={"waiting": "true"}).json()["runs"]]
+
+    for _ in range(600):  # the run index hears of the wait from the orchestration, a moment later
+        if run_id in waiting():
+            break
+        time.sleep(0.05)
+    assert run_id in waiting()
     url = hook["url"].replace("{run_id}", run_id)
     answer = post_signed(api, url, hook["secret"], {"approved": True, "comment": "ship it"}, delivery="e-1")
     assert answer.status_code == 202, answer.text
+    assert run_id not in waiting()  # the hook's answer is counted as the API's is
     run = api.wait(run_id)
     assert run["status"] == "Completed" and "ship it" in json.dumps(run["output"])
     again = post_signed(api, url, hook["secret"], {"approved": False}, delivery="e-1")

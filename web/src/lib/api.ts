@@ -13,7 +13,7 @@ import type {
 	UsageReport
 } from './types';
 import { roleMessage } from './roles';
-import type { RunPage } from './runlist';
+import { statusQuery, type RunPage, type StatusChoice } from './runlist';
 
 export interface ErrorDetail {
 	path: string;
@@ -229,9 +229,8 @@ export class Api {
 	}
 
 	/** A page of runs, newest first, paged by cursor (`next_cursor` of the page before). */
-	runsPage(status: RunStatus | '', limit = 50, cursor?: string | null, signal?: AbortSignal): Promise<RunPage> {
-		const query = new URLSearchParams({ limit: String(limit) });
-		if (status) query.set('status', status);
+	runsPage(status: StatusChoice, limit = 50, cursor?: string | null, signal?: AbortSignal): Promise<RunPage> {
+		const query = new URLSearchParams({ limit: String(limit), ...statusQuery(status) });
 		if (cursor) query.set('cursor', cursor);
 		return this.request('GET', `/runs?${query}`, undefined, signal);
 	}

@@ -90,6 +90,8 @@ export interface Progress {
 	total: number;
 	done: number;
 	running: number;
+	/** Asked for, waiting for a worker (seen only while the page watches the run live). */
+	queued: number;
 	waiting: number;
 	awaiting: number;
 	failed: number;
@@ -100,15 +102,16 @@ export interface Progress {
 
 const DONE = new Set(['completed', 'succeeded', 'done']);
 const RUNNING = new Set(['running', 'retrying']);
-const WAITING = new Set(['waiting', 'pending', 'queued']);
+const WAITING = new Set(['waiting', 'pending']);
 
 /** How many of `ids` are done, running, waiting (not reached), awaiting input, failed or skipped. */
 export function progressOf(ids: string[], states: Record<string, { status: string } | undefined>): Progress {
-	const p: Progress = { total: ids.length, done: 0, running: 0, waiting: 0, awaiting: 0, failed: 0, skipped: 0, rejected: 0 };
+	const p: Progress = { total: ids.length, done: 0, running: 0, queued: 0, waiting: 0, awaiting: 0, failed: 0, skipped: 0, rejected: 0 };
 	for (const id of ids) {
 		const status = (states[id]?.status ?? 'waiting').toLowerCase();
 		if (DONE.has(status)) p.done++;
 		else if (RUNNING.has(status)) p.running++;
+		else if (status === 'queued') p.queued++;
 		else if (WAITING.has(status)) p.waiting++;
 		else if (status === 'awaiting_input') p.awaiting++;
 		else if (status === 'skipped' || status === 'cancelled') p.skipped++;
@@ -122,6 +125,7 @@ export function progressOf(ids: string[], states: Record<string, { status: strin
 export function progressText(p: Progress): string {
 	const parts: [number, string][] = [
 		[p.running, 'running'],
+		[p.queued, 'queued'],
 		[p.awaiting, 'waiting for input'],
 		[p.done, 'done'],
 		[p.failed, 'failed'],
@@ -137,6 +141,7 @@ export function groupStatus(p: Progress): string {
 	if (p.failed) return 'failed';
 	if (p.awaiting) return 'awaiting_input';
 	if (p.running) return 'running';
+	if (p.queued) return 'queued';
 	if (p.done === p.total) return 'completed';
 	if (p.done + p.skipped + p.rejected === p.total) return p.rejected ? 'rejected' : p.done ? 'completed' : 'skipped';
 	return p.done ? 'running' : 'waiting';

@@ -39,6 +39,8 @@ export interface FollowOptions<T> {
 	/** Open the event stream, or null when there is none. */
 	open: (signal: AbortSignal) => Promise<ReadableStream<Uint8Array> | null>;
 	onView: (view: T) => void;
+	/** Each stream message, before the view it triggers is read (e.g. `began`: an agent got a worker). */
+	onMessage?: (message: SseMessage) => void;
 	/** A failed read; return false to stop following (e.g. the run is gone). */
 	onError: (error: unknown) => boolean;
 	/** Told whether updates are pushed (stream) or polled. */
@@ -61,7 +63,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Follow a run until its view is final or `signal` aborts. */
 export async function followRun<T>(options: FollowOptions<T>): Promise<void> {
-	const { read, final, open, onView, onError, onMode, signal } = options;
+	const { read, final, open, onView, onMessage, onError, onMode, signal } = options;
 	const sleep = options.sleep ?? pause;
 	const interval = options.intervalMs ?? 1000;
 
@@ -96,6 +98,7 @@ export async function followRun<T>(options: FollowOptions<T>): Promise<void> {
 				if (done || signal.aborted) break;
 				const parsed = parseSse(buffer + decoder.decode(value, { stream: true }));
 				buffer = parsed.rest;
+				for (const message of parsed.messages) onMessage?.(message);
 				if (parsed.messages.length && (await refresh()) !== 'more') return;
 			}
 		} catch (error) {

@@ -1,8 +1,8 @@
 // The runs list as people read it (issue 23.7, 23.9): filters, rows and phone cards, polite polling.
 //
-// GET /api/v1/runs filters by status on the server and pages with `next_cursor`; it has no graph or
-// date filter, so those two apply here, to the runs loaded so far (the page says so, and offers to
-// load older runs while they may still match).
+// GET /api/v1/runs filters by status (and `waiting=true`: runs that wait for human input) on the
+// server and pages with `next_cursor`; it has no graph or date filter, so those two apply here, to
+// the runs loaded so far (the page says so, and offers to load older runs while they may still match).
 import { durationBetween, formatDuration, formatEur, formatInt, formatTime, parseTime } from './format';
 import type { RunStatus, RunSummary } from './types';
 
@@ -10,24 +10,62 @@ import type { RunStatus, RunSummary } from './types';
 export type ListedRun = RunSummary & {
 	finished_at?: string | null;
 	unpriced_tokens?: number;
-	reason?: string | null; // why it was cancelled, when the list API gives it
+	awaiting_input?: boolean; // it waits for human input (an approval)
+	cancelled_by?: string | null; // who cancelled it (a member id or a role)
+	cancel_reason?: string | null; // their reason: caller text, shown as text only
 	error?: string | null;
 };
 
+/** The status filter's value for runs that wait for human input (`?waiting=true`, not a status). */
+export const WAITING = 'waiting';
+
+/** What the status filter asks for: one of the API's statuses, the waiting runs, or all (''). */
+export type StatusChoice = RunStatus | '' | typeof WAITING;
+
 /** What the status filter offers: the API's statuses, in people's words. */
 export interface StatusOption {
-	value: RunStatus | '';
+	value: StatusChoice;
 	label: string;
+}
+
+/** How a run that waits for input is named: for whoever may answer it, it waits for them. */
+export function waitingLabel(mayRespond: boolean): string {
+	return mayRespond ? 'Waiting for you' : 'Waiting for a teacher';
 }
 
 export const STATUS_OPTIONS: StatusOption[] = [
 	{ value: '', label: 'All statuses' },
+	{ value: WAITING, label: waitingLabel(true) },
 	{ value: 'Running', label: 'Running' },
 	{ value: 'Pending', label: 'Starting' },
 	{ value: 'Completed', label: 'Completed' },
 	{ value: 'Failed', label: 'Failed' },
 	{ value: 'Terminated', label: 'Cancelled' }
 ];
+
+/** The filter's options for someone who may (or may not) answer human input. */
+export function statusOptions(mayRespond: boolean): StatusOption[] {
+	return STATUS_OPTIONS.map((o) => (o.value === WAITING ? { ...o, label: waitingLabel(mayRespond) } : o));
+}
+
+/** The query of GET /runs for a status choice: `status=`, `waiting=true`, or nothing. */
+export function statusQuery(choice: StatusChoice): Record<string, string> {
+	if (choice === WAITING) return { waiting: 'true' };
+	return choice ? { status: choice } : {};
+}
+
+/** Whether a run waits for human input now (a finished run waits for nothing). */
+export function isWaiting(run: Pick<ListedRun, 'status' | 'awaiting_input'>): boolean {
+	return run.awaiting_input === true && isActive(run);
+}
+
+/** "Cancelled by ada: wrong class", from what the list or the run view says about a cancel. */
+export function cancelNote(run: { cancelled_by?: string | null; cancel_reason?: string | null }): string {
+	const who = (run.cancelled_by ?? '').trim();
+	const why = (run.cancel_reason ?? '').trim();
+	if (!who && !why) return '';
+	return `Cancelled${who ? ` by ${who}` : ''}${why ? `: ${why}` : ''}`;
+}
 
 /** The label of a run status. The API says Terminated only for a cancel (by a person or a client). */
 export function statusLabel(status: string): string {
@@ -46,7 +84,7 @@ export function isActive(run: Pick<RunSummary, 'status'>): boolean {
 }
 
 export interface RunFilter {
-	status: RunStatus | '';
+	status: StatusChoice;
 	graph: string; // part of the graph's name, any case
 	from: string; // YYYY-MM-DD, local day, inclusive ('' = no bound)
 	to: string; // YYYY-MM-DD, local day, inclusive
@@ -75,7 +113,7 @@ export function filtersHere(filter: RunFilter): boolean {
 }
 
 export function matches(run: ListedRun, filter: RunFilter): boolean {
-	if (filter.status && run.status !== filter.status) return false;
+	if (filter.status === WAITING ? !isWaiting(run) : filter.status && run.status !== filter.status) return false;
 	const graph = filter.graph.trim().toLowerCase();
 	if (graph && !run.graph.toLowerCase().includes(graph)) return false;
 	const from = dayStart(filter.from);
@@ -126,12 +164,15 @@ export interface RunRow {
 	tokens: string;
 	cost: string;
 	costNote: string; // why the cost reads as it does ('' when it is a plain amount)
-	reason: string; // a cancel's reason or a failure's message, when the API gives one
+	reason: string; // "Cancelled by <who>: <reason>" or a failure's message, when the API gives one
 	active: boolean;
+	waiting: boolean; // it waits for human input
 }
 
-export function runRow(run: ListedRun, now = Date.now()): RunRow {
+/** A run as a row; `mayRespond`: whether the viewer may answer human input (then it waits for them). */
+export function runRow(run: ListedRun, now = Date.now(), mayRespond = true): RunRow {
 	const active = isActive(run);
+	const waiting = isWaiting(run);
 	const end = active ? null : (run.finished_at ?? run.last_updated_at);
 	const tokens = run.usage?.total_tokens ?? 0;
 	const amount = Number(run.cost_eur ?? 0);
@@ -142,13 +183,13 @@ export function runRow(run: ListedRun, now = Date.now()): RunRow {
 		costNote = `${formatInt(run.unpriced_tokens)} tokens have no price`;
 		if (amount === 0) cost = 'No price';
 	}
-	const reason = String((run.status === 'Terminated' ? (run.reason ?? run.error) : run.status === 'Failed' ? run.error : '') ?? '');
+	const reason = String((run.status === 'Terminated' ? cancelNote(run) || run.error : run.status === 'Failed' ? run.error : '') ?? '');
 	return {
 		id: run.id,
 		short: run.id.slice(0, 8),
 		status: run.status,
-		badge: badgeStatus(run.status),
-		label: statusLabel(run.status),
+		badge: waiting ? 'awaiting_input' : badgeStatus(run.status),
+		label: waiting ? waitingLabel(mayRespond) : statusLabel(run.status),
 		graph: run.graph,
 		started: formatTime(run.created_at),
 		duration: formatDuration(durationBetween(run.created_at, end, now)),
@@ -156,7 +197,8 @@ export function runRow(run: ListedRun, now = Date.now()): RunRow {
 		cost,
 		costNote,
 		reason,
-		active
+		active,
+		waiting
 	};
 }
 
@@ -172,7 +214,8 @@ export function samePage(a: ListedRun[], b: ListedRun[]): boolean {
 	if (a.length < b.length) return false;
 	return b.every((r, i) => {
 		const o = a[i];
-		return o.id === r.id && o.status === r.status && o.usage?.total_tokens === r.usage?.total_tokens && o.cost_eur === r.cost_eur;
+		const same = o.id === r.id && o.status === r.status && o.awaiting_input === r.awaiting_input;
+		return same && o.usage?.total_tokens === r.usage?.total_tokens && o.cost_eur === r.cost_eur;
 	});
 }
 

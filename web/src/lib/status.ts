@@ -10,6 +10,8 @@ const STYLES: Record<string, StatusStyle> = {
 	waiting: { fill: '#f1f5f9', stroke: '#64748b', text: '#1e293b', label: 'Waiting' },
 	pending: { fill: '#f1f5f9', stroke: '#64748b', text: '#1e293b', label: 'Pending' },
 	awaiting_input: { fill: '#fef3c7', stroke: '#b45309', text: '#78350f', label: 'Awaiting input' },
+	// Asked for, waiting for a worker (the call has not begun): not yet running.
+	queued: { fill: '#f8fafc', stroke: '#1d4ed8', text: '#1e3a8a', label: 'Queued' },
 	running: { fill: '#dbeafe', stroke: '#1d4ed8', text: '#1e3a8a', label: 'Running' },
 	retrying: { fill: '#ffedd5', stroke: '#c2410c', text: '#7c2d12', label: 'Retrying' },
 	completed: { fill: '#dcfce7', stroke: '#15803d', text: '#14532d', label: 'Completed' },

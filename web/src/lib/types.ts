@@ -36,6 +36,8 @@ export interface RunView {
 	cost_eur: string;
 	unpriced_tokens?: number; // tokens of models with no price: not in cost_eur
 	error: string | null;
+	cancelled_by?: string | null; // who cancelled it (member id or role)
+	cancel_reason?: string | null; // their reason: caller text, shown as text only
 }
 
 export interface RunSummary {

@@ -4,8 +4,9 @@
 //   npm run build && node tests/e2e/lists.mjs
 //
 // Seeds 56 runs on the offline provider (two graphs that both have an agent called "writer", one
-// through a priced connection), a run cancelled with a reason and one that waits for a person.
-// Then: the whole row is a link (mouse and keyboard), the list refreshes by itself while a run
+// through a priced connection), a run cancelled with a reason and two that wait for a person.
+// Then: runs that wait show "Waiting for you" and have their own filter (one leaves it once
+// approved), a cancel shows who and why in the list and on its page; the whole row is a link (mouse and keyboard), the list refreshes by itself while a run
 // goes, graph and status filters, "Load more" by cursor, cards on a phone with no sideways scroll
 // and a compact header; usage prefilled with this month, by graph with agents kept apart, no €0.00
 // bars; the connections page at 390 px with a clickable Save; a missing run in plain words; axe
@@ -97,7 +98,8 @@ await run('lists', async (session, step) => {
 	await settle(url, key, [cancelled], ['Running']);
 	await api(url, key, 'POST', `/runs/${cancelled}/cancel`, { reason: 'wrong class picked' });
 	const pending = await start(waiting('parent-letter'));
-	await settle(url, key, [pending], ['Running']);
+	const slip = await start(waiting('permission-slip'));
+	await settle(url, key, [pending, slip], ['Running']);
 	const audited = [];
 
 	const browser = await launch(session);
@@ -117,6 +119,41 @@ await run('lists', async (session, step) => {
 	await page.getByTestId('auto-refresh').waitFor(); // a run is going: the list says it updates by itself
 	await shot(page, '30-runs-list-laptop');
 	audited.push(await axeClean(page, 'the runs list at 1366'));
+
+	step.name = 'waiting for you';
+	const note = 'Cancelled by admin: wrong class picked'; // the CLI's key is an admin's, with no member
+	check(((await cancelledRow.getByTestId('run-reason').textContent()) ?? '').trim() === note, 'the cancel reason is not in the row');
+	for (const id of [pending, slip]) {
+		const badge = page.locator(`tr[data-run="${id}"] [data-status="awaiting_input"]`);
+		await badge.waitFor(); // the orchestration tells the index a moment after the wait began
+		check(((await badge.textContent()) ?? '').trim() === 'Waiting for you', `run ${id} does not say Waiting for you`);
+	}
+	await page.getByLabel('Status').selectOption({ label: 'Waiting for you' });
+	await page.waitForFunction(() => document.querySelectorAll('.runs-table tbody tr[data-run]').length === 2);
+	check(page.url().includes('status=waiting'), 'the waiting filter is not kept in the address');
+	await shot(page, '30c-runs-waiting-for-you');
+	audited.push(await axeClean(page, 'the Waiting for you filter at 1366'));
+	await page.setViewportSize(PHONE);
+	const slipCard = page.locator(`ul.cards a.card[data-run="${slip}"]`);
+	await slipCard.waitFor();
+	check(((await slipCard.textContent()) ?? '').includes('Waiting for you'), 'the phone card does not say Waiting for you');
+	await noSideways(page, 'the waiting runs at 390');
+	await shot(page, '30d-runs-waiting-phone');
+	audited.push(await axeClean(page, 'the Waiting for you filter at 390'));
+	await page.setViewportSize(LAPTOP);
+	await api(url, key, 'POST', `/runs/${slip}/events/approve`, { approved: true, comment: 'fine' });
+	// Approved: it leaves the filter at the list's next refresh, by itself.
+	await page.locator(`tr[data-run="${slip}"]`).waitFor({ state: 'detached', timeout: 20_000 });
+	check((await rows.count()) === 1, `after the approval ${await rows.count()} runs wait, not 1`);
+	await page.getByLabel('Status').selectOption('');
+	await page.waitForFunction(() => document.querySelectorAll('.runs-table tbody tr[data-run]').length === 50);
+	await settle(url, key, [slip]);
+	await page.goto(`${url}${BASE}/runs/${cancelled}`);
+	await page.getByTestId('cancel-note').filter({ hasText: note }).waitFor();
+	await shot(page, '30e-run-cancelled-by');
+	audited.push(await axeClean(page, 'a cancelled run at 1366'));
+	await page.goto(`${url}${BASE}/runs`);
+	await rows.first().waitFor();
 
 	step.name = 'auto-refresh';
 	await api(url, key, 'POST', `/runs/${pending}/cancel`, { reason: 'sent by post instead' });
@@ -154,7 +191,7 @@ await run('lists', async (session, step) => {
 	await page.getByLabel('Status').selectOption('');
 	await page.waitForFunction(() => document.querySelectorAll('.runs-table tbody tr[data-run]').length === 50);
 	await page.getByRole('button', { name: 'Load more' }).click();
-	await page.waitForFunction(() => document.querySelectorAll('.runs-table tbody tr[data-run]').length === 57);
+	await page.waitForFunction(() => document.querySelectorAll('.runs-table tbody tr[data-run]').length === 58);
 	check((await page.getByRole('button', { name: 'Load more' }).count()) === 0, '"Load more" stays after the last page');
 
 	step.name = 'usage (laptop)';

@@ -7,8 +7,9 @@
 // maths and re-planned, a grammar question is routed to writing. The run page must show each
 // router's scores with the chosen agent marked and the others routed away, the re-plan (which agent
 // failed, what the planner did and why), each agent's calls with model and provider, and its prompt
-// only when asked for. A cancelled run says which agents ran and were billed. axe-core at 1366×768
-// and 390×844.
+// only when asked for. A cancelled run says who cancelled it and why, and which agents ran and
+// were billed. A fan-out of 24 agents on 16 workers shows the ones waiting for a worker as queued,
+// not running, and afterwards how long one waited. axe-core at 1366×768 and 390×844.
 import { join } from 'node:path';
 import { BASE, LAPTOP, PHONE, RESULTS, axe, check, launch, run, shot, startHost } from './_harness.mjs';
 
@@ -189,6 +190,8 @@ await run('runview', async (session, step) => {
 		await page.goto(`${url}${BASE}/runs/${cancelId}`);
 		const section = page.getByTestId('after-cancel');
 		await section.waitFor({ timeout: 30_000 });
+		const who = ((await page.getByTestId('cancel-note').textContent()) ?? '').trim();
+		check(who === 'Cancelled by admin: changed my mind', `the run page does not say who cancelled and why: "${who}"`);
 		check((await section.locator('li[data-billed="true"]').allTextContents()).some((t) => t.startsWith('outline: ')), 'outline is not listed as billed');
 		const text = (await section.textContent()) ?? '';
 		check(text.includes('1 agent ran and was billed'), `the summary does not count what ran: "${text}"`);
@@ -200,6 +203,50 @@ await run('runview', async (session, step) => {
 		await section.screenshot({ path: join(RESULTS, `53-after-cancel-panel-${label}.png`) });
 		await noViolations(page, `the cancelled run (${label})`);
 		await noSidewaysScroll(page, `the cancelled run (${label})`);
+		await page.context().close();
+	}
+
+	step.name = 'queued apart from running';
+	const students = Array.from({ length: 24 }, (_, i) => `student-${String(i).padStart(2, '0')}`);
+	const fan = {
+		name: 'class-feedback',
+		agents: [
+			{ id: 'plan', prompt: 'plan feedback on {{ input }}', options: { latency_ms: 2_500 } },
+			...students.map((id) => ({ id, prompt: 'feedback for one essay', depends_on: ['plan'], options: { latency_ms: 4_000 } })),
+			{ id: 'summary', prompt: 'sum up', depends_on: students }
+		],
+		output: 'summary'
+	};
+	{
+		const page = await (await browser.newContext({ viewport: LAPTOP })).newPage();
+		page.setDefaultTimeout(20_000);
+		await signIn(page, url, key);
+		const fanId = (await api(url, key, 'POST', '/runs', { graph: fan, input: 'volcanoes' })).id;
+		await page.goto(`${url}${BASE}/runs/${fanId}`); // watched before the 24 are asked for
+		const progress = page.getByTestId('run-progress');
+		// 16 workers: 16 agents run, the other 8 wait for a worker, and the page says so.
+		await progress.filter({ hasText: /16 running, 8 queued/ }).waitFor({ timeout: 30_000 });
+		await page.locator('tr[data-agent] [data-status="queued"]').first().waitFor();
+		check((await page.locator('tr[data-agent] [data-status="queued"]').count()) === 8, 'not 8 agents queued');
+		const queuedId = await page.locator('tr[data-agent]:has([data-status="queued"])').first().getAttribute('data-agent');
+		await progress.scrollIntoViewIfNeeded();
+		await shot(page, '54-queued-laptop');
+		await noViolations(page, 'a run with queued agents (laptop)');
+		await page.setViewportSize(PHONE);
+		await noSidewaysScroll(page, 'a run with queued agents (phone)');
+		await shot(page, '54-queued-phone');
+		await noViolations(page, 'a run with queued agents (phone)');
+		await page.setViewportSize(LAPTOP);
+		await page.locator('[data-testid="run-status"] [data-status="Completed"]').waitFor({ timeout: 60_000 });
+		check((await page.locator('[data-status="queued"]').count()) === 0, 'a finished run still shows queued agents');
+		// After the fact: an agent that was queued waited about one call (4 s) for a worker, and says so.
+		await page.locator(`tr[data-agent="${queuedId}"]`).getByRole('button', { name: queuedId }).click();
+		const call = page.getByTestId('node-detail').getByTestId('agent-call').first();
+		await call.waitFor();
+		const waited = /Waited ([\d.]+) s for a free worker, then ran/.exec((await call.textContent()) ?? '');
+		check(waited && Number(waited[1]) >= 2, `the queued agent does not say how long it waited: "${await call.textContent()}"`);
+		await page.getByTestId('node-detail').scrollIntoViewIfNeeded();
+		await shot(page, '55-queue-wait-laptop');
 		await page.context().close();
 	}
 });

@@ -83,6 +83,26 @@ describe('following a run', () => {
 		expect(slept).toBe(0);
 	});
 
+	it('hands each stream message to onMessage before the view it triggers is read', async () => {
+		const source = views({ n: 1, final: false }, { n: 2, final: true });
+		const log: string[] = [];
+		await followRun<View>({
+			read: async (signal) => {
+				const view = await source.read();
+				log.push(`view ${view.n}`);
+				return view;
+			},
+			final: (v) => v.final,
+			open: async () => stream(['event: began\ndata: {"node":"a","step":1}\n\nevent: node\ndata: {}\n\n'], true),
+			onView: () => {},
+			onMessage: (m) => log.push(`${m.event} ${m.data}`),
+			onError: () => true,
+			signal: new AbortController().signal,
+			sleep: noSleep
+		});
+		expect(log).toEqual(['view 1', 'began {"node":"a","step":1}', 'node {}', 'view 2']);
+	});
+
 	it('falls back to polling when the stream drops before the run ends', async () => {
 		const source = views({ n: 1, final: false }, { n: 2, final: false }, { n: 3, final: false }, { n: 4, final: true });
 		const modes: string[] = [];

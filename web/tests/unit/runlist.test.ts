@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
 	STATUS_OPTIONS,
+	WAITING,
 	appendRuns,
+	cancelNote,
+	isWaiting,
+	statusOptions,
+	statusQuery,
 	filtersHere,
 	matches,
 	mergeRuns,
@@ -64,7 +69,7 @@ describe('runs list filters', () => {
 
 	it('offers the statuses in plain words: a cancel reads Cancelled, no made-up filter', () => {
 		expect(STATUS_OPTIONS.find((o) => o.value === 'Terminated')?.label).toBe('Cancelled');
-		expect(STATUS_OPTIONS.map((o) => o.value)).toEqual(['', 'Running', 'Pending', 'Completed', 'Failed', 'Terminated']);
+		expect(STATUS_OPTIONS.map((o) => o.value)).toEqual(['', WAITING, 'Running', 'Pending', 'Completed', 'Failed', 'Terminated']);
 		expect(statusLabel('Terminated')).toBe('Cancelled');
 		expect(statusLabel('Pending')).toBe('Starting');
 	});
@@ -82,11 +87,19 @@ describe('runs list rows and cards', () => {
 		expect(row.reason).toBe('');
 	});
 
-	it('shows a cancelled run as Cancelled, with its reason when the API gives one', () => {
-		const row = runRow(run({ status: 'Terminated', reason: 'wrong class' }));
+	it('shows a cancelled run as Cancelled, by whom and why when the API gives it', () => {
+		const row = runRow(run({ status: 'Terminated', cancelled_by: 'ada', cancel_reason: 'wrong class' }));
 		expect(row.label).toBe('Cancelled');
 		expect(row.badge).toBe('cancelled');
-		expect(row.reason).toBe('wrong class');
+		expect(row.reason).toBe('Cancelled by ada: wrong class');
+		expect(runRow(run({ status: 'Terminated', cancelled_by: 'teacher' })).reason).toBe('Cancelled by teacher');
+		expect(runRow(run({ status: 'Terminated', cancel_reason: '  ' })).reason).toBe('');
+		// A reason is text: markup stays as typed (Svelte escapes it), never parsed.
+		expect(cancelNote({ cancelled_by: 'ada', cancel_reason: '<img src=x onerror=alert(1)>' })).toBe(
+			'Cancelled by ada: <img src=x onerror=alert(1)>'
+		);
+		// A run that ended otherwise says nothing of a cancel, whatever the fields hold.
+		expect(runRow(run({ status: 'Completed', cancelled_by: 'ada', cancel_reason: 'x' })).reason).toBe('');
 		expect(runRow(run({ status: 'Failed', error: 'the provider is down' })).reason).toBe('the provider is down');
 	});
 
@@ -133,5 +146,42 @@ describe('runs list paging and polling', () => {
 		expect(summaryLine(50, 50, none, true)).toBe('Showing 50 runs; Load more for older runs.');
 		expect(summaryLine(1, 1, none, false)).toBe('Showing 1 run.');
 		expect(summaryLine(3, 120, { ...none, graph: 'q' }, true)).toBe('Showing 3 of 120 runs loaded; Load more to search older runs.');
+	});
+});
+
+describe('runs that wait for human input', () => {
+	const waitingRun = (over: Partial<ListedRun> = {}) => run({ status: 'Running', awaiting_input: true, ...over });
+
+	it('names them for whoever may answer: "Waiting for you", or "Waiting for a teacher" for a student', () => {
+		const row = runRow(waitingRun(), Date.now());
+		expect([row.label, row.badge, row.waiting, row.active]).toEqual(['Waiting for you', 'awaiting_input', true, true]);
+		expect(runRow(waitingRun(), Date.now(), false).label).toBe('Waiting for a teacher');
+		expect(statusOptions(true).find((o) => o.value === WAITING)?.label).toBe('Waiting for you');
+		expect(statusOptions(false).find((o) => o.value === WAITING)?.label).toBe('Waiting for a teacher');
+		expect(statusOptions(false).map((o) => o.value)).toEqual(STATUS_OPTIONS.map((o) => o.value));
+	});
+
+	it('a finished run waits for nothing, whatever a late index entry says', () => {
+		expect(isWaiting(run({ status: 'Completed', awaiting_input: true }))).toBe(false);
+		expect(runRow(run({ status: 'Terminated', awaiting_input: true })).label).toBe('Cancelled');
+		expect(isWaiting(run({ status: 'Running' }))).toBe(false); // an older API without the field
+		expect(isWaiting(run({ status: 'Pending', awaiting_input: true }))).toBe(true);
+	});
+
+	it('has its own filter: the API query is waiting=true, not a status', () => {
+		expect(statusQuery(WAITING)).toEqual({ waiting: 'true' });
+		expect(statusQuery('Running')).toEqual({ status: 'Running' });
+		expect(statusQuery('')).toEqual({});
+		const filter: RunFilter = { status: WAITING, graph: '', from: '', to: '' };
+		expect(matches(waitingRun(), filter)).toBe(true);
+		expect(matches(run({ status: 'Running' }), filter)).toBe(false);
+		expect(matches(waitingRun({ status: 'Completed' }), filter)).toBe(false);
+		expect(matches(waitingRun(), { ...filter, status: 'Running' })).toBe(true); // it is still running
+	});
+
+	it('a refresh where only the waiting changed is not a quiet one', () => {
+		const before = [waitingRun()];
+		expect(samePage(before, [waitingRun({ awaiting_input: false })])).toBe(false);
+		expect(samePage(before, [waitingRun()])).toBe(true);
 	});
 });

@@ -1,0 +1,130 @@
+"""How often the run stream reads a run's status: fast while a run is young, slow when it is old.
+
+The stream's end used to be seen up to 200 ms late (one read every 200 ms whatever the run).
+Here the reads follow the run's age (``poll_interval``), a read that found nothing new builds
+no view, the end goes out on the read that finds it, and a read that cost much buys a longer
+pause. These drive ``run_events`` with a scripted durable client on a scripted clock, and
+record the pauses it asks for instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from convergio.api import _stream
+from convergio.api._stream import poll_interval, run_events
+
+
+def test_the_interval_is_tens_of_ms_at_first_and_backs_off_with_the_run_s_age() -> None:
+    ages = [0.0, 0.5, 0.99, 1.0, 2.0, 5.0, 9.9, 10.0, 30.0, 60.0, 120.0, 300.0, 3600.0, 86_400.0]
+    intervals = [poll_interval(age) for age in ages]
+    assert intervals == sorted(intervals)  # never faster as a run gets older
+    assert max(poll_interval(a) for a in (0.0, 0.5, 0.99)) <= 0.05  # a short run's end: tens of ms
+    assert poll_interval(5.0) == poll_interval(30.0) == pytest.approx(0.2)  # the interval of before
+    assert poll_interval(300.0) == poll_interval(86_400.0) == pytest.approx(1.0)  # and at most 1 s
+    assert poll_interval(float("inf")) == pytest.approx(1.0)  # an age that did not parse
+
+
+@dataclass
+class Script:
+    """A durable client whose run goes through ``statuses`` (the last one repeats)."""
+
+    statuses: list[tuple[str, dict[str, Any]]]
+    read_cost: float = 0.0
+    clock: float = 0.0
+    reads: int = 0
+    views: int = 0
+    pauses: list[float] = field(default_factory=list)
+
+    async def get_status(self, run_id: str) -> Any:
+        runtime, custom = self.statuses[min(self.reads, len(self.statuses) - 1)]
+        self.reads += 1
+        self.clock += self.read_cost
+        return SimpleNamespace(runtime_status=runtime, custom_status=custom, output=None)
+
+
+class Channel:
+    def watch(self, run_id: str, seconds: float) -> None:
+        pass
+
+    def read(self, run_id: str, after: int) -> list[Any]:
+        return []
+
+
+@pytest.fixture
+def script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Script]:
+    made = Script([])
+
+    def view(run_id: str, status: Any) -> Any:
+        made.views += 1
+        node = SimpleNamespace(status=status.custom_status.get("a", "waiting"), attempts=1)
+        node.model_dump = lambda **_: {"status": node.status, "attempts": 1}
+        final = status.runtime_status in ("Completed", "Failed", "Terminated")
+        usage = SimpleNamespace(model_dump=lambda: {})
+        return SimpleNamespace(
+            nodes={"a": node}, status=status.runtime_status if final else "Running", error=None, usage=usage
+        )
+
+    async def pause(seconds: float) -> None:
+        made.pauses.append(seconds)
+        made.clock += seconds
+
+    monkeypatch.setattr(_stream, "run_view", view)
+    monkeypatch.setattr(_stream, "asyncio", SimpleNamespace(sleep=pause))
+    monkeypatch.setattr(_stream, "time", SimpleNamespace(monotonic=lambda: made.clock))
+    yield made
+
+
+def _events(script: Script, *, run_age: float) -> list[str]:
+    async def read() -> list[str]:
+        stream = run_events(script, Channel(), "r1", after=0, seconds=900.0, run_age=run_age)  # type: ignore[arg-type]
+        return [message async for message in stream]
+
+    return asyncio.run(read())
+
+
+def test_a_young_run_is_read_every_few_tens_of_ms_and_its_end_goes_out_on_the_read_that_finds_it(
+    script: Script,
+) -> None:
+    running = ("Running", {"a": "running"})
+    script.statuses = [running] * 5 + [("Completed", {"a": "completed"})]
+    events = _events(script, run_age=0.0)
+    assert script.reads == 6 and len(script.pauses) == 5  # no read after the end, no pause before it
+    assert script.pauses == [poll_interval(0.0)] * 5 and poll_interval(0.0) <= 0.05
+    assert events[-1].startswith("event: run") and '"status":"Completed"' in events[-1]
+    assert [e.split("\n", 1)[0] for e in events[1:]] == ["event: node", "event: node", "event: run"]
+
+
+def test_a_status_that_did_not_change_builds_no_view(script: Script) -> None:
+    script.statuses = [("Running", {"a": "running"})] * 4 + [("Completed", {"a": "completed"})]
+    _events(script, run_age=0.0)
+    assert (script.reads, script.views) == (5, 2)  # the first running status, then the end
+
+
+def test_an_old_run_is_read_at_most_once_a_second(script: Script) -> None:
+    script.statuses = [("Running", {"a": "running"})] * 3 + [("Completed", {"a": "completed"})]
+    _events(script, run_age=3600.0)
+    assert script.pauses == [pytest.approx(1.0)] * 3
+
+
+def test_the_reads_of_a_young_run_back_off_as_it_ages(script: Script) -> None:
+    script.statuses = [("Running", {"a": "running"})] * 400 + [("Completed", {"a": "completed"})]
+    _events(script, run_age=0.0)
+    assert script.pauses == sorted(script.pauses) and script.pauses[0] <= 0.05
+    assert script.pauses[-1] >= 0.2 and script.clock > 10  # 400 reads took 10 s and more
+    starts = [sum(script.pauses[:i]) for i in range(len(script.pauses))]  # when each pause began
+    assert sum(1 for t in starts if t < 1.0) <= 41  # one read every 25 ms in the first second
+    assert sum(1 for t in starts if t < 10.0) <= 3 * 50  # at most 3x the reads of a flat 200 ms
+
+
+def test_a_read_that_costs_much_buys_a_longer_pause(script: Script) -> None:
+    script.read_cost = 0.05  # a large run's status: 50 ms to read
+    script.statuses = [("Running", {"a": "running"})] * 3 + [("Completed", {"a": "completed"})]
+    _events(script, run_age=0.0)
+    assert script.pauses == [pytest.approx(0.2)] * 3  # four times its cost, not 25 ms
