@@ -23,7 +23,7 @@ TOOLS   := $(TOOLS_VENV)/.installed
 # Real Azure emulators for the tests (Azurite, the npm Cosmos DB server), from tests/emulators.
 EMULATORS := tests/emulators/node_modules/.installed
 
-.PHONY: run serve serve-emulated test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-peers lock sbom package clean
+.PHONY: run serve serve-emulated test web web-test web-e2e plugins edu bench-plugins lint typecheck pytest checkov bench bench-scaleout bench-peers lock sbom package clean
 
 $(RUNTIME): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,9 @@ bench-plugins: $(DEV)
 
 bench: $(DEV)
 	$(BIN)/python -m benchmarks.engine
+
+bench-scaleout: $(DEV)
+	$(BIN)/python -m benchmarks.scaleout
 
 # Convergio against LangGraph and Microsoft Agent Framework. The peers live in their own
 # virtualenv; Convergio's side runs in a subprocess on the product's ($(VENV)).

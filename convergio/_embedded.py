@@ -11,21 +11,36 @@ import os
 from pathlib import Path
 
 from convergio.host import EmbeddedHost, EngineConfig, HostConfig
+from convergio.host._workers import lease_from_env, workers_from_env  # not pinned public names yet
 from convergio.settings import Settings
 
-__all__ = ["embedded_host"]
+__all__ = ["STORE_SETTING", "embedded_host"]
+
+STORE_SETTING = "CONVERGIO_DURABLE_STORE"
+"""The embedded task hub's SQLite file (default: ``<home>/durable.sqlite3``)."""
 
 
-def embedded_host(settings: Settings, *, app: Path, home: Path, port: int) -> EmbeddedHost:
-    """A host for ``app`` whose own code (tenants, ledgers, secrets) uses the same ``home``."""
+def embedded_host(
+    settings: Settings, *, app: Path, home: Path, port: int, workers: int | None = None
+) -> EmbeddedHost:
+    """A host for ``app`` whose own code (tenants, ledgers, secrets) uses the same ``home``.
+
+    ``workers``: processes running activities, this one included (ADR 0023); None takes
+    ``FUNCTIONS_WORKER_PROCESS_COUNT``, as the Functions host does, else 1.
+    """
     os.environ["CONVERGIO_HOME"] = str(home)
     os.environ.setdefault("CONVERGIO_HTTP_STREAMING", "true")  # this host passes streamed responses through
     engine = EngineConfig(
         activity_concurrency=settings.activity_concurrency,
         keep_alive=settings.keep_alive_sessions,
         verify_replay=settings.replay_verify,
+        workers=workers_from_env() if workers is None else workers,
+        lease_s=lease_from_env(),
     )
-    host = EmbeddedHost(HostConfig(app=app, home=home, port=port, engine=engine))
+    store = os.environ.get(STORE_SETTING)  # hosts given one file share the task hub (ADR 0023)
+    host = EmbeddedHost(
+        HostConfig(app=app, home=home, port=port, engine=engine, store=Path(store) if store else None)
+    )
     _settle_heap()
     return host
 

@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--port", type=int, default=7071, help="port on 127.0.0.1 (0: any free one)")
     start.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes running activities, this one included "
+        "(default: $FUNCTIONS_WORKER_PROCESS_COUNT or 1)",
+    )
+    start.add_argument(
         "--home", type=Path, default=None, help="state directory (default: $CONVERGIO_HOME or .convergio)"
     )
     _add_tenant_commands(commands)
@@ -166,7 +173,7 @@ def _setup_code(args: argparse.Namespace) -> int:
 def _start(args: argparse.Namespace) -> int:
     settings = load_settings(folder=args.app.resolve().parent)
     home = (args.home or settings.home).resolve()
-    embedded_host(settings, app=args.app, home=home, port=args.port).serve()
+    embedded_host(settings, app=args.app, home=home, port=args.port, workers=args.workers).serve()
     return 0
 
 

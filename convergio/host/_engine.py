@@ -5,6 +5,10 @@ run the orchestrator on them, let the action shim turn the new actions into
 commands, then commit history, consumed messages, new work, timers and
 sub-orchestrations in one transaction. Only after the commit is work handed to
 the pool, so nothing runs that the history does not know about.
+
+Several processes may share the store (ADR 0023): a step runs only under the
+instance's lease, commits only if the history is still the one it read, and a
+``watch`` thread wakes instances for messages other processes queued.
 """
 
 from __future__ import annotations
@@ -16,24 +20,27 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._activities import ActivityRunner, RunnerConfig
 from ._events import Event, EventType, format_time, new_event, parse_time, utcnow
 from ._executor import Instance, NonDeterminismError, OrchestrationExecutor, StepResult
-from ._finished import FinishedExecutions
-from ._functions import FunctionIndex, user_traceback
+from ._functions import FunctionIndex
 from ._lazy_history import LazyHistory
+from ._leases import new_owner, release_dead
 from ._payloads import stored_sdk_value
 from ._records import new_record, record_fields, started_event
+from ._sharing import WATCH_MAX_S, Sharing
 from ._shim import ActionShim, Command, ShimError
-from ._store import TERMINAL, InstanceRecord, Message, StepWrite, Store, WorkItem
+from ._status_limit import CUSTOM_STATUS_LIMIT_KB, custom_status_error
+from ._store import TERMINAL, InstanceRecord, Message, StepConflict, StepWrite, Store, WorkItem
 from ._versioning import MISMATCH, MISMATCH_OUTPUT, Verdict, VersionGate, Versioning
 
 __all__ = [
     "CUSTOM_STATUS_LIMIT_KB",
+    "HOST_CLAIM_AFTER_S",
     "Conflict",
     "Engine",
     "EngineConfig",
@@ -46,8 +53,8 @@ log = logging.getLogger("convergio.host.engine")
 
 STATUS_INTERVAL_S = 0.25
 """A busy instance's custom status is stored at most this often, and at most this late (see _status_due)."""
-CUSTOM_STATUS_LIMIT_KB = 16
-"""The extension's limit on a custom status: KB of UTF-16 JSON text (see custom_status_error)."""
+HOST_CLAIM_AFTER_S = 1.0
+"""With worker processes, the host runs only work that no worker took for this long."""
 
 _WORK_EVENTS = frozenset(
     {
@@ -76,14 +83,24 @@ class Conflict(Exception):
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
+    """``workers``: processes that run this store's activities, this one included (ADR 0023);
+    above 1, work this process cannot start now is left for the others to claim.
+    ``lease_s``: how long a lease on work or an instance lasts without its heartbeat."""
+
     activity_concurrency: int = 16
     keep_alive: int = 1000
     verify_replay: bool = False
     versioning: Versioning = field(default_factory=Versioning)  # host.json's, ADR 0020
+    workers: int = 1
+    lease_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.activity_concurrency < 1:
             raise ValueError("activity_concurrency must be >= 1")
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
+        if self.lease_s <= 0:
+            raise ValueError("lease_s must be positive")
 
 
 class Engine:
@@ -96,21 +113,35 @@ class Engine:
         self.executor = OrchestrationExecutor(
             index.orchestrator, keep_alive=self.config.keep_alive, verify=self.config.verify_replay
         )
-        self._pool = ThreadPoolExecutor(self.config.activity_concurrency, "activity")
+        self.owner = new_owner()
+        store.origin = self.owner
+        shared = self.config.workers > 1
+        self._runner = ActivityRunner(
+            index,
+            store,
+            self.owner,
+            RunnerConfig(
+                self.config.activity_concurrency,
+                self.config.lease_s,
+                shared=shared,
+                claim_after_s=HOST_CLAIM_AFTER_S if shared else 0.0,
+            ),
+            on_recorded=self._wake_all,
+            on_beat=lambda until: self._sharing.beat(until),
+            run=lambda item: self._run_activity(item),  # looked up per call: profilers wrap it
+        )
+        self._sharing = Sharing(store, self.owner, self.config.lease_s, self._wake_timed)
+        self.on_shared_work: Callable[[], None] = lambda: None  # work committed for worker processes
         # The action shim of each running instance as its last committed step left it, keyed by
         # the history length it matches: a step then skips decoding the snapshot from the store.
         self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
         self._status_written: dict[str, float] = {}  # instance -> when its custom status was stored
-        self._status_pending: dict[str, str] = {}  # instance -> its newer custom status JSON, not stored
+        # instance -> its newer custom status JSON, not stored, and the history length it was made at
+        self._status_pending: dict[str, tuple[str, int]] = {}
         # Instances that may have inbox messages visible later (timers): only these make _rearm
-        # ask the store. Touched by the dispatcher thread alone (and start, before it runs).
+        # ask the store. Touched by the dispatcher and, adding, by start and the watch thread.
         self._timed: set[str] = set()
-        self._finished_executions = FinishedExecutions()  # their queued work is dropped, not run
         self._finished = threading.Condition()
-        # Activity results waiting for the group commit (see _record), and whether a thread is at it.
-        self._results: list[tuple[WorkItem, Event]] = []
-        self._results_lock = threading.Lock()
-        self._committing = False
         self._cond = threading.Condition()
         self._heap: list[tuple[float, str]] = []
         self._next_wake: dict[str, float] = {}
@@ -119,12 +150,13 @@ class Engine:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        """Recover: re-run activities that were in flight, wake instances with messages."""
-        for item in self.store.pending_work():
-            self._pool.submit(self._run_activity, item)
+        """Recover: free the leases of this machine's dead processes (the work they had in
+        flight runs again), wake instances with messages, then watch for other processes'."""
+        release_dead(self.store)
+        self._sharing.start()
         for instance_id, visible_at in self.store.due():
-            self._timed.add(instance_id)
-            self._wake(instance_id, visible_at)
+            self._wake_timed(instance_id, visible_at)
+        self._runner.start()
         self._thread.start()
 
     def stop(self) -> None:
@@ -133,7 +165,8 @@ class Engine:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._sharing.stop()
+        self._runner.stop()
 
     # -- scheduling -----------------------------------------------------------------------------
     def _wake(self, instance_id: str, at: float = 0.0) -> None:
@@ -161,11 +194,46 @@ class Engine:
                 del self._next_wake[instance_id]
             try:
                 self._step(instance_id)
+            except StepConflict as exc:  # another process (or a rewind) stepped it meanwhile
+                log.info("step of %s not committed: %s", instance_id, exc)
+                self._evict(instance_id)
+                self._wake(instance_id)
             except Exception:
                 log.exception("orchestration step failed for instance %s", instance_id)
 
+    # -- several processes on one store (ADR 0023) -------------------------------------------
+    def nudge(self) -> None:
+        """Another process committed messages (a worker process's results): look now."""
+        self._sharing.nudge()
+
+    def _run_activity(self, item: WorkItem) -> None:
+        self._runner.run(item)
+
+    def _local_share(self, created: int) -> int:
+        """How many of a step's new work items this process leases and runs itself.
+
+        Alone, all. With worker processes, none of a fan-out: they run it, and this one takes
+        only what waited ``HOST_CLAIM_AFTER_S``. But a lone item while this process's pool is
+        idle (a chain) runs here: a step's only item waits on nothing else, and a round trip
+        through a worker only adds latency (ADR 0023).
+        """
+        if self.config.workers == 1 or (created == 1 and self._runner.idle()):
+            return created
+        return 0
+
+    def _wake_all(self, instance_ids: Iterable[str]) -> None:
+        for instance_id in instance_ids:
+            self._wake(instance_id)
+
+    def _wake_timed(self, instance_id: str, at: float) -> None:
+        """Wake for a message that may be visible only later (``_rearm`` asks the store then)."""
+        self._timed.add(instance_id)
+        self._wake(instance_id, at)
+
     # -- one orchestrator step ---------------------------------------------------------------------
     def _step(self, instance_id: str) -> None:
+        if not self._sharing.hold(instance_id):
+            return  # another live process steps it
         record = self.store.get(instance_id, header=True)
         if record is None:
             return
@@ -181,7 +249,7 @@ class Engine:
         )
         if verdict is Verdict.REJECT:
             return  # abandoned, as DurableTask.Core does: nothing consumed or recorded (ADR 0020)
-        write = StepWrite(instance_id)
+        write = StepWrite(instance_id, expected_len=record.history_len)
         delivered: list[Event] = []
         held: list[tuple[int, Event]] = []
         status, terminate_reason = record.status, None
@@ -220,6 +288,8 @@ class Engine:
             write.history = [started, *delivered]
             write.updates = {"status": status, "updated_at": stamp}
             self.store.commit_step(write)
+            if (pending := self._status_pending.get(instance_id)) is not None:  # still the newest
+                self._status_pending[instance_id] = (pending[0], record.history_len + len(write.history))
         else:
             self._run_orchestrator(record, write, [started, *delivered], status, stamp, now)
         for target in {
@@ -292,7 +362,7 @@ class Engine:
         elif done or self._status_due(record.instance_id):
             custom = encoded
         else:
-            self._status_pending[record.instance_id] = encoded
+            self._status_pending[record.instance_id] = (encoded, record.history_len + len(events))
         if result.error is not None:
             message = f"Orchestrator function '{record.name}' failed: {result.error}"
             self._finish(
@@ -314,11 +384,14 @@ class Engine:
                 write.updates["custom_status"] = custom
             for command in commands:
                 self._apply(record, write, command, stamp, now)
+            write.owner, write.lease_until = self.owner, time.time() + self.config.lease_s
+            write.claim = self._local_share(len(write.work))
             created = self.store.commit_step(write)
             self.executor.confirm(record.instance_id, record.history_len + len(events))
             self._keep_shim(record.instance_id, record.history_len + len(events), shim)
-            for item in created:
-                self._pool.submit(self._run_activity, item)
+            self._runner.submit(created[: write.claim])
+            if len(created) > write.claim:
+                self.on_shared_work()
 
     def _apply(
         self, record: InstanceRecord, write: StepWrite, command: Command, stamp: str, now: float
@@ -408,7 +481,7 @@ class Engine:
                 )
             write.messages.append(Message(record.parent_instance_id, record.parent_execution_id, now, note))
         self.store.commit_step(write)
-        self._finished_executions.add(record.execution_id)
+        self._runner.finished.add(record.execution_id)
         self._evict(record.instance_id)
         with self._finished:
             self._finished.notify_all()
@@ -447,7 +520,7 @@ class Engine:
         }
         write.messages.append(Message(record.instance_id, execution_id, now, started_event(fresh, stamp)))
         self.store.commit_step(write)
-        self._finished_executions.add(record.execution_id)
+        self._runner.finished.add(record.execution_id)
         self._evict(record.instance_id)
 
     def _resumable(self, record: InstanceRecord) -> bool:
@@ -475,6 +548,7 @@ class Engine:
     def _evict(self, instance_id: str) -> None:
         self.executor.evict(instance_id)
         self._shims.pop(instance_id, None)
+        self._sharing.drop(instance_id)
         self._status_written.pop(instance_id, None)
         self._status_pending.pop(instance_id, None)
 
@@ -503,57 +577,8 @@ class Engine:
         pending = self._status_pending.get(record.instance_id)
         if pending is None or record.status in TERMINAL:
             return
-        if self._status_due(record.instance_id):
-            self.store.set_custom_status(record.instance_id, pending)
-
-    # -- activities ------------------------------------------------------------------------------
-    def _run_activity(self, item: WorkItem) -> None:
-        if item.execution_id in self._finished_executions:
-            log.info("activity %s of %s not run: the instance has ended", item.name, item.instance_id)
-            return  # its work row went with the step that ended the execution
-        try:
-            result = self.index.call_activity(item.name, item.input)
-            event = new_event(
-                EventType.TASK_COMPLETED, format_time(utcnow()), TaskScheduledId=item.task_id, Result=result
-            )
-        except Exception as exc:
-            event = new_event(
-                EventType.TASK_FAILED,
-                format_time(utcnow()),
-                TaskScheduledId=item.task_id,
-                Reason=f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}",
-                Details=user_traceback(exc),  # the user's frames, not the host's
-            )
-        self._record(item, event)
-
-    def _record(self, item: WorkItem, event: Event) -> None:
-        """Commit an activity's result, batched with whatever else finished meanwhile.
-
-        The first thread to arrive commits for everyone: it drains the results queued while
-        it was writing and commits them in one transaction, until none are left. So a burst
-        of completions costs a few transactions instead of one each, and the pool's threads
-        do not queue on the store's lock. Nothing is acknowledged before its commit, and an
-        uncommitted result is a work row still pending, run again after a crash, as before.
-        """
-        with self._results_lock:
-            self._results.append((item, event))
-            if self._committing:
-                return
-            self._committing = True
-        try:
-            while True:
-                with self._results_lock:
-                    batch, self._results = self._results, []
-                    if not batch:
-                        self._committing = False
-                        return
-                recorded = self.store.complete_many(batch, time.time())
-                for instance_id in dict.fromkeys(i.instance_id for i in recorded):
-                    self._wake(instance_id)
-        except BaseException:
-            with self._results_lock:
-                self._committing = False
-            raise
+        if self._status_due(record.instance_id):  # not over a newer one (ADR 0023)
+            self.store.set_custom_status(record.instance_id, pending[0], history_len=pending[1])
 
     # -- management operations (the Durable HTTP API calls these) -----------------------------------
     def start_new(
@@ -589,7 +614,8 @@ class Engine:
                 left = None if deadline is None else deadline - time.monotonic()
                 if record is None or record.status in TERMINAL or (left is not None and left <= 0):
                     return record
-                self._finished.wait(left)
+                # bounded: another process sharing the store may be the one that finishes it
+                self._finished.wait(4 * WATCH_MAX_S if left is None else min(left, 4 * WATCH_MAX_S))
 
     def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
         self._live(instance_id)
@@ -621,8 +647,7 @@ class Engine:
         """
         log.info("instance %s rewound (%s): %d activities run again", instance_id, reason, len(items))
         self._evict(instance_id)
-        for item in items:
-            self._pool.submit(self._run_activity, item)
+        self._runner.poke()  # its rows are unleased: whoever has a thread free claims them
 
     def purge(self, instance_ids: Sequence[str]) -> int:
         finished = [i for i in instance_ids if (r := self.store.get(i)) is not None and r.status in TERMINAL]
@@ -641,20 +666,3 @@ class Engine:
     def _send(self, instance_id: str, event: Event) -> None:
         self.store.send(Message(instance_id, None, time.time(), event))
         self._wake(instance_id)
-
-
-def custom_status_error(encoded: str) -> str | None:
-    """Why Azure's Durable extension would refuse this custom status, or None.
-
-    Its ``SetCustomStatus`` serialises the value and throws when the text's UTF-16 size, in
-    whole KB, is over 16 (Azure Storage keeps strings as UTF-16); the orchestration then fails
-    with that message. Refusing here too keeps a status that only fits locally from passing
-    every test and failing on Azure.
-    """
-    size_kb = len(encoded.encode("utf-16-le")) // 1024
-    if size_kb <= CUSTOM_STATUS_LIMIT_KB:
-        return None
-    return (
-        f"The UTF-16 size of the JSON-serialized payload must not exceed {CUSTOM_STATUS_LIMIT_KB} KB. "
-        f"The current payload size is {size_kb} KB."
-    )

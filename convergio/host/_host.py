@@ -28,6 +28,7 @@ from ._keys import KEYS_FILE, HostKeys, load_host_keys
 from ._server import build_asgi_app
 from ._store import Store
 from ._versioning import Versioning, VersioningError
+from ._workers import WorkerProcesses
 
 __all__ = ["EmbeddedHost", "HostConfig"]
 
@@ -42,7 +43,8 @@ class HostConfig:
     """How to run one app. ``port=0`` picks a free port.
 
     ``max_request_body_size`` (bytes) defaults to ``FUNCTIONS_REQUEST_BODY_SIZE_LIMIT``, else
-    the Functions host's 100 MB.
+    the Functions host's 100 MB. ``store``: the task hub's SQLite file, ``home``'s by default;
+    hosts given the same file share the task hub (ADR 0023).
     """
 
     app: Path = Path("function_app.py")
@@ -51,6 +53,7 @@ class HostConfig:
     port: int = 7071
     engine: EngineConfig = field(default_factory=EngineConfig)
     max_request_body_size: int | None = None
+    store: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -124,9 +127,19 @@ class EmbeddedHost:
         self.body_limit = config.max_request_body_size or body_limit_from_env()
         self.keys: HostKeys = load_host_keys(config.home)
         self.index: FunctionIndex = load_app(config.app)
-        self.store = Store(config.home / "durable.sqlite3")
+        self.store_path = config.store or config.home / "durable.sqlite3"
+        self.store = Store(self.store_path)
         engine = dataclasses.replace(config.engine, versioning=_versioning(folder))  # host.json decides
         self.engine = Engine(self.index, self.store, engine)
+        self.workers = WorkerProcesses(  # the engine's workers count this process (ADR 0023)
+            engine.workers - 1,
+            app=config.app,
+            store=self.store_path,
+            concurrency=engine.activity_concurrency,
+            lease_s=engine.lease_s,
+            on_results=self.engine.nudge,
+        )
+        self.engine.on_shared_work = self.workers.tell
         # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and without it
         # every small answer (headers, then body) waits out the peer's 40 ms delayed ACK (issue 22).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -157,10 +170,10 @@ class EmbeddedHost:
             for name, kind in self.index.unsupported.items()
         ]
         lines.append(
-            f"Durable API: {self.base_url}{PREFIX}/  (task hub {self.hub}, "
-            f"history {self.config.home / 'durable.sqlite3'})"
+            f"Durable API: {self.base_url}{PREFIX}/  (task hub {self.hub}, history {self.store_path})"
         )
         lines.append(f"Orchestration versioning: {self.engine.config.versioning.describe()}")
+        lines.append(f"Worker processes: {self.engine.config.workers} (activities; this one included)")
         lines.append(f"Host keys: {self.config.home / KEYS_FILE}  (python -m convergio keys)")
         return "\n".join(lines)
 
@@ -172,6 +185,7 @@ class EmbeddedHost:
         """
         server = uvicorn.Server(self._server_config())
         thread = threading.Thread(target=server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self.workers.start()
         thread.start()
         while not server.started and thread.is_alive():
             time.sleep(0.01)
@@ -182,6 +196,7 @@ class EmbeddedHost:
         finally:
             server.should_exit = True
             thread.join(timeout=10)
+            self.workers.stop()
             self.store.close()
 
     def _server_config(self) -> uvicorn.Config:
@@ -198,10 +213,12 @@ class EmbeddedHost:
     def serve(self) -> None:
         """Serve until interrupted (SIGINT/SIGTERM)."""
         print(self.describe(), flush=True)
+        self.workers.start()  # before "Host started": a supervisor may look for them then
         print(f"Host started: {self.base_url}", flush=True)
         server = uvicorn.Server(self._server_config())
         try:
             server.run(sockets=[self._socket])
         finally:
+            self.workers.stop()
             self.store.close()
             sys.stdout.flush()

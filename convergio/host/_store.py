@@ -8,15 +8,18 @@ Durability model (the same one DTFx backends follow):
   A step deletes the messages it consumed in the same transaction that appends
   them to history, so a crash either loses the whole step or none of it.
 * ``work`` holds scheduled activities. A completion deletes its row and queues
-  the result message in one transaction; whatever is left at start-up was in
-  flight and runs again (at-least-once, like Azure).
+  the result message in one transaction; a row is run under a lease (``_leases.py``),
+  and one whose lease ran out was in flight in a process that is gone: it runs
+  again (at-least-once, like Azure). Several processes may share the store (ADR 0023).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +30,7 @@ from convergio._sqlite import value_lists
 
 from ._events import Event
 
-__all__ = ["InstanceRecord", "Message", "StepWrite", "Store", "WorkItem", "TERMINAL"]
+__all__ = ["InstanceRecord", "Message", "StepConflict", "StepWrite", "Store", "WorkItem", "TERMINAL"]
 
 TERMINAL = frozenset({"Completed", "Failed", "Terminated"})
 
@@ -159,25 +162,47 @@ class StepWrite:
     updates: dict[str, Any] = field(default_factory=dict)
     drop_pending: bool = False
     now: float = 0.0  # with drop_pending: inbox messages visible later than this are dropped
+    expected_len: int | None = None  # the history length the step read: another step won if it moved
+    owner: str | None = None  # the first ``claim`` work rows are leased to it until ``lease_until``
+    claim: int = 0
+    lease_until: float = 0.0
+
+
+class StepConflict(Exception):
+    """Another step of the instance (another process, a rewind) committed since this one read it."""
 
 
 class Store:
-    """One SQLite database (WAL) shared by the dispatcher, workers and the API."""
+    """One SQLite database (WAL) shared by the dispatcher, workers and the API, and by other
+    processes: ``origin`` marks the inbox messages this one queued (``_leases.inbox_news``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, origin: str = "") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # A writer of another process holds the lock for a transaction: wait, do not fail.
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=60)
         self._lock = threading.RLock()
+        self.origin = origin
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         with self._tx() as db:
             _move_payloads(db)
             _add_version(db)
+            _add_leases(db)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads (``_leases.py``)."""
+        with self._lock:
+            yield self._db
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), for ``_leases.py``."""
+        return self._tx()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -246,7 +271,7 @@ class Store:
 
     @staticmethod
     def _delete(db: sqlite3.Connection, instance_id: str) -> None:
-        for table in ("instances", "payloads", "history", "inbox", "work"):
+        for table in ("instances", "payloads", "history", "inbox", "work", "instance_leases"):
             db.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))  # noqa: S608
 
     @staticmethod
@@ -270,41 +295,54 @@ class Store:
         values = {name: value for name in _PAYLOADS if (value := getattr(r, name)) is not None}
         _set_payloads(db, r.instance_id, values)
 
-    @staticmethod
-    def _insert_messages(db: sqlite3.Connection, messages: Sequence[Message]) -> None:
-        rows = [(m.instance_id, m.execution_id, m.visible_at, json.dumps(m.event)) for m in messages]
+    def _insert_messages(self, db: sqlite3.Connection, messages: Sequence[Message]) -> None:
+        rows = [
+            (m.instance_id, m.execution_id, m.visible_at, json.dumps(m.event), self.origin) for m in messages
+        ]
         for marks, values in value_lists(rows):
             db.execute(
-                f"INSERT INTO inbox (instance_id, execution_id, visible_at, event) VALUES {marks}",  # noqa: S608
+                f"INSERT INTO inbox (instance_id, execution_id, visible_at, event, origin) VALUES {marks}",  # noqa: S608
                 values,
             )
 
     @staticmethod
-    def _insert_work(
-        db: sqlite3.Connection, iid: str, execution_id: str, work: Sequence[tuple[str, int, str, str | None]]
-    ) -> list[WorkItem]:
+    def _insert_work(db: sqlite3.Connection, iid: str, execution_id: str, step: StepWrite) -> list[WorkItem]:
         """Work rows in one statement, numbered here after the last id the table ever gave
         (``AUTOINCREMENT`` never reuses one, so a late result of cancelled work cannot hit a
-        new row; explicit ids move ``sqlite_sequence`` on as well)."""
+        new row; explicit ids move ``sqlite_sequence`` on as well). The first ``step.claim``
+        are leased to ``step.owner`` at once; the others wait for any process to claim them."""
+        work = step.work
         row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'work'").fetchone()
         first = (row[0] if row else 0) + 1
         items = [
             WorkItem(first + n, iid, exec_id or execution_id, task_id, name, payload)
             for n, (exec_id, task_id, name, payload) in enumerate(work)
         ]
-        rows = [(i.id, i.instance_id, i.execution_id, i.task_id, i.name, i.input) for i in items]
+        rows = [
+            (i.id, i.instance_id, i.execution_id, i.task_id, i.name, i.input, *_lease(step, n))
+            for n, i in enumerate(items)
+        ]
         for marks, values in value_lists(rows):
             db.execute(
-                f"INSERT INTO work (id, instance_id, execution_id, task_id, name, input) VALUES {marks}",  # noqa: S608
+                "INSERT INTO work (id, instance_id, execution_id, task_id, name, input, owner, lease_until) "  # noqa: S608
+                f"VALUES {marks}",
                 values,
             )
         return items
 
-    def set_custom_status(self, instance_id: str, custom_status: str) -> None:
-        """Store the custom status of a running instance on its own (not for a finished one)."""
+    def set_custom_status(
+        self, instance_id: str, custom_status: str, *, history_len: int | None = None
+    ) -> None:
+        """Store the custom status of a running instance on its own (not for a finished one).
+
+        ``history_len``: the history the status was made at; if it moved (another process
+        stepped the instance since), a status at least as new is already stored: keep that.
+        """
         with self._tx() as db:
-            row = db.execute("SELECT status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
-            if row is not None and row[0] not in TERMINAL:
+            row = db.execute(
+                "SELECT status, history_len FROM instances WHERE instance_id = ?", (instance_id,)
+            ).fetchone()
+            if row is not None and row[0] not in TERMINAL and history_len in (None, row[1]):
                 _set_payloads(db, instance_id, {"custom_status": custom_status})
 
     # -- history --------------------------------------------------------------------------
@@ -393,6 +431,8 @@ class Store:
             base, execution_id = db.execute(
                 "SELECT history_len, execution_id FROM instances WHERE instance_id = ?", (iid,)
             ).fetchone()
+            if step.expected_len is not None and base != step.expected_len:
+                raise StepConflict(f"instance {iid}: history at {base}, the step read {step.expected_len}")
             if step.reset_history:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
                 base = 0
@@ -410,12 +450,19 @@ class Store:
             )
             execution_id = updates.get("execution_id") or execution_id
             if step.work:
-                created = self._insert_work(db, iid, execution_id, step.work)
+                created = self._insert_work(db, iid, execution_id, step)
+            if step.updates.get("status") in TERMINAL:
+                db.execute("DELETE FROM instance_leases WHERE instance_id = ?", (iid,))
             for record in step.new_instances:
                 self._delete(db, record.instance_id)
                 self._insert_instance(db, record)
             self._insert_messages(db, step.messages)
         return created
+
+
+def _lease(step: StepWrite, n: int) -> tuple[str | None, float]:
+    """A row's owner and until when; an unleased row is free since now (see claim_work)."""
+    return (step.owner, step.lease_until) if n < step.claim else (None, time.time())
 
 
 def _set_payloads(db: sqlite3.Connection, instance_id: str, values: dict[str, str | None]) -> None:
@@ -449,6 +496,20 @@ def _move_payloads(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE instances")
     db.execute("ALTER TABLE instances_upgraded RENAME TO instances")
     db.execute("CREATE INDEX IF NOT EXISTS instances_created ON instances(created_at)")
+
+
+def _add_leases(db: sqlite3.Connection) -> None:
+    """Give a store the lease columns and table of ADR 0023 (once; older rows are unleased)."""
+    if "lease_until" not in [row[1] for row in db.execute("PRAGMA table_info(work)")]:
+        db.execute("ALTER TABLE work ADD COLUMN owner TEXT")
+        db.execute("ALTER TABLE work ADD COLUMN lease_until REAL NOT NULL DEFAULT 0")
+    if "origin" not in [row[1] for row in db.execute("PRAGMA table_info(inbox)")]:
+        db.execute("ALTER TABLE inbox ADD COLUMN origin TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS work_lease ON work(lease_until, id)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS instance_leases "
+        "(instance_id TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL) WITHOUT ROWID"
+    )
 
 
 def _add_version(db: sqlite3.Connection) -> None:

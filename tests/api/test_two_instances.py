@@ -1,9 +1,10 @@
 """Two app instances, separate local homes, one shared control plane (the real emulators).
 
 This is how Azure runs the app: any instance may serve any request, and the CLI may run
-anywhere. Each host process here has its own home (its own embedded durable store, caches)
-and the same Cosmos DB database and Blob container. Nothing that one instance or the CLI
-writes may be missing on the other, and limits hold across both.
+anywhere. Each host process here has its own home (its caches) and the same Cosmos DB database
+and Blob container, and both share one task hub, as Azure's instances share one in the storage
+account (ADR 0023: the embedded store's leases). Nothing that one instance or the CLI writes
+may be missing on the other, and limits hold across both.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from convergio._embedded import STORE_SETTING
 from convergio.controlplane import CosmosPlane
 from convergio.metering import CosmosLedger
 from convergio.webhooks import sign
@@ -38,9 +40,13 @@ BYOK_KEY = "sk-shared-plane-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def plane_env(cosmos_emulator: CosmosEmulator, azurite: Azurite) -> dict[str, str]:
-    """The settings every instance and every CLI call shares: one database, one blob account."""
+def plane_env(
+    cosmos_emulator: CosmosEmulator, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """The settings every instance and every CLI call shares: one database, one blob account,
+    one task hub."""
     return {
+        STORE_SETTING: str(tmp_path_factory.mktemp("hub") / "durable.sqlite3"),
         **cosmos_emulator.settings(),
         "AzureWebJobsStorage": azurite.connection_string,
         "CONVERGIO_SECRETS_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
@@ -136,11 +142,8 @@ def test_the_same_signed_delivery_on_a_and_b_starts_one_run(
 def test_an_sse_reconnect_on_b_resumes_the_events_of_a_run_on_a(
     pair: tuple[HostProcess, HostProcess], school: tuple[str, str], fake_llm: FakeAPI
 ) -> None:
-    """The run's text events live in the shared stream store: B serves exactly those after the id.
-
-    (Each embedded host here has its own task hub, so B reports the run's state as unknown after
-    the stored events; on Azure both instances share one hub and B would follow the run itself.)
-    """
+    """The run's text events live in the shared stream store: B serves exactly those after the id,
+    and follows the run itself: both instances share its task hub."""
     a, b = pair
     fake_llm.reset()
     fake_llm.queue(sse_reply(chat_stream(["Tides ", "rise ", "and ", "fall."]), pause_s=0.15))
@@ -175,6 +178,8 @@ def test_an_sse_reconnect_on_b_resumes_the_events_of_a_run_on_a(
         resumed = read_events(on_b, run_id, headers={"Last-Event-ID": texts[0]["id"]})
     again = [e for e in resumed if e["event"] == "text"]
     assert [e["id"] for e in again] == [e["id"] for e in texts[1:]]
+    with Api(b.base_url, school[1]) as on_b:
+        assert on_b.wait(run_id)["status"] == "Completed"
     assert "".join(e["data"]["delta"] for e in texts[:1] + again) == "Tides rise and fall."
 
 

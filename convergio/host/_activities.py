@@ -1,0 +1,204 @@
+"""Activities: a thread pool that runs work rows under leases and records their results.
+
+The same runner serves the host process and its worker processes (``_workers.py``). Work a
+step of this process created and leased to it at once is handed over directly (no claim: the
+one-process path costs what it did before leases). Everything else is claimed from the store
+by a ``leases`` thread: rows nobody holds yet (a host with worker processes leaves the work
+its own pool cannot start now to whoever has a free thread) and rows whose lease ran out (a
+process killed mid-activity). That thread also renews this process's leases (the heartbeat),
+so an agent that runs for minutes keeps its row. Polling backs off while there is nothing to
+claim; a freed thread pokes it. ADR 0023.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ._events import Event, EventType, format_time, new_event, utcnow
+from ._finished import FinishedExecutions
+from ._functions import FunctionIndex, user_traceback
+from ._leases import claim_work, renew, work_exists
+from ._poller import Poller
+from ._store import Store, WorkItem
+
+__all__ = ["ActivityRunner", "RunnerConfig"]
+
+log = logging.getLogger("convergio.host.activities")
+
+_POLL_MIN_S = 0.001
+_POLL_MAX_S = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    """``concurrency`` threads; leases of ``lease_s`` renewed every third of it.
+
+    ``shared``: other processes run this store's activities too, so a freed thread claims at
+    once (else only the back-off poll claims, for a dead process's rows). ``check_rows``: ask
+    the store that a claimed row is still there before running it (a worker process does not
+    see the host's ended executions). ``claim_after_s``: claim only rows free for that long
+    (a host leaves its work to its worker processes, and takes what they leave waiting).
+    """
+
+    concurrency: int = 16
+    lease_s: float = 30.0
+    shared: bool = False
+    check_rows: bool = False
+    claim_after_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        if self.lease_s <= 0:
+            raise ValueError("lease_s must be positive")
+
+
+class ActivityRunner:
+    """Runs one process's activities; ``on_recorded`` hears which instances got results."""
+
+    def __init__(
+        self,
+        index: FunctionIndex,
+        store: Store,
+        owner: str,
+        config: RunnerConfig,
+        on_recorded: Callable[[Iterable[str]], None] | None = None,
+        on_beat: Callable[[float], None] | None = None,
+        run: Callable[[WorkItem], None] | None = None,
+    ) -> None:
+        """``run``: what a pool thread calls for an item (default ``self.run``; the engine's
+        ``_run_activity``, which the benchmarks' profilers wrap)."""
+        self.index, self.store, self.owner, self.config = index, store, owner, config
+        self._on_recorded, self._on_beat = on_recorded, on_beat
+        self._run_item = run or self.run
+        self.finished = FinishedExecutions()  # their queued work is dropped, not run
+        self._pool = ThreadPoolExecutor(config.concurrency, "activity")
+        self._busy = 0  # items handed to the pool whose function has not returned
+        self._busy_lock = threading.Lock()
+        # Activity results waiting for the group commit (see _record), and whether a thread is at it.
+        self._results: list[tuple[WorkItem, Event]] = []
+        self._results_lock = threading.Lock()
+        self._committing = False
+        self._idle, self._next_beat = _POLL_MIN_S, time.monotonic()
+        self._leases = Poller("leases", self._lease_round)
+
+    def start(self) -> None:
+        self._leases.start()
+
+    def stop(self) -> None:
+        self._leases.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def free(self) -> int:
+        """How many items to claim: enough to keep every thread busy and as many queued behind
+        (claiming costs a write transaction; a claim of one item per freed thread was half
+        the worker's time), counting queued items as taken."""
+        return max(0, 2 * self.config.concurrency - self._busy)
+
+    def idle(self) -> bool:
+        return self._busy == 0
+
+    def submit(self, items: Sequence[WorkItem]) -> None:
+        """Run items this process holds the leases of."""
+        with self._busy_lock:
+            self._busy += len(items)
+        for item in items:
+            self._pool.submit(self._run_item, item)
+
+    def poke(self) -> None:
+        """Claim now (unleased work was committed, or a thread came free)."""
+        self._leases.poke()
+
+    # -- the leases thread -----------------------------------------------------------------
+    def _lease_round(self) -> float:
+        """Renew this process's leases when due, claim what there is room for; how long to wait."""
+        try:
+            if time.monotonic() >= self._next_beat:
+                until = time.time() + self.config.lease_s
+                renew(self.store, self.owner, until, instances=self._on_beat is not None)
+                if self._on_beat is not None:
+                    self._on_beat(until)
+                self._next_beat = time.monotonic() + self.config.lease_s / 3
+            now = time.time()
+            cutoff = now - self.config.claim_after_s
+            items = claim_work(self.store, self.owner, cutoff, now + self.config.lease_s, self.free())
+        except Exception:
+            log.exception("lease renewal or claim failed; retrying")
+            items = []
+        if items:
+            log.debug("claimed %d work items", len(items))
+            self.submit(items)
+            self._idle = _POLL_MIN_S
+            return 0.0
+        self._idle = min(self._idle * 2, _POLL_MAX_S)
+        return max(0.0, min(self._idle, self._next_beat - time.monotonic()))
+
+    # -- one activity -----------------------------------------------------------------------
+    def run(self, item: WorkItem) -> None:
+        """Run one item on this thread and record its result (it was counted busy)."""
+        try:
+            event = self._call(item)
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+                low = self._busy <= self.config.concurrency  # the queue behind the threads is gone
+            if self.config.shared and low:
+                self._leases.poke()
+        if event is not None:
+            self._record(item, event)
+
+    def _call(self, item: WorkItem) -> Event | None:
+        if item.execution_id in self.finished or (
+            self.config.check_rows and not work_exists(self.store, item.id)
+        ):
+            log.info("activity %s of %s not run: the instance has ended", item.name, item.instance_id)
+            return None  # its work row went with the step that ended the execution
+        try:
+            result = self.index.call_activity(item.name, item.input)
+            return new_event(
+                EventType.TASK_COMPLETED, format_time(utcnow()), TaskScheduledId=item.task_id, Result=result
+            )
+        except Exception as exc:
+            return new_event(
+                EventType.TASK_FAILED,
+                format_time(utcnow()),
+                TaskScheduledId=item.task_id,
+                Reason=f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}",
+                Details=user_traceback(exc),  # the user's frames, not the host's
+            )
+
+    def _record(self, item: WorkItem, event: Event) -> None:
+        """Commit an activity's result, batched with whatever else finished meanwhile.
+
+        The first thread to arrive commits for everyone: it drains the results queued while
+        it was writing and commits them in one transaction, until none are left. So a burst
+        of completions costs a few transactions instead of one each, and the pool's threads
+        do not queue on the store's lock. Nothing is acknowledged before its commit, and an
+        uncommitted result is a work row still leased, run again once its lease runs out. A
+        row that is gone (completed by a process that claimed it after our lease ran out, or
+        cancelled) takes no result: one result per row.
+        """
+        with self._results_lock:
+            self._results.append((item, event))
+            if self._committing:
+                return
+            self._committing = True
+        try:
+            while True:
+                with self._results_lock:
+                    batch, self._results = self._results, []
+                    if not batch:
+                        self._committing = False
+                        return
+                recorded = self.store.complete_many(batch, time.time())
+                if self._on_recorded is not None:
+                    self._on_recorded(dict.fromkeys(i.instance_id for i in recorded))
+        except BaseException:
+            with self._results_lock:
+                self._committing = False
+            raise
