@@ -6,9 +6,12 @@ routing activity and usage roll-ups, httpx (which brings rich and click) the out
 Jinja and jsonschema a graph's validation and first prompt, YAML the graph library, wasmtime
 the plugins, cryptography the secret stores. aiohttp is not on the list:
 ``azure.durable_functions`` itself imports it, so every Durable app pays for it (the
-benchmark's minimal app too). The API's route modules name a few things from packages whose
-other modules are heavy: those packages import a submodule when one of its names is first
-asked for (``convergio._lazy``), and the API's models build their validators on first use.
+benchmark's minimal app too). The API registers thin triggers from its function table
+(``convergio/api/_routes.py``), each importing its route module on first call: the app loads
+no route module, none of the API's models and not pydantic. A route module names a few things
+from packages whose other modules are heavy: those packages import a submodule when one of its
+names is first asked for (``convergio._lazy``), and the API's models build their validators on
+first use.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from convergio.api._routes import ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFERRED = (
@@ -54,16 +59,21 @@ FIRST_USE = (
     "convergio.secrets._cipher",
     "convergio.providers._offline",
     "convergio.api._openapi",
+    "convergio.api._http",
+    "convergio.api._service",
 )
 """Modules of ours that ``import function_app`` left for the requests that need them."""
 LAZY_PACKAGES = (
+    "convergio.tenants",
     "convergio.graph",
     "convergio.agents",
     "convergio.plugins",
     "convergio.secrets",
     "convergio.providers",
 )
-MODEL_MODULES = ("_models", "_people_models", "_hook_models", "_plugin_models")
+MODEL_MODULES = ("_models", "_people_models", "_hook_models", "_plugin_models", "_mcp_servers", "_retention")
+API_LIBRARIES = ("pydantic", "pydantic_core", "starlette", "anyio")
+"""What the API's handlers, models and live stream use, and the app's import must not load."""
 
 
 def _probe(code: str) -> Any:
@@ -108,8 +118,19 @@ def test_the_activities_and_orchestrations_import_their_modules_on_first_call() 
 
 def test_importing_the_app_leaves_the_stores_adapters_and_state_machine_for_first_use() -> None:
     loaded = _loaded_after_the_app()
-    assert {"convergio.api._runs", "convergio.graph._validate", "convergio.api._models"} <= loaded
+    assert {"convergio.api", "convergio.api._routes"} <= loaded
     assert sorted(loaded & set(FIRST_USE)) == []
+
+
+def test_importing_the_app_loads_no_route_module_no_model_and_not_pydantic() -> None:
+    """The API's triggers import their route module on first call: none is loaded to index the app."""
+    loaded = _loaded_after_the_app()
+    route_modules = {f"convergio.api.{route.module}" for route in ROUTES}
+    assert len(route_modules) > 20
+    assert sorted(loaded & route_modules) == []
+    assert sorted(loaded & {f"convergio.api.{name}" for name in MODEL_MODULES}) == []
+    assert sorted(loaded & {"convergio.api._eventgrid", "convergio.api._retention"}) == []
+    assert sorted({name.split(".")[0] for name in loaded} & set(API_LIBRARIES)) == []
 
 
 def test_the_api_models_are_built_on_first_use_not_at_import() -> None:

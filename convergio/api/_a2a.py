@@ -23,15 +23,13 @@ import azure.functions as func
 from convergio.errors import NotFound
 from convergio.tenants import Permission
 
-from ._http import answer, blueprint, tenant_of
+from ._http import answer, tenant_of
 from ._idempotency import key_of
 from ._service import service
 
 __all__: list[str] = []
 
 
-@blueprint.route(route="a2a/{graph}/{*rest}", methods=["GET", "POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def a2a_agent(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

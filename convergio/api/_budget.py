@@ -13,7 +13,7 @@ from convergio.tenants import Permission
 
 from . import _models as m
 from . import _people_models as pm
-from ._http import answer, blueprint, json_response, read_body, tenant_of
+from ._http import answer, json_response, read_body, tenant_of
 from ._service import Service, service
 
 __all__ = ["budget_view"]
@@ -40,8 +40,6 @@ def budget_view(svc: Service, tenant_id: str) -> m.BudgetView:
     )
 
 
-@blueprint.route(route="v1/tenants/me/budget", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_budget(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -49,8 +47,6 @@ async def get_budget(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return json_response(budget_view(svc, tenant.id))
 
 
-@blueprint.route(route="v1/tenants/me/budget", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def put_budget(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Set the monthly limits, as ``python -m convergio tenants budget`` does (admins only, ADR 0022)."""
@@ -65,8 +61,6 @@ async def put_budget(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return json_response(budget_view(svc, tenant.id))
 
 
-@blueprint.route(route="v1/tenants/me/overage-consent", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def overage_consent(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

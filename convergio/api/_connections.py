@@ -16,7 +16,7 @@ from convergio.secrets import Secret, check_name
 from convergio.tenants import ConnectionRecord, Permission
 
 from . import _models as m
-from ._http import answer, blueprint, json_response, read_body, tenant_of
+from ._http import answer, json_response, read_body, tenant_of
 from ._service import Service, service
 
 __all__: list[str] = []
@@ -78,8 +78,6 @@ def _check(svc: Service, body: m.ConnectionIn) -> Connection:
     return connection
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def put_connection(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -124,8 +122,6 @@ def _prices(body: m.ConnectionIn) -> dict[str, str] | None:
     return given
 
 
-@blueprint.route(route=_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_connections(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -133,8 +129,6 @@ async def list_connections(req: func.HttpRequest, client: df.DurableOrchestratio
     return json_response(m.ConnectionList(connections=[_view(c) for c in svc.connections.list(tenant.id)]))
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_connection(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -145,8 +139,6 @@ async def get_connection(req: func.HttpRequest, client: df.DurableOrchestrationC
     return json_response(_view(record))
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def delete_connection(
     req: func.HttpRequest, client: df.DurableOrchestrationClient

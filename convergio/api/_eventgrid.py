@@ -43,7 +43,6 @@ from convergio.webhooks import (
 )
 
 from ._hooks import deliver_to_hook
-from ._http import blueprint
 from ._service import service
 
 __all__ = ["SIGNATURE_ATTR", "TIME_ATTR", "sign_cloud_event"]
@@ -87,8 +86,6 @@ def _check_signature(secret: str, event: Any, delivery: str, tolerance_s: int) -
     verify(secret, headers, body, now=time.time(), tolerance_s=tolerance_s + _REDELIVERY_S)
 
 
-@blueprint.event_grid_trigger(arg_name="event")
-@blueprint.durable_client_input(client_name="client")
 async def hook_event(event: func.EventGridEvent, client: df.DurableOrchestrationClient) -> None:
     """Start a run (or raise an event) for the hook named in a signed CloudEvent's subject."""
     svc = service()

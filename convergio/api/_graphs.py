@@ -14,15 +14,13 @@ from convergio.graph import parse_graph
 from convergio.tenants import Permission
 
 from . import _models as m
-from ._http import answer, blueprint, caller_of, json_response
+from ._http import answer, caller_of, json_response
 from ._service import service
 from ._sharing import sees_graph, shared_graphs
 
 __all__: list[str] = []
 
 
-@blueprint.route(route="v1/graphs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -58,8 +56,6 @@ async def list_graphs(req: func.HttpRequest, client: df.DurableOrchestrationClie
     return json_response(m.GraphList(graphs=graphs))
 
 
-@blueprint.route(route="v1/graphs/{name}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -72,8 +68,6 @@ async def get_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return json_response(parse_graph(raw, svc.catalog(tenant.id)).model_dump(mode="json", exclude_none=True))
 
 
-@blueprint.route(route="v1/openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def openapi(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     from ._openapi import openapi_document  # all the API's models, built on the first ask (issue 22)

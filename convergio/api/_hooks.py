@@ -27,7 +27,6 @@ from ._http import (
     MAX_BODY_BYTES,
     answer,
     base_url,
-    blueprint,
     int_param,
     json_response,
     read_body,
@@ -87,8 +86,6 @@ def _verified(req: func.HttpRequest, svc: Service) -> tuple[Hook, str, Any]:
     return hook, delivery, read_body(req)
 
 
-@blueprint.route(route="v1/hooks/{id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def receive_hook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -100,8 +97,6 @@ async def receive_hook(req: func.HttpRequest, client: df.DurableOrchestrationCli
     return json_response(body, 202 if fresh else 200)
 
 
-@blueprint.route(route="v1/hooks/{id}/runs/{run_id}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def receive_hook_event(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
@@ -137,8 +132,6 @@ def _check_hook(svc: Service, body: h.HookIn) -> None:
         raise InvalidRequest(f"event: {problem['message']}", details=[problem])
 
 
-@blueprint.route(route="v1/hooks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def create_hook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -150,8 +143,6 @@ async def create_hook(req: func.HttpRequest, client: df.DurableOrchestrationClie
     return json_response(h.HookCreated(**view.model_dump(), secret=secret.reveal()), 201)
 
 
-@blueprint.route(route="v1/hooks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_hooks(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -159,8 +150,6 @@ async def list_hooks(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return json_response(h.HookList(hooks=[_hook_view(req, x) for x in svc.webhooks.hooks(tenant.id)]))
 
 
-@blueprint.route(route="v1/hooks/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def delete_hook(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -180,8 +169,6 @@ def _callback_view(callback: Callback) -> h.CallbackView:
     )
 
 
-@blueprint.route(route="v1/callbacks", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def create_callback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -197,8 +184,6 @@ async def create_callback(req: func.HttpRequest, client: df.DurableOrchestration
     return json_response(h.CallbackCreated(**view.model_dump(), secret=secret.reveal()), 201)
 
 
-@blueprint.route(route="v1/callbacks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_callbacks(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -207,8 +192,6 @@ async def list_callbacks(req: func.HttpRequest, client: df.DurableOrchestrationC
     return json_response(h.CallbackList(callbacks=views))
 
 
-@blueprint.route(route="v1/callbacks/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def delete_callback(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -219,8 +202,6 @@ async def delete_callback(req: func.HttpRequest, client: df.DurableOrchestration
     return json_response({"id": callback_id, "deleted": True})
 
 
-@blueprint.route(route="v1/callbacks/{id}/deliveries", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_deliveries(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

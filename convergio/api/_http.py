@@ -1,4 +1,4 @@
-"""Shared plumbing of the ``/api/v1`` routes: the blueprint, JSON answers, body parsing, auth.
+"""Shared plumbing of the ``/api/v1`` routes: JSON answers, body parsing, auth.
 
 Every handler follows the same path: tenant from the request headers, body
 through a pydantic model, then the domain call. Errors leave through one place
@@ -42,7 +42,6 @@ __all__ = [
     "answer",
     "check_json_body",
     "base_url",
-    "blueprint",
     "caller_of",
     "int_param",
     "json_response",
@@ -58,7 +57,6 @@ MAX_BODY_BYTES = 1 << 20
 CHALLENGE = {"WWW-Authenticate": 'ApiKey header="x-api-key"'}
 """Sent with every 401 (RFC 9110): how to authenticate."""
 _log = logging.getLogger("convergio.api")
-blueprint = df.Blueprint()
 Handler = Callable[[func.HttpRequest, df.DurableOrchestrationClient], Awaitable[func.HttpResponse]]
 _P = ParamSpec("_P")
 _T = TypeVar("_T")

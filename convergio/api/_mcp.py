@@ -32,7 +32,7 @@ from convergio.protocols.mcp import GraphEntry
 from convergio.tenants import Permission
 
 from . import _models as m
-from ._http import answer, blueprint, check_json_body, json_response, tenant_of
+from ._http import answer, check_json_body, json_response, tenant_of
 from ._runs import read_run, start_graph_run
 from ._service import Service, service
 
@@ -109,8 +109,6 @@ class _TenantRuns:
         return view.model_dump(mode="json")
 
 
-@blueprint.route(route="mcp", methods=["GET", "POST", "DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def mcp_endpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     _check_origin(req)

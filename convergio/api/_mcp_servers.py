@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr
 
 from convergio.errors import AppError, InvalidRequest, NotFound
 from convergio.protocols import McpServerRecord
@@ -27,7 +27,8 @@ from convergio.protocols.mcp._source import STDIO_REFUSED
 from convergio.secrets import fingerprint
 from convergio.tenants import Permission
 
-from ._http import answer, blueprint, json_response, read_body, tenant_of
+from ._http import answer, json_response, read_body, tenant_of
+from ._models import ApiModel
 from ._service import Service, service
 
 __all__: list[str] = []
@@ -47,7 +48,7 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
-class McpServerIn(BaseModel):
+class McpServerIn(ApiModel):
     """A tenant's MCP server; ``headers`` values are write-only (fingerprinted, never returned)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -65,18 +66,18 @@ class McpServerIn(BaseModel):
     timeout_seconds: float = Field(default=30.0, gt=0, le=300)
 
 
-class McpToolView(BaseModel):
+class McpToolView(ApiModel):
     name: str = Field(description="what a graph lists in an agent's tools: mcp.<server>.<tool>")
     tool: str
     description: str
     input_schema: dict[str, Any]
 
 
-class McpServerView(BaseModel):
+class McpServerView(ApiModel):
     name: str
     transport: str
     url: str | None = None
-    command: list[str] = []
+    command: list[str] = Field(default=[])
     headers: dict[str, str] = Field(default={}, description="header name to the value's fingerprint")
     timeout_seconds: float
     operator: bool = Field(default=False, description="added by the operator (stdio), not through the API")
@@ -85,7 +86,7 @@ class McpServerView(BaseModel):
     updated_at: str
 
 
-class McpServerList(BaseModel):
+class McpServerList(ApiModel):
     servers: list[McpServerView]
 
 
@@ -186,8 +187,6 @@ def _list(svc: Service, record: McpServerRecord, headers: dict[str, str] | None)
         ) from None
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def put_mcp_server(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -207,8 +206,6 @@ async def put_mcp_server(req: func.HttpRequest, client: df.DurableOrchestrationC
     return json_response(_view(saved), 201 if old is None else 200)
 
 
-@blueprint.route(route=_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_mcp_servers(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -216,8 +213,6 @@ async def list_mcp_servers(req: func.HttpRequest, client: df.DurableOrchestratio
     return json_response(McpServerList(servers=[_view(r) for r in svc.mcp.registry.list(tenant.id)]))
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_mcp_server(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -227,8 +222,6 @@ async def get_mcp_server(req: func.HttpRequest, client: df.DurableOrchestrationC
     return json_response(_view(record))
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}/refresh", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def refresh_mcp_server(
     req: func.HttpRequest, client: df.DurableOrchestrationClient
@@ -241,8 +234,6 @@ async def refresh_mcp_server(
     return json_response(_view(svc.mcp.registry.put(listed)))
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def delete_mcp_server(
     req: func.HttpRequest, client: df.DurableOrchestrationClient

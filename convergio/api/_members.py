@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """A tenant's members and API keys, managed by its admins (ADR 0022).
 
 A key is shown in the answer that made it and never again: listings show its public id (the
@@ -18,7 +17,7 @@ from convergio.errors import Conflict, InvalidRequest, NotFound
 from convergio.tenants import Caller, Permission, Role, key_id_of
 
 from . import _people_models as pm
-from ._http import answer, blueprint, caller_of, json_response, read_body
+from ._http import answer, caller_of, json_response, read_body
 from ._people import MEMBERS, add_member, member_view, remove_member
 from ._service import Service, service
 
@@ -40,8 +39,6 @@ def _keys(svc: Service, tenant_id: str) -> dict[str, pm.KeyView]:
     return {k.id: pm.KeyView.model_validate(dataclasses.asdict(k)) for k in svc.store.list_keys(tenant_id)}
 
 
-@blueprint.route(route="v1/tenants/me/members", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_members(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc, caller = _admin(req)
@@ -49,8 +46,6 @@ async def list_members(req: func.HttpRequest, client: df.DurableOrchestrationCli
     return json_response(pm.MemberList(members=members))
 
 
-@blueprint.route(route="v1/tenants/me/members", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def invite_member(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc, caller = _admin(req)
@@ -61,8 +56,6 @@ async def invite_member(req: func.HttpRequest, client: df.DurableOrchestrationCl
     return json_response(pm.MemberCreated(member=member, key=key), 201)
 
 
-@blueprint.route(route="v1/tenants/me/members/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def delete_member(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc, caller = _admin(req)
@@ -71,16 +64,12 @@ async def delete_member(req: func.HttpRequest, client: df.DurableOrchestrationCl
     return json_response({"id": member_id, "removed": True, "keys_revoked": revoked})
 
 
-@blueprint.route(route="v1/tenants/me/keys", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_keys(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc, caller = _admin(req)
     return json_response(pm.KeyList(keys=list(_keys(svc, caller.tenant.id).values())))
 
 
-@blueprint.route(route="v1/tenants/me/keys", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def issue_key(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc, caller = _admin(req)
@@ -97,8 +86,6 @@ async def issue_key(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return json_response(pm.KeyCreated(**listed.model_dump(), key=key), 201)
 
 
-@blueprint.route(route="v1/tenants/me/keys/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def revoke_key(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc, caller = _admin(req)

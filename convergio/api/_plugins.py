@@ -21,7 +21,7 @@ from convergio.plugins import PluginGrants, UngrantedImport
 from convergio.tenants import Permission
 
 from . import _plugin_models as pm
-from ._http import answer, blueprint, json_response, read_body, tenant_of
+from ._http import answer, json_response, read_body, tenant_of
 from ._service import service
 
 if TYPE_CHECKING:
@@ -63,8 +63,6 @@ def _archive(req: func.HttpRequest) -> bytes:
 _EMPTY = {"path": "body", "message": "empty; send the plugin's zip archive"}
 
 
-@blueprint.route(route=_ROUTE, methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def upload_plugin(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     tenant = tenant_of(req, service(), Permission.ADMIN)
@@ -86,16 +84,12 @@ def _install(registry: PluginRegistry, tenant_id: str, archive: bytes) -> tuple[
     return manifest.name, manifest.name in before
 
 
-@blueprint.route(route=_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_plugins(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     tenant = tenant_of(req, service(), Permission.ADMIN)
     return json_response(pm.PluginList(plugins=[pm.view(p) for p in _registry().list(tenant.id)]))
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}/grants", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def put_grants(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     tenant = tenant_of(req, service(), Permission.ADMIN)
@@ -107,8 +101,6 @@ async def put_grants(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return json_response(pm.view(registry.get(tenant.id, name)))
 
 
-@blueprint.route(route=f"{_ROUTE}/{{name}}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def delete_plugin(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     tenant = tenant_of(req, service(), Permission.ADMIN)

@@ -1,5 +1,3 @@
-# mypy: disallow-untyped-decorators=False
-# (azure-functions' trigger decorators carry no type hints; pyproject lists the other route modules)
 """Retention routes: read and set the tenant's policy, with what the last sweep did (ADR 0018).
 
 Reading or setting the policy also makes sure the retention orchestration is alive, and on
@@ -27,17 +25,16 @@ from convergio.retention import (
 )
 from convergio.tenants import Permission
 
-from ._http import answer, blueprint, json_response, read_body, tenant_of
+from ._http import answer, json_response, read_body, tenant_of
+from ._models import ApiModel
 from ._service import Service, service
 
 __all__ = ["OPENAPI_MODELS", "RetentionIn", "RetentionSweep", "RetentionView", "openapi_paths"]
 
 _DEFAULT = RetentionPolicy()
-KEEPER_SCHEDULE = "0 7 * * * *"
-"""NCRONTAB, hourly at minute 7: how soon a lost retention orchestration is started again on Azure."""
 
 
-class RetentionIn(BaseModel):
+class RetentionIn(ApiModel):
     """The tenant's retention policy; an omitted field takes its default."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -65,7 +62,7 @@ class RetentionIn(BaseModel):
         return value
 
 
-class RetentionSweep(BaseModel):
+class RetentionSweep(ApiModel):
     """What the last sweep did for this tenant."""
 
     at: str
@@ -80,7 +77,7 @@ class RetentionSweep(BaseModel):
     more: bool = Field(description="work was left for the next sweep (it comes sooner)")
 
 
-class RetentionView(BaseModel):
+class RetentionView(ApiModel):
     finished_runs_days: int
     stream_events_days: int
     default: bool = Field(description="true: the tenant has not set a policy")
@@ -104,8 +101,6 @@ def _view(svc: Service, tenant_id: str) -> RetentionView:
     )
 
 
-@blueprint.route(route="v1/tenants/me/retention", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_retention(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -114,8 +109,6 @@ async def get_retention(req: func.HttpRequest, client: df.DurableOrchestrationCl
     return json_response(_view(svc, tenant.id))
 
 
-@blueprint.route(route="v1/tenants/me/retention", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def put_retention(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -126,8 +119,6 @@ async def put_retention(req: func.HttpRequest, client: df.DurableOrchestrationCl
     return json_response(_view(svc, tenant.id))
 
 
-@blueprint.timer_trigger(schedule=KEEPER_SCHEDULE, arg_name="timer", run_on_startup=False, use_monitor=False)
-@blueprint.durable_client_input(client_name="client")
 async def retention_keeper(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Azure only: start the retention orchestration if it is missing, ended or failed."""
     await ensure_retention(client)

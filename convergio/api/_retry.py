@@ -19,7 +19,7 @@ from convergio.errors import Conflict, NotFound
 from convergio.tenants import Permission
 
 from . import _models as m
-from ._http import answer, base_url, blueprint, caller_of, json_response, owned_run, read_body
+from ._http import answer, base_url, caller_of, json_response, owned_run, read_body
 from ._run_graph import graph_of
 from ._run_outputs import history_outputs
 from ._runs import read_run, run_created, start_graph_run
@@ -45,8 +45,6 @@ def kept_outputs(view: m.RunView, history: list[Any] | None, graph: dict[str, An
     }
 
 
-@blueprint.route(route="v1/runs/{id}/retry", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def retry_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

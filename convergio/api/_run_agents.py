@@ -36,7 +36,7 @@ from convergio.graph import TemplateError, render_prompt
 from convergio.metering import UsageRecord
 from convergio.tenants import Permission
 
-from ._http import answer, blueprint, caller_of, json_response, owned_run
+from ._http import answer, caller_of, json_response, owned_run
 from ._views import status_history
 
 __all__ = ["agent_calls", "agent_detail"]
@@ -237,8 +237,6 @@ def agent_detail(
     return {"node": node, "attempts": attempts, "billed": _billed(mine)}
 
 
-@blueprint.route(route="v1/runs/{id}/agents/{node}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_run_agent(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     from ._service import service

@@ -15,7 +15,7 @@ import azure.functions as func
 from convergio.errors import NotFound
 from convergio.tenants import Permission
 
-from ._http import answer, blueprint, caller_of, json_response, owned_run
+from ._http import answer, caller_of, json_response, owned_run
 from ._service import service
 from ._views import status_input
 
@@ -28,8 +28,6 @@ def graph_of(request: dict[str, Any]) -> dict[str, Any] | None:
     return graph if isinstance(graph, dict) else None
 
 
-@blueprint.route(route="v1/runs/{id}/graph", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_run_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

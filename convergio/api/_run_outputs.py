@@ -17,7 +17,7 @@ import azure.functions as func
 from convergio.errors import InvalidRequest, NotFound
 from convergio.tenants import Permission
 
-from ._http import answer, blueprint, caller_of, json_response, owned_run
+from ._http import answer, caller_of, json_response, owned_run
 from ._views import status_history, status_input
 
 __all__ = ["history_outputs"]
@@ -47,8 +47,6 @@ def history_outputs(history: list[Any] | None, wanted: set[str] | None = None) -
     return outputs
 
 
-@blueprint.route(route="v1/runs/{id}/outputs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_run_outputs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     from ._service import service

@@ -22,7 +22,6 @@ from . import _models as m
 from ._http import (
     answer,
     base_url,
-    blueprint,
     caller_of,
     json_response,
     off_loop,
@@ -46,8 +45,6 @@ __all__: list[str] = []
 _log = logging.getLogger("convergio.api")
 
 
-@blueprint.route(route="v1/runs", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -165,8 +162,6 @@ def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
         ) from None
 
 
-@blueprint.route(route="v1/runs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -175,8 +170,6 @@ async def list_runs(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return json_response(await run_list(svc, client, caller.tenant.id, req, started_by=own))
 
 
-@blueprint.route(route="v1/runs/{id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -202,8 +195,6 @@ async def read_run(
     return usage_from_ledger(with_costs(run_view(run_id, status), billed), billed)
 
 
-@blueprint.route(route="v1/runs/{id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -224,8 +215,6 @@ async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     return json_response({"id": run_id, "purged": True})
 
 
-@blueprint.route(route="v1/runs/{id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -238,8 +227,6 @@ async def cancel_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return json_response({"id": run_id, "status": state}, 202)
 
 
-@blueprint.route(route="v1/runs/{id}/events/{name}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def send_event(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """Claiming a fresh installation without a shell, and ``GET /me`` (ADR 0022).
 
 ``POST /setup/claim`` is anonymous: the one-time setup code is the proof of ownership (only
@@ -32,7 +31,7 @@ from convergio.tenants import (
 )
 
 from . import _people_models as pm
-from ._http import answer, blueprint, json_response, read_body
+from ._http import answer, json_response, read_body
 from ._people import MEMBERS, create_tenant, member_view
 from ._service import service
 
@@ -52,16 +51,12 @@ def is_home(store: TenantStore, tenant_id: str) -> bool:
     return claim is not None and claim["tenant_id"] == tenant_id
 
 
-@blueprint.route(route="v1/setup", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def setup_state(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     # Anonymous on purpose: the console's setup page asks before anyone has a key.
     return json_response(pm.SetupState(claimed=claimed(service().store)))
 
 
-@blueprint.route(route="v1/setup/claim", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def claim(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -88,8 +83,6 @@ async def claim(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
     return json_response(created, 201)
 
 
-@blueprint.route(route="v1/me", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def me(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """Graphs a teacher shares with the students of the tenant, and what a student may start (ADR 0022).
 
 A share is a tenant record (kind ``shared_graphs``) named after a library graph. A student sees
@@ -19,7 +18,7 @@ from convergio.tenants import Caller, Permission
 
 from . import _models as m
 from . import _people_models as pm
-from ._http import answer, blueprint, caller_of, json_response
+from ._http import answer, caller_of, json_response
 from ._service import Service, service
 
 __all__ = ["SHARED", "check_may_start", "sees_graph", "shared_graphs"]
@@ -65,8 +64,6 @@ def _library_graph(req: func.HttpRequest, svc: Service) -> str:
     return name
 
 
-@blueprint.route(route="v1/graphs/{name}/share", methods=["PUT"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def share_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -77,8 +74,6 @@ async def share_graph(req: func.HttpRequest, client: df.DurableOrchestrationClie
     return json_response(pm.ShareView(graph=name, shared=True))
 
 
-@blueprint.route(route="v1/graphs/{name}/share", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def unshare_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

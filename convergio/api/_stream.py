@@ -32,13 +32,12 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from starlette.responses import StreamingResponse
 
 from convergio.errors import InvalidRequest
 from convergio.streams import RunStream, sse
 from convergio.tenants import Permission
 
-from ._http import answer, blueprint, off_loop, run_for
+from ._http import answer, off_loop, run_for
 from ._lifecycle import age_s
 from ._service import service
 from ._views import run_view
@@ -141,8 +140,6 @@ def _after(req: func.HttpRequest) -> int:
     return value
 
 
-@blueprint.route(route="v1/runs/{id}/stream", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def stream_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> Any:
     svc = service()
@@ -154,6 +151,8 @@ async def stream_run(req: func.HttpRequest, client: df.DurableOrchestrationClien
         client, svc.streams, record.run_id, after=after, seconds=_LIVE_S if live else _WINDOW_S, run_age=age
     )
     if live:
+        from starlette.responses import StreamingResponse  # with anyio: only a live stream needs it
+
         return StreamingResponse(events, media_type="text/event-stream", headers=_HEADERS)
     window = [m async for m in events]
     return func.HttpResponse("".join(window), mimetype="text/event-stream", headers=_HEADERS)

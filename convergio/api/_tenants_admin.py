@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """``/tenants``: the installation's tenants, listed and created by admins of the home tenant (ADR 0022).
 
 The home tenant is the one that claimed the installation; an admin of any other tenant manages
@@ -15,7 +14,7 @@ from convergio.errors import Conflict, Forbidden
 from convergio.tenants import Caller, Permission, TenantExists
 
 from . import _people_models as pm
-from ._http import answer, blueprint, caller_of, json_response, read_body
+from ._http import answer, caller_of, json_response, read_body
 from ._people import create_tenant
 from ._service import Service, service
 from ._setup import is_home
@@ -31,8 +30,6 @@ def _home_admin(req: func.HttpRequest, svc: Service) -> Caller:
     return caller
 
 
-@blueprint.route(route="v1/tenants", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def list_tenants(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
@@ -41,8 +38,6 @@ async def list_tenants(req: func.HttpRequest, client: df.DurableOrchestrationCli
     return json_response(pm.TenantList(tenants=tenants))
 
 
-@blueprint.route(route="v1/tenants", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def add_tenant(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

@@ -12,7 +12,7 @@ from convergio.errors import InvalidRequest
 from convergio.metering import GROUP_BY, GroupBy, rollup, unpriced_tokens
 from convergio.tenants import Permission
 
-from ._http import answer, blueprint, json_response, tenant_of
+from ._http import answer, json_response, tenant_of
 from ._service import service
 
 __all__: list[str] = []
@@ -33,8 +33,6 @@ def _problem(path: str) -> dict[str, str]:
     return {"path": path, "message": "invalid value"}
 
 
-@blueprint.route(route="v1/usage", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def usage(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

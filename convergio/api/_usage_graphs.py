@@ -1,4 +1,3 @@
-# mypy: disallow-untyped-decorators=False
 """``GET /api/v1/usage/graphs``: the calling tenant's billed usage by graph (issue 23.8).
 
 The ledger knows runs and agents, not graphs: ``GET /usage?group_by=agent`` merges two agents
@@ -27,7 +26,7 @@ from convergio.metering import rollup, unpriced_tokens
 from convergio.metering._record import decimal_text
 from convergio.tenants import Permission, RunRecord
 
-from ._http import answer, blueprint, json_response, tenant_of
+from ._http import answer, json_response, tenant_of
 from ._service import service
 
 __all__ = ["GRAPH_GROUPS", "by_graph", "openapi_paths"]
@@ -113,8 +112,6 @@ def _tokens(quantity: Mapping[str, int | str]) -> int:
     return sum(int(Decimal(str(v))) for unit, v in quantity.items() if unit.endswith("tokens"))
 
 
-@blueprint.route(route="v1/usage/graphs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-@blueprint.durable_client_input(client_name="client")
 @answer
 async def usage_by_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()

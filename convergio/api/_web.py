@@ -18,8 +18,6 @@ from urllib.parse import unquote
 
 import azure.functions as func
 
-from ._http import blueprint, json_response
-
 __all__ = ["WEB_DIR_SETTING", "serve_static", "web_root"]
 
 WEB_DIR_SETTING = "CONVERGIO_WEB_DIR"
@@ -67,6 +65,8 @@ def content_type(name: str) -> str:
 
 
 def _not_found(message: str) -> func.HttpResponse:
+    from ._http import json_response  # with pydantic and the stores: a console file needs neither
+
     return json_response({"error": {"code": "not_found", "message": message}}, 404, headers=_SECURITY_HEADERS)
 
 
@@ -119,7 +119,3 @@ def serve_static(raw_path: str, root: Path) -> func.HttpResponse:
 
 def web_app(req: func.HttpRequest) -> func.HttpResponse:
     return serve_static(str(req.route_params.get("path") or ""), web_root())
-
-
-# Registered by calling the (untyped) decorator, so ``web_app`` keeps its type for mypy --strict.
-blueprint.route(route="app/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)(web_app)
