@@ -90,7 +90,9 @@ def build_asgi_app(
         return base_url()
 
     async def http_trigger(request: Request) -> Response:
-        path = request.url.path[len(prefix) :].strip("/")
+        # The decoded path as the server read it: ``request.url`` goes through ``urlsplit``, which
+        # drops tabs and newlines (bpo-43882), so ``/servers/%09`` would become ``/servers/``.
+        path = str(request.scope["path"])[len(prefix) :].strip("/")
         found = index.route(path, request.method)
         if found is None:
             if allowed := index.allowed_methods(path):

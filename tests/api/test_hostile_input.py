@@ -370,3 +370,13 @@ def test_a_401_says_how_to_authenticate(api_host: HostProcess) -> None:
     for answer in (httpx.get(f"{api_host.base_url}/api/v1/runs", timeout=10), _tools_list(api_host, None)):
         assert _error(answer, 401)["code"] == "unauthorized"
         assert "x-api-key" in answer.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("segment", ["%09", "%0A", "%0D", "a%09b"])
+def test_a_name_of_control_characters_reaches_its_route(acme: Api, segment: str) -> None:
+    """The host routes on the decoded path as served: ``urlsplit`` would drop tabs and newlines
+    (bpo-43882) and turn ``servers/%09`` into the list route, a 405 the API does not declare."""
+    for method in ("GET", "DELETE"):
+        answer = acme.http.request(method, f"/tenants/me/mcp-servers/{segment}")
+        assert answer.status_code in (400, 404), (method, segment, answer.status_code, answer.text)
+        _error(answer, answer.status_code)
