@@ -88,7 +88,7 @@ class TenantAgents:
         return RunSnapshot(run_id, "submitted", context_id=context_id)
 
     async def status(self, graph: str, run_id: str) -> RunSnapshot | None:
-        if self._svc.store.owner_of(run_id) != self._tenant:
+        if await asyncio.to_thread(self._svc.store.owner_of, run_id) != self._tenant:
             return None
         return await self._snapshot(graph, run_id)
 
@@ -98,7 +98,9 @@ class TenantAgents:
         a time). Older runs stay reachable through ``GET /api/v1/runs``."""
         run_ids: list[str] = []
         for offset in range(0, LIST_WINDOW, _INDEX_PAGE):
-            page = self._svc.store.list_runs(self._tenant, limit=_INDEX_PAGE, offset=offset)
+            page = await asyncio.to_thread(
+                self._svc.store.list_runs, self._tenant, limit=_INDEX_PAGE, offset=offset
+            )
             run_ids += [record.run_id for record in page if record.graph_name == graph]
             if len(page) < _INDEX_PAGE:
                 break

@@ -22,6 +22,7 @@ not the id of one it started long ago.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -115,14 +116,16 @@ async def claim_key(
     expires = (now + timedelta(seconds=KEY_TTL_S)).isoformat()
     fresh = {"fingerprint": print_, "created_at": now.isoformat(), "expires_at": expires}
     new = {**fresh, "run_id": uuid.uuid4().hex, "generation": 0}
-    first = records.create(tenant_id, name, new)
-    record: dict[str, Any] | None = new if first else records.get(tenant_id, name)
+    # The records are store calls (SQLite, Cosmos DB): off the event loop, as every handler's are.
+    first = await asyncio.to_thread(records.create, tenant_id, name, new)
+    record: dict[str, Any] | None = new if first else await asyncio.to_thread(records.get, tenant_id, name)
     if record is None:  # deleted between the two calls: claim it again
         return await claim_key(records, tenant_id, key, body, start, now=now)
     if not first and _expired(record, now):
         generation = int(record.get("generation", 0)) + 1
         record = {**fresh, "run_id": _next_run_id(tenant_id, key, record), "generation": generation}
-        records.put(tenant_id, name, record)  # a new period: a racing twin derives the same run id
+        # A new period: a racing twin derives the same run id.
+        await asyncio.to_thread(records.put, tenant_id, name, record)
         first = True
     if record.get("fingerprint") != print_:
         raise IdempotencyKeyReused(
@@ -132,5 +135,5 @@ async def claim_key(
     run_id = str(record["run_id"])
     if not record.get("started"):
         await start(run_id)  # also when repeating: the first request may have died before starting
-        records.put(tenant_id, name, {**record, "started": True})
+        await asyncio.to_thread(records.put, tenant_id, name, {**record, "started": True})
     return Claim(run_id, first)

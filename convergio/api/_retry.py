@@ -19,7 +19,7 @@ from convergio.errors import Conflict, NotFound
 from convergio.tenants import Permission
 
 from . import _models as m
-from ._http import answer, base_url, caller_of, json_response, owned_run, read_body
+from ._http import answer, base_url, caller_of, json_response, off_loop, owned_record, read_body
 from ._run_graph import graph_of
 from ._run_outputs import history_outputs
 from ._runs import read_run, run_created, start_graph_run
@@ -48,8 +48,8 @@ def kept_outputs(view: m.RunView, history: list[Any] | None, graph: dict[str, An
 @answer
 async def retry_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    caller = caller_of(req, svc, Permission.START_RUNS)
-    run_id = owned_run(req, svc, caller)
+    caller = await off_loop(caller_of, req, svc, Permission.START_RUNS)
+    run_id = (await off_loop(owned_record, req, svc, caller)).run_id
     body: m.RetryIn = read_body(req, m.RetryIn) if (req.get_body() or b"").strip() else m.RetryIn()
     status = await client.get_status(run_id, show_input=True)
     if status.runtime_status is None:
@@ -62,7 +62,8 @@ async def retry_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
     if graph is None:
         raise NotFound(f"run {run_id!r} has no graph to run again")
     # A student retries only what they may start now: a library graph still shared with them.
-    check_may_start(svc, caller, m.RunRequest(graph_ref=str(graph.get("name", "")), input=None))
+    again = m.RunRequest(graph_ref=str(graph.get("name", "")), input=None)
+    await off_loop(check_may_start, svc, caller, again)
     reuse = {}
     if body.mode == "failed":
         view = await read_run(svc, client, caller.tenant.id, run_id)

@@ -36,7 +36,7 @@ from convergio.graph import TemplateError, render_prompt
 from convergio.metering import UsageRecord
 from convergio.tenants import Permission
 
-from ._http import answer, caller_of, json_response, owned_run
+from ._http import answer, json_response, off_loop, run_for
 from ._views import status_history
 
 __all__ = ["agent_calls", "agent_detail"]
@@ -242,8 +242,8 @@ async def get_run_agent(req: func.HttpRequest, client: df.DurableOrchestrationCl
     from ._service import service
 
     svc = service()
-    caller = caller_of(req, svc, Permission.READ_OWN_RUNS)
-    run_id = owned_run(req, svc, caller)
+    record = await off_loop(run_for, req, svc, Permission.READ_OWN_RUNS)
+    run_id = record.run_id
     node = str(req.route_params.get("node", ""))
     raw = (req.params.get("prompt") or "false").lower()
     if raw not in ("true", "false", "1", "0"):
@@ -252,7 +252,7 @@ async def get_run_agent(req: func.HttpRequest, client: df.DurableOrchestrationCl
     status = await client.get_status(run_id, show_history=True, show_history_output=True, show_input=True)
     if status.runtime_status is None:
         raise NotFound(f"run {run_id!r} has no state (it never started, or was purged)")
-    records = svc.ledger.query(caller.tenant.id, run_id=run_id)
+    records = await off_loop(svc.ledger.query, record.tenant_id, run_id=run_id)
     body = agent_detail(status_history(status), node, records, with_prompt=raw in ("true", "1"))
     if not body["attempts"] and node not in _graph_agents(status.input_):  # a re-plan's new agent has calls
         raise NotFound(f"run {run_id!r} has no agent {node!r}")

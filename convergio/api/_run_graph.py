@@ -15,7 +15,7 @@ import azure.functions as func
 from convergio.errors import NotFound
 from convergio.tenants import Permission
 
-from ._http import answer, caller_of, json_response, owned_run
+from ._http import answer, json_response, off_loop, run_for
 from ._service import service
 from ._views import status_input
 
@@ -31,7 +31,7 @@ def graph_of(request: dict[str, Any]) -> dict[str, Any] | None:
 @answer
 async def get_run_graph(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    run_id = owned_run(req, svc, caller_of(req, svc, Permission.READ_OWN_RUNS))
+    run_id = (await off_loop(run_for, req, svc, Permission.READ_OWN_RUNS)).run_id
     status = await client.get_status(run_id, show_input=True)
     graph = graph_of(status_input(status)) if status.runtime_status is not None else None
     if graph is None:

@@ -17,7 +17,7 @@ import azure.functions as func
 from convergio.errors import InvalidRequest, NotFound
 from convergio.tenants import Permission
 
-from ._http import answer, caller_of, json_response, owned_run
+from ._http import answer, json_response, off_loop, run_for
 from ._views import status_history, status_input
 
 __all__ = ["history_outputs"]
@@ -52,7 +52,7 @@ async def get_run_outputs(req: func.HttpRequest, client: df.DurableOrchestration
     from ._service import service
 
     svc = service()
-    run_id = owned_run(req, svc, caller_of(req, svc, Permission.READ_OWN_RUNS))
+    run_id = (await off_loop(run_for, req, svc, Permission.READ_OWN_RUNS)).run_id
     raw = req.params.get("nodes")
     wanted = None if raw is None else {n.strip() for n in raw.split(",") if n.strip()}
     if wanted is not None and not 1 <= len(wanted) <= _MAX_NODES:
