@@ -889,8 +889,9 @@ def test_outputs_name_the_console_and_the_next_step() -> None:
     assert arm["NEXT_STEPS"]["value"].startswith("[if(empty(parameters('packageUri')), ")
     assert "https://{1}/api/app/setup" in arm["NEXT_STEPS"]["value"]
     # the route the console is served on is the one the outputs name
-    web = (ROOT / "convergio" / "api" / "_web.py").read_text(encoding="utf-8")
-    assert 'route="app/{*path}"' in web
+    from convergio.api._routes import ROUTES  # the function table the API registers from
+
+    assert [(r.route, r.methods) for r in ROUTES if r.name == "web_app"] == [("app/{*path}", ("GET",))]
     assert (
         json.loads((ROOT / "host.json").read_text(encoding="utf-8"))["extensions"]["http"]["routePrefix"]
         == "api"
