@@ -23,7 +23,7 @@ import azure.functions as func
 from convergio.errors import NotFound
 from convergio.tenants import Permission
 
-from ._http import answer, tenant_of
+from ._http import answer, caller_of, off_loop
 from ._idempotency import key_of
 from ._service import service
 
@@ -33,7 +33,7 @@ __all__: list[str] = []
 @answer
 async def a2a_agent(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    tenant = tenant_of(req, svc, Permission.READ_RUNS)  # answer() adds the 401's challenge
+    caller = await off_loop(caller_of, req, svc, Permission.READ_RUNS)  # answer() adds the 401's challenge
     graph = str(req.route_params.get("graph", ""))
     if svc.library().get(graph) is None:
         raise NotFound(f"no agent named {graph!r}")
@@ -41,4 +41,12 @@ async def a2a_agent(req: func.HttpRequest, client: df.DurableOrchestrationClient
     from ._a2a_agents import TenantAgents, handle
 
     key = key_of(req.headers) if req.method == "POST" else None
-    return await handle(req, TenantAgents(svc, client, tenant.id, idempotency_key=key))
+    agents = TenantAgents(
+        svc,
+        client,
+        caller.tenant.id,
+        idempotency_key=key,
+        subject=caller.subject,
+        who=caller.member or caller.role.value,
+    )
+    return await handle(req, agents)

@@ -56,9 +56,14 @@ class TenantAgents:
         client: df.DurableOrchestrationClient,
         tenant_id: str,
         idempotency_key: str | None = None,
+        *,
+        subject: str = "",
+        who: str = "",
     ) -> None:
         self._svc, self._client, self._tenant = svc, client, tenant_id
         self._key = idempotency_key  # the HTTP request's Idempotency-Key: SendMessage starts one run
+        # The caller, as the HTTP API records it: who started a run, who cancelled one.
+        self._subject, self._who = subject, who
 
     def describe(self, graph: str) -> AgentInfo | None:
         raw = self._svc.library().get(graph)
@@ -82,6 +87,7 @@ class TenantAgents:
                 extra=extra,
                 idempotency_key=self._key,
                 same_request=same,
+                started_by=self._subject,
             )
         except InvalidRequest as exc:  # the input against the graph's input_schema, mostly
             raise ValueError(exc.message) from None
@@ -141,7 +147,7 @@ class TenantAgents:
         if run is None:
             return None
         try:
-            await cancel_graph_run(self._svc, self._client, run_id, "cancelled through A2A")
+            await cancel_graph_run(self._svc, self._client, run_id, "cancelled through A2A", by=self._who)
         except Conflict as exc:
             raise TaskNotCancelableError(exc.message) from None
         return RunSnapshot(run_id, "canceled", run.context_id, error="cancelled through A2A")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -15,6 +16,7 @@ from a2a.helpers.proto_helpers import get_artifact_text, new_data_part
 from a2a.types import a2a_pb2 as pb
 from a2a.utils.errors import InvalidParamsError, TaskNotFoundError
 
+from convergio.tenants import open_tenant_store
 from tests._helpers import HostProcess
 from tests.api.conftest import Api
 
@@ -180,7 +182,7 @@ def test_a_task_started_at_once_is_followed_with_get_task(api_host: HostProcess,
 
 
 def test_another_tenant_can_neither_get_nor_cancel_the_task(
-    api_host: HostProcess, acme: Api, globex: Api
+    api_host: HostProcess, api_home: Path, acme: Api, globex: Api
 ) -> None:
     url = agent_url(api_host, "newsletter-approval")
     task = send(url, acme, {"week": "12"}, return_immediately=True)
@@ -193,6 +195,11 @@ def test_another_tenant_can_neither_get_nor_cancel_the_task(
     assert cancel(url, acme, task.id).status.state == pb.TASK_STATE_CANCELED
     assert acme.wait(task.id)["status"] == "Terminated"
     assert get(url, acme, task.id).status.state == pb.TASK_STATE_CANCELED
+    # Who started and who cancelled it are kept as for the HTTP API's runs.
+    view = acme.http.get(f"/runs/{task.id}").json()
+    assert view["cancelled_by"] == "admin" and view["cancel_reason"] == "cancelled through A2A"
+    record = open_tenant_store(api_home).run(task.id)
+    assert record is not None and record.started_by.startswith("key:")
 
 
 def test_a_task_of_another_graph_is_not_found_here(api_host: HostProcess, acme: Api) -> None:
