@@ -127,10 +127,8 @@ class WaitIndex:
         """The ``emit_run_event`` task telling the index the new target, when it changed."""
         self._names.update({c.token: c.name for c in commands if c.kind == "event"})
         target = dict(self._consumed)
-        for node in run.nodes.values():
-            wait = node.spec.await_event
-            if wait is not None and node.status == "awaiting_input":
-                target[wait.name] = target.get(wait.name, 0) + 1
+        for name in run.waits():  # only the nodes that can wait: none in most graphs
+            target[name] = target.get(name, 0) + 1
         if run.finished or target == self._told:
             return {}
         self._told, self._seq = target, self._seq + 1

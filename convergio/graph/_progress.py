@@ -44,6 +44,8 @@ AWAITING_SHOWN = 8
 SECTIONS = ("nodes", "routes", "replans")
 
 Key = tuple[str, str]  # (section, id): ("nodes", node id), ("routes", router id), ("replans", index)
+_Item = tuple[dict[str, Any], int]  # (the value as shown, with its "rev"; its JSON length plus overhead)
+assert FLUSH_CHARS < TAIL_CHARS, "unwritten changes must always fit the tail"
 
 
 def compact_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,10 +71,12 @@ class ProgressJournal:
         self._keep = keep_records
         self.rev = 0
         self.sealed = 0  # records made so far (their seq numbers are 1..sealed)
-        self._pending: dict[Key, tuple[int, dict[str, Any], int]] = {}  # key -> (rev, value, chars)
+        self._pending: dict[Key, _Item] = {}  # in rev order, the newest last
+        self._shown: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in SECTIONS}  # the same, by section
         self._pending_chars = 0
-        self._open: dict[int, dict[Key, tuple[int, dict[str, Any], int]]] = {}  # seq -> its items
+        self._open: dict[int, dict[Key, _Item]] = {}  # seq -> its items
         self._ready: list[dict[str, Any]] = []
+        self._tail: dict[str, dict[str, Any]] | None = None  # the last tail, until something changes
         self.counts: dict[str, int] = {}
         for entry in baseline.values():
             self.counts[entry["status"]] = self.counts.get(entry["status"], 0) + 1
@@ -90,10 +94,14 @@ class ProgressJournal:
             self._last[key] = value
             old = self._pending.pop(key, None)  # re-inserted last: the dict stays in rev order
             if old is not None:
-                self._pending_chars -= old[2]
+                self._pending_chars -= old[1]
+                del self._shown[key[0]][key[1]]
             chars = len(json.dumps(value)) + len(key[1]) + 16
-            self._pending[key] = (self.rev, value, chars)
+            shown = value | {"rev": self.rev}
+            self._pending[key] = (shown, chars)
+            self._shown[key[0]][key[1]] = shown
             self._pending_chars += chars
+        self._tail = None
         if self._pending_chars > FLUSH_CHARS:
             self._seal()
 
@@ -104,7 +112,8 @@ class ProgressJournal:
 
     def confirm(self, seq: int) -> None:
         """Record ``seq`` is in the history now: the tail no longer needs to carry its items."""
-        self._open.pop(seq, None)
+        if self._open.pop(seq, None) is not None:
+            self._tail = None
 
     def open_records(self) -> list[int]:
         return sorted(self._open)
@@ -119,22 +128,27 @@ class ProgressJournal:
         """The newest items, pending first, then those of records not yet confirmed, within TAIL_CHARS.
 
         Pending changes never exceed FLUSH_CHARS, so they always fit: an item is always in the
-        tail, in a record, or both.
+        tail, in a record, or both. The orchestrator asks after every completion, so the answer
+        is kept until something changes, and its dicts are never changed after: callers must
+        not change them either.
         """
-        out: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-        seen: set[Key] = set()
-        room = TAIL_CHARS
-        groups = [self._pending, *(self._open[s] for s in sorted(self._open, reverse=True))]
-        for group in groups:
-            for key in reversed(group):
-                if key in seen:
+        if self._tail is None:
+            self._tail = self._build_tail()
+        return self._tail
+
+    def _build_tail(self) -> dict[str, dict[str, Any]]:
+        # Pending items all fit (FLUSH_CHARS < TAIL_CHARS): each section, newest first.
+        out = {section: dict(reversed(items.items())) for section, items in self._shown.items()}
+        room = TAIL_CHARS - self._pending_chars
+        for seq in sorted(self._open, reverse=True):
+            group = self._open[seq]
+            for (section, item_id), (shown, chars) in reversed(group.items()):
+                if item_id in out[section]:  # a newer version is shown already
                     continue
-                rev, value, chars = group[key]
                 if chars > room:
                     return out
                 room -= chars
-                seen.add(key)
-                out[key[0]][key[1]] = value | {"rev": rev}
+                out[section][item_id] = shown
         return out
 
     def awaiting(self) -> list[str]:
@@ -143,13 +157,14 @@ class ProgressJournal:
 
     def _seal(self) -> None:
         items, self._pending, self._pending_chars = self._pending, {}, 0
+        self._shown = {s: {} for s in SECTIONS}
         if not self._keep:
             return
         self.sealed += 1
         self._open[self.sealed] = items
         record: dict[str, Any] = {"seq": self.sealed, **{s: {} for s in SECTIONS}}
-        for (section, item_id), (rev, value, _) in items.items():
-            record[section][item_id] = value | {"rev": rev}
+        for (section, item_id), (shown, _) in items.items():
+            record[section][item_id] = shown
         self._ready.append(record)
 
     def _count(self, node_id: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> None:

@@ -14,26 +14,25 @@ the rest of the run.
 
 from __future__ import annotations
 
-import json
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from convergio.budget import Grant, RunLedger
 
-from ._a2a import A2A_POLL, A2A_SEND, a2a_call, poll_delay
+from ._a2a import poll_delay
+from ._inputs import a2a_input, agent_input, subgraph_input
 from ._names import AGENT_GRAPH, RECORD_RUN, RECORD_TASK, RUN_AGENT, TERMINAL
-from ._progress import ERROR_CHARS, ProgressJournal, compact_entry
+from ._node import ZERO, Node, event_value, first_line, iso, left
+from ._progress import ERROR_CHARS, ProgressJournal
 from ._replan import REPLAN_STATUSES, RevisionRejected, parse_revision, planner_task, revise
 from ._route import ROUTE_REQUEST, route_input
 from ._rules import off_dag
-from ._spec import AgentSpec, GraphSpec
+from ._spec import GraphSpec
 
 __all__ = ["AGENT_GRAPH", "RECORD_RUN", "RECORD_TASK", "RUN_AGENT", "Command", "GraphRun", "TERMINAL"]
-
-_ROUND_KEYS = ("id", "worker", "task", "output", "error")
-_ZERO = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "tool_calls": 0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,50 +47,6 @@ class Command:
 
 
 Handler = Callable[[bool, Any, datetime], None]
-
-
-_SHOWN = frozenset({"status", "attempts", "started_at", "finished_at", "usage", "error", "calls", "reused"})
-"""The node fields a node entry shows: setting one marks the node for the progress journal."""
-
-
-@dataclass(slots=True)
-class _Node:
-    spec: AgentSpec
-    changed: set[str]  # the run's nodes whose entry changed since the journal last looked
-    status: str = "waiting"
-    attempts: int = 0
-    calls: int = 0
-    started_at: str | None = None
-    finished_at: str | None = None
-    usage: dict[str, int] = field(default_factory=lambda: dict(_ZERO))
-    error: str | None = None
-    output: Any = None
-    event: Any = None
-    rounds: list[list[dict[str, Any]]] = field(default_factory=list)
-    tokens: set[str] = field(default_factory=set)
-    reused: bool = False  # its output was kept from an earlier run (retry of failed agents)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
-        if name in _SHOWN:
-            self.changed.add(self.spec.id)
-
-    def entry(self) -> dict[str, Any]:
-        """This node's row of the run's node table."""
-        entry: dict[str, Any] = {
-            "status": self.status,
-            "attempts": self.attempts,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "usage": self.usage,
-        }
-        if self.error:
-            entry["error"] = self.error
-        if self.calls:
-            entry["calls"] = self.calls
-        if self.reused:
-            entry["reused"] = True
-        return entry
 
 
 class GraphRun:
@@ -110,15 +65,14 @@ class GraphRun:
             max_tokens=budget.get("max_tokens"), max_tool_calls=budget.get("max_tool_calls")
         )
         self._changed: set[str] = set()
-        self.nodes = {a.id: _Node(a, self._changed) for a in self.spec.agents}
-        self._usage = dict(_ZERO)
+        self.nodes = {a.id: Node(a, self._changed) for a in self.spec.agents}
+        self._usage = dict(ZERO)
         self.routes: dict[str, dict[str, Any]] = {}
         self.replans: list[dict[str, Any]] = []
         self._routes_changed: set[str] = set()
         self._replans_noted = 0
-        baseline = {node_id: compact_entry(node.entry()) for node_id, node in self.nodes.items()}
+        baseline = {node_id: node.compact() for node_id, node in self.nodes.items()}
         self.progress = ProgressJournal(baseline, keep_records=not request.get("as_child"))
-        self._changed.clear()
         self._pruned: dict[str, str] = {}  # node -> why routing left it out
         self._active: set[str] = set()  # graph nodes running now (see _schedule)
         self._replan_queue: list[str] = []  # failed nodes waiting for the planner, the first one asked
@@ -129,7 +83,7 @@ class GraphRun:
         self._seq = 0
         self.finished = False
         self.error: str | None = None
-        self.started_at = _iso(now)
+        self.started_at = iso(now)
         if budget.get("max_seconds"):
             self._timer("", now + timedelta(seconds=budget["max_seconds"]), self._run_deadline)
         self._schedule(now)
@@ -167,7 +121,7 @@ class GraphRun:
         into progress records (``take_records``).
         """
         changes: list[tuple[tuple[str, str], dict[str, Any]]] = [
-            (("nodes", n), compact_entry(self.nodes[n].entry())) for n in sorted(self._changed)
+            (("nodes", n), self.nodes[n].compact()) for n in sorted(self._changed)
         ]
         changes += [(("routes", r), self.routes[r]) for r in sorted(self._routes_changed)]
         changes += [
@@ -189,6 +143,10 @@ class GraphRun:
             "error": self.error[:ERROR_CHARS] if self.error else None,
             **tail,
         }
+
+    def waits(self) -> list[str]:
+        """The event of each node awaiting input now, in node order: O(nodes that can wait)."""
+        return [name for node, name in self._waiters if node.status == "awaiting_input"]
 
     def take_records(self) -> list[tuple[str, dict[str, Any]]]:
         """Progress records to write into the history, each with its token for ``complete``."""
@@ -230,7 +188,7 @@ class GraphRun:
             "tenant": self.tenant,
             "graph": self.spec.name,
             "started_at": self.started_at,
-            "finished_at": _iso(now),
+            "finished_at": iso(now),
             "status": "failed" if self.error else "completed",
             "usage": self.usage(),
             "routes": {n: r["chosen"] for n, r in self.routes.items()},
@@ -248,7 +206,7 @@ class GraphRun:
         small, which it rebuilds after every completion.
         """
         while self._ready and not self.finished and len(self._active) < self.spec.max_parallel:
-            node_id = self._ready.pop(0)
+            node_id = self._ready.popleft()
             self._unstarted -= 1
             deps = self.nodes[node_id].spec.depends_on
             if node_id not in self._pruned and deps and all(d in self._pruned for d in deps):
@@ -305,7 +263,7 @@ class GraphRun:
         node = self.nodes[node_id]
         self._active.add(node_id)
         node.status = "running"
-        node.started_at = _iso(now)
+        node.started_at = iso(now)
         if limit := node.spec.budget.max_seconds:
             error = f"over max_seconds ({limit:g} s)"
             self._timer(node_id, now + timedelta(seconds=limit), self._ender(node_id, "timed_out", error))
@@ -327,7 +285,7 @@ class GraphRun:
         if node.spec.kind == "a2a":  # a remote agent spends no tokens here: no reservation
             self._handlers[key] = (scope, self._on_call(node_id, key, call))
             node.tokens.add(key)
-            return self._commands.append(Command(key, "activity", *self._a2a_input(node, call)))
+            return self._commands.append(Command(key, "activity", *a2a_input(self, node, call)))
         if node.spec.kind == "router":  # scoring spends no tokens: no reservation
             outputs = {d: self.nodes[d].output for d in node.spec.depends_on}
             agents = {a.id: a for a in self.spec.agents}
@@ -340,9 +298,9 @@ class GraphRun:
             message = "node budget exhausted" if node.spec.budget.max_tokens else "run budget exhausted"
             return self._call_ended(node_id, call, "budget_exceeded", None, message, now)
         if node.spec.kind == "graph":
-            command = Command(key, "subgraph", AGENT_GRAPH, self._subgraph_input(node, grant))
+            command = Command(key, "subgraph", AGENT_GRAPH, subgraph_input(self, node, grant))
         else:
-            command = Command(key, "activity", RUN_AGENT, self._agent_input(node, call, grant))
+            command = Command(key, "activity", RUN_AGENT, agent_input(self, node, call, grant))
         self._handlers[key] = (scope, self._on_call(node_id, key, call))
         self.nodes[scope].tokens.add(key)
         self._commands.append(command)
@@ -354,7 +312,7 @@ class GraphRun:
                 self.ledger.settle(key, tokens=0, tool_calls=0)
                 retry = node.spec.retry
                 if call["attempt"] >= retry.attempts:
-                    return self._call_ended(node_id, call, "failed", None, _first_line(value), now)
+                    return self._call_ended(node_id, call, "failed", None, first_line(value), now)
                 if "worker" not in call:
                     node.status = "retrying"
                 if retry.backoff_ms == 0:
@@ -362,10 +320,10 @@ class GraphRun:
                 scope = self._workers.get(node_id, node_id) if "worker" in call else node_id
                 fire_at = now + timedelta(milliseconds=retry.backoff_ms)
                 return self._timer(scope, fire_at, lambda ok_, value_, at: self._attempt(node_id, call, at))
-            usage = {**_ZERO, **(value.get("usage") or {})}
+            usage = {**ZERO, **(value.get("usage") or {})}
             self.ledger.settle(key, tokens=usage["total_tokens"], tool_calls=usage["tool_calls"])
-            node.usage = {name: node.usage[name] + usage[name] for name in _ZERO}
-            for name in _ZERO:
+            node.usage = {name: node.usage[name] + usage[name] for name in ZERO}
+            for name in ZERO:
                 self._usage[name] += usage[name]
             status = value.get("status", "failed")
             if status == "completed" and node.spec.kind == "router":
@@ -391,21 +349,7 @@ class GraphRun:
         node, key = self.nodes[node_id], self._token()
         self._handlers[key] = (node_id, self._on_call(node_id, key, call))
         node.tokens.add(key)
-        self._commands.append(Command(key, "activity", *self._a2a_input(node, call)))
-
-    def _a2a_input(self, node: _Node, call: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """``a2a_send`` until the remote task exists, ``a2a_poll`` after (a retry polls, never re-sends)."""
-        spec = node.spec
-        request = {
-            "run_id": self.run_id,
-            "tenant": self.tenant,
-            "graph": self.spec.name,
-            "node_id": spec.id,
-            "step": node.attempts,
-        }
-        context = {"input": self.input, "outputs": {d: self.nodes[d].output for d in spec.depends_on}}
-        body = a2a_call(request, spec, call, context | {"event": node.event})
-        return (A2A_POLL if "task_id" in body else A2A_SEND), body
+        self._commands.append(Command(key, "activity", *a2a_input(self, node, call)))
 
     def _call_ended(
         self, node_id: str, call: dict[str, Any], status: str, output: Any, error: Any, now: datetime
@@ -421,7 +365,7 @@ class GraphRun:
         round_ = self.nodes[boss_id].rounds[-1]
         worker = self.nodes[node_id]
         if not any(c["worker"] == node_id and "output" not in c for c in round_):
-            worker.status, worker.finished_at = ("completed" if ok else "failed"), _iso(now)
+            worker.status, worker.finished_at = ("completed" if ok else "failed"), iso(now)
             worker.output, worker.error = (output, None) if ok else (worker.output, call["error"])
         if all("output" in c for c in round_):
             self._attempt(boss_id, {"attempt": 0}, now)
@@ -438,7 +382,7 @@ class GraphRun:
             worker = self.nodes[call["worker"]]
             worker.status = "running"
             worker.calls += 1
-            worker.started_at = worker.started_at or _iso(now)
+            worker.started_at = worker.started_at or iso(now)
         for call in round_:
             self._attempt(call["worker"], call, now)
 
@@ -457,7 +401,8 @@ class GraphRun:
         ended = {n for n in dag if self.nodes[n].status in TERMINAL and n not in self._replan_queue}
         waiting = [n for n in dag if self.nodes[n].status == "waiting"]
         self._blocked = {n: sum(d not in ended for d in self.nodes[n].spec.depends_on) for n in waiting}
-        self._ready = [n for n in waiting if self._blocked[n] == 0]
+        self._ready = deque(n for n in waiting if self._blocked[n] == 0)
+        self._waiters = [(n, n.spec.await_event.name) for n in self.nodes.values() if n.spec.await_event]
         self._unstarted = len(waiting)
         self._open = len(dag) - len(ended)
 
@@ -500,7 +445,7 @@ class GraphRun:
         statuses = {n: node.status for n, node in self.nodes.items()}
         task = planner_task(self.spec, failed.spec.id, failed.status, failed.error or "", statuses)
         planner.status, planner.calls = "running", planner.calls + 1
-        planner.started_at = planner.started_at or _iso(now)
+        planner.started_at = planner.started_at or iso(now)
         if limit := planner.spec.budget.max_seconds:
             error = f"over max_seconds ({limit:g} s)"
             failed_id = failed.spec.id
@@ -516,10 +461,10 @@ class GraphRun:
         assert self.spec.planner is not None
         planner = self.nodes[self.spec.planner.agent]
         self._drop_all(planner.spec.id)
-        planner.status, planner.finished_at = status, _iso(now)
+        planner.status, planner.finished_at = status, iso(now)
         planner.error = None if status == "completed" else str(error or status)[:2000]
         node = self.nodes[failed]
-        record: dict[str, Any] = {"node": failed, "status": node.status, "error": node.error, "at": _iso(now)}
+        record: dict[str, Any] = {"node": failed, "status": node.status, "error": node.error, "at": iso(now)}
         self._replan_queue.pop(0)
         try:
             if status != "completed":
@@ -546,7 +491,8 @@ class GraphRun:
         for agent in spec.agents:
             node = self.nodes.get(agent.id)
             if node is None:
-                self.nodes[agent.id] = _Node(agent, self._changed)
+                self.nodes[agent.id] = Node(agent, self._changed)
+                self._changed.add(agent.id)  # new to readers: its row joins the journal
             elif agent.id == replaced:  # attempts and usage carry on: the ledger's keys stay unique
                 node.spec, node.status, node.output, node.error = agent, "waiting", None, None
                 node.started_at = node.finished_at = None
@@ -569,7 +515,7 @@ class GraphRun:
         self._active.discard(node_id)
         node.status, node.output = status, output
         node.error = None if status == "completed" else str(error or status)[:2000]
-        node.finished_at = _iso(now)
+        node.finished_at = iso(now)
         for worker in node.spec.workers:
             if self.nodes[worker].status not in TERMINAL and self.nodes[worker].calls:
                 self.nodes[worker].status = "cancelled"
@@ -606,7 +552,7 @@ class GraphRun:
                 self._drop_all(node_id)
                 was_started = node.status not in ("waiting",)
                 node.status = "cancelled" if was_started else "skipped"
-                node.finished_at = _iso(now) if was_started else None
+                node.finished_at = iso(now) if was_started else None
 
     def _run_deadline(self, ok: bool, value: Any, now: datetime) -> None:
         self._fail(f"the run went over its max_seconds ({self.spec.budget.max_seconds:g} s)", now)
@@ -637,96 +583,18 @@ class GraphRun:
         for worker in node.spec.workers:
             self._drop_all(worker)
 
-    def _grant(self, node: _Node, key: str, call: dict[str, Any]) -> Grant | None:
+    def _grant(self, node: Node, key: str, call: dict[str, Any]) -> Grant | None:
         limits = node.spec.budget
-        tokens = _left(limits.max_tokens, node.usage["total_tokens"])
+        tokens = left(limits.max_tokens, node.usage["total_tokens"])
         if tokens == 0:
             return None
-        tools = _left(limits.max_tool_calls, node.usage["tool_calls"])
+        tools = left(limits.max_tool_calls, node.usage["tool_calls"])
         share = self._unstarted + 1
         if "worker" in call:  # the round's other calls start right after this one
             share += sum(1 for c in self.nodes[self._workers[node.spec.id]].rounds[-1] if c["attempt"] == 0)
         return self.ledger.grant(key, tokens=tokens, tool_calls=tools, share=share)
 
-    def _agent_input(self, node: _Node, call: dict[str, Any], grant: Grant) -> dict[str, Any]:
-        spec = node.spec
-        workers = [self.nodes[w].spec for w in spec.workers]
-        return {
-            "run_id": self.run_id,
-            "tenant": self.tenant,
-            "node_id": spec.id,
-            "graph": self.spec.name,
-            "attempt": call["attempt"],
-            "step": node.attempts,
-            "agent": spec.model_dump(mode="json", exclude_none=True),
-            "input": self.input,
-            "outputs": {d: self.nodes[d].output for d in spec.depends_on},
-            "event": node.event,
-            "task": call.get("task"),
-            "workers": [{"name": w.id, "description": w.description} for w in workers],
-            "rounds": [[{k: c.get(k) for k in _ROUND_KEYS} for c in r] for r in node.rounds],
-            "final": len(node.rounds) >= spec.max_rounds,
-            "limits": {
-                "max_tokens": grant.tokens,
-                "max_tool_calls": grant.tool_calls,
-                "max_seconds": spec.budget.max_seconds,
-            },
-        }
 
-    def _subgraph_input(self, node: _Node, grant: Grant) -> dict[str, Any]:
-        spec = node.spec
-        context = {d: self.nodes[d].output for d in spec.depends_on}
-        run_input = dict(self.input) if isinstance(self.input, dict) else {"input": self.input}
-        if context:
-            run_input["context"] = context
-        assert spec.graph is not None  # validation inlines every sub-graph
-        budget = spec.graph.budget.model_dump()
-        budget["max_tokens"] = _min(budget.get("max_tokens"), grant.tokens)
-        budget["max_tool_calls"] = _min(budget.get("max_tool_calls"), grant.tool_calls)
-        return {
-            "graph": spec.graph.model_dump(mode="json", exclude_none=True),
-            "input": run_input,
-            "run_id": f"{self.run_id}/{spec.id}",
-            "tenant": self.tenant,
-            "budget": budget,
-            "as_child": True,
-        }
-
-
-def event_value(payload: Any) -> Any:
-    """The value a client raised, as the API sent it.
-
-    The API raises events with the SDK's ``raise_event``, which JSON-encodes the value twice, and
-    Azure's extension keeps the second layer: the orchestrator receives a string holding JSON
-    (azure-functions-durable-python issue 295). Decoding a string once restores the caller's
-    value, whatever its type. A string that is not JSON is kept as it came (a hand-posted one).
-    """
-    if isinstance(payload, str):
-        try:
-            return json.loads(payload)
-        except ValueError:
-            return payload
-    return payload
-
-
-def _left(limit: int | None, used: int) -> int | None:
-    return None if limit is None else max(0, limit - used)
-
-
-def _blocks(dep: _Node) -> bool:
+def _blocks(dep: Node) -> bool:
     """Does this ended dependency stop its dependents? (a skip always propagates)"""
     return dep.status == "skipped" or (dep.status != "completed" and dep.spec.on_failure != "continue")
-
-
-def _min(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _first_line(value: Any) -> str:
-    return (str(value).strip().splitlines() or ["failed"])[0][:500]
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
