@@ -14,11 +14,10 @@ waited for a worker, which the run page shows as queued.
 
 import logging
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from convergio.agents import AgentCall, AgentOutcome, Resolve, run_agent
-from convergio.metering import PriceTable, meter_kept
+from convergio.metering import Metered, PriceTable, meter_kept
 from convergio.providers import CallScope, abortable
 from convergio.quotas import QUOTA_WAIT_S, MonthlyAllowance
 from convergio.streams import TextChannel
@@ -59,19 +58,20 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
         finally:
             if text is not None:
                 text.close()
-        outcome, cost = _metered(parts, agent_call, outcome, allowance, prices)
+        kept = _metered(parts, agent_call, outcome, allowance, prices)
         span.set_outcome(
             status=outcome.status,
-            usage=outcome.usage,
-            cost_eur=cost,
+            usage=kept.usage,
+            cost_eur=kept.cost,
             model=outcome.model,
             provider=outcome.provider,
         )
-    # The node id rides along so a failed run's finished outputs can be found in its history
-    # (a retry of the failed agents keeps them), and when the call began, so the agent's calls
-    # (GET /runs/{id}/agents/{node}) say how long it waited for a worker; the orchestrator
-    # ignores both keys.
-    return {**outcome.model_dump(mode="json"), "node_id": agent_call.node_id, "started_at": began_at}
+    # The usage shown is what the ledger kept (see ``_metered``). The node id rides along so a
+    # failed run's finished outputs can be found in its history (a retry of the failed agents
+    # keeps them), and when the call began, so the agent's calls (GET /runs/{id}/agents/{node})
+    # say how long it waited for a worker; the orchestrator ignores both keys.
+    dumped = outcome.model_dump(mode="json")
+    return {**dumped, "usage": kept.usage, "node_id": agent_call.node_id, "started_at": began_at}
 
 
 def _cancelled() -> AgentOutcome:
@@ -141,10 +141,11 @@ def _metered(
     outcome: AgentOutcome | None,
     allowance: MonthlyAllowance | None,
     prices: PriceTable,
-) -> tuple[AgentOutcome, Decimal]:
+) -> Metered:
     """Record the outcome's usage and settle the quota with what the ledger kept: a re-sent
-    call's outcome shows its first delivery's usage, the one billed. A ledger that fails
-    leaves the quota settled at the whole reservation (never below what may have been spent)."""
+    call's outcome shows its first delivery's usage, the one billed (what this returns). A
+    ledger that fails leaves the quota settled at the whole reservation (never below what may
+    have been spent)."""
     outcome = outcome or AgentOutcome(status="failed", usage={}, provider="", model="")
     try:
         kept = meter_kept(
@@ -165,4 +166,4 @@ def _metered(
         raise
     if allowance is not None:
         allowance.settle(kept.cost)
-    return outcome.model_copy(update={"usage": kept.usage}), kept.cost
+    return kept

@@ -10,7 +10,9 @@ the first writer queued meanwhile (nobody commits for others forever). A followe
 lock of its own, so waking a batch is no convoy through a shared lock. An operation that
 raises is left out (the batch is rolled back and run again without it) and its error goes to
 its own caller only, so operations must touch nothing but the connection and their
-:class:`Batch`. Nobody returns before the commit of their operation.
+:class:`Batch`. Nobody returns before the commit of their operation, except a deferred one
+(:meth:`Database.defer`, ADR 0027): a write whose loss the store can afford runs first in the
+next transaction, or in one a flusher thread makes for it within ``DEFER_S``, and nobody waits.
 
 Statements, not fsyncs, are then what a store costs: CPython's ``sqlite3`` lets go of the GIL
 around every step of every statement (every row of an ``executemany`` too), and winning it back
@@ -23,16 +25,25 @@ and caches; an error while flushing fails the whole batch, like a failed ``COMMI
 
 from __future__ import annotations
 
+import atexit
+import functools
 import itertools
+import logging
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
-__all__ = ["Batch", "Database", "Rows", "row_chunks", "run_script", "value_lists", "value_marks"]
+__all__ = ["DEFER_S", "Batch", "Database", "Rows", "row_chunks", "run_script", "value_lists", "value_marks"]
+
+DEFER_S = 0.02
+"""How long a deferred write waits for a transaction to ride in before one is made for it."""
+
+_log = logging.getLogger("convergio.sqlite")
 
 T = TypeVar("T")
 B = TypeVar("B", bound="Batch")
@@ -57,7 +68,7 @@ class Rows(Generic[R]):
 
     def chunks(self) -> list[list[R]]:
         """The rows in order, cut to SQLite's limits per statement (usually one chunk)."""
-        return row_chunks(list(self._rows.values()))
+        return row_chunks(list(self._rows.values())) if self._rows else []
 
     def write(self, db: sqlite3.Connection, chunk: Sequence[R]) -> None:
         """One statement for the rows of a chunk."""
@@ -111,11 +122,12 @@ class Batch:
 class _Write(Generic[B, T]):
     """One queued operation and, once its batch is over, its outcome."""
 
-    __slots__ = ("done", "error", "keys", "op", "result", "wake")
+    __slots__ = ("deferred", "done", "error", "keys", "op", "result", "wake")
 
-    def __init__(self, op: Callable[[B], T], keys: Sequence[str]) -> None:
+    def __init__(self, op: Callable[[B], T], keys: Sequence[str], *, deferred: bool = False) -> None:
         self.op = op
         self.keys = keys
+        self.deferred = deferred  # nobody waits for it (``Database.defer``)
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -165,6 +177,11 @@ class Database(Generic[B]):
         self._queue_lock = threading.Lock()  # the queue's and the lead's
         self._queue: list[_Write[B, Any]] = []
         self._leading = False
+        self._deferred: list[_Write[B, Any]] = []  # run first in the next transaction; nobody waits
+        self._in_flight = 0  # deferred writes taken by a transaction not yet over
+        self._wanted = threading.Condition(self._queue_lock)  # deferred writes wait for a flusher
+        self._flusher: threading.Thread | None = None
+        self._closed = False
         self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         _wal(self._db, timeout)
         self._db.execute(f"PRAGMA synchronous={synchronous}")
@@ -204,18 +221,64 @@ class Database(Generic[B]):
             raise write.error
         return write.result  # type: ignore[return-value]  # T, set by _commit when there is no error
 
+    def defer(self, op: Callable[[B], object], keys: Sequence[str] = ()) -> None:
+        """Queue ``op`` for the next transaction and return at once, without its commit.
+
+        It runs first in the next transaction anyone makes, or in one made for it by a flusher
+        thread within :data:`DEFER_S`; :meth:`flush` (before a read that must see it) and
+        :meth:`close` commit it at once. Only for writes whose loss the store can afford: a
+        crash before the commit loses it, and so does an error (logged, raised to nobody).
+        """
+        write: _Write[B, object] = _Write(op, keys, deferred=True)
+        with self._queue_lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the database is closed")
+            self._deferred.append(write)
+            if self._flusher is None:
+                self._flusher = threading.Thread(target=self._flush_later, name="sqlite-defer", daemon=True)
+                self._flusher.start()
+                _deferring.add(self)  # flushed at exit too (the flusher is a daemon)
+            self._wanted.notify()  # no waiter (the flusher is sleeping): a check, no system call
+
+    def flush(self) -> None:
+        """Commit the deferred writes now, and wait for those a transaction is committing."""
+        if self._deferred or self._in_flight:
+            self.write(_nothing)
+
+    def _flush_later(self) -> None:
+        """The flusher: deferred writes that no transaction took within ``DEFER_S`` get one."""
+        while True:
+            with self._wanted:
+                while not self._deferred and not self._closed:
+                    self._wanted.wait()
+                if self._closed:
+                    return
+            time.sleep(DEFER_S)  # meanwhile the next writer usually takes them along
+            try:
+                self.flush()
+            except Exception:  # the writes' own errors are logged by the transaction
+                _log.warning("deferred writes to %s: the transaction failed", self.path, exc_info=True)
+
     def _lead(self) -> None:
         """Commit the queue, wake its writers, and pass the lead on (or drop it: queue empty)."""
         with self._queue_lock:
             writes, self._queue = self._queue, []
+            if self._deferred:  # first: they were queued before anything now in the queue
+                writes[:0], self._deferred = self._deferred, []
+                self._in_flight += 1
+        taken = bool(writes) and writes[0].deferred
         with self._lock:
             self._commit(writes)
         with self._queue_lock:
+            if taken:
+                self._in_flight -= 1
             successor = self._queue[0] if self._queue else None
             self._leading = successor is not None
         if successor is not None:
             successor.wake.release()
         for write in writes:
+            if write.deferred and write.error is not None:
+                _log.warning("a deferred write to %s failed", self.path, exc_info=write.error)
             if write.wake.locked():  # not the leader's own when the lead was passed to it
                 write.wake.release()
 
@@ -253,9 +316,31 @@ class Database(Generic[B]):
                 write.done = True
 
     def close(self) -> None:
-        """Close the connection."""
+        """Commit the deferred writes, stop the flusher, close the connection."""
+        self.flush()
+        with self._wanted:
+            self._closed = True
+            self._wanted.notify()
         with self._lock:
             self._db.close()
+
+
+def _nothing(_: sqlite3.Connection) -> None:
+    """The operation of a transaction made only to commit deferred writes."""
+
+
+_deferring: weakref.WeakSet[Database[Any]] = weakref.WeakSet()
+"""The open databases that ever deferred a write: a process that exits normally stores them all."""
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for db in list(_deferring):
+        if not db._closed:
+            try:
+                db.flush()
+            except Exception:
+                _log.warning("deferred writes to %s not stored at exit", db.path, exc_info=True)
 
 
 def run_script(db: sqlite3.Connection, script: str) -> None:
@@ -300,6 +385,8 @@ def row_chunks(rows: Sequence[R], *, spare: int = 0) -> list[list[R]]:
         return []
     width = len(rows[0])
     per = max(1, min((_MAX_PARAMETERS - spare) // width, (_MAX_LENGTH - 1000) // (2 * width + 3)))
+    if len(rows) <= per:  # the usual case: one statement
+        return [list(rows)]
     return [list(rows[first : first + per]) for first in range(0, len(rows), per)]
 
 
@@ -309,8 +396,19 @@ def value_marks(chunk: Sequence[Sequence[object]]) -> tuple[str, list[object]]:
     ``sqlite3`` lets go of the GIL around every step (``executemany`` steps once per row)."""
     if not chunk:
         return "", []
-    mark = f"({', '.join('?' * len(chunk[0]))})"
-    return ", ".join(itertools.repeat(mark, len(chunk))), [value for row in chunk for value in row]
+    rows, width = len(chunk), len(chunk[0])
+    marks = _small_marks(rows, width) if rows <= 64 else _marks(rows, width)
+    return marks, [value for row in chunk for value in row]
+
+
+def _marks(rows: int, width: int) -> str:
+    """``(?, ?), (?, ?)``: ``rows`` groups of ``width`` marks."""
+    mark = f"({', '.join('?' * width)})"
+    return ", ".join(itertools.repeat(mark, rows))
+
+
+_small_marks = functools.lru_cache(maxsize=256)(_marks)
+"""The marks of the few small shapes that come back on every call (a call's rows, one key)."""
 
 
 def value_lists(rows: Sequence[Sequence[object]], *, spare: int = 0) -> list[tuple[str, list[object]]]:

@@ -187,10 +187,15 @@ class _Run:
             return stop.outcome
         if outcome.output is not None:
             try:
-                outcome = outcome.model_copy(update={"output": self._guarded(outcome.output, "output")})
+                output = self._guarded(outcome.output, "output")
             except _Stop as stop:
                 return stop.outcome
-        return outcome.model_copy(update={"usage": self._usage().to_dict()})
+            if output != outcome.output:  # redacted (a copy costs more than the comparison)
+                outcome = outcome.model_copy(update={"output": output})
+        usage = self._usage().to_dict()  # with the output guards' calls
+        if usage == outcome.usage and "estimated" not in usage:  # (validation made its True a 1)
+            return outcome
+        return outcome.model_copy(update={"usage": usage})
 
     def _outcome(
         self,
@@ -244,7 +249,8 @@ class _Run:
 
     def _usage(self) -> Usage:
         """What the call used: the model's tokens and tool calls, plus the guards' calls (billed)."""
-        return self.usage + Usage(tool_calls=self.guards.calls)
+        calls = self.guards.calls
+        return self.usage + Usage(tool_calls=calls) if calls else self.usage
 
     def _guarded(self, text: str, stage: Stage) -> str:
         try:

@@ -23,13 +23,23 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from ._record import COST_QUANTUM, UNITS, KeyMode, Unit, UsageRecord, canonical_time, non_negative_decimal
+from ._record import (
+    COST_QUANTUM,
+    UNITS,
+    KeyMode,
+    Unit,
+    UsageRecord,
+    canonical_time,
+    check_source,
+    non_negative_decimal,
+    usage_ids,
+)
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -53,6 +63,7 @@ USAGE_UNITS: Final[Mapping[str, Unit]] = {
 """How the keys of a provider's usage dict map to billed units."""
 
 _DERIVED: Final = frozenset({"total_tokens"})
+_USAGE_KEYS: Final = frozenset(USAGE_UNITS) | _DERIVED
 _TOKEN_UNITS: Final = frozenset({"input_tokens", "output_tokens"})
 _ZERO: Final = Decimal(0)
 
@@ -159,7 +170,9 @@ class PriceTable:
         own._models[f"{provider}:*"] = {unit: price for unit, price in unit_prices(prices).items()}
         return own
 
-    def _entry(self, provider: str, model: str) -> Mapping[str, Decimal] | None:
+    def entry(self, provider: str, model: str) -> Mapping[str, Decimal] | None:
+        """The prices of ``provider``'s ``model`` by unit (see the lookup rule above), ``None``
+        when it has none; a unit it does not list is unpriced."""
         entry = self._models.get(f"{provider}:{model}")
         return self._models.get(f"{provider}:*") if entry is None else entry
 
@@ -174,7 +187,7 @@ class PriceTable:
         Returns:
             True if priced (possibly at an explicit 0).
         """
-        entry = self._entry(provider, model)
+        entry = self.entry(provider, model)
         return entry is not None and unit in entry
 
     def prices_tokens(self, provider: str, model: str) -> bool:
@@ -192,7 +205,7 @@ class PriceTable:
         Returns:
             The price; ``Decimal(0)`` when unpriced (check :meth:`is_priced`).
         """
-        entry = self._entry(provider, model)
+        entry = self.entry(provider, model)
         return _ZERO if entry is None else entry.get(unit, _ZERO)
 
 
@@ -251,11 +264,14 @@ def records_for(
     Raises:
         ValueError: On an unknown usage key or an invalid value.
     """
-    unknown = sorted(set(usage) - set(USAGE_UNITS) - _DERIVED)
+    unknown = sorted(set(usage) - _USAGE_KEYS) if not _USAGE_KEYS.issuperset(usage) else ()
     if unknown:
         raise ValueError(f"usage has unknown keys: {', '.join(unknown)}")
     moment = canonical_time(at)
-    records = []
+    entry = prices.entry(provider, model)
+    records: list[UsageRecord] = []
+    source = (tenant_id, run_id, node_id, attempt, provider, model, key_mode, moment)
+    ids: Callable[[str], str] | None = None
     for key, unit in USAGE_UNITS.items():
         quantity = usage.get(key, 0)
         if isinstance(quantity, bool) or not isinstance(quantity, int | Decimal):
@@ -264,22 +280,19 @@ def records_for(
             raise ValueError(f"usage.{key} must be >= 0, got {quantity}")
         if quantity == 0:
             continue
-        unit_price = prices.price(provider, model, unit)
+        if ids is None:  # the fields the records share, checked once (as each record would)
+            check_source(tenant_id, run_id, node_id, attempt, provider, model, key_mode)
+            ids = usage_ids(tenant_id, run_id, node_id, attempt)
+        unit_price = _ZERO if entry is None else entry.get(unit, _ZERO)
         records.append(
-            UsageRecord(
-                tenant_id=tenant_id,
-                run_id=run_id,
-                node_id=node_id,
-                attempt=attempt,
-                provider=provider,
-                model=model,
-                key_mode=key_mode,
-                unit=unit,
-                quantity=quantity,
-                unit_price=unit_price,
-                cost=cost_of(quantity, unit_price),
-                at=moment,
-                unpriced=not prices.is_priced(provider, model, unit),
+            UsageRecord.made(
+                source,
+                unit,
+                quantity,
+                unit_price,
+                cost_of(quantity, unit_price),
+                ids(unit),
+                unpriced=entry is None or unit not in entry,
                 estimated=estimated and unit in _TOKEN_UNITS,
             )
         )

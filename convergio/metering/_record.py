@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -24,9 +25,11 @@ __all__ = [
     "Unit",
     "UsageRecord",
     "canonical_time",
+    "check_source",
     "decimal_text",
     "non_negative_decimal",
     "usage_id",
+    "usage_ids",
 ]
 
 KeyMode = Literal["byok", "managed"]
@@ -73,9 +76,21 @@ def usage_id(tenant_id: str, run_id: str, node_id: str, attempt: int, unit: str)
     Returns:
         64 lowercase hex characters.
     """
-    parts = (_ID_PREFIX, tenant_id, run_id, node_id, str(attempt), unit)
-    joined = _SEPARATOR.join(_escape(part) for part in parts)
-    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+    return usage_ids(tenant_id, run_id, node_id, attempt)(unit)
+
+
+def usage_ids(tenant_id: str, run_id: str, node_id: str, attempt: int) -> Callable[[str], str]:
+    """:func:`usage_id` of each unit of one (tenant, run, node, attempt): the shared part is
+    escaped and hashed once (a call's records differ only in their unit)."""
+    parts = (_ID_PREFIX, tenant_id, run_id, node_id, str(attempt), "")
+    head = hashlib.sha256(_SEPARATOR.join(_escape(part) for part in parts).encode("utf-8"))
+
+    def of(unit: str) -> str:
+        digest = head.copy()
+        digest.update(_escape(unit).encode("utf-8"))
+        return digest.hexdigest()
+
+    return of
 
 
 def canonical_time(value: str | datetime, *, name: str = "at", allow_date: bool = False) -> str:
@@ -151,6 +166,8 @@ def non_negative_decimal(value: Any, name: str) -> Decimal:
 
 
 def _quantity(value: Any) -> Decimal | int:
+    if type(value) is int and 0 <= value < MAX_QUANTITY:  # token counts: nothing to convert
+        return value
     number = non_negative_decimal(value, "quantity")
     if number >= MAX_QUANTITY:
         raise ValueError(f"quantity must be < {MAX_QUANTITY}, got {value!r}")
@@ -213,12 +230,9 @@ class UsageRecord:
     id: str = field(init=False)
 
     def __post_init__(self) -> None:
-        for name in ("tenant_id", "run_id", "node_id", "provider", "model"):
-            _text(getattr(self, name), name)
-        if isinstance(self.attempt, bool) or not isinstance(self.attempt, int) or self.attempt < 0:
-            raise ValueError(f"attempt must be an int >= 0, got {self.attempt!r}")
-        if self.key_mode not in KEY_MODES:
-            raise ValueError(f"key_mode must be one of {', '.join(KEY_MODES)}, got {self.key_mode!r}")
+        check_source(
+            self.tenant_id, self.run_id, self.node_id, self.attempt, self.provider, self.model, self.key_mode
+        )
         if self.unit not in UNITS:
             raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}")
         if not isinstance(self.unpriced, bool):
@@ -315,28 +329,97 @@ class UsageRecord:
         Raises:
             ValueError: ``record_id`` does not match the fields.
         """
-        tenant_id, run_id, node_id, attempt, provider, model, key_mode, unit = fields[:8]
+        tenant_id, run_id, node_id, attempt, unit = (*fields[:4], fields[7])
         if usage_id(tenant_id, run_id, node_id, attempt, unit) != record_id:
             raise ValueError(f"usage row {record_id!r} does not match its fields")
         quantity_text, price_text, cost_text, at, unpriced, estimated = fields[8:]
         quantity = Decimal(quantity_text)
+        exact = int(quantity) if quantity == quantity.to_integral_value() else quantity
+        return cls._assemble(
+            *fields[:8], exact, Decimal(price_text), Decimal(cost_text), at, unpriced, estimated, record_id
+        )
+
+    @classmethod
+    def _assemble(cls, *values: Any) -> UsageRecord:
+        """A record of these field values (in field order, ``id`` last), taken as they are:
+        for fields this module validated already (:func:`records_for`, :meth:`from_stored`)."""
         record = object.__new__(cls)
-        for name, value in (
-            ("tenant_id", tenant_id),
-            ("run_id", run_id),
-            ("node_id", node_id),
-            ("attempt", attempt),
-            ("provider", provider),
-            ("model", model),
-            ("key_mode", key_mode),
-            ("unit", unit),
-            ("quantity", int(quantity) if quantity == quantity.to_integral_value() else quantity),
-            ("unit_price", Decimal(price_text)),
-            ("cost", Decimal(cost_text)),
-            ("at", at),
-            ("unpriced", unpriced),
-            ("estimated", estimated),
-            ("id", record_id),
-        ):
-            object.__setattr__(record, name, value)
+        for setter, value in zip(_SETTERS, values, strict=True):
+            setter(record, value)
         return record
+
+    @classmethod
+    def made(
+        cls,
+        source: tuple[str, str, str, int, str, str, KeyMode, str],
+        unit: Unit,
+        quantity: Decimal | int,
+        unit_price: Decimal,
+        cost: Decimal,
+        record_id: str,
+        *,
+        unpriced: bool,
+        estimated: bool,
+    ) -> UsageRecord:
+        """A record from parts checked once for all the records of a call (the price table's
+        prices, ``cost_of``'s cost, ``check_source``'s fields and canonical ``at``; ``source``
+        is (tenant, run, node, attempt, provider, model, key_mode, at)): only what differs per
+        record is checked here, as the constructor would."""
+        if cost >= MAX_COST:
+            raise ValueError(f"cost must be < {MAX_COST} EUR, got {cost!r}")
+        return cls._assemble(
+            *source[:7],
+            unit,
+            _quantity(quantity),
+            unit_price,
+            cost,
+            source[7],
+            unpriced,
+            estimated,
+            record_id,
+        )
+
+
+_SETTERS: Final = tuple(
+    getattr(UsageRecord, name).__set__
+    for name in (
+        "tenant_id",
+        "run_id",
+        "node_id",
+        "attempt",
+        "provider",
+        "model",
+        "key_mode",
+        "unit",
+        "quantity",
+        "unit_price",
+        "cost",
+        "at",
+        "unpriced",
+        "estimated",
+        "id",
+    )
+)
+"""The slots' own setters, in :meth:`UsageRecord._assemble`'s order (a frozen record has no other)."""
+
+
+def check_source(
+    tenant_id: str, run_id: str, node_id: str, attempt: int, provider: str, model: str, key_mode: str
+) -> None:
+    """Check the fields a call's records share (non-empty names, an attempt >= 0, a key mode).
+
+    Raises:
+        ValueError: naming the bad field.
+    """
+    for name, value in (
+        ("tenant_id", tenant_id),
+        ("run_id", run_id),
+        ("node_id", node_id),
+        ("provider", provider),
+        ("model", model),
+    ):
+        _text(value, name)
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
+        raise ValueError(f"attempt must be an int >= 0, got {attempt!r}")
+    if key_mode not in KEY_MODES:
+        raise ValueError(f"key_mode must be one of {', '.join(KEY_MODES)}, got {key_mode!r}")

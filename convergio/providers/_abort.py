@@ -145,11 +145,13 @@ class _Watcher:
 
     def add(self, scope: CallScope) -> None:
         with self._cond:
+            idle = not self._scopes  # the loop waits only while there is no scope
             self._scopes.add(scope)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="call-abort", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if idle:
+                self._cond.notify()
 
     def remove(self, scope: CallScope) -> None:
         with self._cond:

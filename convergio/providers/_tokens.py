@@ -41,7 +41,7 @@ def count_tokens(text: str) -> int:
     Returns:
         The number of tokens; 0 for empty or blank text.
     """
-    return sum(1 for _ in _TOKEN.finditer(text))
+    return len(_TOKEN.findall(text))  # a list of short strings costs less than a generator's steps
 
 
 def tool_call_tokens(call: ToolCall) -> int:

@@ -152,12 +152,15 @@ class Usage:
     def __add__(self, other: object) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
-        return Usage(
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            tool_calls=self.tool_calls + other.tool_calls,
-            estimated=self.estimated or other.estimated,
-        )
+        if not (other.prompt_tokens or other.completion_tokens or other.tool_calls or other.estimated):
+            return self  # adding nothing (frozen: sharing is safe)
+        # Sums of valid counts are valid: built without ``__post_init__``'s checks.
+        total = object.__new__(Usage)
+        _set_usage(total, self.prompt_tokens + other.prompt_tokens)
+        _set_completion(total, self.completion_tokens + other.completion_tokens)
+        _set_tools(total, self.tool_calls + other.tool_calls)
+        _set_estimated(total, self.estimated or other.estimated)
+        return total
 
     def to_dict(self) -> dict[str, int]:
         """The JSON form: the three counts plus ``total_tokens``.
@@ -191,6 +194,11 @@ class Usage:
         if "total_tokens" in data and data["total_tokens"] != usage.total_tokens:
             raise ValueError("total_tokens is not prompt_tokens + completion_tokens")
         return usage
+
+
+_set_usage, _set_completion, _set_tools, _set_estimated = (  # the slots' own setters (frozen)
+    vars(Usage)[name].__set__ for name in ("prompt_tokens", "completion_tokens", "tool_calls", "estimated")
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,7 @@ class MonthlyAllowance:
         self.connection = connection or provider
         self.decision: Decision | None = None
         self.model: str | None = None  # the model called instead of the one asked (a downgrade)
+        self._priced: dict[str, tuple[Decimal, Decimal]] = {}
 
     def allow(self, *, model: str, prompt_tokens: int, want: int, used: Usage) -> Allowed:
         """Reserve at the first request; bound every request to what the reservation still holds."""
@@ -173,11 +174,22 @@ class MonthlyAllowance:
 
     # -- prices ---------------------------------------------------------------------------
 
+    def _prices(self, model: str) -> tuple[Decimal, Decimal]:
+        """``model``'s input and output token prices, looked up once per call and model."""
+        found = self._priced.get(model)
+        if found is None:
+            price = self.prices.price
+            found = self._priced[model] = (
+                price(self.provider, model, "input_tokens"),
+                price(self.provider, model, "output_tokens"),
+            )
+        return found
+
     def _input(self, model: str, tokens: int) -> Decimal:
-        return self.prices.price(self.provider, model, "input_tokens") * tokens
+        return self._prices(model)[0] * tokens
 
     def _output(self, model: str, tokens: int) -> Decimal:
-        return self.prices.price(self.provider, model, "output_tokens") * tokens
+        return self._prices(model)[1] * tokens
 
     def _cost(self, model: str, used: Usage) -> Decimal:
         return self._input(model, used.prompt_tokens) + self._output(model, used.completion_tokens)
@@ -186,7 +198,7 @@ class MonthlyAllowance:
         """How many of ``want`` output tokens ``money`` pays for (all of them when output is free)."""
         if money < 0:
             return 0
-        price = self.prices.price(self.provider, model, "output_tokens")
+        price = self._prices(model)[1]
         if price == 0:
             return want
         return min(want, int((money / price).to_integral_value(rounding=ROUND_FLOOR)))

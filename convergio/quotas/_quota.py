@@ -183,7 +183,12 @@ class QuotaStore(Protocol):
         ...
 
     def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
-        """Replace a reservation by what the call really cost (also for failed calls: 0), once."""
+        """Replace a reservation by what the call really cost (also for failed calls: 0), once.
+
+        An adapter may store it after returning (SQLite defers it to its next transaction,
+        ADR 0027): the same store's reads see it at once, other instances see the reservation
+        counted in full until it is stored, and one lost (a crash) leaves it so.
+        """
         ...
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:

@@ -5,7 +5,9 @@ call it settles to the real cost from the ledger. A reservation is checked insid
 IMMEDIATE`` transaction (spent + reserved + estimate against the limit), so any number of
 parallel activities, in any number of processes, can never together pass a limit. Concurrent
 reservations and settlements of one process share their transaction (group commit, see
-``convergio._sqlite``), still checked one after the other. A reservation keyed by its call
+``convergio._sqlite``), still checked one after the other. A settlement does not wait for its
+commit: it rides first in the store's next transaction, or one made for it within ``DEFER_S``
+(ADR 0027), so a call costs one quota transaction, not two. A reservation keyed by its call
 (``call``) is made once however often the call is delivered, and settled once.
 
 Each (tenant, month, key mode) keeps a running total of spent plus still-reserved euros, moved
@@ -137,15 +139,23 @@ class SqliteQuotaStore:
         )
 
     def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
-        """Replace a reservation by what the call really cost (also for failed calls: 0)."""
-        self._db.batch_write(lambda batch: _settle(batch, reservation_id, spent_eur), (reservation_id,))
+        """Replace a reservation by what the call really cost (also for failed calls: 0).
+
+        Deferred (ADR 0027): the settlement rides in the store's next transaction (the next
+        reservation, usually) or one made for it within ``DEFER_S``; this store's reads commit
+        it first. Until then the reservation counts in full, and a crash before then leaves it
+        so: the budget may count more than was spent, never less.
+        """
+        self._db.defer(lambda batch: _settle(batch, reservation_id, spent_eur), (reservation_id,))
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
+        self._db.flush()  # this process's settlements first
         with self._db.read() as db:
             return _load(db, tenant_id, month_of(now)).used(key_mode)
 
     def room(self, tenant_id: str, key_mode: KeyMode, *, now: datetime) -> Room:
         month = month_of(now)
+        self._db.flush()
         with self._db.read() as db:
             loaded = _load(db, tenant_id, month)
             held = db.execute(
@@ -281,7 +291,10 @@ class _QuotaBatch(Batch):
             return self._cache
         keys, self._keys, cache = self._keys, None, self._cache
         cached = [key for key in keys if key in cache.open]
-        rows = self.select_in(_SPENDING_IN, [key for key in keys if key not in cache.open])
+        missing = [key for key in keys if key not in cache.open]
+        # Nothing to fetch (settlements of this process's reservations): the version alone, not
+        # ``IN ()``, which SQLite answers by scanning every row of the LEFT JOIN's table.
+        rows = self.select_in(_SPENDING_IN, missing) if missing else self.db.execute(_VERSION).fetchall()
         if rows[0][0] != cache.version:  # another connection committed: what we knew may be stale
             cache.clear()
             cache.version = rows[0][0]
@@ -315,6 +328,8 @@ FROM pragma_data_version() AS v LEFT JOIN spending AS s ON s.id IN ({})
 """
 """The file's ``data_version`` (in every row, so asked for in the same statement), and the
 reservations with these ids (a row of NULLs when there is none)."""
+_VERSION = "SELECT data_version, NULL, NULL, NULL, NULL, NULL, NULL FROM pragma_data_version()"
+"""The file's ``data_version`` in the shape of ``_SPENDING_IN``'s rows, when no id is asked for."""
 _MONTH = """
 SELECT 'budget', monthly_eur, managed_enabled, managed_cap_eur FROM budgets WHERE tenant_id = ?1
 UNION ALL SELECT 'consent', amount_eur, NULL, NULL FROM consents WHERE tenant_id = ?1 AND month = ?2

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -149,4 +150,49 @@ def test_rows_replace_by_key_and_split_at_the_parameter_limit(
         assert dict(c.execute("SELECT k, v FROM t").fetchall()) == {f"k{n}": n for n in range(1, 7)} | {
             "k0": 7
         }
+    db.close()
+
+
+def test_a_deferred_write_rides_first_in_the_next_transaction_and_its_error_is_only_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(_sqlite, "DEFER_S", 60.0)  # no flusher: only the next writer takes them
+    db = Database(tmp_path / "g.sqlite3", timeout=5, synchronous="NORMAL")
+    db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    db.defer(lambda batch: batch.db.execute("INSERT INTO t VALUES (1)"))
+    db.defer(lambda batch: batch.db.execute("INSERT INTO t VALUES (1)"))  # fails: a duplicate key
+    with db.read() as c:
+        assert c.execute("SELECT count(*) FROM t").fetchone() == (0,)  # not yet: nothing waited
+    with statements(db) as seen:
+        assert db.write(lambda c: c.execute("SELECT max(n) FROM t").fetchone()) == (1,)  # after them
+    assert seen.count("BEGIN IMMEDIATE") == 2  # one transaction, run again without the failed one
+    assert "a deferred write" in caplog.text  # its error is logged, raised to nobody
+    with statements(db) as seen:
+        db.flush()  # nothing deferred, nothing in flight: no transaction
+    assert seen == []
+    db.defer(lambda batch: batch.db.execute("INSERT INTO t VALUES (2)"))
+    db.close()  # commits what is deferred
+    with pytest.raises(sqlite3.ProgrammingError):
+        db.defer(lambda batch: None)
+    again = Database(tmp_path / "g.sqlite3", timeout=5, synchronous="NORMAL")
+    with again.read() as c:
+        assert [n for (n,) in c.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
+    again.close()
+
+
+def test_a_deferred_write_nobody_takes_is_committed_by_the_flusher(tmp_path: Path) -> None:
+    db = Database(tmp_path / "g.sqlite3", timeout=5, synchronous="NORMAL")
+    db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    reader = sqlite3.connect(tmp_path / "g.sqlite3")
+
+    def insert(n: int) -> Callable[[Batch], object]:
+        return lambda batch: batch.db.execute("INSERT INTO t VALUES (?)", (n,))
+
+    for n in range(3):  # the flusher sleeps between bursts, then wakes again for the next
+        db.defer(insert(n))
+        deadline = time.monotonic() + 5
+        while reader.execute("SELECT count(*) FROM t").fetchone() != (n + 1,):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    reader.close()
     db.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from convergio.metering import DEFAULT_PRICES, PriceTable, UsageRecord, cost_of, records_for
+from convergio.metering import DEFAULT_PRICES, KeyMode, PriceTable, UsageRecord, cost_of, records_for
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,75 @@ def test_records_for_flags_unpriced_models_and_takes_datetimes(prices: PriceTabl
 def test_records_for_refuses_bad_usage(prices: PriceTable, usage: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         records_for("t", "r", "n", 0, "offline", "x", "byok", usage, prices, "2026-11-24T10:00:00Z")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "usage", "estimated"),
+    [
+        ("openai", "gpt-4o-mini", {"prompt_tokens": 1234, "completion_tokens": 56, "tool_calls": 2}, False),
+        ("openai", "gpt-4o-mini", {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}, True),
+        ("openai", "no-such-model", {"prompt_tokens": 5, "audio_seconds": Decimal("1.25")}, False),
+        ("offline", "offline-1", {"completion_tokens": 10**6, "audio_seconds": Decimal("2.000000")}, True),
+        ("own", "x|y\\z", {"prompt_tokens": 3, "completion_tokens": 4}, False),  # escaped id parts
+    ],
+)
+def test_records_for_makes_what_the_validating_constructor_makes(
+    prices: PriceTable, provider: str, model: str, usage: dict[str, int | Decimal], estimated: bool
+) -> None:
+    """``records_for`` checks the call's shared fields once and builds records without the
+    constructor's per-record checks: the records must equal the constructor's, ids included."""
+    table = prices.with_connection("own", {"input_tokens": "0.0000023", "output_tokens": "0.0000092"})
+    at = datetime(2026, 11, 24, 10, 30, 1, 250, tzinfo=UTC)
+    made = records_for(
+        "t|1", "r\\2", "n", 3, provider, model, "managed", usage, table, at, estimated=estimated
+    )
+    expected = []
+    for key, unit in (
+        ("prompt_tokens", "input_tokens"),
+        ("completion_tokens", "output_tokens"),
+        ("tool_calls", "tool_calls"),
+        ("audio_seconds", "audio_seconds"),
+    ):
+        if usage.get(key):
+            price = table.price(provider, model, unit)  # type: ignore[arg-type]
+            expected.append(
+                UsageRecord(
+                    tenant_id="t|1",
+                    run_id="r\\2",
+                    node_id="n",
+                    attempt=3,
+                    provider=provider,
+                    model=model,
+                    key_mode="managed",
+                    unit=unit,  # type: ignore[arg-type]
+                    quantity=usage[key],
+                    unit_price=price,
+                    cost=cost_of(usage[key], price),
+                    at=at.isoformat(),
+                    unpriced=not table.is_priced(provider, model, unit),  # type: ignore[arg-type]
+                    estimated=estimated and unit in ("input_tokens", "output_tokens"),
+                )
+            )
+    assert made == expected
+    assert [type(r.quantity) for r in made] == [type(r.quantity) for r in expected]  # 2.000000 -> 2
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (("", "r", "n", 0, "p", "m", "byok"), "tenant_id"),
+        (("t", "r", "n", -1, "p", "m", "byok"), "attempt"),
+        (("t", "r", "n", True, "p", "m", "byok"), "attempt"),
+        (("t", "r", "n", 0, "p", "m", "free"), "key_mode"),
+    ],
+)
+def test_records_for_checks_the_shared_fields_once_as_the_constructor_would(
+    prices: PriceTable, fields: tuple[str, str, str, int, str, str, str], message: str
+) -> None:
+    tenant, run, node, attempt, provider, model, mode = fields
+    key_mode: KeyMode = mode  # type: ignore[assignment]  # a bad one too
+    at = "2026-11-24T10:00:00Z"
+    with pytest.raises(ValueError, match=message):
+        records_for(tenant, run, node, attempt, provider, model, key_mode, {"prompt_tokens": 1}, prices, at)
+    # Nothing used: nothing to record and nothing checked, as before.
+    assert records_for(tenant, run, node, attempt, provider, model, key_mode, {}, prices, at) == []

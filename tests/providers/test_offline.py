@@ -107,6 +107,9 @@ def test_usage_adds_up_and_round_trips_through_its_dict_form() -> None:
     }
     assert Usage.from_dict(total.to_dict()) == total
     assert Usage.from_dict({}) == Usage()
+    assert total + Usage() is total  # adding nothing: the same (frozen) usage
+    assert sum((Usage(1, 2, 3) for _ in range(4)), Usage()) == Usage(4, 8, 12)  # built unchecked, equal
+    assert hash(Usage(1, 1) + Usage(1, 1)) == hash(Usage(2, 2))
 
 
 def test_estimated_usage_is_marked_in_its_dict_form_and_spreads_through_sums() -> None:

@@ -175,6 +175,7 @@ def test_another_instance_sees_each_change_at_once(open_store: OpenStore) -> Non
     again = other.reserve("t", "byok", Decimal(4), now=NOW, call="x")  # a redelivery, elsewhere
     assert again.reservation_id == open_.reservation_id
     other.settle(open_.reservation_id or "", Decimal(0))  # settled by the other instance
+    assert other.spent("t", now=NOW) == Decimal("6.5")  # its own reads see it (and it is stored)
     mine.settle(open_.reservation_id or "", Decimal(4))  # ... so this changes nothing
     assert mine.spent("t", now=NOW, key_mode="byok") == 5 and other.spent("t", now=NOW) == Decimal("6.5")
 
