@@ -3,7 +3,7 @@
 The product path of ``benchmarks/peers_convergio.py`` (the real ``function_app.py``, the
 product's embedded settings, quota admission and usage metering on, offline agents) on the
 500-wide fan-out and the chain of 100, with ``workers`` 1 (the host alone) and 2 (the host
-and one worker process sharing its durable store, ADR 0023). Each measurement is a fresh
+and one worker process, ADR 0023 and 0029). Each measurement is a fresh
 child process on a fresh state directory: two warm-up runs, then ``--runs`` timed runs; the
 variants alternate round by round so that the machine's load falls on both alike. Prints ms
 per node (median over every timed run of every round) and the 2-vs-1 ratio (above 1: two

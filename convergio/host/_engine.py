@@ -27,9 +27,10 @@ from typing import Any
 from ._activities import ActivityRunner, RunnerConfig
 from ._events import Event, EventType, format_time, new_event, parse_time, utcnow
 from ._executor import Instance, NonDeterminismError, OrchestrationExecutor, StepResult
+from ._finished import FinishedExecutions
 from ._functions import FunctionIndex
 from ._lazy_history import LazyHistory
-from ._leases import new_owner, release_dead
+from ._leases import new_owner, release, release_dead
 from ._payloads import stored_sdk_value
 from ._records import new_record, record_fields, started_event
 from ._sharing import WATCH_MAX_S, Sharing
@@ -131,7 +132,8 @@ class Engine:
             run=lambda item: self._run_activity(item),  # looked up per call: profilers wrap it
         )
         self._sharing = Sharing(store, self.owner, self.config.lease_s, self._wake_timed)
-        self.on_shared_work: Callable[[], None] = lambda: None  # work committed for worker processes
+        # Work leased here that worker processes run (ADR 0029); without them, this process's pool.
+        self.on_shared_work: Callable[[Sequence[WorkItem]], None] = self.run_here
         # The action shim of each running instance as its last committed step left it, keyed by
         # the history length it matches: a step then skips decoding the snapshot from the store.
         self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
@@ -206,20 +208,39 @@ class Engine:
         """Another process committed messages (a worker process's results): look now."""
         self._sharing.nudge()
 
+    def record_results(self, done: Sequence[tuple[WorkItem, Event]]) -> None:
+        """Commit results a worker process sent through its pipe and step their instances (ADR 0029)."""
+        self._wake_all(dict.fromkeys(i.instance_id for i in self.store.complete_many(done, time.time())))
+
+    def release_worker(self, owner: str) -> None:
+        """A worker process this host started exited: what it claimed itself is free now (ADR 0029)."""
+        release(self.store, [owner])
+        self._runner.poke()
+
+    @property
+    def finished(self) -> FinishedExecutions:
+        """Executions that ended in this process (its worker processes hear of them, ADR 0029)."""
+        return self._runner.finished
+
+    def pool_idle(self) -> bool:
+        """Is this process's activity pool idle? (a chain's lone item then stays here, ADR 0029)"""
+        return self._runner.idle()
+
+    def run_here(self, items: Sequence[WorkItem]) -> None:
+        """Run work leased to this process in its own pool (a dead worker process's, ADR 0029)."""
+        self._runner.submit(items)
+
     def _run_activity(self, item: WorkItem) -> None:
         self._runner.run(item)
 
     def _local_share(self, created: int) -> int:
-        """How many of a step's new work items this process leases and runs itself.
+        """How many of a step's new work items (all leased to this process) it runs itself.
 
-        Alone, all. With worker processes, none of a fan-out: they run it, and this one takes
-        only what waited ``HOST_CLAIM_AFTER_S``. But a lone item while this process's pool is
-        idle (a chain) runs here: a step's only item waits on nothing else, and a round trip
-        through a worker only adds latency (ADR 0023).
+        Alone, all. With worker processes, none: ``on_shared_work`` hands them to the workers
+        over their pipes, or back to this process's pool when the machine is idle and a round
+        trip through a worker would only add latency (a chain; ``_workers.py``, ADR 0029).
         """
-        if self.config.workers == 1 or (created == 1 and self._runner.idle()):
-            return created
-        return 0
+        return created if self.config.workers == 1 else 0
 
     def _wake_all(self, instance_ids: Iterable[str]) -> None:
         for instance_id in instance_ids:
@@ -234,12 +255,11 @@ class Engine:
     def _step(self, instance_id: str) -> None:
         if not self._sharing.hold(instance_id):
             return  # another live process steps it
-        record = self.store.get(instance_id, header=True)
-        if record is None:
-            return
         moment = utcnow()
         now, stamp = moment.timestamp(), format_time(moment)
-        messages = self.store.inbox(instance_id, now)
+        record, messages = self.store.step_input(instance_id, now)
+        if record is None:
+            return
         if not messages:  # woken to store a pending custom status (which may hide a later wake-up)
             self._store_pending_status(record)
             self._rearm(instance_id, record.status)
@@ -385,13 +405,14 @@ class Engine:
             for command in commands:
                 self._apply(record, write, command, stamp, now)
             write.owner, write.lease_until = self.owner, time.time() + self.config.lease_s
-            write.claim = self._local_share(len(write.work))
+            write.claim = len(write.work)  # all leased here; worker processes run theirs under it
+            local = self._local_share(len(write.work))
             created = self.store.commit_step(write)
             self.executor.confirm(record.instance_id, record.history_len + len(events))
             self._keep_shim(record.instance_id, record.history_len + len(events), shim)
-            self._runner.submit(created[: write.claim])
-            if len(created) > write.claim:
-                self.on_shared_work()
+            self._runner.submit(created[:local])
+            if len(created) > local:
+                self.on_shared_work(created[local:])
 
     def _apply(
         self, record: InstanceRecord, write: StepWrite, command: Command, stamp: str, now: float

@@ -202,7 +202,8 @@ class OrchestrationExecutor:
     ) -> tuple[_Session, list[dict[str, Any]], StepResult]:
         if old_events:
             self.full_replays += 1
-        context = DurableOrchestrationContext.from_json(_context_json(instance, old_events, new_events))
+        history = [{k: _copied(v) for k, v in event.items()} for event in (*old_events, *new_events)]
+        context = DurableOrchestrationContext(**_context(instance, history, replaying=bool(old_events)))
         context._input_expected_type = orchestrator.input_type  # as the SDK's handle does
         executor = TaskOrchestrationExecutor()
         # On an orchestrator error the SDK raises after recording it; _state_of reads it back.
@@ -287,17 +288,35 @@ def _actions_of(context: DurableOrchestrationContext) -> list[Any]:
     return list(grouped[0]) if grouped else []
 
 
+def _context(instance: Instance, history: list[Event], *, replaying: bool) -> dict[str, Any]:
+    """The orchestrator context the extension sends, as the SDK's ``from_json`` decodes it.
+
+    A session builds its context from this directly: encoding it and decoding it again (the
+    graph input twice, in the started event and as ``input``) was a quarter of a run's first
+    step. It passes the events ``_copied``, as a decode would give them, so the SDK's objects
+    share nothing with the history the host writes.
+    """
+    return {
+        "history": history,
+        "instanceId": instance.instance_id,
+        "isReplaying": replaying,
+        "parentInstanceId": instance.parent_instance_id,
+        "input": context_input(instance.input),  # the stored input as a JSON value, as Azure
+        "upperSchemaVersion": _UPPER_SCHEMA_VERSION,
+    }
+
+
+def _copied(value: Any) -> Any:
+    """A JSON value as ``json.loads(json.dumps(value))`` gives it: containers new, tuples lists."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copied(v) for v in value]
+    return value
+
+
 def _context_json(instance: Instance, old_events: Sequence[Event], new_events: list[Event]) -> str:
-    return json.dumps(
-        {
-            "history": [*old_events, *new_events],
-            "instanceId": instance.instance_id,
-            "isReplaying": bool(old_events),
-            "parentInstanceId": instance.parent_instance_id,
-            "input": context_input(instance.input),  # the stored input as a JSON value, as Azure
-            "upperSchemaVersion": _UPPER_SCHEMA_VERSION,
-        }
-    )
+    return json.dumps(_context(instance, [*old_events, *new_events], replaying=bool(old_events)))
 
 
 def _flat_actions(state: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 __all__ = ["FinishedExecutions"]
 
@@ -23,12 +24,15 @@ class FinishedExecutions:
         self._capacity = capacity
         self._ids: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
+        self.listeners: list[Callable[[str], None]] = []  # worker processes hear of it (ADR 0029)
 
     def add(self, execution_id: str) -> None:
         with self._lock:
             self._ids[execution_id] = None
             while len(self._ids) > self._capacity:
                 self._ids.popitem(last=False)
+        for listener in self.listeners:
+            listener(execution_id)
 
     def __contains__(self, execution_id: object) -> bool:
         return execution_id in self._ids

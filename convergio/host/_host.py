@@ -137,9 +137,13 @@ class EmbeddedHost:
             store=self.store_path,
             concurrency=engine.activity_concurrency,
             lease_s=engine.lease_s,
-            on_results=self.engine.nudge,
+            on_results=self.engine.record_results,
+            on_lost=self.engine.release_worker,
+            run_here=self.engine.run_here,
+            host_idle=self.engine.pool_idle,
         )
-        self.engine.on_shared_work = self.workers.tell
+        self.engine.on_shared_work = self.workers.assign
+        self.engine.finished.listeners.append(self.workers.finished)
         # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and without it
         # every small answer (headers, then body) waits out the peer's 40 ms delayed ACK (issue 22).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

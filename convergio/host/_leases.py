@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 
 from convergio._sqlite import value_lists
 
@@ -26,6 +27,7 @@ __all__ = [
     "inbox_news",
     "new_owner",
     "orphans",
+    "release",
     "release_dead",
     "renew",
     "work_exists",
@@ -34,9 +36,9 @@ __all__ = [
 _WORK_COLUMNS = "id, instance_id, execution_id, task_id, name, input"
 
 
-def new_owner() -> str:
-    """A lease owner: this machine, this process, and a nonce (pids are reused)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+def new_owner(pid: int | None = None, nonce: str | None = None) -> str:
+    """A lease owner: this machine, a process (this one), and a nonce (pids are reused)."""
+    return f"{socket.gethostname()}:{pid or os.getpid()}:{nonce or uuid.uuid4().hex[:8]}"
 
 
 def claim_work(store: Store, owner: str, now: float, until: float, limit: int) -> list[WorkItem]:
@@ -122,12 +124,23 @@ def release_dead(store: Store) -> int:
     with store.reading() as db:
         owners = {row[0] for row in db.execute("SELECT DISTINCT owner FROM work WHERE owner IS NOT NULL")}
         owners |= {row[0] for row in db.execute("SELECT DISTINCT owner FROM instance_leases")}
-    dead = [(o,) for o in owners if _dead_here(o)]
+    dead = [o for o in owners if _dead_here(o)]
+    release(store, dead)
+    return len(dead)
+
+
+def release(store: Store, owners: Sequence[str]) -> None:
+    """Free every lease of ``owners``, processes known to be gone: their work is claimable at once.
+
+    Only for a process that is gone (its host saw it exit, or its pid is dead): a live owner
+    would keep running what another process now runs too.
+    """
+    if not owners:
+        return
     with store.transaction() as db:
-        for marks, values in value_lists(dead):
+        for marks, values in value_lists([(o,) for o in owners]):
             db.execute(f"UPDATE work SET lease_until = 0 WHERE owner IN ({marks})", values)  # noqa: S608
             db.execute(f"DELETE FROM instance_leases WHERE owner IN ({marks})", values)  # noqa: S608
-    return len(dead)
 
 
 def _dead_here(owner: str) -> bool:

@@ -2,28 +2,90 @@
 
 ``Sharing`` keeps the instance leases this process holds, so that one process at a time steps
 an instance (a partition of one, as DurableTask.AzureStorage's control-queue leases), and a
-``watch`` thread that wakes instances for messages other processes queued: activity results
-of worker processes (which also nudge it through their pipe), events raised through another
-host's API, and, every third of a lease, instances with messages whose lease ran out (a dead
-host's). The watch polls fast while messages come and backs off when none do.
+``watch`` thread that wakes instances for messages other processes queued (events raised and
+activity results recorded through another host sharing the store; this host's own worker
+processes send theirs through pipes, ADR 0029), and, every third of a lease, instances with
+messages whose lease ran out (a dead host's). The watch polls fast while messages come and
+backs off when none do; while no other process has the store open (``Presence``), it reads
+nothing: only this process writes messages then, and it wakes what it writes itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
 
 from ._leases import acquire_instance, inbox_news, orphans
 from ._poller import Poller
 from ._store import Store
 
-__all__ = ["WATCH_MAX_S", "Sharing"]
+__all__ = ["WATCH_MAX_S", "Presence", "Sharing"]
 
 log = logging.getLogger("convergio.host.engine")
 
 WATCH_MIN_S, WATCH_MAX_S = 0.005, 0.05
 """How often the watch thread looks for other processes' messages: while they come, and idle."""
+
+
+class Presence:
+    """Whether another engine has a store open, through a POSIX lock on a file beside it.
+
+    Each process holds a shared lock on ``<store>-hosts`` while an engine of it runs on the
+    store; one that can take the exclusive lock for a moment is the only process (its own locks
+    never conflict with each other, a conversion that fails leaves the shared lock in place, and
+    locks go with their process, however it ends). Engines of one process on one file count
+    each other here (POSIX locks are per process: one file descriptor per file, shared).
+    Two system calls, where a look at the store is a read transaction.
+    """
+
+    _open: ClassVar[dict[str, list[int]]] = {}  # path -> [fd, engines of this process on it]
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, store: Path | None) -> None:
+        """``store`` None: a store no other engine can open (in memory)."""
+        self._key = str(store.resolve()) if store is not None else ""
+        if not self._key:
+            return
+        with Presence._lock:
+            entry = Presence._open.get(self._key)
+            if entry is None:
+                fd = os.open(f"{self._key}-hosts", os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.lockf(fd, fcntl.LOCK_SH)  # waits out another's moment of LOCK_EX
+                entry = Presence._open[self._key] = [fd, 0]
+            entry[1] += 1
+
+    def alone(self) -> bool:
+        if not self._key:
+            return True
+        with Presence._lock:
+            fd, engines = Presence._open[self._key]
+            if engines > 1:
+                return False
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return False
+            fcntl.lockf(fd, fcntl.LOCK_SH)
+            return True
+
+    def close(self) -> None:
+        if not self._key:
+            return
+        with Presence._lock:
+            entry = Presence._open[self._key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del Presence._open[self._key]
+                with contextlib.suppress(OSError):
+                    os.close(entry[0])  # releases the lock
+        self._key = ""
 
 
 class Sharing:
@@ -37,18 +99,25 @@ class Sharing:
         self._mark = 0  # the last inbox id the watch has seen
         self._idle, self._next_sweep = WATCH_MIN_S, 0.0
         self._watch = Poller("watch", self._watch_round)
+        self._presence: Presence | None = None
+        self.reads = 0  # inbox reads the watch made (a test counts them)
 
     def start(self) -> None:
         """Watch from now on (what is in the inbox already, the engine's start wakes)."""
+        with self.store.reading() as db:
+            path = db.execute("PRAGMA database_list").fetchone()[2]
+        self._presence = Presence(Path(path) if path else None)
         self._mark = inbox_news(self.store, 0, self.owner)[0]
         self._next_sweep = time.monotonic() + self.lease_s / 3
         self._watch.start()
 
     def stop(self) -> None:
         self._watch.stop()
+        if self._presence is not None:
+            self._presence.close()
 
     def nudge(self) -> None:
-        """Another process committed messages (a worker process's results): look now."""
+        """Another process committed messages: look now."""
         self._watch.poke()
 
     def beat(self, until: float) -> None:
@@ -84,8 +153,10 @@ class Sharing:
         """Wake what other processes' messages concern; how long to wait before looking again."""
         found: list[tuple[str, float]] = []
         try:
-            self._mark, found = inbox_news(self.store, self._mark, self.owner)
-            if time.monotonic() >= self._next_sweep:
+            if self._presence is None or not self._presence.alone():  # else nobody else writes
+                self.reads += 1
+                self._mark, found = inbox_news(self.store, self._mark, self.owner)
+            if time.monotonic() >= self._next_sweep:  # a dead process's instances, alone or not
                 self._next_sweep = time.monotonic() + self.lease_s / 3
                 found += orphans(self.store, time.time())
         except Exception:

@@ -28,6 +28,7 @@ from typing import Any
 
 from convergio._sqlite import value_lists
 
+from ._checkpoint import BOUND_PAGES, Checkpointer
 from ._events import Event
 
 __all__ = ["InstanceRecord", "Message", "StepConflict", "StepWrite", "Store", "WorkItem", "TERMINAL"]
@@ -184,6 +185,9 @@ class Store:
         self.origin = origin
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # the checkpoint thread copies the pages, a commit completes its checkpoint (ADR 0028)
+        self._db.execute(f"PRAGMA wal_autocheckpoint={BOUND_PAGES}")
+        self._checkpoints = Checkpointer(path)
         self._db.executescript(_SCHEMA)
         with self._tx() as db:
             _move_payloads(db)
@@ -191,6 +195,7 @@ class Store:
             _add_leases(db)
 
     def close(self) -> None:
+        self._checkpoints.close()
         with self._lock:
             self._db.close()
 
@@ -214,6 +219,7 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._checkpoints.committed(self._db)
 
     # -- instances ----------------------------------------------------------------------
     def get(self, instance_id: str, *, header: bool = False) -> InstanceRecord | None:
@@ -369,6 +375,22 @@ class Store:
             ).fetchone()
         return [(row[0], row[1], row[2]) for row in json.loads(rows)]
 
+    def step_input(
+        self, instance_id: str, now: float
+    ) -> tuple[InstanceRecord | None, list[tuple[int, str | None, Event]]]:
+        """The instance's header (as ``get(header=True)``) and its visible messages (as ``inbox``),
+        read in one statement: one snapshot, and one statement less per step."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_HEADER}, (SELECT json_group_array(json_array(id, execution_id, json(event))) "  # noqa: S608
+                "FROM (SELECT id, execution_id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? "
+                "ORDER BY id)) FROM instances i WHERE instance_id = ?",
+                (instance_id, now, instance_id),
+            ).fetchone()
+        if row is None:
+            return None, []
+        return InstanceRecord(*row[:-1]), [(m[0], m[1], m[2]) for m in json.loads(row[-1])]
+
     def next_visible(self, instance_id: str) -> float | None:
         with self._lock:
             row = self._db.execute(
@@ -403,13 +425,11 @@ class Store:
         with self._tx() as db:
             pending: set[int] = set()
             for marks, ids in value_lists([(item.id,) for item, _ in done]):
-                (found,) = db.execute(
-                    f"SELECT group_concat(id) FROM work WHERE id IN ({marks})",  # noqa: S608 - placeholders
+                found = db.execute(
+                    f"DELETE FROM work WHERE id IN ({marks}) RETURNING id",  # noqa: S608 - placeholders
                     ids,
-                ).fetchone()
-                if found:
-                    pending.update(int(i) for i in found.split(","))
-                db.execute(f"DELETE FROM work WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders
+                ).fetchall()
+                pending.update(row[0] for row in found)
             recorded = [(item, result) for item, result in done if item.id in pending]
             self._insert_messages(db, [Message(i.instance_id, i.execution_id, now, r) for i, r in recorded])
         return [item for item, _ in recorded]
@@ -428,27 +448,29 @@ class Store:
                     "DELETE FROM inbox WHERE instance_id = ? AND visible_at > ?",
                     (iid, step.now),
                 )
-            base, execution_id = db.execute(
-                "SELECT history_len, execution_id FROM instances WHERE instance_id = ?", (iid,)
-            ).fetchone()
-            if step.expected_len is not None and base != step.expected_len:
-                raise StepConflict(f"instance {iid}: history at {base}, the step read {step.expected_len}")
             if step.reset_history:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
-                base = 0
+            updates = {k: v for k, v in step.updates.items() if k not in _PAYLOADS}
+            grown = len(step.history)
+            # One statement moves the history length on and checks the step read the current one.
+            moved = db.execute(
+                f"UPDATE instances SET {''.join(f'{k} = ?, ' for k in updates)}"  # noqa: S608
+                f"history_len = {'?' if step.reset_history else 'history_len + ?'} "
+                "WHERE instance_id = ? AND (? IS NULL OR history_len = ?) "
+                "RETURNING history_len, execution_id",
+                [*updates.values(), grown, iid, step.expected_len, step.expected_len],
+            ).fetchall()
+            if not moved:
+                raise StepConflict(
+                    f"instance {iid}: its history is no longer the {step.expected_len} events the step read"
+                )
+            length, execution_id = moved[0]
+            base = length - grown
             for marks, rows in value_lists(
                 [(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)]
             ):
                 db.execute(f"INSERT INTO history VALUES {marks}", rows)  # noqa: S608 - placeholders
-            updates = {k: v for k, v in step.updates.items() if k not in _PAYLOADS}
-            updates["history_len"] = base + len(step.history)
             _set_payloads(db, iid, {k: v for k, v in step.updates.items() if k in _PAYLOADS})
-            db.execute(
-                f"UPDATE instances SET {', '.join(f'{k} = ?' for k in updates)} "  # noqa: S608
-                "WHERE instance_id = ?",
-                [*updates.values(), iid],
-            )
-            execution_id = updates.get("execution_id") or execution_id
             if step.work:
                 created = self._insert_work(db, iid, execution_id, step)
             if step.updates.get("status") in TERMINAL:

@@ -1,9 +1,10 @@
 """A worker process: ``python -m convergio.host._worker_main`` (started by ``_workers.py``).
 
-It loads the app, claims and runs activities from the host's store under leases, and tells the
-host through its stdout after each commit; its stdin is a pipe from the host, whose bytes ask it
-to claim and whose end (the host exited, however) ends it. Not imported by the package, so that
-``-m`` runs it once (ADR 0023).
+It loads the app and runs the activities its host hands it on its stdin (one JSON line each,
+leased to the host), and sends their results back on its stdout, which the host commits, with
+an empty line as its heartbeat every third of a lease (ADR 0029); the end of its stdin (the
+host exited, however) ends it. What the app prints goes to stderr. Not imported by the
+package, so that ``-m`` runs it once (ADR 0023).
 """
 
 from __future__ import annotations
@@ -17,36 +18,43 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from ._activities import ActivityRunner, RunnerConfig
+from ._events import Event
 from ._functions import load_app
 from ._leases import new_owner
-from ._store import Store
+from ._store import Store, WorkItem
+from ._workers import decode_items, encode_results
 
 __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """One worker process: claim and run activities until the host's pipe closes."""
+    """One worker process: run the activities its host hands it until the host's pipe closes."""
     parser = argparse.ArgumentParser(prog="python -m convergio.host._workers")
     parser.add_argument("--app", type=Path, required=True)
     parser.add_argument("--store", type=Path, required=True, help="the task hub's SQLite file")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--lease", type=float, default=30.0)
+    parser.add_argument("--nonce", required=True, help="of its lease owner, host:pid:nonce")
     parser.add_argument("--log-level", type=int, default=logging.INFO, help="the host's")
     args = parser.parse_args(argv)
+    results = os.fdopen(os.dup(sys.stdout.fileno()), "wb")  # the pipe to the host, for results only
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the app's prints must not corrupt it
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     index = load_app(args.app)
     loop = asyncio.new_event_loop()  # async activities share one loop, as in the host
     threading.Thread(target=loop.run_forever, name="activity-loop", daemon=True).start()
     index.loop = loop
-    owner = new_owner()
-    store = Store(args.store, origin=owner)
-    config = RunnerConfig(args.concurrency, args.lease, shared=True, check_rows=True)
-    os.set_blocking(sys.stdout.fileno(), False)
-    runner = ActivityRunner(index, store, owner, config, on_recorded=_tell_host)
+    owner = new_owner(nonce=args.nonce)  # the host knows it (_workers.py)
+    store = _HostRecords(args.store, origin=owner, out=results)
+    # Not shared: it claims only rows whose lease ran out (a dead host's), on its back-off poll;
+    # no check_rows: the host says which executions ended.
+    config = RunnerConfig(args.concurrency, args.lease)
+    runner = ActivityRunner(index, store, owner, config, on_beat=store.beat)
     gc.collect()
     gc.freeze()  # the app and its imports live as long as the process (see convergio._embedded)
     done = threading.Event()
@@ -59,17 +67,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _tell_host(_: Iterable[str]) -> None:
-    """Results are committed: a byte on the pipe to the host (dropped when the pipe is full:
-    the host has not read the last ones yet, and will look at the store then)."""
-    with contextlib.suppress(BlockingIOError, BrokenPipeError):
-        os.write(sys.stdout.fileno(), b".")
+class _HostRecords(Store):
+    """The shared store, except that results go to the host, which commits them (ADR 0029).
+
+    The runner's group commit hands each batch here; the host deletes the work rows and queues
+    the results in one transaction of its own, dropping those whose row is gone (one result per
+    row, as ``Store.complete_many``). An item whose result the host has not read when this
+    process dies runs again: the host keeps each item it handed out until its result is in.
+    """
+
+    def __init__(self, path: Path, *, origin: str, out: BinaryIO) -> None:
+        super().__init__(path, origin=origin)
+        self._out, self._out_lock = out, threading.Lock()
+
+    def complete_many(self, done: Sequence[tuple[WorkItem, Event]], now: float) -> list[WorkItem]:
+        self._write(encode_results(done))
+        return [item for item, _ in done]
+
+    def beat(self, _until: float) -> None:
+        """The heartbeat: an empty line, so the host can tell a stalled process (ADR 0029)."""
+        self._write(b"\n")
+
+    def _write(self, frame: bytes) -> None:
+        with self._out_lock, contextlib.suppress(BrokenPipeError):  # no host: this process ends
+            self._out.write(frame)
+            self._out.flush()
 
 
 def _listen(runner: ActivityRunner, done: threading.Event) -> None:
-    """Bytes from the host: work to claim. The pipe closes when the host exits, however it exits."""
-    while os.read(sys.stdin.fileno(), 4096):
-        runner.poke()
+    """Work from the host, to run. The pipe closes when the host exits, however it exits."""
+    for line in sys.stdin.buffer:
+        items, ended = decode_items([line])
+        for execution_id in ended:
+            runner.finished.add(execution_id)
+        runner.submit(items)
     done.set()
 
 

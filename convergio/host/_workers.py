@@ -4,28 +4,46 @@ The Functions host starts ``FUNCTIONS_WORKER_PROCESS_COUNT`` language workers so
 uses several cores; a Python process runs one thread at a time (the GIL). Here the host
 process keeps the HTTP front end and the orchestrations, and runs activities too; each extra
 process (``python -m convergio.host._worker_main``) loads the same app and only claims and runs
-activities, under the leases of ``_leases.py``, recording results in the shared store, where
-the host's watch thread sees them (ADR 0023): after each commit a worker writes a byte on its
-stdout, a pipe to the host, which wakes that thread at once instead of at its next poll; the
-host does the same on each worker's stdin when it commits work for them, which wakes their
-claims. A worker ends with its host: that pipe closes when the host exits, even by ``kill -9``.
+activities (ADR 0023). The host leases a step's work to itself in the step's commit and hands
+the workers their share through pipes, one JSON line per item on a worker's stdin; a worker
+sends each result back on its stdout, and the host commits it and steps its instance at once
+(ADR 0029). So a worker never writes the store (no claim waits for the host's write lock, nor
+a result commit) and no poll stands between two processes. The host's heartbeat keeps the
+leases of what its workers run. A worker ends with its host: its stdin closes when the host
+exits, even by ``kill -9``. The host sees a worker end (its stdout's end, or no heartbeat line
+for a lease: stalled, and killed then), runs what that worker had not sent back, and starts
+another.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import queue
+import select
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from ._events import Event
+from ._leases import new_owner
+from ._store import WorkItem
 
 __all__ = [
     "LEASE_SETTING",
     "WORKERS_SETTING",
     "WorkerProcesses",
+    "decode_items",
+    "decode_results",
+    "encode_items",
+    "encode_results",
     "lease_from_env",
     "workers_from_env",
 ]
@@ -37,6 +55,11 @@ WORKERS_SETTING = "FUNCTIONS_WORKER_PROCESS_COUNT"
 LEASE_SETTING = "CONVERGIO_HOST_LEASE_SECONDS"
 """How long a lease lasts without its heartbeat: how soon a killed process's work runs again."""
 _MAX_WORKERS = 10
+_RESPAWN_PAUSE_S = 1.0
+"""A worker that dies within ``_STEADY_S`` of its start is replaced only after this pause."""
+_STEADY_S = 10.0
+
+Results = Sequence[tuple[WorkItem, Event]]
 
 
 def workers_from_env(environ: Mapping[str, str] = os.environ) -> int:
@@ -58,6 +81,58 @@ def lease_from_env(environ: Mapping[str, str] = os.environ, default: float = 30.
     return lease
 
 
+def encode_results(done: Iterable[tuple[WorkItem, Event]]) -> bytes:
+    """Activity results as JSON lines for the pipe to the host (the item without its input)."""
+    return b"".join(
+        json.dumps([i.id, i.instance_id, i.execution_id, i.task_id, i.name, e]).encode() + b"\n"
+        for i, e in done
+    )
+
+
+def decode_results(lines: Iterable[bytes]) -> list[tuple[WorkItem, Event]]:
+    """The results ``encode_results`` wrote, one per line; empty lines (heartbeats) skipped."""
+    found = []
+    for line in lines:
+        if line:
+            work_id, instance_id, execution_id, task_id, name, event = json.loads(line)
+            found.append((WorkItem(work_id, instance_id, execution_id, task_id, name, None), event))
+    return found
+
+
+def encode_items(items: Iterable[WorkItem]) -> bytes:
+    """Work items as JSON lines for the pipe to a worker."""
+    return b"".join(
+        json.dumps([i.id, i.instance_id, i.execution_id, i.task_id, i.name, i.input]).encode() + b"\n"
+        for i in items
+    )
+
+
+def decode_items(lines: Iterable[bytes]) -> tuple[list[WorkItem], list[str]]:
+    """The items ``encode_items`` wrote, and the executions ``finished`` said have ended."""
+    items: list[WorkItem] = []
+    ended: list[str] = []
+    for line in lines:
+        if line.strip():
+            found = json.loads(line)
+            if isinstance(found, str):
+                ended.append(found)
+            else:
+                items.append(WorkItem(*found))
+    return items, ended
+
+
+@dataclass(eq=False)
+class _Worker:
+    """One worker process, and the items handed to it whose result has not come back."""
+
+    process: subprocess.Popen[bytes]
+    owner: str
+    outbox: queue.SimpleQueue[bytes | None] = field(default_factory=queue.SimpleQueue)
+    outstanding: dict[int, WorkItem] = field(default_factory=dict)
+    ready: bool = False  # it has said it is up (its first heartbeat): silence is a stall from then on
+    began: float = field(default_factory=time.monotonic)
+
+
 class WorkerProcesses:
     """``count`` worker processes for one app and store; started and stopped with the host."""
 
@@ -69,49 +144,158 @@ class WorkerProcesses:
         store: Path,
         concurrency: int,
         lease_s: float,
-        on_results: Callable[[], None] = lambda: None,
+        on_results: Callable[[Results], None] = lambda _: None,
+        on_lost: Callable[[str], None] = lambda _: None,
+        run_here: Callable[[Sequence[WorkItem]], None] = lambda _: None,
+        host_idle: Callable[[], bool] = lambda: False,
     ) -> None:
-        """``on_results``: called when a worker has committed activity results."""
+        """``on_results``: commit results a worker ran (from its pipe's thread). ``on_lost``:
+        a worker ended while the host runs (frees what it claimed itself). ``run_here``: run
+        work in the host (no worker, a chain's node, a worker ended before sending its
+        result). ``host_idle``: is the host's own activity pool idle?"""
         self.count, self.app, self.store = count, app.resolve(), store.resolve()
-        self.concurrency, self.lease_s, self.on_results = concurrency, lease_s, on_results
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.concurrency, self.lease_s = concurrency, lease_s
+        self.on_results, self.on_lost, self.run_here = on_results, on_lost, run_here
+        self.host_idle = host_idle
+        self._workers: list[_Worker] = []
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._lock = threading.Lock()
+
+    @property
+    def processes(self) -> list[subprocess.Popen[bytes]]:
+        with self._lock:
+            return [w.process for w in self._workers]
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "convergio.host._worker_main", "--app", str(self.app)]
-        command += ["--store", str(self.store), "--concurrency", str(self.concurrency)]
-        command += ["--lease", str(self.lease_s), "--log-level", str(logging.getLogger().getEffectiveLevel())]
+        self._stopping = False
         for _ in range(self.count):
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-            assert process.stdin is not None
-            os.set_blocking(process.stdin.fileno(), False)
-            self.processes.append(process)
-            threading.Thread(target=self._listen, args=(process,), name="worker-news", daemon=True).start()
+            self._spawn()
         log.info("%d worker processes: %s", self.count, [p.pid for p in self.processes])
 
-    def tell(self) -> None:
-        """Work was committed for the workers: wake their claims (a byte each; dropped while
-        a worker has not read the last ones, as it will claim then)."""
-        for process in self.processes:
-            if process.stdin is not None:
-                with contextlib.suppress(BlockingIOError, BrokenPipeError, ValueError):
-                    os.write(process.stdin.fileno(), b".")
+    def _spawn(self) -> None:
+        nonce = uuid.uuid4().hex[:8]  # its lease owner is host:pid:nonce (see _leases.new_owner)
+        command = [sys.executable, "-m", "convergio.host._worker_main", "--app", str(self.app)]
+        command += ["--store", str(self.store), "--concurrency", str(self.concurrency), "--nonce", nonce]
+        command += ["--lease", str(self.lease_s), "--log-level", str(logging.getLogger().getEffectiveLevel())]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        worker = _Worker(process, new_owner(process.pid, nonce))
+        threads = [
+            threading.Thread(target=self._listen, args=(worker,), name="worker-results", daemon=True),
+            threading.Thread(target=self._send, args=(worker,), name="worker-items", daemon=True),
+        ]
+        with self._lock:
+            self._workers.append(worker)
+            self._threads += threads
+            if self._stopping:  # stop() began meanwhile: it will not see this one
+                process.kill()
+        for thread in threads:
+            thread.start()
 
-    def _listen(self, process: subprocess.Popen[bytes]) -> None:
+    def assign(self, items: Sequence[WorkItem]) -> None:
+        """Hand work leased to the host to the workers, fewest outstanding first (one still
+        starting runs it once up). The host runs it when there is no worker, and a lone item
+        while nothing else runs anywhere: a chain's next node waits on nothing else, and a
+        round trip through a worker only adds latency (the host's orchestrator steps cost
+        about what a worker's activities do, so it takes no share of a fan-out)."""
+        with self._lock:
+            ready = list(self._workers)
+            lone = len(items) == 1 and not any(w.outstanding for w in ready)
+            if ready and not (lone and self.host_idle()):
+                ready.sort(key=lambda w: len(w.outstanding))  # the least loaded first
+                for n, worker in enumerate(ready):
+                    share = items[n :: len(ready)]
+                    worker.outstanding.update((item.id, item) for item in share)
+                    if share:
+                        worker.outbox.put(encode_items(share))
+                return
+        self.run_here(items)
+
+    def finished(self, execution_id: str) -> None:
+        """An execution ended: its items queued in a worker are dropped there, not run (as in
+        the host, ADR 0017), without the worker asking the store before each item."""
+        frame = json.dumps(execution_id).encode() + b"\n"
+        with self._lock:
+            for worker in self._workers:
+                if any(item.execution_id == execution_id for item in worker.outstanding.values()):
+                    worker.outbox.put(frame)
+
+    def _send(self, worker: _Worker) -> None:
+        """Write what is handed to a worker, in order (blocking: a full pipe waits, never drops)."""
+        assert worker.process.stdin is not None
+        with contextlib.suppress(OSError, ValueError):  # it ended: _listen hands its work on
+            while (frame := worker.outbox.get()) is not None:
+                worker.process.stdin.write(frame)
+                worker.process.stdin.flush()
+
+    def _listen(self, worker: _Worker) -> None:
+        """Commit the results a worker sends until its pipe ends, killing it when it goes
+        silent for a lease (stalled); then run what it had not sent back and start another."""
+        process = worker.process
         assert process.stdout is not None
-        fd = process.stdout.fileno()
-        while os.read(fd, 4096):
-            self.on_results()
+        fd, rest = process.stdout.fileno(), b""
+        while True:
+            if worker.ready and not select.select([fd], [], [], self.lease_s)[0]:
+                log.warning(
+                    "worker process %s sent no heartbeat for %.0f s: killed", process.pid, self.lease_s
+                )
+                process.kill()  # its pipe ends, and the loop with it
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            *lines, rest = (rest + chunk).split(b"\n")
+            results = decode_results(lines)
+            worker.ready = True
+            if results:
+                try:
+                    self.on_results(results)
+                except Exception:  # not recorded: they run again, here (their rows are the host's)
+                    log.exception("recording a worker process's results failed; running them again")
+                    self.run_here([item for item, _ in results])
+                with self._lock:  # after the commit: a worker that ends now has them recorded
+                    for item, _ in results:
+                        worker.outstanding.pop(item.id, None)
+        process.wait()  # gone: nothing it ran can be sent any more
+        worker.outbox.put(None)
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            lost = list(worker.outstanding.values())
+        if self._stopping:
+            return
+        log.warning(
+            "worker process %s exited (%s): %d items run again", process.pid, process.returncode, len(lost)
+        )
+        try:
+            self.on_lost(worker.owner)
+            if lost:
+                self.assign(lost)
+        except Exception:
+            log.exception("running again the work of worker process %s failed", process.pid)
+        if time.monotonic() - worker.began < _STEADY_S:
+            time.sleep(_RESPAWN_PAUSE_S)  # not a tight loop if it dies at start
+        if not self._stopping:
+            self._spawn()
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.stdin is not None:
-                process.stdin.close()  # the worker's signal to finish
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
+        self._stopping = True
+        with self._lock:
+            workers, threads = list(self._workers), list(self._threads)
+        for worker in workers:
+            worker.outbox.put(None)
+            if worker.process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    worker.process.stdin.close()  # the worker's signal to finish
+            if worker.process.poll() is None:
+                worker.process.terminate()
+        for worker in workers:
             try:
-                process.wait(10)
+                worker.process.wait(10)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        self.processes.clear()
+                worker.process.kill()
+                worker.process.wait(10)
+        for thread in threads:  # the last results are committed before the store closes
+            thread.join(5)
+        with self._lock:
+            self._workers.clear()
+            self._threads.clear()

@@ -164,3 +164,53 @@ def test_a_plain_orchestrator_fails_or_completes_on_both_paths(keep_alive: int) 
     executor = OrchestrationExecutor(lambda _: registered(plain_answer), keep_alive=keep_alive)
     result = executor.execute(INSTANCE, [], first_events(), 0)
     assert (result.done, result.output, result.error) == (True, 42, None)
+
+
+def test_a_session_context_is_the_one_the_sdk_decodes_from_the_extensions_json() -> None:
+    """A kept-alive session builds its context without the JSON round trip (ADR 0028): the SDK
+    sees the same events, input and flags as ``from_json`` gives it, and shares no containers
+    with the host's history."""
+    from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
+
+    from convergio.host._executor import _context, _context_json, _copied
+
+    parent = {"TaskScheduleId": 3, "OrchestrationInstance": {"InstanceId": "p", "ExecutionId": "pe"}}
+    instance = Instance("i", "orch", "e1", json.dumps({"graph": {"nodes": [1, 2.5, None, "é"]}}), "p")
+    old = [
+        new_event(EventType.ORCHESTRATOR_STARTED, NOW),
+        new_event(
+            EventType.EXECUTION_STARTED,
+            NOW,
+            Name="orch",
+            Version="2",
+            Input=instance.input,
+            ParentInstance=parent,
+            Tags=("a", ["b"]),
+        ),
+        *scheduled(0, "step"),
+    ]
+    new = [
+        new_event(EventType.ORCHESTRATOR_STARTED, NOW),
+        new_event(EventType.TASK_COMPLETED, NOW, TaskScheduledId=0, Result='{"x": 1}'),
+    ]
+    history = [{k: _copied(v) for k, v in event.items()} for event in (*old, *new)]
+    direct = DurableOrchestrationContext(**_context(instance, history, replaying=True))
+    decoded = DurableOrchestrationContext.from_json(_context_json(instance, old, new))
+
+    def seen(context: DurableOrchestrationContext) -> list[Any]:
+        events = [vars(e) for e in context.histories]
+        return [
+            events,
+            context._input,
+            context.get_input(),
+            context.instance_id,
+            context.is_replaying,
+            context.parent_instance_id,
+            context._replay_schema,
+            context.version,
+            context.current_utc_datetime,
+        ]
+
+    assert seen(direct) == seen(decoded)
+    direct.histories[1].ParentInstance["OrchestrationInstance"]["InstanceId"] = "changed"
+    assert parent["OrchestrationInstance"]["InstanceId"] == "p"  # the host's event is its own

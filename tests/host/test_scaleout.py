@@ -109,12 +109,32 @@ def test_a_host_and_its_worker_process_run_a_wide_fan_out_once_each(tmp_path: Pa
     runs = _runs(counts, "work")
     assert Counter(r["i"] for r in runs) == Counter(range(240)), "an item ran twice or never"
     pids = Counter(r["pid"] for r in runs)
-    # The worker process runs the fan-out; the host only what waited a second for a thread.
+    # The worker process runs the fan-out: the host hands it over (ADR 0029).
     assert len(pids) <= 2 and sum(n for pid, n in pids.items() if pid != host_pid) > 120, pids
     _assert_consistent(_history(home, urls["id"]), 240)
 
 
-def test_work_of_a_killed_worker_runs_again_after_its_lease_and_recorded_work_never(tmp_path: Path) -> None:
+def _until_runs(counts: Path, activity: str, enough: int) -> None:
+    deadline = time.monotonic() + 60
+    while len(_runs(counts, activity)) < enough:
+        assert time.monotonic() < deadline, f"{activity} never ran"
+        time.sleep(0.01)
+
+
+def _worker_ran(counts: Path, host_pid: int, enough: int) -> list[dict[str, int]]:
+    """Wait until worker processes have run ``enough`` items; their runs."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        worker_runs = [r for r in _runs(counts, "work") if r["pid"] != host_pid]
+        if len(worker_runs) >= enough:
+            return worker_runs
+        time.sleep(0.01)
+    raise AssertionError("the worker process ran nothing")
+
+
+def test_work_of_a_stalled_worker_runs_again_after_a_lease_and_recorded_work_never(tmp_path: Path) -> None:
+    """A worker that stops (SIGSTOP: alive, its pipe open) sends no heartbeat: after a lease
+    of silence its host kills it and runs what it had not sent back (ADR 0029)."""
     counts, home = tmp_path / "counts", tmp_path / "home"
     counts.mkdir()
     env = _env(
@@ -124,18 +144,12 @@ def test_work_of_a_killed_worker_runs_again_after_its_lease_and_recorded_work_ne
         assert host.process is not None
         host_pid = host.process.pid
         urls = start(client, "fan_out", {"activity": "work", "count": 200})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            worker_runs = [r for r in _runs(counts, "work") if r["pid"] != host_pid]
-            if len(worker_runs) >= 20:
-                break
-            time.sleep(0.01)
-        worker = worker_runs[0]["pid"]
-        os.kill(worker, signal.SIGKILL)
-        killed_at = time.time()
-        recorded = _recorded(home, urls["id"])  # before its leases can run out
-        held = _held_by(home, worker)
-        assert time.time() - killed_at < 1.3  # its leases run at least 1.33 s past the kill
+        worker = _worker_ran(counts, host_pid, 20)[0]["pid"]
+        os.kill(worker, signal.SIGSTOP)
+        stopped_at = time.time()
+        time.sleep(0.3)  # the host commits the results the worker sent before it stopped
+        recorded = _recorded(home, urls["id"])
+        assert time.time() - stopped_at < 1.3  # its heartbeat runs every 0.67 s: not missed yet
         started_by_worker = {r["i"] for r in _runs(counts, "work") if r["pid"] == worker}
         body = wait_status(client, urls["statusQueryGetUri"], timeout=120)
     assert body["runtimeStatus"] == "Completed", body
@@ -144,14 +158,49 @@ def test_work_of_a_killed_worker_runs_again_after_its_lease_and_recorded_work_ne
     ran = Counter(r["i"] for r in runs)
     assert set(ran) == set(range(200))
     assert recorded and all(ran[i] == 1 for i in recorded), "a recorded activity ran again"
-    rerun = {i for i, n in ran.items() if n > 1}
-    assert rerun <= started_by_worker - recorded
-    # What the worker held when it died ran again in the host, once its lease had run out
-    # (renewed every third of the 2 s lease: it ran out 1.33 to 2 s after the kill).
-    assert held
-    again = [r for r in runs if r["i"] in held and r["pid"] == host_pid]
-    assert {r["i"] for r in again} == held
-    assert min(r["t"] for r in again) >= killed_at + 1.3
+    assert {i for i, n in ran.items() if n > 1} <= started_by_worker - recorded
+    # The worker had all the fan-out but its head (the host's idle threads'); what it had not
+    # sent back ran in the host, once the host had heard nothing from it for a lease (2 s,
+    # from its last line: 1.33 s at least).
+    pending = set(range(200)) - recorded
+    assert pending, "the worker stalled after the fan-out's end"
+    again = [r for r in runs if r["pid"] == host_pid and r["t"] > stopped_at]
+    assert {r["i"] for r in again} == pending
+    assert min(r["t"] for r in again) >= stopped_at + 1.3
+    _assert_consistent(_history(home, urls["id"]), 200)
+
+
+def test_a_killed_worker_is_replaced_and_its_work_runs_again_at_once_not_after_its_lease(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of a worker mid fan-out: its host sees it exit, frees its leases (60 s here) at
+    once and starts another; nothing recorded runs again, every result is recorded once."""
+    counts, home = tmp_path / "counts", tmp_path / "home"
+    counts.mkdir()
+    env = _env(
+        counts, FUNCTIONS_WORKER_PROCESS_COUNT="2", WORK_DELAY="0.02", CONVERGIO_HOST_LEASE_SECONDS="60"
+    )
+    with HostProcess(APP, home, env) as host, host.client() as client:
+        assert host.process is not None
+        host_pid = host.process.pid
+        urls = start(client, "fan_out", {"activity": "work", "count": 400})
+        worker = _worker_ran(counts, host_pid, 40)[0]["pid"]
+        os.kill(worker, signal.SIGKILL)
+        killed_at = time.monotonic()
+        recorded = _recorded(home, urls["id"])
+        started_by_worker = {r["i"] for r in _runs(counts, "work") if r["pid"] == worker}
+        body = wait_status(client, urls["statusQueryGetUri"], timeout=120)
+        took = time.monotonic() - killed_at
+        replacements = [pid for pid in _workers_of(host_pid) if pid != worker]
+    assert body["runtimeStatus"] == "Completed", body
+    assert body["output"] == sum(i * 2 for i in range(400))
+    assert took < 20, f"the run waited for the killed worker's leases ({took:.1f} s)"
+    assert len(replacements) == 1, replacements
+    ran = Counter(r["i"] for r in _runs(counts, "work"))
+    assert set(ran) == set(range(400))
+    assert recorded and all(ran[i] == 1 for i in recorded), "a recorded activity ran again"
+    assert {i for i, n in ran.items() if n > 1} <= started_by_worker - recorded
+    _assert_consistent(_history(home, urls["id"]), 400)
 
 
 def test_an_activity_longer_than_its_lease_runs_once_while_its_process_lives(tmp_path: Path) -> None:
@@ -165,11 +214,13 @@ def test_an_activity_longer_than_its_lease_runs_once_while_its_process_lives(tmp
         SLOW_DELAY="3",
     )
     with HostProcess(APP, home, env) as host, host.client() as client:
-        urls = start(client, "fan_out", {"activity": "slow", "count": 6})
-        body = wait_status(client, urls["statusQueryGetUri"], timeout=60)
-    assert body["runtimeStatus"] == "Completed", body
+        alone = start(client, "fan_out", {"activity": "slow", "count": 1})  # a lone item: the host's
+        _until_runs(counts, "slow", 1)
+        urls = start(client, "fan_out", {"activity": "slow", "count": 6})  # the worker's
+        bodies = [wait_status(client, u["statusQueryGetUri"], timeout=60) for u in (alone, urls)]
+    assert [b["runtimeStatus"] for b in bodies] == ["Completed"] * 2, bodies
     runs = _runs(counts, "slow")
-    assert Counter(r["i"] for r in runs) == Counter(range(6)), "a leased activity ran twice"
+    assert Counter(r["i"] for r in runs) == Counter([0, *range(6)]), "a leased activity ran twice"
     assert len({r["pid"] for r in runs}) == 2
 
 
@@ -229,3 +280,19 @@ def test_worker_processes_end_with_their_host_even_after_kill_9(tmp_path: Path) 
     for pid in alive:  # reaped by init once they exit; a zombie counts as ended
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         assert state == "Z", f"worker {pid} outlived its host"
+
+
+def test_a_worker_drops_the_queued_work_of_a_terminated_instance(tmp_path: Path) -> None:
+    """The host tells its workers which executions ended (ADR 0029), as its own pool knows (ADR 0017)."""
+    counts, home = tmp_path / "counts", tmp_path / "home"
+    counts.mkdir()
+    env = _env(counts, FUNCTIONS_WORKER_PROCESS_COUNT="2", CONVERGIO_ACTIVITY_CONCURRENCY="2", SLOW_DELAY="1")
+    with HostProcess(APP, home, env) as host, host.client() as client:
+        urls = start(client, "fan_out", {"activity": "slow", "count": 12})
+        _until_runs(counts, "slow", 2)  # the worker's two threads have started; ten items queued
+        answer = client.post(urls["terminatePostUri"].replace("{text}", "enough"))
+        assert answer.status_code == 202, answer.text
+        body = wait_status(client, urls["statusQueryGetUri"], timeout=60)
+        time.sleep(2.5)  # the two running end; a queued item would have started by now
+    assert body["runtimeStatus"] == "Terminated", body
+    assert len(_runs(counts, "slow")) <= 4, "the worker ran the queued work of a terminated instance"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
+import pytest
+
 from convergio.host._events import EventType, new_event
-from convergio.host._store import InstanceRecord, Message, StepWrite, Store
+from convergio.host._store import InstanceRecord, Message, StepConflict, StepWrite, Store
 
 _STAMP = "2026-11-24T00:00:00.000000Z"
 
@@ -122,3 +125,81 @@ def test_purge_removes_the_large_values_too(tmp_path: Path) -> None:
     assert store.get("gone") is None
     store.close()
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM payloads").fetchone() == (0,)
+
+
+def test_the_wal_is_checkpointed_off_the_committing_thread(tmp_path: Path) -> None:
+    """Steps do not checkpoint inline (ADR 0028): the ``checkpoint`` thread moves their pages into
+    the database file, so it grows while the store's own threshold is far from reached."""
+    from convergio.host._checkpoint import BOUND_PAGES, EVERY
+
+    path = tmp_path / "durable.sqlite3"
+    store = Store(path)
+    with store.reading() as db:
+        assert db.execute("PRAGMA wal_autocheckpoint").fetchone() == (BOUND_PAGES,)
+    _create(store, _record("i", '"x"'))
+    started = path.stat().st_size
+    for n in range(2 * EVERY):
+        store.commit_step(
+            StepWrite(
+                "i",
+                history=[new_event(EventType.ORCHESTRATOR_STARTED, _STAMP, Note="y" * 3000)],
+                updates={"status": "Running", "updated_at": _STAMP, "shim": str(n)},
+                expected_len=n,
+            )
+        )
+    assert 2 * EVERY * 3000 < BOUND_PAGES * 4096  # the inline checkpoint is not what moves them
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < started + EVERY * 3000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert path.stat().st_size >= started + EVERY * 3000
+    assert len(store.history("i")) == 2 * EVERY
+    thread = store._checkpoints._poller._thread
+    store.close()
+    assert not thread.is_alive()
+
+
+def test_a_step_that_read_an_older_history_is_not_committed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "durable.sqlite3")
+    _create(store, _record("i", '"x"'))
+    step = StepWrite("i", history=[new_event(EventType.ORCHESTRATOR_STARTED, _STAMP)], expected_len=0)
+    store.commit_step(step)
+    with pytest.raises(StepConflict):
+        store.commit_step(
+            StepWrite("i", history=[new_event(EventType.ORCHESTRATOR_STARTED, _STAMP)], expected_len=0)
+        )
+    with pytest.raises(StepConflict):  # no such instance
+        store.commit_step(StepWrite("nobody", expected_len=0))
+    later = new_event(EventType.TIMER_FIRED, _STAMP, TimerId=1)
+    store.send(Message("i", "e1", time.time() + 60, later))
+    record, messages = store.step_input("i", time.time())  # the header, and what is visible now
+    assert record is not None and (record.history_len, record.input, record.status) == (1, None, "Pending")
+    assert [(i, e, event["EventType"]) for i, e, event in messages] == [
+        (1, "e1", EventType.EXECUTION_STARTED)
+    ]
+    assert store.step_input("nobody", time.time()) == (None, [])
+    store.close()
+
+
+def test_the_wal_cycles_under_a_steady_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread's checkpoints do not complete while commits keep coming; the commit after each
+    completes it, so the WAL restarts from its start instead of growing (ADR 0028)."""
+    from convergio.host import _checkpoint, _store
+
+    monkeypatch.setattr(_checkpoint, "EVERY", 32)
+    monkeypatch.setattr(_store, "BOUND_PAGES", 1_000_000)  # only the thread and the commits restart it
+    path = tmp_path / "durable.sqlite3"
+    store = Store(path)
+    _create(store, _record("i", '"x"'))
+    for n in range(1500):  # about 9700 pages (40 MB) written in all, back to back
+        store.commit_step(
+            StepWrite(
+                "i",
+                history=[new_event(EventType.ORCHESTRATOR_STARTED, _STAMP, Note="y" * 3000)],
+                updates={"status": "Running", "updated_at": _STAMP, "shim": str(n)},
+            )
+        )
+    # It restarted: back to back, commits land while the thread copies, so the WAL peaks above
+    # 32 commits' pages (750 to 1850 pages measured), but far from everything.
+    assert _wal_bytes(path) < 5000 * 4096
+    assert len(store.history("i")) == 1500
+    store.close()
