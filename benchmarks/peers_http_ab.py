@@ -1,10 +1,11 @@
 """The front-door rows, before and after a change, alternated in one run beside LangGraph + SqliteSaver.
 
-    python -m benchmarks.peers_http_ab --before /tmp/before [--rounds 5]
+    python -m benchmarks.peers_http_ab --before /tmp/before [--after /tmp/after] [--rounds 5]
         [--workloads fan_out:50,fan_out:500,chain:100] [--modes poll,sse]
 
 ``--before`` is another checkout (``git archive HEAD | tar -x -C /tmp/before``, or this tree
-with some files put back). One host per checkout serves both modes (``benchmarks/peers_http.py``:
+with some files put back); ``--after`` defaults to this tree (another checkout isolates one change
+from the rest of the tree's). One host per checkout serves both modes (``benchmarks/peers_http.py``:
 start + poll at 10 Hz, start + SSE); LangGraph + SqliteSaver runs in the peers' virtualenv
 (``make bench-peers`` makes it). Each round runs every system once, in a rotating order, so a
 busy machine slows all of them alike; the figures are medians per workload: ms per run, ms per
@@ -39,6 +40,7 @@ def _timed(call: Callable[[], object]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="the checkout to compare with")
+    parser.add_argument("--after", type=Path, default=ROOT, help="the checkout under test (this tree)")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per workload (after a warm-up)")
     parser.add_argument("--workloads", default="fan_out:50,fan_out:500,chain:100", help="kind:size,...")
     parser.add_argument("--modes", default="poll,sse", help="front-door modes: poll, sse")
@@ -48,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryFile("w+") as log:
         hosts = {
             "before": HttpRunner(modes[0], Path(tmp) / "before", root=args.before.resolve()),
-            "after": HttpRunner(modes[0], Path(tmp) / "after", root=ROOT),
+            "after": HttpRunner(modes[0], Path(tmp) / "after", root=args.after.resolve()),
         }
         langgraph = _Worker(system("langgraph-sqlite"), PYTHONS["peers"], log)
         try:

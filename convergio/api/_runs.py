@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import azure.durable_functions as df
 import azure.functions as func
 
 from convergio.errors import Conflict, InvalidGraph, NotFound
-from convergio.graph import AGENT_GRAPH, parse_graph, validate_input
+from convergio.graph import AGENT_GRAPH, GraphMemo, validate_input
 from convergio.tenants import Caller, Permission
 
 from . import _models as m
@@ -38,31 +39,70 @@ from ._sharing import check_may_start
 from ._views import load_status, run_view, status_input, with_costs
 
 if TYPE_CHECKING:
-    from convergio.graph import GraphSpec
+    from convergio.graph import Validated
 
 __all__: list[str] = []
 
 _log = logging.getLogger("convergio.api")
+GRAPHS = GraphMemo()
+"""Graphs validated for a start, by tenant, content and catalog: a graph posted again is not
+validated (nor dumped to JSON) again (``convergio.graph._memo``)."""
 
 
 @answer
 async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     svc = service()
-    caller, request, key = await off_loop(_admit, req, svc)
+    caller, request, key, ready = await off_loop(_admit, req, svc)
     run_id = await start_graph_run(
-        svc, client, caller.tenant.id, request, idempotency_key=key, started_by=caller.subject
+        svc, client, caller.tenant.id, request, idempotency_key=key, started_by=caller.subject, ready=ready
     )
     return json_response(
         run_created(req, run_id), 202, headers={"Location": f"{base_url(req)}/runs/{run_id}"}
     )
 
 
-def _admit(req: func.HttpRequest, svc: Service) -> tuple[Caller, m.RunRequest, str | None]:
-    """Who starts what (a key lookup, a sharing check: store reads, so off the loop, at once)."""
+def _admit(req: func.HttpRequest, svc: Service) -> tuple[Caller, m.RunRequest, str | None, _Ready]:
+    """Who starts what, validated, and claimed in the index unless an ``Idempotency-Key`` claims it.
+
+    All of a start's blocking work before the durable start (a key lookup, a sharing check, the
+    catalog, the index write) in one trip off the event loop: each trip waits for a worker
+    thread and then for the loop, and under load each wait can be a GIL switch interval (5 ms).
+    """
     caller = caller_of(req, svc, Permission.START_RUNS)
     request: m.RunRequest = read_body(req, m.RunRequest)
     check_may_start(svc, caller, request)  # a student: only graphs shared with students
-    return caller, request, key_of(req.headers)
+    key = key_of(req.headers)
+    run_id = "" if key is not None else uuid.uuid4().hex  # a key's run is claimed under the key
+    return caller, request, key, _ready(svc, request, caller.tenant.id, run_id, caller.subject)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A start's graph, validated; and its index entry when ``callbacks`` is not ``None``."""
+
+    graph: Validated
+    run_id: str = ""
+    callbacks: bool | None = None
+
+
+def _ready(svc: Service, request: m.RunRequest, tenant_id: str, run_id: str, started_by: str) -> _Ready:
+    """The request's graph validated, then (with a ``run_id``) the run's index entry written."""
+    graph = _checked_graph(svc, request, tenant_id)
+    if not run_id:
+        return _Ready(graph)
+    return _Ready(graph, run_id, _index(svc, tenant_id, run_id, graph.spec.name, started_by))
+
+
+def _index(svc: Service, tenant_id: str, run_id: str, name: str, started_by: str) -> bool:
+    """Write the run's index entry; whether the tenant has callbacks (the run's input says so).
+
+    The index first: a run is never running unlisted (ADR 0017: a crash here leaves a listed run
+    with no state, which reads as "never started" and can be deleted). This is the start's one
+    index write: the entry stays Pending, and whoever next lists the run and finds it started
+    writes Running (``_run_list``), or the run writes its own end (ADR 0025).
+    """
+    svc.store.record_run(tenant_id, run_id, name, started_by=started_by)
+    return svc.webhooks.has_callbacks(tenant_id)
 
 
 async def start_graph_run(
@@ -76,6 +116,7 @@ async def start_graph_run(
     idempotency_key: str | None = None,
     same_request: Any = None,
     started_by: str = "",
+    ready: _Ready | None = None,
 ) -> str:
     """Validate and start a run for ``tenant_id`` (the API, inbound hooks and A2A start runs here).
 
@@ -83,23 +124,20 @@ async def start_graph_run(
     there); the run itself ignores it. With ``idempotency_key`` the key's run is started once and
     returned again; ``same_request`` (default: the request) is what a repeat must match.
     ``started_by`` (the caller's subject) goes into the run index, for lists of one's own runs.
+    ``ready``: the request already validated (and indexed) by the caller, in its own trip off the loop.
     """
-    spec = await off_loop(_checked_graph, svc, request, tenant_id)
+    if ready is None:
+        fresh = "" if idempotency_key is not None else run_id or uuid.uuid4().hex
+        ready = await off_loop(_ready, svc, request, tenant_id, fresh, started_by)
+    graph = ready.graph
 
-    def index(run_id: str) -> bool:
-        # The index first: a run is never running unlisted (ADR 0017: a crash here leaves a
-        # listed run with no state, which reads as "never started" and can be deleted). This is
-        # the start's one index write: the entry stays Pending, and whoever next lists the run
-        # and finds it started writes Running (``_run_list``), or the run writes its own end.
-        svc.store.record_run(tenant_id, run_id, spec.name, started_by=started_by)
-        return svc.webhooks.has_callbacks(tenant_id)
-
-    async def start(run_id: str, *, maybe_started: bool = False) -> None:
-        callbacks = await off_loop(index, run_id)
+    async def start(run_id: str, *, maybe_started: bool = False, callbacks: bool | None = None) -> None:
+        if callbacks is None:
+            callbacks = await off_loop(_index, svc, tenant_id, run_id, graph.spec.name, started_by)
         if maybe_started and (await client.get_status(run_id)).runtime_status is not None:
             return  # never start an existing instance again: Durable would restart a finished one
         payload = {
-            "graph": spec.model_dump(mode="json", exclude_none=True),
+            "graph": graph.document,  # dumped once per graph, in a worker thread, not on the event loop
             "input": request.input,
             "run_id": run_id,
             "tenant": tenant_id,
@@ -117,8 +155,8 @@ async def start_graph_run(
             await client.terminate(run_id, "cancelled before it started")
 
     if idempotency_key is None:
-        run_id = run_id or uuid.uuid4().hex
-        await start(run_id)
+        run_id = ready.run_id or run_id or uuid.uuid4().hex
+        await start(run_id, callbacks=ready.callbacks if ready.run_id == run_id else None)
         return run_id
     body = request.model_dump(mode="json") if same_request is None else same_request
     records = svc.store.records("idempotency")
@@ -137,14 +175,14 @@ def run_created(req: func.HttpRequest, run_id: str) -> m.RunCreated:
     )
 
 
-def _checked_graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
+def _checked_graph(svc: Service, request: m.RunRequest, tenant_id: str) -> Validated:
     """The request's graph, parsed against the tenant's catalog, with its input checked."""
-    spec = _graph(svc, request, tenant_id)
-    validate_input(spec, request.input)
-    return spec
+    graph = _graph(svc, request, tenant_id)
+    validate_input(graph.spec, request.input)
+    return graph
 
 
-def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
+def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> Validated:
     if request.graph_ref is not None:
         raw = svc.library().get(request.graph_ref)
         if raw is None:
@@ -155,7 +193,7 @@ def _graph(svc: Service, request: m.RunRequest, tenant_id: str) -> GraphSpec:
     else:
         raw, prefix = request.graph, "graph"
     try:
-        return parse_graph(raw, svc.catalog(tenant_id))
+        return GRAPHS.parse(tenant_id, raw, svc.catalog(tenant_id))
     except InvalidGraph as exc:
         raise InvalidGraph.from_problems(
             [{"path": f"{prefix}.{p['path']}", "message": p["message"]} for p in exc.details]

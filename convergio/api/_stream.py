@@ -21,6 +21,12 @@ read a second per open stream. A read never waits less than four times what the 
 cost, so a large run's reads take at most a fifth of the host. Azure Functions has no
 in-process engine to be woken by, so this works the same on both hosts; a status that did
 not change is not turned into a view again.
+
+A read's cost is its own work (the status, the view, the channel), measured before its events
+go out, in one chunk: a wide run's read finds hundreds of node changes, and sending each alone
+gave the loop away each time, counting the wait as cost. A changed status is turned into node
+events at most once per two of its read's pauses (``view_due``); the reads in between cost the
+status alone, pause as little, and see the run's end sooner (which is always turned into a view).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from convergio.tenants import Permission
 from ._http import answer, off_loop, run_for
 from ._lifecycle import age_s
 from ._service import service
-from ._views import run_view
+from ._views import run_state, run_view
 
 __all__ = ["poll_interval", "run_events"]
 
@@ -91,6 +97,7 @@ async def run_events(
     yield f": run {run_id}\n\n"
     watched_until = 0.0
     seen: tuple[Any, ...] | None = None
+    view_due = 0.0  # a changed status waits for this before it is turned into a view (unless final)
     while True:
         read_at = time.monotonic()
         if read_at >= watched_until:  # agents stream their text only while watched
@@ -105,27 +112,39 @@ async def run_events(
                 yield sse(event.kind, event.data, event_id=event.seq)
             yield sse("error", {"code": "not_found", "message": "the run has no state here (purged?)"})
             return
+        # One message per read, however many events it holds: a wide run's read found hundreds of
+        # node changes, and yielding each alone gave the loop away hundreds of times per read; the
+        # time waiting for it back counted as the read's cost and stretched the next pause.
+        out: list[str] = []
         now = (status.runtime_status, status.custom_status, status.output)
-        if now != seen:  # an unchanged status is the same view: no node moved, the run goes on
+        ended = run_state(status) in _FINAL
+        # An unchanged status is the same view: no node moved, the run goes on. A changed one is
+        # turned into node events at most every other pause (``view_due``): the reads in between
+        # cost only the status, so their pauses are short and the run's end is seen sooner.
+        built = now != seen and (ended or read_at >= view_due)
+        if built:
             seen = now
             view = run_view(run_id, status)
             for node_id, node in view.nodes.items():
                 if nodes.get(node_id) != (node.status, node.attempts):
                     nodes[node_id] = (node.status, node.attempts)
-                    yield sse("node", {"node": node_id, **node.model_dump(exclude={"cost_eur"})})
+                    out.append(sse("node", {"node": node_id, **node.model_dump(exclude={"cost_eur"})}))
         for event in await off_loop(channel.read, run_id, after):
             after = event.seq
-            yield sse(event.kind, event.data, event_id=event.seq)
-        if view.status in _FINAL:
-            yield sse(
-                "run",
-                {"id": run_id, "status": view.status, "error": view.error, "usage": view.usage.model_dump()},
-            )
+            out.append(sse(event.kind, event.data, event_id=event.seq))
+        if ended:
+            usage = view.usage.model_dump()
+            out.append(sse("run", {"id": run_id, "status": view.status, "error": view.error, "usage": usage}))
+            yield "".join(out)
             return
+        spent = time.monotonic() - read_at  # the read's own cost: before the client takes its events
+        if built:
+            view_due = read_at + 2 * _COST_SHARE * spent
+        if out:
+            yield "".join(out)
         if time.monotonic() >= deadline:
             yield sse("pause", {"after": after}, event_id=after or None, retry_ms=_RETRY_MS)
             return
-        spent = time.monotonic() - read_at
         await asyncio.sleep(max(poll_interval(run_age + read_at - began), _COST_SHARE * spent))
 
 

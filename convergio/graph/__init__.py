@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from convergio._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from ._memo import GraphMemo, Validated
     from ._names import AGENT_GRAPH, RECORD_RUN, RECORD_TASK, RUN_AGENT, TERMINAL
     from ._progress import RECORD_PROGRESS, STATUS_LIMIT_UTF16, compact_entry, fold, records_of
     from ._replan import Revision
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "._memo": ("GraphMemo", "Validated"),
         "._names": ("AGENT_GRAPH", "RECORD_RUN", "RECORD_TASK", "RUN_AGENT", "TERMINAL"),
         "._progress": ("RECORD_PROGRESS", "STATUS_LIMIT_UTF16", "compact_entry", "fold", "records_of"),
         "._replan": ("Revision",),
@@ -59,6 +61,7 @@ __all__ = [
     "AwaitEvent",
     "Budget",
     "Catalog",
+    "GraphMemo",
     "GraphSpec",
     "Limits",
     "NodeKind",
@@ -70,6 +73,7 @@ __all__ = [
     "RouteCall",
     "RouteDecision",
     "TemplateError",
+    "Validated",
     "check_template",
     "compact_entry",
     "decide",

@@ -37,6 +37,7 @@ class Script:
 
     statuses: list[tuple[str, dict[str, Any]]]
     read_cost: float = 0.0
+    view_cost: float = 0.0
     clock: float = 0.0
     reads: int = 0
     views: int = 0
@@ -63,6 +64,7 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Script]:
 
     def view(run_id: str, status: Any) -> Any:
         made.views += 1
+        made.clock += made.view_cost
         node = SimpleNamespace(status=status.custom_status.get("a", "waiting"), attempts=1)
         node.model_dump = lambda **_: {"status": node.status, "attempts": 1}
         final = status.runtime_status in ("Completed", "Failed", "Terminated")
@@ -82,11 +84,14 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Script]:
 
 
 def _events(script: Script, *, run_age: float) -> list[str]:
+    """The stream's SSE messages (a read's events may go out in one chunk)."""
+
     async def read() -> list[str]:
         stream = run_events(script, Channel(), "r1", after=0, seconds=900.0, run_age=run_age)  # type: ignore[arg-type]
         return [message async for message in stream]
 
-    return asyncio.run(read())
+    text = "".join(asyncio.run(read()))
+    return [message + "\n\n" for message in text.split("\n\n") if message]
 
 
 def test_a_young_run_is_read_every_few_tens_of_ms_and_its_end_goes_out_on_the_read_that_finds_it(
@@ -128,3 +133,55 @@ def test_a_read_that_costs_much_buys_a_longer_pause(script: Script) -> None:
     script.statuses = [("Running", {"a": "running"})] * 3 + [("Completed", {"a": "completed"})]
     _events(script, run_age=0.0)
     assert script.pauses == [pytest.approx(0.2)] * 3  # four times its cost, not 25 ms
+
+
+def test_a_read_goes_out_in_one_chunk_and_the_clients_pace_is_not_its_cost(
+    script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wide run's read finds many node changes: one chunk, and a slow reader does not slow the reads."""
+
+    def view(run_id: str, status: Any) -> Any:
+        script.views += 1
+        step = script.reads
+        nodes = {}
+        for n in range(100):
+            node = SimpleNamespace(status="running", attempts=step)
+            node.model_dump = lambda node=node, **_: {"status": node.status, "attempts": node.attempts}
+            nodes[f"n{n}"] = node
+        final = status.runtime_status == "Completed"
+        usage = SimpleNamespace(model_dump=lambda: {})
+        return SimpleNamespace(
+            nodes=nodes, status="Completed" if final else "Running", error=None, usage=usage
+        )
+
+    monkeypatch.setattr(_stream, "run_view", view)
+    script.statuses = [("Running", {"r": i}) for i in range(3)] + [("Completed", {"r": 9})]
+
+    async def read() -> list[str]:
+        chunks = []
+        async for chunk in run_events(script, Channel(), "r1", after=0, seconds=900.0):  # type: ignore[arg-type]
+            chunks.append(chunk)
+            script.clock += 0.05  # the client (or a busy loop) takes 50 ms to take each chunk
+        return chunks
+
+    chunks = asyncio.run(read())
+    assert [c.count("event: node") for c in chunks[1:]] == [100, 100, 100, 100]
+    assert chunks[-1].rstrip().split("\n\n")[-1].startswith("event: run")
+    assert script.pauses == [poll_interval(0.0)] * 3  # not four times the client's 50 ms
+
+
+def test_a_costly_view_waits_two_of_its_pauses_and_the_reads_between_see_the_end(script: Script) -> None:
+    """A wide run: its view costs more than its status. The reads between views cost the status
+    alone, so their pauses are short; the end is turned into a view on the read that finds it."""
+    script.read_cost, script.view_cost = 0.005, 0.05
+    script.statuses = [("Running", {"a": f"step-{i}"}) for i in range(12)] + [
+        ("Completed", {"a": "completed"})
+    ]
+    events = _events(script, run_age=0.0)
+    assert script.reads == 13
+    assert script.views == 3  # read 1, read 8 (0.44 s = 8 x 55 ms later), and the end on read 13
+    view_pause, read_pause = 4 * (0.005 + 0.05), poll_interval(0.0)
+    assert script.pauses == pytest.approx([view_pause, *[read_pause] * 6, view_pause, *[read_pause] * 4])
+    cost = script.reads * script.read_cost + script.views * script.view_cost
+    assert cost - 0.055 <= sum(script.pauses) / 4  # every read pauses four times its cost (the last: none)
+    assert events[-1].startswith("event: run") and '"status":"Completed"' in events[-1]
