@@ -4,10 +4,15 @@
 saw the result) finds its deliveries recorded and their orchestrations started, and starts
 nothing twice. ``deliver_webhook`` is one signed POST; its answer (status code or the kind of
 transport error, never a body or a secret) is recorded as an attempt.
+
+``emit_run_event`` is async (it needs the durable client), so the host runs it on its event
+loop, as Azure runs it on its worker's: its store work goes to a thread, or every request the
+loop serves would wait for it (a run-index transaction is a write lock and an fsync).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -35,16 +40,13 @@ async def emit_run_event_activity(event: dict[str, Any], client: df.DurableOrche
     An ``INDEX_WAITS`` event only tells the run index what the run waits for (best effort: a
     store outage leaves the list behind, never the run).
     """
-    parts = components()
     if event.get("type") == INDEX_WAITS:
-        try:
-            parts.tenants.note_waits(str(event["run_id"]), seq=int(event["seq"]), target=event["target"])
-        except Exception:
-            _log.warning("run index: the waits of %s not written", event.get("run_id"), exc_info=True)
+        await asyncio.to_thread(_note_waits, event)
         return []
+    parts = await asyncio.to_thread(components)
     store, settings = parts.webhooks, parts.settings
     started = []
-    for callback in store.callbacks(event["tenant"], event["type"]):
+    for callback in await asyncio.to_thread(store.callbacks, event["tenant"], event["type"]):
         delivery_id = f"{event['event_id']}.{callback.id}"
         body = {key: event[key] for key in ("type", "run_id", "graph", "occurred_at", "data")}
         record = Delivery(
@@ -57,7 +59,7 @@ async def emit_run_event_activity(event: dict[str, Any], client: df.DurableOrche
             created_at=_now(),
             body=json.dumps({"id": delivery_id, **body}),
         )
-        store.add_delivery(record)
+        await asyncio.to_thread(store.add_delivery, record)
         status = await client.get_status(delivery_id)
         if status.runtime_status is None:
             job = {
@@ -68,6 +70,14 @@ async def emit_run_event_activity(event: dict[str, Any], client: df.DurableOrche
             await client.start_new(DELIVER_WEBHOOKS, instance_id=delivery_id, client_input=job)
         started.append(delivery_id)
     return started
+
+
+def _note_waits(event: dict[str, Any]) -> None:
+    """Tell the run index what the run waits for (off the event loop; best effort)."""
+    try:
+        components().tenants.note_waits(str(event["run_id"]), seq=int(event["seq"]), target=event["target"])
+    except Exception:
+        _log.warning("run index: the waits of %s not written", event.get("run_id"), exc_info=True)
 
 
 def deliver_webhook_activity(call: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The run index in the embedded tenant store's SQLite file (the ``runs`` table).
 
-A mixin of :class:`~convergio.tenants.SqliteTenantStore`, which provides the connections. The
+A mixin of :class:`~convergio.tenants.SqliteTenantStore`, which provides the connections (a
+write is a function of the connection, run in a group-committed transaction, ADR 0032). The
 table is the one earlier releases made, widened in place (``migrate_runs``): a home made by an
 older release keeps its runs, whose status reads ``""`` (not known yet) until the API settles
 it from the durable backend once. The listing queries walk an index in newest-first order, so
@@ -12,8 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from convergio.tenants._models import RunRecord
 from convergio.tenants._runs import (
@@ -48,7 +48,9 @@ CREATE INDEX IF NOT EXISTS runs_by_tenant_status ON runs (tenant_id, status, cre
 CREATE INDEX IF NOT EXISTS runs_by_tenant_starter ON runs (tenant_id, started_by, created_at);
 CREATE INDEX IF NOT EXISTS runs_by_tenant_awaiting ON runs (tenant_id, awaiting_input, created_at);
 """
-_Connect = Callable[[], AbstractContextManager[sqlite3.Connection]]
+T = TypeVar("T")
+_Read = Callable[[], sqlite3.Connection]
+_Write = Callable[[Callable[[sqlite3.Connection], Any]], Any]
 _FIELDS: Final = (
     "run_id, graph_name, created_at, status, finished_at, updated_at, usage, started_by, rowid,"
     " awaiting_input, cancelled_by, cancel_reason"
@@ -58,26 +60,31 @@ _STATE: Final = ("status", "finished_at", "usage", "waits", "awaiting_input", "c
 _JSON: Final = frozenset({"usage", "waits"})
 
 
-def migrate_runs(connect: _Connect, write: _Connect) -> None:
+def migrate_runs(read: _Read, write: _Write) -> None:
     """Add the index columns to ``runs`` where missing (an older home), and their indexes.
 
-    ``connect`` and ``write`` are the store's connection context managers; the check is a read,
-    so opening a current file takes no write lock.
+    ``read`` gives the store's read connection, ``write`` runs a function in a write
+    transaction; the check is a read, so opening a current file takes no write lock.
     """
-    with connect() as db:
-        have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-        indexed = db.execute(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_by_tenant_%'"
-        ).fetchone()[0]
+    db = read()
+    have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    indexed = db.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'runs_by_tenant_%'"
+    ).fetchone()[0]
     if set(_COLUMNS) <= have and indexed >= 3:
         return
-    with write() as db:  # re-checked under the write lock: another process may have done it
+
+    def migrate(
+        db: sqlite3.Connection,
+    ) -> None:  # re-checked under the write lock: another process may have done it
         have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
         for name, declaration in _COLUMNS.items():
             if name not in have:
                 db.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
         for statement in filter(str.strip, _INDEXES.split(";")):
             db.execute(statement)
+
+    write(migrate)
 
 
 def _record(row: sqlite3.Row | tuple[Any, ...], tenant_id: str) -> RunRecord:
@@ -103,9 +110,9 @@ class SqliteRunIndex:
 
     if TYPE_CHECKING:
 
-        def _connect(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _reader(self) -> sqlite3.Connection: ...
 
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _write(self, op: Callable[[sqlite3.Connection], T]) -> T: ...
 
         def require_tenant(self, db: sqlite3.Connection, tenant_id: str) -> None: ...
 
@@ -119,7 +126,8 @@ class SqliteRunIndex:
         started_by: str = "",
     ) -> None:
         stamp = created_at or _now()
-        with self._write() as db:
+
+        def record(db: sqlite3.Connection) -> None:
             self.require_tenant(db, tenant_id)
             db.execute(
                 "INSERT INTO runs (run_id, tenant_id, graph_name, created_at, status, updated_at, started_by)"
@@ -130,6 +138,8 @@ class SqliteRunIndex:
             # A retried start is fine; handing a run to another tenant never is.
             if owner != tenant_id:
                 raise ValueError(f"run {run_id!r} belongs to another tenant")
+
+        self._write(record)
 
     def update_run(
         self,
@@ -170,7 +180,8 @@ class SqliteRunIndex:
 
     def _change(self, run_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> bool:
         """Read the entry's state, let ``change`` decide, write what it returns: one transaction."""
-        with self._write() as db:
+
+        def apply(db: sqlite3.Connection) -> bool:
             row = db.execute(
                 f"SELECT {', '.join(_STATE)} FROM runs WHERE run_id = ?",  # noqa: S608 - constant columns
                 (run_id,),
@@ -192,23 +203,26 @@ class SqliteRunIndex:
                 f"UPDATE runs SET {', '.join(f'{k} = ?' for k in values)} WHERE run_id = ?",  # noqa: S608
                 (*values.values(), run_id),
             )
-        return True
+            return True
+
+        return bool(self._write(apply))
 
     def forget_run(self, run_id: str) -> None:
-        with self._write() as db:
-            db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        self._write(lambda db: db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)))
 
     def owner_of(self, run_id: str) -> str | None:
-        with self._connect() as db:
-            row = db.execute("SELECT tenant_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._reader().execute("SELECT tenant_id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return str(row[0]) if row else None
 
     def run(self, run_id: str) -> RunRecord | None:
-        with self._connect() as db:
-            row = db.execute(
+        row = (
+            self._reader()
+            .execute(
                 f"SELECT tenant_id, {_FIELDS} FROM runs WHERE run_id = ?",  # noqa: S608 - constant columns
                 (run_id,),
-            ).fetchone()
+            )
+            .fetchone()
+        )
         return _record(row[1:], row[0]) if row else None
 
     def list_runs(
@@ -244,23 +258,26 @@ class SqliteRunIndex:
             f"SELECT {_FIELDS} FROM runs WHERE {' AND '.join(where)}"  # noqa: S608 - constant clauses
             " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
         )
-        with self._connect() as db:
-            rows = db.execute(sql, (*args, limit, offset)).fetchall()
+        rows = self._reader().execute(sql, (*args, limit, offset)).fetchall()
         return [_record(row, tenant_id) for row in rows]
 
     def count_runs(self, tenant_id: str) -> int:
-        with self._connect() as db:
-            (count,) = db.execute("SELECT COUNT(*) FROM runs WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        (count,) = (
+            self._reader().execute("SELECT COUNT(*) FROM runs WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        )
         return int(count)
 
     def runs_between(
         self, tenant_id: str, *, since: str = "", before: str, limit: int, offset: int = 0
     ) -> list[RunRecord]:
         check_page(limit, offset)
-        with self._connect() as db:
-            rows = db.execute(
+        rows = (
+            self._reader()
+            .execute(
                 f"SELECT {_FIELDS} FROM runs WHERE tenant_id = ?"  # noqa: S608 - constant columns
                 " AND created_at >= ? AND created_at < ? ORDER BY created_at, rowid LIMIT ? OFFSET ?",
                 (tenant_id, since, before, limit, offset),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return [_record(row, tenant_id) for row in rows]

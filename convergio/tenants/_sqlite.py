@@ -1,9 +1,14 @@
 """The embedded tenant store: tenants, key digests, principals, the run index and records in SQLite.
 
-The CLI adds tenants and keys while the host serves requests from several threads, so the store
-opens one short-lived connection per call instead of sharing one: WAL lets readers and the
-single writer proceed together, the busy timeout makes a writer wait instead of failing, and
-nothing is cached, so a key issued by another process authenticates on the next request.
+The CLI adds tenants and keys while the host serves requests from several threads, and other
+processes (the CLI, a second host) share the file. A store keeps its connections for its life
+(ADR 0032): writes go through one :class:`~convergio._sqlite.Database` (group commit: threads
+writing at once share a transaction and its fsync, and never wait on SQLite's busy handler for
+each other), reads through one read-only connection per thread (a read never queues behind a
+commit's fsync). Each read runs in autocommit, so it sees the last commit of any process: no
+cache, so a key issued or revoked by another process counts on the next request. Every commit is
+``synchronous=FULL``: keys, members and connections cannot be rebuilt, and the run index's claim
+must be on disk before the durable start it announces (ADR 0017), whose store is another file.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
+import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeVar
 
+from convergio._sqlite import Database, run_script
 from convergio.tenants._keys import KEY_ID_CHARS, hash_key, is_well_formed_key, key_id, new_key, tenant_id_for
 from convergio.tenants._models import Tenant, TenantExists, UnknownTenant
 from convergio.tenants._roles import Credential, KeyInfo, Role, subject_of
@@ -27,6 +33,7 @@ __all__ = ["STORE_FILE", "SqliteTenantRecords", "SqliteTenantStore"]
 STORE_FILE = "tenants.sqlite3"
 _BUSY_TIMEOUT_S = 5.0
 _log = logging.getLogger("convergio.tenants")
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
@@ -96,61 +103,67 @@ class SqliteTenantStore(SqliteRunIndex):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            # The journal mode is stored in the file, so setting it once covers every connection.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        # timeout= is SQLite's busy timeout: wait for another process's writer rather than fail.
+        self._db = Database(path, timeout=_BUSY_TIMEOUT_S, synchronous="FULL")  # WAL, set in the file
+        with self._db.read() as db:
+            db.execute("PRAGMA foreign_keys=ON")
+        self._readers = threading.local()
+        self._write(lambda db: run_script(db, _SCHEMA))
         self._add_columns()
         self._fold_legacy_tables()
-        migrate_runs(self._connect, self._write)
+        migrate_runs(self._reader, self._write)
 
     def __repr__(self) -> str:
         return f"SqliteTenantStore({str(self.path)!r})"
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # timeout= is SQLite's busy timeout: wait for another writer rather than fail.
-        with closing(sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)) as db:
-            db.execute("PRAGMA foreign_keys=ON")
-            yield db
+    def close(self) -> None:
+        """Close the writing connection (the readers close with their threads or the store)."""
+        self._db.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock up front, so a check-then-insert cannot race another writer.
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection (autocommit: each statement sees the last commit)."""
+        db: sqlite3.Connection | None = getattr(self._readers, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+            db.execute("PRAGMA query_only=ON")
+            self._readers.db = db
+        return db
+
+    def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` in a ``BEGIN IMMEDIATE`` transaction, maybe with other threads' (group
+        commit), committed when this returns: a check-then-insert cannot race another writer.
+        ``op`` must touch nothing but the connection: it runs on whichever thread commits."""
+        return self._db.write(op)
 
     def _add_columns(self) -> None:
         """Bring a file made by an earlier release up to the current columns (idempotent)."""
-        with self._connect() as db:
-            missing = [
+
+        def missing(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+            return [
                 (table, column, declaration)
                 for table, column, declaration in _ADDED_COLUMNS
                 if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
             ]
-        if not missing:
-            return
-        with self._write() as db:
-            for table, column, declaration in missing:
-                present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-                if column not in present:  # another process may have added it meanwhile
-                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-                    _log.info("tenant store: column %s.%s added", table, column)
+
+        def add(db: sqlite3.Connection) -> list[str]:
+            added = []
+            for table, column, declaration in missing(db):  # another process may have added some
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                added.append(f"{table}.{column}")
+            return added
+
+        if missing(self._reader()):  # a read first: opening a current file takes no write lock
+            for name in self._write(add):
+                _log.info("tenant store: column %s added", name)
 
     def _fold_legacy_tables(self) -> None:
         listed = "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)"
-        with self._connect() as db:  # a read first: opening a current file takes no write lock
-            if not db.execute(listed, tuple(_LEGACY_TABLES)).fetchall():
-                return
-        with self._write() as db:
-            for (table,) in db.execute(listed, tuple(_LEGACY_TABLES)).fetchall():
+        if not self._reader().execute(listed, tuple(_LEGACY_TABLES)).fetchall():
+            return  # a read first: opening a current file takes no write lock
+
+        def fold(db: sqlite3.Connection) -> list[str]:
+            tables = [table for (table,) in db.execute(listed, tuple(_LEGACY_TABLES)).fetchall()]
+            for table in tables:
                 json_columns = _LEGACY_TABLES[table]
                 cursor = db.execute(f"SELECT * FROM {table}")  # noqa: S608 - a name from _LEGACY_TABLES
                 columns = [d[0] for d in cursor.description]
@@ -163,7 +176,10 @@ class SqliteTenantStore(SqliteRunIndex):
                         (table, body["tenant_id"], body["name"], json.dumps(body, sort_keys=True)),
                     )
                 db.execute(f"DROP TABLE {table}")
-                _log.info("tenant store: table %s folded into tenant_records", table)
+            return tables
+
+        for table in self._write(fold):
+            _log.info("tenant store: table %s folded into tenant_records", table)
 
     def require_tenant(self, db: sqlite3.Connection, tenant_id: str) -> None:
         """Raise :class:`UnknownTenant` unless the tenant exists (inside ``db``'s transaction)."""
@@ -188,67 +204,77 @@ class SqliteTenantStore(SqliteRunIndex):
         if not display:
             raise ValueError("tenant name must not be blank")
         tenant = Tenant(id=tenant_id_for(display), name=display, created_at=_now())
-        with self._write() as db:
+
+        def add(db: sqlite3.Connection) -> str:
             if db.execute("SELECT 1 FROM tenants WHERE id = ?", (tenant.id,)).fetchone():
                 raise TenantExists(tenant.id)
             db.execute(
                 "INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)",
                 (tenant.id, tenant.name, tenant.created_at),
             )
-            key = self._insert_key(db, tenant.id, "initial")
+            return self._insert_key(db, tenant.id, "initial")
+
+        key = self._write(add)
         _log.info("tenant %s added", tenant.id)
         return tenant, key
 
     def get(self, tenant_id: str) -> Tenant | None:
-        with self._connect() as db:
-            row = db.execute("SELECT id, name, created_at FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+        row = (
+            self._reader()
+            .execute("SELECT id, name, created_at FROM tenants WHERE id = ?", (tenant_id,))
+            .fetchone()
+        )
         return Tenant(*row) if row else None
 
     def list_tenants(self) -> list[Tenant]:
-        with self._connect() as db:
-            rows = db.execute("SELECT id, name, created_at FROM tenants ORDER BY id").fetchall()
+        rows = self._reader().execute("SELECT id, name, created_at FROM tenants ORDER BY id").fetchall()
         return [Tenant(*row) for row in rows]
 
     # -- API keys -----------------------------------------------------------------------
     def issue_key(self, tenant_id: str, *, label: str = "", role: Role = Role.ADMIN, member: str = "") -> str:
-        with self._write() as db:
+        def issue(db: sqlite3.Connection) -> str:
             self.require_tenant(db, tenant_id)
-            key = self._insert_key(db, tenant_id, label, role, member)
+            return self._insert_key(db, tenant_id, label, role, member)
+
+        key = self._write(issue)
         _log.info("key issued for tenant %s (label %r, role %s)", tenant_id, label, Role(role).value)
         return key
 
     def revoke_keys(self, tenant_id: str, *, label: str | None = None, member: str | None = None) -> int:
-        with self._write() as db:
+        def revoke(db: sqlite3.Connection) -> int:
             self.require_tenant(db, tenant_id)
-            cursor = db.execute(
+            return db.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND revoked_at IS NULL"
                 " AND (? IS NULL OR label = ?) AND (? IS NULL OR member = ?)",
                 (_now(), tenant_id, label, label, member, member),
-            )
-            revoked = cursor.rowcount
+            ).rowcount
+
+        revoked = self._write(revoke)
         _log.info("%d key(s) revoked for tenant %s", revoked, tenant_id)
         return revoked
 
     def revoke_key(self, tenant_id: str, key_id: str) -> bool:
         if len(key_id) != KEY_ID_CHARS:
             return False
-        with self._write() as db:
-            cursor = db.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND revoked_at IS NULL"
-                " AND substr(key_hash, 1, ?) = ?",
-                (_now(), tenant_id, KEY_ID_CHARS, key_id),
-            )
-            revoked = cursor.rowcount > 0
+        revoked = _changed(
+            self._write,
+            "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND revoked_at IS NULL"
+            " AND substr(key_hash, 1, ?) = ?",
+            (_now(), tenant_id, KEY_ID_CHARS, key_id),
+        )
         _log.info("key %s of tenant %s revoked: %s", key_id, tenant_id, revoked)
         return revoked
 
     def list_keys(self, tenant_id: str) -> list[KeyInfo]:
-        with self._connect() as db:
-            rows = db.execute(
+        rows = (
+            self._reader()
+            .execute(
                 "SELECT key_hash, label, role, member, created_at, revoked_at FROM api_keys"
                 " WHERE tenant_id = ? ORDER BY created_at, key_hash",
                 (tenant_id,),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return [
             KeyInfo(key_id(h), label, Role(role), member, at, gone)
             for h, label, role, member, at, gone in rows
@@ -259,12 +285,15 @@ class SqliteTenantStore(SqliteRunIndex):
             return None
         digest = hash_key(key)
         # The lookup is by digest: timing can reveal at most how a digest compares, never the key.
-        with self._connect() as db:
-            row = db.execute(
+        row = (
+            self._reader()
+            .execute(
                 "SELECT t.id, t.name, t.created_at, k.role, k.member FROM api_keys k JOIN tenants t"
                 " ON t.id = k.tenant_id WHERE k.key_hash = ? AND k.revoked_at IS NULL",
                 (digest,),
-            ).fetchone()
+            )
+            .fetchone()
+        )
         if row is None:
             return None
         *tenant, role, member = row
@@ -281,7 +310,8 @@ class SqliteTenantStore(SqliteRunIndex):
         principal = canonical_principal(principal_id)
         if not principal:
             raise ValueError("principal id must not be blank")
-        with self._write() as db:
+
+        def map_it(db: sqlite3.Connection) -> None:
             self.require_tenant(db, tenant_id)
             db.execute(
                 "INSERT INTO principals (principal_id, tenant_id, role, member) VALUES (?, ?, ?, ?)"
@@ -289,24 +319,28 @@ class SqliteTenantStore(SqliteRunIndex):
                 " role = excluded.role, member = excluded.member",
                 (principal, tenant_id, Role(role).value, member),
             )
+
+        self._write(map_it)
         _log.info("principal mapped to tenant %s as %s", tenant_id, Role(role).value)
 
     def unmap_principal(self, principal_id: str, tenant_id: str) -> bool:
-        with self._write() as db:
-            cursor = db.execute(
-                "DELETE FROM principals WHERE principal_id = ? AND tenant_id = ?",
-                (canonical_principal(principal_id), tenant_id),
-            )
-            return cursor.rowcount > 0
+        return _changed(
+            self._write,
+            "DELETE FROM principals WHERE principal_id = ? AND tenant_id = ?",
+            (canonical_principal(principal_id), tenant_id),
+        )
 
     def principal(self, principal_id: str) -> Credential | None:
         principal = canonical_principal(principal_id)
-        with self._connect() as db:
-            row = db.execute(
+        row = (
+            self._reader()
+            .execute(
                 "SELECT t.id, t.name, t.created_at, p.role, p.member FROM principals p JOIN tenants t"
                 " ON t.id = p.tenant_id WHERE p.principal_id = ?",
                 (principal,),
-            ).fetchone()
+            )
+            .fetchone()
+        )
         if row is None:
             return None
         *tenant, role, member = row
@@ -319,19 +353,17 @@ class SqliteTenantStore(SqliteRunIndex):
     # -- the installation's claim (ADR 0022) ---------------------------------------------
     def claim_installation(self, tenant_id: str, member_id: str) -> bool:
         # One row at most (id = 1): the first INSERT wins, every later one does nothing.
-        with self._write() as db:
-            cursor = db.execute(
-                "INSERT INTO installation (id, tenant_id, member_id, claimed_at) VALUES (1, ?, ?, ?)"
-                " ON CONFLICT (id) DO NOTHING",
-                (tenant_id, member_id, _now()),
-            )
-            won = cursor.rowcount > 0
+        won = _changed(
+            self._write,
+            "INSERT INTO installation (id, tenant_id, member_id, claimed_at) VALUES (1, ?, ?, ?)"
+            " ON CONFLICT (id) DO NOTHING",
+            (tenant_id, member_id, _now()),
+        )
         _log.info("installation claimed for tenant %s: %s", tenant_id, won)
         return won
 
     def installation_claim(self) -> dict[str, str] | None:
-        with self._connect() as db:
-            row = db.execute("SELECT tenant_id, member_id, claimed_at FROM installation").fetchone()
+        row = self._reader().execute("SELECT tenant_id, member_id, claimed_at FROM installation").fetchone()
         return None if row is None else dict(zip(("tenant_id", "member_id", "claimed_at"), row, strict=True))
 
     # -- run index: SqliteRunIndex (_runs_sqlite.py) --------------------------------------
@@ -339,6 +371,13 @@ class SqliteTenantStore(SqliteRunIndex):
     # -- tenant records -----------------------------------------------------------------
     def records(self, kind: str) -> SqliteTenantRecords:
         return SqliteTenantRecords(self, check_kind(kind))
+
+
+def _changed(
+    write: Callable[[Callable[[sqlite3.Connection], bool]], bool], sql: str, args: tuple[Any, ...]
+) -> bool:
+    """Run one statement in a write transaction: whether it changed a row."""
+    return write(lambda db: db.execute(sql, args).rowcount > 0)
 
 
 class SqliteTenantRecords:
@@ -351,57 +390,66 @@ class SqliteTenantRecords:
     def __repr__(self) -> str:
         return f"SqliteTenantRecords({self._store!r}, {self.kind!r})"
 
-    def put(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> None:
+    def _insert(
+        self, verb: Literal["REPLACE", "IGNORE"], tenant_id: str, name: str, body: Mapping[str, Any]
+    ) -> bool:
         text = json.dumps(dict(body), sort_keys=True)
-        with self._store._write() as db:
+
+        def insert(db: sqlite3.Connection) -> bool:
             self._store.require_tenant(db, tenant_id)
-            db.execute(
-                "INSERT OR REPLACE INTO tenant_records (kind, tenant_id, name, body) VALUES (?, ?, ?, ?)",
-                (self.kind, tenant_id, name, text),
+            return (
+                db.execute(
+                    f"INSERT OR {verb} INTO tenant_records (kind, tenant_id, name, body)"  # noqa: S608 - a constant verb
+                    " VALUES (?, ?, ?, ?)",
+                    (self.kind, tenant_id, name, text),
+                ).rowcount
+                > 0
             )
+
+        return self._store._write(insert)
+
+    def put(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> None:
+        self._insert("REPLACE", tenant_id, name, body)
 
     def create(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> bool:
-        text = json.dumps(dict(body), sort_keys=True)
-        with self._store._write() as db:
-            self._store.require_tenant(db, tenant_id)
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO tenant_records (kind, tenant_id, name, body) VALUES (?, ?, ?, ?)",
-                (self.kind, tenant_id, name, text),
-            )
-        return cursor.rowcount > 0
+        return self._insert("IGNORE", tenant_id, name, body)
 
     def get(self, tenant_id: str, name: str) -> dict[str, Any] | None:
-        with self._store._connect() as db:
-            row = db.execute(
+        row = (
+            self._store._reader()
+            .execute(
                 "SELECT body FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ?",
                 (self.kind, tenant_id, name),
-            ).fetchone()
+            )
+            .fetchone()
+        )
         return dict(json.loads(row[0])) if row else None
 
     def items(self, tenant_id: str) -> list[tuple[str, dict[str, Any]]]:
-        with self._store._connect() as db:
-            rows = db.execute(
+        rows = (
+            self._store._reader()
+            .execute(
                 "SELECT name, body FROM tenant_records WHERE kind = ? AND tenant_id = ? ORDER BY name",
                 (self.kind, tenant_id),
-            ).fetchall()
+            )
+            .fetchall()
+        )
         return [(str(name), dict(json.loads(body))) for name, body in rows]
 
     def list(self, tenant_id: str) -> list[dict[str, Any]]:
         return [body for _, body in self.items(tenant_id)]
 
     def delete(self, tenant_id: str, name: str) -> bool:
-        with self._store._write() as db:
-            cursor = db.execute(
-                "DELETE FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ?",
-                (self.kind, tenant_id, name),
-            )
-        return cursor.rowcount > 0
+        return _changed(
+            self._store._write,
+            "DELETE FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ?",
+            (self.kind, tenant_id, name),
+        )
 
     def delete_if(self, tenant_id: str, name: str, body: Mapping[str, Any]) -> bool:
         text = json.dumps(dict(body), sort_keys=True)  # as put and create store it
-        with self._store._write() as db:
-            cursor = db.execute(
-                "DELETE FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ? AND body = ?",
-                (self.kind, tenant_id, name, text),
-            )
-        return cursor.rowcount > 0
+        return _changed(
+            self._store._write,
+            "DELETE FROM tenant_records WHERE kind = ? AND tenant_id = ? AND name = ? AND body = ?",
+            (self.kind, tenant_id, name, text),
+        )
