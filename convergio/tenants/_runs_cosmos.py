@@ -191,8 +191,14 @@ class CosmosRunIndex:
                 return False
 
             def copy(current: dict[str, Any] | None) -> dict[str, Any] | None:
-                fresh = None if current is None else waits_change(current, doc.get("waits"), now=_now())
-                return None if current is None or fresh is None else {**current, **fresh}
+                # The global document as it is now, read after the listing's ETag: a writer
+                # that copied its own (older) state after a later writer's copy would leave the
+                # listing stale; read here, a later change either shows or fails the If-Match.
+                if current is None:
+                    return None
+                latest = read_doc(self.container, "run", partition) or doc
+                fresh = waits_change(current, latest.get("waits"), now=_now())
+                return None if fresh is None else {**current, **fresh}
 
             cas_update(self.container, safe_id("run", run_id), doc["owner"], copy)
         return changed == [True]

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import threading
 from itertools import permutations
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from convergio.tenants import TenantStore
 from convergio.tenants._runs import CANCEL_REASON_MAX, awaits_input, cancel_note
-from tests.tenants._backends import OpenStore
+from tests.tenants._backends import OpenStore, store_opener
 
 
 def started(store: TenantStore, run_id: str = "r1", tenant: str = "acme") -> None:
@@ -156,3 +160,34 @@ def test_cancel_note_masks_credentials_and_control_characters() -> None:
     )
     assert cancel_note("\u202etxt.exe\u2066 ok\t\tfine") == "txt.exe ok fine"
     assert cancel_note("") == ""
+
+
+def test_an_answer_copied_late_to_the_listing_leaves_it_current(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cosmos DB keeps a run's entry in a global document and a copy in the tenant's listing.
+    Two answers: the first writer's copy is held back until the second writer is done, so it
+    lands last; the listing must still say what the entry says (it copied its own, older state)."""
+    from convergio.tenants import _runs_cosmos
+
+    first, second = (store_opener("cosmos", request, tmp_path / "home")() for _ in range(2))
+    first.add_tenant("Acme")
+    started(first)
+    first.note_waits("r1", seq=1, target={"approve": 2})
+    second_done, held = threading.Event(), threading.Event()
+    cas_update = _runs_cosmos.cas_update
+
+    def late_copy(container: Any, doc_id: str, partition: str, change: Any) -> Any:
+        if doc_id != "run" and threading.current_thread().name == "first-answer" and not held.is_set():
+            held.set()
+            assert second_done.wait(30)
+        return cas_update(container, doc_id, partition, change)
+
+    monkeypatch.setattr(_runs_cosmos, "cas_update", late_copy)
+    answering = threading.Thread(target=first.note_answer, args=("r1", "approve"), name="first-answer")
+    answering.start()
+    assert held.wait(30)
+    second.note_answer("r1", "approve")
+    second_done.set()
+    answering.join(30)
+    assert not awaiting(first) and not awaiting(second)
