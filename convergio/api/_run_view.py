@@ -42,7 +42,7 @@ from . import _models as m
 from ._http import off_loop
 from ._lifecycle import age_s, stateless_view, usage_from_ledger
 from ._service import Service
-from ._views import graph_agents, run_state, run_view, status_history, with_costs
+from ._views import graph_agents, read_status, run_state, run_view, status_history, with_costs
 
 __all__ = ["MEMO", "SETTLE_S", "Memo", "ViewMemo", "current_view", "view_response"]
 
@@ -139,7 +139,7 @@ async def current_view(
     if kept is not None and kept.final:
         await _repair(svc, record, kept)
         return kept
-    status = await client.get_status(run_id)
+    status = await read_status(client, run_id, show_input=False)  # agents come from the memo or below
     if status.runtime_status is None:  # starting, or never started (ADR 0017): nothing to keep
         cancelled = await off_loop(svc.streams.cancelled, run_id)
         return _memo_of(record, stateless_view(record, cancelled=cancelled))
@@ -165,8 +165,12 @@ async def current_view(
     else:
         need_records = confirmed > len(records)
         if agents is None or need_records:
-            full = await client.get_status(
-                run_id, show_input=agents is None, show_history=need_records, show_history_output=need_records
+            full = await read_status(
+                client,
+                run_id,
+                show_input=agents is None,
+                show_history=need_records,
+                show_history_output=need_records,
             )
             agents = graph_agents(full) if agents is None else agents
             for found in records_of(status_history(full)) if need_records else ():

@@ -46,7 +46,7 @@ from convergio.tenants import Permission
 from ._http import answer, off_loop, run_for
 from ._lifecycle import age_s
 from ._service import service
-from ._views import run_state, run_view
+from ._views import graph_agents, read_status, run_state, run_view
 
 __all__ = ["poll_interval", "run_events"]
 
@@ -98,12 +98,16 @@ async def run_events(
     watched_until = 0.0
     seen: tuple[Any, ...] | None = None
     view_due = 0.0  # a changed status waits for this before it is turned into a view (unless final)
+    agents: list[str] | None = None  # the graph's, from the first read (the input never changes)
     while True:
         read_at = time.monotonic()
         if read_at >= watched_until:  # agents stream their text only while watched
             await off_loop(channel.watch, run_id, _WATCH_S)
             watched_until = time.monotonic() + _WATCH_S / 2
-        status = await client.get_status(run_id)
+        # The first read has the input (the SDK's plain read does): the agents. Later ones leave it out.
+        status = await (
+            client.get_status(run_id) if agents is None else read_status(client, run_id, show_input=False)
+        )
         if status.runtime_status is None:
             # The run's events are in the shared store even when this instance's task hub has no
             # state for it (purged, or another hub): what is stored is never withheld.
@@ -124,7 +128,8 @@ async def run_events(
         built = now != seen and (ended or read_at >= view_due)
         if built:
             seen = now
-            view = run_view(run_id, status)
+            agents = graph_agents(status) if agents is None else agents
+            view = run_view(run_id, status, agents=agents)
             for node_id, node in view.nodes.items():
                 if nodes.get(node_id) != (node.status, node.attempts):
                     nodes[node_id] = (node.status, node.attempts)

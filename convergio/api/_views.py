@@ -15,6 +15,8 @@ from typing import Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models import DurableOrchestrationStatus
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus as _Status
+from azure.durable_functions.models.RpcManagementOptions import RpcManagementOptions
 
 from convergio.graph import TERMINAL, fold, records_of
 from convergio.metering import UsageRecord
@@ -25,6 +27,7 @@ from . import _models as m
 __all__ = [
     "graph_agents",
     "load_status",
+    "read_status",
     "run_state",
     "run_summary",
     "run_view",
@@ -127,6 +130,48 @@ async def load_status(
     if show_input and not history:
         return status
     return await client.get_status(run_id, show_history=history, show_history_output=history, show_input=True)
+
+
+_ANSWERED = frozenset({200, 202, 400, 404, 500})
+"""The status codes ``DurableOrchestrationClient.get_status`` turns into a status (others raise)."""
+
+
+async def read_status(
+    client: df.DurableOrchestrationClient,
+    run_id: str,
+    *,
+    show_input: bool,
+    show_history: bool = False,
+    show_history_output: bool = False,
+) -> DurableOrchestrationStatus:
+    """``client.get_status``, except that ``show_input=False`` leaves the input out.
+
+    The SDK sends ``showInput`` only when true, and the extension's status API (the embedded
+    host's too) defaults it to true: every "plain" read carried the run's whole request (a
+    100-agent graph is about 45 KB, encoded by the backend and decoded by the SDK, with each
+    history event's input when the history is asked for). A read that does not use it asks
+    ``showInput=false`` explicitly, through the client's own request function and RPC base URL,
+    so Azure's extension and the embedded host answer it alike. A client without them (a test
+    double) gets the SDK call.
+    """
+    bindings = getattr(client, "_orchestration_bindings", None)
+    request = getattr(client, "_get_async_request", None)
+    base = getattr(bindings, "rpc_base_url", None)
+    if show_input or request is None or not base:
+        asked = {
+            "show_input": show_input,
+            "show_history": show_history,
+            "show_history_output": show_history_output,
+        }
+        return await client.get_status(run_id, **{k: v for k, v in asked.items() if v})  # as asked, no more
+    options = RpcManagementOptions(
+        instance_id=run_id, show_history=show_history, show_history_output=show_history_output
+    )
+    url = options.to_url(base)
+    code, body = await request(url + ("&" if "?" in url else "?") + "showInput=false")
+    if code not in _ANSWERED:
+        raise Exception(f"The operation failed with an unexpected status code {code}")  # as the SDK does
+    return _Status.from_json(body)
 
 
 def _complete_table(status: DurableOrchestrationStatus) -> bool:

@@ -33,7 +33,7 @@ Payload semantics (what the orchestrator and the status show for a given body) a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import Any
 
@@ -58,7 +58,7 @@ from ._rewind import NotFailed, RewindRefused
 from ._rewind import rewind as rewind_instance
 from ._store import TERMINAL, InstanceRecord
 
-__all__ = ["PREFIX", "client_binding", "management_urls", "routes", "status_json"]
+__all__ = ["PREFIX", "client_binding", "instance_status", "management_urls", "routes", "status_json"]
 
 PREFIX = "/runtime/webhooks/durabletask"
 _LIVE = frozenset({"Pending", "Running", "Suspended"})
@@ -127,7 +127,11 @@ def _error(status: int, message: str, exception_message: str | None = None) -> J
 
 def _bool(request: Request, name: str, default: bool) -> bool:
     """``bool.TryParse`` of a query value: ``true`` / ``false`` in any case, else the default."""
-    value = (request.query_params.get(name) or "").strip().lower()
+    return _flag(request.query_params, name, default)
+
+
+def _flag(query: Mapping[str, str], name: str, default: bool) -> bool:
+    value = (query.get(name) or "").strip().lower()
     return {"true": True, "false": False}.get(value, default)
 
 
@@ -155,6 +159,31 @@ def status_json(
             engine.store.history(record.instance_id), show_input=show_input, show_output=show_history_output
         )
     return body
+
+
+def instance_status(
+    engine: Engine, instance_id: str, query: Mapping[str, str]
+) -> tuple[int, dict[str, Any] | None]:
+    """The status route's code and body (None: no body) for one instance and the request's query.
+
+    202 while live, 200 once finished (500 for a failure with
+    ``returnInternalServerErrorOnFailure=true``), 404 unknown. The route answers it as JSON; the
+    host's own SDK clients get it in process (``_server``'s in-process status reads).
+    """
+    record = engine.store.get(instance_id)
+    if record is None:
+        return 404, None
+    body = status_json(
+        engine,
+        record,
+        show_input=_flag(query, "showInput", True),
+        show_history=_flag(query, "showHistory", False),
+        show_history_output=_flag(query, "showHistoryOutput", False),
+    )
+    if record.status in _LIVE:
+        return 202, body
+    failed_500 = record.status == "Failed" and _flag(query, "returnInternalServerErrorOnFailure", False)
+    return 500 if failed_500 else 200, body
 
 
 def _time(value: str | None) -> str | None:
@@ -211,21 +240,11 @@ def routes(
         return check_status(request, instance_id)
 
     async def get_status(request: Request) -> Response:
-        record = engine.store.get(request.path_params["instance_id"])
-        if record is None:
-            return Response(status_code=404)
-        body = status_json(
-            engine,
-            record,
-            show_input=_bool(request, "showInput", True),
-            show_history=_bool(request, "showHistory", False),
-            show_history_output=_bool(request, "showHistoryOutput", False),
-        )
-        if record.status in _LIVE:
-            headers = {"Location": str(request.url), "Retry-After": "5"}
-            return JSONResponse(body, status_code=202, headers=headers)
-        failed_500 = record.status == "Failed" and _bool(request, "returnInternalServerErrorOnFailure", False)
-        return JSONResponse(body, status_code=500 if failed_500 else 200)
+        code, body = instance_status(engine, request.path_params["instance_id"], request.query_params)
+        if body is None:
+            return Response(status_code=code)
+        headers = {"Location": str(request.url), "Retry-After": "5"} if code == 202 else None
+        return JSONResponse(body, status_code=code, headers=headers)
 
     async def list_instances(request: Request) -> Response:
         q = request.query_params

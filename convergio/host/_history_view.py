@@ -21,12 +21,13 @@ Keys the embedded host adds for itself (``Retry``) are not shown.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ._events import Event, EventType, history_time
 from ._payloads import json_token
 
-__all__ = ["history_events"]
+__all__ = ["history_events", "shown_time"]
 
 _SCHEDULING = {
     EventType.TASK_SCHEDULED: (EventType.TASK_COMPLETED, EventType.TASK_FAILED),
@@ -51,17 +52,32 @@ def _kind_name(kind: EventType) -> str:
     return kind.name.title().replace("_", "")
 
 
+_KINDS = {kind.value: kind for kind in EventType}
+"""Stored type numbers to types: a dict lookup, not an enum call, per event (a status with the
+history of a 500-agent run reshapes thousands of events, on the host's event loop)."""
+_NAMES = {kind: _kind_name(kind) for kind in EventType}
+_STORED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def shown_time(text: str) -> str:
+    """:func:`history_time`, without parsing the form the host stores (``...:SS.ffffffZ``)."""
+    if _STORED_TIME.fullmatch(text) is None:
+        return history_time(text)
+    fraction = text[20:26].rstrip("0")
+    return text[:19] + (f".{fraction}" if fraction else "") + "Z"
+
+
 def history_events(events: list[Event], *, show_input: bool, show_output: bool) -> list[dict[str, Any]]:
     """The stored history of one execution in the shape the extension's status API returns."""
     completed = {
         (_COMPLETIONS[kind], event.get("TaskScheduledId"))
         for event in events
-        if (kind := EventType(event["EventType"])) in _COMPLETIONS
+        if (kind := _KINDS[event["EventType"]]) in _COMPLETIONS
     }
     scheduled: dict[tuple[EventType, int], Event] = {}
     shown: list[dict[str, Any]] = []
     for event in events:
-        kind = EventType(event["EventType"])
+        kind = _KINDS[event["EventType"]]
         if kind in _HIDDEN:
             continue
         if kind in _SCHEDULING:
@@ -76,7 +92,7 @@ def history_events(events: list[Event], *, show_input: bool, show_output: bool) 
         item.pop("TaskScheduledId", None)
         origin = scheduled.get((_COMPLETIONS[kind], event.get("TaskScheduledId", -1)))
         if origin is not None:
-            item["ScheduledTime"] = history_time(origin["Timestamp"])
+            item["ScheduledTime"] = shown_time(origin["Timestamp"])
             item["FunctionName"] = origin.get("Name")
             if show_input:
                 item["Input"] = origin.get("Input")
@@ -86,10 +102,10 @@ def history_events(events: list[Event], *, show_input: bool, show_output: bool) 
 
 def _reshaped(event: Event, kind: EventType, *, show_input: bool, show_output: bool) -> dict[str, Any]:
     item = {k: v for k, v in event.items() if k not in _HOST_ONLY}
-    item["EventType"] = _kind_name(kind)
+    item["EventType"] = _NAMES[kind]
     for key in _TIMES:
         if isinstance(item.get(key), str):
-            item[key] = history_time(item[key])
+            item[key] = shown_time(item[key])
     if kind in _SCHEDULING:
         item.pop("Version", None)
     elif kind == EventType.EXECUTION_STARTED:

@@ -62,7 +62,7 @@ class Channel:
 def script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Script]:
     made = Script([])
 
-    def view(run_id: str, status: Any) -> Any:
+    def view(run_id: str, status: Any, **_: Any) -> Any:
         made.views += 1
         made.clock += made.view_cost
         node = SimpleNamespace(status=status.custom_status.get("a", "waiting"), attempts=1)
@@ -78,6 +78,7 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Script]:
         made.clock += seconds
 
     monkeypatch.setattr(_stream, "run_view", view)
+    monkeypatch.setattr(_stream, "graph_agents", lambda status: ["a"])
     monkeypatch.setattr(_stream, "asyncio", SimpleNamespace(sleep=pause))
     monkeypatch.setattr(_stream, "time", SimpleNamespace(monotonic=lambda: made.clock))
     yield made
@@ -140,7 +141,7 @@ def test_a_read_goes_out_in_one_chunk_and_the_clients_pace_is_not_its_cost(
 ) -> None:
     """A wide run's read finds many node changes: one chunk, and a slow reader does not slow the reads."""
 
-    def view(run_id: str, status: Any) -> Any:
+    def view(run_id: str, status: Any, **_: Any) -> Any:
         script.views += 1
         step = script.reads
         nodes = {}
