@@ -45,6 +45,9 @@ DEFERRED = (
 FIRST_USE = (
     "convergio.wiring",
     "convergio.graph._run",
+    "convergio.graph._report",
+    "convergio.graph._planner",
+    "convergio.graph._deciders",
     "convergio.graph._replan",
     "convergio.graph._route",
     "convergio.graph._spec",

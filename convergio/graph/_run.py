@@ -10,6 +10,10 @@ Scheduling is ready-set, not level by level: a node starts the moment its last
 dependency ends. Each node's life is: waiting → (awaiting_input) → running ⇄
 retrying → one terminal status; its ``on_failure`` then decides what happens to
 the rest of the run.
+
+The transitions live here; routers' and supervisors' decisions (``_deciders``),
+re-planning (``_planner``), task inputs (``_inputs``) and the read-outs (``_report``)
+are functions of the run kept in modules of their own.
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ from typing import Any, Literal
 from convergio.budget import Grant, RunLedger
 
 from ._a2a import poll_delay
+from ._deciders import delegate, routed, worker_ended
 from ._inputs import a2a_input, agent_input, subgraph_input
 from ._names import AGENT_GRAPH, RECORD_RUN, RECORD_TASK, RUN_AGENT, TERMINAL
 from ._node import ZERO, Node, event_value, first_line, iso, left
-from ._progress import ERROR_CHARS, ProgressJournal
-from ._replan import REPLAN_STATUSES, RevisionRejected, parse_revision, planner_task, revise
+from ._planner import ask_planner, may_replan, planned
+from ._progress import ProgressJournal
+from ._report import custom_status, node_table, run_result, run_summary
 from ._route import ROUTE_REQUEST, route_input
 from ._rules import off_dag
 from ._spec import GraphSpec
@@ -114,35 +120,8 @@ class GraphRun:
             self._schedule(now)
 
     def custom_status(self) -> dict[str, Any]:
-        """The compact custom status (ADR 0014): a summary and the newest changes, under 16 KB.
-
-        The orchestrator sets it after every completion, so it costs O(nodes changed): only
-        nodes whose shown fields were set are looked at. Changes the status cannot hold go
-        into progress records (``take_records``).
-        """
-        changes: list[tuple[tuple[str, str], dict[str, Any]]] = [
-            (("nodes", n), self.nodes[n].compact()) for n in sorted(self._changed)
-        ]
-        changes += [(("routes", r), self.routes[r]) for r in sorted(self._routes_changed)]
-        changes += [
-            (("replans", str(i)), self.replans[i]) for i in range(self._replans_noted, len(self.replans))
-        ]
-        self._changed.clear()
-        self._routes_changed.clear()
-        self._replans_noted = len(self.replans)
-        self.progress.note(changes)
-        tail = self.progress.tail()
-        return {
-            "graph": self.spec.name,
-            "rev": self.progress.rev,
-            "records": self.progress.sealed,
-            "confirmed": self.progress.confirmed,
-            "counts": dict(self.progress.counts),
-            "awaiting_input": self.progress.awaiting(),
-            "usage": self.usage(),
-            "error": self.error[:ERROR_CHARS] if self.error else None,
-            **tail,
-        }
+        """The compact custom status (ADR 0014), set after every completion: see ``_report``."""
+        return custom_status(self)
 
     def waits(self) -> list[str]:
         """The event of each node awaiting input now, in node order: O(nodes that can wait)."""
@@ -154,46 +133,18 @@ class GraphRun:
 
     def status(self) -> dict[str, Any]:
         """The whole node table with the run's usage, routes and re-plans: O(nodes), for the output."""
-        return {
-            "graph": self.spec.name,
-            "nodes": {node_id: node.entry() for node_id, node in self.nodes.items()},
-            "usage": self.usage(),
-            "error": self.error,
-            "routes": self.routes,
-            "replans": self.replans,
-        }
+        return node_table(self)
 
     def usage(self) -> dict[str, int]:
         return dict(self._usage)
 
     def result(self) -> dict[str, Any]:
         """The run's output document, once ``finished``."""
-        planner = self.spec.planner.agent if self.spec.planner else None
-        outputs = {n: v.output for n, v in self.nodes.items() if v.status == "completed" and n != planner}
-        return {
-            "status": "failed" if self.error else "completed",
-            "error": self.error,
-            "output": outputs.get(self.spec.output or ""),
-            "outputs": outputs,
-            "nodes": self.status()["nodes"],
-            "usage": self.usage(),
-            "routes": self.routes,
-            "replans": self.replans,
-        }
+        return run_result(self)
 
     def summary(self, now: datetime) -> dict[str, Any]:
         """What the run-end activity records (telemetry): no outputs, no prompts."""
-        return {
-            "run_id": self.run_id,
-            "tenant": self.tenant,
-            "graph": self.spec.name,
-            "started_at": self.started_at,
-            "finished_at": iso(now),
-            "status": "failed" if self.error else "completed",
-            "usage": self.usage(),
-            "routes": {n: r["chosen"] for n, r in self.routes.items()},
-            "replans": [{k: r[k] for k in ("node", "action")} for r in self.replans],
-        }
+        return run_summary(self, now)
 
     # -- scheduling -----------------------------------------------------------------
 
@@ -225,6 +176,24 @@ class GraphRun:
             if out.status != "completed":
                 self._fail(f"output agent {out.spec.id!r} ended {out.status}", now)
             self.finished = True
+
+    def _plan_graph(self) -> None:
+        """(Re)build the schedule from the spec and the nodes' states: at the start, after a revision."""
+        spec = self.spec
+        self._workers = {w: a.id for a in spec.agents for w in a.workers}
+        self._dependents: dict[str, list[str]] = {a.id: [] for a in spec.agents}
+        for a in spec.agents:
+            for dep in a.depends_on:
+                self._dependents[dep].append(a.id)
+        outside = off_dag(spec)
+        dag = [a.id for a in spec.agents if a.id not in outside]
+        ended = {n for n in dag if self.nodes[n].status in TERMINAL and n not in self._replan_queue}
+        waiting = [n for n in dag if self.nodes[n].status == "waiting"]
+        self._blocked = {n: sum(d not in ended for d in self.nodes[n].spec.depends_on) for n in waiting}
+        self._ready = deque(n for n in waiting if self._blocked[n] == 0)
+        self._waiters = [(n, n.spec.await_event.name) for n in self.nodes.values() if n.spec.await_event]
+        self._unstarted = len(waiting)
+        self._open = len(dag) - len(ended)
 
     def _reusable(self, node_id: str) -> bool:
         """Only a plain agent's output can be kept: routers, planners and supervisors decide."""
@@ -327,9 +296,9 @@ class GraphRun:
                 self._usage[name] += usage[name]
             status = value.get("status", "failed")
             if status == "completed" and node.spec.kind == "router":
-                self._routed(node_id, value)
+                routed(self, node_id, value)
             if status == "delegated" and "worker" not in call:
-                return self._delegate(node_id, value.get("calls") or [], now)
+                return delegate(self, node_id, value.get("calls") or [], now)
             node.status = "running" if node.status == "retrying" else node.status
             if status == "pending" and value.get("task_id"):  # a2a: the remote task goes on
                 return self._a2a_wait(node_id, call, str(value["task_id"]), now)
@@ -355,153 +324,10 @@ class GraphRun:
         self, node_id: str, call: dict[str, Any], status: str, output: Any, error: Any, now: datetime
     ) -> None:
         if "replan" in call:
-            return self._planned(call["replan"], status, output, error, now)
+            return planned(self, call["replan"], status, output, error, now)
         if "worker" not in call:
             return self._finish(node_id, status, now, output=output, error=error)
-        ok = status == "completed"
-        call["output"] = output if ok else None
-        call["error"] = None if ok else f"{status}: {error or status}"
-        boss_id = self._workers[node_id]
-        round_ = self.nodes[boss_id].rounds[-1]
-        worker = self.nodes[node_id]
-        if not any(c["worker"] == node_id and "output" not in c for c in round_):
-            worker.status, worker.finished_at = ("completed" if ok else "failed"), iso(now)
-            worker.output, worker.error = (output, None) if ok else (worker.output, call["error"])
-        if all("output" in c for c in round_):
-            self._attempt(boss_id, {"attempt": 0}, now)
-
-    # -- supervisor-worker ----------------------------------------------------------
-
-    def _delegate(self, boss_id: str, calls: list[dict[str, Any]], now: datetime) -> None:
-        boss = self.nodes[boss_id]
-        if not calls:
-            return self._finish(boss_id, "failed", now, error="the supervisor delegated nothing")
-        round_ = [{"id": c["id"], "worker": c["worker"], "task": c["task"], "attempt": 0} for c in calls]
-        boss.rounds.append(round_)
-        for call in round_:
-            worker = self.nodes[call["worker"]]
-            worker.status = "running"
-            worker.calls += 1
-            worker.started_at = worker.started_at or iso(now)
-        for call in round_:
-            self._attempt(call["worker"], call, now)
-
-    # -- routers and re-planning (ADR 0006) --------------------------------------------
-
-    def _plan_graph(self) -> None:
-        """(Re)build the schedule from the spec and the nodes' states: at the start, after a revision."""
-        spec = self.spec
-        self._workers = {w: a.id for a in spec.agents for w in a.workers}
-        self._dependents: dict[str, list[str]] = {a.id: [] for a in spec.agents}
-        for a in spec.agents:
-            for dep in a.depends_on:
-                self._dependents[dep].append(a.id)
-        outside = off_dag(spec)
-        dag = [a.id for a in spec.agents if a.id not in outside]
-        ended = {n for n in dag if self.nodes[n].status in TERMINAL and n not in self._replan_queue}
-        waiting = [n for n in dag if self.nodes[n].status == "waiting"]
-        self._blocked = {n: sum(d not in ended for d in self.nodes[n].spec.depends_on) for n in waiting}
-        self._ready = deque(n for n in waiting if self._blocked[n] == 0)
-        self._waiters = [(n, n.spec.await_event.name) for n in self.nodes.values() if n.spec.await_event]
-        self._unstarted = len(waiting)
-        self._open = len(dag) - len(ended)
-
-    def _routed(self, router_id: str, decision: dict[str, Any]) -> None:
-        route = self.nodes[router_id].spec.route
-        assert route is not None
-        chosen = [c for c in decision.get("chosen") or [] if c in route.candidates]
-        scores = decision.get("scores") or {}
-        self._routes_changed.add(router_id)
-        self.routes[router_id] = {
-            "chosen": chosen,
-            "scores": scores,
-            "fallback": bool(decision.get("fallback")),
-        }
-        for candidate in route.candidates:
-            if candidate not in chosen:
-                self._pruned[candidate] = f"not chosen by router {router_id!r}"
-
-    def _may_replan(self, node_id: str) -> bool:
-        planner = self.spec.planner
-        return (
-            planner is not None
-            and not self.finished
-            and self.nodes[node_id].status in REPLAN_STATUSES
-            and self.nodes[node_id].spec.on_failure != "continue"
-            and node_id not in off_dag(self.spec)
-            and len(self.replans) + len(self._replan_queue) < planner.max_replans
-        )
-
-    def _ask_planner(self, failed: str, now: datetime) -> None:
-        """Hold the failed node's end (its dependents wait) and ask the planner, one failure at a time."""
-        self._replan_queue.append(failed)
-        if len(self._replan_queue) == 1:
-            self._call_planner(now)
-
-    def _call_planner(self, now: datetime) -> None:
-        assert self.spec.planner is not None
-        failed = self.nodes[self._replan_queue[0]]
-        planner = self.nodes[self.spec.planner.agent]
-        statuses = {n: node.status for n, node in self.nodes.items()}
-        task = planner_task(self.spec, failed.spec.id, failed.status, failed.error or "", statuses)
-        planner.status, planner.calls = "running", planner.calls + 1
-        planner.started_at = planner.started_at or iso(now)
-        if limit := planner.spec.budget.max_seconds:
-            error = f"over max_seconds ({limit:g} s)"
-            failed_id = failed.spec.id
-            self._timer(
-                planner.spec.id,
-                now + timedelta(seconds=limit),
-                lambda ok, value, at: self._planned(failed_id, "timed_out", None, error, at),
-            )
-        self._attempt(planner.spec.id, {"attempt": 0, "replan": failed.spec.id, "task": task}, now)
-
-    def _planned(self, failed: str, status: str, answer: Any, error: Any, now: datetime) -> None:
-        """The planner answered (or gave up): apply the revision, or let the failure stand."""
-        assert self.spec.planner is not None
-        planner = self.nodes[self.spec.planner.agent]
-        self._drop_all(planner.spec.id)
-        planner.status, planner.finished_at = status, iso(now)
-        planner.error = None if status == "completed" else str(error or status)[:2000]
-        node = self.nodes[failed]
-        record: dict[str, Any] = {"node": failed, "status": node.status, "error": node.error, "at": iso(now)}
-        self._replan_queue.pop(0)
-        try:
-            if status != "completed":
-                raise RevisionRejected(f"the planner ended {status}: {planner.error}")
-            revision = parse_revision(answer)
-            spec = revise(self.spec, revision, failed, {n: v.status for n, v in self.nodes.items()})
-        except RevisionRejected as exc:
-            self.replans.append(record | {"action": "rejected", "reason": str(exc)[:2000]})
-            self._settle(failed, now)
-        else:
-            changes = {"changed": [a.id for a in revision.agents], "removed": list(revision.remove)}
-            self.replans.append(record | {"action": revision.action, "reason": revision.reason} | changes)
-            if spec is None:
-                reason = f"the planner stopped the run: {revision.reason}"
-                self._fail(f"agent {failed!r} ended {node.status}: {node.error}; {reason}", now)
-            else:
-                self._revised(spec, failed if revision.action == "replace" else None, revision.remove)
-        if self._replan_queue and not self.finished:
-            self._call_planner(now)
-
-    def _revised(self, spec: GraphSpec, replaced: str | None, removed: list[str]) -> None:
-        """Run the revised graph from here: started nodes keep their state, the replaced one waits again."""
-        self.spec = spec
-        for agent in spec.agents:
-            node = self.nodes.get(agent.id)
-            if node is None:
-                self.nodes[agent.id] = Node(agent, self._changed)
-                self._changed.add(agent.id)  # new to readers: its row joins the journal
-            elif agent.id == replaced:  # attempts and usage carry on: the ledger's keys stay unique
-                node.spec, node.status, node.output, node.error = agent, "waiting", None, None
-                node.started_at = node.finished_at = None
-                node.rounds, node.event = [], None
-            else:
-                node.spec = agent
-        for node_id in removed:
-            self.nodes[node_id].status, self.nodes[node_id].error = "skipped", "removed by a re-plan"
-        self._plan_graph()
+        worker_ended(self, node_id, call, status, output, error, now)
 
     # -- endings ----------------------------------------------------------------------
 
@@ -519,8 +345,8 @@ class GraphRun:
         for worker in node.spec.workers:
             if self.nodes[worker].status not in TERMINAL and self.nodes[worker].calls:
                 self.nodes[worker].status = "cancelled"
-        if self._may_replan(node_id):
-            return self._ask_planner(node_id, now)
+        if may_replan(self, node_id):
+            return ask_planner(self, node_id, now)
         self._settle(node_id, now)
 
     def _settle(self, node_id: str, now: datetime) -> None:
