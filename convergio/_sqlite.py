@@ -38,7 +38,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
-__all__ = ["DEFER_S", "Batch", "Database", "Rows", "row_chunks", "run_script", "value_lists", "value_marks"]
+__all__ = [
+    "DEFER_S",
+    "Batch",
+    "Database",
+    "Readers",
+    "Rows",
+    "row_chunks",
+    "run_script",
+    "value_lists",
+    "value_marks",
+]
 
 DEFER_S = 0.02
 """How long a deferred write waits for a transaction to ride in before one is made for it."""
@@ -323,6 +333,34 @@ class Database(Generic[B]):
             self._wanted.notify()
         with self._lock:
             self._db.close()
+
+
+class Readers:
+    """One read-only connection per thread to a store's file, kept for the store's life (ADR 0032).
+
+    Beside a store's :class:`Database` (its one writer): a read never queues behind a commit's
+    fsync nor on another thread's lock, and opening a connection is no longer a cost per call.
+    Each connection runs in autocommit, so every statement sees the last commit of any
+    connection or process; it closes with its thread (its thread-local goes) or the store.
+
+    Args:
+        path: The database file (its :class:`Database` creates it and switches it to WAL).
+        timeout: Seconds to wait for a lock another connection holds.
+    """
+
+    def __init__(self, path: Path, *, timeout: float) -> None:
+        self.path = path
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def __call__(self) -> sqlite3.Connection:
+        """This thread's connection, opened on its first read."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+            db.execute("PRAGMA query_only=ON")
+            self._local.db = db
+        return db
 
 
 def _nothing(_: sqlite3.Connection) -> None:

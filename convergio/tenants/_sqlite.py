@@ -16,16 +16,16 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from convergio._sqlite import Database, run_script
+from convergio._sqlite import Database, Readers
 from convergio.tenants._keys import KEY_ID_CHARS, hash_key, is_well_formed_key, key_id, new_key, tenant_id_for
 from convergio.tenants._models import Tenant, TenantExists, UnknownTenant
 from convergio.tenants._roles import Credential, KeyInfo, Role, subject_of
 from convergio.tenants._runs_sqlite import SqliteRunIndex, migrate_runs
+from convergio.tenants._schema_sqlite import create_tables
 from convergio.tenants._store import _now, canonical_principal, check_kind
 
 __all__ = ["STORE_FILE", "SqliteTenantRecords", "SqliteTenantStore"]
@@ -34,64 +34,6 @@ STORE_FILE = "tenants.sqlite3"
 _BUSY_TIMEOUT_S = 5.0
 _log = logging.getLogger("convergio.tenants")
 T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tenants (
-    id          TEXT PRIMARY KEY,
-    name        TEXT NOT NULL,
-    created_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_hash    TEXT PRIMARY KEY,
-    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
-    label       TEXT NOT NULL DEFAULT '',
-    created_at  TEXT NOT NULL,
-    revoked_at  TEXT NULL,
-    role        TEXT NOT NULL DEFAULT 'admin',
-    member      TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS api_keys_by_tenant ON api_keys (tenant_id);
-CREATE TABLE IF NOT EXISTS principals (
-    principal_id  TEXT PRIMARY KEY,
-    tenant_id     TEXT NOT NULL REFERENCES tenants(id),
-    role          TEXT NOT NULL DEFAULT 'admin',
-    member        TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id      TEXT PRIMARY KEY,
-    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
-    graph_name  TEXT NOT NULL,
-    created_at  TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_tenant ON runs (tenant_id, created_at);
-CREATE TABLE IF NOT EXISTS installation (
-    id          INTEGER PRIMARY KEY CHECK (id = 1),
-    tenant_id   TEXT NOT NULL,
-    member_id   TEXT NOT NULL,
-    claimed_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tenant_records (
-    kind        TEXT NOT NULL,
-    tenant_id   TEXT NOT NULL REFERENCES tenants(id),
-    name        TEXT NOT NULL,
-    body        TEXT NOT NULL,
-    PRIMARY KEY (kind, tenant_id, name)
-);
-"""
-# Tables of earlier releases, one per record kind, folded into tenant_records once: the table
-# name is the kind, and the listed columns held JSON text.
-_LEGACY_TABLES: Final[dict[str, tuple[str, ...]]] = {
-    "connections": (),
-    "mcp_servers": ("command", "headers", "tools"),
-}
-# Columns added since the first release: (table, column, declaration). Keys and principals made
-# before roles existed could do everything, so they stay admin.
-_ADDED_COLUMNS: Final = (
-    ("api_keys", "role", "TEXT NOT NULL DEFAULT 'admin'"),
-    ("api_keys", "member", "TEXT NOT NULL DEFAULT ''"),
-    ("principals", "role", "TEXT NOT NULL DEFAULT 'admin'"),
-    ("principals", "member", "TEXT NOT NULL DEFAULT ''"),
-)
 
 
 class SqliteTenantStore(SqliteRunIndex):
@@ -107,10 +49,8 @@ class SqliteTenantStore(SqliteRunIndex):
         self._db = Database(path, timeout=_BUSY_TIMEOUT_S, synchronous="FULL")  # WAL, set in the file
         with self._db.read() as db:
             db.execute("PRAGMA foreign_keys=ON")
-        self._readers = threading.local()
-        self._write(lambda db: run_script(db, _SCHEMA))
-        self._add_columns()
-        self._fold_legacy_tables()
+        self._readers = Readers(path, timeout=_BUSY_TIMEOUT_S)
+        create_tables(self._reader, self._write)
         migrate_runs(self._reader, self._write)
 
     def __repr__(self) -> str:
@@ -122,64 +62,13 @@ class SqliteTenantStore(SqliteRunIndex):
 
     def _reader(self) -> sqlite3.Connection:
         """This thread's read-only connection (autocommit: each statement sees the last commit)."""
-        db: sqlite3.Connection | None = getattr(self._readers, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
-            db.execute("PRAGMA query_only=ON")
-            self._readers.db = db
-        return db
+        return self._readers()
 
     def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``op`` in a ``BEGIN IMMEDIATE`` transaction, maybe with other threads' (group
         commit), committed when this returns: a check-then-insert cannot race another writer.
         ``op`` must touch nothing but the connection: it runs on whichever thread commits."""
         return self._db.write(op)
-
-    def _add_columns(self) -> None:
-        """Bring a file made by an earlier release up to the current columns (idempotent)."""
-
-        def missing(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
-            return [
-                (table, column, declaration)
-                for table, column, declaration in _ADDED_COLUMNS
-                if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            ]
-
-        def add(db: sqlite3.Connection) -> list[str]:
-            added = []
-            for table, column, declaration in missing(db):  # another process may have added some
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-                added.append(f"{table}.{column}")
-            return added
-
-        if missing(self._reader()):  # a read first: opening a current file takes no write lock
-            for name in self._write(add):
-                _log.info("tenant store: column %s added", name)
-
-    def _fold_legacy_tables(self) -> None:
-        listed = "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)"
-        if not self._reader().execute(listed, tuple(_LEGACY_TABLES)).fetchall():
-            return  # a read first: opening a current file takes no write lock
-
-        def fold(db: sqlite3.Connection) -> list[str]:
-            tables = [table for (table,) in db.execute(listed, tuple(_LEGACY_TABLES)).fetchall()]
-            for table in tables:
-                json_columns = _LEGACY_TABLES[table]
-                cursor = db.execute(f"SELECT * FROM {table}")  # noqa: S608 - a name from _LEGACY_TABLES
-                columns = [d[0] for d in cursor.description]
-                for row in cursor.fetchall():
-                    body = dict(zip(columns, row, strict=True))
-                    body.update({c: json.loads(body[c]) for c in json_columns})
-                    db.execute(
-                        "INSERT OR IGNORE INTO tenant_records (kind, tenant_id, name, body)"
-                        " VALUES (?, ?, ?, ?)",
-                        (table, body["tenant_id"], body["name"], json.dumps(body, sort_keys=True)),
-                    )
-                db.execute(f"DROP TABLE {table}")
-            return tables
-
-        for table in self._write(fold):
-            _log.info("tenant store: table %s folded into tenant_records", table)
 
     def require_tenant(self, db: sqlite3.Connection, tenant_id: str) -> None:
         """Raise :class:`UnknownTenant` unless the tenant exists (inside ``db``'s transaction)."""
