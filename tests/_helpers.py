@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -167,3 +168,14 @@ def app_functions() -> tuple[Any, ...]:
     import function_app
 
     return tuple(function_app.app.get_functions())
+
+
+def checkpoint_busy(path: Path) -> int:
+    """SQLite's ``busy`` flag for a full WAL checkpoint of ``path`` made from a new connection:
+    0 when no other connection holds a read snapshot open (kept readers must not)."""
+    other = sqlite3.connect(path)
+    try:
+        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        other.close()
+    return int(busy)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ._events import Event, EventType, format_time, new_event, utcnow
 from ._finished import FinishedExecutions
 from ._functions import FunctionIndex, user_traceback
-from ._leases import claim_work, renew, work_exists
+from ._leases import claim_work, renew
 from ._poller import Poller
 from ._store import Store, WorkItem
 
@@ -39,16 +39,14 @@ class RunnerConfig:
     """``concurrency`` threads; leases of ``lease_s`` renewed every third of it.
 
     ``shared``: other processes run this store's activities too, so a freed thread claims at
-    once (else only the back-off poll claims, for a dead process's rows). ``check_rows``: ask
-    the store that a claimed row is still there before running it (a worker process does not
-    see the host's ended executions). ``claim_after_s``: claim only rows free for that long
-    (a host leaves its work to its worker processes, and takes what they leave waiting).
+    once (else only the back-off poll claims, for a dead process's rows). ``claim_after_s``:
+    claim only rows free for that long (a host leaves its work to its worker processes, and
+    takes what they leave waiting).
     """
 
     concurrency: int = 16
     lease_s: float = 30.0
     shared: bool = False
-    check_rows: bool = False
     claim_after_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -153,9 +151,7 @@ class ActivityRunner:
             self._record(item, event)
 
     def _call(self, item: WorkItem) -> Event | None:
-        if item.execution_id in self.finished or (
-            self.config.check_rows and not work_exists(self.store, item.id)
-        ):
+        if item.execution_id in self.finished:
             log.info("activity %s of %s not run: the instance has ended", item.name, item.instance_id)
             return None  # its work row went with the step that ended the execution
         try:

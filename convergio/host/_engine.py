@@ -204,10 +204,6 @@ class Engine:
                 log.exception("orchestration step failed for instance %s", instance_id)
 
     # -- several processes on one store (ADR 0023) -------------------------------------------
-    def nudge(self) -> None:
-        """Another process committed messages (a worker process's results): look now."""
-        self._sharing.nudge()
-
     def record_results(self, done: Sequence[tuple[WorkItem, Event]]) -> None:
         """Commit results a worker process sent through its pipe and step their instances (ADR 0029)."""
         self._wake_all(dict.fromkeys(i.instance_id for i in self.store.complete_many(done, time.time())))

@@ -30,7 +30,6 @@ __all__ = [
     "release",
     "release_dead",
     "renew",
-    "work_exists",
 ]
 
 _WORK_COLUMNS = "id, instance_id, execution_id, task_id, name, input"
@@ -60,12 +59,6 @@ def claim_work(store: Store, owner: str, now: float, until: float, limit: int) -
             (owner, until, now, limit),
         ).fetchall()
     return sorted((WorkItem(*row) for row in rows), key=lambda item: item.id)
-
-
-def work_exists(store: Store, work_id: int) -> bool:
-    """Is the row still there (not completed, and its instance not ended or purged)?"""
-    with store.reading() as db:
-        return db.execute("SELECT 1 FROM work WHERE id = ?", (work_id,)).fetchone() is not None
 
 
 def renew(store: Store, owner: str, until: float, *, instances: bool) -> None:

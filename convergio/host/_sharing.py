@@ -116,10 +116,6 @@ class Sharing:
         if self._presence is not None:
             self._presence.close()
 
-    def nudge(self) -> None:
-        """Another process committed messages: look now."""
-        self._watch.poke()
-
     def beat(self, until: float) -> None:
         """The heartbeat renewed every lease of this process until ``until``."""
         self._beat_until = until

@@ -364,22 +364,11 @@ class Store:
         with self._tx() as db:
             self._insert_messages(db, [message])
 
-    def inbox(self, instance_id: str, now: float) -> list[tuple[int, str | None, Event]]:
-        """The visible messages, oldest first, read as one JSON row (a row costs a step)."""
-        with self._lock:
-            (rows,) = self._db.execute(
-                "SELECT json_group_array(json_array(id, execution_id, json(event))) FROM "
-                "(SELECT id, execution_id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? "
-                "ORDER BY id)",
-                (instance_id, now),
-            ).fetchone()
-        return [(row[0], row[1], row[2]) for row in json.loads(rows)]
-
     def step_input(
         self, instance_id: str, now: float
     ) -> tuple[InstanceRecord | None, list[tuple[int, str | None, Event]]]:
-        """The instance's header (as ``get(header=True)``) and its visible messages (as ``inbox``),
-        read in one statement: one snapshot, and one statement less per step."""
+        """The instance's header (as ``get(header=True)``) and its visible messages, oldest first
+        (read as one JSON row: a row costs a step), in one statement: one snapshot."""
         with self._lock:
             row = self._db.execute(
                 f"SELECT {_HEADER}, (SELECT json_group_array(json_array(id, execution_id, json(event))) "  # noqa: S608

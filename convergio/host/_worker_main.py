@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     owner = new_owner(nonce=args.nonce)  # the host knows it (_workers.py)
     store = _HostRecords(args.store, origin=owner, out=results)
     # Not shared: it claims only rows whose lease ran out (a dead host's), on its back-off poll;
-    # no check_rows: the host says which executions ended.
+    # the host says over the pipe which executions ended (their queued items are dropped).
     config = RunnerConfig(args.concurrency, args.lease)
     runner = ActivityRunner(index, store, owner, config, on_beat=store.beat)
     gc.collect()

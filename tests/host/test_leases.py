@@ -96,7 +96,8 @@ def test_a_result_of_a_row_taken_over_is_recorded_once(tmp_path: Path) -> None:
     result = new_event(EventType.TASK_COMPLETED, STAMP, TaskScheduledId=0, Result="1")
     assert store.complete_many([(again, result)], 0.0) == [again]
     assert store.complete_many([(first, result)], 0.0) == []  # late: dropped, not recorded twice
-    completed = [m for _, _, m in store.inbox("i1", 1.0) if m["EventType"] == EventType.TASK_COMPLETED]
+    _, inbox = store.step_input("i1", 1.0)
+    completed = [m for _, _, m in inbox if m["EventType"] == EventType.TASK_COMPLETED]
     assert len(completed) == 1
 
 

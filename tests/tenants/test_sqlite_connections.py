@@ -6,7 +6,6 @@ an old snapshot, or a reader holding a snapshot that keeps the WAL from being ch
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from convergio.tenants import SqliteTenantStore, UnknownTenant
+from tests._helpers import checkpoint_busy
 
 
 @pytest.fixture
@@ -83,9 +83,4 @@ def test_kept_readers_hold_no_snapshot_between_calls(path: Path) -> None:
     store.list_runs("acme", limit=5)
     store.records("connections").get("acme", "none")
     store.record_run("acme", "late", "g")
-    other = sqlite3.connect(path)
-    try:
-        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    finally:
-        other.close()
-    assert busy == 0
+    assert checkpoint_busy(path) == 0

@@ -18,6 +18,7 @@ import pytest
 
 from convergio.secrets import LocalSecretStore
 from convergio.webhooks import Attempt, Delivery, SqliteWebhookStore
+from tests._helpers import checkpoint_busy
 
 
 @pytest.fixture
@@ -114,9 +115,4 @@ def test_kept_readers_hold_no_snapshot_between_calls(path: Path, secrets: LocalS
     store.deliveries("acme", callback.id)
     store.delivery("none")
     store.create_hook("acme", "g", None)
-    other = sqlite3.connect(path)
-    try:
-        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-    finally:
-        other.close()
-    assert busy == 0
+    assert checkpoint_busy(path) == 0
