@@ -1,4 +1,4 @@
-"""Activities: a thread pool that runs work rows under leases and records their results.
+"""Activities: a thread pool (``_pool.py``) that runs work rows under leases and records their results.
 
 The same runner serves the host process and its worker processes (``_workers.py``). Work a
 step of this process created and leased to it at once is handed over directly (no claim: the
@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ._events import Event, EventType, format_time, new_event, utcnow
@@ -24,6 +23,7 @@ from ._finished import FinishedExecutions
 from ._functions import FunctionIndex, user_traceback
 from ._leases import claim_work, renew
 from ._poller import Poller
+from ._pool import WorkerPool
 from ._store import Store, WorkItem
 
 __all__ = ["ActivityRunner", "RunnerConfig"]
@@ -75,7 +75,7 @@ class ActivityRunner:
         self._on_recorded, self._on_beat = on_recorded, on_beat
         self._run_item = run or self.run
         self.finished = FinishedExecutions()  # their queued work is dropped, not run
-        self._pool = ThreadPoolExecutor(config.concurrency, "activity")
+        self._pool = WorkerPool[WorkItem](config.concurrency, "activity", self._run_item)
         self._busy = 0  # items handed to the pool whose function has not returned
         self._busy_lock = threading.Lock()
         # Activity results waiting for the group commit (see _record), and whether a thread is at it.
@@ -90,7 +90,7 @@ class ActivityRunner:
 
     def stop(self) -> None:
         self._leases.stop()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     def free(self) -> int:
         """How many items to claim: enough to keep every thread busy and as many queued behind
@@ -105,8 +105,7 @@ class ActivityRunner:
         """Run items this process holds the leases of."""
         with self._busy_lock:
             self._busy += len(items)
-        for item in items:
-            self._pool.submit(self._run_item, item)
+        self._pool.submit(items)
 
     def poke(self) -> None:
         """Claim now (unleased work was committed, or a thread came free)."""

@@ -26,9 +26,9 @@ from typing import Any
 
 import azure.functions as func
 from azure.functions import meta
-from azure.functions.durable_functions import ActivityTriggerConverter
 from azure.functions.eventgrid import EventGridEventInConverter
 
+from ._codec import decode_input, encode_output
 from ._executor import Orchestrator
 
 __all__ = ["AppLoadError", "FunctionIndex", "HttpRoute", "load_app", "user_traceback"]
@@ -201,13 +201,9 @@ class FunctionIndex:
             raise LookupError(
                 f"The function '{name}' doesn't exist, is disabled, or is not an activity function."
             )
-        trigger = function.get_trigger()
-        value = ActivityTriggerConverter.decode(
-            meta.Datum(type="json", value=input_json if input_json is not None else "null"),
-            trigger_metadata=None,
-        )
-        result = self._invoke(function, {trigger.name: value, **self._client_args(function)})
-        return str(ActivityTriggerConverter.encode(result, expected_type=None).value)
+        value = decode_input(input_json)  # exactly ActivityTriggerConverter's, faster (ADR 0035)
+        result = self._invoke(function, {function.get_trigger().name: value, **self._client_args(function)})
+        return encode_output(result)
 
     async def call_http(self, route: HttpRoute, request: func.HttpRequest, client_json: str) -> Any:
         args: dict[str, Any] = {route.request_param: request}

@@ -1,0 +1,105 @@
+"""The activity threads: a last-in-first-out pool without futures (ADR 0035).
+
+``ThreadPoolExecutor`` costs more per item than the host needs: a ``Future`` nobody reads,
+its condition notified on completion, an idle semaphore taken and released around every
+item, and a queue that wakes whichever waiting thread the kernel picks, so a chain of
+activities rotates through all 16 threads and each call finds its thread's stack, its
+thread-local connections and the CPU caches cold. Here an idle thread parks on its own lock
+and ``submit`` wakes the one that parked last (the warmest); a thread that finishes takes the
+next queued item without parking; nothing is allocated per item but its place in the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+__all__ = ["WorkerPool"]
+
+log = logging.getLogger("convergio.host.activities")
+
+T = TypeVar("T")
+
+_live: weakref.WeakSet[WorkerPool[Any]] = weakref.WeakSet()
+
+
+def _at_exit() -> None:
+    """At interpreter exit, as for ``ThreadPoolExecutor``: queued items are dropped, items in
+    flight finish, and the exit waits for them (their results get committed)."""
+    for pool in list(_live):
+        pool.shutdown()
+
+
+# Called before the interpreter joins its threads (the hook ``concurrent.futures`` uses); without
+# it, daemon threads, so that an exit never waits for a parked thread.
+_register_atexit: Callable[[Callable[[], None]], None] | None = getattr(threading, "_register_atexit", None)
+if _register_atexit is not None:
+    _register_atexit(_at_exit)
+
+
+class WorkerPool(Generic[T]):
+    """Up to ``size`` threads named ``<name>_<n>``, started as work needs them, each calling
+    ``run`` on queued items in order; the idle thread that parked last runs first."""
+
+    def __init__(self, size: int, name: str, run: Callable[[T], None]) -> None:
+        if size < 1:
+            raise ValueError("size must be >= 1")
+        self._size, self._name, self._run = size, name, run
+        self._lock = threading.Lock()
+        self._queue: deque[T] = deque()
+        self._parked: list[threading.Lock] = []  # a stack: the top one parked last
+        self._threads = 0
+        self._stopped = False
+        _live.add(self)
+
+    def submit(self, items: Sequence[T]) -> None:
+        """Queue items; wake as many parked threads as there are items, start more if allowed."""
+        if not items:
+            return
+        with self._lock:
+            if self._stopped:
+                return
+            self._queue.extend(items)
+            woken = [self._parked.pop() for _ in range(min(len(items), len(self._parked)))]
+            started = min(len(items) - len(woken), self._size - self._threads)
+            self._threads += started
+            first = self._threads - started
+        for wake in woken:
+            wake.release()
+        for n in range(first, first + started):
+            threading.Thread(
+                target=self._work, name=f"{self._name}_{n}", daemon=_register_atexit is None
+            ).start()
+
+    def shutdown(self) -> None:
+        """Drop what is queued and let every thread end once its current item is done."""
+        with self._lock:
+            self._stopped = True
+            self._queue.clear()
+            parked, self._parked = self._parked, []
+        for wake in parked:
+            wake.release()
+
+    def _work(self) -> None:
+        wake = threading.Lock()
+        wake.acquire()  # held while running; released by whoever wakes this thread
+        while True:
+            with self._lock:
+                if self._queue:
+                    item = self._queue.popleft()
+                elif self._stopped:
+                    return
+                else:
+                    self._parked.append(wake)
+                    item = None
+            if item is None:
+                wake.acquire()
+                continue
+            try:
+                self._run(item)
+            except BaseException:  # a thread lost to one item's failure would shrink the pool
+                log.exception("activity thread: an item failed outside its activity")
