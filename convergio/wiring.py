@@ -6,7 +6,6 @@ the embedded host alike) and share these objects. Nothing else builds adapters f
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -224,26 +223,29 @@ def _managed(settings: Settings) -> Connection | None:
 
 
 _BUILDING = threading.Lock()
-
-
-@functools.cache
-def _components() -> Components:
-    return build(load_settings())
+_built: Components | None = None
 
 
 def components() -> Components:
     """The process-wide components, built once, on first use.
 
     The activity pool's threads all ask at once when a host starts; without the lock each
-    would build its own stores, racing to create the same SQLite files. A build that fails
-    because a backend or the state directory cannot be used is not kept (``functools.cache``
-    keeps only results): it is a 503 now, and the next call tries again.
+    would build its own stores, racing to create the same SQLite files. Once built they are
+    read without the lock: every activity asks, and 16 threads queueing on one lock cost more
+    than the read. A build that fails because a backend or the state directory cannot be used
+    is not kept: it is a 503 now, and the next call tries again.
     """
+    global _built
+    built = _built
+    if built is not None:
+        return built
     with _BUILDING:
-        try:
-            return _components()
-        except OSError as exc:  # e.g. EROFS, ENOSPC, EACCES on the state directory
-            _log.warning("the state directory cannot be used: %s", type(exc).__name__)
-            raise StoreUnavailable(
-                f"the local state directory is unavailable ({exc.strerror or exc})"
-            ) from None
+        if _built is None:
+            try:
+                _built = build(load_settings())
+            except OSError as exc:  # e.g. EROFS, ENOSPC, EACCES on the state directory
+                _log.warning("the state directory cannot be used: %s", type(exc).__name__)
+                raise StoreUnavailable(
+                    f"the local state directory is unavailable ({exc.strerror or exc})"
+                ) from None
+        return _built

@@ -80,6 +80,8 @@ _GUIDANCE = (
     "what you need, answer without calling any worker."
 )
 _FINAL_GUIDANCE = "Your workers have reported and no more calls are possible: give your final answer now."
+_NO_USAGE = Usage()  # frozen: a sum is a new one
+_NO_GUARDS = Guards()  # checks nothing, so counts no calls: shared by the calls without guards
 
 
 def run_agent(
@@ -159,14 +161,14 @@ class _Run:
         self.toolbox = toolbox
         # Deltas would reach listeners before the output guards saw the whole answer.
         self.on_text = None if call.agent.guards else on_text
-        self.guards = Guards()
+        self.guards = _NO_GUARDS
         self.provider_kind = call.agent.provider
         self.agent = call.agent
         self.limits = call.limits
         self.started = time.monotonic()
         seconds = call.limits.max_seconds
         self.deadline = None if seconds is None else self.started + seconds
-        self.usage = Usage()
+        self.usage = _NO_USAGE
         self.tool_log: list[dict[str, JsonValue]] = []  # what the run view shows of the tool calls
         self.model = call.agent.model or ""
         self.turns = 0
@@ -177,7 +179,8 @@ class _Run:
     def execute(self) -> AgentOutcome:
         try:
             provider = self._provider()
-            self.guards = Guards(list(self._bind(self.agent.guards, provider).values()))
+            if self.agent.guards:
+                self.guards = Guards(list(self._bind(self.agent.guards, provider).values()))
             prompt = self._prompt()
             _log.debug("agent %s/%s: prompt of %d chars", self.call.run_id, self.call.node_id, len(prompt))
             if self.agent.kind == "supervisor":
@@ -459,10 +462,10 @@ class _Run:
         max_output_tokens: int | None = None,
     ) -> Completion:
         max_tokens = self.limits.max_tokens
-        prompt_tokens = count_message_tokens(messages)
         cap: int | None = None
         budget_bound = False  # whether the cap we pass is what the budget leaves
-        if max_tokens is not None:
+        if max_tokens is not None:  # (counted only then: a token budget is what needs the count)
+            prompt_tokens = count_message_tokens(messages)
             left = max_tokens - self.usage.total_tokens
             if prompt_tokens >= left:
                 raise self._stop(
@@ -504,10 +507,11 @@ class _Run:
         self.turns += 1
         self.model = completion.model
         spent = completion.usage
-        self.usage += Usage(
-            prompt_tokens=spent.prompt_tokens,
-            completion_tokens=spent.completion_tokens,
-            estimated=spent.estimated,
+        # The tokens only: the runner counts tool calls itself (providers report none).
+        self.usage += (
+            Usage(spent.prompt_tokens, spent.completion_tokens, estimated=spent.estimated)
+            if spent.tool_calls
+            else spent
         )
         _log.debug(
             "agent %s/%s turn %d: %d prompt + %d completion tokens, %d tool call(s), %s, %.0f ms",

@@ -61,18 +61,22 @@ class CallScope:
     def __init__(self, should_stop: Callable[[], bool]) -> None:
         self.should_stop = should_stop
         self._lock = threading.Lock()
-        self._aborted = threading.Event()
+        self._aborted = False
+        self._wakeup: threading.Event | None = None  # made by the first ``sleep``: most calls never sleep
         self._sockets: set[socket.socket] = set()
 
     @property
     def aborted(self) -> bool:
-        return self._aborted.is_set()
+        return self._aborted
 
     def abort(self) -> None:
         """Stop: fail what the thread does next, and shut the sockets it is blocked on now."""
         with self._lock:
-            self._aborted.set()
+            self._aborted = True
+            wakeup = self._wakeup
             sockets = list(self._sockets)
+        if wakeup is not None:
+            wakeup.set()
         for sock in sockets:
             with contextlib.suppress(OSError):
                 # The plain socket's shutdown, also under TLS: it wakes the blocked read and
@@ -85,7 +89,13 @@ class CallScope:
             raise cancelled_error()
 
     def sleep(self, seconds: float) -> None:
-        if self._aborted.wait(seconds):
+        with self._lock:
+            if self._aborted:
+                raise cancelled_error()
+            if self._wakeup is None:
+                self._wakeup = threading.Event()
+            wakeup = self._wakeup
+        if wakeup.wait(seconds):  # set by ``abort``, which reads ``_wakeup`` under the lock
             raise cancelled_error()
 
     @contextlib.contextmanager
@@ -140,28 +150,31 @@ class _Watcher:
 
     def __init__(self) -> None:
         self._scopes: set[CallScope] = set()
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()  # taken as is on every call: a Condition's own lock is Python code
+        self._idle = threading.Condition(self._lock)
+        self._waiting = False  # the loop waits for a scope (read and written under ``_lock``)
         self._thread: threading.Thread | None = None
 
     def add(self, scope: CallScope) -> None:
-        with self._cond:
-            idle = not self._scopes  # the loop waits only while there is no scope
+        with self._lock:
             self._scopes.add(scope)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="call-abort", daemon=True)
                 self._thread.start()
-            if idle:
-                self._cond.notify()
+            if self._waiting:
+                self._idle.notify()
 
     def remove(self, scope: CallScope) -> None:
-        with self._cond:
+        with self._lock:
             self._scopes.discard(scope)
 
     def _loop(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 while not self._scopes:
-                    self._cond.wait()
+                    self._waiting = True
+                    self._idle.wait()
+                    self._waiting = False
                 scopes = list(self._scopes)
             for scope in scopes:
                 if scope.aborted:
@@ -179,18 +192,28 @@ class _Watcher:
 _watcher = _Watcher()
 
 
-@contextlib.contextmanager
-def abortable(should_stop: Callable[[], bool]) -> Iterator[CallScope]:
-    """Calls made by this thread inside the block stop soon after ``should_stop()`` turns true."""
-    scope = CallScope(should_stop)
-    outer = getattr(_local, "scope", None)
-    _local.scope = scope
-    _watcher.add(scope)
-    try:
-        yield scope
-    finally:
-        _watcher.remove(scope)
-        _local.scope = outer
+class abortable:  # lower case: it reads as a function, ``with abortable(...) as scope``
+    """Calls made by this thread inside the block stop soon after ``should_stop()`` turns true.
+
+    A class rather than a generator-based context manager: it is entered on every agent call.
+    """
+
+    __slots__ = ("_outer", "_scope")
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self._scope = CallScope(should_stop)
+        self._outer: CallScope | None = None
+
+    def __enter__(self) -> CallScope:
+        scope = self._scope
+        self._outer = getattr(_local, "scope", None)
+        _local.scope = scope
+        _watcher.add(scope)
+        return scope
+
+    def __exit__(self, *exc: object) -> None:
+        _watcher.remove(self._scope)
+        _local.scope = self._outer
 
 
 def _current() -> CallScope | None:

@@ -8,6 +8,7 @@ are called, output caps cut answers, and options simulate latency and outages.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -32,6 +33,8 @@ __all__ = ["OfflineProvider"]
 
 _SNIPPET_TOKENS = 40
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_NO_PROMPT = "(no prompt)"
+_NO_PROMPT_TOKENS = count_tokens(_NO_PROMPT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +146,10 @@ class OfflineProvider(Provider):
         wanted = options.output_tokens
         cap = request.max_output_tokens
         size = wanted if cap is None else min(wanted, cap)
-        text = _compose(f"{model}: ", _digest(request.messages), size)
+        text = _compose(f"{model}: ", *_digest(request.messages), size)
         finish: FinishReason = "length" if cap is not None and cap < wanted else "stop"
-        return Completion(text, (), Usage(prompt_tokens, count_tokens(text)), finish, model)
+        # ``_compose`` cuts at exactly ``size`` tokens: no need to count them again.
+        return Completion(text, (), Usage(prompt_tokens, size), finish, model)
 
 
 def _wait(seconds: float, timeout_s: float | None) -> None:
@@ -168,30 +172,47 @@ def _last_user(messages: tuple[Message, ...]) -> int | None:
     return None
 
 
-def _digest(messages: tuple[Message, ...]) -> str:
-    """The answer's source: this turn's tool results, then the last user message."""
+def _digest(messages: tuple[Message, ...]) -> tuple[str, int]:
+    """The answer's source (this turn's tool results, then the last user message) and its tokens."""
     start = _last_user(messages)
     turn = messages if start is None else messages[start:]
-    names = {call.id: call.name for message in turn for call in message.tool_calls}
-    results = [
-        f"{names.get(m.tool_call_id or '', 'tool')} returned {_collapse(m.content)}"
-        for m in turn
-        if m.role == "tool"
-    ]
-    parts = ["; ".join(results) + "."] if results else []
+    parts = []
+    if any(m.role == "tool" for m in turn):
+        names = {call.id: call.name for message in turn for call in message.tool_calls}
+        results = [
+            f"{names.get(m.tool_call_id or '', 'tool')} returned {_collapse(m.content)}"
+            for m in turn
+            if m.role == "tool"
+        ]
+        parts.append("; ".join(results) + ".")
     if start is not None and (prompt := _collapse(messages[start].content)):
         parts.append(prompt)
     body = " ".join(parts)
-    return body if count_tokens(body) else "(no prompt)"
+    tokens = count_tokens(body)
+    return (body, tokens) if tokens else (_NO_PROMPT, _NO_PROMPT_TOKENS)
 
 
-def _compose(prefix: str, body: str, size: int) -> str:
-    """``prefix`` then ``body`` (repeated as needed), cut to exactly ``size`` tokens."""
-    missing = size - count_tokens(prefix)
+def _compose(prefix: str, body: str, body_tokens: int, size: int) -> str:
+    """``prefix`` then ``body`` (of ``body_tokens`` tokens, repeated as needed), cut to exactly
+    ``size`` tokens.
+
+    Tokens never span whitespace, ``prefix`` ends with a space and the repeats are joined by
+    one: so the cut falls in the last repeat, and only that one is scanned.
+    """
+    missing = size - _tokens_of(prefix)
     if missing <= 0:
         return truncate_tokens(prefix, size)
-    repeats = -(-missing // count_tokens(body))
-    return truncate_tokens(prefix + " ".join([body] * repeats), size)
+    whole, rest = divmod(missing, body_tokens)
+    parts = [body] * whole
+    if rest:
+        parts.append(truncate_tokens(body, rest))
+    return prefix + " ".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _tokens_of(prefix: str) -> int:
+    """The tokens of an answer's prefix (a model name: a handful per process)."""
+    return count_tokens(prefix)
 
 
 def _tool_calls(request: CompletionRequest, options: _Options, round_no: int) -> tuple[ToolCall, ...]:

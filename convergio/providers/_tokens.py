@@ -20,16 +20,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from itertools import islice
 
 from ._types import Message, ToolCall
 
 __all__ = ["MESSAGE_OVERHEAD", "count_message_tokens", "count_tokens", "tool_call_tokens", "truncate_tokens"]
 
 _TOKEN = re.compile(r"\d+|[^\W\d_]+|[^\w\s]|_")
+_ASCII_TOKEN = re.compile(r"[A-Za-z]+|[0-9]+|[^A-Za-z0-9\s]")
+r"""``_TOKEN`` for ASCII text, where it finds the same tokens (``\w`` is ``[A-Za-z0-9_]`` there and
+``_`` is a punctuation mark of its own) about a third faster: no Unicode class lookups."""
 
 MESSAGE_OVERHEAD = 4
 """Tokens added per message for its role and delimiters, close to what chat formats spend
 (OpenAI documents 3-4 per message)."""
+
+
+def _tokens(text: str) -> re.Pattern[str]:
+    return _ASCII_TOKEN if text.isascii() else _TOKEN
 
 
 def count_tokens(text: str) -> int:
@@ -41,7 +49,7 @@ def count_tokens(text: str) -> int:
     Returns:
         The number of tokens; 0 for empty or blank text.
     """
-    return len(_TOKEN.findall(text))  # a list of short strings costs less than a generator's steps
+    return len(_tokens(text).findall(text))  # a list of short strings costs less than a generator's steps
 
 
 def tool_call_tokens(call: ToolCall) -> int:
@@ -66,7 +74,8 @@ def count_message_tokens(messages: Iterable[Message]) -> int:
     total = 0
     for message in messages:
         total += MESSAGE_OVERHEAD + count_tokens(message.content)
-        total += sum(tool_call_tokens(call) for call in message.tool_calls)
+        if message.tool_calls:
+            total += sum(tool_call_tokens(call) for call in message.tool_calls)
     return total
 
 
@@ -77,7 +86,5 @@ def truncate_tokens(text: str, limit: int) -> str:
     """
     if limit <= 0:
         return ""
-    for n, match in enumerate(_TOKEN.finditer(text), start=1):
-        if n == limit:
-            return text[: match.end()]
-    return text
+    match = next(islice(_tokens(text).finditer(text), limit - 1, None), None)
+    return text if match is None else text[: match.end()]

@@ -12,15 +12,15 @@ context from the orchestrator. Attributes carry ids, names, counts, statuses and
 never prompt or completion text, messages of exceptions or anything secret. With prompt
 capture on, prompts and completions go into span events, redacted first.
 
-While telemetry is off each context manager yields one shared do-nothing handle and
-OpenTelemetry is not even imported.
+While telemetry is off each span function returns one shared context manager that yields one
+shared do-nothing handle, and OpenTelemetry is not even imported.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -106,6 +106,21 @@ def _span(
             raise
 
 
+class _Off(AbstractContextManager[TelemetrySpan]):
+    """Every span's context manager while telemetry is off: the shared do-nothing handle, with
+    no generator made and resumed twice per span (an agent call opens two)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> TelemetrySpan:
+        return NOOP
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_OFF = _Off()
+
 _Placed = tuple[str, str, dict[str, AttributeValue]]
 
 
@@ -121,10 +136,9 @@ def _placed(operation: str, tenant: str, run_id: str, node: str) -> _Placed:
     return root, path, attributes
 
 
-@contextmanager
 def node_span(
     *, run_id: str, node: str, tenant: str = "", graph: str = "", attempt: int = 1, step: int | None = None
-) -> Iterator[TelemetrySpan]:
+) -> AbstractContextManager[TelemetrySpan]:
     """A span for one attempt of one node, a child of the run's root span found from ``run_id``.
 
     Use it in the activity around the agent call; call ``set_outcome`` on the handle. On exit
@@ -145,8 +159,14 @@ def node_span(
     """
     runtime = current()
     if runtime.tracer is None:
-        yield NOOP
-        return
+        return _OFF
+    return _node_span(runtime, run_id, node, tenant, graph, attempt, step)
+
+
+@contextmanager
+def _node_span(
+    runtime: Runtime, run_id: str, node: str, tenant: str, graph: str, attempt: int, step: int | None
+) -> Iterator[TelemetrySpan]:
     root, path, attributes = _placed("invoke_agent", tenant, run_id, node)
     attributes |= {"gen_ai.agent.name": path, "convergio.graph": graph, "convergio.attempt": attempt}
     if step is not None:
@@ -173,7 +193,7 @@ def node_span(
         )
 
 
-def agent_call_span(call: Any, *, graph: str = "") -> Any:
+def agent_call_span(call: Any, *, graph: str = "") -> AbstractContextManager[TelemetrySpan]:
     """``node_span`` for an ``AgentCall`` (its run, node, tenant, attempt and step).
 
     Args:
@@ -193,7 +213,6 @@ def agent_call_span(call: Any, *, graph: str = "") -> Any:
     )
 
 
-@contextmanager
 def provider_span(
     *,
     system: str,
@@ -203,7 +222,7 @@ def provider_span(
     node: str = "",
     attempt: int | None = None,
     max_output_tokens: int | None = None,
-) -> Iterator[TelemetrySpan]:
+) -> AbstractContextManager[TelemetrySpan]:
     """A span for one provider call (``chat <model>``), a child of the current span.
 
     With no current span, it is parented to the run's root span when ``run_id`` is given.
@@ -224,8 +243,21 @@ def provider_span(
     """
     runtime = current()
     if runtime.tracer is None:
-        yield NOOP
-        return
+        return _OFF
+    return _provider_span(runtime, system, model, tenant, run_id, node, attempt, max_output_tokens)
+
+
+@contextmanager
+def _provider_span(
+    runtime: Runtime,
+    system: str,
+    model: str,
+    tenant: str,
+    run_id: str,
+    node: str,
+    attempt: int | None,
+    max_output_tokens: int | None,
+) -> Iterator[TelemetrySpan]:
     root, _, attributes = _placed("chat", tenant, run_id, node)
     attributes |= {"gen_ai.system": system, "gen_ai.request.model": model}
     if attempt is not None:
@@ -238,8 +270,9 @@ def provider_span(
         yield handle
 
 
-@contextmanager
-def tool_span(*, tool: str, tenant: str = "", run_id: str = "", node: str = "") -> Iterator[TelemetrySpan]:
+def tool_span(
+    *, tool: str, tenant: str = "", run_id: str = "", node: str = ""
+) -> AbstractContextManager[TelemetrySpan]:
     """A span for one tool (or plugin) call (``execute_tool <tool>``), a child of the current span.
 
     Arguments and results are never recorded. ``convergio.tool.outcome`` is ``ok`` unless the
@@ -256,8 +289,12 @@ def tool_span(*, tool: str, tenant: str = "", run_id: str = "", node: str = "") 
     """
     runtime = current()
     if runtime.tracer is None:
-        yield NOOP
-        return
+        return _OFF
+    return _tool_span(runtime, tool, tenant, run_id, node)
+
+
+@contextmanager
+def _tool_span(runtime: Runtime, tool: str, tenant: str, run_id: str, node: str) -> Iterator[TelemetrySpan]:
     root, _, attributes = _placed("execute_tool", tenant, run_id, node)
     attributes |= {"gen_ai.tool.name": tool, "convergio.tool": tool}
     with _span(runtime, f"execute_tool {tool}", attributes, context=_parent(root), tenant=tenant) as handle:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 import time
 from typing import Any
 
@@ -26,7 +27,7 @@ from convergio.providers import (
     count_tokens,
     get_provider,
 )
-from convergio.providers._tokens import tool_call_tokens
+from convergio.providers._tokens import tool_call_tokens, truncate_tokens
 from convergio.tools import get_tool, run_tool
 
 UPSTREAM = "The durable orchestrator checkpoints every finished step of the research agent."
@@ -81,6 +82,27 @@ def test_public_surface_is_pinned() -> None:
 )
 def test_count_tokens_counts_letter_runs_digit_runs_and_each_punctuation_mark(text: str, tokens: int) -> None:
     assert count_tokens(text) == tokens
+
+
+_RULE = re.compile(r"\d+|[^\W\d_]+|[^\w\s]|_")  # the documented rule, spelled out in Unicode terms
+
+
+def test_ascii_text_is_tokenised_exactly_as_the_unicode_rule_says() -> None:
+    # ASCII text takes a faster pattern (ADR 0036): every pair of ASCII characters, and longer
+    # mixes, must give the same tokens, counts and cuts as the rule itself.
+    ascii_chars = [chr(code) for code in range(128)]
+    texts = [a + b for a in ascii_chars for b in ascii_chars]
+    texts += [
+        "".join(ascii_chars),
+        "snake_case__x 3.14e-2 a1b2 \x1c\x1f\t\x0b tail",
+        "é" + "".join(ascii_chars),
+    ]
+    for text in texts:
+        ends = [match.end() for match in _RULE.finditer(text)]
+        assert count_tokens(text) == len(ends), repr(text)
+        for limit in range(len(ends) + 2):
+            expected = "" if limit == 0 else text[: ends[limit - 1]] if limit <= len(ends) else text
+            assert truncate_tokens(text, limit) == expected, (repr(text), limit)
 
 
 def test_count_message_tokens_adds_a_fixed_overhead_and_the_tool_calls() -> None:
@@ -241,6 +263,21 @@ def test_answer_has_exactly_output_tokens_even_from_a_short_prompt() -> None:
     completion = OfflineProvider().complete(_request("hi", options={"output_tokens": 9}))
     assert count_tokens(completion.text) == 9
     assert completion.text == "offline-1: hi hi hi hi hi"
+
+
+@pytest.mark.parametrize("prompt", ["hi", "  a\u00a0b_c  3.14 ", "x" * 5 + " !?", "\u4e2d\u6587 text", "   "])
+@pytest.mark.parametrize("model", [None, "m", "gpt 4: large", "_"])
+def test_the_answer_is_its_prompt_repeated_and_cut_at_the_asked_size(prompt: str, model: str | None) -> None:
+    # Only the last repeat is scanned to cut the answer, and its size is not counted again
+    # (ADR 0036): the definition, spelled out, must still hold token for token.
+    body = " ".join(prompt.split()) or "(no prompt)"
+    prefix = f"{model or 'offline-1'}: "
+    for size in (1, 2, 3, 4, 7, 16, 49):
+        completion = OfflineProvider().complete(
+            _request(prompt, model=model, options={"output_tokens": size})
+        )
+        assert completion.text == truncate_tokens(prefix + " ".join([body] * (size + 1)), size)
+        assert completion.usage.completion_tokens == count_tokens(completion.text) == size
 
 
 def test_the_requested_model_names_the_answer() -> None:
