@@ -9,6 +9,10 @@ the pool, so nothing runs that the history does not know about.
 Several processes may share the store (ADR 0023): a step runs only under the
 instance's lease, commits only if the history is still the one it read, and a
 ``watch`` thread wakes instances for messages other processes queued.
+
+What a step writes for its commands is ``_commands.py``'s, for the end of an execution
+``_endings.py``'s; when it stores the custom status, ``_status_pacing.py``'s; the operations
+the HTTP API calls are ``_management.py``'s.
 """
 
 from __future__ import annotations
@@ -18,26 +22,27 @@ import json
 import logging
 import threading
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ._activities import ActivityRunner, RunnerConfig
-from ._events import Event, EventType, format_time, new_event, parse_time, utcnow
+from ._commands import apply_command
+from ._endings import continued, ending, version_failure
+from ._events import Event, EventType, format_time, new_event, utcnow
 from ._executor import Instance, NonDeterminismError, OrchestrationExecutor, StepResult
 from ._finished import FinishedExecutions
 from ._functions import FunctionIndex
+from ._json_text import json_text
 from ._lazy_history import LazyHistory
 from ._leases import new_owner, release, release_dead
-from ._payloads import stored_sdk_value
-from ._records import new_record, record_fields, started_event
-from ._sharing import WATCH_MAX_S, Sharing
+from ._management import Conflict, Gone, Management, NotFound
+from ._sharing import Sharing
 from ._shim import ActionShim, Command, ShimError
 from ._status_limit import CUSTOM_STATUS_LIMIT_KB, custom_status_error
-from ._store import TERMINAL, InstanceRecord, Message, StepConflict, StepWrite, Store, WorkItem
-from ._versioning import MISMATCH, MISMATCH_OUTPUT, Verdict, VersionGate, Versioning
+from ._status_pacing import StatusPacer
+from ._store import TERMINAL, InstanceRecord, StepConflict, StepWrite, Store, WorkItem
+from ._versioning import Verdict, VersionGate, Versioning
 
 __all__ = [
     "CUSTOM_STATUS_LIMIT_KB",
@@ -52,8 +57,6 @@ __all__ = [
 
 log = logging.getLogger("convergio.host.engine")
 
-STATUS_INTERVAL_S = 0.25
-"""A busy instance's custom status is stored at most this often, and at most this late (see _status_due)."""
 HOST_CLAIM_AFTER_S = 1.0
 """With worker processes, the host runs only work that no worker took for this long."""
 
@@ -68,18 +71,6 @@ _WORK_EVENTS = frozenset(
         EventType.EVENT_RAISED,
     }
 )
-
-
-class NotFound(LookupError):
-    """No such instance (HTTP 404)."""
-
-
-class Gone(Exception):
-    """The instance already finished (HTTP 410)."""
-
-
-class Conflict(Exception):
-    """A running instance already has this id (HTTP 409)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +95,7 @@ class EngineConfig:
             raise ValueError("lease_s must be positive")
 
 
-class Engine:
+class Engine(Management):
     """Runs the orchestrations and activities of one app against one store."""
 
     def __init__(self, index: FunctionIndex, store: Store, config: EngineConfig | None = None) -> None:
@@ -137,9 +128,7 @@ class Engine:
         # The action shim of each running instance as its last committed step left it, keyed by
         # the history length it matches: a step then skips decoding the snapshot from the store.
         self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
-        self._status_written: dict[str, float] = {}  # instance -> when its custom status was stored
-        # instance -> its newer custom status JSON, not stored, and the history length it was made at
-        self._status_pending: dict[str, tuple[str, int]] = {}
+        self._status = StatusPacer(store, self._busy)  # when custom statuses are stored
         # Instances that may have inbox messages visible later (timers): only these make _rearm
         # ask the store. Touched by the dispatcher and, adding, by start and the watch thread.
         self._timed: set[str] = set()
@@ -257,7 +246,7 @@ class Engine:
         if record is None:
             return
         if not messages:  # woken to store a pending custom status (which may hide a later wake-up)
-            self._store_pending_status(record)
+            self._status.store_pending(record)
             self._rearm(instance_id, record.status)
             return
         verdict = (
@@ -304,8 +293,7 @@ class Engine:
             write.history = [started, *delivered]
             write.updates = {"status": status, "updated_at": stamp}
             self.store.commit_step(write)
-            if (pending := self._status_pending.get(instance_id)) is not None:  # still the newest
-                self._status_pending[instance_id] = (pending[0], record.history_len + len(write.history))
+            self._status.moved(instance_id, record.history_len + len(write.history))
         else:
             self._run_orchestrator(record, write, [started, *delivered], status, stamp, now)
         for target in {
@@ -326,9 +314,8 @@ class Engine:
         if status in TERMINAL:
             self._timed.discard(instance_id)
             return
-        if instance_id in self._status_pending:
-            written = self._status_written.get(instance_id, 0.0)
-            self._wake(instance_id, time.time() + max(0.0, written + STATUS_INTERVAL_S - time.monotonic()))
+        if (store_status_at := self._status.wake_at(instance_id)) is not None:
+            self._wake(instance_id, store_status_at)
         if status == "Suspended" or instance_id not in self._timed:
             return
         visible_at = self.store.next_visible(instance_id)
@@ -358,7 +345,7 @@ class Engine:
         try:
             result = self.executor.execute(instance, history, events, shim.seen)
             if result.custom_status is not None:  # the extension sets it first, even in a failing step
-                encoded = json.dumps(result.custom_status)
+                encoded = json_text(result.custom_status)
                 if refused := custom_status_error(encoded):  # as the extension refuses it: the step fails
                     result, encoded = StepResult(actions=[], done=False, error=refused), None
             if result.error is None:
@@ -372,13 +359,10 @@ class Engine:
         scheduled = [c.event for c in commands if c.event is not None]
         events = [*events, *scheduled, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
         done = result.error is not None or result.done
-        custom: str | None = None
-        if encoded is None:  # cleared (stored now, nothing older left pending), or refused
-            self._status_pending.pop(record.instance_id, None)
-        elif done or self._status_due(record.instance_id):
-            custom = encoded
-        else:
-            self._status_pending[record.instance_id] = (encoded, record.history_len + len(events))
+        # None when cleared (stored now, nothing older left pending), refused, or left pending
+        custom = self._status.to_store(
+            record.instance_id, encoded, record.history_len + len(events), last=done
+        )
         if result.error is not None:
             message = f"Orchestrator function '{record.name}' failed: {result.error}"
             self._finish(
@@ -394,12 +378,12 @@ class Engine:
             write.updates = {
                 "status": "Running" if status == "Pending" else status,
                 "updated_at": stamp,
-                "shim": json.dumps(shim.to_state()),
+                "shim": json_text(shim.to_state()),
             }
             if custom is not None or encoded is None:
                 write.updates["custom_status"] = custom
             for command in commands:
-                self._apply(record, write, command, stamp, now)
+                apply_command(self.store, record, write, command, stamp, now)
             write.owner, write.lease_until = self.owner, time.time() + self.config.lease_s
             write.claim = len(write.work)  # all leased here; worker processes run theirs under it
             local = self._local_share(len(write.work))
@@ -409,43 +393,6 @@ class Engine:
             self._runner.submit(created[:local])
             if len(created) > local:
                 self.on_shared_work(created[local:])
-
-    def _apply(
-        self, record: InstanceRecord, write: StepWrite, command: Command, stamp: str, now: float
-    ) -> None:
-        if command.kind == "activity":
-            write.work.append((record.execution_id, command.task_id, command.name, command.input))
-        elif command.kind == "timer" and command.fire_at is not None:
-            fired = new_event(EventType.TIMER_FIRED, stamp, TimerId=command.task_id, FireAt=command.fire_at)
-            write.messages.append(
-                Message(
-                    record.instance_id, record.execution_id, parse_time(command.fire_at).timestamp(), fired
-                )
-            )
-        elif command.kind == "suborchestration" and command.instance_id is not None:
-            existing = self.store.get(command.instance_id)
-            if existing is not None and existing.status not in TERMINAL:
-                failed = new_event(
-                    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-                    stamp,
-                    TaskScheduledId=command.task_id,
-                    Reason=f"An instance with ID '{command.instance_id}' already exists.",
-                    Details=None,
-                )
-                write.messages.append(Message(record.instance_id, record.execution_id, now, failed))
-                return
-            child = new_record(  # the SDK serialised the input: a .NET string to Azure
-                command.instance_id,
-                command.name,
-                stored_sdk_value(command.input),
-                stamp,
-                parent=(record, command.task_id),
-                version=command.version,  # what the call asked for, else the parent's (the shim)
-            )
-            write.new_instances.append(child)
-            write.messages.append(
-                Message(child.instance_id, child.execution_id, now, started_event(child, stamp))
-            )
 
     def _finish(
         self,
@@ -458,50 +405,10 @@ class Engine:
         *,
         output: str | None,
         custom_status: str | None = None,
-        failure: dict[str, Any] | None = None,
     ) -> None:
-        """Complete, fail or terminate the instance and tell its parent, in one commit.
-
-        ``failure``: DurableTask.Core's own ``FailureDetails`` (a version mismatch), with no result.
-        """
-        if status == "Terminated":
-            events = [*events, new_event(EventType.EXECUTION_TERMINATED, stamp, Input=output)]
-        details: dict[str, Any] = {"FailureDetails": failure} if failure else {}
-        result = None if failure else output
-        events = [
-            *events,
-            new_event(
-                EventType.EXECUTION_COMPLETED, stamp, OrchestrationStatus=status, Result=result, **details
-            ),
-        ]
-        write.history, write.drop_pending, write.now = events, True, now
-        write.updates = {"status": status, "output": output, "updated_at": stamp, "shim": None}
-        if custom_status is not None:
-            write.updates["custom_status"] = custom_status
-        if record.parent_instance_id and record.parent_task_id is not None:
-            if status == "Completed":
-                note = new_event(
-                    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
-                    stamp,
-                    TaskScheduledId=record.parent_task_id,
-                    Result=output,
-                )
-            else:
-                reason = json.loads(output) if output else f"Sub-orchestration {status.lower()}"
-                note = new_event(
-                    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-                    stamp,
-                    TaskScheduledId=record.parent_task_id,
-                    Reason=None if failure else str(reason),
-                    Details=None,
-                    **details,
-                )
-            write.messages.append(Message(record.parent_instance_id, record.parent_execution_id, now, note))
-        self.store.commit_step(write)
-        self._runner.finished.add(record.execution_id)
-        self._evict(record.instance_id)
-        with self._finished:
-            self._finished.notify_all()
+        """Complete, fail or terminate the instance and tell its parent, in one commit."""
+        ending(record, write, events, stamp, now, status, output=output, custom_status=custom_status)
+        self._commit_end(record, write)
 
     def _fail_version(
         self,
@@ -512,33 +419,24 @@ class Engine:
         stamp: str,
         now: float,
     ) -> None:
-        """``versionFailureStrategy: Fail``: the whole work item is taken and the instance fails
-        with DurableTask.Core's ``VersionMismatch``, its code never run (ADR 0020)."""
-        write.consumed = [message_id for message_id, _, _ in messages]
-        current = [e for _, execution, e in messages if execution in (None, record.execution_id)]
-        events = [started, *current, new_event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
-        output = json.dumps(MISMATCH_OUTPUT)
-        self._finish(record, write, events, stamp, now, "Failed", output=output, failure=MISMATCH)
+        version_failure(record, write, messages, started, stamp, now)
+        self._commit_end(record, write)
 
     def _continue_as_new(
         self, record: InstanceRecord, write: StepWrite, new_input: str, stamp: str, now: float
     ) -> None:
-        execution_id = uuid.uuid4().hex
-        stored = stored_sdk_value(new_input)  # the SDK serialised it: a .NET string to Azure
-        fresh = InstanceRecord(**{**record_fields(record), "execution_id": execution_id, "input": stored})
-        write.reset_history, write.drop_pending, write.history, write.now = True, True, [], now
-        write.updates = {
-            "execution_id": execution_id,
-            "input": stored,
-            "status": "Running",
-            "updated_at": stamp,
-            "shim": None,
-            "custom_status": None,
-        }
-        write.messages.append(Message(record.instance_id, execution_id, now, started_event(fresh, stamp)))
+        continued(record, write, new_input, stamp, now)
+        self._commit_end(record, write, finished=False)
+
+    def _commit_end(self, record: InstanceRecord, write: StepWrite, *, finished: bool = True) -> None:
+        """Commit the step that ends the execution; forget its session; wake ``wait`` when the
+        instance itself ``finished`` (a continue-as-new goes on in a new execution)."""
         self.store.commit_step(write)
         self._runner.finished.add(record.execution_id)
         self._evict(record.instance_id)
+        if finished:
+            with self._finished:
+                self._finished.notify_all()
 
     def _resumable(self, record: InstanceRecord) -> bool:
         """Can this step run on the kept shim and session alone (no replay, so no input)?"""
@@ -566,120 +464,13 @@ class Engine:
         self.executor.evict(instance_id)
         self._shims.pop(instance_id, None)
         self._sharing.drop(instance_id)
-        self._status_written.pop(instance_id, None)
-        self._status_pending.pop(instance_id, None)
+        self._status.forget(instance_id)
 
-    def _status_due(self, instance_id: str) -> bool:
-        """Should this step store the custom status, or keep it pending for a little while?
+    def _poke(self) -> None:
+        self._runner.poke()
 
-        An orchestrator may set it after every completion, and encoding and writing it is
-        O(its size) per step. While completions keep arriving (another step of the instance is
-        due now), it is stored at most every ``STATUS_INTERVAL_S``, and a step that leaves it
-        pending makes sure (``_rearm``) the instance wakes to store it by then. The last step of
-        a burst stores it at once, so a watcher sees every state a quiet instance settles in.
-        """
+    def _busy(self, instance_id: str) -> bool:
+        """Is another step of the instance due now (completions keep arriving)?"""
         with self._cond:
             next_step = self._next_wake.get(instance_id)
-        moment = time.monotonic()
-        last = self._status_written.get(instance_id)
-        busy = next_step is not None and next_step <= time.time()
-        if busy and last is not None and moment - last < STATUS_INTERVAL_S:
-            return False
-        self._status_written[instance_id] = moment
-        self._status_pending.pop(instance_id, None)
-        return True
-
-    def _store_pending_status(self, record: InstanceRecord) -> None:
-        """A wake-up with nothing in the inbox: store the custom status left pending, if due."""
-        pending = self._status_pending.get(record.instance_id)
-        if pending is None or record.status in TERMINAL:
-            return
-        if self._status_due(record.instance_id):  # not over a newer one (ADR 0023)
-            self.store.set_custom_status(record.instance_id, pending[0], history_len=pending[1])
-
-    # -- management operations (the Durable HTTP API calls these) -----------------------------------
-    def start_new(
-        self, name: str, instance_id: str | None, input_json: str | None, version: str | None = None
-    ) -> str:
-        """Start ``name``; ``version`` None takes host.json's ``defaultVersion`` (ADR 0020)."""
-        self.index.orchestrator(name)  # LookupError names the missing function
-        instance_id = instance_id or uuid.uuid4().hex
-        existing = self.store.get(instance_id)
-        if existing is not None and existing.status not in TERMINAL:
-            raise Conflict(f"An instance with ID '{instance_id}' already exists.")
-        stamp = format_time(utcnow())
-        version = self.config.versioning.for_new_instance(version)
-        record = new_record(instance_id, name, input_json, stamp, parent=None, version=version)
-        self._evict(instance_id)
-        self.store.create(
-            record,
-            Message(instance_id, record.execution_id, time.time(), started_event(record, stamp)),
-            replace=existing is not None,
-        )
-        self._wake(instance_id)
-        return instance_id
-
-    def wait(self, instance_id: str, timeout: float | None = None) -> InstanceRecord | None:
-        """Block until the instance has finished (or ``timeout`` seconds passed); its record.
-
-        Notified by the step that finishes an instance, so callers need not poll the store.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._finished:
-            while True:
-                record = self.store.get(instance_id)
-                left = None if deadline is None else deadline - time.monotonic()
-                if record is None or record.status in TERMINAL or (left is not None and left <= 0):
-                    return record
-                # bounded: another process sharing the store may be the one that finishes it
-                self._finished.wait(4 * WATCH_MAX_S if left is None else min(left, 4 * WATCH_MAX_S))
-
-    def raise_event(self, instance_id: str, name: str, data_json: str | None) -> None:
-        self._live(instance_id)
-        self._send(
-            instance_id, new_event(EventType.EVENT_RAISED, format_time(utcnow()), Name=name, Input=data_json)
-        )
-
-    def terminate(self, instance_id: str, reason: str | None) -> None:
-        self._live(instance_id)
-        self._send(
-            instance_id,
-            new_event(EventType.EXECUTION_TERMINATED, format_time(utcnow()), Input=json.dumps(reason)),
-        )
-
-    def suspend(self, instance_id: str, reason: str | None) -> None:
-        self._live(instance_id)
-        self._send(
-            instance_id, new_event(EventType.EXECUTION_SUSPENDED, format_time(utcnow()), Reason=reason)
-        )
-
-    def resume(self, instance_id: str, reason: str | None) -> None:
-        self._live(instance_id)
-        self._send(instance_id, new_event(EventType.EXECUTION_RESUMED, format_time(utcnow()), Reason=reason))
-
-    def run_committed_work(self, instance_id: str, items: Sequence[WorkItem], reason: str | None) -> None:
-        """Run work a management operation committed for an instance (rewind: ``_rewind.py``).
-
-        Its history was rewritten under a new execution, so its kept session and shim are stale.
-        """
-        log.info("instance %s rewound (%s): %d activities run again", instance_id, reason, len(items))
-        self._evict(instance_id)
-        self._runner.poke()  # its rows are unleased: whoever has a thread free claims them
-
-    def purge(self, instance_ids: Sequence[str]) -> int:
-        finished = [i for i in instance_ids if (r := self.store.get(i)) is not None and r.status in TERMINAL]
-        for instance_id in finished:
-            self._evict(instance_id)
-        return self.store.purge(finished)
-
-    def _live(self, instance_id: str) -> InstanceRecord:
-        record = self.store.get(instance_id)
-        if record is None:
-            raise NotFound(f"No instance with ID '{instance_id}' found.")
-        if record.status in TERMINAL:
-            raise Gone(f"Instance '{instance_id}' is {record.status.lower()}.")
-        return record
-
-    def _send(self, instance_id: str, event: Event) -> None:
-        self.store.send(Message(instance_id, None, time.time(), event))
-        self._wake(instance_id)
+        return next_step is not None and next_step <= time.time()

@@ -59,8 +59,15 @@ def utcnow() -> datetime:
 
 
 def format_time(moment: datetime) -> str:
-    """Render a UTC instant the way the extension and the SDK write it."""
-    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+    """Render a UTC instant the way the extension and the SDK write it.
+
+    ``isoformat`` writes the same text as ``strftime(_TIME_FORMAT)`` for years from 1000 at a
+    fraction of the cost (every step stamps its events); ``%Y`` does not pad earlier years.
+    """
+    moment = moment.astimezone(UTC)
+    if moment.year < 1000:
+        return moment.strftime(_TIME_FORMAT)
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:

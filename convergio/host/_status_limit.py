@@ -6,6 +6,8 @@ __all__ = ["CUSTOM_STATUS_LIMIT_KB", "custom_status_error"]
 
 CUSTOM_STATUS_LIMIT_KB = 16
 """The extension's limit on a custom status: KB of UTF-16 JSON text (see custom_status_error)."""
+_SURELY_UNDER = (CUSTOM_STATUS_LIMIT_KB + 1) * 1024 // 4
+"""Texts shorter than this many characters are under the limit whatever they hold (4 bytes each)."""
 
 
 def custom_status_error(encoded: str) -> str | None:
@@ -16,7 +18,11 @@ def custom_status_error(encoded: str) -> str | None:
     with that message. Refusing here too keeps a status that only fits locally from passing
     every test and failing on Azure.
     """
-    size_kb = len(encoded.encode("utf-16-le")) // 1024
+    if len(encoded) < _SURELY_UNDER:  # a character is at most two UTF-16 code units
+        return None
+    # ``json.dumps`` writes ASCII (one unit a character): no need to encode it to count
+    units = len(encoded) if encoded.isascii() else len(encoded.encode("utf-16-le")) // 2
+    size_kb = 2 * units // 1024
     if size_kb <= CUSTOM_STATUS_LIMIT_KB:
         return None
     return (

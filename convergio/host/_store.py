@@ -30,86 +30,16 @@ from convergio._sqlite import value_lists
 
 from ._checkpoint import BOUND_PAGES, Checkpointer
 from ._events import Event
+from ._json_text import json_text
+from ._store_schema import FULL as _FULL
+from ._store_schema import HEADER as _HEADER
+from ._store_schema import PAYLOADS as _PAYLOADS
+from ._store_schema import SCHEMA as _SCHEMA
+from ._store_schema import migrate
 
 __all__ = ["InstanceRecord", "Message", "StepConflict", "StepWrite", "Store", "WorkItem", "TERMINAL"]
 
 TERMINAL = frozenset({"Completed", "Failed", "Terminated"})
-
-_INSTANCES = """
-CREATE TABLE IF NOT EXISTS {table} (
-    instance_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    execution_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    parent_instance_id TEXT,
-    parent_execution_id TEXT,
-    parent_task_id INTEGER,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    history_len INTEGER NOT NULL DEFAULT 0,
-    version TEXT
-)"""
-_SCHEMA = (
-    _INSTANCES.format(table="instances")
-    + """;
-CREATE INDEX IF NOT EXISTS instances_created ON instances(created_at);
-CREATE TABLE IF NOT EXISTS payloads (
-    instance_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    value TEXT,
-    UNIQUE (instance_id, name)
-);
-CREATE TABLE IF NOT EXISTS history (
-    instance_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    event TEXT NOT NULL,
-    PRIMARY KEY (instance_id, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS inbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    instance_id TEXT NOT NULL,
-    execution_id TEXT,
-    visible_at REAL NOT NULL,
-    event TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS inbox_instance ON inbox(instance_id, id);
-CREATE TABLE IF NOT EXISTS work (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    instance_id TEXT NOT NULL,
-    execution_id TEXT NOT NULL,
-    task_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    input TEXT
-);
-"""
-)
-
-_PAYLOADS = ("input", "output", "custom_status", "shim")
-"""An instance's large values, each its own row in ``payloads``, not columns of ``instances``.
-
-SQLite rewrites a whole row on any update, overflow pages included: with the graph (input)
-and the run's status in the row, every step's small update wrote hundreds of kilobytes, and
-reading the header walked the input's overflow chain to reach the columns after it.
-"""
-
-
-def _columns(*payloads: str) -> str:
-    """``SELECT`` columns in ``InstanceRecord`` order, with ``payloads`` read and the others ``NULL``."""
-
-    def payload(name: str) -> str:
-        if name not in payloads:
-            return "NULL"
-        return f"(SELECT value FROM payloads p WHERE p.instance_id = i.instance_id AND p.name = '{name}')"  # noqa: S608
-
-    return (
-        f"i.instance_id, i.name, i.execution_id, i.status, {payload('input')}, {payload('output')}, "
-        f"{payload('custom_status')}, i.parent_instance_id, i.parent_execution_id, i.parent_task_id, "
-        f"i.created_at, i.updated_at, i.history_len, {payload('shim')}, i.version"
-    )
-
-
-_HEADER = _columns()
-_FULL = _columns(*_PAYLOADS)
 
 
 @dataclass(slots=True)
@@ -190,9 +120,7 @@ class Store:
         self._checkpoints = Checkpointer(path)
         self._db.executescript(_SCHEMA)
         with self._tx() as db:
-            _move_payloads(db)
-            _add_version(db)
-            _add_leases(db)
+            migrate(db)
 
     def close(self) -> None:
         self._checkpoints.close()
@@ -303,7 +231,7 @@ class Store:
 
     def _insert_messages(self, db: sqlite3.Connection, messages: Sequence[Message]) -> None:
         rows = [
-            (m.instance_id, m.execution_id, m.visible_at, json.dumps(m.event), self.origin) for m in messages
+            (m.instance_id, m.execution_id, m.visible_at, json_text(m.event), self.origin) for m in messages
         ]
         for marks, values in value_lists(rows):
             db.execute(
@@ -312,14 +240,16 @@ class Store:
             )
 
     @staticmethod
-    def _insert_work(db: sqlite3.Connection, iid: str, execution_id: str, step: StepWrite) -> list[WorkItem]:
-        """Work rows in one statement, numbered here after the last id the table ever gave
-        (``AUTOINCREMENT`` never reuses one, so a late result of cancelled work cannot hit a
-        new row; explicit ids move ``sqlite_sequence`` on as well). The first ``step.claim``
-        are leased to ``step.owner`` at once; the others wait for any process to claim them."""
+    def _insert_work(
+        db: sqlite3.Connection, iid: str, execution_id: str, step: StepWrite, last_id: int
+    ) -> list[WorkItem]:
+        """Work rows in one statement, numbered here after ``last_id``, the last id the table
+        ever gave, read in this transaction (``AUTOINCREMENT`` never reuses one, so a late
+        result of cancelled work cannot hit a new row; explicit ids move ``sqlite_sequence``
+        on as well). The first ``step.claim`` are leased to ``step.owner`` at once; the others
+        wait for any process to claim them."""
         work = step.work
-        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'work'").fetchone()
-        first = (row[0] if row else 0) + 1
+        first = last_id + 1
         items = [
             WorkItem(first + n, iid, exec_id or execution_id, task_id, name, payload)
             for n, (exec_id, task_id, name, payload) in enumerate(work)
@@ -367,18 +297,22 @@ class Store:
     def step_input(
         self, instance_id: str, now: float
     ) -> tuple[InstanceRecord | None, list[tuple[int, str | None, Event]]]:
-        """The instance's header (as ``get(header=True)``) and its visible messages, oldest first
-        (read as one JSON row: a row costs a step), in one statement: one snapshot."""
+        """The instance's header (as ``get(header=True)``) and its visible messages, oldest first,
+        in one statement: one snapshot. The messages come as one JSON row (a row costs a step),
+        ``[[id, execution_id, event], ...]``, joined as text: each event is JSON already
+        (``_insert_messages``), and SQLite's ``json()`` would parse it only to write it again."""
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_HEADER}, (SELECT json_group_array(json_array(id, execution_id, json(event))) "  # noqa: S608
-                "FROM (SELECT id, execution_id, event FROM inbox WHERE instance_id = ? AND visible_at <= ? "
-                "ORDER BY id)) FROM instances i WHERE instance_id = ?",
+                f"SELECT {_HEADER}, (SELECT group_concat('[' || id || ',' || json_quote(execution_id) "  # noqa: S608
+                "|| ',' || event || ']', ',') FROM (SELECT id, execution_id, event FROM inbox "
+                "WHERE instance_id = ? AND visible_at <= ? ORDER BY id)) "
+                "FROM instances i WHERE instance_id = ?",
                 (instance_id, now, instance_id),
             ).fetchone()
         if row is None:
             return None, []
-        return InstanceRecord(*row[:-1]), [(m[0], m[1], m[2]) for m in json.loads(row[-1])]
+        messages = json.loads(f"[{row[-1]}]") if row[-1] else []
+        return InstanceRecord(*row[:-1]), [(m[0], m[1], m[2]) for m in messages]
 
     def next_visible(self, instance_id: str) -> float | None:
         with self._lock:
@@ -425,10 +359,26 @@ class Store:
 
     # -- one orchestrator step ----------------------------------------------------------------
     def commit_step(self, step: StepWrite) -> list[WorkItem]:
-        """Apply a step atomically; return the work items it created (with their ids)."""
+        """Apply a step atomically; return the work items it created (with their ids).
+
+        The history is encoded before the transaction, so the lock (which activity threads'
+        results wait for) is held only for the statements.
+        """
+        iid = step.instance_id
+        events = [json_text(e) for e in step.history]
+        columns = {k: v for k, v in step.updates.items() if k not in _PAYLOADS}
+        payloads = {k: v for k, v in step.updates.items() if k in _PAYLOADS}
+        grown = len(events)
+        # One statement moves the history length on, checks the step read the current one, and
+        # reads the last work id ever given (see _insert_work).
+        move = (
+            f"UPDATE instances SET {''.join(f'{k} = ?, ' for k in columns)}"  # noqa: S608
+            f"history_len = {'?' if step.reset_history else 'history_len + ?'} "
+            "WHERE instance_id = ? AND (? IS NULL OR history_len = ?) RETURNING history_len, execution_id"
+            + (", (SELECT seq FROM sqlite_sequence WHERE name = 'work')" if step.work else "")
+        )
         created: list[WorkItem] = []
         with self._tx() as db:
-            iid = step.instance_id
             for marks, ids in value_lists([(i,) for i in step.consumed]):
                 db.execute(f"DELETE FROM inbox WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders
             if step.drop_pending:
@@ -439,30 +389,21 @@ class Store:
                 )
             if step.reset_history:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (iid,))
-            updates = {k: v for k, v in step.updates.items() if k not in _PAYLOADS}
-            grown = len(step.history)
-            # One statement moves the history length on and checks the step read the current one.
             moved = db.execute(
-                f"UPDATE instances SET {''.join(f'{k} = ?, ' for k in updates)}"  # noqa: S608
-                f"history_len = {'?' if step.reset_history else 'history_len + ?'} "
-                "WHERE instance_id = ? AND (? IS NULL OR history_len = ?) "
-                "RETURNING history_len, execution_id",
-                [*updates.values(), grown, iid, step.expected_len, step.expected_len],
+                move, [*columns.values(), grown, iid, step.expected_len, step.expected_len]
             ).fetchall()
             if not moved:
                 raise StepConflict(
                     f"instance {iid}: its history is no longer the {step.expected_len} events the step read"
                 )
-            length, execution_id = moved[0]
+            length, execution_id = moved[0][:2]
             base = length - grown
-            for marks, rows in value_lists(
-                [(iid, base + n, json.dumps(e)) for n, e in enumerate(step.history)]
-            ):
+            for marks, rows in value_lists([(iid, base + n, e) for n, e in enumerate(events)]):
                 db.execute(f"INSERT INTO history VALUES {marks}", rows)  # noqa: S608 - placeholders
-            _set_payloads(db, iid, {k: v for k, v in step.updates.items() if k in _PAYLOADS})
+            _set_payloads(db, iid, payloads)
             if step.work:
-                created = self._insert_work(db, iid, execution_id, step)
-            if step.updates.get("status") in TERMINAL:
+                created = self._insert_work(db, iid, execution_id, step, moved[0][2] or 0)
+            if columns.get("status") in TERMINAL:
                 db.execute("DELETE FROM instance_leases WHERE instance_id = ?", (iid,))
             for record in step.new_instances:
                 self._delete(db, record.instance_id)
@@ -485,48 +426,3 @@ def _set_payloads(db: sqlite3.Connection, instance_id: str, values: dict[str, st
             "ON CONFLICT (instance_id, name) DO UPDATE SET value = excluded.value",
             flat,
         )
-
-
-def _move_payloads(db: sqlite3.Connection) -> None:
-    """Upgrade a store written when the large values were columns of ``instances`` (once).
-
-    The table is rebuilt rather than altered: ``DROP COLUMN`` needs SQLite 3.35.
-    """
-    columns = [row[1] for row in db.execute("PRAGMA table_info(instances)")]
-    moved = [name for name in _PAYLOADS if name in columns]
-    if not moved:
-        return
-    for name in moved:
-        db.execute(
-            f"INSERT OR REPLACE INTO payloads SELECT instance_id, '{name}', {name} FROM instances "  # noqa: S608
-            f"WHERE {name} IS NOT NULL"
-        )
-    kept = ", ".join(name for name in columns if name not in moved)
-    db.execute(_INSTANCES.format(table="instances_upgraded"))
-    db.execute(f"INSERT INTO instances_upgraded ({kept}) SELECT {kept} FROM instances")  # noqa: S608
-    db.execute("DROP TABLE instances")
-    db.execute("ALTER TABLE instances_upgraded RENAME TO instances")
-    db.execute("CREATE INDEX IF NOT EXISTS instances_created ON instances(created_at)")
-
-
-def _add_leases(db: sqlite3.Connection) -> None:
-    """Give a store the lease columns and table of ADR 0023 (once; older rows are unleased)."""
-    if "lease_until" not in [row[1] for row in db.execute("PRAGMA table_info(work)")]:
-        db.execute("ALTER TABLE work ADD COLUMN owner TEXT")
-        db.execute("ALTER TABLE work ADD COLUMN lease_until REAL NOT NULL DEFAULT 0")
-    if "origin" not in [row[1] for row in db.execute("PRAGMA table_info(inbox)")]:
-        db.execute("ALTER TABLE inbox ADD COLUMN origin TEXT")
-    db.execute("CREATE INDEX IF NOT EXISTS work_lease ON work(lease_until, id)")
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS instance_leases "
-        "(instance_id TEXT PRIMARY KEY, owner TEXT NOT NULL, until REAL NOT NULL) WITHOUT ROWID"
-    )
-
-
-def _add_version(db: sqlite3.Connection) -> None:
-    """Give a store written before orchestration versions (ADR 0020) its ``version`` column.
-
-    Its instances have no version, as instances created before ``defaultVersion`` was set.
-    """
-    if "version" not in [row[1] for row in db.execute("PRAGMA table_info(instances)")]:
-        db.execute("ALTER TABLE instances ADD COLUMN version TEXT")

@@ -133,15 +133,32 @@ class Versioning:
         return f"defaultVersion {version}, {self.match.value}, {self.failure.value}"
 
 
+_KNOWN_VERSIONS = 256
+"""Versions whose verdict a gate remembers (an app has a handful; the bound is for safety)."""
+
+
 class VersionGate:
     """``Versioning`` at work in one engine: a verdict per step, a warning once per rejected instance."""
 
     def __init__(self, versioning: Versioning) -> None:
-        self.versioning = versioning
+        self._versioning = versioning
         self._warned: set[str] = set()
+        # version -> complies: asked before every step, and the answer never changes (the
+        # settings are frozen), while comparing .NET versions parses both texts each time
+        self._complies: dict[str | None, bool] = {}
+
+    @property
+    def versioning(self) -> Versioning:
+        """The settings, fixed for the gate's life (its verdicts are remembered)."""
+        return self._versioning
 
     def verdict(self, instance_id: str, version: str | None) -> Verdict:
-        if self.versioning.complies(version):
+        complies = self._complies.get(version)
+        if complies is None:
+            if len(self._complies) >= _KNOWN_VERSIONS:
+                self._complies.clear()
+            complies = self._complies[version] = self.versioning.complies(version)
+        if complies:
             return Verdict.RUN
         if self.versioning.failure is FailureStrategy.FAIL:
             return Verdict.FAIL

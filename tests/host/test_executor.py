@@ -214,3 +214,37 @@ def test_a_session_context_is_the_one_the_sdk_decodes_from_the_extensions_json()
     assert seen(direct) == seen(decoded)
     direct.histories[1].ParentInstance["OrchestrationInstance"]["InstanceId"] = "changed"
     assert parent["OrchestrationInstance"]["InstanceId"] == "p"  # the host's event is its own
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        '{"graph": {"nodes": [1, 2.5, null, "\\u00e9", "é"]}, "n": 1e400, "z": -0.0}',
+        ' {"a":1,"a":2} ',  # duplicate keys: the last one, as a decode gives it
+        "{not json",  # the extension's fallback: the raw text
+        '["a", 1]',
+        '"text"',
+        "5",
+        "",
+        None,
+    ],
+)
+def test_a_session_gets_the_input_a_decoded_context_gets(stored: str | None) -> None:
+    """A session hands an object input to the SDK as its stored text, not decoded and encoded
+    again: ``get_input`` gives what it gives on a context decoded from the extension's JSON."""
+    from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
+
+    from convergio.host._executor import _context, _context_json
+
+    instance = Instance("i", "orch", "e1", stored)
+    new = [new_event(EventType.ORCHESTRATOR_STARTED, NOW)]
+    direct = DurableOrchestrationContext(**_context(instance, list(new), replaying=False, direct=True))
+    decoded = DurableOrchestrationContext.from_json(_context_json(instance, [], new))
+
+    def value(context: DurableOrchestrationContext) -> Any:
+        try:
+            return ("value", json.dumps(context.get_input(), sort_keys=True))
+        except Exception as exc:  # the SDK's own failure on an input it cannot decode
+            return ("error", type(exc).__name__)
+
+    assert value(direct) == value(decoded)

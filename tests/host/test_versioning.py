@@ -24,7 +24,14 @@ from typing import Any
 import httpx
 import pytest
 
-from convergio.host._versioning import compare_versions
+from convergio.host._versioning import (
+    FailureStrategy,
+    MatchStrategy,
+    Verdict,
+    VersionGate,
+    Versioning,
+    compare_versions,
+)
 from tests._helpers import ROOT, HostProcess, wait_status
 
 APP = ROOT / "tests" / "apps" / "versioned_app"
@@ -246,13 +253,13 @@ def test_versions_compare_as_durable_task_core_compares_them(
 
 # -- a store from before versions ------------------------------------------------------------------
 def test_a_store_written_before_versions_gains_the_column_and_keeps_its_instances(tmp_path: Path) -> None:
-    from convergio.host import _store
     from convergio.host._events import EventType, new_event
     from convergio.host._store import InstanceRecord, Message, Store
+    from convergio.host._store_schema import SCHEMA
 
     path = tmp_path / "durable.sqlite3"
-    old_schema = _store._SCHEMA.replace(",\n    version TEXT\n)", "\n)")
-    assert old_schema != _store._SCHEMA
+    old_schema = SCHEMA.replace(",\n    version TEXT\n)", "\n)")
+    assert old_schema != SCHEMA
     with sqlite3.connect(path) as db:
         db.executescript(old_schema)
         db.execute(
@@ -271,3 +278,24 @@ def test_a_store_written_before_versions_gains_the_column_and_keeps_its_instance
         assert store.get("new", header=True).version == ""  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("match", list(MatchStrategy))
+@pytest.mark.parametrize("failure", list(FailureStrategy))
+def test_a_gates_remembered_verdicts_are_the_settings_verdicts(
+    match: MatchStrategy, failure: FailureStrategy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate answers each version from memory after its first step: the same verdict, asked
+    before every step, as the settings give it afresh (and the memory stays bounded)."""
+    from convergio.host import _versioning
+
+    monkeypatch.setattr(_versioning, "_KNOWN_VERSIONS", 3)
+    settings = Versioning(default_version="1.5", match=match, failure=failure)
+    gate = VersionGate(settings)
+    versions = [None, "", "1.5", "1.5.0", "1.4", "2.0", "v2", " 1.5", None, "2.0", "1.4"]
+    for version in versions * 2:
+        expected = Verdict.RUN if settings.complies(version) else Verdict.FAIL
+        if expected is Verdict.FAIL and failure is FailureStrategy.REJECT:
+            expected = Verdict.REJECT
+        assert gate.verdict("i", version) is expected, version
+    assert len(gate._complies) <= 3
