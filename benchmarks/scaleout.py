@@ -3,11 +3,18 @@
 The product path of ``benchmarks/peers_convergio.py`` (the real ``function_app.py``, the
 product's embedded settings, quota admission and usage metering on, offline agents) on the
 500-wide fan-out and the chain of 100, with ``workers`` 1 (the host alone) and 2 (the host
-and one worker process, ADR 0023 and 0029). Each measurement is a fresh
-child process on a fresh state directory: two warm-up runs, then ``--runs`` timed runs; the
-variants alternate round by round so that the machine's load falls on both alike. Prints ms
-per node (median over every timed run of every round) and the 2-vs-1 ratio (above 1: two
-processes are faster), plus the CPU seconds each process spent per node.
+and one worker process, ADR 0023, 0029 and 0039). Each measurement is a fresh child process on
+a fresh state directory: two warm-up runs, then ``--runs`` timed runs; the variants alternate
+round by round so that the machine's load falls on both alike.
+
+Prints, per workload and variant: ms per node (median and 90th percentile over every timed
+run of every round), the 2-vs-1 ratio of the medians (above 1: two processes are faster), the
+CPU each process spent per node (the host's split by thread role), and, per run, how many
+cores the machine's other processes kept busy meanwhile (``/proc/stat`` less our own CPU) and
+how long the dispatcher thread waited for a core while it could run (its ``schedstat``). Those
+two explain a slow run on a shared machine: the kernel shares the cores between sessions
+(autogroups), not processes, so a second process gains only while no other session wants the
+second core (ADR 0039). The last table sorts the runs by that outside load.
 
     python -m benchmarks.scaleout [--rounds 3] [--runs 3]
 """
@@ -20,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -36,7 +44,17 @@ __all__ = ["ScaleoutRunner", "main"]
 
 WORKLOADS = (("fan_out", 500), ("chain", 100))
 VARIANTS = (1, 2)
-_WORKER_START_S = 3.0  # a worker process imports the app before it claims anything
+_WORKER_START_S = 3.0  # a worker process imports the app before it runs anything
+_HOST_ROLES = ("orchestrations", "worker-results", "worker-items", "activity")  # the rest: "other"
+
+
+def _schedstat(task: Path) -> tuple[float, float]:
+    """Seconds a thread (``/proc/<pid>/task/<tid>``) ran, and waited for a core while runnable."""
+    try:
+        ran, waited = (task / "schedstat").read_text().split()[:2]
+    except OSError:  # it ended meanwhile
+        return 0.0, 0.0
+    return int(ran) / 1e9, int(waited) / 1e9
 
 
 class ScaleoutRunner(ConvergioRunner):
@@ -53,14 +71,33 @@ class ScaleoutRunner(ConvergioRunner):
             time.sleep(_WORKER_START_S)
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU time so far of this process and of each worker process (user + system)."""
+        """CPU time so far of this process, of its thread roles (each thread's own clock), and
+        of each worker process (user + system)."""
         own = os.times()
         spent = {"host": own.user + own.system}
+        for thread in threading.enumerate():
+            if thread.ident is not None:
+                role = thread.name.split("_")[0]
+                key = "host " + (role if role in _HOST_ROLES else "other")
+                clock = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+                spent[key] = spent.get(key, 0.0) + clock
         ticks = os.sysconf("SC_CLK_TCK")
         for n, process in enumerate(self.host.workers.processes):
             fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
             spent[f"worker{n + 1}"] = (int(fields[11]) + int(fields[12])) / ticks
         return spent
+
+    def clocks(self) -> tuple[float, float, float]:
+        """CPU seconds so far of this process and its workers (to the nanosecond: the workers'
+        live threads), seconds the dispatcher thread waited for a core while runnable, and
+        CPU seconds the whole machine has spent (``/proc/stat``: every process, ours too)."""
+        spent = time.process_time()
+        for process in self.host.workers.processes:
+            spent += sum(_schedstat(task)[0] for task in Path(f"/proc/{process.pid}/task").iterdir())
+        waited = _schedstat(Path(f"/proc/self/task/{self.engine._thread.native_id}"))[1]
+        ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        machine = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+        return spent, waited, machine
 
     def close(self) -> None:
         super().close()
@@ -68,7 +105,9 @@ class ScaleoutRunner(ConvergioRunner):
 
 
 def measure(kind: str, size: int, workers: int, runs: int) -> dict[str, object]:
-    """In this process: ms per node of each timed run, and CPU ms per node by process."""
+    """In this process: per timed run, ms per node, the cores other processes of the machine
+    kept busy meanwhile, and the ms per node the dispatcher waited for a core; and CPU ms per
+    node by process and thread role."""
     workload = build(kind, size)
     with TemporaryDirectory() as home:
         runner = ScaleoutRunner(Path(home), workers)
@@ -76,16 +115,20 @@ def measure(kind: str, size: int, workers: int, runs: int) -> dict[str, object]:
             run = runner.prepare(workload)
             run()
             run()  # warm-up: imports, caches, every pool thread started, the worker's too
-            walls, before = [], runner.cpu_seconds()
+            walls, others, waits, before = [], [], [], runner.cpu_seconds()
             for _ in range(runs):
-                began = time.perf_counter()
+                (spent, waited, machine), began = runner.clocks(), time.perf_counter()
                 run()
-                walls.append(1000 * (time.perf_counter() - began) / size)
+                wall = time.perf_counter() - began
+                now_spent, now_waited, now_machine = runner.clocks()
+                walls.append(1000 * wall / size)
+                others.append(max(0.0, (now_machine - machine) - (now_spent - spent)) / wall)
+                waits.append(1000 * (now_waited - waited) / size)
             after = runner.cpu_seconds()
         finally:
             runner.close()
-    cpu = {name: 1000 * (after[name] - before[name]) / (runs * size) for name in after}
-    return {"walls": walls, "cpu": cpu}
+    cpu = {name: 1000 * (after[name] - before.get(name, 0.0)) / (runs * size) for name in after}
+    return {"walls": walls, "others": others, "waits": waits, "cpu": cpu}
 
 
 def _child(kind: str, size: int, workers: int, runs: int) -> dict[str, object]:
@@ -98,6 +141,14 @@ def _child(kind: str, size: int, workers: int, runs: int) -> dict[str, object]:
     return result
 
 
+def _p90(values: list[float]) -> float:
+    return sorted(values)[int(0.9 * (len(values) - 1) + 0.5)]
+
+
+def _series(results: list[dict[str, object]], key: str) -> list[float]:
+    return [value for result in results for value in result[key]]  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -108,23 +159,38 @@ def main(argv: list[str] | None = None) -> int:
         kind, size, workers = args.child[0], int(args.child[1]), int(args.child[2])
         print(json.dumps(measure(kind, size, workers, args.runs)), flush=True)
         return 0
-    walls: dict[tuple[str, int], list[float]] = {}
-    cpu: dict[tuple[str, int], list[dict[str, float]]] = {}
+    found: dict[tuple[str, int], list[dict[str, object]]] = {}
     for round_no in range(args.rounds):
         for kind, size in WORKLOADS:
             order = VARIANTS if round_no % 2 == 0 else tuple(reversed(VARIANTS))
             for workers in order:
-                found = _child(kind, size, workers, args.runs)
-                walls.setdefault((kind, workers), []).extend(found["walls"])  # type: ignore[arg-type]
-                cpu.setdefault((kind, workers), []).append(found["cpu"])  # type: ignore[arg-type]
-                print(f"round {round_no + 1} {kind} {size} x{workers}: {found}", file=sys.stderr, flush=True)
-    print("| workload | 1 process ms/node | 2 processes ms/node | 2 vs 1 | CPU ms/node, 2 processes |")
-    print("|---|---:|---:|---:|---|")
+                result = _child(kind, size, workers, args.runs)
+                found.setdefault((kind, workers), []).append(result)
+                print(f"round {round_no + 1} {kind} {size} x{workers}: {result}", file=sys.stderr, flush=True)
+    print("| workload | processes | ms/node | p90 | 2 vs 1 | others' cores | dispatcher wait | CPU ms/node |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     for kind, size in WORKLOADS:
-        one, two = statistics.median(walls[(kind, 1)]), statistics.median(walls[(kind, 2)])
-        spent = {name: statistics.median(c[name] for c in cpu[(kind, 2)]) for name in cpu[(kind, 2)][0]}
-        shares = ", ".join(f"{name} {value:.2f}" for name, value in spent.items())
-        print(f"| {kind} {size} | {one:.2f} | {two:.2f} | {one / two:.2f}x | {shares} |")
+        one = statistics.median(_series(found[(kind, 1)], "walls"))
+        for workers in VARIANTS:
+            results = found[(kind, workers)]
+            walls = _series(results, "walls")
+            cpu = {name: statistics.median(r["cpu"][name] for r in results) for name in results[0]["cpu"]}  # type: ignore[index,attr-defined]
+            shares = ", ".join(f"{name} {value:.3f}" for name, value in cpu.items())
+            ratio = f"{one / statistics.median(walls):.2f}x" if workers > 1 else ""
+            print(
+                f"| {kind} {size} | {workers} | {statistics.median(walls):.2f} | {_p90(walls):.2f} | {ratio} "
+                f"| {statistics.median(_series(results, 'others')):.2f} "
+                f"| {statistics.median(_series(results, 'waits')):.2f} | {shares} |"
+            )
+    print("\nms per node by how many cores other processes kept busy during the run (medians; runs):")
+    print("| workload | processes | under 0.5 (a core free) | 0.5 to 1.2 | 1.2 and more (no core free) |")
+    print("|---|---:|---|---|---|")
+    for (kind, workers), results in sorted(found.items()):
+        bands: list[list[float]] = [[], [], []]
+        for wall, busy in zip(_series(results, "walls"), _series(results, "others"), strict=True):
+            bands[0 if busy < 0.5 else 1 if busy < 1.2 else 2].append(wall)
+        cells = [f"{statistics.median(b):.2f} ({len(b)})" if b else "" for b in bands]
+        print(f"| {kind} | {workers} | " + " | ".join(cells) + " |")
     return 0
 
 

@@ -38,15 +38,14 @@ _POLL_MAX_S = 0.05
 class RunnerConfig:
     """``concurrency`` threads; leases of ``lease_s`` renewed every third of it.
 
-    ``shared``: other processes run this store's activities too, so a freed thread claims at
-    once (else only the back-off poll claims, for a dead process's rows). ``claim_after_s``:
-    claim only rows free for that long (a host leaves its work to its worker processes, and
-    takes what they leave waiting).
+    ``claim_after_s``: claim only rows free for that long (a host leaves its work to its worker
+    processes, and takes what they leave waiting). Work is pushed to worker processes (ADR 0029),
+    so a freed thread does not claim at once: only the back-off poll claims, for rows a rewind
+    or a dead process left unleased (ADR 0039).
     """
 
     concurrency: int = 16
     lease_s: float = 30.0
-    shared: bool = False
     claim_after_s: float = 0.0
 
     def __post_init__(self) -> None:
@@ -143,9 +142,6 @@ class ActivityRunner:
         finally:
             with self._busy_lock:
                 self._busy -= 1
-                low = self._busy <= self.config.concurrency  # the queue behind the threads is gone
-            if self.config.shared and low:
-                self._leases.poke()
         if event is not None:
             self._record(item, event)
 

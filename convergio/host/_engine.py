@@ -115,7 +115,6 @@ class Engine(Management):
             RunnerConfig(
                 self.config.activity_concurrency,
                 self.config.lease_s,
-                shared=shared,
                 claim_after_s=HOST_CLAIM_AFTER_S if shared else 0.0,
             ),
             on_recorded=self._wake_all,
@@ -222,8 +221,9 @@ class Engine(Management):
         """How many of a step's new work items (all leased to this process) it runs itself.
 
         Alone, all. With worker processes, none: ``on_shared_work`` hands them to the workers
-        over their pipes, or back to this process's pool when the machine is idle and a round
-        trip through a worker would only add latency (a chain; ``_workers.py``, ADR 0029).
+        over their pipes, and the first back to this process's pool when nothing runs anywhere,
+        where a round trip through a worker would only add latency (a chain's next node;
+        ``_workers.py``, ADR 0029 and 0039).
         """
         return created if self.config.workers == 1 else 0
 

@@ -58,6 +58,9 @@ _MAX_WORKERS = 10
 _RESPAWN_PAUSE_S = 1.0
 """A worker that dies within ``_STEADY_S`` of its start is replaced only after this pause."""
 _STEADY_S = 10.0
+_BACKGROUND = 1
+"""A worker with at most this many items outstanding runs only what the critical path does not
+wait for (a chain's progress write): the host still keeps a step's first item (ADR 0039)."""
 
 Results = Sequence[tuple[WorkItem, Event]]
 
@@ -194,22 +197,27 @@ class WorkerProcesses:
 
     def assign(self, items: Sequence[WorkItem]) -> None:
         """Hand work leased to the host to the workers, fewest outstanding first (one still
-        starting runs it once up). The host runs it when there is no worker, and a lone item
-        while nothing else runs anywhere: a chain's next node waits on nothing else, and a
-        round trip through a worker only adds latency (the host's orchestrator steps cost
-        about what a worker's activities do, so it takes no share of a fan-out)."""
+        starting runs it once up). The host runs it all when there is no worker, and the first
+        item while its own pool is idle and no worker has more than one item (ADR 0039): a
+        chain's next node waits on nothing else, and a round trip through a worker only adds
+        latency, while what the same step scheduled besides it (the progress journal's write
+        every 17 nodes) runs beside it on the other core, and may still be there at the next
+        step. Otherwise the host keeps nothing: its orchestrator steps cost about what a
+        worker's activities do, so it takes no share of a fan-out."""
+        here = items
         with self._lock:
             ready = list(self._workers)
-            lone = len(items) == 1 and not any(w.outstanding for w in ready)
-            if ready and not (lone and self.host_idle()):
+            if ready:
+                idle = all(len(w.outstanding) <= _BACKGROUND for w in ready) and self.host_idle()
+                here, items = (items[:1], items[1:]) if idle else ([], items)
                 ready.sort(key=lambda w: len(w.outstanding))  # the least loaded first
                 for n, worker in enumerate(ready):
                     share = items[n :: len(ready)]
                     worker.outstanding.update((item.id, item) for item in share)
                     if share:
                         worker.outbox.put(encode_items(share))
-                return
-        self.run_here(items)
+        if here:
+            self.run_here(here)
 
     def finished(self, execution_id: str) -> None:
         """An execution ended: its items queued in a worker are dropped there, not run (as in

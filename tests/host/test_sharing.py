@@ -13,7 +13,14 @@ from convergio.host._events import EventType, new_event
 from convergio.host._leases import claim_work, release
 from convergio.host._sharing import Presence, Sharing
 from convergio.host._store import Message, Store, WorkItem
-from convergio.host._workers import decode_items, decode_results, encode_items, encode_results
+from convergio.host._workers import (
+    WorkerProcesses,
+    _Worker,
+    decode_items,
+    decode_results,
+    encode_items,
+    encode_results,
+)
 from tests.host.test_leases import STAMP, _instance, _schedule
 
 _HOLDER = """
@@ -110,3 +117,55 @@ def test_released_leases_of_a_gone_worker_are_claimable_at_once(tmp_path: Path) 
     assert [i.task_id for i in claim_work(store, "b", 1e12, 3e12, 10)] == [2]
     release(store, ["h:1:gone"])
     assert sorted(i.task_id for i in claim_work(store, "b", 1e12, 3e12, 10)) == [0, 1]
+
+
+def _assigner(outstanding: list[int], *, host_idle: bool) -> tuple[WorkerProcesses, list[WorkItem]]:
+    """Worker processes with fake workers (no process) holding ``outstanding`` items each."""
+    here: list[WorkItem] = []
+    workers = WorkerProcesses(
+        len(outstanding),
+        app=Path("app.py"),
+        store=Path("store"),
+        concurrency=4,
+        lease_s=30.0,
+        run_here=here.extend,
+        host_idle=lambda: host_idle,
+    )
+    for n, count in enumerate(outstanding):
+        worker = _Worker(process=None, owner=f"w{n}")  # type: ignore[arg-type]
+        worker.outstanding = {-1 - i: WorkItem(-1 - i, "x", "e", i, "work", None) for i in range(count)}
+        workers._workers.append(worker)
+    return workers, here
+
+
+def _handed(workers: WorkerProcesses) -> list[list[int]]:
+    """The task ids each fake worker was sent, in order."""
+    sent = []
+    for worker in workers._workers:
+        frames = []
+        while not worker.outbox.empty():
+            frame = worker.outbox.get()
+            assert frame is not None
+            frames.append(frame)
+        sent.append([item.task_id for item in decode_items(b"".join(frames).split(b"\n"))[0]])
+    return sent
+
+
+def test_the_host_keeps_a_steps_first_item_only_while_the_machine_is_nearly_idle() -> None:
+    """A chain's next node runs in the host at once, what the step scheduled besides it goes to
+    a worker, and the next node stays in the host while that one item is still out (ADR 0039);
+    with the host's pool busy or a worker busier, all of a step's work goes to the workers."""
+    items = [WorkItem(i, "i1", "e1", i, "work", '"x"') for i in range(1, 4)]
+    for outstanding in (0, 1):  # nothing out, or a chain's progress write
+        workers, here = _assigner([outstanding], host_idle=True)
+        workers.assign(items)
+        assert [i.task_id for i in here] == [1] and _handed(workers) == [[2, 3]]
+    workers, here = _assigner([0], host_idle=False)  # the host's pool runs something
+    workers.assign(items)
+    assert here == [] and _handed(workers) == [[1, 2, 3]]
+    workers, here = _assigner([0, 2], host_idle=True)  # a worker runs a fan-out's share
+    workers.assign(items)
+    assert here == [] and _handed(workers) == [[1, 3], [2]]  # the least loaded first
+    workers, here = _assigner([], host_idle=True)  # no worker (all gone): the host runs it all
+    workers.assign(items)
+    assert [i.task_id for i in here] == [1, 2, 3]
