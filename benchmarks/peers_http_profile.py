@@ -1,7 +1,7 @@
 """Where a host's time goes through the front door: py-spy on a real host during HTTP runs.
 
     python -m benchmarks.peers_http_profile --py-spy /tmp/pyspy-venv/bin/py-spy [--mode poll|sse]
-        [--kind fan_out] [--size 500] [--runs 5] [--idle]
+        [--kind fan_out] [--size 500] [--runs 5] [--idle] [--raw FILE]
 
 Starts a host as the front-door rows do (``benchmarks/peers_http.py``), runs the workload once
 untimed, then samples the host process with py-spy (``--threads --gil``: only samples holding
@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle", action="store_true", help="wall-clock samples instead of GIL holders")
+    parser.add_argument(
+        "--raw", type=Path, help="keep py-spy's raw samples here (for /tmp/agg.py-style tools)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="front-door-profile-") as home:
         runner = HttpRunner(args.mode, Path(home))
@@ -98,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             spy.wait(60)
             nodes = len(workload.nodes)
             print(f"{args.mode}, {workload.label}: {1000 * elapsed / args.runs / nodes:.2f} ms per node")
-            print(summarise(out.read_text() if out.exists() else ""))
+            raw = out.read_text() if out.exists() else ""
+            if args.raw is not None:
+                args.raw.write_text(raw)
+            print(summarise(raw))
         finally:
             runner.close()
     return 0

@@ -42,7 +42,7 @@ from . import _models as m
 from ._http import off_loop
 from ._lifecycle import age_s, stateless_view, usage_from_ledger
 from ._service import Service
-from ._views import graph_agents, read_status, run_state, run_view, status_history, with_costs
+from ._views import RUN_AGENTS, graph_agents, read_status, run_state, run_view, status_history, with_costs
 
 __all__ = ["MEMO", "SETTLE_S", "Memo", "ViewMemo", "current_view", "view_response"]
 
@@ -157,7 +157,7 @@ async def current_view(
     key = json.dumps([state, stamp, custom.get("rev"), sealed, confirmed, str(billed_total), note])
     if kept is not None and kept.key == key and len(kept.records) >= confirmed:
         return kept
-    agents = kept.agents if kept is not None else None
+    agents = kept.agents if kept is not None else RUN_AGENTS.get(run_id)  # known if started here
     records = dict(kept.records) if kept is not None else {}
     output = status.output if isinstance(status.output, dict) else {}
     if state == "Completed" and output.get("nodes"):

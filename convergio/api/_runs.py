@@ -36,7 +36,7 @@ from ._run_list import run_list
 from ._run_view import MEMO, view_response
 from ._service import Service, service
 from ._sharing import check_may_start
-from ._views import load_status, run_view, status_input, with_costs
+from ._views import RUN_AGENTS, agents_of, load_status, run_view, status_input, with_costs
 
 if TYPE_CHECKING:
     from convergio.graph import Validated
@@ -151,6 +151,7 @@ async def start_graph_run(
                 return  # a concurrent request with the same key started it first
             await off_loop(svc.store.forget_run, run_id)
             raise
+        RUN_AGENTS.put(run_id, agents_of(graph.document))  # watching it needs no read of its input
         if await off_loop(svc.streams.cancelled, run_id):  # cancelled while it was starting
             await client.terminate(run_id, "cancelled before it started")
 
@@ -250,6 +251,7 @@ async def purge_run(req: func.HttpRequest, client: df.DurableOrchestrationClient
         await client.purge_instance_history(run_id)
     await off_loop(svc.store.forget_run, run_id)
     MEMO.forget(run_id)
+    RUN_AGENTS.forget(run_id)
     return json_response({"id": run_id, "purged": True})
 
 

@@ -9,7 +9,10 @@ tail. ``load_status`` asks the durable client for exactly what the fold needs.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,12 +28,18 @@ from convergio.tenants import RunRecord
 from . import _models as m
 
 __all__ = [
+    "RUN_AGENTS",
+    "RunAgents",
+    "agents_of",
+    "complete_table",
     "graph_agents",
     "load_status",
     "read_status",
+    "run_outcome",
     "run_state",
     "run_summary",
     "run_view",
+    "status_from",
     "status_history",
     "status_input",
     "summaries_with_costs",
@@ -123,7 +132,7 @@ async def load_status(
     run has written progress records (larger runs).
     """
     status = await client.get_status(run_id, show_input=show_input)
-    if status.runtime_status is None or _complete_table(status):
+    if status.runtime_status is None or complete_table(status):
         return status
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     history = bool(custom.get("records"))
@@ -171,10 +180,35 @@ async def read_status(
     code, body = await request(url + ("&" if "?" in url else "?") + "showInput=false")
     if code not in _ANSWERED:
         raise Exception(f"The operation failed with an unexpected status code {code}")  # as the SDK does
-    return _Status.from_json(body)
+    return status_from(body)
 
 
-def _complete_table(status: DurableOrchestrationStatus) -> bool:
+def status_from(body: Any) -> DurableOrchestrationStatus:
+    """``DurableOrchestrationStatus.from_json``, its two times read by ``datetime.fromisoformat``.
+
+    The SDK parses them with dateutil, about 40 us each: on a status read of a watched run that
+    was a fifth of the read's own Python. A time ``fromisoformat`` refuses is parsed as the SDK does.
+    """
+    if not isinstance(body, dict):
+        return _Status.from_json(body)
+    status = _Status(**{**body, "createdTime": None, "lastUpdatedTime": None})
+    status._created_time = _when(body.get("createdTime"))
+    status._last_updated_time = _when(body.get("lastUpdatedTime"))
+    return status
+
+
+def _when(text: Any) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        parsed: datetime | None = _Status(createdTime=text).created_time  # the SDK's own parse
+        return parsed
+
+
+def complete_table(status: DurableOrchestrationStatus) -> bool:
+    """Is this a completed run whose output holds the whole node table?"""
     return _status(status) == "Completed" and isinstance(status.output, dict) and "nodes" in status.output
 
 
@@ -208,9 +242,6 @@ def run_view(
         nodes = {
             k: v | {"status": "cancelled"} if v["status"] not in TERMINAL else v for k, v in nodes.items()
         }
-    error = custom.get("error")
-    if state == "Failed" and not error:
-        error = str(status.output or "the run failed")
     return m.RunView(
         id=run_id,
         graph=str(custom.get("graph", "")),
@@ -220,17 +251,91 @@ def run_view(
         nodes=nodes,
         output=output.get("output"),
         outputs=output.get("outputs") or {},
-        usage=m.Usage.model_validate(output.get("usage") or custom.get("usage") or {}),
-        error=error if state in ("Failed", "Terminated") else None,
+        usage=_usage(output, custom),
+        error=_error(state, custom, status),
         routes=routes,
         replans=replans,
     )
 
 
+def run_outcome(run_id: str, status: DurableOrchestrationStatus) -> dict[str, Any]:
+    """What ``run_view`` says of the run as a whole (id, status, error, usage), without its nodes.
+
+    The run stream's ``run`` event: building the whole view (a model per node) to read these
+    four was most of the cost of a wide run's last read.
+    """
+    state = _status(status)
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    output = status.output if isinstance(status.output, dict) and state == "Completed" else {}
+    usage = _usage(output, custom).model_dump()
+    return {"id": run_id, "status": state, "error": _error(state, custom, status), "usage": usage}
+
+
+def _usage(output: Mapping[str, Any], custom: Mapping[str, Any]) -> m.Usage:
+    return m.Usage.model_validate(output.get("usage") or custom.get("usage") or {})
+
+
+def _error(state: m.RunStatus, custom: Mapping[str, Any], status: DurableOrchestrationStatus) -> str | None:
+    """The run's error: only a failed or cancelled run has one."""
+    if state not in ("Failed", "Terminated"):
+        return None
+    error = custom.get("error")
+    if state == "Failed" and not error:
+        error = str(status.output or "the run failed")
+    return error if error is None else str(error)
+
+
 def graph_agents(status: DurableOrchestrationStatus) -> list[str]:
     """The agents of the graph in a status read with its input, in spec order."""
-    request = status_input(status)
-    return [a["id"] for a in (request.get("graph") or {}).get("agents") or [] if "id" in a]
+    return agents_of(status_input(status).get("graph"))
+
+
+def agents_of(graph: Any) -> list[str]:
+    """The agents of a graph document (a run input's ``graph``), in spec order."""
+    agents = graph.get("agents") if isinstance(graph, dict) else None
+    return [a["id"] for a in agents or [] if isinstance(a, dict) and "id" in a]
+
+
+class RunAgents:
+    """The graph's agents of the runs this process started, by run id: a bounded LRU, thread-safe.
+
+    A run's input never changes, and the API never gives a run id twice (fresh ids; a repeated
+    ``Idempotency-Key`` starts nothing). Watching or viewing a run needs its agents, which the
+    durable status has only in its input: for a 500-agent graph, about 190 KB encoded by the
+    backend and decoded twice. The process that started the run knows them; any other (another
+    instance on Azure, or after a restart) reads the input as before.
+    """
+
+    def __init__(self, max_agents: int = 65_536) -> None:
+        # Bounded by agents, not runs: 4096 runs of 500 agents would hold about 140 MB.
+        self._max = max_agents
+        self._held = 0
+        self._items: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, run_id: str, agents: Sequence[str]) -> None:
+        kept = tuple(agents)
+        if len(kept) > self._max:
+            return
+        with self._lock:
+            self._held += len(kept) - len(self._items.pop(run_id, ()))
+            self._items[run_id] = kept
+            while self._held > self._max:
+                self._held -= len(self._items.popitem(last=False)[1])
+
+    def get(self, run_id: str) -> list[str] | None:
+        with self._lock:
+            agents = self._items.get(run_id)
+            if agents is not None:
+                self._items.move_to_end(run_id)
+        return None if agents is None else list(agents)
+
+    def forget(self, run_id: str) -> None:
+        with self._lock:
+            self._held -= len(self._items.pop(run_id, ()))
+
+
+RUN_AGENTS = RunAgents()
 
 
 def _tail(custom: Mapping[str, Any]) -> dict[str, Any]:

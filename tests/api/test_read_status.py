@@ -70,3 +70,30 @@ def test_an_unknown_run_reads_as_the_sdk_reads_it_and_an_unexpected_code_raises(
     assert status.runtime_status is None
     with pytest.raises(Exception, match="unexpected status code 503"):
         asyncio.run(read_status(Client(503), "r1", show_input=False))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        BODY,
+        BODY
+        | {"createdTime": "2026-01-01T00:00:00.1234567Z", "lastUpdatedTime": "2026-01-01T01:02:03+01:00"},
+        BODY | {"createdTime": "2026-01-01 00:00:00", "lastUpdatedTime": None, "runtimeStatus": "Completed"},
+        BODY | {"createdTime": "Jan 1 2026 10:00 UTC", "historyEvents": [{"EventType": "ExecutionStarted"}]},
+        BODY | {"runtimeStatus": None, "output": {"nodes": {}}},
+        "",
+    ],
+)
+def test_a_status_is_read_as_the_sdk_reads_it(body: Any) -> None:
+    """``status_from`` reads the times without dateutil (a fifth of a read's Python): same status."""
+    from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+
+    from convergio.api._views import status_from
+
+    ours, sdks = status_from(body), DurableOrchestrationStatus.from_json(body)
+    assert vars(ours) == vars(sdks)
+    for mine, theirs in [
+        (ours.created_time, sdks.created_time),
+        (ours.last_updated_time, sdks.last_updated_time),
+    ]:
+        assert mine == theirs and getattr(mine, "isoformat", str)() == getattr(theirs, "isoformat", str)()

@@ -73,8 +73,9 @@ def test_a_stream_carries_node_changes_and_streamed_text_to_the_end(
     writer = [e["data"]["status"] for e in events if e["event"] == "node" and e["data"]["node"] == "writer"]
     assert writer[-3:] == ["awaiting_input", "running", "completed"], writer
     texts = [e for e in events if e["event"] == "text"]
-    assert "".join(e["data"]["delta"] for e in texts) == "Lava flows slowly."
-    assert {e["data"]["node"] for e in texts} == {"writer"}
+    # "first" streams too when the stream's watch is seen before it begins (a race: it starts at once)
+    assert {e["data"]["node"] for e in texts} <= {"first", "writer"}
+    assert "".join(e["data"]["delta"] for e in texts if e["data"]["node"] == "writer") == "Lava flows slowly."
     ids = [int(e["id"]) for e in texts]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert events[-1]["event"] == "run" and events[-1]["data"]["status"] == "Completed"
