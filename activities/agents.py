@@ -7,7 +7,9 @@ input or output), the usage goes to the ledger before the activity returns (keye
 redelivered or replayed call never bills twice; what the ledger kept is what the outcome shows
 and the quota settles), and the call is one telemetry span in its run's trace. A cancelled
 run's calls are not made, or are aborted in flight (ADR 0017). A connection's own prices, when
-it has them, price its calls (reservation and ledger) instead of ``prices.json``. While someone
+it has them, price its calls (reservation and ledger) instead of ``prices.json``. The call reads
+its connection's record once (on Azure a Cosmos point read) and prices, admits and builds its
+provider from that reading; the key is read when the provider is built. While someone
 watches the run, the call says when it began (a ``began`` stream event): until then the node
 waited for a worker, which the run page shows as queued.
 """
@@ -16,15 +18,18 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from convergio.agents import AgentCall, AgentOutcome, Resolve, run_agent
+from convergio.agents import AgentCall, AgentOutcome, Resolve, Target, run_agent
 from convergio.metering import Metered, PriceTable, meter_kept
-from convergio.providers import CallScope, abortable
+from convergio.providers import CallScope, Provider, abortable
 from convergio.quotas import QUOTA_WAIT_S, MonthlyAllowance
 from convergio.streams import TextChannel
 from convergio.telemetry import agent_call_span
 from convergio.wiring import Components, components
 
 _log = logging.getLogger("convergio.agents")
+
+_Found = Target | LookupError | ValueError
+"""What the agent's provider name names, or why it names nothing (``run_agent`` reports that)."""
 
 
 def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
@@ -37,8 +42,9 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
             span.set_outcome(status="failed")
             return _cancelled().model_dump(mode="json")
         watched = _began(parts, agent_call, began_at)
-        prices = _prices(parts, agent_call)
-        allowance = _allowance(parts, agent_call, prices)
+        target = _target(parts, agent_call)
+        prices = _prices(parts, target)
+        allowance = _allowance(parts, agent_call, prices, target)
         text = (
             TextChannel(parts.streams, agent_call.run_id, agent_call.node_id, agent_call.attempt)
             if watched
@@ -47,7 +53,7 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
         try:
             # Aborted in flight once the run is cancelled (ADR 0017); what did run is still billed.
             with abortable(lambda: parts.streams.cancelled(agent_call.run_id)) as scope:
-                resolve = _resolve_in(parts, scope)
+                resolve = _resolve_in(parts, scope, agent_call, target)
                 outcome = run_agent(
                     agent_call, resolve=resolve, tools=parts.toolbox, on_text=text, allowance=allowance
                 )
@@ -79,9 +85,27 @@ def _cancelled() -> AgentOutcome:
     return AgentOutcome(status="failed", error=error, usage={}, provider="", model="")
 
 
-def _resolve_in(parts: Components, scope: CallScope) -> Resolve:
-    """The tenant's providers, each call of theirs stopped when ``scope`` aborts."""
-    return lambda tenant, name: scope.wrap(parts.resolver(tenant, name))
+def _target(parts: Components, call: AgentCall) -> _Found:
+    """What the agent's provider names, read once for the whole call; or why it names nothing
+    (an unknown or deleted connection: ``run_agent`` reports it as the node's error)."""
+    try:
+        return parts.resolver.target(call.tenant, call.agent.provider)
+    except (LookupError, ValueError) as exc:
+        return exc
+
+
+def _resolve_in(parts: Components, scope: CallScope, call: AgentCall, target: _Found) -> Resolve:
+    """The tenant's providers, each call of theirs stopped when ``scope`` aborts; the agent's
+    own from ``target`` (its key read now), without reading the connection again."""
+
+    def resolve(tenant: str, name: str) -> Provider:
+        if tenant != call.tenant or name != call.agent.provider:
+            return scope.wrap(parts.resolver(tenant, name))
+        if not isinstance(target, Target):
+            raise target
+        return scope.wrap(parts.resolver.provider(tenant, target))
+
+    return resolve
 
 
 def _began(parts: Components, call: AgentCall, at: str) -> bool:
@@ -105,29 +129,30 @@ def _began(parts: Components, call: AgentCall, at: str) -> bool:
     return True
 
 
-def _prices(parts: Components, call: AgentCall) -> PriceTable:
+def _prices(parts: Components, target: _Found) -> PriceTable:
     """The call's price table: its connection's own prices over ``prices.json``, when it has some."""
+    if not isinstance(target, Target):  # reported by run_agent as the node's error
+        return parts.prices
     try:
-        kind, _, _ = parts.resolver.describe(call.tenant, call.agent.provider)
-        return parts.prices.with_connection(kind, parts.resolver.prices(call.tenant, call.agent.provider))
-    except (LookupError, ValueError):  # reported by run_agent as the node's error
+        return parts.prices.with_connection(target.kind, target.prices)
+    except ValueError:  # prices the API would not have saved: the table's, as before
         return parts.prices
 
 
-def _allowance(parts: Components, call: AgentCall, prices: PriceTable) -> MonthlyAllowance | None:
+def _allowance(
+    parts: Components, call: AgentCall, prices: PriceTable, target: _Found
+) -> MonthlyAllowance | None:
     """The call's share of the tenant's quotas, reserved once per call however often it is
     delivered; ``None`` when the provider name does not resolve (``run_agent`` then reports
     that as the node's error)."""
-    try:
-        kind, _, key_mode = parts.resolver.describe(call.tenant, call.agent.provider)
-    except (LookupError, ValueError):
+    if not isinstance(target, Target):
         return None
     seconds = call.limits.max_seconds
     return parts.guard.allowance(
         call.tenant,
         call=f"{call.run_id}\x1f{call.node_id}\x1f{call.step}\x1f{call.attempt}",
-        key_mode=key_mode,
-        provider=kind,
+        key_mode=target.key_mode,
+        provider=target.kind,
         wait_s=QUOTA_WAIT_S if seconds is None else min(QUOTA_WAIT_S, seconds / 2),
         prices=prices,
         unpriced=parts.settings.unpriced_under_cap,

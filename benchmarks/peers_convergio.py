@@ -89,7 +89,7 @@ def _without_quotas_and_metering() -> None:
     from activities import agents
     from convergio.metering import Metered
 
-    agents._allowance = lambda parts, call, prices: None  # type: ignore[attr-defined]
+    agents._allowance = lambda parts, call, prices, target: None  # type: ignore[attr-defined]
     agents.meter_kept = lambda *args, **kwargs: Metered(dict(kwargs["usage"]), Decimal(0))  # type: ignore[attr-defined]
 
 

@@ -12,7 +12,7 @@ from convergio._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._bound import Allowance, Allowed, output_ceiling, prompt_bound
     from ._call import AgentCall, AgentOutcome, AgentStatus, Limits, RoundCall, WorkerRef
-    from ._resolve import MANAGED, ProviderResolver, Resolve, offline_only
+    from ._resolve import MANAGED, ProviderResolver, Resolve, Target, offline_only
     from ._runner import MAX_TURNS, OUTPUT_CAP, run_agent
 
 # Imported on first use (issue 22): the quotas name ``Allowed`` at import; the runner, its models,
@@ -22,7 +22,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "._bound": ("Allowance", "Allowed", "output_ceiling", "prompt_bound"),
         "._call": ("AgentCall", "AgentOutcome", "AgentStatus", "Limits", "RoundCall", "WorkerRef"),
-        "._resolve": ("MANAGED", "ProviderResolver", "Resolve", "offline_only"),
+        "._resolve": ("MANAGED", "ProviderResolver", "Resolve", "Target", "offline_only"),
         "._runner": ("MAX_TURNS", "OUTPUT_CAP", "run_agent"),
     },
 )
@@ -40,6 +40,7 @@ __all__ = [
     "ProviderResolver",
     "Resolve",
     "RoundCall",
+    "Target",
     "WorkerRef",
     "offline_only",
     "output_ceiling",

@@ -16,6 +16,12 @@ What it masks:
   base62). Plain lower-case hex is left alone on purpose: run ids and digests are hex and logs
   need them. A bare hex key (Azure OpenAI keys are 32 hex digits) is masked only after one of
   the names above.
+
+Most log lines (one per agent call, for instance) contain none of this, so each pattern runs
+only when the text holds what it cannot match without: a header name or ``bearer`` (compared
+case-folded the way the patterns' ``(?i)`` compares), ``sk-`` or ``cvg_``, an upper-case letter
+(a random token mixes cases). The checks are necessary conditions, so what is masked is exactly
+what running every pattern masks (a differential test holds it); each is one linear scan.
 """
 
 from __future__ import annotations
@@ -41,6 +47,33 @@ _BEARER = re.compile(r"(?i)\b(?P<scheme>bearer)\s+(?P<token>[A-Za-z0-9._~+/-]{8,
 _PREFIXED = re.compile(r"(?<![A-Za-z0-9])(?P<prefix>sk-ant-|sk-|cvg_)(?P<body>[A-Za-z0-9_-]{12,})")
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_+/=-])[A-Za-z0-9_+/=-]{32,}(?![A-Za-z0-9_+/=-])")
 _MIN_BITS_PER_CHAR = 4.0
+_UPPER = re.compile(r"[A-Z]")
+_DIGITS = frozenset("0123456789")
+_FOLD = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+"""The non-ASCII letters ``(?i)`` matches to an ASCII letter (dotted and dotless i, long s, the
+Kelvin sign: a test checks every code point), folded to it before ``lower()`` so a name spelt
+with them is still found."""
+
+
+def _fold(text: str) -> str:
+    """``text`` lower-cased so that a ``(?i)`` match of an ASCII word is a substring of it."""
+    return text.lower() if text.isascii() else text.translate(_FOLD).lower()
+
+
+def _may_name_header(folded: str) -> bool:
+    """Whether ``folded`` holds a piece one of ``_HEADER_NAMES`` contains (each contains one)."""
+    return (
+        "authorization" in folded
+        or "api" in folded  # x-api-key, api-key, api_key, apikey, ocp-apim-subscription-key
+        or "password" in folded
+        or "client" in folded
+        or "access" in folded
+    )
+
+
+def _may_mix_cases(text: str, folded: str) -> bool:
+    """Whether ``text`` has an ASCII upper-case letter, which a masked random token must have."""
+    return text != folded if text.isascii() else _UPPER.search(text) is not None
 
 
 def _entropy(text: str) -> float:
@@ -49,10 +82,12 @@ def _entropy(text: str) -> float:
 
 
 def _looks_random(token: str) -> bool:
+    """``token`` is ASCII (``_TOKEN``'s class), where ``str.lower``/``upper`` change exactly the
+    letters of the other case: the same answer as testing each character, without the loop."""
     return (
-        any(c.isupper() for c in token)
-        and any(c.islower() for c in token)
-        and any(c.isdigit() for c in token)
+        token != token.lower()
+        and token != token.upper()
+        and not _DIGITS.isdisjoint(token)
         and _entropy(token) >= _MIN_BITS_PER_CHAR
     )
 
@@ -60,6 +95,18 @@ def _looks_random(token: str) -> bool:
 def _mask_token(match: re.Match[str]) -> str:
     token = match.group(0)
     return MASK if _looks_random(token) else token
+
+
+def _mask_header(match: re.Match[str]) -> str:
+    return f"{match.group('name')}{match.group('sep')}{match.group('scheme') or ''}{MASK}"
+
+
+def _mask_bearer(match: re.Match[str]) -> str:
+    return f"{match.group('scheme')} {MASK}"
+
+
+def _mask_prefixed(match: re.Match[str]) -> str:
+    return f"{match.group('prefix')}{MASK}"
 
 
 def redact(text: str) -> str:
@@ -74,10 +121,22 @@ def redact(text: str) -> str:
     """
     if not text:
         return text
-    text = _HEADER.sub(lambda m: f"{m.group('name')}{m.group('sep')}{m.group('scheme') or ''}{MASK}", text)
-    text = _BEARER.sub(lambda m: f"{m.group('scheme')} {MASK}", text)
-    text = _PREFIXED.sub(lambda m: f"{m.group('prefix')}{MASK}", text)
-    return _TOKEN.sub(_mask_token, text)
+    # Each pattern runs on the text the previous one left, as if every one always ran; a
+    # pattern that changed the text has the folded copy recomputed for the next check.
+    folded = _fold(text)
+    if _may_name_header(folded):
+        text, count = _HEADER.subn(_mask_header, text)
+        if count:
+            folded = _fold(text)
+    if "bearer" in folded:
+        text, count = _BEARER.subn(_mask_bearer, text)
+        if count:
+            folded = _fold(text)
+    if "sk-" in text or "cvg_" in text:
+        text, count = _PREFIXED.subn(_mask_prefixed, text)
+        if count:
+            folded = _fold(text)
+    return _TOKEN.sub(_mask_token, text) if _may_mix_cases(text, folded) else text
 
 
 class RedactingFilter(logging.Filter):

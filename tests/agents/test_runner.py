@@ -54,6 +54,7 @@ def test_public_surface_is_pinned() -> None:
         "ProviderResolver",
         "Resolve",
         "RoundCall",
+        "Target",
         "WorkerRef",
         "offline_only",
         "output_ceiling",

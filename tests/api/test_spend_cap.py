@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import activities.agents
-from convergio.agents import AgentCall
+from convergio.agents import AgentCall, Target
 from convergio.graph import AgentSpec
 from convergio.metering import PriceTable, SqliteLedger
 from convergio.providers import Completion, CompletionRequest, Usage
@@ -143,13 +143,13 @@ def test_a_re_sent_call_shows_bills_and_settles_what_the_ledger_kept(
 
 class _Resolver:
     def __init__(self, provider: TwoAnswers) -> None:
-        self.provider = provider
+        self.answers = provider
 
-    def describe(self, tenant: str, name: str) -> tuple[str, str, str]:
-        return "openai", "gpt-4o", "byok"
+    def target(self, tenant: str, name: str) -> Target:
+        return Target(name, "openai", "gpt-4o", "byok")
 
-    def prices(self, tenant: str, name: str) -> None:
-        return None
+    def provider(self, tenant: str, target: Target) -> TwoAnswers:
+        return self.answers
 
     def __call__(self, tenant: str, name: str) -> TwoAnswers:
-        return self.provider
+        return self.answers

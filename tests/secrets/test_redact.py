@@ -61,6 +61,18 @@ def test_redact_keeps_prefixes_and_is_idempotent() -> None:
     assert redact(out) == out
 
 
+@pytest.fixture(autouse=True)
+def _no_filter_outlives_its_test() -> Iterator[None]:
+    """``install_redaction`` guards the root's handlers, pytest's own among them, and the last
+    resort: filters a test added there would rewrite later tests' captured records."""
+    handlers = [*logging.getLogger().handlers, logging.lastResort]
+    before = {id(h): list(h.filters) for h in handlers if h is not None}
+    yield
+    for handler in handlers:
+        if handler is not None:
+            handler.filters[:] = before[id(handler)]
+
+
 @pytest.fixture
 def logger() -> Iterator[tuple[logging.Logger, io.StringIO]]:
     stream = io.StringIO()
