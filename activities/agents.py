@@ -122,8 +122,8 @@ def _began(parts: Components, call: AgentCall, at: str) -> bool:
         "step": call.step,
         "at": at,
     }
-    try:
-        parts.streams.append(call.run_id, "began", began)
+    try:  # stored with the call's text, or by the stream's flusher within 20 ms (ADR 0040)
+        parts.streams.post(call.run_id, "began", began)
     except Exception:
         _log.warning("run stream: the start of %s/%s not written", call.run_id, call.node_id, exc_info=True)
     return True

@@ -144,6 +144,13 @@ class CosmosRunStream:
                 seq = max(seq, self._last(run_id)) + 1  # another instance took it
         raise StoreUnavailable(f"the event stream of run {run_id!r} is too contended; try again")
 
+    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        # One create either way: there is no transaction to share, so nothing to defer to.
+        self.append(run_id, kind, data)
+
+    def flush(self) -> None:
+        """Nothing posted waits: ``post`` stores at once."""
+
     def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
         if limit < 1:
             return []

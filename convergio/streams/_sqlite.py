@@ -6,7 +6,9 @@ watchers, which this instance's ``watch`` updates at once and which is read agai
 when ``PRAGMA data_version`` says another connection (the SSE endpoint's process) committed,
 looked at no more often than every ``recheck_s`` seconds (50 ms). A watch made elsewhere is thus
 seen by every ``watched`` call that starts ``recheck_s`` after its commit. Cancellations
-(``cancel`` / ``cancelled``) are kept and seen the same way.
+(``cancel`` / ``cancelled``) are kept and seen the same way. ``post`` is a deferred write of
+the group commit (``Database.defer``): it rides first in the next transaction, usually the
+agent call's own last ``append`` (ADR 0040).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, seq);
 CREATE TABLE IF NOT EXISTS watchers (run_id TEXT PRIMARY KEY, until REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS cancels (run_id TEXT PRIMARY KEY, at REAL NOT NULL);
 """
+
+_INSERT = "INSERT INTO events (run_id, kind, data, at) VALUES (?, ?, ?, ?)"
 
 
 class SqliteRunStream:
@@ -62,12 +66,16 @@ class SqliteRunStream:
 
     def append(self, run_id: str, kind: str, data: dict[str, Any]) -> int:
         row = (run_id, kind, json.dumps(data), time.time())
-        return self._db.write(
-            lambda db: int(
-                db.execute("INSERT INTO events (run_id, kind, data, at) VALUES (?, ?, ?, ?)", row).lastrowid
-                or 0
-            )
-        )
+        return self._db.write(lambda db: int(db.execute(_INSERT, row).lastrowid or 0))
+
+    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        # Deferred (ADR 0040): it rides first in the next transaction anyone makes (usually the
+        # call's own last append), or in the flusher's within DEFER_S.
+        row = (run_id, kind, json.dumps(data), time.time())
+        self._db.defer(lambda batch: batch.db.execute(_INSERT, row))
+
+    def flush(self) -> None:
+        self._db.flush()
 
     def watch(self, run_id: str, ttl_s: float) -> None:
         until = time.time() + ttl_s

@@ -20,6 +20,7 @@ A sub-graph's run id is ``<root>/<node>``: cancelling the root cancels its sub-g
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ __all__ = [
     "open_run_stream",
     "root_of",
 ]
+
+_log = logging.getLogger("convergio.streams")
 
 STORE_FILE = "streams.sqlite3"
 CANCEL_KEEP_S = 86_400.0
@@ -65,6 +68,18 @@ class RunStream(Protocol):
 
     def append(self, run_id: str, kind: str, data: dict[str, Any]) -> int:
         """Add an event to the run; its sequence number (above every earlier one of the run, > 0)."""
+        ...
+
+    def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Add an event without waiting for it to be stored (ADR 0040): it is stored, after every
+        event this instance added before it, when this instance's next ``append`` or ``flush``
+        returns, or within a few tens of milliseconds by itself. A crash before may lose it: only
+        for a writer that calls ``append`` or ``flush`` before its events must be seen (an agent
+        call before it returns, as ``TextChannel.close`` does)."""
+        ...
+
+    def flush(self) -> None:
+        """Store every event this instance ``post``-ed so far before returning."""
         ...
 
     def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
@@ -121,7 +136,11 @@ class TextChannel:
     """An ``on_text`` callback: text deltas of one agent call, appended in small batches.
 
     A provider may send a delta per token; one write per token would make the writer the slow
-    part, so deltas are joined and written at most every ``interval_s`` (and on ``close``).
+    part, so deltas are joined and written at most every ``interval_s`` (and on ``close``). The
+    batches before the last are posted (the provider's stream does not wait for a commit); the
+    last one is appended, or the channel flushed when there is none, so everything the call
+    posted (its ``began`` too) is stored, in order, before ``close`` returns: before the
+    activity returns, so before the run can end and a watcher's stream close (ADR 0040).
     """
 
     def __init__(self, stream: RunStream, run_id: str, node_id: str, attempt: int, interval_s: float = 0.05):
@@ -142,10 +161,19 @@ class TextChannel:
 
     def close(self) -> None:
         with self._lock:
-            self._flush()
+            if self._parts:
+                self._stream.append(self._run_id, "text", self._take())
+            else:
+                try:
+                    self._stream.flush()
+                except Exception:  # the stream is for watching: logged, the call goes on
+                    _log.warning("run stream: events of %s not stored", self._run_id, exc_info=True)
 
     def _flush(self) -> None:
         self._last = time.monotonic()
         if self._parts:
-            text, self._parts = "".join(self._parts), []
-            self._stream.append(self._run_id, "text", {**self._meta, "delta": text})
+            self._stream.post(self._run_id, "text", self._take())
+
+    def _take(self) -> dict[str, Any]:
+        text, self._parts = "".join(self._parts), []
+        return {**self._meta, "delta": text}

@@ -49,6 +49,38 @@ def test_a_text_channel_batches_deltas_and_loses_none(stream: RunStream) -> None
     assert event.data == {"node": "writer", "attempt": 2, "delta": "Lava flows slowly."}
 
 
+def test_posted_events_are_stored_in_order_by_the_next_append_or_flush(instance: Instance) -> None:
+    writer, reader = instance(), instance()  # the reader as the SSE endpoint: another connection
+    writer.post("r1", "began", {"node": "a"})
+    writer.post("r2", "began", {"node": "x"})
+    last = writer.append("r1", "text", {"node": "a", "delta": "done"})
+    events = reader.read("r1")  # stored when the append returned, before it, with lower numbers
+    assert [e.kind for e in events] == ["began", "text"] and events[0].seq < events[1].seq == last
+    writer.post("r1", "text", {"delta": "more"})
+    writer.flush()
+    assert [e.data for e in reader.read("r1", after=last)] == [{"delta": "more"}]
+    assert [e.data for e in reader.read("r2")] == [{"node": "x"}]
+
+
+def test_a_text_channel_stores_what_its_call_posted_before_close_returns(instance: Instance) -> None:
+    writer, reader = instance(), instance()
+    writer.post("r1", "began", {"node": "writer"})  # as run_agent says the call began
+    TextChannel(writer, "r1", "writer", 1).close()  # no text (a failed or tool-only call)
+    assert [e.kind for e in reader.read("r1")] == ["began"]
+    writer.post("r1", "began", {"node": "other"})
+    channel = TextChannel(writer, "r1", "other", 1, interval_s=0)
+    channel("Lava ")  # past the interval: posted, the provider's stream does not wait
+    channel("flows.")
+    channel.close()
+    events = reader.read("r1")[1:]
+    assert [(e.kind, e.data.get("delta")) for e in events] == [
+        ("began", None),
+        ("text", "Lava "),
+        ("text", "flows."),
+    ]
+    assert [e.seq for e in events] == sorted({e.seq for e in events})
+
+
 def test_sse_messages_keep_their_framing_whatever_the_data() -> None:
     text = sse("text", {"delta": "two\n\nlines"}, event_id=7, retry_ms=1000)
     assert text == 'event: text\nid: 7\nretry: 1000\ndata: {"delta":"two\\n\\nlines"}\n\n'
