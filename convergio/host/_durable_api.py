@@ -167,16 +167,18 @@ def instance_status(
     """The status route's code and body (None: no body) for one instance and the request's query.
 
     202 while live, 200 once finished (500 for a failure with
-    ``returnInternalServerErrorOnFailure=true``), 404 unknown. The route answers it as JSON; the
-    host's own SDK clients get it in process (``_server``'s in-process status reads).
+    ``returnInternalServerErrorOnFailure=true``), 404 unknown; the route answers it as JSON. The
+    record is read without what the answer leaves out (``Store.status``): a watched run's status
+    is read a few times a second, and its input (the graph) and shim are its large values.
     """
-    record = engine.store.get(instance_id)
+    show_input = _flag(query, "showInput", True)
+    record = engine.store.status(instance_id, with_input=show_input)
     if record is None:
         return 404, None
     body = status_json(
         engine,
         record,
-        show_input=_flag(query, "showInput", True),
+        show_input=show_input,
         show_history=_flag(query, "showHistory", False),
         show_history_output=_flag(query, "showHistoryOutput", False),
     )
@@ -257,6 +259,7 @@ def routes(
             offset = int(request.headers.get("x-ms-continuation-token") or 0)
         except ValueError:
             return _error(400, _ARGUMENTS, "The continuation token is not one this host gave.")
+        show_input = _bool(request, "showInput", True)
         records = engine.store.query(
             statuses=_statuses(request),
             created_from=_time(q.get("createdTimeFrom")),
@@ -264,8 +267,8 @@ def routes(
             prefix=q.get("instanceIdPrefix"),
             limit=top + 1,
             offset=offset,
+            values="shown" if show_input else "shown_without_input",
         )
-        show_input = _bool(request, "showInput", True)
         headers = {"x-ms-continuation-token": str(offset + top)} if len(records) > top else {}
         body = [status_json(engine, r, show_input=show_input) for r in records[:top]]
         return JSONResponse(body, headers=headers)
@@ -291,7 +294,11 @@ def routes(
         statuses = [s for s in asked if s in TERMINAL] if asked else sorted(TERMINAL)
         records = (
             engine.store.query(
-                statuses=statuses, created_from=created_from, created_to=created_to, limit=10**9
+                statuses=statuses,
+                created_from=created_from,
+                created_to=created_to,
+                limit=10**9,
+                values="none",
             )
             if statuses
             else []

@@ -62,7 +62,7 @@ class Management:
         """Start ``name``; ``version`` None takes host.json's ``defaultVersion`` (ADR 0020)."""
         self.index.orchestrator(name)  # LookupError names the missing function
         instance_id = instance_id or uuid.uuid4().hex
-        existing = self.store.get(instance_id)
+        existing = self.store.get(instance_id, header=True)
         if existing is not None and existing.status not in TERMINAL:
             raise Conflict(f"An instance with ID '{instance_id}' already exists.")
         stamp = format_time(utcnow())
@@ -125,13 +125,18 @@ class Management:
         self._poke()  # its rows are unleased: whoever has a thread free claims them
 
     def purge(self, instance_ids: Sequence[str]) -> int:
-        finished = [i for i in instance_ids if (r := self.store.get(i)) is not None and r.status in TERMINAL]
+        finished = [
+            i
+            for i in instance_ids
+            if (r := self.store.get(i, header=True)) is not None and r.status in TERMINAL
+        ]
         for instance_id in finished:
             self._evict(instance_id)
         return self.store.purge(finished)
 
     def _live(self, instance_id: str) -> InstanceRecord:
-        record = self.store.get(instance_id)
+        """The instance's header (no large values: only its status is asked) if it still runs."""
+        record = self.store.get(instance_id, header=True)
         if record is None:
             raise NotFound(f"No instance with ID '{instance_id}' found.")
         if record.status in TERMINAL:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from convergio._sqlite import value_lists
 
@@ -35,11 +35,32 @@ from ._store_schema import FULL as _FULL
 from ._store_schema import HEADER as _HEADER
 from ._store_schema import PAYLOADS as _PAYLOADS
 from ._store_schema import SCHEMA as _SCHEMA
+from ._store_schema import STATUS as _STATUS
+from ._store_schema import STATUS_INPUT as _STATUS_INPUT
 from ._store_schema import migrate
 
-__all__ = ["InstanceRecord", "Message", "StepConflict", "StepWrite", "Store", "WorkItem", "TERMINAL"]
+__all__ = [
+    "InstanceRecord",
+    "Message",
+    "StepConflict",
+    "StepWrite",
+    "Store",
+    "WorkItem",
+    "TERMINAL",
+    "Values",
+]
 
 TERMINAL = frozenset({"Completed", "Failed", "Terminated"})
+
+Values = Literal["all", "shown", "shown_without_input", "none"]
+"""Which of an instance's large values a read fetches (the others are ``None`` in the record):
+all of them, those a status answer shows with or without its input (never the shim), or none."""
+_READS: dict[str, str] = {
+    "all": _FULL,
+    "shown": _STATUS_INPUT,
+    "shown_without_input": _STATUS,
+    "none": _HEADER,
+}
 
 
 @dataclass(slots=True)
@@ -153,7 +174,15 @@ class Store:
     def get(self, instance_id: str, *, header: bool = False) -> InstanceRecord | None:
         """The instance; with ``header``, without its input, output, custom status and shim
         (``None`` in the record), which can be large and a kept-alive step does not need."""
-        columns = _HEADER if header else _FULL
+        return self._instance(_HEADER if header else _FULL, instance_id)
+
+    def status(self, instance_id: str, *, with_input: bool) -> InstanceRecord | None:
+        """The instance as a status answer shows it (ADR 0033): its output and custom status,
+        its input only ``with_input``, never its shim (``None`` in the record). A watched run is
+        read a few times a second, and its input (the graph) and shim are the large values."""
+        return self._instance(_READS["shown" if with_input else "shown_without_input"], instance_id)
+
+    def _instance(self, columns: str, instance_id: str) -> InstanceRecord | None:
         with self._lock:
             row = self._db.execute(
                 f"SELECT {columns} FROM instances i WHERE instance_id = ?",  # noqa: S608 - constants
@@ -170,8 +199,10 @@ class Store:
         prefix: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        values: Values = "all",
     ) -> list[InstanceRecord]:
-        sql, args = f"SELECT {_FULL} FROM instances i WHERE 1=1", list[object]()  # noqa: S608 - constants
+        """Instances in creation order; ``values`` says which large values to read (``Values``)."""
+        sql, args = f"SELECT {_READS[values]} FROM instances i WHERE 1=1", list[object]()  # noqa: S608
         if statuses:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             args += list(statuses)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["FULL", "HEADER", "PAYLOADS", "SCHEMA", "migrate"]
+__all__ = ["FULL", "HEADER", "PAYLOADS", "SCHEMA", "STATUS", "STATUS_INPUT", "migrate"]
 
 _INSTANCES = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -85,6 +85,9 @@ def _columns(*payloads: str) -> str:
 
 HEADER = _columns()
 FULL = _columns(*PAYLOADS)
+STATUS = _columns("output", "custom_status")
+"""What a status answer shows without its input; the shim, the host's own, it never shows."""
+STATUS_INPUT = _columns("input", "output", "custom_status")
 
 
 def migrate(db: sqlite3.Connection) -> None:
