@@ -132,12 +132,13 @@ class Batch:
 class _Write(Generic[B, T]):
     """One queued operation and, once its batch is over, its outcome."""
 
-    __slots__ = ("deferred", "done", "error", "keys", "op", "result", "wake")
+    __slots__ = ("deferred", "done", "error", "keys", "op", "queued", "result", "wake")
 
     def __init__(self, op: Callable[[B], T], keys: Sequence[str], *, deferred: bool = False) -> None:
         self.op = op
         self.keys = keys
         self.deferred = deferred  # nobody waits for it (``Database.defer``)
+        self.queued = time.monotonic() if deferred else 0.0  # the flusher's clock starts here
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -256,18 +257,27 @@ class Database(Generic[B]):
             self.write(_nothing)
 
     def _flush_later(self) -> None:
-        """The flusher: deferred writes that no transaction took within ``DEFER_S`` get one."""
+        """The flusher: deferred writes that no transaction took within ``DEFER_S`` get one.
+
+        It sleeps until the oldest waiting write is ``DEFER_S`` old, and makes a transaction
+        only if that write is still waiting: one a writer took meanwhile needs none (on a busy
+        store, nearly always), and the writes queued since have their own ``DEFER_S``.
+        """
         while True:
             with self._wanted:
                 while not self._deferred and not self._closed:
                     self._wanted.wait()
                 if self._closed:
                     return
-            time.sleep(DEFER_S)  # meanwhile the next writer usually takes them along
-            try:
-                self.flush()
-            except Exception:  # the writes' own errors are logged by the transaction
-                _log.warning("deferred writes to %s: the transaction failed", self.path, exc_info=True)
+                oldest = self._deferred[0]
+            time.sleep(max(0.0, oldest.queued + DEFER_S - time.monotonic()))
+            with self._queue_lock:
+                waiting = bool(self._deferred) and self._deferred[0] is oldest
+            if waiting:  # nobody took it: its transaction, and every deferred write's since
+                try:
+                    self.write(_nothing)
+                except Exception:  # the writes' own errors are logged by the transaction
+                    _log.warning("deferred writes to %s: the transaction failed", self.path, exc_info=True)
 
     def _lead(self) -> None:
         """Commit the queue, wake its writers, and pass the lead on (or drop it: queue empty)."""

@@ -13,10 +13,14 @@ __all__ = ["Poller"]
 
 
 class Poller:
-    """Runs ``work`` on a daemon thread named ``name``, round after round; it returns how long to wait."""
+    """Runs ``work`` on a daemon thread named ``name``, round after round; it returns how long to
+    wait. ``finish`` runs on the thread once stopped (to close what the rounds kept open there)."""
 
-    def __init__(self, name: str, work: Callable[[], float]) -> None:
+    def __init__(
+        self, name: str, work: Callable[[], float], finish: Callable[[], None] | None = None
+    ) -> None:
         self._round = work
+        self._finish = finish
         self._stopped = threading.Event()
         self._poke = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -35,8 +39,12 @@ class Poller:
         self._poke.set()
 
     def _loop(self) -> None:
-        while not self._stopped.is_set():
-            delay = self._round()
-            if delay > 0:
-                self._poke.wait(delay)
-            self._poke.clear()
+        try:
+            while not self._stopped.is_set():
+                delay = self._round()
+                if delay > 0:
+                    self._poke.wait(delay)
+                self._poke.clear()
+        finally:
+            if self._finish is not None:
+                self._finish()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from convergio.host._checkpoint import Checkpointer
 from convergio.host._events import EventType, new_event
 from convergio.host._store import InstanceRecord, Message, StepConflict, StepWrite, Store
 
@@ -158,6 +159,100 @@ def test_the_wal_is_checkpointed_off_the_committing_thread(tmp_path: Path) -> No
     assert not thread.is_alive()
 
 
+def test_the_checkpoint_thread_keeps_one_connection_and_closes_it_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread reuses its connection from round to round, and closes it when the store
+    closes, before the store's own: the last connection closed removes the WAL."""
+    from convergio.host import _checkpoint
+
+    monkeypatch.setattr(_checkpoint, "EVERY", 4)
+    path = tmp_path / "durable.sqlite3"
+    store = Store(path)
+    _create(store, _record("i", '"x"'))
+    checkpoints = store._checkpoints
+    connections = []
+    for n in range(3 * 4):
+        rounds = checkpoints.rounds
+        store.commit_step(StepWrite("i", history=[new_event(EventType.ORCHESTRATOR_STARTED, _STAMP)]))
+        if n % 4 == 3:  # the thread was just poked: wait for its round
+            assert _wait_for_round(checkpoints, rounds, timeout=10)
+            connections.append(checkpoints._db)
+    assert connections[0] is not None and all(db is connections[0] for db in connections)
+    store.close()
+    assert checkpoints._db is None
+    with pytest.raises(sqlite3.ProgrammingError):
+        connections[0].execute("SELECT 1")
+    assert not path.with_name(path.name + "-wal").exists()
+
+
+def test_a_complete_checkpoint_of_the_thread_needs_no_finish_on_the_next_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When commits land while the thread copies, the next commit finishes its checkpoint. When
+    none does, the thread's checkpoint is complete: the next commit runs no checkpoint of its
+    own (no sync on the committing thread) and restarts the WAL by itself (ADR 0028)."""
+    from convergio.host import _checkpoint
+
+    monkeypatch.setattr(_checkpoint, "EVERY", 8)
+    monkeypatch.setattr(_checkpoint, "_IDLE_S", 3600.0)  # only a poke starts a round
+    path = tmp_path / "durable.sqlite3"
+    store = Store(path)
+    _create(store, _record("i", '"x"'))
+    checkpoints = store._checkpoints
+    time.sleep(0.1)  # the thread's first round, at its start, is over
+    racing = _Racing(path)
+    checkpoints._db = racing  # type: ignore[assignment]  # the thread's connection from now on
+
+    def eight_steps_then_the_next() -> list[str]:
+        """Eight steps (the eighth pokes the thread), its round, then the statements of one more."""
+        rounds, checkpoints._commits = checkpoints.rounds, 0
+        for _ in range(8):
+            store.commit_step(StepWrite("i", history=[new_event(EventType.ORCHESTRATOR_STARTED, _STAMP)]))
+        assert _wait_for_round(checkpoints, rounds, timeout=10)
+        seen: list[str] = []
+        store._db.set_trace_callback(seen.append)
+        store.commit_step(StepWrite("i", history=[new_event(EventType.ORCHESTRATOR_STARTED, _STAMP)]))
+        store._db.set_trace_callback(None)
+        return [sql for sql in seen if "wal_checkpoint" in sql]
+
+    assert eight_steps_then_the_next() == ["PRAGMA wal_checkpoint(PASSIVE)"]  # a commit raced it
+    racing.racing = False
+    assert eight_steps_then_the_next() == []
+    _, frames, _ = racing.other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert 0 < frames < 8  # the WAL restarted: only the last step's pages are in it
+    store.close()
+    assert checkpoints._db is None  # the thread closed it
+
+
+class _Racing:
+    """A connection for the checkpoint thread, on which another connection commits just as a
+    checkpoint starts (while ``racing``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.other.execute("CREATE TABLE race (n INTEGER)")
+        self.racing = True
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        if self.racing and "wal_checkpoint" in sql:
+            self.other.execute("INSERT INTO race VALUES (1)")
+        return self.db.execute(sql)
+
+    def close(self) -> None:
+        self.db.close()
+        self.other.close()
+
+
+def _wait_for_round(checkpoints: Checkpointer, rounds: int, *, timeout: float) -> bool:
+    """Wait until the checkpoint thread has done a round more than ``rounds``."""
+    deadline = time.monotonic() + timeout
+    while checkpoints.rounds <= rounds and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return checkpoints.rounds > rounds
+
+
 def test_a_step_that_read_an_older_history_is_not_committed(tmp_path: Path) -> None:
     store = Store(tmp_path / "durable.sqlite3")
     _create(store, _record("i", '"x"'))
@@ -203,9 +298,7 @@ def test_the_wal_cycles_under_a_steady_load(tmp_path: Path, monkeypatch: pytest.
             )
         )
         if n % 32 == 31:  # the thread was just poked: on a starved machine, give it its round
-            deadline = time.monotonic() + 2
-            while not checkpoints._tail_due and time.monotonic() < deadline:
-                time.sleep(0.001)
+            _wait_for_round(checkpoints, checkpoints.rounds, timeout=2)
     # It restarted: back to back, commits land while the thread copies, so the WAL peaks above
     # 32 commits' pages (750 to 1850 pages measured), but far from everything.
     assert _wal_bytes(path) < 5000 * 4096

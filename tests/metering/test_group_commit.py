@@ -196,3 +196,36 @@ def test_a_deferred_write_nobody_takes_is_committed_by_the_flusher(tmp_path: Pat
             time.sleep(0.005)
     reader.close()
     db.close()
+
+
+def test_the_flusher_commits_a_deferred_write_only_once_it_is_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flusher's wait runs from the oldest write still waiting: when a writer took the one it
+    woke for, a write deferred since is left to the next writer until its own ``DEFER_S`` is up
+    (no transaction for a write a few milliseconds old), and it is stored once that is up."""
+    monkeypatch.setattr(_sqlite, "DEFER_S", 0.4)
+    db = Database(tmp_path / "g.sqlite3", timeout=5, synchronous="NORMAL")
+    db.write(lambda c: c.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)"))
+    reader = sqlite3.connect(tmp_path / "g.sqlite3")
+
+    def insert(n: int) -> Callable[[Batch], object]:
+        return lambda batch: batch.db.execute("INSERT INTO t VALUES (?)", (n,))
+
+    db.defer(insert(1))  # the flusher wakes for it 0.4 s from now
+    time.sleep(0.2)
+    db.write(lambda c: None)  # takes it along
+    second = time.monotonic()
+    db.defer(insert(2))
+    with statements(db) as seen:
+        time.sleep(0.3)  # the flusher woke for the first (taken): the second is 0.3 s old
+        assert seen == []
+        assert reader.execute("SELECT n FROM t").fetchall() == [(1,)]
+        deadline = time.monotonic() + 5
+        while reader.execute("SELECT count(*) FROM t").fetchone() != (2,):
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    assert time.monotonic() - second >= 0.4
+    assert seen.count("BEGIN IMMEDIATE") == 1  # the flusher's own, for the second
+    reader.close()
+    db.close()
