@@ -35,6 +35,7 @@ from dateutil.tz import tzutc
 
 from ._events import Event, EventType
 from ._payloads import context_input
+from ._session import SessionContext, SessionExecutor, action_json
 
 __all__ = ["Instance", "Orchestrator", "OrchestrationExecutor", "StepResult", "NonDeterminismError"]
 
@@ -204,9 +205,9 @@ class OrchestrationExecutor:
             self.full_replays += 1
         history = [{k: _copied(v) for k, v in event.items()} for event in (*old_events, *new_events)]
         fields = _context(instance, history, replaying=bool(old_events), direct=True)
-        context = DurableOrchestrationContext(**fields)
+        context = SessionContext(**fields)
         context._input_expected_type = orchestrator.input_type  # as the SDK's handle does
-        executor = TaskOrchestrationExecutor()
+        executor = SessionExecutor()
         # On an orchestrator error the SDK raises after recording it; _state_of reads it back.
         # A plain (non-generator) function raises before the SDK sees it: record it the same way,
         # as the extension fails an orchestrator whose invocation throws.
@@ -216,7 +217,7 @@ class OrchestrationExecutor:
             if executor.exception is None:
                 executor.exception = exc
         session = _Session(instance.execution_id, 0, executor, context)
-        replayed = [action.to_json() for action in _actions_of(context)] if old_events else []
+        replayed = [action_json(action) for action in _actions_of(context)] if old_events else []
         return session, replayed, _state_of(session, seen)
 
     @staticmethod
@@ -276,7 +277,7 @@ def _state_of(session: _Session, seen: int) -> StepResult:
     if executor.exception is not None:
         error = str(executor.exception) or str(type(executor.exception))
     return StepResult(
-        actions=[action.to_json() for action in _actions_of(context, seen)],
+        actions=[action_json(action) for action in _actions_of(context, seen)],
         done=bool(executor.orchestration_invocation_succeeded),
         output=output,
         error=error,

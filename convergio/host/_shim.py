@@ -238,14 +238,18 @@ class ActionShim:
                 del self.nodes[key]["input"]
             return key
         if kind == _CREATE_TIMER:
+            if action.get("isCanceled"):
+                # Created (it takes a node number and an id) and cancelled at once: recorded,
+                # never pending, done. The graph adds one to every batch: no node is kept for it.
+                key = str(self.next_node)
+                self.next_node += 1
+                task_id = self._take_id()
+                event = self._timer_event(task_id, action["fireAt"], retry_timer=False)
+                self._out.append(Command("record", task_id, event=event))
+                self._child_done(parent)
+                return key
             key = self._new_node("timer", parent)
             self._schedule_timer(key, action["fireAt"], retry_timer=False)
-            if action.get("isCanceled"):
-                # Created (it takes its id) and cancelled at once: record, never fire.
-                created = self._out.pop()
-                self.pending.pop(str(created.task_id), None)
-                self._out.append(Command("record", created.task_id, event=created.event))
-                self._finish(key)
             return key
         if kind == _WAIT_EVENT:
             name = action.get("externalEventName") or ""
@@ -310,8 +314,12 @@ class ActionShim:
     def _schedule_timer(self, key: str, fire_at: str, *, retry_timer: bool) -> None:
         task_id = self._take_id()
         self.pending[str(task_id)] = key
+        event = self._timer_event(task_id, fire_at, retry_timer=retry_timer)
+        self._out.append(Command("timer", task_id, fire_at=fire_at, event=event))
+
+    def _timer_event(self, task_id: int, fire_at: str, *, retry_timer: bool) -> Event:
         marks = {"Retry": True} if retry_timer else {}
-        event = {
+        return {
             "EventType": int(EventType.TIMER_CREATED),
             "EventId": task_id,
             "IsPlayed": False,
@@ -319,7 +327,6 @@ class ActionShim:
             "FireAt": fire_at,
             **marks,
         }
-        self._out.append(Command("timer", task_id, fire_at=fire_at, event=event))
 
     # -- completion propagation ---------------------------------------------
     def _finish(self, key: str) -> None:
@@ -328,7 +335,10 @@ class ActionShim:
             return
         if key == self.current:
             self.current = None
-        parent_key: str | None = node["parent"]
+        self._child_done(node["parent"])
+
+    def _child_done(self, parent_key: str | None) -> None:
+        """A child of ``parent_key`` (None: a top-level action) is done."""
         parent = self.nodes.get(parent_key) if parent_key is not None else None
         if parent is None or parent_key is None:
             return
