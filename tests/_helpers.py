@@ -179,3 +179,22 @@ def checkpoint_busy(path: Path) -> int:
     finally:
         other.close()
     return int(busy)
+
+
+def agent_parts(resolver: Any, ledger: Any, prices: Any, quotas: Any) -> Any:
+    """What ``activities.agents`` takes from ``components()`` for a billed call: nobody watches
+    or cancels the run, the built-in tools, a spend guard over ``quotas``, unpriced calls refused."""
+    from types import SimpleNamespace
+
+    from convergio.quotas import SpendGuard
+    from convergio.tools import BUILTIN_TOOLBOX
+
+    return SimpleNamespace(
+        streams=SimpleNamespace(cancelled=lambda run: False, watched=lambda run: False),
+        resolver=resolver,
+        toolbox=BUILTIN_TOOLBOX,
+        ledger=ledger,
+        prices=prices,
+        guard=SpendGuard(quotas, prices),
+        settings=SimpleNamespace(unpriced_under_cap="refuse"),
+    )

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ import activities.agents
 from convergio.agents import AgentCall, ProviderResolver
 from convergio.graph import AgentSpec
 from convergio.metering import PriceTable, SqliteLedger, cost_of
-from convergio.quotas import SpendGuard, SqliteQuotaStore, TenantBudget
+from convergio.quotas import SqliteQuotaStore, TenantBudget
 from convergio.secrets import LocalSecretStore, Secret
 from convergio.tenants import (
     ConnectionRecord,
@@ -26,7 +25,7 @@ from convergio.tenants import (
     TenantRecords,
     TenantStore,
 )
-from convergio.tools import BUILTIN_TOOLBOX
+from tests._helpers import agent_parts
 from tests.providers._servers import FakeAPI, LoopbackServer, chat_completion, json_reply
 
 KEY = "sk-reads-Zq8vT3xLmN4pR7sW2yB6"
@@ -120,14 +119,8 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
             )
         )
         secrets.put(tenant, "gpt", Secret(KEY))
-        parts = SimpleNamespace(
-            streams=SimpleNamespace(cancelled=lambda run: False, watched=lambda run: False),
-            resolver=ProviderResolver(registry, secrets, allowed_hosts=(), hosted=False),
-            toolbox=BUILTIN_TOOLBOX,
-            ledger=ledger,
-            prices=prices,
-            guard=SpendGuard(quotas, prices),
-            settings=SimpleNamespace(unpriced_under_cap="refuse"),
+        parts = agent_parts(
+            ProviderResolver(registry, secrets, allowed_hosts=(), hosted=False), ledger, prices, quotas
         )
         monkeypatch.setattr(activities.agents, "components", lambda: parts)
         yield Setup(tenant, connections, keys, registry, secrets, model, ledger)

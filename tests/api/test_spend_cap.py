@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,10 +23,9 @@ from convergio.agents import AgentCall, Target
 from convergio.graph import AgentSpec
 from convergio.metering import PriceTable, SqliteLedger
 from convergio.providers import Completion, CompletionRequest, Usage
-from convergio.quotas import SpendGuard, SqliteQuotaStore, TenantBudget
+from convergio.quotas import SqliteQuotaStore, TenantBudget
 from convergio.tenants import tenant_id_for
-from convergio.tools import BUILTIN_TOOLBOX
-from tests._helpers import HostProcess
+from tests._helpers import HostProcess, agent_parts
 from tests.api.conftest import APP, Api, agent, graph, new_key
 from tests.providers._servers import LoopbackServer, chat_completion
 
@@ -109,15 +107,7 @@ def test_a_re_sent_call_shows_bills_and_settles_what_the_ledger_kept(
     quotas = SqliteQuotaStore(tmp_path / "quotas.sqlite3")
     quotas.set_budget(TenantBudget("t", monthly_eur=Decimal(5)))
     provider = TwoAnswers()
-    parts = SimpleNamespace(
-        streams=SimpleNamespace(cancelled=lambda run: False, watched=lambda run: False),
-        resolver=_Resolver(provider),
-        toolbox=BUILTIN_TOOLBOX,
-        ledger=ledger,
-        prices=prices,
-        guard=SpendGuard(quotas, prices),
-        settings=SimpleNamespace(unpriced_under_cap="refuse"),
-    )
+    parts = agent_parts(_Resolver(provider), ledger, prices, quotas)
     monkeypatch.setattr(activities.agents, "components", lambda: parts)
     spec = AgentSpec(id="a", prompt="hello", provider="gpt")
     call = AgentCall(run_id="R", tenant="t", node_id="a", step=2, agent=spec).model_dump(mode="json")
