@@ -33,6 +33,8 @@ def test_a_graph_posted_again_sees_its_catalog_and_input_change(
         assert foreign.status_code == 422, foreign.text
         refused = foreign.json()["error"]
         assert refused["details"][0]["path"] == "graph.agents[0].provider"
+        for answer in first:  # before the connection goes: a run still on it would fail
+            assert api.wait(answer.json()["id"])["status"] == "Completed"
         # The connection deleted: the graph posted again is refused as the other tenant's was.
         assert api.http.delete("/tenants/me/connections/mine").status_code == 200
         gone = api.http.post("/runs", json=body)
@@ -44,5 +46,3 @@ def test_a_graph_posted_again_sees_its_catalog_and_input_change(
         run = api.wait(run_id)
         assert run["status"] == "Completed", run
         assert set(run["nodes"]) == {"a", "b"}
-        for answer in first:
-            assert api.wait(answer.json()["id"])["status"] == "Completed"
