@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import pytest
 
-from convergio import _sqlite
+from convergio import _sql_rows, _sqlite
 from convergio._sqlite import Batch, Database
 from tests.metering._batching import in_one_batch, statements
 
@@ -132,7 +132,7 @@ def test_a_batch_learns_the_keys_first_and_writes_deferred_rows_in_one_statement
 def test_rows_replace_by_key_and_split_at_the_parameter_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_sqlite, "_MAX_PARAMETERS", 6)  # three rows of two per statement
+    monkeypatch.setattr(_sql_rows, "_MAX_PARAMETERS", 6)  # three rows of two per statement
     db = Database(tmp_path / "g.sqlite3", timeout=5, synchronous="NORMAL")
     db.write(lambda c: c.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)"))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from convergio import _sqlite
+from convergio import _sql_rows
 from convergio.metering import SqliteLedger, UsageRecord
 from tests._helpers import ROOT
 from tests.metering._batching import in_one_batch, statements
@@ -162,7 +162,7 @@ def test_a_batch_larger_than_one_statement_finds_stored_ids_per_chunk(
 ) -> None:
     records = random_records(7, 9)
     assert ledger.record([records[4]]) == 1
-    monkeypatch.setattr(_sqlite, "_MAX_PARAMETERS", 30)  # two rows per statement
+    monkeypatch.setattr(_sql_rows, "_MAX_PARAMETERS", 30)  # two rows per statement
     with statements(ledger._db) as seen:
         assert ledger.record(records) == 8
     assert sum(s.startswith("INSERT") for s in seen) == 6  # five chunks; the one with records[4] twice
