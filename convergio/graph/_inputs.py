@@ -31,7 +31,7 @@ def agent_input(run: GraphRun, node: Node, call: dict[str, Any], grant: Grant) -
         "graph": run.spec.name,
         "attempt": call["attempt"],
         "step": node.attempts,
-        "agent": spec.model_dump(mode="json", exclude_none=True),
+        "agent": run.agent_json(spec),
         "input": run.input,
         "outputs": {d: run.nodes[d].output for d in spec.depends_on},
         "event": node.event,

@@ -18,6 +18,11 @@ Only accepted graphs are kept: a rejected one is validated again each time, with
 errors, and nothing of it stays. The key holds a tenant id, a digest and names (providers,
 connections, tools): no key, secret or graph text. Entries are shared and read-only: ``spec``
 is a frozen model and ``document`` is only ever serialised.
+
+The orchestrator keeps its own memo (``run_spec``): every run of a graph validated its graph
+again (about 6 us an agent) and dumped each agent's spec again for its activity's input (about
+5 us a call). A run's graph is a pure function of its content, so an entry is reused for the
+same digest only, with no scope or catalog: the API checked those before the run started.
 """
 
 from __future__ import annotations
@@ -27,20 +32,23 @@ import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._spec import AgentSpec, GraphSpec
 from ._validate import checked_graph
 
 if TYPE_CHECKING:
-    from ._spec import GraphSpec
     from ._validate import Catalog
 
-__all__ = ["MAX_AGENTS_KEPT", "GraphMemo", "Validated"]
+__all__ = ["MAX_AGENTS_KEPT", "RUN_AGENTS_KEPT", "GraphMemo", "RunSpec", "Validated", "run_spec"]
 
 MAX_AGENTS_KEPT = 10_000
 """The memo's bound, in agents of the graphs it keeps (about 3 KB an agent: a 500-agent entry is 1.6 MB)."""
 _MAX_ENTRIES = 512
+RUN_AGENTS_KEPT = 2_000
+"""The orchestrator's memo's bound, in agents (about 4.5 KB an agent with its JSON: 9 MB at most)."""
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +63,6 @@ class Validated:
 class _Entry:
     validated: Validated
     inlined: tuple[tuple[str, bytes | None], ...]
-    weight: int
 
 
 def _digest(value: Any) -> bytes | None:
@@ -66,14 +73,50 @@ def _digest(value: Any) -> bytes | None:
         return None
 
 
+class _Bounded(Generic[V]):
+    """An LRU bounded by the total weight of its values and by their number; safe across threads."""
+
+    def __init__(self, max_weight: int, max_entries: int) -> None:
+        self._max_weight = max_weight
+        self._max_entries = max_entries
+        self._items: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
+        self._weight = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: Hashable, value: V, weight: int) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._weight -= 0 if old is None else old[1]
+            if weight > self._max_weight:
+                return
+            self._items[key] = (value, weight)
+            self._weight += weight
+            while self._weight > self._max_weight or len(self._items) > self._max_entries:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._weight -= evicted
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._weight = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class GraphMemo:
     """``checked_graph`` results by (scope, content, catalog); a bounded LRU, safe across threads."""
 
     def __init__(self, max_agents: int = MAX_AGENTS_KEPT, max_entries: int = _MAX_ENTRIES) -> None:
-        self._max_agents = max_agents
-        self._max_entries = max_entries
-        self._items: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._agents = 0
+        self._items: _Bounded[_Entry] = _Bounded(max_agents, max_entries)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -86,10 +129,7 @@ class GraphMemo:
         """
         digest = _digest(data)
         key = (scope, digest, catalog.providers, catalog.tools, catalog.limits)
-        with self._lock:
-            entry = self._items.get(key) if digest is not None else None
-            if entry is not None:
-                self._items.move_to_end(key)
+        entry = self._items.get(key) if digest is not None else None
         if entry is not None and _same_graphs(entry.inlined, catalog.graphs):
             with self._lock:
                 self.hits += 1
@@ -101,28 +141,63 @@ class GraphMemo:
         validated = Validated(spec, spec.model_dump(mode="json", exclude_none=True))
         if digest is not None:
             inlined = tuple((name, _digest(raw)) for name, raw in checked.inlined.items())
-            self._put(key, _Entry(validated, inlined, max(1, checked.agents)))
+            self._items.put(key, _Entry(validated, inlined), max(1, checked.agents))
         return validated
 
-    def _put(self, key: Hashable, entry: _Entry) -> None:
-        with self._lock:
-            old = self._items.pop(key, None)
-            self._agents -= 0 if old is None else old.weight
-            if entry.weight > self._max_agents:
-                return
-            self._items[key] = entry
-            self._agents += entry.weight
-            while self._agents > self._max_agents or len(self._items) > self._max_entries:
-                _, evicted = self._items.popitem(last=False)
-                self._agents -= evicted.weight
-
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._agents = 0
+        self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSpec:
+    """A run's graph: the spec, and each of its agents' JSON made once (shared, read-only).
+
+    ``agent_json`` is what an activity's input carries as ``agent``: the dump of the spec it is
+    given. Only the graph's own agents are kept; an agent a re-plan made is dumped each time.
+    """
+
+    spec: GraphSpec
+    _agents: dict[str, AgentSpec] = field(default_factory=dict)
+    _json: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, spec: GraphSpec) -> RunSpec:
+        return cls(spec, {a.id: a for a in spec.agents})
+
+    def agent_json(self, agent: AgentSpec) -> dict[str, Any]:
+        """``agent.model_dump(mode="json", exclude_none=True)``, made once per agent of the graph."""
+        if self._agents.get(agent.id) is not agent:
+            return agent.model_dump(mode="json", exclude_none=True)
+        dump = self._json.get(agent.id)
+        if dump is None:  # two threads may both make it: the same value, either is kept
+            dump = self._json[agent.id] = agent.model_dump(mode="json", exclude_none=True)
+        return dump
+
+
+_RUN_SPECS: _Bounded[RunSpec] = _Bounded(RUN_AGENTS_KEPT, _MAX_ENTRIES)
+
+
+def run_spec(graph: Any) -> RunSpec:
+    """``GraphSpec.model_validate(graph)``, from the memo for the same content (``_digest``).
+
+    Validation is a pure function of the graph, so a hit is what validating again would give,
+    and the orchestrator decides the same on every replay. A graph it rejects raises, as before.
+    """
+    digest = _digest(graph)
+    entry = _RUN_SPECS.get(digest) if digest is not None else None
+    if entry is None:
+        entry = RunSpec.of(GraphSpec.model_validate(graph))
+        if digest is not None:
+            _RUN_SPECS.put(digest, entry, _agents_in(entry.spec))
+    return entry
+
+
+def _agents_in(spec: GraphSpec) -> int:
+    """The agents a graph holds, its inline sub-graphs' included (what an entry weighs)."""
+    return sum(1 + (_agents_in(a.graph) if a.graph is not None else 0) for a in spec.agents)
 
 
 def _same_graphs(inlined: tuple[tuple[str, bytes | None], ...], graphs: Mapping[str, Any]) -> bool:

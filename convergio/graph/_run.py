@@ -29,6 +29,7 @@ from convergio.budget import Grant, RunLedger
 from ._a2a import poll_delay
 from ._deciders import delegate, routed, worker_ended
 from ._inputs import a2a_input, agent_input, subgraph_input
+from ._memo import run_spec
 from ._names import AGENT_GRAPH, RECORD_RUN, RECORD_TASK, RUN_AGENT, TERMINAL
 from ._node import ZERO, Node, event_value, first_line, iso, left
 from ._planner import ask_planner, may_replan, planned
@@ -36,7 +37,7 @@ from ._progress import ProgressJournal
 from ._report import custom_status, node_table, run_result, run_summary
 from ._route import ROUTE_REQUEST, route_input
 from ._rules import off_dag
-from ._spec import GraphSpec
+from ._spec import AgentSpec, GraphSpec
 
 __all__ = ["AGENT_GRAPH", "RECORD_RUN", "RECORD_TASK", "RUN_AGENT", "Command", "GraphRun", "TERMINAL"]
 
@@ -59,7 +60,8 @@ class GraphRun:
     """One run of a validated graph; see the module docstring for the protocol."""
 
     def __init__(self, request: Mapping[str, Any], now: datetime) -> None:
-        self.spec = GraphSpec.model_validate(request["graph"])
+        self._graph = run_spec(request["graph"])  # validated once per graph in this process
+        self.spec: GraphSpec = self._graph.spec
         self.input = request.get("input")
         self.run_id: str = request.get("run_id", "")
         self.tenant: str = request.get("tenant", "")
@@ -137,6 +139,10 @@ class GraphRun:
 
     def usage(self) -> dict[str, int]:
         return dict(self._usage)
+
+    def agent_json(self, agent: AgentSpec) -> dict[str, Any]:
+        """An agent's spec as its activity's input carries it (shared and read-only: never change it)."""
+        return self._graph.agent_json(agent)
 
     def result(self) -> dict[str, Any]:
         """The run's output document, once ``finished``."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from convergio.graph import compact_entry
-from convergio.graph._node import Node
+from convergio.graph._node import Node, iso
 from convergio.graph._progress import FLUSH_CHARS, SECTIONS, TAIL_CHARS, Key, ProgressJournal
 from convergio.graph._spec import AgentSpec
 from tests.graph._sim import Sim, answer
@@ -196,3 +197,18 @@ def test_a_revision_that_adds_a_waiting_node_is_among_the_waits() -> None:
     status = sim.run.custom_status()
     assert status["nodes"]["ask"]["status"] == "awaiting_input"
     assert status["counts"]["awaiting_input"] == 1
+
+
+def test_the_runs_timestamps_are_the_strftime_text_they_replaced() -> None:
+    """``iso`` formats with ``isoformat``; the text is the old ``strftime`` one, cut (never
+    rounded) to the millisecond, for naive UTC and aware clocks alike (years 1000 to 9999)."""
+    rng = random.Random(7)
+    moments = [datetime(2026, 1, 1), datetime(2026, 1, 1, 0, 0, 0, 999), datetime(9999, 12, 31, 23, 59, 59)]
+    for _ in range(3000):
+        moment = datetime(1001, 1, 1) + timedelta(microseconds=rng.randrange(8997 * 365 * 86_400 * 10**6))
+        moments.append(moment)
+        moments.append(moment.replace(tzinfo=timezone(timedelta(minutes=rng.randrange(-720, 720)))))
+    for moment in moments:
+        utc = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        iso.cache_clear()
+        assert iso(moment) == utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z", moment
