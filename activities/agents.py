@@ -76,8 +76,12 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
     # failed run's finished outputs can be found in its history (a retry of the failed agents
     # keeps them), and when the call began, so the agent's calls (GET /runs/{id}/agents/{node})
     # say how long it waited for a worker; the orchestrator ignores both keys.
-    dumped = outcome.model_dump(mode="json")
-    return {**dumped, "usage": kept.usage, "node_id": agent_call.node_id, "started_at": began_at}
+    return {
+        **outcome.json_fields(),
+        "usage": kept.usage,
+        "node_id": agent_call.node_id,
+        "started_at": began_at,
+    }
 
 
 def _cancelled() -> AgentOutcome:

@@ -66,6 +66,8 @@ SETTING_NAMES: dict[str, str] = {
     "CONVERGIO_REPLAY_VERIFY": "false",
     "CONVERGIO_ACTIVITY_CONCURRENCY": "16",
     "CONVERGIO_KEEP_ALIVE_SESSIONS": "1000",
+    # logger=LEVEL pairs for Convergio's loggers, e.g. convergio.agents=DEBUG (a line per agent call)
+    "CONVERGIO_LOG_LEVELS": "",
     "TASKHUB_NAME": "ConvergioHub",
     "CONVERGIO_GRAPHS_DIR": "examples/graphs",
     # the web console's build folder (served at /api/app/), relative to the app folder

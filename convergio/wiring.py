@@ -34,7 +34,16 @@ if TYPE_CHECKING:
     from convergio.tools import Toolbox
     from convergio.webhooks import WebhookStore
 
-__all__ = ["Components", "Stores", "build", "components", "configure_logging", "open_planes", "open_stores"]
+__all__ = [
+    "Components",
+    "Stores",
+    "build",
+    "components",
+    "configure_logging",
+    "log_levels",
+    "open_planes",
+    "open_stores",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +69,38 @@ _CHATTY = ("openai", "anthropic", "httpx", "httpcore", "azure", "a2a", "httpx2",
 
 
 def configure_logging() -> None:
-    """Mask key-like text in every log line, and keep SDK loggers (which log prompts) quiet."""
+    """Mask key-like text in every log line, keep SDK loggers (which log prompts) quiet, and set
+    the levels ``CONVERGIO_LOG_LEVELS`` asks for (Convergio's own loggers only)."""
     from convergio.secrets import install_redaction
 
     install_redaction()
     for name in _CHATTY:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
+    for name, level in log_levels(os.environ.get("CONVERGIO_LOG_LEVELS", "")):
+        logging.getLogger(name).setLevel(level)
+
+
+def log_levels(text: str) -> list[tuple[str, int]]:
+    """``convergio.agents=DEBUG,convergio.host=WARNING`` as (logger, level) pairs.
+
+    Only ``convergio`` loggers: the SDKs' own log prompts and stay at WARNING (``_CHATTY``).
+    A call that ends as asked logs at DEBUG (ADR 0043); ``convergio.agents=DEBUG`` shows a line
+    per agent call again.
+    """
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, level = part.partition("=")
+        name, level = name.strip(), level.strip().upper()
+        if not (name == "convergio" or name.startswith("convergio.")) or level not in _LEVELS:
+            raise SettingsError(
+                f"CONVERGIO_LOG_LEVELS: {part!r} is not logger=LEVEL with a convergio logger and "
+                f"LEVEL one of {', '.join(_LEVELS)}"
+            )
+        pairs.append((name, _LEVELS[level]))
+    return pairs
+
+
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -9,6 +10,8 @@ import pytest
 
 from convergio import wiring
 from convergio.errors import StoreUnavailable
+from convergio.settings import SettingsError
+from convergio.wiring import configure_logging, log_levels
 
 
 def test_components_are_built_once_even_when_threads_ask_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,3 +56,19 @@ def test_a_build_that_fails_on_the_state_directory_is_not_kept(monkeypatch: pyte
     assert wiring.components() is parts
     assert wiring.components() is parts
     assert len(attempts) == 2
+
+
+def test_log_levels_set_convergio_loggers_and_refuse_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert log_levels(" convergio.agents=debug , convergio=WARNING,") == [
+        ("convergio.agents", logging.DEBUG),
+        ("convergio", logging.WARNING),
+    ]
+    assert log_levels("") == []
+    for bad in ("openai=DEBUG", "convergio.agents", "convergio.agents=LOUD", "convergiox=INFO"):
+        with pytest.raises(SettingsError, match="CONVERGIO_LOG_LEVELS"):
+            log_levels(bad)
+    monkeypatch.setenv("CONVERGIO_LOG_LEVELS", "convergio.agents=DEBUG")
+    logger = logging.getLogger("convergio.agents")
+    monkeypatch.setattr(logger, "level", logging.NOTSET)
+    configure_logging()
+    assert logger.level == logging.DEBUG

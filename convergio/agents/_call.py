@@ -91,3 +91,9 @@ class AgentOutcome(_Model):
         default_factory=list,
         description="the tool calls made, with their guarded, clipped results (for who may read the run)",
     )
+
+    def json_fields(self) -> dict[str, JsonValue]:
+        """What ``model_dump(mode="json")`` gives, a tenth of its cost: every field holds JSON
+        values already (validated as such) and pydantic keeps them in ``__dict__`` (no extras:
+        they are forbidden). The lists and dicts are the outcome's own, not copies."""
+        return dict(self.__dict__)

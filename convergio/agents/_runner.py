@@ -82,6 +82,8 @@ _GUIDANCE = (
 _FINAL_GUIDANCE = "Your workers have reported and no more calls are possible: give your final answer now."
 _NO_USAGE = Usage()  # frozen: a sum is a new one
 _NO_GUARDS = Guards()  # checks nothing, so counts no calls: shared by the calls without guards
+_ROUTINE: frozenset[AgentStatus] = frozenset({"completed", "delegated"})
+"""Outcomes logged at DEBUG; the others (a budget, a tool limit, a failure) at INFO."""
 
 
 def run_agent(
@@ -122,7 +124,11 @@ def run_agent(
             run.elapsed_ms(),
         )
         raise
-    _log.info(
+    # A call that ended as asked is logged at DEBUG: its outcome is in the run's history, its
+    # usage in the ledger and its span, and a line per call cost 50 us of a cold pool thread
+    # (the host's own Functions log already has one per execution on Azure). ADR 0043.
+    _log.log(
+        logging.DEBUG if outcome.status in _ROUTINE else logging.INFO,
         "agent %s/%s attempt %d: %s after %d model turn(s), %d tokens, %d tool calls, %.0f ms",
         call.run_id,
         call.node_id,

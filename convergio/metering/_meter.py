@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NotRequired, TypedDict, Unpack
 
 from ._ledger import Ledger
 from ._prices import USAGE_UNITS, PriceTable, records_for
-from ._record import UNITS, KeyMode, UsageRecord, usage_id
+from ._record import UNITS, KeyMode, UsageRecord, now_text, usage_id
 
 __all__ = ["Metered", "meter_call", "meter_kept", "root_run"]
 
@@ -63,7 +63,7 @@ def _records(prices: PriceTable, call: _Call) -> tuple[str, str, list[UsageRecor
         call.get("key_mode", "byok"),
         quantities,
         prices,
-        call.get("at") or datetime.now(UTC),
+        call.get("at") or now_text(),
         estimated=usage.get("estimated") is True,
     )
     return run, node, made

@@ -28,6 +28,7 @@ __all__ = [
     "check_source",
     "decimal_text",
     "non_negative_decimal",
+    "now_text",
     "usage_id",
     "usage_ids",
 ]
@@ -59,6 +60,10 @@ def _escape(part: str) -> str:
     return part.replace("\\", "\\\\").replace(_SEPARATOR, "\\" + _SEPARATOR)
 
 
+_UNIT_BYTES: Final[dict[str, bytes]] = {unit: _escape(unit).encode("utf-8") for unit in UNITS}
+"""Each unit as the last part of an id's text (escaped, encoded): hashed for every record."""
+
+
 def usage_id(tenant_id: str, run_id: str, node_id: str, attempt: int, unit: str) -> str:
     """The deterministic id of a usage record.
 
@@ -83,14 +88,23 @@ def usage_ids(tenant_id: str, run_id: str, node_id: str, attempt: int) -> Callab
     """:func:`usage_id` of each unit of one (tenant, run, node, attempt): the shared part is
     escaped and hashed once (a call's records differ only in their unit)."""
     parts = (_ID_PREFIX, tenant_id, run_id, node_id, str(attempt), "")
-    head = hashlib.sha256(_SEPARATOR.join(_escape(part) for part in parts).encode("utf-8"))
+    joined = _SEPARATOR.join(parts)
+    if "\\" in joined or joined.count(_SEPARATOR) != len(parts) - 1:  # some part needs escaping
+        joined = _SEPARATOR.join(_escape(part) for part in parts)
+    head = hashlib.sha256(joined.encode("utf-8"))
 
     def of(unit: str) -> str:
         digest = head.copy()
-        digest.update(_escape(unit).encode("utf-8"))
+        digest.update(_UNIT_BYTES.get(unit) or _escape(unit).encode("utf-8"))
         return digest.hexdigest()
 
     return of
+
+
+def now_text() -> str:
+    """Now, as :func:`canonical_time` writes it: ``isoformat`` writes the same text as its
+    ``strftime`` for years from 1000, in 60 % of the time (every billed call stamps its records)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # less "+00:00"
 
 
 def canonical_time(value: str | datetime, *, name: str = "at", allow_date: bool = False) -> str:

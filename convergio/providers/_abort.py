@@ -47,6 +47,10 @@ __all__ = [
 POLL_S = 0.1
 """How often the watcher asks each open scope whether to stop."""
 
+IDLE_AFTER_S = 2.0
+"""How long the watcher keeps polling with no open scope before it waits to be woken: calls a
+few milliseconds apart (a chain of agents) then never wake it, each one a thread switch."""
+
 _log = logging.getLogger("convergio.providers")
 _local = threading.local()
 
@@ -153,11 +157,13 @@ class _Watcher:
         self._lock = threading.Lock()  # taken as is on every call: a Condition's own lock is Python code
         self._idle = threading.Condition(self._lock)
         self._waiting = False  # the loop waits for a scope (read and written under ``_lock``)
+        self._opened = 0  # scopes opened so far: the loop sees calls that began and ended between polls
         self._thread: threading.Thread | None = None
 
     def add(self, scope: CallScope) -> None:
         with self._lock:
             self._scopes.add(scope)
+            self._opened += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="call-abort", daemon=True)
                 self._thread.start()
@@ -169,12 +175,18 @@ class _Watcher:
             self._scopes.discard(scope)
 
     def _loop(self) -> None:
+        opened, busy_at = -1, time.monotonic()
         while True:
             with self._lock:
-                while not self._scopes:
-                    self._waiting = True
-                    self._idle.wait()
-                    self._waiting = False
+                if self._scopes or self._opened != opened:
+                    opened, busy_at = self._opened, time.monotonic()
+                elif time.monotonic() - busy_at >= IDLE_AFTER_S:
+                    while not self._scopes:
+                        self._waiting = True
+                        self._idle.wait()
+                        self._waiting = False
+                # Until then a scope opened while the loop sleeps is asked at the next poll,
+                # within POLL_S, as between any two polls (the activity asks before its call).
                 scopes = list(self._scopes)
             for scope in scopes:
                 if scope.aborted:

@@ -34,6 +34,7 @@ from convergio.telemetry._spans import (
     record_run_span,
     run_span,
     tool_span,
+    tracing,
 )
 from convergio.telemetry._state import ExporterKind, TelemetryState
 
@@ -56,5 +57,6 @@ __all__ = [
     "run_trace_id",
     "select_exporter",
     "tool_span",
+    "tracing",
     "use_providers",
 ]

@@ -42,7 +42,14 @@ __all__ = [
     "record_run_span",
     "run_span",
     "tool_span",
+    "tracing",
 ]
+
+
+def tracing() -> bool:
+    """Whether spans are recorded in this process: a caller skips reading what only a span would
+    carry (``record_run`` reads the run's cost from the ledger for its root span alone)."""
+    return current().tracer is not None
 
 
 def _run_parent(run_id: str) -> Context:

@@ -432,3 +432,51 @@ def test_logs_carry_ids_and_sizes_never_prompts_or_outputs(caplog: pytest.LogCap
     assert any("run-1/writer" in r.getMessage() and "completed" in r.getMessage() for r in records)
     assert all(secret not in r.getMessage() for r in records)
     assert all(isinstance(r.msg, str) and "%" in r.msg for r in records)
+
+
+def test_a_routine_outcome_is_logged_at_debug_and_an_unusual_one_at_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="convergio.agents")
+    run_agent(_call())
+    run_agent(_call({"id": "tight"}, limits=Limits(max_tokens=5)))
+    ends = {
+        r.getMessage().split(" ")[1]: r.levelno
+        for r in caplog.records
+        if r.name == "convergio.agents" and "model turn(s)" in r.getMessage()
+    }
+    assert ends == {"run-1/writer": logging.DEBUG, "run-1/tight": logging.INFO}
+
+
+def test_an_outcomes_json_fields_are_its_json_dump() -> None:
+    """The ``run_agent`` activity returns ``json_fields()`` as the outcome's JSON (no dump's copies)."""
+    outcomes = [
+        run_agent(_call({**SUMS, "tools": ["calculator"]})),  # tool calls: JSON values in ``tools``
+        run_agent(_call(BOSS, workers=TEAM)),  # delegated: ``calls``
+        run_agent(_call({"id": "tight"}, limits=Limits(max_tokens=5))),  # an error, no output
+        AgentOutcome(
+            status="completed",
+            output="x",
+            usage={"prompt_tokens": 1, "estimated": True},  # validated: True is 1 in a dict[str, int]
+            provider="p",
+            model="m",
+            tools=[{"n": [1, 2.5, None, True, {"k": "v"}]}],
+        ),
+    ]
+    for outcome in outcomes:
+        assert outcome.json_fields() == outcome.model_dump(mode="json")
+        assert json.dumps(outcome.json_fields()) == json.dumps(outcome.model_dump(mode="json"))
+    # json_fields hands pydantic's own values over: right only while every field holds JSON values
+    # (no nested model, date or decimal). A new field must be checked here first.
+    assert set(AgentOutcome.model_fields) == {
+        "status",
+        "output",
+        "error",
+        "usage",
+        "calls",
+        "provider",
+        "model",
+        "tools",
+    }
+    copied = outcomes[0].model_copy(update={"usage": {"prompt_tokens": 2}})  # as ``execute`` makes them
+    assert copied.json_fields() == copied.model_dump(mode="json")

@@ -15,6 +15,8 @@ from tests.api.conftest import APP, Api, agent, graph, new_key
 from tests.providers._servers import FakeAPI, chat_completion, slow_reply
 
 _FINISHED = re.compile(r"agent (\S+)/(\S+) attempt (\d+): (\w+) after")
+CALL_LINES = {"CONVERGIO_LOG_LEVELS": "convergio.agents=DEBUG"}
+"""A log line for every agent call, routine ones included (they log at DEBUG): ``finished_calls``."""
 
 
 def finished_calls(lines: list[str], run_id: str) -> list[str]:
@@ -84,7 +86,7 @@ def crash_and_resume(tmp_path: Path, spec: dict[str, Any], connection: dict[str,
     and the ledger bills every node once. Returns the tokens billed."""
     home = tmp_path / "home"
     key = new_key(home, "Crash School")
-    env = {"CONVERGIO_ACTIVITY_CONCURRENCY": "4"}
+    env = {"CONVERGIO_ACTIVITY_CONCURRENCY": "4", **CALL_LINES}
     first = HostProcess(APP, home, env).start()
     with Api(first.base_url, key) as api:
         if connection is not None:

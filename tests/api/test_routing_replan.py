@@ -10,7 +10,7 @@ from typing import Any
 
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
-from tests.api.test_crash import finished_calls
+from tests.api.test_crash import CALL_LINES, finished_calls
 
 # The offline provider echoes its prompt, so a planner whose prompt is a revision answers with it.
 REVISION = {
@@ -108,7 +108,7 @@ def scheduled(database: Path, run_id: str, name: str) -> int:
 def test_kill_while_replanning_then_restart_resumes_with_the_revision(tmp_path: Path) -> None:
     home = tmp_path / "home"
     key = new_key(home, "Replan School")
-    first = HostProcess(APP, home).start()
+    first = HostProcess(APP, home, CALL_LINES).start()
     with Api(first.base_url, key) as api:
         run_id = api.start(help_desk(planner_latency_ms=2500), QUESTION)
         running = api.wait_node(run_id, "fixer", "running", timeout=60)
@@ -116,7 +116,7 @@ def test_kill_while_replanning_then_restart_resumes_with_the_revision(tmp_path: 
     assert running["nodes"]["math"]["status"] == "failed" and running["replans"] == []
     assert running["nodes"]["reply"]["status"] == "waiting"  # held while the planner thinks
 
-    with HostProcess(APP, home) as second, Api(second.base_url, key) as api:
+    with HostProcess(APP, home, CALL_LINES) as second, Api(second.base_url, key) as api:
         run = api.wait(run_id, timeout=60)
         after_restart = finished_calls(second.lines, run_id)
     check_routed_and_replanned(run)

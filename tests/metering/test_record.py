@@ -140,3 +140,44 @@ def test_times_are_canonical_utc_and_order_as_strings() -> None:
     ]
     texts = [canonical_time(m.astimezone(z)) for m, z in zip(moments, itertools.cycle(zones))]
     assert sorted(texts) == [canonical_time(m) for m in sorted(moments)]
+
+
+def test_ids_are_the_sha256_of_the_escaped_parts_as_documented() -> None:
+    """Pinned: an id never changes with the code that computes it (the ledger dedupes by it)."""
+    import hashlib
+
+    def documented(*parts: str) -> str:
+        escaped = [p.replace("\\", "\\\\").replace("|", "\\|") for p in ("usage/v1", *parts)]
+        return hashlib.sha256("|".join(escaped).encode("utf-8")).hexdigest()
+
+    cases = [
+        ("tenant-a", "run-1", "planner", "1", "input_tokens"),
+        ("t|x", "r\\", "n|\\|", "0", "output_tokens"),
+        ("école", "run/sub", "a", "12", "tool_calls"),
+        ("t", "r", "n", "3", "a|new\\unit"),
+    ]
+    rng = random.Random(7)
+
+    def part() -> str:
+        return "".join(rng.choices("ab|\\é", k=rng.randrange(4))) or "x"
+
+    for _ in range(500):
+        unit = rng.choice(["input_tokens", "tool_calls", "x|y"])
+        cases.append((part(), part(), part(), str(rng.randrange(3)), unit))
+    for tenant, run, node, attempt, unit in cases:
+        assert usage_id(tenant, run, node, int(attempt), unit) == documented(tenant, run, node, attempt, unit)
+    # as the ledgers of earlier versions stored them
+    assert usage_id(*PARTS) == "c5d3086c32418558c4585151f7b4bad02ddf0a7865bce9f99df8c128c13d69de"
+    assert usage_id("t|x", "r\\", "n|\\|", 0, "output_tokens") == (
+        "f436ee79a07dce0aac5847b7fd3fcab76dcec2c98f2e50f725bae58c143b39f9"
+    )
+
+
+def test_now_text_is_canonical_now() -> None:
+    from convergio.metering._record import now_text
+
+    before = datetime.now(UTC)
+    text = now_text()
+    after = datetime.now(UTC)
+    assert canonical_time(text) == text
+    assert before <= datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC) <= after

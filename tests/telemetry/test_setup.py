@@ -55,6 +55,7 @@ def test_the_public_surface_is_pinned() -> None:
         "run_trace_id",
         "select_exporter",
         "tool_span",
+        "tracing",
         "use_providers",
     ]
 
