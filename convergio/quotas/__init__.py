@@ -4,7 +4,8 @@ Unlike ``convergio.budget`` (a run's budget, pure, held by the orchestrator), th
 runs, processes and app instances, so they live in a store and are reserved atomically by the
 activity: :class:`QuotaStore` is the protocol, :class:`SqliteQuotaStore` (one host) and
 :class:`CosmosQuotaStore` (the shared control plane) its adapters, :func:`open_quota_store`
-picks one.
+picks one. Far from the limits, the SQLite adapter admits most calls in memory from a budget
+lease of its process (ADR 0037).
 """
 
 from ._allowance import MIN_OUTPUT_TOKENS, QUOTA_WAIT_S, MonthlyAllowance, UnpricedPolicy, unpriced_refusal

@@ -1,5 +1,7 @@
 """Quota reservations in group-commit batches: a few statements per batch, a cache that follows
-other connections' commits (``data_version``) and rollbacks, redeliveries inside one batch."""
+other connections' commits (``data_version``) and rollbacks, redeliveries inside one batch.
+The tests that count a batch's statements or hold a batch open reserve call by call
+(``leases=False``): a lease admits in memory, without a batch (``test_lease.py``)."""
 
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def test_sixty_four_reservations_then_their_settlements_cost_five_statements_eac
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_sqlite, "DEFER_S", 60.0)  # no flusher's transaction in the middle
-    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3", leases=False)
     store.set_budget(TenantBudget("t", monthly_eur=Decimal("1000")))
     store.reserve("t", "byok", Decimal(1), now=NOW)  # the month is read once, then cached
     with statements(store._db) as seen:
@@ -57,7 +59,7 @@ def test_sixty_four_reservations_then_their_settlements_cost_five_statements_eac
 
 
 def test_free_running_threads_cost_a_bounded_number_of_statements_per_batch(tmp_path: Path) -> None:
-    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3", leases=False)
     store.set_budget(TenantBudget("t", monthly_eur=Decimal("100")))
     barrier = threading.Barrier(16)
 
@@ -80,7 +82,7 @@ def test_free_running_threads_cost_a_bounded_number_of_statements_per_batch(tmp_
 
 def test_commits_of_another_store_on_the_file_are_heard_by_the_next_reservation(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite3"
-    mine, other = SqliteQuotaStore(path), SqliteQuotaStore(path)
+    mine, other = SqliteQuotaStore(path, leases=False), SqliteQuotaStore(path, leases=False)
     assert mine.reserve("t", "byok", Decimal(3), now=NOW).allowed  # no limit yet; now cached
     other.set_budget(TenantBudget("t", monthly_eur=Decimal(5)))
     assert not mine.reserve("t", "byok", Decimal(3), now=NOW).allowed
@@ -131,7 +133,7 @@ def test_two_stores_reserving_from_threads_never_pass_the_limit_together(tmp_pat
 
 
 def test_a_failed_operation_in_a_batch_leaves_the_cache_as_the_file(tmp_path: Path) -> None:
-    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3", leases=False)
     store.set_budget(TenantBudget("t", monthly_eur=Decimal(10)))
     first = store.reserve("t", "byok", Decimal(1), now=NOW)
     bad = lambda: store._db.batch_write(  # noqa: E731  # a settlement that fails halfway
@@ -148,7 +150,7 @@ def test_a_failed_operation_in_a_batch_leaves_the_cache_as_the_file(tmp_path: Pa
 
 
 def test_redeliveries_and_settlements_inside_one_batch(tmp_path: Path) -> None:
-    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3", leases=False)
     store.set_budget(TenantBudget("t", monthly_eur=Decimal(10)))
     x = _reservation_id(tmp_path, "t", "x")
     futures = in_one_batch(
@@ -181,7 +183,7 @@ def test_settling_this_process_reservations_reads_the_version_alone_not_a_scan(t
     """A settlement of a reservation the cache holds fetches no row: it asks for the file's
     ``data_version`` alone (``LEFT JOIN ... IN ()`` made SQLite scan every spending row, so a
     settlement cost grew with the month's calls)."""
-    store = SqliteQuotaStore(tmp_path / "q.sqlite3")
+    store = SqliteQuotaStore(tmp_path / "q.sqlite3", leases=False)
     decisions = [store.reserve("t", "byok", Decimal(1), now=NOW, call=f"c{n}") for n in range(3)]
     with statements(store._db) as seen:
         store.settle(decisions[0].reservation_id or "", Decimal("0.25"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -175,9 +177,20 @@ def test_another_instance_sees_each_change_at_once(open_store: OpenStore) -> Non
     again = other.reserve("t", "byok", Decimal(4), now=NOW, call="x")  # a redelivery, elsewhere
     assert again.reservation_id == open_.reservation_id
     other.settle(open_.reservation_id or "", Decimal(0))  # settled by the other instance
-    assert other.spent("t", now=NOW) == Decimal("6.5")  # its own reads see it (and it is stored)
+    assert other.spent("t", now=NOW) >= Decimal("6.5")  # its own reads see it (and it is stored)
     mine.settle(open_.reservation_id or "", Decimal(4))  # ... so this changes nothing
-    assert mine.spent("t", now=NOW, key_mode="byok") == 5 and other.spent("t", now=NOW) == Decimal("6.5")
+    # Another instance's budget lease (SQLite, ADR 0037) counts in full until it is given back,
+    # which an idle instance does within a few DEFER_S: the view is an upper bound until then.
+    _eventually(lambda: mine.spent("t", now=NOW, key_mode="byok"), Decimal(5))
+    _eventually(lambda: other.spent("t", now=NOW), Decimal("6.5"))
+
+
+def _eventually(read: Callable[[], Decimal], expected: Decimal, timeout: float = 5.0) -> None:
+    """``read()`` comes down to ``expected`` within ``timeout``, never below it on the way."""
+    deadline = time.monotonic() + timeout
+    while (seen := read()) != expected:
+        assert seen > expected and time.monotonic() < deadline, (seen, expected)
+        time.sleep(0.01)
 
 
 def test_thirty_parallel_calls_from_two_instances_never_pass_the_cap_and_settle_exactly(

@@ -1,0 +1,443 @@
+"""Budget leases (ADR 0037): a process admits most calls in memory, a quota transaction per step.
+
+A lease is one ``spending`` row of one process for a (tenant, month, key mode), whose
+``reserved`` is its hold: the estimates of the calls drawn from it whose settlements are not
+written yet, plus an undrawn part (``free``) of at most :data:`LEASE_CALLS` estimates and
+1/:data:`LEASE_SHARE` of the headroom. The hold moves the month's running total like any open
+reservation, so other processes count it in full and processes never together pass a limit.
+
+A call whose estimate fits the free part is admitted under the connection's lock, after one
+``PRAGMA data_version``: when another connection has committed since the lease was last
+checked, the month is read again and the lease must still fit (its whole hold within the
+limits, and a managed key's use below the downgrade threshold), so a lowered limit binds the
+next admission, as it binds the next reservation of its own. Any other call takes a
+transaction: the lease's settlements are written, its free part given back, the call checked
+exactly as a reservation of its own, and a new step granted when the headroom allows; near a
+limit (a step would be under :data:`LEASE_MIN_CALLS` estimates) or past 80 % of a managed cap,
+calls reserve one by one, as before.
+
+A settlement is kept in memory and written by the store's lease writer, a thread that makes
+one transaction every :data:`LEASE_WRITE_S` while a lease is live or has settlements (a step's
+transaction writes them too): one ``spending`` row per call, keyed by the call, unless another
+delivery's row is there already (then the first settlement wins and this draw just goes back
+to the lease). Until then the hold counts the call at its estimate. A lease that drew nothing
+for a whole period is given back; so is every lease at the store's close and at the process's
+normal exit. A killed process's leases stay counted at their hold (what its unwritten calls
+may have spent, and its free part: at most one step more than was spent); the ``leases``
+table's expiry, renewed by the writes, only tells other processes not to wait for them to
+come back (``room().held``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from convergio._sqlite import Database
+
+from ._batch import DATA_VERSION, Cache, Month, QuotaBatch, Spend, reserve_per_call
+from ._quota import DOWNGRADE_AT, Decision, KeyMode, check, month_of, readmit
+
+__all__ = [
+    "LEASE_CALLS",
+    "LEASE_MIN_CALLS",
+    "LEASE_S",
+    "LEASE_SHARE",
+    "LEASE_WRITE_S",
+    "Lease",
+    "Leases",
+    "fits",
+    "step_size",
+]
+
+LEASE_CALLS = 16
+"""A step's free part: this many estimates of the call that takes it (one transaction per step)."""
+LEASE_MIN_CALLS = 8
+"""Under this many estimates in a step (near a limit: a headroom under ``LEASE_SHARE`` times as
+many), calls reserve one by one instead, as they see each other's reservations at once."""
+LEASE_SHARE = 8
+"""A step takes at most this fraction of the headroom, so other processes keep room."""
+LEASE_S = 30.0
+"""How long a lease row says its holder is alive; renewed by the holder's writes."""
+LEASE_WRITE_S = 0.1
+"""How often a store's leases are written: settlements stored, idle leases given back, expiries
+renewed. Until then the hold counts a settled call at its estimate (more, never less)."""
+
+_ZERO = Decimal(0)
+_CENT = Decimal("1e-10")  # steps are cut to this, so running totals stay exact decimal sums
+_log = logging.getLogger("convergio.quotas")
+
+
+@dataclass(slots=True, eq=False)
+class Lease:
+    """One process's lease for a (tenant, month, key mode): its hold as written, and in memory
+    what was drawn (``open``: call -> estimate) and settled but not written (``pending``)."""
+
+    id: str
+    tenant_id: str
+    month: str
+    key_mode: KeyMode
+    hold: Decimal = _ZERO
+    free: Decimal = _ZERO
+    open: dict[str, Decimal] = field(default_factory=dict)
+    pending: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # (reserved, spent)
+    live: bool = False  # calls may draw from it
+    drawn: bool = False  # since the last write
+    version: int | None = None  # the file's data_version when it was last checked
+    expires: float = 0.0  # as written in ``leases``
+
+    def reserved(self, reservation: str) -> Decimal:
+        found = self.open.get(reservation)
+        return found if found is not None else self.pending[reservation][0]
+
+    def returns(self) -> Decimal:
+        """What the settlements not written yet give back (the file counts them at their estimate)."""
+        return sum((reserved - spent for reserved, spent in self.pending.values()), _ZERO)
+
+    def state(self) -> Lease:
+        """A copy to restore if a transaction is rolled back."""
+        return replace(self, open=dict(self.open), pending=dict(self.pending))
+
+    def restore(self, state: Lease) -> None:
+        for name in ("hold", "free", "open", "pending", "live", "drawn", "version"):
+            setattr(self, name, getattr(state, name))
+
+
+def fits(lease: Lease, month: Month) -> bool:
+    """Whether a lease may keep admitting in memory: the month's total, its hold included, is
+    within the limits, and a managed lease's use is under the downgrade threshold (a call it
+    admits is never one a reservation of its own would have downgraded or refused)."""
+    budget = month.budget
+    over = sum((spent - reserved for reserved, spent in lease.pending.values() if spent > reserved), _ZERO)
+    if budget.monthly_eur is not None and month.used(None) + over > budget.monthly_eur:
+        return False
+    if lease.key_mode != "managed":
+        return True
+    used = month.used("managed") + over
+    cap = budget.managed_cap_eur
+    return budget.managed_enabled and used <= cap + month.consent and used < cap * DOWNGRADE_AT
+
+
+def step_size(month: Month, key_mode: KeyMode, estimate: Decimal) -> Decimal | None:
+    """The free part of a new step, after a call of ``estimate`` is drawn; ``None``: near a
+    limit or the managed downgrade threshold, reserve one by one."""
+    size = estimate * LEASE_CALLS
+    budget = month.budget
+    rooms: list[Decimal] = []
+    if budget.monthly_eur is not None:
+        rooms.append(budget.monthly_eur - month.used(None) - estimate)
+    if key_mode == "managed":
+        used = month.used("managed") + estimate
+        below = budget.managed_cap_eur * DOWNGRADE_AT - used
+        if below <= 0:
+            return None
+        rooms += [budget.managed_cap_eur + month.consent - used, below]
+    if rooms:
+        size = min(size, min(rooms) / LEASE_SHARE)
+    size = size.quantize(_CENT, rounding=ROUND_FLOOR) if size else size
+    return None if size < 0 or size < estimate * LEASE_MIN_CALLS else size
+
+
+class Leases:
+    """A store's leases. In-memory state changes under the connection's lock (``Database.read``,
+    or inside a transaction, which holds it), so a transaction and an admission never interleave."""
+
+    def __init__(self, db: Database[QuotaBatch], cache: Cache) -> None:
+        self._db = db
+        self._cache = cache
+        self._prefix = f"lease:{uuid.uuid4().hex}"
+        self._holder = f"{socket.gethostname()}:{os.getpid()}"
+        self._by_month: dict[tuple[str, str, str], Lease] = {}  # kept for the store's life: rows reused
+        self._ids = itertools.count()
+        self._index: dict[str, Lease] = {}  # every call open or pending in a lease
+        self._settled: deque[tuple[str, Decimal]] = deque()  # settlements not taken in yet
+        self._writer: threading.Thread | None = None  # runs while a lease has anything to write
+        self._stop = threading.Event()
+        self._closed = False
+        _open.add(self)
+
+    # -- in memory ------------------------------------------------------------------------
+
+    def admit(
+        self, reservation: str, tenant_id: str, key_mode: KeyMode, estimate: Decimal, month: str
+    ) -> Decision | None:
+        """Admit from a lease without a transaction, or ``None`` (the caller takes one)."""
+        with self._db.read() as db:
+            holder = self._index.get(reservation)
+            lease = holder or self._by_month.get((tenant_id, month, key_mode))
+            if lease is None or (holder is None and not (lease.live and estimate <= lease.free)):
+                return None
+            version = db.execute(DATA_VERSION).fetchone()[0]
+            if version != lease.version or version != self._cache.version:
+                if version != self._cache.version:  # as a transaction would: what we knew may be stale
+                    self._cache.clear()
+                    self._cache.version = version
+                if not fits(lease, self._cache.month(db, lease.tenant_id, lease.month)):
+                    return None
+                lease.version = version
+            if holder is not None:  # a redelivered call this process holds: admitted once
+                return Decision(True, reservation, reserved=holder.reserved(reservation))
+            if reservation in self._cache.open:  # reserved on its own: the transaction readmits it
+                return None
+            self._draw(lease, reservation, estimate)
+        return Decision(True, reservation, reserved=estimate)
+
+    def settle(self, reservation: str, spent_eur: Decimal) -> bool:
+        """Settle a call drawn from a lease (written later); ``False``: not a lease's call.
+
+        No lock: the settlement is queued (a call stays open in its lease until the queue is
+        taken in, under the lock, by the writer or a read), so a call takes the connection's
+        lock once, to be admitted. The writer runs while any lease has an open call."""
+        lease = self._index.get(reservation)
+        if lease is None:
+            return False
+        reserved = lease.open.get(reservation)
+        self._settled.append((reservation, spent_eur))
+        if reserved is not None and spent_eur > reserved:  # it raises the total: in before a draw
+            with self._db.read():
+                self._take_in()
+        return True
+
+    def _take_in(self, batch: QuotaBatch | None = None) -> None:
+        """Move the queued settlements into their leases (under the lock; in a transaction, put
+        back in the queue if it is rolled back, as its leases are restored)."""
+        settled, taken = self._settled, []
+        while settled:
+            item = settled.popleft()
+            lease = self._index.get(item[0])
+            if lease is not None and item[0] in lease.open:  # else settled already: a redelivery
+                if batch is not None:
+                    self._touch(batch, lease)
+                reserved = lease.open.pop(item[0])
+                lease.pending[item[0]] = (reserved, item[1])
+                if item[1] > reserved:  # it raises the month's total: check the lease again
+                    lease.version = None
+                taken.append(item)
+        if batch is not None and taken:
+            batch.on_rollback(lambda: settled.extendleft(reversed(taken)))
+
+    def own(self, tenant_id: str, month: str, key_mode: str | None) -> tuple[Decimal, Decimal, Decimal]:
+        """This store's undrawn part, unwritten give-backs, and estimates of settled calls not
+        written yet, for a month (``None``: every key mode): its own reads leave them out (what
+        the file counts beyond them is settled). The caller holds the connection's lock."""
+        self._take_in()
+        free = returns = settled = _ZERO
+        for (tenant, at, mode), lease in self._by_month.items():
+            if tenant == tenant_id and at == month and key_mode in (None, mode):
+                free += lease.free
+                returns += lease.returns()
+                settled += sum((reserved for reserved, _ in lease.pending.values()), _ZERO)
+        return free, returns, settled
+
+    def stale(self, tenant_id: str) -> None:
+        """The tenant's limits changed in this store: check its leases again before a draw."""
+        for lease in self._by_month.values():
+            if lease.tenant_id == tenant_id:
+                lease.version = None
+
+    # -- in a transaction -----------------------------------------------------------------
+
+    def reserve(
+        self,
+        batch: QuotaBatch,
+        reservation: str,
+        tenant_id: str,
+        key_mode: KeyMode,
+        estimate: Decimal,
+        now: datetime,
+    ) -> Decision:
+        """The transaction's admission: from the lease if it still fits, else a step (the lease
+        settled up and its free part given back, the call checked as a reservation of its own,
+        and a new step when the headroom allows), or a reservation of its own near a limit."""
+        self._take_in(batch)  # as a reservation of its own sees the settlements before it
+        month = month_of(now)
+        loaded = batch.month(tenant_id, month)
+        holder = self._index.get(reservation)
+        if holder is not None:  # a redelivered call this process holds in memory
+            counted = holder.reserved(reservation)
+            used = batch.month(holder.tenant_id, holder.month).used("managed")
+            return Decision(
+                True, reservation, readmit(loaded.budget, used, counted, key_mode), reserved=counted
+            )
+        if batch.spending(reservation) is not None:  # reserved on its own (maybe elsewhere): readmitted
+            return reserve_per_call(batch, reservation, tenant_id, key_mode, estimate, now=now)
+        lease = self._by_month.get((tenant_id, month, key_mode))
+        version = batch.version()
+        if (
+            lease is not None
+            and lease.live
+            and estimate <= lease.free
+            and (lease.version == version or fits(lease, loaded))
+        ):
+            self._touch(batch, lease)
+            lease.version = version
+            self._draw(lease, reservation, estimate)
+            return Decision(True, reservation, reserved=estimate)
+        wall = time.time()
+        if lease is not None:
+            self._write(batch, lease, wall, release=True)
+        size: Decimal | None = None
+        verdict = check(loaded.budget, loaded.consent, loaded.used, key_mode, estimate, month)
+        if verdict.allowed and not verdict.downgrade:
+            size = step_size(loaded, key_mode, estimate)
+        if size is None:  # refused, downgraded, or near a limit: as a reservation of its own
+            return reserve_per_call(batch, reservation, tenant_id, key_mode, estimate, now=now)
+        if lease is None:
+            lease = self._new(batch, tenant_id, month, key_mode)
+        self._touch(batch, lease)
+        lease.live, lease.free, lease.version = True, size + estimate, version
+        self._draw(lease, reservation, estimate)
+        self._write(batch, lease, wall, release=False)
+        self._ensure_writer()
+        return Decision(True, reservation, reserved=estimate)
+
+    def unwritten(self) -> bool:
+        """Whether settlements wait in memory (a glance, without the lock)."""
+        return bool(self._settled) or any(lease.pending for lease in list(self._by_month.values()))
+
+    def write(self) -> None:
+        """Write the settlements kept in memory now."""
+        self._db.batch_write(lambda batch: self._flush(batch, tick=False))
+
+    def close(self) -> None:
+        """Give every lease back, its settlements written (the store's close, the process's exit)."""
+        if not self._closed:
+            self._closed = True
+            self._stop.set()
+            writer = self._writer
+            if writer is not None and writer is not threading.current_thread():
+                writer.join(timeout=30)
+            if self._by_month:
+                self._db.batch_write(self._close_all)
+
+    def _ensure_writer(self) -> None:
+        """Start the writer thread unless it runs (under the connection's lock)."""
+        if self._writer is None and not self._closed:
+            self._writer = threading.Thread(target=self._write_every, name="quota-leases", daemon=True)
+            self._writer.start()
+
+    def _write_every(self) -> None:
+        """The writer thread: every ``LEASE_WRITE_S`` a transaction writes the leases while one
+        is live or has settlements; it ends when no lease has anything left, not even an open
+        call (a new step starts another)."""
+        while not self._stop.wait(LEASE_WRITE_S):
+            with self._db.read():
+                self._take_in()
+                leases = list(self._by_month.values())
+                work = any(lease.live or lease.pending for lease in leases)
+                if not work and not any(lease.open for lease in leases) and not self._settled:
+                    self._writer = None
+                    return
+            if work:
+                try:
+                    self._db.batch_write(lambda batch: self._flush(batch, tick=True))
+                except Exception:
+                    _log.warning("budget leases of %s not written", self._db.path, exc_info=True)
+
+    def _close_all(self, batch: QuotaBatch) -> None:
+        self._take_in(batch)
+        wall = time.time()
+        for lease in self._by_month.values():
+            if lease.live or lease.open or lease.pending or lease.hold:
+                self._write(batch, lease, wall, release=True, close=True)
+
+    def _flush(self, batch: QuotaBatch, *, tick: bool) -> None:
+        """Write the leases' settlements; on the writer's ``tick``, also give back the leases
+        that drew nothing since the previous tick and renew the expiries."""
+        self._take_in(batch)
+        wall = time.time()
+        for lease in self._by_month.values():
+            if tick:
+                self._touch(batch, lease)
+                idle = lease.live and not lease.drawn
+                if lease.pending or idle or (lease.live and lease.expires - wall < LEASE_S * 2 / 3):
+                    self._write(batch, lease, wall, release=idle)
+                lease.drawn = False
+            elif lease.pending:
+                self._write(batch, lease, wall, release=False)
+
+    def _write(
+        self, batch: QuotaBatch, lease: Lease, wall: float, *, release: bool, close: bool = False
+    ) -> None:
+        """Write the lease's settlements (one row per call, unless another delivery's row is
+        there: the first settlement wins) and its hold; ``release``: give its free part back;
+        ``close``: calls still open stay counted at their estimates, for good."""
+        self._touch(batch, lease)
+        if lease.pending:
+            found = batch.fetch(list(lease.pending))
+            for key, (reserved, spent) in lease.pending.items():
+                row = found.get(key)
+                if row is None:
+                    batch.write(
+                        key, Spend(lease.tenant_id, lease.month, lease.key_mode, reserved, spent), spent
+                    )
+                elif row.spent is None:  # reserved by another delivery, not settled: settled here, once
+                    batch.settle(key, row, min(spent, row.reserved))
+                self._index.pop(key, None)
+            lease.pending = {}
+        if release or close:
+            lease.live, lease.free = False, _ZERO
+        hold = lease.free + sum(lease.open.values(), _ZERO)
+        ended = close or not (lease.live or lease.open)
+        spend = Spend(lease.tenant_id, lease.month, lease.key_mode, hold, hold if ended else None)
+        batch.write(lease.id, spend, hold - lease.hold)
+        lease.hold = hold
+        if lease.live and lease.expires - wall < LEASE_S * 2 / 3:
+            lease.expires = wall + LEASE_S
+            alive = (lease.id, lease.tenant_id, lease.month, lease.key_mode, self._holder, lease.expires)
+            batch.leases.add(alive, lease.id)
+
+    def _new(self, batch: QuotaBatch, tenant_id: str, month: str, key_mode: KeyMode) -> Lease:
+        key = (tenant_id, month, key_mode)
+        lease = self._by_month[key] = Lease(f"{self._prefix}:{next(self._ids)}", tenant_id, month, key_mode)
+        batch.on_rollback(lambda: self._forget(key))
+        batch.touched.add(id(lease))  # nothing to restore: it goes
+        return lease
+
+    def _forget(self, key: tuple[str, str, str]) -> None:
+        self._by_month.pop(key, None)
+        self._reindex()
+
+    def _touch(self, batch: QuotaBatch, lease: Lease) -> None:
+        """Keep the lease's state to restore if this transaction is rolled back."""
+        if id(lease) not in batch.touched:
+            batch.touched.add(id(lease))
+            state = lease.state()
+            batch.on_rollback(lambda: self._restore(lease, state))
+
+    def _restore(self, lease: Lease, state: Lease) -> None:
+        lease.restore(state)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._index = {key: held for held in self._by_month.values() for key in (*held.open, *held.pending)}
+
+    def _draw(self, lease: Lease, reservation: str, estimate: Decimal) -> None:
+        lease.free -= estimate
+        lease.open[reservation] = estimate
+        lease.drawn = True
+        self._index[reservation] = lease
+
+
+_open: weakref.WeakSet[Leases] = weakref.WeakSet()
+"""Every store's leases: a process that exits normally gives them back."""
+
+
+@atexit.register
+def _give_back_at_exit() -> None:
+    for leases in list(_open):
+        try:
+            leases.close()
+        except Exception:
+            _log.warning("budget leases not given back at exit", exc_info=True)
