@@ -130,8 +130,10 @@ SURFACES = {
         "SqliteRunStream",
         "StreamEvent",
         "TextChannel",
+        "compact",
         "open_run_stream",
         "sse",
+        "sse_text",
     },
 }
 

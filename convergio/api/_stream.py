@@ -18,12 +18,18 @@ first tenth of a second and every 25 ms in the rest of its first second, so a sh
 is seen within milliseconds, backing off to 200 ms by its fifth second (about 115 reads in 5 s,
 then 5 a second) and to one a second for runs of minutes, so a long run (one waiting hours for
 a human) costs the durable backend one status read a second per open stream.
-Once a read finds every node finished, the run's own last steps
-(its index entry, its callbacks) take a few milliseconds: the status is read every 5 ms then,
-for at most a quarter of a second. A read never waits less than four times what the last one
-cost, so a large run's reads take at most a fifth of the host. Azure Functions has no
-in-process engine to be woken by, so this works the same on both hosts; a status that did
-not change is not turned into a view again.
+While a young run's end is still far off, as its own progress predicts it (the status counts its
+nodes: at the rate they have finished so far, the rest take ``age * unfinished / finished``), the
+next read comes after half that time, and at most 0.1 s later (``next_read``, ADR 0044): each
+read is an HTTP request the host serves to itself (1.2 to 1.6 ms of the event loop's CPU), and
+a chain of 100 agents was read a dozen times before its last nodes ran. Once a read finds
+every node finished, the run's own last steps (its index entry, its callbacks) take a few
+milliseconds, and once the predicted end is due before the next read would come, it is near
+too: the status is read every 5 ms then (or at the predicted end, if later), for at most a
+quarter of a second (a last node slower than the others, or a re-plan, ends that). A read
+never waits less than four times what the last one cost, so a large run's reads take at most a
+fifth of the host. Azure Functions has no in-process engine to be woken by, so this works the
+same on both hosts; a status that did not change is not turned into a view again.
 
 A read's cost is the CPU its work took on the event loop's thread (the status, the events;
 on the embedded host the loop serves the status request too), measured before its events go
@@ -56,7 +62,7 @@ import azure.functions as func
 
 from convergio.errors import InvalidRequest
 from convergio.graph import TERMINAL, fold, records_of
-from convergio.streams import RunStream, sse
+from convergio.streams import RunStream, compact, sse, sse_text
 from convergio.tenants import Permission
 
 from . import _models as m
@@ -73,7 +79,15 @@ from ._views import (
     status_history,
 )
 
-__all__ = ["NodeTable", "node_payload", "poll_interval", "run_events"]
+__all__ = [
+    "NodeTable",
+    "next_read",
+    "node_message",
+    "node_payload",
+    "poll_interval",
+    "run_events",
+    "time_left",
+]
 
 _FINAL = frozenset({"Completed", "Failed", "Terminated"})
 _INSTANT_S = 0.01
@@ -90,9 +104,19 @@ _SLOW_S = 1.0
 """The interval of runs of ``_LONG_S * _SLOW_S / _POLL_S`` seconds (5 minutes) and more."""
 _COST_SHARE = 4.0
 _ENDING_S = 0.005
-"""The interval once every node has finished: the run ends within milliseconds (its last steps)."""
+"""The interval once every node has finished (the run ends within milliseconds: its last steps),
+or its predicted end (``time_left``) is due before the next read would come."""
 _ENDING_FOR_S = 0.25
-"""How long a run may look that way and still be read every ``_ENDING_S`` (a re-plan may follow)."""
+"""How long a run may look that way and still be read that often (a re-plan may follow, or its
+last node be slower than the others)."""
+_AHEAD = 0.5
+"""The share of a young run's predicted time left that the stream waits before reading it again."""
+_FAR_S = 0.1
+"""The longest pause that prediction buys: a running run's nodes still move ten times a second."""
+_PREDICT_S = 0.15
+"""A run younger than this with several nodes under way predicts nothing: a fan-out's agents
+finish in bursts (a pool's worth at a time), so its first finished nodes say little of when the
+rest will. A run with one node under way at a time (a chain) finishes them at a steady pace."""
 _LIVE_S = 900.0
 _WINDOW_S = 10.0
 _RETRY_MS = 1000
@@ -109,6 +133,52 @@ def poll_interval(age: float) -> float:
     if age < _SETTLED_S:  # geometric: as many reads per second fewer at each step
         return float(_FAST_S * (_POLL_S / _FAST_S) ** ((age - _QUICK_S) / (_SETTLED_S - _QUICK_S)))
     return min(_SLOW_S, max(_POLL_S, _POLL_S * age / _LONG_S))
+
+
+def time_left(age: float, counts: Mapping[str, int] | None) -> float | None:
+    """How long a run ``age`` seconds old whose nodes are ``counts`` should still take, or None.
+
+    At the rate its nodes have finished so far, the unfinished ones take ``age * unfinished /
+    finished``; 0 once every node finished (its own last steps remain). A run with no node
+    finished predicts nothing, nor does one younger than ``_PREDICT_S`` with several nodes under
+    way (a 50-wide fan-out's first node to finish, alone, predicted its siblings' end 0.5 s off
+    when they all finished within milliseconds); one running a node at a time (a chain) does,
+    from its first finished node.
+    """
+    finished, total = _progress(counts)
+    if not 0 < finished <= total:
+        return None
+    if finished == total:
+        return 0.0
+    under_way = total - finished - (counts or {}).get("waiting", 0)  # running, retrying, awaiting input
+    if age < _PREDICT_S and under_way > 1:
+        return None
+    return age * (total - finished) / finished
+
+
+def next_read(age: float, counts: Mapping[str, int] | None) -> float:
+    """Seconds until the next status read of a run ``age`` seconds old whose nodes are ``counts``.
+
+    ``poll_interval(age)``, or longer (at most ``_FAR_S``) while the run's predicted time left
+    (``time_left``) is further off: then the next read comes after ``_AHEAD`` of it. (A predicted
+    end nearer than this makes ``run_events`` read sooner, for a while.)
+    """
+    pace = poll_interval(age)
+    left = time_left(age, counts)
+    return pace if left is None else max(pace, min(_FAR_S, _AHEAD * left))
+
+
+def _progress(counts: Mapping[str, int] | None) -> tuple[int, int]:
+    """How many of the run's nodes have finished, and how many it has (its status' ``counts``)."""
+    if not isinstance(counts, Mapping):
+        return 0, 0
+    finished = total = 0
+    for state, count in counts.items():
+        if type(count) is not int or count < 0:
+            return 0, 0
+        total += count
+        finished += count if state in TERMINAL else 0
+    return finished, total
 
 
 class NodeTable:
@@ -153,12 +223,30 @@ class NodeTable:
             shown = (entry.get("status"), entry.get("attempts", 0))
             if self._sent.get(node_id) != shown:
                 self._sent[node_id] = shown
-                out.append(sse("node", {"node": node_id, **node_payload(entry)}))
+                out.append(node_message(node_id, entry))
         self._changed = {}
         return out
 
 
 _WAITING: Mapping[str, Any] = {"status": "waiting"}
+
+
+def node_message(node_id: str, entry: Mapping[str, Any]) -> str:
+    """``sse("node", {"node": node_id, **node_payload(entry)})``, the payload encoded on its own.
+
+    Byte for byte that message: the node's id is spliced in front of the payload's own JSON (a
+    wide run sends a thousand such messages, and the merged dict was encoded again each time),
+    and the graph's baseline (every node of a new stream's first read) is encoded once.
+    """
+    body = _waiting_body() if entry is _WAITING else compact(node_payload(entry))
+    if body == "{}":  # nothing to splice after (a payload always has the view's fields)
+        return sse("node", {"node": node_id})
+    return sse_text("node", f'{{"node":{compact(node_id)},{body[1:]}')
+
+
+@functools.cache
+def _waiting_body() -> str:
+    return compact(node_payload(_WAITING))
 
 
 def node_payload(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,7 +326,7 @@ async def run_events(
     watched_until = 0.0
     seen: tuple[Any, ...] | None = None
     view_due = 0.0  # a changed status waits for this before it is turned into events (unless final)
-    ending_at: float | None = None  # when a read first found every node finished (the run not yet)
+    ending_at: float | None = None  # when a read first found the run's end due (every node finished, or soon)
     # The graph's agents: known if this process started the run, else from the first read (which
     # then has the input: the SDK's plain read does). The input never changes: later reads leave it out.
     agents = RUN_AGENTS.get(run_id)
@@ -295,21 +383,22 @@ async def run_events(
         if time.monotonic() >= deadline:
             yield sse("pause", {"after": after}, event_id=after or None, retry_ms=_RETRY_MS)
             return
-        if not _ending(status):
+        age, counts = run_age + read_at - began, _counts(status)
+        pace, left = next_read(age, counts), time_left(age, counts)
+        if left is None or _AHEAD * left >= pace:  # its end is not due before the next read
             ending_at = None
         elif ending_at is None:
             ending_at = read_at
-        pace = poll_interval(run_age + read_at - began)
         if ending_at is not None and read_at - ending_at < _ENDING_FOR_S:
-            pace = min(pace, _ENDING_S)
+            pace = max(_ENDING_S, _AHEAD * (left or 0.0))
         await asyncio.sleep(max(pace, _COST_SHARE * spent))
 
 
-def _ending(status: Any) -> bool:
-    """Has every node of the run finished (its status' counts), so that its end is near?"""
+def _counts(status: Any) -> Mapping[str, int] | None:
+    """The run's nodes by state, as its custom status counts them (None: it does not)."""
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     counts = custom.get("counts")
-    return isinstance(counts, dict) and bool(counts) and all(k in TERMINAL for k in counts)
+    return counts if isinstance(counts, dict) else None
 
 
 def _after(req: func.HttpRequest) -> int:

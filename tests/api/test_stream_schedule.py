@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from convergio.api import _stream
-from convergio.api._stream import poll_interval, run_events
+from convergio.api._stream import next_read, poll_interval, run_events
 
 
 def test_the_interval_is_tens_of_ms_at_first_and_backs_off_with_the_run_s_age() -> None:
@@ -199,10 +199,102 @@ def test_a_costly_view_waits_two_of_its_pauses_and_the_reads_between_see_the_end
 def test_a_run_whose_nodes_all_finished_is_read_every_few_ms_for_a_while(script: Script) -> None:
     """Its own last steps (index entry, callbacks) take milliseconds: its end goes out sooner."""
     done = {"counts": {"completed": 2, "skipped": 1}, "nodes": {"a": {"status": "completed", "rev": 2}}}
-    script.statuses = [("Running", {"counts": {"running": 1, "completed": 2}})] * 2 + [("Running", done)] * 80
+    young = {"counts": {"running": 2, "completed": 1}}  # two under way: too young to predict its end
+    script.statuses = [("Running", young)] * 2 + [("Running", done)] * 80
     script.statuses.append(("Completed", done))
     _events(script, run_age=0.0)
     ending = script.pauses[2:]
     assert script.pauses[:2] == [poll_interval(0.0)] * 2
     assert ending[:50] == [pytest.approx(0.005)] * 50  # 50 reads in its first 0.25 s
     assert ending[50:] and min(ending[50:]) == pytest.approx(0.025)  # then as any run (a re-plan may follow)
+
+
+def test_a_young_run_whose_end_is_predicted_far_off_is_read_less_often() -> None:
+    """At the rate its nodes finished so far, the rest take ``age * unfinished / finished``: the
+    next read comes after half that, at most 0.1 s, and never sooner than ``poll_interval``."""
+    slow = {"completed": 10, "running": 1, "waiting": 89}  # 90 left at 10 per 0.2 s: 1.8 s away
+    assert next_read(0.2, slow) == pytest.approx(0.1)
+    near = {"completed": 90, "running": 1, "waiting": 9}  # 10 left: 22 ms away
+    assert next_read(0.2, near) == poll_interval(0.2)
+    middle = {"completed": 50, "skipped": 10, "running": 4, "waiting": 36}  # 40 left: 0.13 s away
+    assert next_read(0.2, middle) == pytest.approx(0.5 * 0.2 * 40 / 60)
+    for counts in (
+        None,
+        {},
+        {"running": 5, "waiting": 5},
+        {"completed": 7},
+        {"completed": "7", "waiting": 1},
+    ):
+        assert next_read(0.2, counts) == poll_interval(0.2)  # nothing to predict from (or all done)
+    wide = {"completed": 10, "running": 40, "waiting": 1}  # a fan-out's first burst: too young to tell
+    assert next_read(0.1, wide) == poll_interval(0.1) and next_read(0.15, wide) > poll_interval(0.15)
+    assert next_read(0.02, slow) == pytest.approx(0.09)  # one node at a time: a steady pace, from the start
+    assert next_read(0.02, {"completed": 10, "retrying": 1, "waiting": 89}) == pytest.approx(0.09)
+    for age in (0.0, 0.1, 0.149, 0.15, 0.5, 0.99, 1.0, 3.0, 5.0, 60.0, 3600.0):
+        for counts in (slow, near, middle, wide):
+            assert poll_interval(age) <= next_read(age, counts) <= max(poll_interval(age), 0.1)
+
+
+def _steady(script: Script, nodes: int, every: float, ends_after: float) -> None:
+    """A run whose nodes finish one every ``every`` seconds of the script's clock, in order (a chain)."""
+
+    async def get_status(run_id: str) -> Any:
+        script.reads += 1
+        done = min(nodes, int(script.clock / every))
+        if script.clock >= ends_after:
+            return SimpleNamespace(
+                runtime_status="Completed", custom_status={"counts": {"completed": nodes}}, output=None
+            )
+        counts = (
+            {"completed": done, "running": 1, "waiting": nodes - done - 1}
+            if done < nodes
+            else {"completed": nodes}
+        )
+        custom = {"counts": {k: v for k, v in counts.items() if v}, "nodes": {}}
+        return SimpleNamespace(runtime_status="Running", custom_status=custom, output=None)
+
+    script.get_status = get_status  # type: ignore[method-assign]
+
+
+def test_a_chain_is_read_half_as_often_and_its_end_seen_as_soon(
+    script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chain of 200 nodes of 3 ms (a run of 0.6 s, ending 3 ms after its last node)."""
+    _steady(script, 200, 0.003, 0.603)
+    events = _events(script, run_age=0.0)
+    predicted, late = script.reads, script.clock - 0.603
+    assert events[-1].startswith("event: run") and '"status":"Completed"' in events[-1]
+    assert max(script.pauses) == pytest.approx(0.1)
+    monkeypatch.setattr(_stream, "time_left", lambda age, counts: None)  # as before: no prediction
+    script.clock, script.reads, script.pauses = 0.0, 0, []
+    _steady(script, 200, 0.003, 0.603)
+    _events(script, run_age=0.0)
+    assert predicted <= script.reads // 2  # 13 reads against 32
+    assert late <= 0.005 + 1e-9  # its end predicted due: read every 5 ms until it comes (7 ms before)
+
+
+def test_a_predicted_end_that_does_not_come_is_read_every_few_ms_for_a_while_only(
+    script: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """99 quick nodes, then a last one of 3 s: its end looked due for 3 s."""
+
+    async def get_status(run_id: str) -> Any:  # node 100 takes from 0.198 s to 3.198 s
+        script.reads += 1
+        if script.clock >= 3.2:
+            custom = {"counts": {"completed": 100}}
+            return SimpleNamespace(runtime_status="Completed", custom_status=custom, output=None)
+        done = min(99, int(script.clock / 0.002))
+        counts = {"completed": done, "running": 1, "waiting": 99 - done}
+        custom = {"counts": {k: v for k, v in counts.items() if v}, "nodes": {}}
+        return SimpleNamespace(runtime_status="Running", custom_status=custom, output=None)
+
+    script.get_status = get_status  # type: ignore[method-assign]
+    _events(script, run_age=0.0)
+    reads, pauses = script.reads, script.pauses
+    starts = [sum(pauses[:i]) for i in range(len(pauses))]
+    dense = [p for t, p in zip(starts, pauses, strict=True) if t > 0.2 and p < poll_interval(t)]
+    assert 0 < len(dense) <= 0.25 / 0.005 + 1  # at most a quarter of a second of 5 ms reads
+    monkeypatch.setattr(_stream, "time_left", lambda age, counts: None)  # as before: no prediction
+    script.clock, script.reads, script.pauses = 0.0, 0, []
+    _events(script, run_age=0.0)
+    assert reads <= script.reads + 0.25 / 0.005 + 1  # 126 against 101: then as any run of its age

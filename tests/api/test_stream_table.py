@@ -282,6 +282,29 @@ def test_a_node_payload_is_what_the_model_makes_of_the_entry(entry: dict[str, An
     modelled = NodeView.model_validate(entry).model_dump(exclude={"cost_eur"})
     assert json.dumps(node_payload(entry)) == json.dumps(modelled)  # the same keys, values and order
 
+    from convergio.api._stream import _WAITING, node_message
+    from convergio.streams import sse
+
+    for node_id in ("a", "n-7", 'q"uo\\te', "é", ""):  # byte for byte the message of the merged dict
+        assert node_message(node_id, entry) == sse("node", {"node": node_id, **modelled})
+        assert node_message(node_id, _WAITING) == sse("node", {"node": node_id, **node_payload(_WAITING)})
+
+
+def test_sse_is_one_line_of_compact_json_as_json_dumps_writes_it() -> None:
+    from convergio.streams import sse
+
+    rng = random.Random(7)
+    values: list[Any] = [{}, [], None, "x\ny", 1.5, {"a": [1, {"b": "é\u2028"}], "c": None, "d": True}]
+    values += [
+        {str(rng.random()): rng.choice([1, "s,: t", [0.1], {"k": "v"}]) for _ in range(5)} for _ in range(50)
+    ]
+    for value in values:
+        for event_id, retry in ((None, None), (7, None), (None, 1000), (3, 5)):
+            head = "event: node\n" + (f"id: {event_id}\n" if event_id is not None else "")
+            head += f"retry: {retry}\n" if retry is not None else ""
+            expected = head + "data: " + json.dumps(value, separators=(",", ":")) + "\n\n"
+            assert sse("node", value, event_id=event_id, retry_ms=retry) == expected
+
 
 @pytest.mark.parametrize("entry", [{"attempts": 1}, {"status": None}, {"status": "x", "usage": None}])
 def test_an_entry_the_model_refuses_is_refused(entry: dict[str, Any]) -> None:
