@@ -27,7 +27,7 @@ from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 from pydantic_core import from_json
 
-__all__ = ["decode_input", "encode_output"]
+__all__ = ["decode_input", "encode_output", "sdk_codec_loose"]
 
 _strict_mode = getattr(_sdk, "_is_strict_mode", None)
 # The SDK reads its strict-typing variable with ``os.environ.get`` on every call, which raises
@@ -38,8 +38,9 @@ _STRICT_VAR = getattr(_sdk, "_STRICT_ENV_VAR", None)
 _STRICT_KEY = os.environ.encodekey(_STRICT_VAR) if isinstance(_STRICT_VAR, str) else None
 
 
-def _loose() -> bool:
-    """The SDK is in loose mode (its codec is the plain ``json`` one plus the custom-object hooks)."""
+def sdk_codec_loose() -> bool:
+    """The SDK is in loose mode (its codec is the plain ``json`` one plus the custom-object hooks):
+    the activity codec here and a kept-alive session (``_session``) then skip the hooks."""
     if _strict_mode is None:
         return False
     unset = _ENVIRON is not None and _STRICT_KEY is not None and _STRICT_KEY not in _ENVIRON
@@ -53,7 +54,7 @@ def decode_input(text: str | None) -> Any:
         "__class__" not in text
         and "\\u" not in text
         and getattr(_sdk, "_no_expected_type_notice_emitted", False)  # the SDK's notice was given
-        and _loose()
+        and sdk_codec_loose()
     ):
         try:
             return from_json(text, cache_strings=False)  # no cache: tenants' text is not kept
@@ -64,7 +65,7 @@ def decode_input(text: str | None) -> Any:
 
 def encode_output(value: Any) -> str:
     """An activity function's return value as the JSON text the SDK's converter makes of it."""
-    if _loose():
+    if sdk_codec_loose():
         try:
             return json.dumps(value)
         except Exception:  # noqa: S110 - custom objects, or the SDK's error: the converter below

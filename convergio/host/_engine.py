@@ -371,7 +371,7 @@ class Engine(Management):
         elif result.done and shim.continue_as_new is not None:
             self._continue_as_new(record, write, shim.continue_as_new, stamp, now)
         elif result.done:
-            output = json.dumps(result.output)
+            output = result.output_json if result.output_json is not None else json.dumps(result.output)
             self._finish(record, write, events, stamp, now, "Completed", output=output, custom_status=custom)
         else:
             write.history = events

@@ -34,6 +34,7 @@ from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchest
 from dateutil.tz import tzutc
 
 from ._events import Event, EventType
+from ._json_text import json_text
 from ._payloads import context_input
 from ._session import SessionContext, SessionExecutor, action_json
 
@@ -74,6 +75,7 @@ class StepResult:
     output: Any = None
     error: str | None = None
     custom_status: Any = None
+    output_json: str | None = None  # ``json.dumps(output)`` when the step already made it
 
     def same_as(self, other: StepResult) -> bool:
         return _canonical(self) == _canonical(other)
@@ -269,9 +271,10 @@ def _state_of(session: _Session, seen: int) -> StepResult:
     executor, context = session.executor, session.context
     output = executor.output
     error: str | None = None
-    if output is not None:
+    output_json: str | None = None
+    if output is not None:  # the SDK's check that the output serialises; the engine stores this text
         try:
-            json.dumps(output)
+            output_json = json_text(output)
         except (TypeError, ValueError) as exc:
             output, executor.exception = None, exc
     if executor.exception is not None:
@@ -282,6 +285,7 @@ def _state_of(session: _Session, seen: int) -> StepResult:
         output=output,
         error=error,
         custom_status=context.custom_status,
+        output_json=output_json,
     )
 
 

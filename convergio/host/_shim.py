@@ -223,19 +223,18 @@ class ActionShim:
         if kind in (_CALL_ACTIVITY, _CALL_ACTIVITY_RETRY, _CALL_SUB, _CALL_SUB_RETRY):
             node_kind = "activity" if kind in (_CALL_ACTIVITY, _CALL_ACTIVITY_RETRY) else "sub"
             retry = action.get("retryOptions") if kind in (_CALL_ACTIVITY_RETRY, _CALL_SUB_RETRY) else None
-            key = self._new_node(
-                node_kind,
-                parent,
-                name=action.get("functionName", ""),
-                input=action.get("input"),
-                instanceId=action.get("instanceId"),
-                version=action.get("version"),  # the SDK writes null when the call names none
-                retry=retry,
-                attempts=1,
-            )
-            self._schedule_call(key, self.nodes[key], retry_attempt=False)
-            if retry is None:  # only a new attempt needs the input again: keep snapshots small
-                del self.nodes[key]["input"]
+            call = {
+                "name": action.get("functionName", ""),
+                "input": action.get("input"),
+                "instanceId": action.get("instanceId"),
+                "version": action.get("version"),  # the SDK writes null when the call names none
+                "retry": retry,
+                "attempts": 1,
+            }
+            # Only a new attempt reads the call again: without a retry policy the node keeps its
+            # kind and parent alone, which keeps the snapshot written every step small.
+            key = self._new_node(node_kind, parent, **(call if retry is not None else {}))
+            self._schedule_call(key, {"kind": node_kind, **call}, retry_attempt=False)
             return key
         if kind == _CREATE_TIMER:
             if action.get("isCanceled"):

@@ -2,7 +2,7 @@
 
 Durability model (the same one DTFx backends follow):
 
-* ``history`` is append-only per execution; a step appends its events.
+* ``history`` is append-only per execution; a step appends its events (one row, ADR 0041).
 * ``inbox`` holds messages for an orchestration (start, completions, external
   events, timers with a future ``visible_at``, terminate/suspend/resume).
   A step deletes the messages it consumed in the same transaction that appends
@@ -20,7 +20,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +45,7 @@ __all__ = [
     "StepConflict",
     "StepWrite",
     "Store",
+    "stored_events",
     "WorkItem",
     "TERMINAL",
     "Values",
@@ -318,7 +319,7 @@ class Store:
             rows = self._db.execute(
                 "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
             ).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return stored_events(row[0] for row in rows)
 
     # -- messages -------------------------------------------------------------------------
     def send(self, message: Message) -> None:
@@ -392,14 +393,15 @@ class Store:
     def commit_step(self, step: StepWrite) -> list[WorkItem]:
         """Apply a step atomically; return the work items it created (with their ids).
 
-        The history is encoded before the transaction, so the lock (which activity threads'
-        results wait for) is held only for the statements.
+        The step's events are one ``history`` row, a JSON array (ADR 0041): a row per event
+        wrote about twice the pages. They are encoded before the transaction, so the lock
+        (which activity threads' results wait for) is held only for the statements.
         """
         iid = step.instance_id
-        events = [json_text(e) for e in step.history]
+        grown = len(step.history)
+        events = json_text(step.history) if grown else None
         columns = {k: v for k, v in step.updates.items() if k not in _PAYLOADS}
         payloads = {k: v for k, v in step.updates.items() if k in _PAYLOADS}
-        grown = len(events)
         # One statement moves the history length on, checks the step read the current one, and
         # reads the last work id ever given (see _insert_work).
         move = (
@@ -428,9 +430,8 @@ class Store:
                     f"instance {iid}: its history is no longer the {step.expected_len} events the step read"
                 )
             length, execution_id = moved[0][:2]
-            base = length - grown
-            for marks, rows in value_lists([(iid, base + n, e) for n, e in enumerate(events)]):
-                db.execute(f"INSERT INTO history VALUES {marks}", rows)  # noqa: S608 - placeholders
+            if events is not None:
+                db.execute("INSERT INTO history VALUES (?, ?, ?)", (iid, length - grown, events))
             _set_payloads(db, iid, payloads)
             if step.work:
                 created = self._insert_work(db, iid, execution_id, step, moved[0][2] or 0)
@@ -441,6 +442,14 @@ class Store:
                 self._insert_instance(db, record)
             self._insert_messages(db, step.messages)
         return created
+
+
+def stored_events(rows: Iterable[str]) -> list[Event]:
+    """The events of an instance's ``history`` rows, in order: each row is the JSON array of
+    one step's events, or (written by an older host, ADR 0041) one event's JSON object."""
+    parts = [text[1:-1] if text.startswith("[") else text for text in rows]
+    events: list[Event] = json.loads("[" + ", ".join(part for part in parts if part) + "]")
+    return events
 
 
 def _lease(step: StepWrite, n: int) -> tuple[str | None, float]:

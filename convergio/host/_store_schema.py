@@ -1,7 +1,10 @@
 """The host store's tables, the columns an instance is read with, and the upgrades of old stores.
 
 An instance's large values live in their own rows (``payloads``, ADR 0012); the work and inbox
-rows carry the leases of ADR 0023; ``version`` is ADR 0020's.
+rows carry the leases of ADR 0023; ``version`` is ADR 0020's. A ``history`` row holds the events
+one step appended, as a JSON array, from the ``seq`` of its first (ADR 0041): a store written by
+an older host has one event object per row, in a ``WITHOUT ROWID`` table, and is read and
+written as it is, with no upgrade.
 """
 
 from __future__ import annotations
@@ -38,8 +41,8 @@ CREATE TABLE IF NOT EXISTS history (
     instance_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     event TEXT NOT NULL,
-    PRIMARY KEY (instance_id, seq)
-) WITHOUT ROWID;
+    UNIQUE (instance_id, seq)
+);
 CREATE TABLE IF NOT EXISTS inbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     instance_id TEXT NOT NULL,

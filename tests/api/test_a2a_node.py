@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from convergio.host._store import stored_events
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, graph, new_key
 from tests.providers._servers import LoopbackServer
@@ -87,7 +88,7 @@ def scheduled(database: Path, run_id: str) -> list[str]:
         rows = db.execute("SELECT event FROM history WHERE instance_id = ?", (run_id,)).fetchall()
     finally:
         db.close()
-    events = [json.loads(r[0]) for r in rows]
+    events = stored_events(r[0] for r in rows)
     return [e["Name"] for e in events if e["EventType"] == 4]
 
 

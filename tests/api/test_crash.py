@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from convergio.host._store import stored_events
 from convergio.metering import SqliteLedger
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
@@ -29,11 +30,11 @@ def recorded_nodes(database: Path, run_id: str) -> set[str]:
     (durable, waiting for the orchestrator's next step; never run again either)."""
     db = sqlite3.connect(database)
     try:
-        events = [
-            json.loads(r[0])
+        events = stored_events(
+            r[0]
             for table in ("history", "inbox")
             for r in db.execute(f"SELECT event FROM {table} WHERE instance_id = ?", (run_id,))
-        ]
+        )
     finally:
         db.close()
     scheduled = {

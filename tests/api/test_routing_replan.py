@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from convergio.host._store import stored_events
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
 from tests.api.test_crash import CALL_LINES, finished_calls
@@ -102,7 +103,7 @@ def scheduled(database: Path, run_id: str, name: str) -> int:
         rows = db.execute("SELECT event FROM history WHERE instance_id = ?", (run_id,)).fetchall()
     finally:
         db.close()
-    return sum(1 for (event,) in rows if (e := json.loads(event))["EventType"] == 4 and e["Name"] == name)
+    return sum(1 for e in stored_events(r[0] for r in rows) if e["EventType"] == 4 and e["Name"] == name)
 
 
 def test_kill_while_replanning_then_restart_resumes_with_the_revision(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from convergio.host._store import stored_events
 from tests._helpers import DOCS_APP, HostProcess, executions, start, wait_status
 
 FAN_OUT = 400
@@ -18,10 +19,12 @@ def _recorded_indexes(database: Path, instance_id: str) -> set[int]:
     """Inputs of the activities whose completion was committed (history or inbox)."""
     db = sqlite3.connect(database)
     try:
-        events = [
-            json.loads(row[0])
-            for row in db.execute("SELECT event FROM history WHERE instance_id = ?", (instance_id,))
-        ]
+        events = stored_events(
+            row[0]
+            for row in db.execute(
+                "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
+            )
+        )
         events += [
             json.loads(row[0])
             for row in db.execute("SELECT event FROM inbox WHERE instance_id = ?", (instance_id,))

@@ -166,6 +166,36 @@ def test_a_plain_orchestrator_fails_or_completes_on_both_paths(keep_alive: int) 
     assert (result.done, result.output, result.error) == (True, 42, None)
 
 
+def returns_a_set(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    yield context.call_activity("x", 0)
+    return {1, 2}
+
+
+def returns_text(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    yield context.call_activity("x", 0)
+    return {"é": [1.5, None, "\u2028"], "n": float("nan")}
+
+
+@pytest.mark.parametrize("keep_alive", [1000, 0])
+def test_an_output_is_encoded_once_or_fails_the_step_as_the_sdk_fails_it(keep_alive: int) -> None:
+    """A session's last step hands the engine the text it checked (``output_json``, the
+    ``json.dumps`` text); an output that does not serialise is the SDK's error on both paths."""
+    for fn, error in ((returns_text, None), (returns_a_set, "Object of type set is not JSON serializable")):
+        executor = OrchestrationExecutor(lambda _, f=fn: registered(f), keep_alive=keep_alive)
+        history = first_events()
+        executor.execute(INSTANCE, [], history, 0)
+        history += scheduled(0, "x")
+        executor.confirm("i", len(history))
+        result = executor.execute(INSTANCE, history, next_events(0, 1), 1)
+        assert result.error == error  # the engine fails the instance on an error, done or not
+        if error is None:
+            assert result.done
+            assert json.dumps(result.output) == json.dumps({"é": [1.5, None, "\u2028"], "n": float("nan")})
+            assert result.output_json == (json.dumps(result.output) if keep_alive else None)
+        else:
+            assert result.output is None and result.output_json is None
+
+
 def test_a_session_context_is_the_one_the_sdk_decodes_from_the_extensions_json() -> None:
     """A kept-alive session builds its context without the JSON round trip (ADR 0028): the SDK
     sees the same events, input and flags as ``from_json`` gives it, and shares no containers

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from convergio.host._events import EventType
+from convergio.host._store import stored_events
 from tests._helpers import HostProcess, start, wait_status
 
 APP = Path(__file__).parent / "apps" / "scale_app" / "function_app.py"
@@ -42,14 +43,14 @@ def _query(home: Path, sql: str, *args: object) -> list[Any]:
 
 def _history(home: Path, instance_id: str) -> list[dict[str, Any]]:
     rows = _query(home, "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", instance_id)
-    return [json.loads(row) for row in rows]
+    return stored_events(rows)
 
 
 def _recorded(home: Path, instance_id: str) -> set[int]:
     """Inputs of the activities whose result is committed (history or inbox)."""
     union = "SELECT event FROM history WHERE instance_id = ? UNION ALL "
     union += "SELECT event FROM inbox WHERE instance_id = ?"
-    events = [json.loads(row) for row in _query(home, union, instance_id, instance_id)]
+    events = stored_events(_query(home, union, instance_id, instance_id))
     scheduled = EventType.TASK_SCHEDULED
     inputs = {e["EventId"]: json.loads(e["Input"]) for e in events if e["EventType"] == scheduled}
     return {inputs[e["TaskScheduledId"]] for e in events if e["EventType"] == EventType.TASK_COMPLETED}

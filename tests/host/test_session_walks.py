@@ -9,6 +9,7 @@ from typing import Any
 
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 from azure.durable_functions.models.RetryOptions import RetryOptions
+from azure.durable_functions.models.Task import TaskBase, TaskState
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
 
 from convergio.host._events import EventType, new_event
@@ -71,4 +72,75 @@ def test_one_pass_bookkeeping_equals_the_sdks_walks_on_random_yields() -> None:
     for seed in range(400):
         stock = _play(seed, _fresh(DurableOrchestrationContext), TaskOrchestrationExecutor())
         session = _play(seed, _fresh(SessionContext), SessionExecutor())
+        assert session == stock
+
+
+def _any_state(task: Any, index: dict[int, int]) -> Any:
+    """A compound's fields, with tasks named by their place in the world (``index``)."""
+    name = lambda t: index.get(id(t), -1)  # noqa: E731
+
+    def shown(value: Any) -> Any:
+        if isinstance(value, TaskBase):
+            return ("task", name(value))
+        if isinstance(value, list):
+            return [shown(v) for v in value]
+        return repr(value)
+
+    return (
+        task.id,
+        task.state,
+        task._api_name,
+        task._is_scheduled,
+        task.is_played,
+        [name(t) for t in task.children],
+        sorted(name(t) for t in task.pending_tasks),
+        [name(t) for t in task.completed_tasks],
+        shown(task.result),
+        task.action_repr.to_json(),
+    )
+
+
+def _any_world(seed: int, context: Any) -> list[Any]:
+    """Random calls and timers, some done (ok or failed) or scheduled, then ``task_any`` over
+    random picks (repeats, nested compounds); then more children complete. Every compound's
+    state and every task's parent, after building and after each completion."""
+    rng = random.Random(seed)
+    tasks: list[Any] = []
+    for n in range(rng.randint(0, 12)):
+        task = (
+            context.call_activity("f", n)
+            if rng.random() < 0.6
+            else context.create_timer(datetime(2026, 1, 1))
+        )
+        if rng.random() < 0.3:
+            task._set_is_scheduled(True)
+        tasks.append(task)
+    for task in rng.sample(tasks, k=len(tasks) // 4):
+        failed = rng.random() < 0.3
+        task.set_value(is_error=failed, value=Exception("x") if failed else 1)
+    compounds: list[Any] = []
+    refused: list[str] = []
+    for _ in range(rng.randint(1, 4)):
+        children = rng.choices(tasks + compounds, k=rng.randint(0, 10)) if tasks else []
+        try:  # a done child listed twice: the SDK refuses it (it completes twice)
+            compounds.append(context.task_any(children) if rng.random() < 0.8 else context.task_all(children))
+        except Exception as exc:
+            refused.append(repr(exc))
+    index = {id(t): n for n, t in enumerate(tasks + compounds)}
+    parents = lambda: [index.get(id(t.parent), -1) for t in tasks + compounds]  # noqa: E731
+    seen = [[_any_state(c, index) for c in compounds], parents(), refused]
+    for task in tasks:
+        if task.state is TaskState.RUNNING and rng.random() < 0.5:
+            try:
+                task.set_value(is_error=False, value=2)
+            except Exception as exc:
+                seen.append(repr(exc))
+            seen.append([_any_state(c, index) for c in compounds])
+    return seen
+
+
+def test_a_sessions_task_any_is_the_sdks_on_random_children() -> None:
+    for seed in range(400):
+        stock = _any_world(seed, _fresh(DurableOrchestrationContext))
+        session = _any_world(seed, _fresh(SessionContext))
         assert session == stock

@@ -63,7 +63,7 @@ def test_steps_do_not_rewrite_a_large_input(tmp_path: Path) -> None:
                 },
             )
         )
-    assert _wal_bytes(path) - before < 256 * 1024
+    assert _wal_bytes(path) - before < 512 * 1024  # a few pages a step, not the 2 MB input again
     record = store.get("big")
     assert record is not None
     assert (record.input, record.shim, record.custom_status, record.history_len) == (
