@@ -14,7 +14,9 @@ the HTTP side's time in the front-door benchmark (issue 22). Here:
   is rebuilt only when one of them moved (runtime status, last update, ``rev``, ``records``,
   billed total). A rebuild reuses the graph's agents and the progress records already read;
   the history is read again only when the status says more records are in it (``confirmed``),
-  so between records a rebuild costs the fold of the status' tail.
+  so between records a rebuild costs the fold of the status' tail. The ledger's costs go into
+  the node entries before they are validated, and only the entries that changed since the last
+  rebuild are validated again (``NodeViews``).
 - Every answer carries a strong ``ETag`` (a digest of the body); ``If-None-Match`` with it is a
   304 without a body.
 
@@ -42,7 +44,16 @@ from . import _models as m
 from ._http import off_loop
 from ._lifecycle import age_s, stateless_view, usage_from_ledger
 from ._service import Service
-from ._views import RUN_AGENTS, graph_agents, read_status, run_state, run_view, status_history, with_costs
+from ._views import (
+    RUN_AGENTS,
+    NodeViews,
+    billed_costs,
+    graph_agents,
+    read_status,
+    run_state,
+    run_view,
+    status_history,
+)
 
 __all__ = ["MEMO", "SETTLE_S", "Memo", "ViewMemo", "current_view", "view_response"]
 
@@ -67,6 +78,7 @@ class Memo:
     usage: dict[str, int] = field(default_factory=dict)
     agents: list[str] | None = None
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    nodes: NodeViews = field(default_factory=NodeViews)
 
 
 class ViewMemo:
@@ -160,8 +172,10 @@ async def current_view(
     agents = kept.agents if kept is not None else RUN_AGENTS.get(run_id)  # known if started here
     records = dict(kept.records) if kept is not None else {}
     output = status.output if isinstance(status.output, dict) else {}
+    billed = await off_loop(svc.ledger.query, record.tenant_id, run_id=run_id)
+    costs, known = billed_costs(billed), kept.nodes if kept is not None else NodeViews()
     if state == "Completed" and output.get("nodes"):
-        view = run_view(run_id, status)  # the output has the whole table
+        view = run_view(run_id, status, costs=costs, known=known)  # the output has the whole table
     else:
         need_records = confirmed > len(records)
         if agents is None or need_records:
@@ -175,9 +189,10 @@ async def current_view(
             agents = graph_agents(full) if agents is None else agents
             for found in records_of(status_history(full)) if need_records else ():
                 records[int(found.get("seq") or 0)] = found
-        view = run_view(run_id, status, agents=agents, records=list(records.values()))
-    billed = await off_loop(svc.ledger.query, record.tenant_id, run_id=run_id)
-    view = usage_from_ledger(with_costs(view, billed), billed)
+        view = run_view(
+            run_id, status, agents=agents, records=list(records.values()), costs=costs, known=known
+        )
+    view = usage_from_ledger(view, billed)
     ended = stamp
     final = state in ("Completed", "Failed") or (state == "Terminated" and age_s(ended) >= SETTLE_S)
     # Every record folded (a cancel may lose one in flight for good, ADR 0014: then that is all).
@@ -185,6 +200,8 @@ async def current_view(
     fresh = _memo_of(record, view, key=key, final=final)
     fresh.state, fresh.finished_at, fresh.usage = state, ended or None, view.usage.model_dump()
     fresh.agents, fresh.records = agents, records
+    if not final:  # a final view is never rebuilt: its node models need not stay
+        fresh.nodes = known
     memo.put(run_id, fresh)
     await _repair(svc, record, fresh)
     return fresh

@@ -7,15 +7,20 @@ over Azure's 16 KB of UTF-16, so these runs would also fail there if the status 
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from convergio.api import _models as m
 from convergio.api._run_view import Memo, ViewMemo
+from convergio.api._views import NodeViews, billed_costs, run_view, status_from, with_costs
 from convergio.graph import STATUS_LIMIT_UTF16
+from convergio.metering import UsageRecord
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
 
@@ -229,3 +234,90 @@ def test_the_kept_views_are_bounded_by_size_least_recently_used_first() -> None:
     assert len(memo) == 3
     memo.forget("a")
     assert memo.get("a") is None and len(memo) == 2
+
+
+def _usage(node: str, unit: str, quantity: int, cost: str, *, unpriced: bool = False) -> UsageRecord:
+    return UsageRecord(
+        tenant_id="t",
+        run_id="r",
+        node_id=node,
+        attempt=0,
+        provider="openai",
+        model="gpt-x",
+        key_mode="byok",
+        unit=unit,  # type: ignore[arg-type]
+        quantity=quantity,
+        unit_price=Decimal(0),
+        cost=Decimal(cost),
+        at="2026-12-05T10:00:02.000000Z",
+        unpriced=unpriced,
+    )
+
+
+def test_a_view_built_with_its_costs_is_byte_equal_to_costs_added_after() -> None:
+    """``run_view(..., costs=)`` (the poll path, no copy per node) must answer what
+    ``with_costs`` on the built view answers, for every state and every kind of record."""
+    billed = [
+        _usage("a0", "input_tokens", 10, "0.00012345"),
+        _usage("a0", "output_tokens", 5, "0.5"),
+        _usage("a1/inner", "output_tokens", 7, "1.25"),  # a sub-graph's usage counts for its node
+        _usage("a2", "input_tokens", 30, "0", unpriced=True),
+        _usage("gone", "tool_calls", 1, "2"),  # billed, though no node shows it: in the total only
+    ]
+    tail = {
+        "graph": "g",
+        "nodes": {
+            "a0": {"status": "completed", "rev": 2, "attempts": 1},
+            "a1": {"status": "running", "rev": 1},
+        },
+        "usage": {"prompt_tokens": 3},
+    }
+    table = {"a0": {"status": "completed", "attempts": 1}, "a1": {"status": "failed", "error": "no"}}
+    cases: list[tuple[str, dict[str, Any], Any]] = [
+        ("Running", tail, None),
+        ("Terminated", tail | {"error": "cancelled"}, None),
+        ("Failed", tail, "boom"),
+        ("Completed", tail, {"nodes": table, "output": "x", "usage": {"prompt_tokens": 4}}),
+    ]
+    for state, custom, output in cases:
+        body = {
+            "name": "graph_orchestrator",
+            "instanceId": "r",
+            "runtimeStatus": state,
+            "customStatus": custom,
+            "output": output,
+            "createdTime": "2026-12-05T10:00:00Z",
+            "lastUpdatedTime": "2026-12-05T10:00:03Z",
+        }
+        status = status_from(body)
+        agents = ["a0", "a1", "a2", "a3"]
+        for records in ([], [{"seq": 1, "nodes": {"a2": {"status": "completed", "rev": 1}}}]):
+            built = run_view("r", status, agents=agents, records=records, costs=billed_costs(billed))
+            after = with_costs(run_view("r", status, agents=agents, records=records), billed)
+            assert built.model_dump_json() == after.model_dump_json(), state
+    assert json.loads(built.model_dump_json())["cost_eur"] == "3.75012345"
+
+
+def test_node_views_kept_between_rebuilds_equal_a_full_validation() -> None:
+    """A rebuild re-validates only the changed entries: its view must be the full recomputation's,
+    through a run's life (nodes start, change, finish, go) in any order of tables."""
+    rng = random.Random(7)
+    known = NodeViews()
+    table: dict[str, dict[str, Any]] = {f"a{i}": {"status": "waiting"} for i in range(40)}
+    for step in range(60):
+        for node in rng.sample(sorted(table), 6):
+            table[node] = {
+                "status": rng.choice(["running", "completed", "failed", "retrying"]),
+                "attempts": rng.randint(0, 3),
+                "usage": {"prompt_tokens": rng.randint(0, 9), "total_tokens": rng.randint(0, 9)},
+                "error": rng.choice([None, "no"]),
+                "cost_eur": str(rng.randint(0, 5)),
+            }
+        if step % 7 == 0:
+            table.pop(rng.choice(sorted(table)))
+            table[f"b{step}"] = {"status": "waiting"}
+        shown = {k: dict(v) for k, v in table.items()}  # equal entries, fresh objects, as each fold
+        kept = m.RunView(id="r", graph="g", status="Running", nodes=known.views(shown))
+        full = m.RunView(id="r", graph="g", status="Running", nodes=shown)
+        assert kept.model_dump_json() == full.model_dump_json(), step
+        assert list(kept.nodes) == list(shown)
