@@ -36,7 +36,7 @@ from ._run_list import run_list
 from ._run_view import MEMO, view_response
 from ._service import Service, service
 from ._sharing import check_may_start
-from ._views import RUN_AGENTS, agents_of, load_status, run_view, status_input, with_costs
+from ._views import RUN_AGENTS, agents_of, billed_costs, load_status, run_view, status_input
 
 if TYPE_CHECKING:
     from convergio.graph import Validated
@@ -231,7 +231,7 @@ async def read_run(
     if status.runtime_status is None:  # starting, or never started (ADR 0017)
         return stateless_view(record, cancelled=await off_loop(svc.streams.cancelled, run_id))
     billed = await off_loop(svc.ledger.query, tenant_id, run_id=run_id)
-    return usage_from_ledger(with_costs(run_view(run_id, status), billed), billed)
+    return usage_from_ledger(run_view(run_id, status, costs=billed_costs(billed)), billed)
 
 
 @answer

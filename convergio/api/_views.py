@@ -47,7 +47,6 @@ __all__ = [
     "status_history",
     "status_input",
     "summaries_with_costs",
-    "with_costs",
 ]
 
 
@@ -159,14 +158,6 @@ def billed_costs(records: Sequence[UsageRecord]) -> Costs:
     return Costs(per_node, unpriced)
 
 
-def with_costs(view: m.RunView, records: Sequence[UsageRecord]) -> m.RunView:
-    """Add what the ledger billed to a built view (``run_view(..., costs=)`` does it while building:
-    a copy per node here, about 2 us each, was most of a 500-node view's rebuild)."""
-    costs = billed_costs(records)
-    nodes = {k: v.model_copy(update=costs.of(k)) for k, v in view.nodes.items()}
-    return view.model_copy(update={"nodes": nodes, **costs.totals()})
-
-
 _TOKENS = frozenset({"input_tokens", "output_tokens"})
 
 
@@ -275,7 +266,7 @@ def run_view(
     completed shows only the nodes its status' tail carries (enough to follow changes).
     ``agents`` (the graph's, in spec order) and ``records`` (its progress records) stand in for
     the status' input and history when the caller kept them from an earlier read. ``costs``
-    adds what the ledger billed, as ``with_costs`` does, without copying each node's model;
+    adds what the ledger billed while building, without copying each node's model;
     ``known`` (the run's last node views) re-validates only the nodes that changed.
     """
     state = _status(status)

@@ -10,6 +10,7 @@ import json
 import random
 import sqlite3
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import httpx
 
 from convergio.api import _models as m
 from convergio.api._run_view import Memo, ViewMemo
-from convergio.api._views import NodeViews, billed_costs, run_view, status_from, with_costs
+from convergio.api._views import NodeViews, billed_costs, run_view, status_from
 from convergio.graph import STATUS_LIMIT_UTF16
 from convergio.metering import UsageRecord
 from tests._helpers import HostProcess
@@ -252,6 +253,13 @@ def _usage(node: str, unit: str, quantity: int, cost: str, *, unpriced: bool = F
         at="2026-12-05T10:00:02.000000Z",
         unpriced=unpriced,
     )
+
+
+def with_costs(view: m.RunView, records: Sequence[UsageRecord]) -> m.RunView:
+    """The reference: costs added to a built view, one copy per node (the view before ADR 0045)."""
+    costs = billed_costs(records)
+    nodes = {k: v.model_copy(update=costs.of(k)) for k, v in view.nodes.items()}
+    return view.model_copy(update={"nodes": nodes, **costs.totals()})
 
 
 def test_a_view_built_with_its_costs_is_byte_equal_to_costs_added_after() -> None:
