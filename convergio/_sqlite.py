@@ -36,18 +36,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar, overload
 
-from convergio._sql_rows import Rows, row_chunks, value_lists, value_marks
+from convergio._sql_rows import Rows, value_lists
 
 __all__ = [
     "DEFER_S",
     "Batch",
     "Database",
     "Readers",
-    "Rows",
-    "row_chunks",
     "run_script",
-    "value_lists",
-    "value_marks",
 ]
 
 DEFER_S = 0.02

@@ -17,7 +17,7 @@ import socket
 import uuid
 from collections.abc import Sequence
 
-from convergio._sqlite import value_lists
+from convergio._sql_rows import value_lists
 
 from ._store import Store, WorkItem
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from convergio._sqlite import value_lists
+from convergio._sql_rows import value_lists
 
 from ._checkpoint import BOUND_PAGES, Checkpointer
 from ._events import Event

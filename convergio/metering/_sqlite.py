@@ -22,7 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from convergio._sqlite import Batch, Database, Rows, run_script, value_lists
+from convergio._sql_rows import Rows, value_lists
+from convergio._sqlite import Batch, Database, run_script
 
 from ._ledger import run_totals, time_bounds
 from ._record import UsageRecord, decimal_text

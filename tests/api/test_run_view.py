@@ -11,7 +11,6 @@ import random
 import sqlite3
 import time
 from collections.abc import Sequence
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from convergio.graph import STATUS_LIMIT_UTF16
 from convergio.metering import UsageRecord
 from tests._helpers import HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
+from tests.api.test_run_agents import record
 
 WAVE = 60  # enough agents that the run writes progress records into its history
 
@@ -237,24 +237,6 @@ def test_the_kept_views_are_bounded_by_size_least_recently_used_first() -> None:
     assert memo.get("a") is None and len(memo) == 2
 
 
-def _usage(node: str, unit: str, quantity: int, cost: str, *, unpriced: bool = False) -> UsageRecord:
-    return UsageRecord(
-        tenant_id="t",
-        run_id="r",
-        node_id=node,
-        attempt=0,
-        provider="openai",
-        model="gpt-x",
-        key_mode="byok",
-        unit=unit,  # type: ignore[arg-type]
-        quantity=quantity,
-        unit_price=Decimal(0),
-        cost=Decimal(cost),
-        at="2026-12-05T10:00:02.000000Z",
-        unpriced=unpriced,
-    )
-
-
 def with_costs(view: m.RunView, records: Sequence[UsageRecord]) -> m.RunView:
     """The reference: costs added to a built view, one copy per node (the view before ADR 0045)."""
     costs = billed_costs(records)
@@ -266,11 +248,11 @@ def test_a_view_built_with_its_costs_is_byte_equal_to_costs_added_after() -> Non
     """``run_view(..., costs=)`` (the poll path, no copy per node) must answer what
     ``with_costs`` on the built view answers, for every state and every kind of record."""
     billed = [
-        _usage("a0", "input_tokens", 10, "0.00012345"),
-        _usage("a0", "output_tokens", 5, "0.5"),
-        _usage("a1/inner", "output_tokens", 7, "1.25"),  # a sub-graph's usage counts for its node
-        _usage("a2", "input_tokens", 30, "0", unpriced=True),
-        _usage("gone", "tool_calls", 1, "2"),  # billed, though no node shows it: in the total only
+        record("a0", 0, "input_tokens", 10, "0.00012345"),
+        record("a0", 0, "output_tokens", 5, "0.5"),
+        record("a1/inner", 0, "output_tokens", 7, "1.25"),  # a sub-graph's usage counts for its node
+        record("a2", 0, "input_tokens", 30, "0", unpriced=True),
+        record("gone", 0, "tool_calls", 1, "2"),  # billed, though no node shows it: in the total only
     ]
     tail = {
         "graph": "g",
