@@ -153,3 +153,17 @@ def test_the_deployment_package_keeps_the_app_and_drops_the_rest() -> None:
     assert [p for p in kept if _ignored(p, patterns)] == []
     assert [p for p in dropped if not _ignored(p, patterns)] == []
     assert all((ROOT / p).exists() for p in kept if not p.startswith("web/build"))
+
+
+def test_no_runtime_state_or_host_keys_are_tracked() -> None:
+    """A host's home (task hub, ledger, its generated host keys) is local state and a secret:
+    a committed one gave every clone the same master key (``make serve-emulated`` reused it)."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    state = [
+        path
+        for path in tracked
+        if Path(path).name == "host_keys.json" or fnmatch.fnmatch(Path(path).name, "*.sqlite3*")
+    ]
+    assert state == []
