@@ -15,11 +15,10 @@ waited for a worker, which the run page shows as queued.
 """
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
-from convergio.agents import AgentCall, AgentOutcome, Resolve, Target, run_agent
-from convergio.metering import Metered, PriceTable, meter_kept
+from convergio.agents import AgentCall, AgentOutcome, Resolve, Target, parse_call, run_agent
+from convergio.metering import Metered, PriceTable, meter_kept, now_iso
 from convergio.providers import CallScope, Provider, abortable
 from convergio.quotas import QUOTA_WAIT_S, MonthlyAllowance
 from convergio.streams import TextChannel
@@ -35,8 +34,8 @@ _Found = Target | LookupError | ValueError
 def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
     """Validate the orchestrator's call, admit it, run it, meter it, return the outcome as JSON."""
     parts = components()
-    agent_call = AgentCall.model_validate(call)
-    began_at = datetime.now(UTC).isoformat()  # it got a worker: the time it waited ends here
+    agent_call = parse_call(call)  # the agent's spec validated once per process (ADR 0048)
+    began_at = now_iso()  # it got a worker: the time it waited ends here
     with agent_call_span(agent_call, graph=agent_call.graph) as span:
         if parts.streams.cancelled(agent_call.run_id):  # queued before the cancel: nothing to call or bill
             span.set_outcome(status="failed")

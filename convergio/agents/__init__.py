@@ -12,6 +12,7 @@ from convergio._lazy import lazy_exports
 if TYPE_CHECKING:
     from ._bound import Allowance, Allowed, output_ceiling, prompt_bound
     from ._call import AgentCall, AgentOutcome, AgentStatus, Limits, RoundCall, WorkerRef
+    from ._parse import parse_call
     from ._resolve import MANAGED, ProviderResolver, Resolve, Target, offline_only
     from ._runner import MAX_TURNS, OUTPUT_CAP, run_agent
 
@@ -22,6 +23,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "._bound": ("Allowance", "Allowed", "output_ceiling", "prompt_bound"),
         "._call": ("AgentCall", "AgentOutcome", "AgentStatus", "Limits", "RoundCall", "WorkerRef"),
+        "._parse": ("parse_call",),
         "._resolve": ("MANAGED", "ProviderResolver", "Resolve", "Target", "offline_only"),
         "._runner": ("MAX_TURNS", "OUTPUT_CAP", "run_agent"),
     },
@@ -44,6 +46,7 @@ __all__ = [
     "WorkerRef",
     "offline_only",
     "output_ceiling",
+    "parse_call",
     "prompt_bound",
     "run_agent",
 ]

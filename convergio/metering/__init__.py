@@ -12,6 +12,7 @@
 Importing this package loads neither numpy, numba nor any Azure SDK.
 """
 
+from ._clock import now_iso
 from ._cosmos import CosmosLedger
 from ._ledger import Ledger
 from ._meter import Metered, meter_call, meter_kept, root_run
@@ -58,6 +59,7 @@ __all__ = [
     "cost_of",
     "meter_call",
     "meter_kept",
+    "now_iso",
     "records_for",
     "rollup",
     "rollup_reference",

@@ -13,9 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NotRequired, TypedDict, Unpack
 
+from ._clock import now_text
 from ._ledger import Ledger
 from ._prices import USAGE_UNITS, PriceTable, records_for
-from ._record import UNITS, KeyMode, UsageRecord, now_text, usage_id
+from ._record import UNITS, KeyMode, UsageRecord, usage_id
 
 __all__ = ["Metered", "meter_call", "meter_kept", "root_run"]
 

@@ -28,7 +28,6 @@ __all__ = [
     "check_source",
     "decimal_text",
     "non_negative_decimal",
-    "now_text",
     "usage_id",
     "usage_ids",
 ]
@@ -99,12 +98,6 @@ def usage_ids(tenant_id: str, run_id: str, node_id: str, attempt: int) -> Callab
         return digest.hexdigest()
 
     return of
-
-
-def now_text() -> str:
-    """Now, as :func:`canonical_time` writes it: ``isoformat`` writes the same text as its
-    ``strftime`` for years from 1000, in 60 % of the time (every billed call stamps its records)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"  # less "+00:00"
 
 
 def canonical_time(value: str | datetime, *, name: str = "at", allow_date: bool = False) -> str:

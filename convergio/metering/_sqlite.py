@@ -6,6 +6,11 @@ the process's threads, commits concurrent ``record`` calls together (group commi
 for all, each durable before its call returns); SQLite's file locks (with a busy timeout)
 make several instances and processes on one file safe.
 
+A new ledger is a rowid table with a unique index on the id (ADR 0048): rows append, so the
+time and run indexes append too and only the id's index takes random inserts (about 7 WAL pages
+a call's commit instead of 9, and less B-tree work). A ledger made before keeps its ``WITHOUT
+ROWID`` table, read and written by the same statements.
+
 A transaction costs three statements however many calls it holds: ``BEGIN``, one multi-row
 ``INSERT`` of the first row of each id in the batch (in queue order), and ``COMMIT`` (see
 ``convergio._sqlite``). Only when that insert meets an id stored before (a redelivered call)
@@ -32,7 +37,7 @@ __all__ = ["SqliteLedger"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS usage (
-    id TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
     tenant_id TEXT NOT NULL,
     run_id TEXT NOT NULL,
     node_id TEXT NOT NULL,
@@ -47,7 +52,7 @@ CREATE TABLE IF NOT EXISTS usage (
     at TEXT NOT NULL,
     unpriced INTEGER NOT NULL,
     estimated INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS usage_tenant_at ON usage(tenant_id, at);
 CREATE INDEX IF NOT EXISTS usage_tenant_run ON usage(tenant_id, run_id);
 """

@@ -1,5 +1,8 @@
 """Budget leases (ADR 0037): a process admits most calls in memory, a quota transaction per step.
 
+A lease's state and the arithmetic of its steps (``LEASE_CALLS``, ``LEASE_SHARE``, ``fits``,
+``step_size``) are in ``_lease_step``; here a store's leases admit, settle and are written.
+
 A lease is one ``spending`` row of one process for a (tenant, month, key mode), whose
 ``reserved`` is its hold: the estimates of the calls drawn from it whose settlements are not
 written yet, plus an undrawn part (``free``) of at most :data:`LEASE_CALLS` estimates and
@@ -40,34 +43,17 @@ import time
 import uuid
 import weakref
 from collections import deque
-from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from convergio._sqlite import Database
 
-from ._batch import DATA_VERSION, Cache, Month, QuotaBatch, Spend, reserve_per_call
-from ._quota import DOWNGRADE_AT, Decision, KeyMode, check, month_of, readmit
+from ._batch import DATA_VERSION, Cache, QuotaBatch, Spend, reserve_per_call
+from ._lease_step import Lease, fits, step_size
+from ._quota import Decision, KeyMode, check, month_of, readmit
 
-__all__ = [
-    "LEASE_CALLS",
-    "LEASE_MIN_CALLS",
-    "LEASE_S",
-    "LEASE_SHARE",
-    "LEASE_WRITE_S",
-    "Lease",
-    "Leases",
-    "fits",
-    "step_size",
-]
+__all__ = ["LEASE_S", "LEASE_WRITE_S", "Leases"]
 
-LEASE_CALLS = 16
-"""A step's free part: this many estimates of the call that takes it (one transaction per step)."""
-LEASE_MIN_CALLS = 8
-"""Under this many estimates in a step (near a limit: a headroom under ``LEASE_SHARE`` times as
-many), calls reserve one by one instead, as they see each other's reservations at once."""
-LEASE_SHARE = 8
-"""A step takes at most this fraction of the headroom, so other processes keep room."""
 LEASE_S = 30.0
 """How long a lease row says its holder is alive; renewed by the holder's writes."""
 LEASE_WRITE_S = 0.1
@@ -75,78 +61,7 @@ LEASE_WRITE_S = 0.1
 renewed. Until then the hold counts a settled call at its estimate (more, never less)."""
 
 _ZERO = Decimal(0)
-_CENT = Decimal("1e-10")  # steps are cut to this, so running totals stay exact decimal sums
 _log = logging.getLogger("convergio.quotas")
-
-
-@dataclass(slots=True, eq=False)
-class Lease:
-    """One process's lease for a (tenant, month, key mode): its hold as written, and in memory
-    what was drawn (``open``: call -> estimate) and settled but not written (``pending``)."""
-
-    id: str
-    tenant_id: str
-    month: str
-    key_mode: KeyMode
-    hold: Decimal = _ZERO
-    free: Decimal = _ZERO
-    open: dict[str, Decimal] = field(default_factory=dict)
-    pending: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # (reserved, spent)
-    live: bool = False  # calls may draw from it
-    drawn: bool = False  # since the last write
-    version: int | None = None  # the file's data_version when it was last checked
-    expires: float = 0.0  # as written in ``leases``
-
-    def reserved(self, reservation: str) -> Decimal:
-        found = self.open.get(reservation)
-        return found if found is not None else self.pending[reservation][0]
-
-    def returns(self) -> Decimal:
-        """What the settlements not written yet give back (the file counts them at their estimate)."""
-        return sum((reserved - spent for reserved, spent in self.pending.values()), _ZERO)
-
-    def state(self) -> Lease:
-        """A copy to restore if a transaction is rolled back."""
-        return replace(self, open=dict(self.open), pending=dict(self.pending))
-
-    def restore(self, state: Lease) -> None:
-        for name in ("hold", "free", "open", "pending", "live", "drawn", "version"):
-            setattr(self, name, getattr(state, name))
-
-
-def fits(lease: Lease, month: Month) -> bool:
-    """Whether a lease may keep admitting in memory: the month's total, its hold included, is
-    within the limits, and a managed lease's use is under the downgrade threshold (a call it
-    admits is never one a reservation of its own would have downgraded or refused)."""
-    budget = month.budget
-    over = sum((spent - reserved for reserved, spent in lease.pending.values() if spent > reserved), _ZERO)
-    if budget.monthly_eur is not None and month.used(None) + over > budget.monthly_eur:
-        return False
-    if lease.key_mode != "managed":
-        return True
-    used = month.used("managed") + over
-    cap = budget.managed_cap_eur
-    return budget.managed_enabled and used <= cap + month.consent and used < cap * DOWNGRADE_AT
-
-
-def step_size(month: Month, key_mode: KeyMode, estimate: Decimal) -> Decimal | None:
-    """The free part of a new step, after a call of ``estimate`` is drawn; ``None``: near a
-    limit or the managed downgrade threshold, reserve one by one."""
-    size = estimate * LEASE_CALLS
-    budget = month.budget
-    rooms: list[Decimal] = []
-    if budget.monthly_eur is not None:
-        rooms.append(budget.monthly_eur - month.used(None) - estimate)
-    if key_mode == "managed":
-        used = month.used("managed") + estimate
-        below = budget.managed_cap_eur * DOWNGRADE_AT - used
-        if below <= 0:
-            return None
-        rooms += [budget.managed_cap_eur + month.consent - used, below]
-    if rooms:
-        size = min(size, min(rooms) / LEASE_SHARE)
-    size = size.quantize(_CENT, rounding=ROUND_FLOOR) if size else size
-    return None if size < 0 or size < estimate * LEASE_MIN_CALLS else size
 
 
 class Leases:

@@ -58,6 +58,7 @@ def test_public_surface_is_pinned() -> None:
         "WorkerRef",
         "offline_only",
         "output_ceiling",
+        "parse_call",
         "prompt_bound",
         "run_agent",
     ]

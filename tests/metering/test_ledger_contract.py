@@ -4,6 +4,7 @@ first record kept, exact round trips, filters, per-run totals, tenants kept apar
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -19,11 +20,28 @@ from tests.metering._samples import random_records, record
 OpenLedger = Callable[[], Ledger]
 
 
-@pytest.fixture(params=["sqlite", "cosmos"])
+OLDER_SQLITE = """
+CREATE TABLE usage (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, run_id TEXT NOT NULL, node_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, key_mode TEXT NOT NULL,
+    unit TEXT NOT NULL, quantity TEXT NOT NULL, unit_price TEXT NOT NULL, cost TEXT NOT NULL,
+    at TEXT NOT NULL, unpriced INTEGER NOT NULL, estimated INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX usage_tenant_at ON usage(tenant_id, at);
+CREATE INDEX usage_tenant_run ON usage(tenant_id, run_id);
+"""
+"""A ledger as made before ADR 0048 (a ``WITHOUT ROWID`` table): kept as it is, and a ledger."""
+
+
+@pytest.fixture(params=["sqlite", "sqlite-older", "cosmos"])
 def open_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenLedger]:
     """Open another ledger on the same data: another process (SQLite) or app instance (Cosmos DB)."""
     opened: list[SqliteLedger] = []
-    if request.param == "sqlite":
+    if request.param == "sqlite-older":
+        with sqlite3.connect(tmp_path / "usage.sqlite3") as db:
+            db.executescript(OLDER_SQLITE)
+        db.close()
+    if request.param.startswith("sqlite"):
 
         def sqlite() -> Ledger:
             opened.append(SqliteLedger(tmp_path / "usage.sqlite3"))

@@ -174,7 +174,7 @@ def test_ids_are_the_sha256_of_the_escaped_parts_as_documented() -> None:
 
 
 def test_now_text_is_canonical_now() -> None:
-    from convergio.metering._record import now_text
+    from convergio.metering._clock import now_text
 
     before = datetime.now(UTC)
     text = now_text()

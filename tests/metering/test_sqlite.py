@@ -55,6 +55,34 @@ def test_uses_wal_and_indexes(ledger: SqliteLedger) -> None:
         db.close()
 
 
+def test_a_new_ledger_appends_rows_and_an_older_one_keeps_its_table(tmp_path: Path) -> None:
+    """ADR 0048: a new ledger is a rowid table whose id is unique (its rows append; only the id's
+    index takes random inserts); an older ``WITHOUT ROWID`` ledger is used as it is."""
+    from tests.metering.test_ledger_contract import OLDER_SQLITE
+
+    def table(path: Path) -> str:
+        with sqlite3.connect(path) as db:
+            found = db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage'").fetchone()[0]
+        db.close()
+        return str(found)
+
+    records = random_records(3, 40)
+    with SqliteLedger(tmp_path / "new.sqlite3") as new:
+        assert new.record(records) == 40 and new.record(records[:5]) == 0
+    assert "WITHOUT ROWID" not in table(tmp_path / "new.sqlite3")
+    with sqlite3.connect(tmp_path / "new.sqlite3") as db:
+        unique = [row for row in db.execute("PRAGMA index_list(usage)") if row[2]]
+        assert [[c[2] for c in db.execute(f"PRAGMA index_info({row[1]})")] for row in unique] == [["id"]]
+    db.close()
+    with sqlite3.connect(tmp_path / "old.sqlite3") as db:
+        db.executescript(OLDER_SQLITE)
+    db.close()
+    with SqliteLedger(tmp_path / "old.sqlite3") as old:
+        assert old.record(records) == 40 and old.record(records[:5]) == 0
+        assert sorted(_everything(old), key=lambda r: r.id) == sorted(records, key=lambda r: r.id)
+    assert "WITHOUT ROWID" in table(tmp_path / "old.sqlite3")
+
+
 def _hammer(ledgers: list[SqliteLedger], records: list[UsageRecord], threads_per_ledger: int) -> list[int]:
     results: list[int] = []
     lock = threading.Lock()

@@ -29,6 +29,7 @@ def test_metering_public_names() -> None:
         "cost_of",
         "meter_call",
         "meter_kept",
+        "now_iso",
         "unit_prices",
         "unpriced_tokens",
         "records_for",

@@ -24,7 +24,7 @@ from convergio.metering import PriceTable, cost_of
 from convergio.providers import Usage
 from convergio.quotas import SpendGuard, SqliteQuotaStore, TenantBudget
 from convergio.quotas import _lease as lease_module
-from convergio.quotas._lease import Lease
+from convergio.quotas._lease_step import LEASE_SHARE, Lease
 from tests.metering._batching import statements
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -130,7 +130,7 @@ def test_leases_of_several_processes_never_pass_the_cap(path: Path) -> None:
     assert max(seen) <= cap and watcher.spent("t", now=NOW) == granted <= cap
     # A step takes at most 1/LEASE_SHARE of the headroom: what each process may have left
     # undrawn when its calls ran out, while the others' calls were refused for it.
-    assert granted >= cap * (1 - Decimal(3) / lease_module.LEASE_SHARE), outcomes
+    assert granted >= cap * (1 - Decimal(3) / LEASE_SHARE), outcomes
     _rows_sum(path)
 
 
