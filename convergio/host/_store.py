@@ -11,6 +11,9 @@ Durability model (the same one DTFx backends follow):
   the result message in one transaction; a row is run under a lease (``_leases.py``),
   and one whose lease ran out was in flight in a process that is gone: it runs
   again (at-least-once, like Azure). Several processes may share the store (ADR 0023).
+
+The values it reads and writes (records, messages, work items, a step's write) are in
+``_store_rows``, re-exported here.
 """
 
 from __future__ import annotations
@@ -22,15 +25,15 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from convergio._sql_rows import value_lists
 
 from ._checkpoint import BOUND_PAGES, Checkpointer
 from ._events import Event
 from ._json_text import json_text
+from ._store_rows import TERMINAL, InstanceRecord, Message, StepConflict, StepWrite, WorkItem
 from ._store_schema import FULL as _FULL
 from ._store_schema import HEADER as _HEADER
 from ._store_schema import PAYLOADS as _PAYLOADS
@@ -51,8 +54,6 @@ __all__ = [
     "Values",
 ]
 
-TERMINAL = frozenset({"Completed", "Failed", "Terminated"})
-
 Values = Literal["all", "shown", "shown_without_input", "none"]
 """Which of an instance's large values a read fetches (the others are ``None`` in the record):
 all of them, those a status answer shows with or without its input (never the shim), or none."""
@@ -62,67 +63,6 @@ _READS: dict[str, str] = {
     "shown_without_input": _STATUS,
     "none": _HEADER,
 }
-
-
-@dataclass(slots=True)
-class InstanceRecord:
-    instance_id: str
-    name: str
-    execution_id: str
-    status: str
-    input: str | None
-    output: str | None
-    custom_status: str | None
-    parent_instance_id: str | None
-    parent_execution_id: str | None
-    parent_task_id: int | None
-    created_at: str
-    updated_at: str
-    history_len: int
-    shim: str | None
-    version: str | None = None  # the orchestration version (ADR 0020); None is no version, not ""
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    instance_id: str
-    execution_id: str | None
-    visible_at: float
-    event: Event
-
-
-@dataclass(frozen=True, slots=True)
-class WorkItem:
-    id: int
-    instance_id: str
-    execution_id: str
-    task_id: int
-    name: str
-    input: str | None
-
-
-@dataclass(slots=True)
-class StepWrite:
-    """Everything one orchestrator step changes, applied atomically."""
-
-    instance_id: str
-    history: list[Event] = field(default_factory=list)
-    reset_history: bool = False
-    consumed: list[int] = field(default_factory=list)
-    work: list[tuple[str, int, str, str | None]] = field(default_factory=list)
-    messages: list[Message] = field(default_factory=list)
-    new_instances: list[InstanceRecord] = field(default_factory=list)
-    updates: dict[str, Any] = field(default_factory=dict)
-    drop_pending: bool = False
-    now: float = 0.0  # with drop_pending: inbox messages visible later than this are dropped
-    expected_len: int | None = None  # the history length the step read: another step won if it moved
-    owner: str | None = None  # the first ``claim`` work rows are leased to it until ``lease_until``
-    claim: int = 0
-    lease_until: float = 0.0
-
-
-class StepConflict(Exception):
-    """Another step of the instance (another process, a rewind) committed since this one read it."""
 
 
 class Store:
