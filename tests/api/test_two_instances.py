@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import JSONResponse
 
 from convergio._embedded import STORE_SETTING
 from convergio.controlplane import CosmosPlane
@@ -200,6 +201,18 @@ def test_a_plugin_installed_through_a_runs_on_b(
     assert "text-stats_stats returned" in run["output"]
 
 
+def _honest_provider(body: Any) -> JSONResponse:
+    """Bills as a real provider does: no more output tokens than the request's ``max_tokens``
+    and no more prompt tokens than its bytes. A fake billing a fixed 100 output tokens to a call
+    that asked for 64 made the ledger pass the cap whenever calls were admitted for less (under
+    load): the product settles such a call at its reservation and logs it, the ledger keeps what
+    the provider said; that is the provider's breach of ``max_tokens``, not a race."""
+    asked = body.get("max_completion_tokens") or body.get("max_tokens")
+    assert isinstance(asked, int) and asked > 0, body  # every request is bounded (ADR 0016)
+    prompt = len(json.dumps(body["messages"]).encode()) // 4
+    return JSONResponse(chat_completion("ok", usage=(prompt, min(100, asked)), model="gpt-4o"))
+
+
 def test_a_budget_set_through_b_cli_caps_parallel_calls_on_both_instances(
     pair: tuple[HostProcess, HostProcess],
     plane_env: dict[str, str],
@@ -211,8 +224,7 @@ def test_a_budget_set_through_b_cli_caps_parallel_calls_on_both_instances(
     cap = Decimal("0.01")
     cli(plane_env, b.home, "tenants", "budget", "race-school", "--monthly-eur", str(cap))
     fake_llm.reset()
-    for _ in range(40):
-        fake_llm.queue(json_reply(chat_completion("ok", usage=(300, 100), model="gpt-4o")))
+    fake_llm.answer_with(_honest_provider)
     body = {"kind": "openai", "endpoint": f"{fake_llm.url}/v1", "model": "gpt-4o", "key": BYOK_KEY}
     with Api(a.base_url, key) as on_a, Api(b.base_url, key) as on_b:
         assert on_a.http.put("/tenants/me/connections/gpt", json=body).status_code in (200, 201)

@@ -44,6 +44,7 @@ class FakeAPI:
         self.url = ""
         self.seen: list[Seen] = []
         self._replies: list[Reply] = []
+        self._answer: Callable[[Any], Response] | None = None
         self._lock = threading.Lock()
         routes = [
             "/v1/chat/completions",
@@ -57,6 +58,13 @@ class FakeAPI:
         with self._lock:
             self.seen.clear()
             self._replies.clear()
+            self._answer = None
+
+    def answer_with(self, answer: Callable[[Any], Response]) -> None:
+        """Answer every request with ``answer(body)`` while nothing is queued: a provider whose
+        reply depends on what was asked (an honest one bills no more output than ``max_tokens``)."""
+        with self._lock:
+            self._answer = answer
 
     def queue(self, *replies: Reply) -> None:
         with self._lock:
@@ -75,6 +83,9 @@ class FakeAPI:
         with self._lock:
             self.seen.append(Seen(request.url.path, dict(request.query_params), dict(request.headers), body))
             reply = self._replies.pop(0) if self._replies else None
+            answer = self._answer
+        if reply is None and answer is not None:
+            return answer(body)
         if reply is None:
             return JSONResponse({"error": {"message": "no reply queued", "code": "test"}}, status_code=500)
         return await reply()
