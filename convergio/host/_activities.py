@@ -67,14 +67,16 @@ class ActivityRunner:
         on_recorded: Callable[[Iterable[str]], None] | None = None,
         on_beat: Callable[[float], None] | None = None,
         run: Callable[[WorkItem], None] | None = None,
+        after: Callable[[], None] | None = None,
     ) -> None:
         """``run``: what a pool thread calls for an item (default ``self.run``; the engine's
-        ``_run_activity``, which the benchmarks' profilers wrap)."""
+        ``_run_activity``, which the benchmarks' profilers wrap). ``after``: what it calls next,
+        holding no item (the engine steps an instance there, ADR 0046)."""
         self.index, self.store, self.owner, self.config = index, store, owner, config
         self._on_recorded, self._on_beat = on_recorded, on_beat
         self._run_item = run or self.run
         self.finished = FinishedExecutions()  # their queued work is dropped, not run
-        self._pool = WorkerPool[WorkItem](config.concurrency, "activity", self._run_item)
+        self._pool = WorkerPool[WorkItem](config.concurrency, "activity", self._run_item, after)
         self._busy = 0  # items handed to the pool whose function has not returned
         self._busy_lock = threading.Lock()
         # Activity results waiting for the group commit (see _record), and whether a thread is at it.
@@ -99,6 +101,10 @@ class ActivityRunner:
 
     def idle(self) -> bool:
         return self._busy == 0
+
+    def on_pool_thread(self) -> bool:
+        """Is this one of the pool's threads (which calls ``after`` once its item is done)?"""
+        return self._pool.owns_thread()
 
     def submit(self, items: Sequence[WorkItem]) -> None:
         """Run items this process holds the leases of."""

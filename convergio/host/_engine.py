@@ -1,10 +1,11 @@
-"""The engine: one dispatcher thread runs orchestrator steps, a pool runs activities.
+"""The engine: orchestrator steps one at a time (``_dispatch.py``), activities in a pool.
 
 Flow of one step: read the instance's visible inbox messages, let the executor
 run the orchestrator on them, let the action shim turn the new actions into
 commands, then commit history, consumed messages, new work, timers and
 sub-orchestrations in one transaction. Only after the commit is work handed to
-the pool, so nothing runs that the history does not know about.
+the pool, so nothing runs that the history does not know about. A step runs on the
+dispatcher thread, or on the activity thread that has just recorded its results (ADR 0046).
 
 Several processes may share the store (ADR 0023): a step runs only under the
 instance's lease, commits only if the history is still the one it read, and a
@@ -17,28 +18,28 @@ the HTTP API calls are ``_management.py``'s.
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ._activities import ActivityRunner, RunnerConfig
 from ._commands import apply_command
+from ._dispatch import Dispatcher
 from ._endings import continued, ending, version_failure
 from ._events import Event, EventType, format_time, new_event, utcnow
 from ._executor import Instance, NonDeterminismError, OrchestrationExecutor, StepResult
 from ._finished import FinishedExecutions
 from ._functions import FunctionIndex
+from ._inbox import KeptShims, deliver
 from ._json_text import json_text
 from ._lazy_history import LazyHistory
 from ._leases import new_owner, release, release_dead
 from ._management import Conflict, Gone, Management, NotFound
 from ._sharing import Sharing
-from ._shim import ActionShim, Command, ShimError
+from ._shim import Command, ShimError
 from ._status_limit import CUSTOM_STATUS_LIMIT_KB, custom_status_error
 from ._status_pacing import StatusPacer
 from ._store import TERMINAL, InstanceRecord, StepConflict, StepWrite, Store, WorkItem
@@ -117,26 +118,21 @@ class Engine(Management):
                 self.config.lease_s,
                 claim_after_s=HOST_CLAIM_AFTER_S if shared else 0.0,
             ),
-            on_recorded=self._wake_all,
+            on_recorded=self._recorded,
+            after=self._after_item,
             on_beat=lambda until: self._sharing.beat(until),
             run=lambda item: self._run_activity(item),  # looked up per call: profilers wrap it
         )
         self._sharing = Sharing(store, self.owner, self.config.lease_s, self._wake_timed)
         # Work leased here that worker processes run (ADR 0029); without them, this process's pool.
         self.on_shared_work: Callable[[Sequence[WorkItem]], None] = self.run_here
-        # The action shim of each running instance as its last committed step left it, keyed by
-        # the history length it matches: a step then skips decoding the snapshot from the store.
-        self._shims: OrderedDict[str, tuple[int, ActionShim]] = OrderedDict()
+        self._shims = KeptShims(self.config.keep_alive)
         self._status = StatusPacer(store, self._busy)  # when custom statuses are stored
         # Instances that may have inbox messages visible later (timers): only these make _rearm
         # ask the store. Touched by the dispatcher and, adding, by start and the watch thread.
         self._timed: set[str] = set()
         self._finished = threading.Condition()
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, str]] = []
-        self._next_wake: dict[str, float] = {}
-        self._stopping = False
-        self._thread = threading.Thread(target=self._dispatch_loop, name="orchestrations", daemon=True)
+        self._dispatch = Dispatcher(self._dispatch_step)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -147,49 +143,26 @@ class Engine(Management):
         for instance_id, visible_at in self.store.due():
             self._wake_timed(instance_id, visible_at)
         self._runner.start()
-        self._thread.start()
+        self._dispatch.start()
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._dispatch.stop()
         self._sharing.stop()
         self._runner.stop()
 
-    # -- scheduling -----------------------------------------------------------------------------
+    # -- scheduling (``_dispatch.py``) -----------------------------------------------------------
     def _wake(self, instance_id: str, at: float = 0.0) -> None:
-        with self._cond:
-            earliest = self._next_wake.get(instance_id)
-            if earliest is not None and earliest <= at:
-                return
-            self._next_wake[instance_id] = at
-            heapq.heappush(self._heap, (at, instance_id))
-            self._cond.notify()
+        self._dispatch.wake(instance_id, at)
 
-    def _dispatch_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopping:
-                    delay = self._heap[0][0] - time.time() if self._heap else None
-                    if delay is not None and delay <= 0:
-                        break
-                    self._cond.wait(delay)
-                if self._stopping:
-                    return
-                at, instance_id = heapq.heappop(self._heap)
-                if self._next_wake.get(instance_id) != at:
-                    continue  # superseded by an earlier wake-up
-                del self._next_wake[instance_id]
-            try:
-                self._step(instance_id)
-            except StepConflict as exc:  # another process (or a rewind) stepped it meanwhile
-                log.info("step of %s not committed: %s", instance_id, exc)
-                self._evict(instance_id)
-                self._wake(instance_id)
-            except Exception:
-                log.exception("orchestration step failed for instance %s", instance_id)
+    def _dispatch_step(self, instance_id: str) -> None:
+        try:
+            self._step(instance_id)
+        except StepConflict as exc:  # another process (or a rewind) stepped it meanwhile
+            log.info("step of %s not committed: %s", instance_id, exc)
+            self._evict(instance_id)
+            self._wake(instance_id)
+        except Exception:
+            log.exception("orchestration step failed for instance %s", instance_id)
 
     # -- several processes on one store (ADR 0023) -------------------------------------------
     def record_results(self, done: Sequence[tuple[WorkItem, Event]]) -> None:
@@ -228,8 +201,20 @@ class Engine(Management):
         return created if self.config.workers == 1 else 0
 
     def _wake_all(self, instance_ids: Iterable[str]) -> None:
-        for instance_id in instance_ids:
-            self._wake(instance_id)
+        self._dispatch.wake_all(instance_ids)
+
+    def _recorded(self, instance_ids: Iterable[str]) -> None:
+        """Results committed: on a pool thread ``_after_item`` follows, which steps or notifies."""
+        self._dispatch.wake_all(instance_ids, notify=not self._runner.on_pool_thread())
+
+    def _after_item(self) -> None:
+        """A pool thread's item is done: with no other activity running, no result is coming
+        to share the step, so the step runs here at once; else the dispatcher thread runs it,
+        later, for every result recorded meanwhile (a fan-out's batching, ADR 0046)."""
+        if self._runner.idle():
+            self._dispatch.drive()
+        else:
+            self._dispatch.kick()
 
     def _wake_timed(self, instance_id: str, at: float) -> None:
         """Wake for a message that may be visible only later (``_rearm`` asks the store then)."""
@@ -255,30 +240,9 @@ class Engine(Management):
         if verdict is Verdict.REJECT:
             return  # abandoned, as DurableTask.Core does: nothing consumed or recorded (ADR 0020)
         write = StepWrite(instance_id, expected_len=record.history_len)
-        delivered: list[Event] = []
-        held: list[tuple[int, Event]] = []
-        status, terminate_reason = record.status, None
-        for message_id, execution_id, event in messages:
-            kind = event["EventType"]
-            stale = execution_id is not None and execution_id != record.execution_id
-            if status in TERMINAL or stale:
-                write.consumed.append(message_id)
-            elif kind == EventType.EXECUTION_TERMINATED:
-                write.consumed.append(message_id)
-                terminate_reason = event.get("Input")
-                break
-            elif status == "Suspended" and kind != EventType.EXECUTION_RESUMED:
-                held.append((message_id, event))
-            else:
-                write.consumed.append(message_id)
-                delivered.append(event)
-                if kind == EventType.EXECUTION_SUSPENDED:
-                    status = "Suspended"
-                elif kind == EventType.EXECUTION_RESUMED:
-                    status = "Running"
-                    write.consumed.extend(i for i, _ in held)
-                    delivered.extend(e for _, e in held)
-                    held.clear()
+        found = deliver(record, messages)
+        write.consumed.extend(found.consumed)
+        status, terminate_reason, delivered = found.status, found.terminate_reason, found.events
         if record.status in TERMINAL:
             self.store.commit_step(write)
             return
@@ -335,7 +299,7 @@ class Engine(Management):
     ) -> None:
         if not self._resumable(record):
             record = self.store.get(record.instance_id) or record  # a replay needs the input and shim
-        shim = self._shim(record)
+        shim = self._shims.take(record)
         instance = Instance(
             record.instance_id, record.name, record.execution_id, record.input, record.parent_instance_id
         )
@@ -389,7 +353,7 @@ class Engine(Management):
             local = self._local_share(len(write.work))
             created = self.store.commit_step(write)
             self.executor.confirm(record.instance_id, record.history_len + len(events))
-            self._keep_shim(record.instance_id, record.history_len + len(events), shim)
+            self._shims.keep(record.instance_id, record.history_len + len(events), shim)
             self._runner.submit(created[:local])
             if len(created) > local:
                 self.on_shared_work(created[local:])
@@ -440,29 +404,15 @@ class Engine(Management):
 
     def _resumable(self, record: InstanceRecord) -> bool:
         """Can this step run on the kept shim and session alone (no replay, so no input)?"""
-        kept = self._shims.get(record.instance_id)
         return (
             not self.config.verify_replay
-            and kept is not None
-            and kept[0] == record.history_len
+            and self._shims.matches(record)
             and self.executor.has_session(record.instance_id, record.execution_id, record.history_len)
         )
 
-    def _shim(self, record: InstanceRecord) -> ActionShim:
-        kept = self._shims.pop(record.instance_id, None)
-        if kept is not None and kept[0] == record.history_len:
-            return kept[1]
-        return ActionShim.from_state(json.loads(record.shim) if record.shim else None)
-
-    def _keep_shim(self, instance_id: str, history_len: int, shim: ActionShim) -> None:
-        if self.config.keep_alive:
-            self._shims[instance_id] = (history_len, shim)
-            while len(self._shims) > self.config.keep_alive:
-                self._shims.popitem(last=False)
-
     def _evict(self, instance_id: str) -> None:
         self.executor.evict(instance_id)
-        self._shims.pop(instance_id, None)
+        self._shims.drop(instance_id)
         self._sharing.drop(instance_id)
         self._status.forget(instance_id)
 
@@ -471,6 +421,4 @@ class Engine(Management):
 
     def _busy(self, instance_id: str) -> bool:
         """Is another step of the instance due now (completions keep arriving)?"""
-        with self._cond:
-            next_step = self._next_wake.get(instance_id)
-        return next_step is not None and next_step <= time.time()
+        return self._dispatch.due(instance_id)

@@ -7,6 +7,10 @@ activities rotates through all 16 threads and each call finds its thread's stack
 thread-local connections and the CPU caches cold. Here an idle thread parks on its own lock
 and ``submit`` wakes the one that parked last (the warmest); a thread that finishes takes the
 next queued item without parking; nothing is allocated per item but its place in the queue.
+
+After each item a thread may run ``after`` (the engine steps an instance there, ADR 0046). What
+``after`` submits is queued for the calling thread first: it goes back to the queue at once, so
+one item wakes no other thread (a chain's next node runs on the thread that recorded the last).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ log = logging.getLogger("convergio.host.activities")
 T = TypeVar("T")
 
 _live: weakref.WeakSet[WorkerPool[Any]] = weakref.WeakSet()
+_here = threading.local()  # ``pool``: the pool whose thread this is; ``after``: in its ``after``
 
 
 def _at_exit() -> None:
@@ -43,12 +48,14 @@ if _register_atexit is not None:
 
 class WorkerPool(Generic[T]):
     """Up to ``size`` threads named ``<name>_<n>``, started as work needs them, each calling
-    ``run`` on queued items in order; the idle thread that parked last runs first."""
+    ``run`` on queued items in order, then ``after``; the idle thread that parked last runs first."""
 
-    def __init__(self, size: int, name: str, run: Callable[[T], None]) -> None:
+    def __init__(
+        self, size: int, name: str, run: Callable[[T], None], after: Callable[[], None] | None = None
+    ) -> None:
         if size < 1:
             raise ValueError("size must be >= 1")
-        self._size, self._name, self._run = size, name, run
+        self._size, self._name, self._run, self._after = size, name, run, after
         self._lock = threading.Lock()
         self._queue: deque[T] = deque()
         self._parked: list[threading.Lock] = []  # a stack: the top one parked last
@@ -56,16 +63,24 @@ class WorkerPool(Generic[T]):
         self._stopped = False
         _live.add(self)
 
+    def owns_thread(self) -> bool:
+        """Is the calling thread one of this pool's?"""
+        return getattr(_here, "pool", None) is self
+
     def submit(self, items: Sequence[T]) -> None:
-        """Queue items; wake as many parked threads as there are items, start more if allowed."""
+        """Queue items; wake as many parked threads as there are items (one fewer the first
+        time this pool's ``after`` submits: its thread takes one next), start more if allowed."""
         if not items:
             return
+        wanted = len(items)
+        if getattr(_here, "after", False) and self.owns_thread():
+            _here.after, wanted = False, wanted - 1
         with self._lock:
             if self._stopped:
                 return
             self._queue.extend(items)
-            woken = [self._parked.pop() for _ in range(min(len(items), len(self._parked)))]
-            started = min(len(items) - len(woken), self._size - self._threads)
+            woken = [self._parked.pop() for _ in range(min(wanted, len(self._parked)))]
+            started = min(wanted - len(woken), self._size - self._threads)
             self._threads += started
             first = self._threads - started
         for wake in woken:
@@ -85,6 +100,7 @@ class WorkerPool(Generic[T]):
             wake.release()
 
     def _work(self) -> None:
+        _here.pool = self
         wake = threading.Lock()
         wake.acquire()  # held while running; released by whoever wakes this thread
         while True:
@@ -103,3 +119,11 @@ class WorkerPool(Generic[T]):
                 self._run(item)
             except BaseException:  # a thread lost to one item's failure would shrink the pool
                 log.exception("activity thread: an item failed outside its activity")
+            if self._after is not None:
+                _here.after = True
+                try:
+                    self._after()
+                except BaseException:
+                    log.exception("activity thread: the step after an item failed")
+                finally:
+                    _here.after = False
