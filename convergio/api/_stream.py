@@ -13,33 +13,15 @@ Where the host passes streamed responses through (the embedded host;
 (Azure without HTTP streams) it is a window: the events of a few seconds, then ``retry``, and
 the client's ``EventSource`` reconnects with ``Last-Event-ID``; see ADR 0007.
 
-How often the status is read follows the run's age (``poll_interval``): every 10 ms in its
-first tenth of a second and every 25 ms in the rest of its first second, so a short run's end
-is seen within milliseconds, backing off to 200 ms by its fifth second (about 115 reads in 5 s,
-then 5 a second) and to one a second for runs of minutes, so a long run (one waiting hours for
-a human) costs the durable backend one status read a second per open stream.
-While a young run's end is still far off, as its own progress predicts it (the status counts its
-nodes: at the rate they have finished so far, the rest take ``age * unfinished / finished``), the
-next read comes after half that time, and at most 0.1 s later (``next_read``, ADR 0044): each
-read is an HTTP request the host serves to itself (1.2 to 1.6 ms of the event loop's CPU), and
-a chain of 100 agents was read a dozen times before its last nodes ran. Once a read finds
-every node finished, the run's own last steps (its index entry, its callbacks) take a few
-milliseconds, and once the predicted end is due before the next read would come, it is near
-too: the status is read every 5 ms then (or at the predicted end, if later), for at most a
-quarter of a second (a last node slower than the others, or a re-plan, ends that). A read
-never waits less than four times what the last one cost, so a large run's reads take at most a
-fifth of the host. Azure Functions has no in-process engine to be woken by, so this works the
-same on both hosts; a status that did not change is not turned into a view again.
-
-A read's cost is the CPU its work took on the event loop's thread (the status, the events;
-on the embedded host the loop serves the status request too), measured before its events go
-out, in one chunk: a wide run's read finds hundreds of node changes, and sending each alone gave
-the loop away each time. It was the read's wall time, which counted the waits for the
-interpreter while the run's own threads held it: the first read of a 50-agent run took 5 to
-10 ms for about 1 ms of CPU, bought a 40 ms pause, and the run's end was seen 20 ms late.
-A changed status is turned into node events at most once per two of its read's pauses
-(``view_due``); the reads in between cost the status alone, pause as little, and see the run's
-end sooner (which is always turned into a view).
+How often the status is read follows the run's age and its own predicted end
+(``_stream_pace``, ADR 0044); a host in this process that ends the run cuts the pause before
+the next read short (``_stream_wake``, ADR 0049). A read's cost is the CPU its work took on
+the event loop's thread (the status, the events; on the embedded host the loop serves the
+status request too), measured before its events go out, in one chunk: a wide run's read finds
+hundreds of node changes, and sending each alone gave the loop away each time. A read never
+waits less than four times what the last one cost. A changed status is turned into node events
+at most once per two of its read's pauses (``view_due``); the reads in between cost the status
+alone, pause as little, and see the run's end sooner (which is always turned into a view).
 
 The nodes are kept in a ``NodeTable``, folded read by read from the status' tail: a node keeps
 what it last showed until a newer version of it comes, and a read costs the items of its tail,
@@ -59,6 +41,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from pydantic_core import to_json
 
 from convergio.errors import InvalidRequest
 from convergio.graph import TERMINAL, fold, records_of
@@ -69,6 +52,8 @@ from . import _models as m
 from ._http import answer, off_loop, run_for
 from ._lifecycle import age_s
 from ._service import service
+from ._stream_pace import AHEAD, COST_SHARE, ENDING_FOR_S, ENDING_S, next_read, poll_interval, time_left
+from ._stream_wake import Wake, host_ends
 from ._views import (
     RUN_AGENTS,
     complete_table,
@@ -90,95 +75,11 @@ __all__ = [
 ]
 
 _FINAL = frozenset({"Completed", "Failed", "Terminated"})
-_INSTANT_S = 0.01
-"""The interval in a run's first tenth of a second (``_FIRST_S``): a small run of quick agents ends there."""
-_FIRST_S = 0.1
-_FAST_S = 0.025
-"""The interval in the rest of a run's first second (``_QUICK_S``)."""
-_QUICK_S = 1.0
-_POLL_S = 0.2
-"""The interval from a run's ``_SETTLED_S``-th second (the only interval before issue 22)."""
-_SETTLED_S = 5.0
-_LONG_S = 60.0
-_SLOW_S = 1.0
-"""The interval of runs of ``_LONG_S * _SLOW_S / _POLL_S`` seconds (5 minutes) and more."""
-_COST_SHARE = 4.0
-_ENDING_S = 0.005
-"""The interval once every node has finished (the run ends within milliseconds: its last steps),
-or its predicted end (``time_left``) is due before the next read would come."""
-_ENDING_FOR_S = 0.25
-"""How long a run may look that way and still be read that often (a re-plan may follow, or its
-last node be slower than the others)."""
-_AHEAD = 0.5
-"""The share of a young run's predicted time left that the stream waits before reading it again."""
-_FAR_S = 0.1
-"""The longest pause that prediction buys: a running run's nodes still move ten times a second."""
-_PREDICT_S = 0.15
-"""A run younger than this with several nodes under way predicts nothing: a fan-out's agents
-finish in bursts (a pool's worth at a time), so its first finished nodes say little of when the
-rest will. A run with one node under way at a time (a chain) finishes them at a steady pace."""
 _LIVE_S = 900.0
 _WINDOW_S = 10.0
 _RETRY_MS = 1000
 _WATCH_S = 30.0
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-def poll_interval(age: float) -> float:
-    """Seconds between two status reads of a run ``age`` seconds old (see the module doc)."""
-    if age < _FIRST_S:
-        return _INSTANT_S
-    if age < _QUICK_S:
-        return _FAST_S
-    if age < _SETTLED_S:  # geometric: as many reads per second fewer at each step
-        return float(_FAST_S * (_POLL_S / _FAST_S) ** ((age - _QUICK_S) / (_SETTLED_S - _QUICK_S)))
-    return min(_SLOW_S, max(_POLL_S, _POLL_S * age / _LONG_S))
-
-
-def time_left(age: float, counts: Mapping[str, int] | None) -> float | None:
-    """How long a run ``age`` seconds old whose nodes are ``counts`` should still take, or None.
-
-    At the rate its nodes have finished so far, the unfinished ones take ``age * unfinished /
-    finished``; 0 once every node finished (its own last steps remain). A run with no node
-    finished predicts nothing, nor does one younger than ``_PREDICT_S`` with several nodes under
-    way (a 50-wide fan-out's first node to finish, alone, predicted its siblings' end 0.5 s off
-    when they all finished within milliseconds); one running a node at a time (a chain) does,
-    from its first finished node.
-    """
-    finished, total = _progress(counts)
-    if not 0 < finished <= total:
-        return None
-    if finished == total:
-        return 0.0
-    under_way = total - finished - (counts or {}).get("waiting", 0)  # running, retrying, awaiting input
-    if age < _PREDICT_S and under_way > 1:
-        return None
-    return age * (total - finished) / finished
-
-
-def next_read(age: float, counts: Mapping[str, int] | None) -> float:
-    """Seconds until the next status read of a run ``age`` seconds old whose nodes are ``counts``.
-
-    ``poll_interval(age)``, or longer (at most ``_FAR_S``) while the run's predicted time left
-    (``time_left``) is further off: then the next read comes after ``_AHEAD`` of it. (A predicted
-    end nearer than this makes ``run_events`` read sooner, for a while.)
-    """
-    pace = poll_interval(age)
-    left = time_left(age, counts)
-    return pace if left is None else max(pace, min(_FAR_S, _AHEAD * left))
-
-
-def _progress(counts: Mapping[str, int] | None) -> tuple[int, int]:
-    """How many of the run's nodes have finished, and how many it has (its status' ``counts``)."""
-    if not isinstance(counts, Mapping):
-        return 0, 0
-    finished = total = 0
-    for state, count in counts.items():
-        if type(count) is not int or count < 0:
-            return 0, 0
-        total += count
-        finished += count if state in TERMINAL else 0
-    return finished, total
 
 
 class NodeTable:
@@ -238,7 +139,12 @@ def node_message(node_id: str, entry: Mapping[str, Any]) -> str:
     wide run sends a thousand such messages, and the merged dict was encoded again each time),
     and the graph's baseline (every node of a new stream's first read) is encoded once.
     """
-    body = _waiting_body() if entry is _WAITING else compact(node_payload(entry))
+    if entry is _WAITING:
+        body = _waiting_body()
+    elif (copied := _copied(entry)) is not None:
+        body = _ascii_json(copied)
+    else:
+        body = compact(node_payload(entry))
     if body == "{}":  # nothing to splice after (a payload always has the view's fields)
         return sse("node", {"node": node_id})
     return sse_text("node", f'{{"node":{compact(node_id)},{body[1:]}')
@@ -256,6 +162,15 @@ def node_payload(entry: Mapping[str, Any]) -> dict[str, Any]:
     stream sends a thousand node events, and validating then dumping a model for each took
     three times as long. Anything else goes through the model, which decides (coerces, refuses).
     """
+    copied = _copied(entry)
+    if copied is None:
+        return m.NodeView.model_validate(entry).model_dump(exclude={"cost_eur"})
+    return copied
+
+
+def _copied(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The entry over the view's defaults when every field has the view's type (str, int, bool,
+    None, a usage of ints), else None."""
     defaults, usage_defaults = _node_defaults()
     out: dict[str, Any] = {}
     for key, default in defaults.items():
@@ -263,14 +178,19 @@ def node_payload(entry: Mapping[str, Any]) -> dict[str, Any]:
         if key == "usage":
             value = _usage_payload(value, usage_defaults)
             if value is None:
-                break
+                return None
         elif type(value) is not type(default) and not (default is None and type(value) is str):
-            break
+            return None
         out[key] = value
-    else:
-        if type(entry.get("status")) is str:
-            return out
-    return m.NodeView.model_validate(entry).model_dump(exclude={"cost_eur"})
+    return out if type(entry.get("status")) is str else None
+
+
+def _ascii_json(payload: dict[str, Any]) -> str:
+    """``compact(payload)`` for a copied payload (no floats), by pydantic-core's encoder at a
+    fifth of the cost: byte for byte the same unless a string holds DEL or a non-ASCII character,
+    which ``compact`` escapes and it does not (``test_stream_messages`` compares them)."""
+    out = to_json(payload)
+    return out.decode() if out.isascii() and b"\x7f" not in out else compact(payload)
 
 
 def _usage_payload(value: Any, defaults: dict[str, int]) -> dict[str, int] | None:
@@ -318,8 +238,26 @@ async def run_events(
     """The run's events as SSE messages, until it ends or ``seconds`` pass (then a ``retry``).
 
     ``run_age``: how old the run is now (seconds since it was recorded), which sets how often
-    its status is read (``poll_interval``).
+    its status is read (``poll_interval``). A host in this process that ends the run cuts the
+    pause before the next read short (``_stream_wake``, ADR 0049).
     """
+    wake = Wake(run_id, host_ends())
+    try:
+        async for message in _events(client, channel, run_id, wake, after, seconds, run_age):
+            yield message
+    finally:
+        wake.close()
+
+
+async def _events(
+    client: df.DurableOrchestrationClient,
+    channel: RunStream,
+    run_id: str,
+    wake: Wake,
+    after: int,
+    seconds: float,
+    run_age: float,
+) -> AsyncIterator[str]:
     began = time.monotonic()
     deadline = began + seconds
     yield f": run {run_id}\n\n"
@@ -331,18 +269,28 @@ async def run_events(
     # then has the input: the SDK's plain read does). The input never changes: later reads leave it out.
     agents = RUN_AGENTS.get(run_id)
     table = None if agents is None else NodeTable(agents)
+    told = False  # the host said the run ended (``_stream_wake``)
     while True:
         read_at, cpu_at = time.monotonic(), time.thread_time()
         if read_at >= watched_until:  # agents stream their text only while watched
             await off_loop(channel.watch, run_id, _WATCH_S)
             watched_until = time.monotonic() + _WATCH_S / 2
-        status = await (
-            client.get_status(run_id) if table is None else read_status(client, run_id, show_input=False)
-        )
+        wake.arm()  # an end committed from now on ends the next pause at once
+        # Told of the end, which was committed after every event of the run was stored (ADR
+        # 0040): the channel is read while the status is, its thread hop no longer after it.
+        early = asyncio.ensure_future(off_loop(channel.read, run_id, after)) if told else None
+        try:
+            status = await (
+                client.get_status(run_id) if table is None else read_status(client, run_id, show_input=False)
+            )
+        except BaseException:
+            if early is not None:
+                early.cancel()
+            raise
         if status.runtime_status is None:
             # The run's events are in the shared store even when this instance's task hub has no
             # state for it (purged, or another hub): what is stored is never withheld.
-            for event in await off_loop(channel.read, run_id, after):
+            for event in await (early or off_loop(channel.read, run_id, after)):
                 after = event.seq
                 yield sse(event.kind, event.data, event_id=event.seq)
             yield sse("error", {"code": "not_found", "message": "the run has no state here (purged?)"})
@@ -368,7 +316,7 @@ async def run_events(
             if ended:  # every node once more: its last version, cancelled if it had not finished
                 table.replace(await _final_nodes(client, run_id, status, agents) or {})
             out += table.events(cancelled=state == "Terminated")
-        for event in await off_loop(channel.read, run_id, after):
+        for event in await (early or off_loop(channel.read, run_id, after)):
             after = event.seq
             out.append(sse(event.kind, event.data, event_id=event.seq))
         if ended:
@@ -377,7 +325,7 @@ async def run_events(
             return
         spent = time.thread_time() - cpu_at  # the read's own cost: before the client takes its events
         if built:
-            view_due = read_at + 2 * _COST_SHARE * spent
+            view_due = read_at + 2 * COST_SHARE * spent
         if out:
             yield "".join(out)
         if time.monotonic() >= deadline:
@@ -385,13 +333,13 @@ async def run_events(
             return
         age, counts = run_age + read_at - began, _counts(status)
         pace, left = next_read(age, counts), time_left(age, counts)
-        if left is None or _AHEAD * left >= pace:  # its end is not due before the next read
+        if left is None or AHEAD * left >= pace:  # its end is not due before the next read
             ending_at = None
         elif ending_at is None:
             ending_at = read_at
-        if ending_at is not None and read_at - ending_at < _ENDING_FOR_S:
-            pace = max(_ENDING_S, _AHEAD * (left or 0.0))
-        await asyncio.sleep(max(pace, _COST_SHARE * spent))
+        if ending_at is not None and read_at - ending_at < ENDING_FOR_S:
+            pace = max(ENDING_S, AHEAD * (left or 0.0))
+        told = await wake.pause(max(pace, COST_SHARE * spent))
 
 
 def _counts(status: Any) -> Mapping[str, int] | None:

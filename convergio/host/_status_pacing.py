@@ -6,19 +6,70 @@ O(its size) per step. While completions keep arriving (another step of the insta
 now), it is stored at most every ``STATUS_INTERVAL_S``; a step that leaves it pending makes
 sure the instance wakes to store it by then. The last step of a burst stores it at once, so a
 watcher sees every state a quiet instance settles in. The dispatcher thread alone uses this.
+
+``ENDS`` tells in-process watchers of an instance that it ended: the step that ends an execution
+forgets its pacing right after its commit, and when the store then says the instance is
+finished (or gone: purged) its watchers are told. The run stream, when this host serves it,
+reads the status then instead of at its next pause (ADR 0049); on Azure nothing tells it: it
+reads at its own pace.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 
 from ._store import TERMINAL, InstanceRecord, Store
 
-__all__ = ["STATUS_INTERVAL_S", "StatusPacer"]
+__all__ = ["ENDS", "STATUS_INTERVAL_S", "InstanceEnds", "StatusPacer"]
+
+log = logging.getLogger("convergio.host.engine")
 
 STATUS_INTERVAL_S = 0.25
 """A busy instance's custom status is stored at most this often, and at most this late."""
+
+
+class InstanceEnds:
+    """Callbacks to run (on the notifying thread) when an instance's execution may have ended.
+
+    A hint, never the news itself: a watcher told reads the status, which says what happened.
+    ``notify`` costs a dict lookup when nobody watches the instance (every execution end calls it).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watchers: dict[str, tuple[Callable[[], None], ...]] = {}
+
+    def watch(self, instance_id: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` at each ``notify(instance_id)`` until the returned function is called."""
+        with self._lock:
+            self._watchers[instance_id] = (*self._watchers.get(instance_id, ()), callback)
+
+        def unwatch() -> None:
+            with self._lock:
+                left = tuple(c for c in self._watchers.get(instance_id, ()) if c is not callback)
+                if left:
+                    self._watchers[instance_id] = left
+                else:
+                    self._watchers.pop(instance_id, None)
+
+        return unwatch
+
+    def watched(self, instance_id: str) -> bool:
+        return instance_id in self._watchers
+
+    def notify(self, instance_id: str) -> None:
+        for callback in self._watchers.get(instance_id, ()):  # a tuple: replaced, never changed
+            try:
+                callback()
+            except Exception:  # a watcher's fault never reaches the step that ended the instance
+                log.warning("a watcher of %s failed", instance_id, exc_info=True)
+
+
+ENDS = InstanceEnds()
+"""This process's: the engine's ``StatusPacer.forget`` notifies it."""
 
 
 class StatusPacer:
@@ -64,8 +115,15 @@ class StatusPacer:
             self._store.set_custom_status(record.instance_id, pending[0], history_len=pending[1])
 
     def forget(self, instance_id: str) -> None:
+        """The instance's execution ended, or its session was dropped: nothing pending. If the
+        store now says it ended (or it is gone), ``ENDS`` is told: a watcher's read after the hint
+        comes after the end's commit (a session dropped mid-run tells nobody)."""
         self._written.pop(instance_id, None)
         self._pending.pop(instance_id, None)
+        if ENDS.watched(instance_id):
+            record = self._store.get(instance_id, header=True)
+            if record is None or record.status in TERMINAL:
+                ENDS.notify(instance_id)
 
     def _due(self, instance_id: str) -> bool:
         """Store the status now (and count it written), or keep it pending for a little while?"""

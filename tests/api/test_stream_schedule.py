@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from convergio.api import _stream
+from convergio.api import _stream, _stream_pace
 from convergio.api._stream import next_read, poll_interval, run_events
 
 
@@ -79,13 +79,24 @@ def script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Script]:
             made.cpu += made.view_cost
             super().fold(nodes)
 
-    async def pause(seconds: float) -> None:
-        made.pauses.append(seconds)
-        made.clock += seconds
+    class Pauses:  # the stream's pauses on the script's clock; no host tells it of the end
+        def __init__(self, run_id: str, ends: Any) -> None:
+            pass
+
+        def arm(self) -> None:
+            pass
+
+        async def pause(self, seconds: float) -> bool:
+            made.pauses.append(seconds)
+            made.clock += seconds
+            return False
+
+        def close(self) -> None:
+            pass
 
     monkeypatch.setattr(_stream, "NodeTable", Table)
     monkeypatch.setattr(_stream, "graph_agents", lambda status: ["a"])
-    monkeypatch.setattr(_stream, "asyncio", SimpleNamespace(sleep=pause))
+    monkeypatch.setattr(_stream, "Wake", Pauses)
     monkeypatch.setattr(
         _stream, "time", SimpleNamespace(monotonic=lambda: made.clock, thread_time=lambda: made.cpu)
     )
@@ -265,7 +276,8 @@ def test_a_chain_is_read_half_as_often_and_its_end_seen_as_soon(
     predicted, late = script.reads, script.clock - 0.603
     assert events[-1].startswith("event: run") and '"status":"Completed"' in events[-1]
     assert max(script.pauses) == pytest.approx(0.1)
-    monkeypatch.setattr(_stream, "time_left", lambda age, counts: None)  # as before: no prediction
+    for module in (_stream, _stream_pace):  # as before: no prediction
+        monkeypatch.setattr(module, "time_left", lambda age, counts: None)
     script.clock, script.reads, script.pauses = 0.0, 0, []
     _steady(script, 200, 0.003, 0.603)
     _events(script, run_age=0.0)
@@ -294,7 +306,8 @@ def test_a_predicted_end_that_does_not_come_is_read_every_few_ms_for_a_while_onl
     starts = [sum(pauses[:i]) for i in range(len(pauses))]
     dense = [p for t, p in zip(starts, pauses, strict=True) if t > 0.2 and p < poll_interval(t)]
     assert 0 < len(dense) <= 0.25 / 0.005 + 1  # at most a quarter of a second of 5 ms reads
-    monkeypatch.setattr(_stream, "time_left", lambda age, counts: None)  # as before: no prediction
+    for module in (_stream, _stream_pace):  # as before: no prediction
+        monkeypatch.setattr(module, "time_left", lambda age, counts: None)
     script.clock, script.reads, script.pauses = 0.0, 0, []
     _events(script, run_age=0.0)
     assert reads <= script.reads + 0.25 / 0.005 + 1  # 126 against 101: then as any run of its age

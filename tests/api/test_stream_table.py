@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from convergio.api import _stream
+from convergio.api import _stream, _stream_wake
 from convergio.api._stream import NodeTable, run_events
 from convergio.graph import RECORD_PROGRESS, fold
 from convergio.graph._progress import ProgressJournal
@@ -73,7 +73,8 @@ def _node_events(
         clock[0] += seconds
 
     monkeypatch.setattr(_stream, "graph_agents", graph_agents or (lambda status: agents))
-    monkeypatch.setattr(_stream, "asyncio", SimpleNamespace(sleep=pause))
+    monkeypatch.setattr(_stream, "host_ends", lambda: None)  # no host in the test tells it of the end
+    monkeypatch.setattr(_stream_wake, "asyncio", SimpleNamespace(sleep=pause, Event=asyncio.Event))
     monkeypatch.setattr(
         _stream, "time", SimpleNamespace(monotonic=lambda: clock[0], thread_time=lambda: clock[0])
     )
