@@ -23,7 +23,10 @@ _ROUND_KEYS = ("id", "worker", "task", "output", "error")
 def agent_input(run: GraphRun, node: Node, call: dict[str, Any], grant: Grant) -> dict[str, Any]:
     """What ``run_agent`` is given for one attempt of a node (or of a supervisor's call to a worker)."""
     spec = node.spec
-    workers = [run.nodes[w].spec for w in spec.workers]
+    # A plain agent (no workers, no rounds: nearly every call) skips the comprehensions, each a
+    # function made and called per call in this Python: a fifth of the input's build.
+    workers = [run.nodes[w].spec for w in spec.workers] if spec.workers else []
+    rounds = node.rounds
     return {
         "run_id": run.run_id,
         "tenant": run.tenant,
@@ -33,12 +36,12 @@ def agent_input(run: GraphRun, node: Node, call: dict[str, Any], grant: Grant) -
         "step": node.attempts,
         "agent": run.agent_json(spec),
         "input": run.input,
-        "outputs": {d: run.nodes[d].output for d in spec.depends_on},
+        "outputs": {d: run.nodes[d].output for d in spec.depends_on} if spec.depends_on else {},
         "event": node.event,
         "task": call.get("task"),
-        "workers": [{"name": w.id, "description": w.description} for w in workers],
-        "rounds": [[{k: c.get(k) for k in _ROUND_KEYS} for c in r] for r in node.rounds],
-        "final": len(node.rounds) >= spec.max_rounds,
+        "workers": [{"name": w.id, "description": w.description} for w in workers] if workers else [],
+        "rounds": [[{k: c.get(k) for k in _ROUND_KEYS} for c in r] for r in rounds] if rounds else [],
+        "final": len(rounds) >= spec.max_rounds,
         "limits": {
             "max_tokens": grant.tokens,
             "max_tool_calls": grant.tool_calls,

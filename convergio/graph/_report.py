@@ -29,11 +29,15 @@ def custom_status(run: GraphRun) -> dict[str, Any]:
     changes: list[tuple[tuple[str, str], dict[str, Any]]] = [
         (("nodes", n), run.nodes[n].compact()) for n in sorted(run._changed)
     ]
-    changes += [(("routes", r), run.routes[r]) for r in sorted(run._routes_changed)]
-    changes += [(("replans", str(i)), run.replans[i]) for i in range(run._replans_noted, len(run.replans))]
+    if run._routes_changed:  # rare: most statuses skip these comprehensions
+        changes += [(("routes", r), run.routes[r]) for r in sorted(run._routes_changed)]
+        run._routes_changed.clear()
+    if run._replans_noted < len(run.replans):
+        changes += [
+            (("replans", str(i)), run.replans[i]) for i in range(run._replans_noted, len(run.replans))
+        ]
+        run._replans_noted = len(run.replans)
     run._changed.clear()
-    run._routes_changed.clear()
-    run._replans_noted = len(run.replans)
     run.progress.note(changes)
     tail = run.progress.tail()
     return {

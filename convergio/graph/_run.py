@@ -166,11 +166,12 @@ class GraphRun:
             node_id = self._ready.popleft()
             self._unstarted -= 1
             deps = self.nodes[node_id].spec.depends_on
-            if node_id not in self._pruned and deps and all(d in self._pruned for d in deps):
+            # (the guards spare the generators when nothing was routed away or there are no deps)
+            if self._pruned and node_id not in self._pruned and deps and all(d in self._pruned for d in deps):
                 self._pruned[node_id] = "routed away: no dependency of it was chosen"
             if node_id in self._pruned:
                 self._finish(node_id, "skipped", now, error=self._pruned[node_id])
-            elif any(_blocks(self.nodes[d]) for d in deps if d not in self._pruned):
+            elif deps and any(_blocks(self.nodes[d]) for d in deps if d not in self._pruned):
                 self._finish(node_id, "skipped", now, error="a dependency did not complete")
             elif node_id in self._reuse and self._reusable(node_id):
                 self.nodes[node_id].reused = True
