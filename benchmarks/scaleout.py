@@ -94,7 +94,7 @@ class ScaleoutRunner(ConvergioRunner):
         spent = time.process_time()
         for process in self.host.workers.processes:
             spent += sum(_schedstat(task)[0] for task in Path(f"/proc/{process.pid}/task").iterdir())
-        waited = _schedstat(Path(f"/proc/self/task/{self.engine._thread.native_id}"))[1]
+        waited = _schedstat(Path(f"/proc/self/task/{self.engine._dispatch._thread.native_id}"))[1]
         ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         machine = (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
         return spent, waited, machine
