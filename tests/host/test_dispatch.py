@@ -17,6 +17,7 @@ from convergio.host._dispatch import Dispatcher
 from convergio.host._engine import Engine, EngineConfig
 from convergio.host._functions import load_app
 from convergio.host._store import Store
+from tests.host._engines import running
 
 APP = Path(__file__).parent / "apps" / "handoff" / "handoff_app.py"
 
@@ -160,12 +161,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
     engine._step = counted  # type: ignore[method-assign]
     engine.steps = steps  # type: ignore[attr-defined]
-    engine.start()
-    try:
+    with running(engine, store):
         yield engine
-    finally:
-        engine.stop()
-        store.close()
 
 
 def _start(engine: Engine, name: str, value: object) -> str:

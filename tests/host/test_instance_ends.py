@@ -16,6 +16,7 @@ from convergio.host._functions import load_app
 from convergio.host._records import new_record, started_event
 from convergio.host._status_pacing import ENDS, InstanceEnds, StatusPacer
 from convergio.host._store import TERMINAL, Message, StepWrite, Store
+from tests.host._engines import running
 
 APP = Path(__file__).parent / "apps" / "scale_app" / "function_app.py"
 
@@ -55,12 +56,8 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     monkeypatch.setenv("COUNT_DIR", str(tmp_path))
     store = Store(tmp_path / "durable.sqlite3")
     engine = Engine(load_app(APP), store, EngineConfig(activity_concurrency=4))
-    engine.start()
-    try:
+    with running(engine, store):
         yield engine
-    finally:
-        engine.stop()
-        store.close()
 
 
 def test_the_step_that_ends_an_instance_tells_its_watchers_after_its_commit(engine: Engine) -> None:
