@@ -214,7 +214,7 @@ class ConsentIn(_In):
 
 class QuotaEvent(ApiModel):
     at: str
-    kind: str = Field(description="downgrade, throttle or consent")
+    kind: str = Field(description="downgrade, throttle, consent or overrun")
     detail: str
 
 
@@ -229,7 +229,9 @@ class BudgetView(ApiModel):
     managed_spent_eur: str
     overage_consent_eur: str = Field(description="consented managed-key spending over the cap, this month")
     downgrade_at: str = Field(description="share of the managed cap from which calls use a cheaper model")
-    events: list[QuotaEvent] = Field(description="recent downgrades, throttles and consents, newest first")
+    events: list[QuotaEvent] = Field(
+        description="recent downgrades, throttles, consents and overruns, newest first"
+    )
 
 
 class CancelIn(ApiModel):

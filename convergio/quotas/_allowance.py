@@ -1,11 +1,13 @@
 """One agent call's share of the tenant's money budgets: reserve what its requests may cost, bound
-each request to it, settle what the ledger kept (ADR 0016).
+each request to it, settle what the ledger kept (ADR 0016), above the reservation too (ADR 0051).
 
 The reservation is made at the call's first provider request, when the prompt is known: the
 prompt's token bound at the input price plus the output tokens asked for at the output price.
 Each request of the call (a tool loop makes several) is then bounded by what the reservation
 still holds after what the earlier ones used, so the call's cost never passes its reservation
-and the reservations together never pass the cap, however many run at once.
+and the reservations together never pass the cap, however many run at once. A provider that
+bills past the bound anyway is settled at what it billed: the month's total is the truth, so the
+next reservation sees the overrun (logged, and recorded as an ``overrun`` event).
 
 A refusal is not the end while other calls hold open reservations: they are upper bounds and
 most of them come back when those calls settle. The call waits for them (briefly, polling),
@@ -90,6 +92,7 @@ class MonthlyAllowance:
         self.connection = connection or provider
         self.decision: Decision | None = None
         self.model: str | None = None  # the model called instead of the one asked (a downgrade)
+        self._asked = ""  # the model asked for at the first request
         self._priced: dict[str, tuple[Decimal, Decimal]] = {}
 
     def allow(self, *, model: str, prompt_tokens: int, want: int, used: Usage) -> Allowed:
@@ -105,23 +108,27 @@ class MonthlyAllowance:
         return Allowed(tokens, self.model, reason)
 
     def settle(self, cost_eur: Decimal) -> Decimal:
-        """Settle the reservation at ``cost_eur`` (what the ledger kept), never above what was
-        reserved: the budget never admits more than it reserved. Returns what was settled."""
+        """Settle the reservation at ``cost_eur`` (what the ledger kept), above what was reserved
+        too: the budget counts what the tenant is billed, so a cap that an overrun reached stops
+        the next calls (ADR 0051). Returns what was settled."""
         decision = self.decision
         if decision is None or decision.reservation_id is None:
             return Decimal(0)
-        settled = min(cost_eur, decision.reserved)
-        if cost_eur > decision.reserved:
-            _log.warning(
-                "call %s of tenant %s cost %s EUR, over the %s EUR it reserved (the provider passed "
-                "max_tokens?): the budget is settled at the reservation, the ledger keeps the cost",
-                self.call,
-                self.tenant_id,
-                cost_eur,
-                decision.reserved,
-            )
-        self.store.settle(decision.reservation_id, settled)
-        return settled
+        if cost_eur <= decision.reserved:
+            self.store.settle(decision.reservation_id, cost_eur)
+            return cost_eur
+        called = f"connection {self.connection!r} ({self.provider}), model {self.model or self._asked}"
+        _log.warning(
+            "call %s of tenant %s (%s) cost %s EUR, over the %s EUR it reserved (the provider passed "
+            "max_tokens?): the budget counts the cost",
+            self.call,
+            self.tenant_id,
+            called,
+            cost_eur,
+            decision.reserved,
+        )
+        self.store.settle(decision.reservation_id, cost_eur, called=called)
+        return cost_eur
 
     def settle_in_full(self) -> None:
         """Settle at the whole reservation: what the call cost is unknown (its ledger write
@@ -134,6 +141,7 @@ class MonthlyAllowance:
     def _reserve(self, model: str, prompt_tokens: int, want: int) -> Allowed:
         """Reserve for ``want`` output tokens; refused while others hold open reservations,
         wait for them, then shrink ``want`` to what is left."""
+        self._asked = model
         if self.unpriced == "refuse" and not self.prices.prices_tokens(self.provider, model):
             room = self.store.room(self.tenant_id, self.key_mode, now=datetime.now(UTC))
             if room.free is not None:  # a cap applies: an unpriced call would escape it

@@ -14,12 +14,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from convergio._sqlite import Batch
 
-from ._quota import Decision, KeyMode, TenantBudget, check, month_of, readmit
+from ._quota import Decision, KeyMode, TenantBudget, check, month_of, overrun_event, readmit
 
 __all__ = [
     "DATA_VERSION",
@@ -252,11 +252,15 @@ def reserve_per_call(
     return Decision(True, reservation, verdict.downgrade, reserved=estimate_eur)
 
 
-def settle_per_call(batch: QuotaBatch, reservation_id: str, spent_eur: Decimal) -> None:
+def settle_per_call(batch: QuotaBatch, reservation_id: str, spent_eur: Decimal, called: str = "") -> None:
+    """Settle a reservation of its own at what the call cost, above its reservation too (an
+    overrun, recorded as an event: ADR 0051); once."""
     spend = batch.spending(reservation_id)
     if spend is None or spend.spent is not None:  # unknown, or settled already (a redelivery)
         return
     batch.settle(reservation_id, spend, spent_eur)
+    if spent_eur > spend.reserved:
+        batch.event(spend.tenant_id, datetime.now(UTC), *overrun_event(called, spend.reserved, spent_eur))
 
 
 def budget_of(row: Sequence[str | int | None]) -> TenantBudget:

@@ -7,7 +7,7 @@ Container ``quotas``, partitioned by ``/tenant_id``; a tenant's documents:
   (reservation key -> [key mode, reserved euros]) and ``settled`` (the latest
   :data:`SETTLED_KEPT` settled reservations, oldest first: [key, key mode, spent euros,
   reserved euros]; entries written before the reserved amount was kept have three items).
-- ``event:<uuid>``: one guard-rail event each (throttle, downgrade, consent).
+- ``event:<uuid>``: one guard-rail event each (throttle, downgrade, consent, overrun).
 
 Why parallel reservations can never overspend, from any number of instances: a reservation
 reads the month document, checks spent + open + estimate against the limit, and adds itself to
@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -52,6 +52,7 @@ from ._quota import (
     check,
     headroom,
     month_of,
+    overrun_event,
     readmit,
     reservation_key,
 )
@@ -212,14 +213,17 @@ class CosmosQuotaStore:
             return Decision(False, reason=result.reason)
         return Decision(True, reservation, result.downgrade, reserved=estimate_eur)
 
-    def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
-        """Replace a reservation by what the call really cost (also for failed calls: 0), once."""
+    def settle(self, reservation_id: str, spent_eur: Decimal, *, called: str = "") -> None:
+        """Replace a reservation by what the call really cost (also for failed calls: 0; above
+        the reservation: in full, then an overrun event naming ``called``, ADR 0051), once."""
         parsed = _parse(reservation_id)
         if parsed is None:  # not one of ours: unknown, as in the SQLite store
             return
         month, key, tenant_id = parsed
+        reserved: list[Decimal] = []  # what the winning run settled, if it settled anything
 
         def change(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+            reserved.clear()  # a lost race runs this again
             current = _Month(doc, month)
             entry = current.open.pop(key, None)
             if entry is None:  # unknown, or settled already (a redelivery)
@@ -227,9 +231,12 @@ class CosmosQuotaStore:
             key_mode = entry[0]
             current.spent[key_mode] = current.spent.get(key_mode, Decimal(0)) + spent_eur
             current.settled.append([key, key_mode, str(spent_eur), entry[1]])
+            reserved.append(Decimal(entry[1]))
             return current.doc()
 
         self._update(tenant_id, month, change)
+        if reserved and spent_eur > reserved[0]:
+            self._event(tenant_id, datetime.now(UTC), *overrun_event(called, reserved[0], spent_eur))
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
         return self._month(tenant_id, month_of(now)).used(key_mode)

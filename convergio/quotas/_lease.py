@@ -19,16 +19,17 @@ exactly as a reservation of its own, and a new step granted when the headroom al
 limit (a step would be under :data:`LEASE_MIN_CALLS` estimates) or past 80 % of a managed cap,
 calls reserve one by one, as before.
 
-A settlement is kept in memory and written by the store's lease writer, a thread that makes
-one transaction every :data:`LEASE_WRITE_S` while a lease is live or has settlements (a step's
+A settlement is kept in memory and written by the store's lease writer, a thread that makes one
+transaction every :data:`LEASE_WRITE_S` while a lease is live or has settlements (a step's
 transaction writes them too): one ``spending`` row per call, keyed by the call, unless another
-delivery's row is there already (then the first settlement wins and this draw just goes back
-to the lease). Until then the hold counts the call at its estimate. A lease that drew nothing
-for a whole period is given back; so is every lease at the store's close and at the process's
-normal exit. A killed process's leases stay counted at their hold (what its unwritten calls
-may have spent, and its free part: at most one step more than was spent); the ``leases``
-table's expiry, renewed by the writes, only tells other processes not to wait for them to
-come back (``room().held``).
+delivery's row is there already (then the first settlement wins and this draw just goes back to
+the lease). Until then the hold counts the call at its estimate; a settlement above it (an
+overrun, ADR 0051) is taken in at once and counts in full, in memory and as written. A lease
+that drew nothing for a whole period is given back; so is every lease at the store's close and
+at the process's normal exit. A killed process's leases stay counted at their hold (what its
+unwritten calls may have spent, and its free part: at most one step more than was spent); the
+``leases`` table's expiry, renewed by the writes, only tells other processes not to wait for
+them to come back (``room().held``).
 """
 
 from __future__ import annotations
@@ -43,14 +44,14 @@ import time
 import uuid
 import weakref
 from collections import deque
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from convergio._sqlite import Database
 
 from ._batch import DATA_VERSION, Cache, QuotaBatch, Spend, reserve_per_call
 from ._lease_step import Lease, fits, step_size
-from ._quota import Decision, KeyMode, check, month_of, readmit
+from ._quota import Decision, KeyMode, check, month_of, overrun_event, readmit
 
 __all__ = ["LEASE_S", "LEASE_WRITE_S", "Leases"]
 
@@ -76,7 +77,7 @@ class Leases:
         self._by_month: dict[tuple[str, str, str], Lease] = {}  # kept for the store's life: rows reused
         self._ids = itertools.count()
         self._index: dict[str, Lease] = {}  # every call open or pending in a lease
-        self._settled: deque[tuple[str, Decimal]] = deque()  # settlements not taken in yet
+        self._settled: deque[tuple[str, Decimal, str]] = deque()  # settlements not taken in yet
         self._writer: threading.Thread | None = None  # runs while a lease has anything to write
         self._stop = threading.Event()
         self._closed = False
@@ -108,8 +109,9 @@ class Leases:
             self._draw(lease, reservation, estimate)
         return Decision(True, reservation, reserved=estimate)
 
-    def settle(self, reservation: str, spent_eur: Decimal) -> bool:
+    def settle(self, reservation: str, spent_eur: Decimal, called: str = "") -> bool:
         """Settle a call drawn from a lease (written later); ``False``: not a lease's call.
+        ``called`` names what was called in the overrun event of a settlement above its estimate.
 
         No lock: the settlement is queued (a call stays open in its lease until the queue is
         taken in, under the lock, by the writer or a read), so a call takes the connection's
@@ -118,7 +120,7 @@ class Leases:
         if lease is None:
             return False
         reserved = lease.open.get(reservation)
-        self._settled.append((reservation, spent_eur))
+        self._settled.append((reservation, spent_eur, called))
         if reserved is not None and spent_eur > reserved:  # it raises the total: in before a draw
             with self._db.read():
                 self._take_in()
@@ -135,7 +137,7 @@ class Leases:
                 if batch is not None:
                     self._touch(batch, lease)
                 reserved = lease.open.pop(item[0])
-                lease.pending[item[0]] = (reserved, item[1])
+                lease.pending[item[0]] = (reserved, item[1], item[2])
                 if item[1] > reserved:  # it raises the month's total: check the lease again
                     lease.version = None
                 taken.append(item)
@@ -152,7 +154,7 @@ class Leases:
             if tenant == tenant_id and at == month and key_mode in (None, mode):
                 free += lease.free
                 returns += lease.returns()
-                settled += sum((reserved for reserved, _ in lease.pending.values()), _ZERO)
+                settled += sum((reserved for reserved, _, _ in lease.pending.values()), _ZERO)
         return free, returns, settled
 
     def stale(self, tenant_id: str) -> None:
@@ -286,19 +288,26 @@ class Leases:
         self, batch: QuotaBatch, lease: Lease, wall: float, *, release: bool, close: bool = False
     ) -> None:
         """Write the lease's settlements (one row per call, unless another delivery's row is
-        there: the first settlement wins) and its hold; ``release``: give its free part back;
-        ``close``: calls still open stay counted at their estimates, for good."""
+        there: the first settlement wins, in full, an overrun recorded) and its hold; ``release``:
+        give its free part back; ``close``: calls still open stay counted at their estimates, for
+        good."""
         self._touch(batch, lease)
         if lease.pending:
             found = batch.fetch(list(lease.pending))
-            for key, (reserved, spent) in lease.pending.items():
+            for key, (reserved, spent, called) in lease.pending.items():
                 row = found.get(key)
                 if row is None:
                     batch.write(
                         key, Spend(lease.tenant_id, lease.month, lease.key_mode, reserved, spent), spent
                     )
                 elif row.spent is None:  # reserved by another delivery, not settled: settled here, once
-                    batch.settle(key, row, min(spent, row.reserved))
+                    reserved = row.reserved
+                    batch.settle(key, row, spent)
+                else:  # settled by another delivery first: this settlement changes nothing
+                    reserved = spent
+                if spent > reserved:
+                    event = overrun_event(called, reserved, spent)
+                    batch.event(lease.tenant_id, datetime.now(UTC), *event)
                 self._index.pop(key, None)
             lease.pending = {}
         if release or close:

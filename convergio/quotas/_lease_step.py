@@ -37,7 +37,8 @@ class Lease:
     hold: Decimal = _ZERO
     free: Decimal = _ZERO
     open: dict[str, Decimal] = field(default_factory=dict)
-    pending: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # (reserved, spent)
+    # (reserved, spent, what was called: named in an overrun's event)
+    pending: dict[str, tuple[Decimal, Decimal, str]] = field(default_factory=dict)
     live: bool = False  # calls may draw from it
     drawn: bool = False  # since the last write
     version: int | None = None  # the file's data_version when it was last checked
@@ -49,7 +50,7 @@ class Lease:
 
     def returns(self) -> Decimal:
         """What the settlements not written yet give back (the file counts them at their estimate)."""
-        return sum((reserved - spent for reserved, spent in self.pending.values()), _ZERO)
+        return sum((reserved - spent for reserved, spent, _ in self.pending.values()), _ZERO)
 
     def state(self) -> Lease:
         """A copy to restore if a transaction is rolled back."""
@@ -65,7 +66,7 @@ def fits(lease: Lease, month: Month) -> bool:
     within the limits, and a managed lease's use is under the downgrade threshold (a call it
     admits is never one a reservation of its own would have downgraded or refused)."""
     budget = month.budget
-    over = sum((spent - reserved for reserved, spent in lease.pending.values() if spent > reserved), _ZERO)
+    over = sum((spent - reserved for reserved, spent, _ in lease.pending.values() if spent > reserved), _ZERO)
     if budget.monthly_eur is not None and month.used(None) + over > budget.monthly_eur:
         return False
     if lease.key_mode != "managed":

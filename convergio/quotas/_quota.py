@@ -26,6 +26,7 @@ __all__ = [
     "check",
     "month_of",
     "headroom",
+    "overrun_event",
     "readmit",
     "reservation_key",
 ]
@@ -142,6 +143,12 @@ def readmit(budget: TenantBudget, used_managed: Decimal, counted: Decimal, key_m
     return used_managed - counted >= budget.managed_cap_eur * DOWNGRADE_AT
 
 
+def overrun_event(called: str, reserved: Decimal, spent: Decimal) -> tuple[str, str]:
+    """The event recorded with a settlement above its reservation (ADR 0051): what was called
+    (``called``: connection, provider, model; no prompt text), what it reserved and was billed."""
+    return "overrun", f"{called or 'a call'} billed {spent} EUR, over the {reserved} EUR it reserved"
+
+
 @runtime_checkable
 class QuotaStore(Protocol):
     """Budgets, consents, atomic reservations and guard-rail events of every tenant.
@@ -182,8 +189,12 @@ class QuotaStore(Protocol):
         """
         ...
 
-    def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
+    def settle(self, reservation_id: str, spent_eur: Decimal, *, called: str = "") -> None:
         """Replace a reservation by what the call really cost (also for failed calls: 0), once.
+
+        A cost above the reservation (a provider that billed past ``max_tokens``) counts in full,
+        so the next reservation sees it (ADR 0051), and is recorded as an ``overrun`` event
+        naming ``called`` (:func:`overrun_event`), with the settlement that wins.
 
         An adapter may store it after returning (SQLite defers it to its next transaction,
         ADR 0027): the same store's reads see it at once, other instances see the reservation
@@ -201,7 +212,8 @@ class QuotaStore(Protocol):
         ...
 
     def events(self, tenant_id: str, *, limit: int = 50) -> list[dict[str, str]]:
-        """The latest downgrades, throttles and consents, newest first: ``at``, ``kind``, ``detail``."""
+        """The latest downgrades, throttles, consents and overruns, newest first: ``at``, ``kind``,
+        ``detail``."""
         ...
 
     def consented(self, tenant_id: str, *, now: datetime) -> Decimal:

@@ -24,7 +24,8 @@ ask the file, so they see other processes' commits (and their leases, in full).
 Managed keys (the platform's own key) are only for tenants that have them enabled, and only
 under a monthly cap: at ``DOWNGRADE_AT`` of the cap the call is downgraded to a cheaper model of
 the same family; at the cap it is throttled, unless the tenant consented to overage up to a
-stated amount. Every downgrade, throttle and consent is recorded.
+stated amount. Every downgrade, throttle and consent is recorded, and every call billed above
+what it reserved (an overrun, counted in full: ADR 0051).
 """
 
 from __future__ import annotations
@@ -180,8 +181,9 @@ class SqliteQuotaStore:
             lambda batch: leases.reserve(batch, reservation, tenant_id, key_mode, estimate_eur, now), keys
         )
 
-    def settle(self, reservation_id: str, spent_eur: Decimal) -> None:
-        """Replace a reservation by what the call really cost (also for failed calls: 0).
+    def settle(self, reservation_id: str, spent_eur: Decimal, *, called: str = "") -> None:
+        """Replace a reservation by what the call really cost (also for failed calls: 0; above
+        the reservation: in full, recorded as an overrun naming ``called``, ADR 0051).
 
         Deferred (ADR 0027): the settlement rides in the store's next transaction (the next
         reservation, usually) or one made for it within ``DEFER_S``; this store's reads commit
@@ -189,9 +191,11 @@ class SqliteQuotaStore:
         so: the budget may count more than was spent, never less. A call drawn from a lease is
         settled in the lease, written the same way.
         """
-        if self._leases is not None and self._leases.settle(reservation_id, spent_eur):
+        if self._leases is not None and self._leases.settle(reservation_id, spent_eur, called):
             return
-        self._db.defer(lambda batch: settle_per_call(batch, reservation_id, spent_eur), (reservation_id,))
+        self._db.defer(
+            lambda batch: settle_per_call(batch, reservation_id, spent_eur, called), (reservation_id,)
+        )
 
     def spent(self, tenant_id: str, *, now: datetime, key_mode: KeyMode | None = None) -> Decimal:
         """As the file counts it, less what this store's leases hold undrawn or settled unwritten

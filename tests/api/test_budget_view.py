@@ -46,7 +46,7 @@ def test_limits_spending_consent_and_events_as_the_page_shows_them(
     quotas = SqliteQuotaStore(api_home / "quotas.sqlite3")  # the host's own store, as the CLI writes it
     quotas.set_budget(TenantBudget(tenant, Decimal("20"), True, Decimal("10")))
     now = datetime.now(UTC)
-    spent = quotas.reserve(tenant, "managed", Decimal(1), now=now)
+    spent = quotas.reserve(tenant, "managed", Decimal("8.5"), now=now)
     quotas.settle(spent.reservation_id or "", Decimal("8.5"))
     over = quotas.reserve(tenant, "managed", Decimal(0), now=now)  # past 80 % of the cap: a downgrade
     assert over.downgrade

@@ -1,5 +1,6 @@
 """A tenant's monthly cap holds exactly under a race of calls, and is used to the last cents
-(ADR 0016): on both adapters, SQLite and Cosmos DB on the emulator."""
+(ADR 0016); a provider that bills past its bound passes it only by those overruns, then every
+call is refused (ADR 0051): on both adapters, SQLite and Cosmos DB on the emulator."""
 
 from __future__ import annotations
 
@@ -30,42 +31,52 @@ def _cost(prompt: int, output: int) -> Decimal:
     return cost_of(prompt, IN) + cost_of(output, OUT)
 
 
-def _race(open_store: OpenStore, writes: int | None) -> tuple[list[Decimal], list[Decimal], QuotaStore]:
+def _race(
+    open_store: OpenStore, writes: int | None
+) -> tuple[list[Decimal], list[Decimal], list[Decimal], QuotaStore]:
     """30 calls at once, each asking for gpt-4o's whole output limit; the model writes every token
-    it is allowed (``writes=None``) or ``writes`` tokens whatever it was allowed."""
+    it is allowed (``writes=None``) or ``writes`` tokens whatever it was allowed. Per call: what
+    it billed, what was settled and what it reserved."""
     stores = [open_store() for _ in range(3)]  # three processes or instances on one state
     stores[0].set_budget(TenantBudget("t", monthly_eur=CAP))
     start = threading.Barrier(30)
 
-    def call(n: int) -> tuple[Decimal, Decimal]:
+    def call(n: int) -> tuple[Decimal, Decimal, Decimal]:
         allowance = _allowance(stores[n % 3], f"run-{n}/a/0/1")
         start.wait()
         allowed = allowance.allow(model="gpt-4o", prompt_tokens=PROMPT_BOUND, want=16384, used=Usage())
         if not allowed.max_tokens:
             allowance.settle(Decimal(0))
-            return Decimal(0), Decimal(0)
+            return Decimal(0), Decimal(0), Decimal(0)
         time.sleep(0.05)  # the provider at work
         billed = _cost(PROMPT_REAL, allowed.max_tokens if writes is None else writes)
-        return billed, allowance.settle(billed)
+        reserved = allowance.decision.reserved if allowance.decision else Decimal(0)
+        return billed, allowance.settle(billed), reserved
 
     with ThreadPoolExecutor(30) as pool:
         results = list(pool.map(call, range(30)))
-    return [b for b, _ in results], [s for _, s in results], stores[0]
+    return [b for b, _, _ in results], [s for _, s, _ in results], [r for _, _, r in results], stores[0]
 
 
 def test_thirty_calls_at_once_never_pass_the_cap_and_use_nearly_all_of_it(open_store: OpenStore) -> None:
-    billed, settled, store = _race(open_store, writes=None)
+    billed, settled, _, store = _race(open_store, writes=None)
     assert billed == settled
     assert sum(billed) <= CAP  # exactly: not a cent over
     assert sum(billed) >= CAP * Decimal("0.9")  # waiting and shrinking instead of refusing early
     assert store.spent("t", now=datetime.now(UTC)) == sum(billed)
 
 
-def test_a_provider_that_ignores_max_tokens_is_settled_at_its_reservation(open_store: OpenStore) -> None:
-    billed, settled, store = _race(open_store, writes=16_000)
-    assert sum(billed) > CAP  # what the provider reported (the ledger keeps it)...
-    assert sum(settled) <= CAP  # ...but the budget never admits more than it reserved
-    assert store.spent("t", now=datetime.now(UTC)) == sum(settled) >= CAP * Decimal("0.9")
+def test_a_provider_that_ignores_max_tokens_is_settled_at_what_it_billed_then_refused(
+    open_store: OpenStore,
+) -> None:
+    billed, settled, reserved, store = _race(open_store, writes=16_000)
+    assert billed == settled  # the budget counts what the ledger kept, above the reservation too
+    assert store.spent("t", now=datetime.now(UTC)) == sum(billed)
+    overruns = sum((b - r for b, r in zip(billed, reserved, strict=True) if b > r), Decimal(0))
+    assert CAP < sum(billed) <= CAP + overruns  # past the cap only by the admitted calls' overruns
+    later = _allowance(store, "later", wait_s=0)
+    refused = later.allow(model="gpt-4o", prompt_tokens=PROMPT_BOUND, want=16384, used=Usage())
+    assert refused.max_tokens == 0 and refused.reason.startswith("budget_exhausted")
 
 
 def test_a_refused_call_waits_for_open_reservations_then_gets_what_they_gave_back(store: QuotaStore) -> None:

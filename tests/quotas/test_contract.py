@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from convergio.metering import PriceTable
-from convergio.quotas import QuotaStore, SpendGuard, TenantBudget
+from convergio.quotas import QuotaStore, Room, SpendGuard, TenantBudget
 from tests.quotas.conftest import OpenStore
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -63,6 +63,26 @@ def test_a_settlement_moves_the_total_once(store: QuotaStore) -> None:
     assert not refused.allowed and open_.allowed
     assert store.spent("t", now=NOW) == Decimal("4.25") == store.spent("t", now=NOW, key_mode="byok")
     assert store.spent("t", now=NOW, key_mode="managed") == 0
+
+
+def test_a_settlement_above_its_reservation_counts_in_full_once_and_is_recorded(store: QuotaStore) -> None:
+    store.set_budget(TenantBudget("t", monthly_eur=Decimal(10)))
+    first = store.reserve("t", "byok", Decimal(2), now=NOW, call="run/a/1/1")
+    store.settle(first.reservation_id or "", Decimal(9), called="connection 'gpt' (openai), model gpt-4o")
+    store.settle(first.reservation_id or "", Decimal(12))  # a redelivered settlement changes nothing
+    assert store.spent("t", now=NOW) == Decimal(9) == store.spent("t", now=NOW, key_mode="byok")
+    assert store.room("t", "byok", now=NOW) == Room(Decimal(1), Decimal(0))
+    assert not store.reserve("t", "byok", Decimal(2), now=NOW, call="run/b/1/1").allowed
+    second = store.reserve("t", "byok", Decimal(1), now=NOW, call="run/c/1/1")
+    store.settle(second.reservation_id or "", Decimal(3))  # past the cap: counted, not hidden
+    assert store.spent("t", now=NOW) == Decimal(12)
+    assert store.room("t", "byok", now=NOW) == Room(Decimal(0), Decimal(0))
+    assert not store.reserve("t", "byok", Decimal("0.01"), now=NOW, call="run/d/1/1").allowed
+    overruns = [e["detail"] for e in store.events("t", limit=10) if e["kind"] == "overrun"]
+    assert overruns == [
+        "a call billed 3 EUR, over the 1 EUR it reserved",
+        "connection 'gpt' (openai), model gpt-4o billed 9 EUR, over the 2 EUR it reserved",
+    ]
 
 
 def test_a_call_settled_after_the_month_turned_settles_the_month_it_was_reserved_in(

@@ -371,3 +371,21 @@ def test_a_settlement_above_its_estimate_counts_before_the_next_admission(path: 
     store.close()
     assert SqliteQuotaStore(path, leases=False).spent("t", now=NOW) == 100
     _rows_sum(path)
+
+
+def test_a_lease_settles_another_deliverys_row_in_full_above_its_reservation(path: Path) -> None:
+    """A call drawn from this process's lease and reserved again on its own by another process
+    (a redelivery) is settled by the first settlement, an overrun in full (ADR 0051), recorded."""
+    store, other = SqliteQuotaStore(path), SqliteQuotaStore(path, leases=False)
+    store.set_budget(TenantBudget("t", monthly_eur=Decimal(100)))
+    drawn = store.reserve("t", "byok", ONE, now=NOW, call="x")  # a step of 16 EUR, in memory
+    again = other.reserve("t", "byok", Decimal(2), now=NOW, call="x")  # its row: 2 EUR reserved
+    assert drawn.reservation_id == again.reservation_id and again.reserved == 2
+    store.settle(drawn.reservation_id or "", Decimal(5), called="connection 'gpt' (openai), model gpt-4o")
+    _write(store)
+    other.settle(again.reservation_id or "", Decimal(1))  # settled already: changes nothing
+    store.close()
+    assert other.spent("t", now=NOW) == 5
+    (event,) = other.events("t")
+    assert event["kind"] == "overrun" and "billed 5 EUR, over the 2 EUR it reserved" in event["detail"]
+    _rows_sum(path)

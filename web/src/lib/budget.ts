@@ -124,5 +124,6 @@ export function parseAmount(text: string): { amount: string } | { error: string 
 export const EVENT_LABELS: Record<string, string> = {
 	downgrade: 'Downgrade',
 	throttle: 'Throttle',
-	consent: 'Consent'
+	consent: 'Consent',
+	overrun: 'Provider overrun'
 };
