@@ -16,12 +16,20 @@ two explain a slow run on a shared machine: the kernel shares the cores between 
 (autogroups), not processes, so a second process gains only while no other session wants the
 second core (ADR 0039). The last table sorts the runs by that outside load.
 
+``--front-door`` measures the same two variants through HTTP + SSE instead: one ``python -m
+convergio start`` host per variant (``benchmarks/peers_http.py``, started with
+``FUNCTIONS_WORKER_PROCESS_COUNT`` 1 and 2), both alive for the whole run, one run of each in
+turn, so that the load falls on both alike (ADR 0054). Per variant: ms per node, and what each
+process's threads ran and waited for a core while runnable, per node (their ``schedstat``).
+
     python -m benchmarks.scaleout [--rounds 3] [--runs 3]
+    python -m benchmarks.scaleout --front-door [--rounds 9] [--workloads fan_out:50,chain:100,fan_out:500]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -33,9 +41,11 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 from benchmarks.peers_convergio import ROOT, ConvergioRunner
+from benchmarks.peers_http import HttpRunner
 from benchmarks.peers_workloads import build
 from convergio._embedded import embedded_host
 from convergio.graph import Catalog
+from convergio.host._workers import WORKERS_SETTING
 from convergio.providers import PROVIDER_NAMES
 from convergio.settings import load_settings
 from convergio.tools import TOOL_NAMES
@@ -149,12 +159,105 @@ def _series(results: list[dict[str, object]], key: str) -> list[float]:
     return [value for result in results for value in result[key]]  # type: ignore[attr-defined]
 
 
+def _process_clocks(pid: int) -> tuple[float, float]:
+    """Seconds a process's live threads ran, and waited for a core while runnable."""
+    ran = waited = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        thread_ran, thread_waited = _schedstat(task)
+        ran, waited = ran + thread_ran, waited + thread_waited
+    return ran, waited
+
+
+def _children(pid: int) -> list[int]:
+    """A host's worker processes (its children, from /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _http_host(home: Path, workers: int) -> HttpRunner:
+    """``python -m convergio start`` with ``workers`` processes, its tenant, an SSE client."""
+    before = os.environ.get(WORKERS_SETTING)
+    os.environ[WORKERS_SETTING] = str(workers)  # the host's environment is this one's
+    try:
+        return HttpRunner("sse", home)
+    finally:
+        if before is None:
+            del os.environ[WORKERS_SETTING]
+        else:
+            os.environ[WORKERS_SETTING] = before
+
+
+def _front_door_runs(
+    hosts: dict[int, HttpRunner], kind: str, size: int, rounds: int
+) -> dict[int, list[list[float]]]:
+    """Per variant and timed run, per node: ms of wall, ms the host's threads ran and waited for a
+    core, ms its workers ran. The variants take turns, in an order that alternates."""
+    runs = {workers: host.prepare(build(kind, size)) for workers, host in hosts.items()}
+    found: dict[int, list[list[float]]] = {workers: [] for workers in hosts}
+    for turn in range(rounds + 1):  # the first: a warm-up
+        for workers in VARIANTS if turn % 2 == 0 else tuple(reversed(VARIANTS)):
+            pid = hosts[workers].host.pid
+            pids = [pid, *_children(pid)]
+            before = [_process_clocks(p) for p in pids]
+            began = time.perf_counter()
+            runs[workers]()
+            wall = time.perf_counter() - began
+            spent = [
+                (a[0] - b[0], a[1] - b[1])
+                for a, b in zip([_process_clocks(p) for p in pids], before, strict=True)
+            ]
+            if turn:
+                row = (wall, spent[0][0], spent[0][1], sum(ran for ran, _ in spent[1:]))
+                found[workers].append([1000 * value / size for value in row])
+    return found
+
+
+def front_door(workloads: list[tuple[str, int]], rounds: int) -> None:
+    """Print the 1-against-2 rows through HTTP + SSE, both hosts measured in turn in one run."""
+    with TemporaryDirectory() as tmp:
+        hosts: dict[int, HttpRunner] = {}
+        try:
+            for workers in VARIANTS:
+                hosts[workers] = _http_host(Path(tmp) / f"x{workers}", workers)
+            time.sleep(_WORKER_START_S)
+            print("| workload | processes | ms/node | p90 | 2 vs 1 | host ran | host waited | workers ran |")
+            print("|---|---:|---:|---:|---:|---:|---:|---:|")
+            for kind, size in workloads:
+                found = _front_door_runs(hosts, kind, size, rounds)
+                one = statistics.median(row[0] for row in found[1])
+                for workers in VARIANTS:
+                    walls = [row[0] for row in found[workers]]
+                    ran, waited, others = (
+                        statistics.median(row[n] for row in found[workers]) for n in (1, 2, 3)
+                    )
+                    ratio = f"{one / statistics.median(walls):.2f}x" if workers > 1 else ""
+                    print(
+                        f"| {kind} {size} | {workers} | {statistics.median(walls):.3f} | {_p90(walls):.3f} "
+                        f"| {ratio} | {ran:.3f} | {waited:.3f} | {others:.3f} |",
+                        flush=True,
+                    )
+        finally:
+            for host in hosts.values():
+                host.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--child", nargs=3, metavar=("KIND", "SIZE", "WORKERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--front-door", action="store_true", help="through HTTP + SSE (--rounds runs each)")
+    parser.add_argument(
+        "--workloads", default="fan_out:50,chain:100,fan_out:500", help="kind:size,... (front door)"
+    )
     args = parser.parse_args(argv)
+    if args.front_door:
+        loads = [(kind, int(size)) for kind, size in (w.split(":") for w in args.workloads.split(","))]
+        front_door(loads, args.rounds)
+        return 0
     if args.child:
         kind, size, workers = args.child[0], int(args.child[1]), int(args.child[2])
         print(json.dumps(measure(kind, size, workers, args.runs)), flush=True)

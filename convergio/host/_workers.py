@@ -60,7 +60,10 @@ _RESPAWN_PAUSE_S = 1.0
 _STEADY_S = 10.0
 _BACKGROUND = 1
 """A worker with at most this many items outstanding runs only what the critical path does not
-wait for (a chain's progress write): the host still keeps a step's first item (ADR 0039)."""
+wait for: the host still keeps a step's first item (ADR 0039)."""
+_SMALL_STEP = 2
+"""A step of at most this many items stays whole in a nearly idle host: a chain's node and, every
+17 nodes, its progress write (ADR 0054)."""
 
 Results = Sequence[tuple[WorkItem, Event]]
 
@@ -197,19 +200,22 @@ class WorkerProcesses:
 
     def assign(self, items: Sequence[WorkItem]) -> None:
         """Hand work leased to the host to the workers, fewest outstanding first (one still
-        starting runs it once up). The host runs it all when there is no worker, and the first
-        item while its own pool is idle and no worker has more than one item (ADR 0039): a
-        chain's next node waits on nothing else, and a round trip through a worker only adds
-        latency, while what the same step scheduled besides it (the progress journal's write
-        every 17 nodes) runs beside it on the other core, and may still be there at the next
-        step. Otherwise the host keeps nothing: its orchestrator steps cost about what a
-        worker's activities do, so it takes no share of a fan-out."""
+        starting runs it once up). The host runs it all when there is no worker, and, while
+        its own pool is idle and no worker has more than one item, the first item (ADR 0039),
+        or a step of at most ``_SMALL_STEP`` items whole (ADR 0054): a chain's next node waits
+        on nothing else, and a round trip through a worker only adds latency; the progress
+        write a chain's step schedules beside it every 17 nodes costs the host more through a
+        worker (its pipe threads, the result's own commit) than in its pool, so a chain runs as
+        in one process and leaves the worker asleep. Otherwise the host keeps nothing: its
+        orchestrator steps cost about what a worker's activities do, so it takes no share of a
+        fan-out."""
         here = items
         with self._lock:
             ready = list(self._workers)
             if ready:
                 idle = all(len(w.outstanding) <= _BACKGROUND for w in ready) and self.host_idle()
-                here, items = (items[:1], items[1:]) if idle else ([], items)
+                keep = len(items) if len(items) <= _SMALL_STEP else 1
+                here, items = (items[:keep], items[keep:]) if idle else ([], items)
                 ready.sort(key=lambda w: len(w.outstanding))  # the least loaded first
                 for n, worker in enumerate(ready):
                     share = items[n :: len(ready)]
@@ -221,12 +227,18 @@ class WorkerProcesses:
 
     def finished(self, execution_id: str) -> None:
         """An execution ended: its items queued in a worker are dropped there, not run (as in
-        the host, ADR 0017), without the worker asking the store before each item."""
+        the host, ADR 0017), without the worker asking the store before each item. They stop
+        counting as the worker's load now: a dropped item sends no result, and one kept in
+        ``outstanding`` would count for good, so that no chain's node stayed in the host again
+        (ADR 0054). One still running sends its result, committed or not, as before."""
         frame = json.dumps(execution_id).encode() + b"\n"
         with self._lock:
             for worker in self._workers:
-                if any(item.execution_id == execution_id for item in worker.outstanding.values()):
+                ended = [k for k, item in worker.outstanding.items() if item.execution_id == execution_id]
+                if ended:
                     worker.outbox.put(frame)
+                    for key in ended:
+                        del worker.outstanding[key]
 
     def _send(self, worker: _Worker) -> None:
         """Write what is handed to a worker, in order (blocking: a full pipe waits, never drops)."""

@@ -28,3 +28,17 @@ def test_a_small_scaleout_child_run_reports_walls_waits_and_cpu(workers: int) ->
     assert result["cpu"] and all(ms >= 0 for ms in result["cpu"].values())
     if workers == 2:
         assert "worker1" in result["cpu"], result["cpu"]
+
+
+def test_the_front_door_rows_compare_one_and_two_processes_through_http() -> None:
+    """``--front-door``: real hosts through HTTP + SSE, one row per variant with each process's CPU;
+    the two-process host's worker ran the fan-out's agents (so the variable reached its host)."""
+    command = [sys.executable, "-m", "benchmarks.scaleout", "--front-door", "--rounds", "1"]
+    command += ["--workloads", "fan_out:20"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| fan_out 20 ")]
+    assert [row[1].strip() for row in rows] == ["1", "2"], done.stdout
+    (one, two) = ([float(cell) for cell in row[2:4] + row[5:]] for row in rows)
+    assert all(value >= 0 for value in one + two) and one[0] > 0 and two[0] > 0
+    assert one[-1] == 0 and two[-1] > 0, done.stdout  # workers' CPU: none alone, some with a worker

@@ -169,3 +169,36 @@ def test_the_host_keeps_a_steps_first_item_only_while_the_machine_is_nearly_idle
     workers, here = _assigner([], host_idle=True)  # no worker (all gone): the host runs it all
     workers.assign(items)
     assert [i.task_id for i in here] == [1, 2, 3]
+
+
+def test_a_chains_step_stays_whole_in_a_nearly_idle_host() -> None:
+    """A chain's node and the progress write scheduled beside it run in the host as in one
+    process: the worker is not woken for a chain (ADR 0054); busier, the step goes out whole."""
+    step = [WorkItem(i, "i1", "e1", i, "work", '"x"') for i in (1, 2)]
+    for outstanding in (0, 1):
+        workers, here = _assigner([outstanding], host_idle=True)
+        workers.assign(step)
+        assert [i.task_id for i in here] == [1, 2] and _handed(workers) == [[]]
+    workers, here = _assigner([0], host_idle=False)
+    workers.assign(step)
+    assert here == [] and _handed(workers) == [[1, 2]]
+    workers, here = _assigner([2, 2], host_idle=True)
+    workers.assign(step)
+    assert here == [] and _handed(workers) == [[1], [2]]
+
+
+def test_an_ended_executions_items_stop_counting_as_a_workers_load() -> None:
+    """A worker drops the queued items of an execution that ended and sends no result for them:
+    they leave its load at once, else a chain's next node would never stay in the host again."""
+    workers, here = _assigner([2], host_idle=True)  # two items of execution "e", queued
+    other = WorkItem(5, "i2", "e2", 1, "work", '"x"')
+    workers.assign([other])
+    assert here == [] and _handed(workers) == [[1]]  # the worker looked busy: it got the node
+    workers._workers[0].outstanding.pop(other.id)  # its result came back
+    workers.finished("e")
+    assert workers._workers[0].outstanding == {}
+    assert workers._workers[0].outbox.get_nowait() == b'"e"\n'  # the worker is told to drop them
+    workers.assign([other])
+    assert here == [other] and _handed(workers) == [[]]
+    workers.finished("e2")  # nothing of it out: the worker is not told
+    assert workers._workers[0].outbox.empty()
