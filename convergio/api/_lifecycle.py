@@ -34,6 +34,7 @@ from ._service import Service
 from ._views import run_view
 
 __all__ = [
+    "CANCELLED_BEFORE_START",
     "NEVER_STARTED",
     "START_GRACE_S",
     "age_s",

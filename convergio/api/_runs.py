@@ -7,6 +7,9 @@ still reads, cancels and deletes (ADR 0017, ``_lifecycle`` and ``_idempotency``)
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -31,7 +34,7 @@ from ._http import (
     run_for,
 )
 from ._idempotency import claim_key, key_of
-from ._lifecycle import cancel_graph_run, stateless_view, usage_from_ledger
+from ._lifecycle import CANCELLED_BEFORE_START, cancel_graph_run, stateless_view, usage_from_ledger
 from ._run_list import run_list
 from ._run_view import MEMO, view_response
 from ._service import Service, service
@@ -90,19 +93,96 @@ def _ready(svc: Service, request: m.RunRequest, tenant_id: str, run_id: str, sta
     graph = _checked_graph(svc, request, tenant_id)
     if not run_id:
         return _Ready(graph)
-    return _Ready(graph, run_id, _index(svc, tenant_id, run_id, graph.spec.name, started_by))
+    return _Ready(graph, run_id, _index(svc, tenant_id, run_id, graph, started_by))
 
 
-def _index(svc: Service, tenant_id: str, run_id: str, name: str, started_by: str) -> bool:
+def _index(svc: Service, tenant_id: str, run_id: str, graph: Validated, started_by: str) -> bool:
     """Write the run's index entry; whether the tenant has callbacks (the run's input says so).
 
     The index first: a run is never running unlisted (ADR 0017: a crash here leaves a listed run
     with no state, which reads as "never started" and can be deleted). This is the start's one
     index write: the entry stays Pending, and whoever next lists the run and finds it started
-    writes Running (``_run_list``), or the run writes its own end (ADR 0025).
+    writes Running (``_run_list``), or the run writes its own end (ADR 0025). The run's agents
+    are kept here too, off the loop (watching it needs no read of its input; a failed start
+    forgets them).
     """
-    svc.store.record_run(tenant_id, run_id, name, started_by=started_by)
+    svc.store.record_run(tenant_id, run_id, graph.spec.name, started_by=started_by)
+    RUN_AGENTS.put(run_id, agents_of(graph.document))
     return svc.webhooks.has_callbacks(tenant_id)
+
+
+class _Input(dict[str, Any]):
+    """An orchestration input and its JSON text, made from the graph's text encoded once per graph.
+
+    The Durable SDK's client encodes its input with ``df_dumps``: ``json.dumps`` with a hook that
+    plain JSON values never reach, so ``json.dumps`` of the same dict gives the same text, and
+    the graph's part of it is ``Validated.text`` (about 5 ms of the event loop for 500 agents,
+    every start, before ADR 0053). A client that does not take the text (``_sdk_encoding``)
+    encodes the dict itself, as before.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, values: dict[str, Any], text: str) -> None:
+        super().__init__(values)
+        self.text = text
+
+
+def _input(graph: Validated, others: dict[str, Any]) -> dict[str, Any]:
+    """``{"graph": graph.document, **others}``, with its text when ``others`` is plain JSON."""
+    values = {"graph": graph.document, **others}
+    if "graph" in others:  # never: no caller passes it; the dict then says what is meant
+        return values
+    try:
+        rest = json.dumps(others)
+    except (TypeError, ValueError):  # not plain JSON: the SDK's own encoding (its hook) decides
+        return values
+    return _Input(values, f'{{"graph": {graph.text}, {rest[1:]}') if others else values
+
+
+_SDK_INPUT = inspect.getattr_static(df.DurableOrchestrationClient, "_get_json_input", None)
+
+
+def _sdk_encoding(client: df.DurableOrchestrationClient) -> df.DurableOrchestrationClient:
+    """``client``, sending an ``_Input`` as its text and any other input as the SDK encodes it.
+
+    ``start_new`` gets the request body from its ``_get_json_input`` (a static method); the
+    client is this request's own, so the change ends with it. An SDK without that method (or a
+    test double) gets the dict, and encodes it itself (``tests/api/test_run_start_input.py``).
+    """
+    if isinstance(_SDK_INPUT, staticmethod) and isinstance(client, df.DurableOrchestrationClient):
+        sdk = _SDK_INPUT.__func__
+
+        def encode(value: object) -> str | None:
+            return value.text if isinstance(value, _Input) else sdk(value)
+
+        setattr(client, "_get_json_input", encode)  # noqa: B010 - an instance attribute, on purpose
+    return client
+
+
+_CHECKS: set[asyncio.Task[None]] = set()
+
+
+def _stop_if_cancelled(svc: Service, client: df.DurableOrchestrationClient, run_id: str) -> None:
+    """Terminate the run if it was cancelled while it started: after the answer, not before it.
+
+    The cancel marks the run, then looks for its orchestration again (``_lifecycle``); this look
+    comes after the orchestration exists, so in every order one of the two finds the other
+    (ADR 0017, 0025). It is a store call (a thread hop) that, with the run's first step now
+    holding the interpreter, cost a POST up to 17 ms of waiting (ADR 0053); the answer does not
+    depend on it. Its failure is logged: the run then goes on, as when the POST failed here.
+    """
+    task = asyncio.get_running_loop().create_task(_check_cancelled(svc, client, run_id))
+    _CHECKS.add(task)
+    task.add_done_callback(_CHECKS.discard)
+
+
+async def _check_cancelled(svc: Service, client: df.DurableOrchestrationClient, run_id: str) -> None:
+    try:
+        if await off_loop(svc.streams.cancelled, run_id):
+            await client.terminate(run_id, CANCELLED_BEFORE_START)
+    except Exception:
+        _log.warning("run %s: the look for a cancel made during its start failed", run_id, exc_info=True)
 
 
 async def start_graph_run(
@@ -133,27 +213,21 @@ async def start_graph_run(
 
     async def start(run_id: str, *, maybe_started: bool = False, callbacks: bool | None = None) -> None:
         if callbacks is None:
-            callbacks = await off_loop(_index, svc, tenant_id, run_id, graph.spec.name, started_by)
+            callbacks = await off_loop(_index, svc, tenant_id, run_id, graph, started_by)
         if maybe_started and (await client.get_status(run_id)).runtime_status is not None:
             return  # never start an existing instance again: Durable would restart a finished one
-        payload = {
-            "graph": graph.document,  # dumped once per graph, in a worker thread, not on the event loop
-            "input": request.input,
-            "run_id": run_id,
-            "tenant": tenant_id,
-            "callbacks": callbacks,
-            **(extra or {}),
-        }
+        own = {"input": request.input, "run_id": run_id, "tenant": tenant_id, "callbacks": callbacks}
         try:
-            await client.start_new(AGENT_GRAPH, instance_id=run_id, client_input=payload)
+            await _sdk_encoding(client).start_new(
+                AGENT_GRAPH, instance_id=run_id, client_input=_input(graph, {**own, **(extra or {})})
+            )
         except Exception:
             if maybe_started and (await client.get_status(run_id)).runtime_status is not None:
                 return  # a concurrent request with the same key started it first
+            RUN_AGENTS.forget(run_id)
             await off_loop(svc.store.forget_run, run_id)
             raise
-        RUN_AGENTS.put(run_id, agents_of(graph.document))  # watching it needs no read of its input
-        if await off_loop(svc.streams.cancelled, run_id):  # cancelled while it was starting
-            await client.terminate(run_id, "cancelled before it started")
+        _stop_if_cancelled(svc, client, run_id)
 
     if idempotency_key is None:
         run_id = ready.run_id or run_id or uuid.uuid4().hex

@@ -17,7 +17,9 @@ the event loop (issue 22). A result is reused only for the same
 Only accepted graphs are kept: a rejected one is validated again each time, with the same
 errors, and nothing of it stays. The key holds a tenant id, a digest and names (providers,
 connections, tools): no key, secret or graph text. Entries are shared and read-only: ``spec``
-is a frozen model and ``document`` is only ever serialised.
+is a frozen model, ``document`` is only ever read, and ``text`` is its JSON as the Durable
+SDK's client encodes it: a start sends it as it is, so a 500-agent graph (about 190 KB) is not
+encoded again on the event loop for every run (ADR 0053).
 
 The orchestrator keeps its own memo (``run_spec``): every run of a graph validated its graph
 again (about 6 us an agent) and dumped each agent's spec again for its activity's input (about
@@ -28,6 +30,7 @@ same digest only, with no scope or catalog: the API checked those before the run
 from __future__ import annotations
 
 import hashlib
+import json
 import pickle
 import threading
 from collections import OrderedDict
@@ -44,7 +47,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_AGENTS_KEPT", "RUN_AGENTS_KEPT", "GraphMemo", "RunSpec", "Validated", "run_spec"]
 
 MAX_AGENTS_KEPT = 10_000
-"""The memo's bound, in agents of the graphs it keeps (about 3 KB an agent: a 500-agent entry is 1.6 MB)."""
+"""The memo's bound, in agents of the graphs it keeps (about 3.4 KB an agent with its text: a
+500-agent entry is 1.8 MB)."""
 _MAX_ENTRIES = 512
 RUN_AGENTS_KEPT = 2_000
 """The orchestrator's memo's bound, in agents (about 4.5 KB an agent with its JSON: 9 MB at most)."""
@@ -53,10 +57,12 @@ V = TypeVar("V")
 
 @dataclass(frozen=True, slots=True)
 class Validated:
-    """A valid graph and its JSON form (the orchestration input's ``graph``); shared, read-only."""
+    """A valid graph, its JSON form (the orchestration input's ``graph``) and that form's text
+    (``json.dumps`` with its defaults, as the SDK's ``df_dumps`` writes plain JSON); shared, read-only."""
 
     spec: GraphSpec
     document: dict[str, Any]
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +144,8 @@ class GraphMemo:
             self.misses += 1
         checked = checked_graph(data, catalog)
         spec = checked.spec
-        validated = Validated(spec, spec.model_dump(mode="json", exclude_none=True))
+        document = spec.model_dump(mode="json", exclude_none=True)
+        validated = Validated(spec, document, json.dumps(document))
         if digest is not None:
             inlined = tuple((name, _digest(raw)) for name, raw in checked.inlined.items())
             self._items.put(key, _Entry(validated, inlined), max(1, checked.agents))

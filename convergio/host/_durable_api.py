@@ -53,6 +53,7 @@ from ._payloads import (
     json_token,
     read_json,
     serialise,
+    stored_start_value,
 )
 from ._rewind import NotFailed, RewindRefused
 from ._rewind import rewind as rewind_instance
@@ -232,7 +233,7 @@ def routes(
                 return _error(500, _WENT_WRONG, str(exc))
         if instance_id is not None and (why := instance_id_error(instance_id)):
             return _error(400, _ARGUMENTS, why)
-        stored = None if value is None else serialise(value)
+        stored = None if value is None else stored_start_value(raw, value)
         try:
             instance_id = engine.start_new(name, instance_id, stored, request.query_params.get("version"))
         except LookupError as exc:

@@ -44,6 +44,7 @@ __all__ = [
     "read_json",
     "serialise",
     "stored_sdk_value",
+    "stored_start_value",
 ]
 
 MAX_DEPTH = 64
@@ -95,6 +96,17 @@ def _depth(value: Any) -> int:
 def serialise(value: Any) -> str:
     """A value as Json.NET writes it (``Formatting.None``): compact, non-ASCII kept as is."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def stored_start_value(raw: bytes, value: Any) -> str:
+    """``serialise(value)`` of an accepted start body: the body's own text when it is a JSON string
+    in ASCII with no ``\\u`` or ``\\/`` escape (as the SDK posts it), whose other escapes are the
+    ones ``serialise`` writes; a 500-agent start no longer encodes 260 KB again (ADR 0053)."""
+    if isinstance(value, str) and raw.isascii():
+        text = raw.decode("ascii").strip()
+        if text[:1] == '"' and "\\u" not in text and "\\/" not in text:
+            return text
+    return serialise(value)
 
 
 def stored_sdk_value(serialised: str | None) -> str | None:

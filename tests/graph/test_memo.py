@@ -53,6 +53,7 @@ def test_a_hit_is_the_validation_a_fresh_parse_gives() -> None:
     fresh = parse_graph(graph(options={"n": 1}), cat)
     assert again.spec == fresh
     assert again.document == fresh.model_dump(mode="json", exclude_none=True)
+    assert again.text == json.dumps(again.document)  # the start sends it as the SDK would (ADR 0053)
 
 
 def test_tenants_never_share_an_entry() -> None:
