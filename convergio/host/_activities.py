@@ -68,15 +68,21 @@ class ActivityRunner:
         on_beat: Callable[[float], None] | None = None,
         run: Callable[[WorkItem], None] | None = None,
         after: Callable[[], None] | None = None,
+        hand_over: Callable[[WorkItem, Event], bool] | None = None,
     ) -> None:
         """``run``: what a pool thread calls for an item (default ``self.run``; the engine's
         ``_run_activity``, which the benchmarks' profilers wrap). ``after``: what it calls next,
-        holding no item (the engine steps an instance there, ADR 0046)."""
+        holding no item (the engine steps an instance there, ADR 0046). ``hand_over``: offered,
+        in ``after``, the result of an item that finished while no other ran; True if the
+        instance's step recorded it (else it is committed here, ADR 0052)."""
         self.index, self.store, self.owner, self.config = index, store, owner, config
         self._on_recorded, self._on_beat = on_recorded, on_beat
         self._run_item = run or self.run
+        self._after, self._hand_over = after, hand_over
         self.finished = FinishedExecutions()  # their queued work is dropped, not run
-        self._pool = WorkerPool[WorkItem](config.concurrency, "activity", self._run_item, after)
+        then = self._after_item if after is not None or hand_over is not None else None
+        self._pool = WorkerPool[WorkItem](config.concurrency, "activity", self._run_item, then)
+        self._held = threading.local()  # ``result``: the item's, kept for ``hand_over`` in ``after``
         self._busy = 0  # items handed to the pool whose function has not returned
         self._busy_lock = threading.Lock()
         # Activity results waiting for the group commit (see _record), and whether a thread is at it.
@@ -148,8 +154,28 @@ class ActivityRunner:
         finally:
             with self._busy_lock:
                 self._busy -= 1
-        if event is not None:
-            self._record(item, event)
+                alone = self._busy == 0
+        if event is None:
+            return
+        if alone and self._hand_over is not None and self._pool.owns_thread():
+            self._held.result = (item, event)  # ``after`` follows on this thread, always
+            return
+        self._record(item, event)
+
+    def _after_item(self) -> None:
+        """On a pool thread after its item: hand a kept result to its instance's step, or
+        commit it if the step did not record it; then the owner's ``after``."""
+        held: tuple[WorkItem, Event] | None = getattr(self._held, "result", None)
+        if held is not None:
+            self._held.result = None
+            taken = False
+            try:
+                taken = self._hand_over is not None and self._hand_over(*held)
+            finally:
+                if not taken:  # committing it again is harmless: its work row takes one result
+                    self._record(*held)
+        if self._after is not None:
+            self._after()
 
     def _call(self, item: WorkItem) -> Event | None:
         if item.execution_id in self.finished:

@@ -74,6 +74,34 @@ class Dispatcher:
         if instance_id is not None:
             self._run(instance_id)
 
+    def run_as(self, instance_id: str, step: Callable[[bool], bool]) -> bool:
+        """Run ``step`` on this thread holding the role, as a step of ``instance_id``, and return
+        what it returns; False without running it when the role is held, the dispatcher stops,
+        or another instance's wake-up is due first (the heap's order stands: the caller leaves
+        its work to the normal path then). ``step`` is told whether the instance had a wake-up
+        due (taken with it: whatever woke it is the step's too). ADR 0052."""
+        woken = False
+        with self._cond:
+            if self._stopping or self._stepping:
+                return False
+            now = time.time()
+            while self._heap and self._heap[0][0] <= now:
+                at, first = self._heap[0]
+                if self._next_wake.get(first) != at:
+                    heapq.heappop(self._heap)  # superseded by an earlier wake-up
+                elif first != instance_id:
+                    return False
+                else:
+                    heapq.heappop(self._heap)
+                    del self._next_wake[first]
+                    woken = True
+                    break
+            self._stepping = True
+        try:
+            return step(woken)
+        finally:
+            self._release()
+
     def kick(self) -> None:
         """Have the dispatcher thread run what is due (after ``wake_all(notify=False)``)."""
         with self._cond:
@@ -124,12 +152,15 @@ class Dispatcher:
         try:
             self._step(instance_id)
         finally:
-            with self._cond:
-                self._stepping = False
-                if self._stopping:
-                    self._cond.notify_all()  # stop() waits for the step to end
-                else:
-                    self._notify()
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._stepping = False
+            if self._stopping:
+                self._cond.notify_all()  # stop() waits for the step to end
+            else:
+                self._notify()
 
     def _loop(self) -> None:
         while True:

@@ -5,7 +5,9 @@ run the orchestrator on them, let the action shim turn the new actions into
 commands, then commit history, consumed messages, new work, timers and
 sub-orchestrations in one transaction. Only after the commit is work handed to
 the pool, so nothing runs that the history does not know about. A step runs on the
-dispatcher thread, or on the activity thread that has just recorded its results (ADR 0046).
+dispatcher thread, or on the activity thread that has just recorded its results (ADR 0046),
+or that hands the step its result to record in the step's own commit (``_handoffs.py``,
+ADR 0052).
 
 Several processes may share the store (ADR 0023): a step runs only under the
 instance's lease, commits only if the history is still the one it read, and a
@@ -33,7 +35,8 @@ from ._events import Event, EventType, format_time, new_event, utcnow
 from ._executor import Instance, NonDeterminismError, OrchestrationExecutor, StepResult
 from ._finished import FinishedExecutions
 from ._functions import FunctionIndex
-from ._inbox import KeptShims, deliver
+from ._handoffs import Handoffs
+from ._inbox import HANDED, Handed, KeptShims, deliver, hand_in
 from ._json_text import json_text
 from ._lazy_history import LazyHistory
 from ._leases import new_owner, release, release_dead
@@ -42,7 +45,7 @@ from ._sharing import Sharing
 from ._shim import Command, ShimError
 from ._status_limit import CUSTOM_STATUS_LIMIT_KB, custom_status_error
 from ._status_pacing import StatusPacer
-from ._store import TERMINAL, InstanceRecord, StepConflict, StepWrite, Store, WorkItem
+from ._store import TERMINAL, InstanceRecord, StepWrite, Store, WorkItem
 from ._versioning import Verdict, VersionGate, Versioning
 
 __all__ = [
@@ -96,7 +99,7 @@ class EngineConfig:
             raise ValueError("lease_s must be positive")
 
 
-class Engine(Management):
+class Engine(Management, Handoffs):
     """Runs the orchestrations and activities of one app against one store."""
 
     def __init__(self, index: FunctionIndex, store: Store, config: EngineConfig | None = None) -> None:
@@ -120,6 +123,7 @@ class Engine(Management):
             ),
             on_recorded=self._recorded,
             after=self._after_item,
+            hand_over=self._hand_over,
             on_beat=lambda until: self._sharing.beat(until),
             run=lambda item: self._run_activity(item),  # looked up per call: profilers wrap it
         )
@@ -153,16 +157,6 @@ class Engine(Management):
     # -- scheduling (``_dispatch.py``) -----------------------------------------------------------
     def _wake(self, instance_id: str, at: float = 0.0) -> None:
         self._dispatch.wake(instance_id, at)
-
-    def _dispatch_step(self, instance_id: str) -> None:
-        try:
-            self._step(instance_id)
-        except StepConflict as exc:  # another process (or a rewind) stepped it meanwhile
-            log.info("step of %s not committed: %s", instance_id, exc)
-            self._evict(instance_id)
-            self._wake(instance_id)
-        except Exception:
-            log.exception("orchestration step failed for instance %s", instance_id)
 
     # -- several processes on one store (ADR 0023) -------------------------------------------
     def record_results(self, done: Sequence[tuple[WorkItem, Event]]) -> None:
@@ -203,49 +197,45 @@ class Engine(Management):
     def _wake_all(self, instance_ids: Iterable[str]) -> None:
         self._dispatch.wake_all(instance_ids)
 
-    def _recorded(self, instance_ids: Iterable[str]) -> None:
-        """Results committed: on a pool thread ``_after_item`` follows, which steps or notifies."""
-        self._dispatch.wake_all(instance_ids, notify=not self._runner.on_pool_thread())
-
-    def _after_item(self) -> None:
-        """A pool thread's item is done: with no other activity running, no result is coming
-        to share the step, so the step runs here at once; else the dispatcher thread runs it,
-        later, for every result recorded meanwhile (a fan-out's batching, ADR 0046)."""
-        if self._runner.idle():
-            self._dispatch.drive()
-        else:
-            self._dispatch.kick()
-
     def _wake_timed(self, instance_id: str, at: float) -> None:
         """Wake for a message that may be visible only later (``_rearm`` asks the store then)."""
         self._timed.add(instance_id)
         self._wake(instance_id, at)
 
     # -- one orchestrator step ---------------------------------------------------------------------
-    def _step(self, instance_id: str) -> None:
+    def _step(self, instance_id: str, handed: Handed | None = None) -> bool:
+        """One step, with a result ``handed`` over by its pool thread (ADR 0052) last among its
+        messages; True if it committed (False: nothing to do, or not for this process now)."""
         if not self._sharing.hold(instance_id):
-            return  # another live process steps it
+            return False  # another live process steps it
         moment = utcnow()
         now, stamp = moment.timestamp(), format_time(moment)
-        record, messages = self.store.step_input(instance_id, now)
+        record: InstanceRecord | None = self._shims.take_header(instance_id)  # any step makes it stale
+        messages: list[tuple[int, str | None, Event]] = []
+        if handed is None or handed.woken or record is None:  # else no message of this process waits
+            record, messages = self.store.step_input(instance_id, now)
         if record is None:
-            return
+            return False
+        if handed is not None:
+            messages.append((HANDED, handed.item.execution_id, handed.event))
         if not messages:  # woken to store a pending custom status (which may hide a later wake-up)
             self._status.store_pending(record)
             self._rearm(instance_id, record.status)
-            return
+            return False
         verdict = (
             Verdict.RUN if record.status in TERMINAL else self.versions.verdict(instance_id, record.version)
         )
         if verdict is Verdict.REJECT:
-            return  # abandoned, as DurableTask.Core does: nothing consumed or recorded (ADR 0020)
+            return False  # abandoned, as DurableTask.Core does: nothing consumed or recorded (ADR 0020)
         write = StepWrite(instance_id, expected_len=record.history_len)
         found = deliver(record, messages)
         write.consumed.extend(found.consumed)
+        if handed is not None:  # a version failure takes every message
+            hand_in(write, handed, now, consumed=verdict is Verdict.FAIL or HANDED in found.consumed)
         status, terminate_reason, delivered = found.status, found.terminate_reason, found.events
         if record.status in TERMINAL:
             self.store.commit_step(write)
-            return
+            return True
         started = new_event(EventType.ORCHESTRATOR_STARTED, stamp)
         if verdict is Verdict.FAIL:
             self._fail_version(record, write, messages, started, stamp, now)
@@ -267,6 +257,7 @@ class Engine(Management):
         if any(m.instance_id == instance_id for m in write.messages):
             self._timed.add(instance_id)
         self._rearm(instance_id, write.updates.get("status", record.status))
+        return True
 
     def _rearm(self, instance_id: str, status: str) -> None:
         """Wake the instance again for what is still in its inbox for later (timers; held events
@@ -353,7 +344,7 @@ class Engine(Management):
             local = self._local_share(len(write.work))
             created = self.store.commit_step(write)
             self.executor.confirm(record.instance_id, record.history_len + len(events))
-            self._shims.keep(record.instance_id, record.history_len + len(events), shim)
+            self._shims.keep(record, record.history_len + len(events), shim, write.updates["status"], stamp)
             self._runner.submit(created[:local])
             if len(created) > local:
                 self.on_shared_work(created[local:])

@@ -8,7 +8,8 @@ Durability model (the same one DTFx backends follow):
   A step deletes the messages it consumed in the same transaction that appends
   them to history, so a crash either loses the whole step or none of it.
 * ``work`` holds scheduled activities. A completion deletes its row and queues
-  the result message in one transaction; a row is run under a lease (``_leases.py``),
+  the result message in one transaction, or the step it is handed to deletes the row in
+  its own (``StepWrite.completed``, ADR 0052); a row is run under a lease (``_leases.py``),
   and one whose lease ran out was in flight in a process that is gone: it runs
   again (at-least-once, like Azure). Several processes may share the store (ADR 0023).
 
@@ -352,6 +353,7 @@ class Store:
         )
         created: list[WorkItem] = []
         with self._tx() as db:
+            _complete(db, iid, step.completed)
             for marks, ids in value_lists([(i,) for i in step.consumed]):
                 db.execute(f"DELETE FROM inbox WHERE id IN ({marks})", ids)  # noqa: S608 - placeholders
             if step.drop_pending:
@@ -390,6 +392,16 @@ def stored_events(rows: Iterable[str]) -> list[Event]:
     parts = [text[1:-1] if text.startswith("[") else text for text in rows]
     events: list[Event] = json.loads("[" + ", ".join(part for part in parts if part) + "]")
     return events
+
+
+def _complete(db: sqlite3.Connection, instance_id: str, work_ids: Sequence[int]) -> None:
+    """Delete the work rows whose results a step records itself (ADR 0052); one gone (cancelled,
+    or completed by a process that claimed it after our lease ran out) takes no result, so the
+    step must not commit: ``StepConflict``, as ``complete_many`` would have dropped it."""
+    for marks, ids in value_lists([(i,) for i in work_ids]):
+        deleted = db.execute(f"DELETE FROM work WHERE id IN ({marks}) RETURNING id", ids).fetchall()  # noqa: S608
+        if len(deleted) < len(ids):
+            raise StepConflict(f"instance {instance_id}: a result's work row is gone ({ids})")
 
 
 def _lease(step: StepWrite, n: int) -> tuple[str | None, float]:

@@ -62,6 +62,7 @@ class StepWrite:
     history: list[Event] = field(default_factory=list)
     reset_history: bool = False
     consumed: list[int] = field(default_factory=list)
+    completed: list[int] = field(default_factory=list)  # work rows whose results it records (ADR 0052)
     work: list[tuple[str, int, str, str | None]] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     new_instances: list[InstanceRecord] = field(default_factory=list)

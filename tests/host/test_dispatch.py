@@ -16,6 +16,7 @@ import pytest
 from convergio.host._dispatch import Dispatcher
 from convergio.host._engine import Engine, EngineConfig
 from convergio.host._functions import load_app
+from convergio.host._inbox import Handed
 from convergio.host._store import Store
 from tests.host._engines import running
 
@@ -155,9 +156,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     steps = _Steps()
     step = engine._step
 
-    def counted(instance_id: str) -> None:
+    def counted(instance_id: str, handed: Handed | None = None) -> bool:
         steps(instance_id)
-        step(instance_id)
+        return step(instance_id, handed)
 
     engine._step = counted  # type: ignore[method-assign]
     engine.steps = steps  # type: ignore[attr-defined]

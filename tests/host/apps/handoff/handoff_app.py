@@ -1,7 +1,9 @@
-"""A small app for the engine's hand-off tests (ADR 0046): chains, a fan-out, a slow activity."""
+"""A small app for the engine's hand-off tests (ADR 0046, 0052): chains, a fan-out, a slow
+activity, and one that runs until a file exists."""
 
 import threading
 import time
+from pathlib import Path
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -28,6 +30,17 @@ def slow_one(context: df.DurableOrchestrationContext):
     return (yield context.call_activity("slow", context.get_input()))
 
 
+@app.orchestration_trigger(context_name="context")
+def gated_one(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("gated", context.get_input()))
+
+
+@app.orchestration_trigger(context_name="context")
+def gated_then_event(context: df.DurableOrchestrationContext):
+    result = yield context.call_activity("gated", context.get_input())
+    return [result, (yield context.wait_for_external_event("go"))]
+
+
 @app.activity_trigger(input_name="index")
 def where(index: int) -> str:
     return threading.current_thread().name
@@ -37,3 +50,14 @@ def where(index: int) -> str:
 def slow(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+@app.activity_trigger(input_name="folder")
+def gated(folder: str) -> str:
+    """Marks ``started`` in ``folder``, then runs until ``open`` is there; returns its text."""
+    (Path(folder) / "started").touch()
+    gate = Path(folder) / "open"
+    deadline = time.monotonic() + 30
+    while not gate.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return gate.read_text()
