@@ -188,9 +188,9 @@ class Engine(Management, Handoffs):
         """How many of a step's new work items (all leased to this process) it runs itself.
 
         Alone, all. With worker processes, none: ``on_shared_work`` hands them to the workers
-        over their pipes, and the first back to this process's pool when nothing runs anywhere,
-        where a round trip through a worker would only add latency (a chain's next node;
-        ``_workers.py``, ADR 0029 and 0039).
+        over their pipes, and the first (a step of at most two, whole) back to this process's
+        pool when nothing runs anywhere, where a round trip through a worker would only add
+        latency (a chain's next node; ``_workers.py``, ADR 0029, 0039 and 0054).
         """
         return created if self.config.workers == 1 else 0
 
