@@ -45,6 +45,7 @@ MIN_OUTPUT_TOKENS = 64
 _POLL_S = (0.02, 0.5)
 _MAX_TRIES = 10_000
 
+_ZERO = Decimal(0)
 _log = logging.getLogger("convergio.quotas")
 
 
@@ -93,7 +94,7 @@ class MonthlyAllowance:
         self.decision: Decision | None = None
         self.model: str | None = None  # the model called instead of the one asked (a downgrade)
         self._asked = ""  # the model asked for at the first request
-        self._priced: dict[str, tuple[Decimal, Decimal]] = {}
+        self._priced: dict[str, tuple[Decimal, Decimal, bool]] = {}
 
     def allow(self, *, model: str, prompt_tokens: int, want: int, used: Usage) -> Allowed:
         """Reserve at the first request; bound every request to what the reservation still holds."""
@@ -142,7 +143,7 @@ class MonthlyAllowance:
         """Reserve for ``want`` output tokens; refused while others hold open reservations,
         wait for them, then shrink ``want`` to what is left."""
         self._asked = model
-        if self.unpriced == "refuse" and not self.prices.prices_tokens(self.provider, model):
+        if self.unpriced == "refuse" and not self._prices(model)[2]:
             room = self.store.room(self.tenant_id, self.key_mode, now=datetime.now(UTC))
             if room.free is not None:  # a cap applies: an unpriced call would escape it
                 self.decision = Decision(
@@ -182,14 +183,17 @@ class MonthlyAllowance:
 
     # -- prices ---------------------------------------------------------------------------
 
-    def _prices(self, model: str) -> tuple[Decimal, Decimal]:
-        """``model``'s input and output token prices, looked up once per call and model."""
+    def _prices(self, model: str) -> tuple[Decimal, Decimal, bool]:
+        """``model``'s input and output token prices, and whether both are priced (else they
+        are 0), looked up once per call and model, in one look at the table."""
         found = self._priced.get(model)
         if found is None:
-            price = self.prices.price
+            entry = self.prices.entry(self.provider, model) or {}
+            given = entry.get("input_tokens"), entry.get("output_tokens")
             found = self._priced[model] = (
-                price(self.provider, model, "input_tokens"),
-                price(self.provider, model, "output_tokens"),
+                _ZERO if given[0] is None else given[0],
+                _ZERO if given[1] is None else given[1],
+                None not in given,
             )
         return found
 
