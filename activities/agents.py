@@ -11,15 +11,18 @@ it has them, price its calls (reservation and ledger) instead of ``prices.json``
 its connection's record once (on Azure a Cosmos point read) and prices, admits and builds its
 provider from that reading; the key is read when the provider is built. While someone
 watches the run, the call says when it began (a ``began`` stream event): until then the node
-waited for a worker, which the run page shows as queued.
+waited for a worker, which the run page shows as queued; and its provider's text streams there
+as it comes, unless the provider answers whole (the offline one): then the answer is the node's
+output and the call writes nothing more (ADR 0055).
 """
 
+import functools
 import logging
 from typing import Any
 
 from convergio.agents import AgentCall, AgentOutcome, Resolve, Target, parse_call, run_agent
 from convergio.metering import Metered, PriceTable, meter_kept, now_iso
-from convergio.providers import CallScope, Provider, abortable
+from convergio.providers import PROVIDER_NAMES, CallScope, Provider, abortable, get_provider
 from convergio.quotas import QUOTA_WAIT_S, MonthlyAllowance
 from convergio.streams import TextChannel
 from convergio.telemetry import agent_call_span
@@ -46,7 +49,7 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
         allowance = _allowance(parts, agent_call, prices, target)
         text = (
             TextChannel(parts.streams, agent_call.run_id, agent_call.node_id, agent_call.attempt)
-            if watched
+            if watched and _streams_text(target)
             else None
         )
         try:
@@ -63,6 +66,8 @@ def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
         finally:
             if text is not None:
                 text.close()
+            elif watched:  # its ``began`` readable before the run can end
+                parts.streams.seal(agent_call.run_id)
         kept = _metered(parts, agent_call, outcome, allowance, prices)
         span.set_outcome(
             status=outcome.status,
@@ -130,6 +135,23 @@ def _began(parts: Components, call: AgentCall, at: str) -> bool:
     except Exception:
         _log.warning("run stream: the start of %s/%s not written", call.run_id, call.node_id, exc_info=True)
     return True
+
+
+def _streams_text(target: _Found) -> bool:
+    """Whether the agent's provider sends its answer in pieces, worth a text channel.
+
+    A built-in provider whose ``stream`` is the protocol's default (the offline one) answers
+    whole: its one delta would be a stored copy of the node's output, written as the call ends,
+    and its commit the largest part of what watching a run cost (ADR 0055). A name that resolves
+    to nothing calls no provider.
+    """
+    return isinstance(target, Target) and not _answers_whole(target.kind)
+
+
+@functools.cache
+def _answers_whole(kind: str) -> bool:
+    """Whether the provider of ``kind`` is built in (no key to read) and streams by ``complete``."""
+    return kind in PROVIDER_NAMES and type(get_provider(kind)).stream is Provider.stream
 
 
 def _prices(parts: Components, target: _Found) -> PriceTable:

@@ -151,6 +151,9 @@ class CosmosRunStream:
     def flush(self) -> None:
         """Nothing posted waits: ``post`` stores at once."""
 
+    def seal(self, run_id: str) -> None:
+        """Nothing to store: each ``post`` was stored when it was made."""
+
     def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
         if limit < 1:
             return []

@@ -9,13 +9,21 @@ seen by every ``watched`` call that starts ``recheck_s`` after its commit. Cance
 (``cancel`` / ``cancelled``) are kept and seen the same way. ``post`` is a deferred write of
 the group commit (``Database.defer``): it rides first in the next transaction, usually the
 agent call's own last ``append`` (ADR 0040).
+
+Each instance watches under a name of its own (a row per run and reader), so the view also
+tells whether another instance watches a run. ``read`` stores this instance's posts first, so
+``seal`` commits nothing while the run's only watchers are this instance's own (the embedded
+host's one process: its SSE endpoint and its agents), and flushes otherwise; a watch made
+elsewhere counts from ``recheck_s`` after its commit, as it does for ``watched`` (ADR 0055).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +39,15 @@ CREATE TABLE IF NOT EXISTS events (
     data TEXT NOT NULL, at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, seq);
-CREATE TABLE IF NOT EXISTS watchers (run_id TEXT PRIMARY KEY, until REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS watches (
+    run_id TEXT NOT NULL, reader TEXT NOT NULL, until REAL NOT NULL, PRIMARY KEY (run_id, reader)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cancels (run_id TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 _INSERT = "INSERT INTO events (run_id, kind, data, at) VALUES (?, ?, ?, ?)"
+
+_log = logging.getLogger("convergio.streams")
 
 
 class SqliteRunStream:
@@ -55,7 +67,10 @@ class SqliteRunStream:
         # watching, not keeping: a machine crash may lose the last ones (synchronous=NORMAL).
         self._db = Database(path, timeout=5.0, synchronous="NORMAL")
         self._db.write(lambda db: run_script(db, _SCHEMA))
+        self._reader = uuid.uuid4().hex  # this instance's name in ``watches``
         self._watchers: dict[str, float] = {}  # run id -> watched until (time.time())
+        self._own: dict[str, float] = {}  # run id -> watched by this instance until
+        self._elsewhere: dict[str, float] = {}  # run id -> watched by other instances until
         self._cancels: frozenset[str] = frozenset()  # root run ids cancelled
         self._version: int | None = None  # the file's data_version when they were read
         self._recheck_at = 0.0  # time.monotonic()
@@ -77,13 +92,25 @@ class SqliteRunStream:
     def flush(self) -> None:
         self._db.flush()
 
+    def seal(self, run_id: str) -> None:
+        if time.monotonic() >= self._recheck_at:
+            self._recheck()
+        now = time.time()
+        if self._own.get(run_id, 0.0) > now and self._elsewhere.get(run_id, 0.0) <= now:
+            return  # only this instance's readers watch: their ``read`` stores the posts first
+        try:
+            self._db.flush()
+        except Exception:  # the stream is for watching: logged, the call goes on
+            _log.warning("run stream: events of %s not stored", run_id, exc_info=True)
+
     def watch(self, run_id: str, ttl_s: float) -> None:
         until = time.time() + ttl_s
-        self._db.write(
-            lambda db: db.execute("INSERT OR REPLACE INTO watchers VALUES (?, ?)", (run_id, until))
-        )
+        row = (run_id, self._reader, until)
+        self._db.write(lambda db: db.execute("INSERT OR REPLACE INTO watches VALUES (?, ?, ?)", row))
         with self._view_lock:  # after a look at the file that began before the commit, if any
-            self._watchers[run_id] = until  # the connection's own commits leave data_version as it is
+            # the connection's own commits leave data_version as it is
+            self._watchers[run_id] = max(until, self._watchers.get(run_id, 0.0))
+            self._own[run_id] = until
 
     def watched(self, run_id: str) -> bool:
         if time.monotonic() >= self._recheck_at:
@@ -114,16 +141,32 @@ class SqliteRunStream:
                 if version != self._version:
                     now = time.time()
                     rows = db.execute(  # one statement for both views
-                        "SELECT run_id, until, 0 FROM watchers WHERE until > ?"
-                        " UNION ALL SELECT run_id, at, 1 FROM cancels WHERE at > ?",
+                        "SELECT run_id, until, reader FROM watches WHERE until > ?"
+                        " UNION ALL SELECT run_id, at, NULL FROM cancels WHERE at > ?",
                         (now, now - CANCEL_KEEP_S),
                     ).fetchall()
-                    self._watchers = {run: until for run, until, cancel in rows if not cancel}
-                    self._cancels = frozenset(run for run, _, cancel in rows if cancel)
+                    self._watch_view(rows, now)
+                    self._cancels = frozenset(run for run, _, reader in rows if reader is None)
                     self._version = version
             self._recheck_at = time.monotonic() + self.recheck_s
 
+    def _watch_view(self, rows: list[tuple[str, float, str | None]], now: float) -> None:
+        """The live watches in the file: who watches each run until when, this instance or another."""
+        watchers: dict[str, float] = {}
+        own: dict[str, float] = {}
+        elsewhere: dict[str, float] = {}
+        for run, until, reader in rows:
+            if reader is None:  # a cancellation
+                continue
+            watchers[run] = max(until, watchers.get(run, 0.0))
+            mine = own if reader == self._reader else elsewhere
+            mine[run] = max(until, mine.get(run, 0.0))
+        self._watchers, self._elsewhere = watchers, elsewhere
+        # this instance's own watches are known at once (``watch``): kept while live
+        self._own = {run: until for run, until in self._own.items() if until > now} | own
+
     def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
+        self._db.flush()  # what this instance posted is readable before the read (``seal``)
         with self._db.read() as db:
             rows = db.execute(
                 "SELECT seq, kind, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -142,6 +185,7 @@ class SqliteRunStream:
 
         def drop(db: Any) -> int:
             db.execute("DELETE FROM cancels WHERE at < ?", (old,))
+            db.execute("DELETE FROM watches WHERE until < ?", (time.time(),))
             return int(db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount)
 
         return self._db.write(drop)

@@ -11,6 +11,10 @@ Streaming a provider's answer costs a write per batch of deltas, so agents strea
 someone watches the run (``watch`` / ``watched``, renewed by the reader); unwatched calls
 answer in one piece as before. ``watched`` runs on every agent call, so both adapters answer
 it from memory, looking at the shared watchers no more often than every ``recheck_s``.
+A call's events must be readable before it returns (before the run can end and a watcher's
+stream close): ``TextChannel.close`` stores them, and a call without text ``seal``-s its
+``began``, which costs no commit when the run's only watchers read through the same instance
+(ADR 0055).
 
 The channel also carries a run's cancellation (``cancel`` / ``cancelled``, ADR 0017): the API
 marks a cancelled run here, and ``run_agent`` asks before and during each provider call, so
@@ -82,8 +86,15 @@ class RunStream(Protocol):
         """Store every event this instance ``post``-ed so far before returning."""
         ...
 
+    def seal(self, run_id: str) -> None:
+        """Before returning, make what this instance posted readable by every watcher of the run
+        (ADR 0055): ``flush``, unless only this instance's own readers watch it, whose ``read``
+        stores this instance's posts first. A failure is logged: the stream is for watching."""
+        ...
+
     def read(self, run_id: str, after: int = 0, limit: int = 500) -> list[StreamEvent]:
-        """The run's events with a sequence number above ``after``, oldest first, at most ``limit``."""
+        """The run's events with a sequence number above ``after``, oldest first, at most ``limit``;
+        every event this instance posted before the call is among them (stored first if need be)."""
         ...
 
     def watch(self, run_id: str, ttl_s: float) -> None:

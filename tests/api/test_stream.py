@@ -73,8 +73,8 @@ def test_a_stream_carries_node_changes_and_streamed_text_to_the_end(
     writer = [e["data"]["status"] for e in events if e["event"] == "node" and e["data"]["node"] == "writer"]
     assert writer[-3:] == ["awaiting_input", "running", "completed"], writer
     texts = [e for e in events if e["event"] == "text"]
-    # "first" streams too when the stream's watch is seen before it begins (a race: it starts at once)
-    assert {e["data"]["node"] for e in texts} <= {"first", "writer"}
+    # "first" (the offline provider) answers whole: its answer is its output, not text (ADR 0055)
+    assert {e["data"]["node"] for e in texts} == {"writer"}
     assert "".join(e["data"]["delta"] for e in texts if e["data"]["node"] == "writer") == "Lava flows slowly."
     ids = [int(e["id"]) for e in texts]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
@@ -114,7 +114,8 @@ def test_a_watched_call_says_when_it_began_and_an_unwatched_run_writes_nothing(
     channel = SqliteRunStream(api_home / STORE_FILE)
     try:
         assert channel.read(unwatched) == []  # nobody watched: not one write
-        assert "began" in [e.kind for e in channel.read(watched)]  # the same file holds the other's
+        kinds = [e.kind for e in channel.read(watched)]  # the same file holds the other's
+        assert "began" in kinds and "text" not in kinds  # the offline provider answers whole
     finally:
         channel.close()
     began = [e for e in events if e.get("event") == "began"]

@@ -170,3 +170,23 @@ def test_a_cancellation_covers_the_run_and_its_sub_graphs_and_is_seen_by_other_i
     assert agents.cancelled("r1") and agents.cancelled("r1/sub/inner") and not agents.cancelled("r10")
     api.cancel("r2/sub")  # a sub-graph's id names its root run
     assert api.cancelled("r2")
+
+
+# ---------------------------------------------------------------- sealing a call's events (ADR 0055)
+
+
+def test_a_read_returns_what_its_own_instance_posted(stream: RunStream) -> None:
+    stream.post("r1", "began", {"node": "a"})
+    assert [(e.kind, e.data) for e in stream.read("r1")] == [("began", {"node": "a"})]
+
+
+def test_sealed_posts_are_readable_on_another_instance_before_seal_returns(instance: Instance) -> None:
+    writer, reader = instance(), instance()
+    writer.post("r1", "began", {"node": "a"})
+    writer.seal("r1")  # nobody watches through the writer's instance: stored now
+    assert [e.data for e in reader.read("r1")] == [{"node": "a"}]
+    reader.watch("r2", ttl_s=30)  # a watcher elsewhere, seen by the writer
+    time.sleep(writer.recheck_s)
+    writer.post("r2", "began", {"node": "b"})
+    writer.seal("r2")
+    assert [e.data for e in reader.read("r2")] == [{"node": "b"}]
