@@ -38,6 +38,9 @@ from tests.api.test_stream import read_events
 from tests.providers._servers import FakeAPI, chat_completion, chat_stream, json_reply, sse_reply
 
 BYOK_KEY = "sk-shared-plane-0123456789abcdef"
+WATCH_SEEN_S = 1.5
+"""How long after a watch begins on one instance every instance's agent calls see it: the Cosmos
+stream store's ``recheck_s`` (1 s, ``convergio/streams/_cosmos.py``) and a margin."""
 
 
 @pytest.fixture(scope="module")
@@ -167,10 +170,15 @@ def test_an_sse_reconnect_on_b_resumes_the_events_of_a_run_on_a(
             ),
         )
         run_id = on_a.start(spec, "tides")
+        watching_since: list[float] = []
 
         def release(event: dict[str, Any]) -> None:  # A's stream is watching: let the writer run
+            watching_since[:1] = watching_since[:1] or [time.monotonic()]
             data = event.get("data", {})
             if event["event"] == "node" and data["node"] == "writer" and data["status"] == "awaiting_input":
+                # The writer may run on B, which sees a watch made on A within the stream store's
+                # recheck_s (1 s on Cosmos DB): a call that begins sooner answers in one piece.
+                time.sleep(max(0.0, watching_since[0] + WATCH_SEEN_S - time.monotonic()))
                 assert on_a.http.post(f"/runs/{run_id}/events/go", json={}).status_code == 202
 
         events = read_events(on_a, run_id, on_event=release)
