@@ -34,7 +34,7 @@ from convergio.tenants import FINISHED, RUN_STATUSES, RunRecord, split_position
 
 from . import _models as m
 from ._http import int_param, off_loop
-from ._lifecycle import stateless_view
+from ._lifecycle import ended_at, stateless_view
 from ._service import Service
 from ._views import run_summary, summaries_with_costs
 
@@ -116,10 +116,11 @@ async def _settle(svc: Service, client: df.DurableOrchestrationClient, record: R
             await off_loop(svc.store.update_run, record.run_id, status=view.status)
         return m.RunSummary(**view.model_dump(include=set(m.RunSummary.model_fields)))
     summary = run_summary(record, status)
-    ended = summary.last_updated_at if summary.status in FINISHED else None
+    ended = ended_at(summary.last_updated_at or "", record.created_at) if summary.status in FINISHED else None
     usage = summary.usage.model_dump()
     await off_loop(svc.store.update_run, record.run_id, status=summary.status, finished_at=ended, usage=usage)
-    return summary.model_copy(update={"finished_at": ended})
+    shown = {"finished_at": ended, "last_updated_at": ended or summary.last_updated_at}
+    return summary.model_copy(update=shown)
 
 
 async def _settled(

@@ -42,7 +42,7 @@ from convergio.tenants import RunRecord
 
 from . import _models as m
 from ._http import off_loop
-from ._lifecycle import age_s, stateless_view, usage_from_ledger
+from ._lifecycle import age_s, ended_at, stateless_view, usage_from_ledger
 from ._service import Service
 from ._views import (
     RUN_AGENTS,
@@ -193,7 +193,7 @@ async def current_view(
             run_id, status, agents=agents, records=list(records.values()), costs=costs, known=known
         )
     view = usage_from_ledger(view, billed)
-    ended = stamp
+    ended = ended_at(stamp, record.created_at) if stamp else stamp
     final = state in ("Completed", "Failed") or (state == "Terminated" and age_s(ended) >= SETTLE_S)
     # Every record folded (a cancel may lose one in flight for good, ADR 0014: then that is all).
     final = final and (bool(output.get("nodes")) or len(records) >= confirmed or state == "Terminated")

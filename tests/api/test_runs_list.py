@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from convergio.api._lifecycle import ended_at
 from convergio.tenants import open_tenant_store
 from tests._helpers import HostProcess
 from tests.api.conftest import Api, agent, graph, new_key
@@ -157,3 +158,12 @@ def test_cursor_and_offset_together_are_refused(school: Api, runs: dict[str, str
     assert answer.json()["error"]["details"] == [
         {"path": "cursor", "message": "give cursor or offset, not both"}
     ]
+
+
+def test_a_run_ended_within_the_second_it_began_does_not_end_before_it_began() -> None:
+    # The durable status keeps whole seconds (as the Durable HTTP API does), the index microseconds.
+    created = "2026-12-06T19:23:20.963358+00:00"
+    assert ended_at("2026-12-06T19:23:20+00:00", created) == created
+    assert ended_at("2026-12-06T19:23:21+00:00", created) == "2026-12-06T19:23:21+00:00"
+    assert ended_at("2026-12-06T19:23:20Z", "2026-12-06T19:23:20.5") == "2026-12-06T19:23:20.5"
+    assert ended_at("not a time", created) == "not a time"
