@@ -9,8 +9,10 @@ from the rest of the tree's). One host per checkout serves both modes (``benchma
 start + poll at 10 Hz, start + SSE); LangGraph + SqliteSaver runs in the peers' virtualenv
 (``make bench-peers`` makes it). Each round runs every system once, in a rotating order, so a
 busy machine slows all of them alike; the figures are medians per workload: ms per run, ms per
-node, the ``POST /runs`` alone, and LangGraph's time over ours ("vs LangGraph": above 1 is
-faster than LangGraph). Compare only figures of one run.
+node, the ``POST /runs`` alone, the host process's CPU per node (every thread's time on a CPU,
+from ``/proc``: the figure a busy machine disturbs least; blank where there is no ``/proc``),
+and LangGraph's time over ours ("vs LangGraph": above 1 is faster than LangGraph). Compare only
+figures of one run.
 """
 
 from __future__ import annotations
@@ -29,6 +31,21 @@ from benchmarks.peers_worker import system
 from benchmarks.peers_workloads import Workload, build
 
 __all__ = ["main"]
+
+
+def _cpu_ms(pid: int) -> float:
+    """The process's CPU time so far, in ms: the sum of its threads' time on a CPU (``schedstat``,
+    nanoseconds; ``stat``'s ticks are 10 ms, too coarse for one run). NaN without ``/proc``."""
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                total += int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):  # a thread that ended meanwhile
+                continue
+    except OSError:
+        return float("nan")
+    return total / 1e6
 
 
 def _timed(call: Callable[[], object]) -> float:
@@ -68,26 +85,33 @@ def _compare(
     systems = [(f"{name} {mode}", runner, mode) for mode in modes for name, runner in hosts.items()]
     times: dict[str, list[float]] = {"langgraph": []}
     posts: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     for turn in range(rounds + 1):
         order = systems[turn % len(systems) :] + systems[: turn % len(systems)]
         lg = langgraph.run(workload)
         for label, runner, mode in order:
             runner.mode = mode
+            cpu = _cpu_ms(runner.host.pid)
             ms = _timed(runner.prepare(workload))
             if turn:
                 times.setdefault(label, []).append(ms)
                 posts.setdefault(label, []).append(runner.last_post_s * 1000)
+                cpus.setdefault(label, []).append(_cpu_ms(runner.host.pid) - cpu)
         if turn:
             times["langgraph"].append(lg)
     nodes = len(workload.nodes)
     reference = statistics.median(times["langgraph"])
     print(f"\n{workload.label} ({nodes} nodes), medians of {rounds}")
-    print(f"  {'system':<14} {'ms/run':>9} {'ms/node':>9} {'POST ms':>9} {'vs LangGraph':>13}")
-    print(f"  {'LangGraph+SQL':<14} {reference:>9.1f} {reference / nodes:>9.3f} {'':>9} {'1.00x':>13}")
+    head = f"  {'system':<14} {'ms/run':>9} {'ms/node':>9} {'POST ms':>9} {'host CPU/node':>14}"
+    print(f"{head} {'vs LangGraph':>13}")
+    blank = f"{'':>9} {'':>14}"
+    print(f"  {'LangGraph+SQL':<14} {reference:>9.1f} {reference / nodes:>9.3f} {blank} {'1.00x':>13}")
     for label, _, _ in systems:
         ms = statistics.median(times[label])
         post = statistics.median(posts[label])
-        print(f"  {label:<14} {ms:>9.1f} {ms / nodes:>9.3f} {post:>9.1f} {reference / ms:>12.2f}x")
+        cpu = statistics.median(cpus[label]) / nodes
+        row = f"  {label:<14} {ms:>9.1f} {ms / nodes:>9.3f} {post:>9.1f} {cpu:>14.3f}"
+        print(f"{row} {reference / ms:>12.2f}x")
     sys.stdout.flush()
 
 
