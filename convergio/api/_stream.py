@@ -45,7 +45,7 @@ from pydantic_core import to_json
 
 from convergio.errors import InvalidRequest
 from convergio.graph import TERMINAL, fold, records_of
-from convergio.streams import RunStream, compact, sse, sse_text
+from convergio.streams import RunStream, StreamEvent, compact, sse, sse_text
 from convergio.tenants import Permission
 
 from . import _models as m
@@ -292,7 +292,7 @@ async def _events(
             # state for it (purged, or another hub): what is stored is never withheld.
             for event in await (early or off_loop(channel.read, run_id, after)):
                 after = event.seq
-                yield sse(event.kind, event.data, event_id=event.seq)
+                yield _event_message(event)
             yield sse("error", {"code": "not_found", "message": "the run has no state here (purged?)"})
             return
         # One message per read, however many events it holds: a wide run's read found hundreds of
@@ -318,7 +318,7 @@ async def _events(
             out += table.events(cancelled=state == "Terminated")
         for event in await (early or off_loop(channel.read, run_id, after)):
             after = event.seq
-            out.append(sse(event.kind, event.data, event_id=event.seq))
+            out.append(_event_message(event))
         if ended:
             out.append(sse("run", run_outcome(run_id, status)))
             yield "".join(out)
@@ -340,6 +340,13 @@ async def _events(
         if ending_at is not None and read_at - ending_at < ENDING_FOR_S:
             pace = max(ENDING_S, AHEAD * (left or 0.0))
         told = await wake.pause(max(pace, COST_SHARE * spent))
+
+
+def _event_message(event: StreamEvent) -> str:
+    """``sse(event.kind, event.data, event_id=event.seq)``, from the text the channel stored, if any."""
+    if event.text is None:
+        return sse(event.kind, event.data, event_id=event.seq)
+    return sse_text(event.kind, event.text, event_id=event.seq)
 
 
 def _counts(status: Any) -> Mapping[str, int] | None:

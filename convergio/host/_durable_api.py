@@ -33,7 +33,7 @@ Payload semantics (what the orchestrator and the status show for a given body) a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -43,26 +43,34 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._engine import Conflict, Engine, Gone, NotFound
-from ._events import format_time, parse_time, status_time, utcnow
-from ._history_view import history_events
+from ._events import format_time, parse_time, utcnow
 from ._payloads import (
     InvalidJson,
     TrailingContent,
     instance_id_error,
     is_json_media,
-    json_token,
     read_json,
     serialise,
     stored_start_value,
 )
 from ._rewind import NotFailed, RewindRefused
 from ._rewind import rewind as rewind_instance
+from ._status_answer import LIVE as _LIVE
+from ._status_answer import flag as _flag
+from ._status_answer import instance_status, status_answer, status_json
 from ._store import TERMINAL, InstanceRecord
 
-__all__ = ["PREFIX", "client_binding", "instance_status", "management_urls", "routes", "status_json"]
+__all__ = [
+    "PREFIX",
+    "client_binding",
+    "instance_status",
+    "management_urls",
+    "routes",
+    "status_answer",
+    "status_json",
+]
 
 PREFIX = "/runtime/webhooks/durabletask"
-_LIVE = frozenset({"Pending", "Running", "Suspended"})
 _STATUSES = frozenset({*TERMINAL, *_LIVE, "ContinuedAsNew", "Canceled"})
 _PAGE = 100  # OrchestrationStatusQueryCondition.PageSize
 _ARGUMENTS = "One or more of the arguments submitted is incorrect"
@@ -131,64 +139,6 @@ def _bool(request: Request, name: str, default: bool) -> bool:
     return _flag(request.query_params, name, default)
 
 
-def _flag(query: Mapping[str, str], name: str, default: bool) -> bool:
-    value = (query.get(name) or "").strip().lower()
-    return {"true": True, "false": False}.get(value, default)
-
-
-def status_json(
-    engine: Engine,
-    record: InstanceRecord,
-    *,
-    show_input: bool = True,
-    show_history: bool = False,
-    show_history_output: bool = False,
-) -> dict[str, Any]:
-    """``StatusResponsePayload``: values as ``ParseToJToken`` shows them, whole-second times."""
-    body: dict[str, Any] = {
-        "name": record.name,
-        "instanceId": record.instance_id,
-        "runtimeStatus": record.status,
-        "input": json_token(record.input) if show_input else None,
-        "customStatus": json_token(record.custom_status),
-        "output": json_token(record.output),
-        "createdTime": status_time(record.created_at),
-        "lastUpdatedTime": status_time(record.updated_at),
-    }
-    if show_history and record.status != "Pending":
-        body["historyEvents"] = history_events(
-            engine.store.history(record.instance_id), show_input=show_input, show_output=show_history_output
-        )
-    return body
-
-
-def instance_status(
-    engine: Engine, instance_id: str, query: Mapping[str, str]
-) -> tuple[int, dict[str, Any] | None]:
-    """The status route's code and body (None: no body) for one instance and the request's query.
-
-    202 while live, 200 once finished (500 for a failure with
-    ``returnInternalServerErrorOnFailure=true``), 404 unknown; the route answers it as JSON. The
-    record is read without what the answer leaves out (``Store.status``): a watched run's status
-    is read a few times a second, and its input (the graph) and shim are its large values.
-    """
-    show_input = _flag(query, "showInput", True)
-    record = engine.store.status(instance_id, with_input=show_input)
-    if record is None:
-        return 404, None
-    body = status_json(
-        engine,
-        record,
-        show_input=show_input,
-        show_history=_flag(query, "showHistory", False),
-        show_history_output=_flag(query, "showHistoryOutput", False),
-    )
-    if record.status in _LIVE:
-        return 202, body
-    failed_500 = record.status == "Failed" and _flag(query, "returnInternalServerErrorOnFailure", False)
-    return 500 if failed_500 else 200, body
-
-
 def _time(value: str | None) -> str | None:
     """A query time in the stored format (so it compares), or None: ``DateTime.TryParse`` failing
     leaves the filter out, as the extension does."""
@@ -243,11 +193,11 @@ def routes(
         return check_status(request, instance_id)
 
     async def get_status(request: Request) -> Response:
-        code, body = instance_status(engine, request.path_params["instance_id"], request.query_params)
+        code, body = status_answer(engine, request.path_params["instance_id"], request.query_params)
         if body is None:
             return Response(status_code=code)
         headers = {"Location": str(request.url), "Retry-After": "5"} if code == 202 else None
-        return JSONResponse(body, status_code=code, headers=headers)
+        return Response(body, status_code=code, headers=headers, media_type="application/json")
 
     async def list_instances(request: Request) -> Response:
         q = request.query_params

@@ -29,6 +29,7 @@ from typing import Any
 
 from convergio._sqlite import Database, run_script
 
+from ._sse import compact
 from ._store import CANCEL_KEEP_S, StreamEvent, root_of
 
 __all__ = ["SqliteRunStream"]
@@ -80,13 +81,13 @@ class SqliteRunStream:
         self._db.close()
 
     def append(self, run_id: str, kind: str, data: dict[str, Any]) -> int:
-        row = (run_id, kind, json.dumps(data), time.time())
+        row = (run_id, kind, compact(data), time.time())
         return self._db.write(lambda db: int(db.execute(_INSERT, row).lastrowid or 0))
 
     def post(self, run_id: str, kind: str, data: dict[str, Any]) -> None:
         # Deferred (ADR 0040): it rides first in the next transaction anyone makes (usually the
         # call's own last append), or in the flusher's within DEFER_S.
-        row = (run_id, kind, json.dumps(data), time.time())
+        row = (run_id, kind, compact(data), time.time())
         self._db.defer(lambda batch: batch.db.execute(_INSERT, row))
 
     def flush(self) -> None:
@@ -172,7 +173,7 @@ class SqliteRunStream:
                 "SELECT seq, kind, data FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (run_id, after, limit),
             ).fetchall()
-        return [StreamEvent(seq, kind, json.loads(data)) for seq, kind, data in rows]
+        return [StreamEvent(seq, kind, json.loads(data), data) for seq, kind, data in rows]
 
     def forget(self, run_id: str) -> int:
         return self._db.write(

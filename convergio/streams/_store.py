@@ -61,6 +61,9 @@ class StreamEvent:
     seq: int
     kind: str
     data: dict[str, Any]
+    text: str | None = None
+    """``data`` as stored, when the channel stored it as ``compact`` writes it (the SSE message
+    sends it as is: a wide run's stream decoded and encoded hundreds of them per read)."""
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ from convergio.api import _stream
 from convergio.api._stream import run_events
 from convergio.api._stream_wake import Wake, host_ends
 from convergio.host._status_pacing import InstanceEnds
+from convergio.streams import StreamEvent
 
 
 def test_a_hint_since_arm_ends_the_pause_at_once_and_none_lets_it_run() -> None:
@@ -139,7 +140,7 @@ class _Stored:
 
     def read(self, run_id: str, after: int) -> list[Any]:
         self.reads.append(self.run.state)
-        stored = [SimpleNamespace(seq=n, kind="text", data={"delta": f"t{n}"}) for n in (1, 2)]
+        stored = [StreamEvent(n, "text", {"delta": f"t{n}"}) for n in (1, 2)]
         return [e for e in stored if e.seq > after and self.run.state == "Completed"]
 
 

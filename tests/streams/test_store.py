@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from convergio.streams import RunStream, SqliteRunStream, TextChannel, sse
+from convergio.streams import RunStream, SqliteRunStream, TextChannel, compact, sse, sse_text
 from tests.streams.conftest import Instance
 
 
@@ -190,3 +190,19 @@ def test_sealed_posts_are_readable_on_another_instance_before_seal_returns(insta
     writer.post("r2", "began", {"node": "b"})
     writer.seal("r2")
     assert [e.data for e in reader.read("r2")] == [{"node": "b"}]
+
+
+def test_an_event_s_text_when_given_is_its_data_as_compact_writes_it(stream: RunStream) -> None:
+    """The run stream sends ``text`` as the SSE data (ADR 0060): it must be what ``sse`` would write."""
+    delta = 'é "q" \\ \u2028 \x7f 😀'
+    data = {"node": "w1", "attempt": 2, "delta": delta, "n": [1.5, None, True], "at": 1e300}
+    stream.append("r1", "text", data)
+    stream.post("r1", "began", {"node": "w2", "attempt": 1, "step": 7, "at": 1733500000.123456})
+    stream.flush()
+    events = stream.read("r1")
+    assert [e.kind for e in events] == ["text", "began"]
+    for event in events:
+        assert event.text is None or event.text == compact(event.data), event
+        assert sse(event.kind, event.data) == sse_text(event.kind, event.text or compact(event.data))
+    if isinstance(stream, SqliteRunStream):
+        assert all(e.text is not None for e in events)  # spliced, not decoded and encoded again
