@@ -146,12 +146,14 @@ class CosmosLedger:
         records.sort(key=lambda record: (record.at, record.id))
         return records
 
-    def get(self, tenant_id: str, ids: Sequence[str]) -> list[UsageRecord]:
+    def get(self, tenant_id: str, ids: Sequence[str], *, run_id: str | None = None) -> list[UsageRecord]:
         """The stored records with these ids, from one parameterised query in the tenant's partition.
 
         Args:
             tenant_id: The tenant (the partition key).
             ids: Record ids.
+            run_id: The run of the ids, when known: the query is the same (ids are documents'
+                ids); only that run's records answer.
 
         Returns:
             The stored records among them.
@@ -165,7 +167,8 @@ class CosmosLedger:
                 parameters=[{"name": "@t", "value": tenant_id}, {"name": "@ids", "value": unique}],
                 partition_key=tenant_id,
             )
-            return [UsageRecord.from_json(item) for item in items]
+            found = [UsageRecord.from_json(item) for item in items]
+        return found if run_id is None else [record for record in found if record.run_id == run_id]
 
     def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
         """Total cost per run, from one parameterised query in the tenant's partition.

@@ -51,7 +51,7 @@ class Ledger(Protocol):
         """
         ...
 
-    def get(self, tenant_id: str, ids: Sequence[str]) -> list[UsageRecord]:
+    def get(self, tenant_id: str, ids: Sequence[str], *, run_id: str | None = None) -> list[UsageRecord]:
         """The stored records with these ids (those stored; in no particular order).
 
         A re-sent call reads back what the ledger kept for its ids, so what the run shows and
@@ -60,6 +60,8 @@ class Ledger(Protocol):
         Args:
             tenant_id: The tenant; a read never crosses tenants.
             ids: Record ids (see :func:`~convergio.metering.usage_id`).
+            run_id: The run of the ids, when the caller knows it (an id is made from its run, so
+                it belongs to one): a store may find them by run. Only that run's records answer.
 
         Returns:
             The stored records among them.

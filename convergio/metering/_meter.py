@@ -100,7 +100,7 @@ def meter_kept(ledger: Ledger, prices: PriceTable, **call: Unpack[_Call]) -> Met
         kept: Sequence[UsageRecord] = made
     else:
         tenant, step = call["tenant_id"], call["step"]
-        kept = ledger.get(tenant, [usage_id(tenant, run, node, step, unit) for unit in UNITS])
+        kept = ledger.get(tenant, [usage_id(tenant, run, node, step, unit) for unit in UNITS], run_id=run)
     return Metered(_usage_of(call["usage"], kept), sum((r.cost for r in kept), Decimal(0)))
 
 

@@ -6,16 +6,20 @@ the process's threads, commits concurrent ``record`` calls together (group commi
 for all, each durable before its call returns); SQLite's file locks (with a busy timeout)
 make several instances and processes on one file safe.
 
-A new ledger is a rowid table with a unique index on the id (ADR 0048): rows append, so the
-time and run indexes append too and only the id's index takes random inserts (about 7 WAL pages
-a call's commit instead of 9, and less B-tree work). A ledger made before keeps its ``WITHOUT
-ROWID`` table, read and written by the same statements.
+A new ledger is a rowid table whose records are unique by (tenant, run, id) (ADR 0058): the id
+is a hash of the record's tenant, run, node, attempt and unit, so an id is never stored under
+two runs and this is its uniqueness; and the index that enforces it is ordered by run, so a
+call's records land on the pages its run's other calls wrote, where a unique index on the bare
+id put every record on a random leaf (one WAL page a record, a third of a fan-out's ledger
+commit). The same index serves the per-run totals. Older ledgers keep their layout (ADR 0048's
+unique id index, or a ``WITHOUT ROWID`` table keyed by the id), read and written by the same
+statements.
 
 A transaction costs three statements however many calls it holds: ``BEGIN``, one multi-row
 ``INSERT`` of the first row of each id in the batch (in queue order), and ``COMMIT`` (see
 ``convergio._sqlite``). Only when that insert meets an id stored before (a redelivered call)
-does it fail, leaving nothing behind; then one ``SELECT ... IN (...)`` finds the stored ids and
-the others are inserted. Either way each call learns how many of its records were new.
+does it fail, leaving nothing behind; then one ``SELECT ... IN (...)`` per run finds the stored
+ids and the others are inserted. Either way each call learns how many of its records were new.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ __all__ = ["SqliteLedger"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS usage (
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     tenant_id TEXT NOT NULL,
     run_id TEXT NOT NULL,
     node_id TEXT NOT NULL,
@@ -51,18 +55,22 @@ CREATE TABLE IF NOT EXISTS usage (
     cost TEXT NOT NULL,
     at TEXT NOT NULL,
     unpriced INTEGER NOT NULL,
-    estimated INTEGER NOT NULL DEFAULT 0
+    estimated INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (tenant_id, run_id, id)
 );
 CREATE INDEX IF NOT EXISTS usage_tenant_at ON usage(tenant_id, at);
-CREATE INDEX IF NOT EXISTS usage_tenant_run ON usage(tenant_id, run_id);
 """
+"""A new ledger's layout; an older one keeps its own (ADR 0048's ``UNIQUE`` id and its index on
+(tenant, run)), which the same statements read and write."""
 
 _COLUMNS: Final = (
     "id, tenant_id, run_id, node_id, attempt, provider, model, key_mode, unit, "
     "quantity, unit_price, cost, at, unpriced, estimated"
 )
 
-_STORED: Final = "SELECT id FROM usage WHERE id IN ({})"
+_IN_RUN: Final = "tenant_id = ? AND run_id = ?"
+_STORED: Final = f"SELECT id FROM usage WHERE {_IN_RUN} AND id IN ({{}})"  # noqa: S608 - constants
+"""The stored ids among a run's: by the (tenant, run, id) index (by the id's, in an older ledger)."""
 
 _Row = tuple[str, str, str, str, int, str, str, str, str, str, str, str, str, int, int]
 
@@ -124,11 +132,23 @@ class _LedgerBatch(Batch):
             try:
                 self._rows.write(self.db, chunk)  # all new: the usual case, one statement
             except sqlite3.IntegrityError:  # some stored already (a redelivery); the statement left nothing
-                stored = {key for (key,) in self.select_in(_STORED, [row[0] for row in chunk])}
+                stored = _stored(self.db, chunk)
                 self._stored |= stored
                 rest = [row for row in chunk if row[0] not in stored]
                 if rest:
                     self._rows.write(self.db, rest)
+
+
+def _stored(db: sqlite3.Connection, rows: Sequence[_Row]) -> set[str]:
+    """The ids of ``rows`` stored already: one query per (tenant, run) and chunk."""
+    by_run: dict[tuple[str, str], list[tuple[str]]] = {}
+    for row in rows:
+        by_run.setdefault((row[1], row[2]), []).append((row[0],))
+    stored: set[str] = set()
+    for (tenant_id, run_id), keys in by_run.items():
+        for marks, values in value_lists(keys, spare=2):
+            stored.update(key for (key,) in db.execute(_STORED.format(marks), [tenant_id, run_id, *values]))
+    return stored
 
 
 class SqliteLedger:
@@ -198,25 +218,29 @@ class SqliteLedger:
             rows = db.execute(sql + " ORDER BY at, id", params).fetchall()
         return [_record(row) for row in rows]
 
-    def get(self, tenant_id: str, ids: Sequence[str]) -> list[UsageRecord]:
-        """The stored records with these ids, by primary key: one query per chunk SQLite accepts.
+    def get(self, tenant_id: str, ids: Sequence[str], *, run_id: str | None = None) -> list[UsageRecord]:
+        """The stored records with these ids: one query per chunk SQLite accepts.
 
         Args:
             tenant_id: The tenant.
             ids: Record ids.
+            run_id: The run of every id, when known: found by the (tenant, run, id) index. Without
+                it a new ledger looks through the tenant's entries of that index (an older one
+                has an index on the id).
 
         Returns:
-            The stored records among them.
+            The stored records among them (of ``run_id`` only, when given).
         """
+        where, head = ("tenant_id = ?", [tenant_id]) if run_id is None else (_IN_RUN, [tenant_id, run_id])
         rows: list[_Row] = []
-        for marks, chunk in value_lists([(key,) for key in dict.fromkeys(ids)], spare=1):  # tenant_id
-            sql = f"SELECT {_COLUMNS} FROM usage WHERE tenant_id = ? AND id IN ({marks})"  # noqa: S608
+        for marks, chunk in value_lists([(key,) for key in dict.fromkeys(ids)], spare=len(head)):
+            sql = f"SELECT {_COLUMNS} FROM usage WHERE {where} AND id IN ({marks})"  # noqa: S608
             with self._db.read() as db:
-                rows += db.execute(sql, [tenant_id, *chunk]).fetchall()
+                rows += db.execute(sql, [*head, *chunk]).fetchall()
         return [_record(row) for row in rows]
 
     def run_costs(self, tenant_id: str, run_ids: Sequence[str]) -> dict[str, Decimal]:
-        """Total cost per run, from the (tenant, run) index: one query per chunk SQLite accepts.
+        """Total cost per run, by an index that starts with (tenant, run): one query per chunk SQLite accepts.
 
         Args:
             tenant_id: The tenant.

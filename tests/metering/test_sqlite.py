@@ -41,46 +41,65 @@ def test_records_round_trip_exactly(tmp_path: Path) -> None:
 
 
 def test_uses_wal_and_indexes(ledger: SqliteLedger) -> None:
+    """A new ledger: unique by (tenant, run, id), ordered by run (ADR 0058), and by (tenant, at)."""
     db = sqlite3.connect(ledger.path)
     try:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        indexes = {row[1] for row in db.execute("PRAGMA index_list(usage)")}
-        assert {"usage_tenant_at", "usage_tenant_run"} <= indexes
-        columns = [
-            tuple(db.execute(f"PRAGMA index_info({name})"))
-            for name in sorted(indexes - {"sqlite_autoindex_usage_1"})
+        indexes = {row[1]: bool(row[2]) for row in db.execute("PRAGMA index_list(usage)")}
+        columns = {name: [c[2] for c in db.execute(f"PRAGMA index_info({name})")] for name in indexes}
+        assert sorted((columns[name], unique) for name, unique in indexes.items()) == [
+            (["tenant_id", "at"], False),
+            (["tenant_id", "run_id", "id"], True),
         ]
-        assert [[c[2] for c in cols] for cols in columns] == [["tenant_id", "at"], ["tenant_id", "run_id"]]
     finally:
         db.close()
 
 
-def test_a_new_ledger_appends_rows_and_an_older_one_keeps_its_table(tmp_path: Path) -> None:
-    """ADR 0048: a new ledger is a rowid table whose id is unique (its rows append; only the id's
-    index takes random inserts); an older ``WITHOUT ROWID`` ledger is used as it is."""
+ADR_0048_SQLITE = """
+CREATE TABLE usage (
+    id TEXT NOT NULL UNIQUE, tenant_id TEXT NOT NULL, run_id TEXT NOT NULL, node_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, key_mode TEXT NOT NULL,
+    unit TEXT NOT NULL, quantity TEXT NOT NULL, unit_price TEXT NOT NULL, cost TEXT NOT NULL,
+    at TEXT NOT NULL, unpriced INTEGER NOT NULL, estimated INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX usage_tenant_at ON usage(tenant_id, at);
+CREATE INDEX usage_tenant_run ON usage(tenant_id, run_id);
+"""
+"""A ledger as ADR 0048 made it (a unique index on the bare id): kept as it is, and a ledger."""
+
+
+@pytest.mark.parametrize("older", ["", "without-rowid", "adr-0048"])
+def test_a_ledger_of_any_layout_keeps_the_first_record_of_an_id_and_finds_it(
+    tmp_path: Path, older: str
+) -> None:
+    """ADR 0058: a new ledger's records are unique by (tenant, run, id) in an index ordered by
+    run; a ledger made before keeps its layout; every layout keeps an id once, whether the copy
+    comes in a later batch or beside new records, and finds a call's records with or without
+    their run."""
     from tests.metering.test_ledger_contract import OLDER_SQLITE
 
-    def table(path: Path) -> str:
+    path = tmp_path / "usage.sqlite3"
+    if older:
         with sqlite3.connect(path) as db:
-            found = db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage'").fetchone()[0]
+            db.executescript(OLDER_SQLITE if older == "without-rowid" else ADR_0048_SQLITE)
         db.close()
-        return str(found)
-
     records = random_records(3, 40)
-    with SqliteLedger(tmp_path / "new.sqlite3") as new:
-        assert new.record(records) == 40 and new.record(records[:5]) == 0
-    assert "WITHOUT ROWID" not in table(tmp_path / "new.sqlite3")
-    with sqlite3.connect(tmp_path / "new.sqlite3") as db:
-        unique = [row for row in db.execute("PRAGMA index_list(usage)") if row[2]]
-        assert [[c[2] for c in db.execute(f"PRAGMA index_info({row[1]})")] for row in unique] == [["id"]]
+    with SqliteLedger(path) as ledger:
+        assert ledger.record(records[:30]) == 30
+        assert ledger.record(records[20:]) == 10  # ten stored already, ten new, in one batch
+        assert ledger.record(records[:5]) == 0
+        assert sorted(_everything(ledger), key=lambda r: r.id) == sorted(records, key=lambda r: r.id)
+        one = records[7]
+        assert ledger.get(one.tenant_id, [one.id], run_id=one.run_id) == [one]
+        assert ledger.get(one.tenant_id, [one.id]) == [one]
+        assert ledger.get(one.tenant_id, [one.id], run_id=one.run_id + "-other") == []
+    with sqlite3.connect(path) as db:
+        found = str(db.execute("SELECT sql FROM sqlite_master WHERE name = 'usage'").fetchone()[0])
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(usage)")}
     db.close()
-    with sqlite3.connect(tmp_path / "old.sqlite3") as db:
-        db.executescript(OLDER_SQLITE)
-    db.close()
-    with SqliteLedger(tmp_path / "old.sqlite3") as old:
-        assert old.record(records) == 40 and old.record(records[:5]) == 0
-        assert sorted(_everything(old), key=lambda r: r.id) == sorted(records, key=lambda r: r.id)
-    assert "WITHOUT ROWID" in table(tmp_path / "old.sqlite3")
+    assert ("WITHOUT ROWID" in found) == (older == "without-rowid")
+    assert ("usage_tenant_run" in indexes) == bool(older)
+    assert ("UNIQUE (tenant_id, run_id, id)" in found) == (not older)
 
 
 def _hammer(ledgers: list[SqliteLedger], records: list[UsageRecord], threads_per_ledger: int) -> list[int]:

@@ -25,6 +25,7 @@ from convergio.providers import Usage
 from convergio.quotas import SpendGuard, SqliteQuotaStore, TenantBudget
 from convergio.quotas import _lease as lease_module
 from convergio.quotas._lease_step import LEASE_SHARE, Lease
+from tests._helpers import ROOT
 from tests.metering._batching import statements
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -236,14 +237,27 @@ def test_a_redelivered_call_in_the_same_process_is_admitted_once(path: Path) -> 
     assert SqliteQuotaStore(path, leases=False).spent("t", now=NOW) == 1
 
 
-@pytest.mark.parametrize("where", ["another process", "this store"])
+LOWER = """
+import sys
+from decimal import Decimal
+from pathlib import Path
+from convergio.quotas import SqliteQuotaStore, TenantBudget
+SqliteQuotaStore(Path(sys.argv[1]), leases=False).set_budget(TenantBudget("t", monthly_eur=Decimal(5)))
+"""
+
+
+@pytest.mark.parametrize("where", ["another process", "another store", "this store"])
 def test_a_lowered_limit_binds_the_next_admission(path: Path, where: str) -> None:
+    """Whoever lowers it, another OS process included, the next admission sees the commit."""
     store = SqliteQuotaStore(path)
     store.set_budget(TenantBudget("t", monthly_eur=Decimal(1000)))
     for n in range(3):
         assert store.reserve("t", "byok", ONE, now=NOW, call=f"a{n}").allowed  # 14 EUR free in the step
-    setter = SqliteQuotaStore(path, leases=False) if where == "another process" else store
-    setter.set_budget(TenantBudget("t", monthly_eur=Decimal(5)))
+    if where == "another process":
+        subprocess.run([sys.executable, "-c", LOWER, str(path)], cwd=ROOT, check=True, timeout=120)
+    else:
+        setter = SqliteQuotaStore(path, leases=False) if where == "another store" else store
+        setter.set_budget(TenantBudget("t", monthly_eur=Decimal(5)))
     granted = [store.reserve("t", "byok", ONE, now=NOW, call=f"b{n}").allowed for n in range(4)]
     assert granted == [True, True, False, False]  # 3 + 2 of 5: as reservations of their own
     assert SqliteQuotaStore(path, leases=False).spent("t", now=NOW) == 5
