@@ -39,7 +39,6 @@ __all__ = [
     "START_GRACE_S",
     "age_s",
     "cancel_graph_run",
-    "ended_at",
     "stateless_view",
     "usage_from_ledger",
 ]
@@ -64,21 +63,6 @@ def age_s(created_at: str, now: datetime | None = None) -> float:
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
     return ((now or datetime.now(UTC)) - created).total_seconds()
-
-
-def ended_at(stamp: str, created_at: str) -> str:
-    """When a run ended, from its durable status's last update, never before the run was created.
-
-    The Durable HTTP API gives times in whole seconds; the index keeps the start to the
-    microsecond. A run that starts and ends within one second would otherwise end before it
-    began: the start is then the closest time known not to be too early (less than 1 s off).
-    """
-    try:
-        end, start = datetime.fromisoformat(stamp), datetime.fromisoformat(created_at)
-    except ValueError:
-        return stamp
-    end, start = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (end, start))
-    return created_at if end < start else stamp
 
 
 def stateless_view(record: RunRecord, *, cancelled: bool, now: datetime | None = None) -> m.RunView:

@@ -34,8 +34,9 @@ from convergio.tenants import FINISHED, RUN_STATUSES, RunRecord, split_position
 
 from . import _models as m
 from ._http import int_param, off_loop
-from ._lifecycle import ended_at, stateless_view
+from ._lifecycle import stateless_view
 from ._service import Service
+from ._times import ended_at
 from ._views import run_summary, summaries_with_costs
 
 __all__ = ["SETTLE_BATCH", "decode_cursor", "encode_cursor", "run_list"]

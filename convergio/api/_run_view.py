@@ -42,8 +42,9 @@ from convergio.tenants import RunRecord
 
 from . import _models as m
 from ._http import off_loop
-from ._lifecycle import age_s, ended_at, stateless_view, usage_from_ledger
+from ._lifecycle import age_s, stateless_view, usage_from_ledger
 from ._service import Service
+from ._times import ended_at
 from ._views import (
     RUN_AGENTS,
     NodeViews,
@@ -194,6 +195,8 @@ async def current_view(
         )
     view = usage_from_ledger(view, billed)
     ended = ended_at(stamp, record.created_at) if stamp else stamp
+    if record.created_at:  # the index's start, to the microsecond, as the run list shows it
+        view = view.model_copy(update={"created_at": record.created_at, "last_updated_at": ended or None})
     final = state in ("Completed", "Failed") or (state == "Terminated" and age_s(ended) >= SETTLE_S)
     # Every record folded (a cancel may lose one in flight for good, ADR 0014: then that is all).
     final = final and (bool(output.get("nodes")) or len(records) >= confirmed or state == "Terminated")

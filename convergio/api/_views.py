@@ -27,6 +27,7 @@ from convergio.metering import UsageRecord
 from convergio.tenants import RunRecord
 
 from . import _models as m
+from ._times import ended_at
 
 __all__ = [
     "RUN_AGENTS",
@@ -399,12 +400,13 @@ def _tail(custom: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_summary(record: RunRecord, status: DurableOrchestrationStatus) -> m.RunSummary:
     view = run_view(record.run_id, status)
+    created, updated = record.created_at or view.created_at, view.last_updated_at
     return m.RunSummary(
         id=record.run_id,
         graph=record.graph_name,
         status=view.status,
-        created_at=view.created_at or record.created_at,
-        last_updated_at=view.last_updated_at,
+        created_at=created,
+        last_updated_at=ended_at(updated, created) if updated and created else updated,
         usage=view.usage,
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from convergio.api._lifecycle import ended_at
+from convergio.api._times import ended_at
 from convergio.tenants import open_tenant_store
 from tests._helpers import HostProcess
 from tests.api.conftest import Api, agent, graph, new_key
@@ -102,6 +102,8 @@ def test_an_entry_shows_what_the_run_did(school: Api, runs: dict[str, str]) -> N
         )
         assert entry["finished_at"] and entry["last_updated_at"] == entry["finished_at"]
         assert entry["created_at"] <= entry["finished_at"]
+        assert entry["created_at"] == view["created_at"]  # one start, to the microsecond, both ways
+        assert view["created_at"] <= view["last_updated_at"]
     assert entries[runs["done-1"]]["usage"]["total_tokens"] > 0
     assert entries[runs["waiting"]]["finished_at"] is None
 
