@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ._events import Event, EventType, format_time, new_event, utcnow
@@ -56,7 +56,7 @@ class RunnerConfig:
 
 
 class ActivityRunner:
-    """Runs one process's activities; ``on_recorded`` hears which instances got results."""
+    """Runs one process's activities; ``on_recorded`` hears how many results each instance got."""
 
     def __init__(
         self,
@@ -64,7 +64,7 @@ class ActivityRunner:
         store: Store,
         owner: str,
         config: RunnerConfig,
-        on_recorded: Callable[[Iterable[str]], None] | None = None,
+        on_recorded: Callable[[Mapping[str, int]], None] | None = None,
         on_beat: Callable[[float], None] | None = None,
         run: Callable[[WorkItem], None] | None = None,
         after: Callable[[], None] | None = None,
@@ -84,6 +84,8 @@ class ActivityRunner:
         self._pool = WorkerPool[WorkItem](config.concurrency, "activity", self._run_item, then)
         self._held = threading.local()  # ``result``: the item's, kept for ``hand_over`` in ``after``
         self._busy = 0  # items handed to the pool whose function has not returned
+        # Per instance, items handed to the pool whose result is not recorded yet (ADR 0057).
+        self._flying: dict[str, int] = {}
         self._busy_lock = threading.Lock()
         # Activity results waiting for the group commit (see _record), and whether a thread is at it.
         self._results: list[tuple[WorkItem, Event]] = []
@@ -108,6 +110,21 @@ class ActivityRunner:
     def idle(self) -> bool:
         return self._busy == 0
 
+    def in_flight(self, instance_id: str) -> int:
+        """How many of the instance's items the pool holds whose result is not recorded yet
+        (running, queued, or waiting for the group commit or a hand-over)."""
+        return self._flying.get(instance_id, 0)
+
+    def _landed(self, items: Sequence[WorkItem]) -> None:
+        """These items' results are recorded (or dropped): they are no longer in flight."""
+        with self._busy_lock:
+            flying = self._flying
+            for item in items:
+                if (left := flying.get(item.instance_id, 1) - 1) > 0:
+                    flying[item.instance_id] = left
+                else:
+                    flying.pop(item.instance_id, None)
+
     def on_pool_thread(self) -> bool:
         """Is this one of the pool's threads (which calls ``after`` once its item is done)?"""
         return self._pool.owns_thread()
@@ -116,6 +133,9 @@ class ActivityRunner:
         """Run items this process holds the leases of."""
         with self._busy_lock:
             self._busy += len(items)
+            flying = self._flying
+            for item in items:
+                flying[item.instance_id] = flying.get(item.instance_id, 0) + 1
         self._pool.submit(items)
 
     def poke(self) -> None:
@@ -156,6 +176,7 @@ class ActivityRunner:
                 self._busy -= 1
                 alone = self._busy == 0
         if event is None:
+            self._landed((item,))
             return
         if alone and self._hand_over is not None and self._pool.owns_thread():
             self._held.result = (item, event)  # ``after`` follows on this thread, always
@@ -172,7 +193,9 @@ class ActivityRunner:
             try:
                 taken = self._hand_over is not None and self._hand_over(*held)
             finally:
-                if not taken:  # committing it again is harmless: its work row takes one result
+                if taken:
+                    self._landed((held[0],))
+                else:  # committing it again is harmless: its work row takes one result
                     self._record(*held)
         if self._after is not None:
             self._after()
@@ -218,9 +241,15 @@ class ActivityRunner:
                     if not batch:
                         self._committing = False
                         return
-                recorded = self.store.complete_many(batch, time.time())
+                try:
+                    recorded = self.store.complete_many(batch, time.time())
+                finally:  # uncommitted, a result runs again once its lease runs out
+                    self._landed([done for done, _ in batch])
                 if self._on_recorded is not None:
-                    self._on_recorded(dict.fromkeys(i.instance_id for i in recorded))
+                    counts: dict[str, int] = {}
+                    for done in recorded:
+                        counts[done.instance_id] = counts.get(done.instance_id, 0) + 1
+                    self._on_recorded(counts)
         except BaseException:
             with self._results_lock:
                 self._committing = False

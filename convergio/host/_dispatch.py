@@ -9,6 +9,11 @@ next activity on one thread, without waking the dispatcher thread and being woke
 (two context switches per node, each followed by a wait for the interpreter). Either way the steps
 run one at a time, in the order of their wake-ups, and a thread never holds the role while it
 runs an activity: a slow activity delays no other instance's step.
+
+Results of this host's pool wake their instance through ``gather``: while the instance has many
+items in flight, the wake-up is set a short, bounded time after the first result, so the results
+recorded meanwhile share one step (``_gathering.py``, ADR 0057). Any other wake-up of the
+instance replaces that window, and a step that takes the instance takes its window with it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from ._gathering import GATHER, GatherWindow
+
 __all__ = ["Dispatcher"]
 
 
@@ -26,11 +33,16 @@ class Dispatcher:
     """The wake-ups of instances and the role of stepping them; ``step(instance_id)`` runs one step
     (it must not raise)."""
 
-    def __init__(self, step: Callable[[str], None], name: str = "orchestrations") -> None:
+    def __init__(
+        self, step: Callable[[str], None], name: str = "orchestrations", window: GatherWindow = GATHER
+    ) -> None:
         self._step = step
+        self._window = window
         self._cond = threading.Condition()
         self._heap: list[tuple[float, str]] = []
         self._next_wake: dict[str, float] = {}
+        # Instances whose pending wake-up is a gathering window's end -> the results it waits with.
+        self._gathering: dict[str, int] = {}
         self._stepping = False  # the role: some thread is running a step
         self._stopping = False
         # Until when the dispatcher thread sleeps, while it does (inf: until told); None while it
@@ -66,6 +78,32 @@ class Dispatcher:
             if notify:
                 self._notify()
 
+    def gather(self, arrivals: Iterable[tuple[str, int, int]], *, notify: bool = True) -> None:
+        """Results of this host's pool were recorded: ``(instance_id, results, in_flight)``, the
+        instance's items still in flight here. Each instance is woken now, or at the end of a
+        gathering window (ADR 0057): one opens when none is pending and the window says so, and
+        ends early (now) when the instance has nothing left in flight or enough results wait."""
+        window = self._window
+        with self._cond:
+            for instance_id, results, in_flight in arrivals:
+                waiting = self._gathering.pop(instance_id, None)
+                if waiting is not None:  # a window is open: its end stands, or comes now
+                    waiting += results
+                    if window.holds(waiting, in_flight):
+                        self._gathering[instance_id] = waiting
+                    else:
+                        self._push(instance_id, 0.0)
+                elif window.opens(results, in_flight):
+                    at = time.time() + window.window_s
+                    pending = self._next_wake.get(instance_id)
+                    if pending is None or pending > at:  # else an earlier wake-up takes them
+                        self._push(instance_id, at)
+                        self._gathering[instance_id] = results
+                else:
+                    self._push(instance_id, 0.0)
+            if notify:
+                self._notify()
+
     def drive(self) -> None:
         """Run the first due step on this thread, if no step is running (else its holder, or the
         dispatcher thread, runs it): an activity thread calls this after its item."""
@@ -94,8 +132,12 @@ class Dispatcher:
                 else:
                     heapq.heappop(self._heap)
                     del self._next_wake[first]
+                    self._gathering.pop(first, None)
                     woken = True
                     break
+            if not woken and self._gathering.pop(instance_id, None) is not None:
+                del self._next_wake[instance_id]  # its window ends with this step (the heap's
+                woken = True  # entry is now stale)
             self._stepping = True
         try:
             return step(woken)
@@ -108,16 +150,18 @@ class Dispatcher:
             self._notify()
 
     def due(self, instance_id: str) -> bool:
-        """Is a step of the instance due now (completions keep arriving)?"""
+        """Is a step of the instance due now, or gathering results (completions keep arriving)?"""
         with self._cond:
             at = self._next_wake.get(instance_id)
-        return at is not None and at <= time.time()
+            gathering = instance_id in self._gathering
+        return gathering or (at is not None and at <= time.time())
 
     # -- under the lock ---------------------------------------------------------------------
     def _push(self, instance_id: str, at: float) -> None:
         earliest = self._next_wake.get(instance_id)
         if earliest is not None and earliest <= at:
             return
+        self._gathering.pop(instance_id, None)  # an earlier wake-up ends a window
         self._next_wake[instance_id] = at
         heapq.heappush(self._heap, (at, instance_id))
 
@@ -143,6 +187,7 @@ class Dispatcher:
             if self._next_wake.get(instance_id) != at:
                 continue  # superseded by an earlier wake-up
             del self._next_wake[instance_id]
+            self._gathering.pop(instance_id, None)
             self._stepping = True
             return instance_id
         return None

@@ -2,7 +2,8 @@
 
 A result committed on its own (``ActivityRunner._record``) wakes its instance; on a pool
 thread the step then runs at once when no other activity runs, else the dispatcher thread
-steps later, for every result recorded meanwhile (ADR 0046). A result whose item was the only
+steps later, for every result recorded meanwhile (ADR 0046), after a short gathering window
+while the instance has many items in flight here (ADR 0057). A result whose item was the only
 one running is not committed on its own: its pool thread hands it to the instance's next
 step, which records it in its own commit (ADR 0052). A handed result the step did not commit
 (the role was busy or another instance is due first, the instance is another process's, its
@@ -12,7 +13,7 @@ work row is gone, the step failed) goes back to the runner, which commits it as 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from ._activities import ActivityRunner
 from ._dispatch import Dispatcher
@@ -42,9 +43,15 @@ class Handoffs:
         """The step of a wake-up (the dispatcher's ``step``: it must not raise)."""
         self._guarded_step(instance_id, None)
 
-    def _recorded(self, instance_ids: Iterable[str]) -> None:
-        """Results committed: on a pool thread ``_after_item`` follows, which steps or notifies."""
-        self._dispatch.wake_all(instance_ids, notify=not self._runner.on_pool_thread())
+    def _recorded(self, results: Mapping[str, int]) -> None:
+        """Results committed (how many per instance): their instances step now, or once more
+        have come while many are in flight here (ADR 0057). On a pool thread ``_after_item``
+        follows, which steps or notifies."""
+        in_flight = self._runner.in_flight
+        self._dispatch.gather(
+            ((instance_id, count, in_flight(instance_id)) for instance_id, count in results.items()),
+            notify=not self._runner.on_pool_thread(),
+        )
 
     def _after_item(self) -> None:
         """A pool thread's item is done: with no other activity running, no result is coming
