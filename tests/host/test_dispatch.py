@@ -16,9 +16,8 @@ import pytest
 from convergio.host._dispatch import Dispatcher
 from convergio.host._engine import Engine, EngineConfig
 from convergio.host._functions import load_app
-from convergio.host._inbox import Handed
 from convergio.host._store import Store
-from tests.host._engines import running
+from tests.host._engines import count_steps, running, start_as_sdk
 
 APP = Path(__file__).parent / "apps" / "handoff" / "handoff_app.py"
 
@@ -154,21 +153,10 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     store = Store(tmp_path / "durable.sqlite3")
     engine = Engine(load_app(APP), store, EngineConfig(activity_concurrency=4))
     steps = _Steps()
-    step = engine._step
-
-    def counted(instance_id: str, handed: Handed | None = None) -> bool:
-        steps(instance_id)
-        return step(instance_id, handed)
-
-    engine._step = counted  # type: ignore[method-assign]
+    count_steps(engine, steps)
     engine.steps = steps  # type: ignore[attr-defined]
     with running(engine, store):
         yield engine
-
-
-def _start(engine: Engine, name: str, value: object) -> str:
-    """Start as the SDK's client does (it encodes the input twice)."""
-    return engine.start_new(name, None, json.dumps(json.dumps(value)))
 
 
 def _output(engine: Engine, instance_id: str, timeout: float = 30.0) -> object:
@@ -178,7 +166,7 @@ def _output(engine: Engine, instance_id: str, timeout: float = 30.0) -> object:
 
 
 def test_a_chain_runs_on_the_thread_that_recorded_the_last_node(engine: Engine) -> None:
-    threads = _output(engine, _start(engine, "chain", 30))
+    threads = _output(engine, start_as_sdk(engine, "chain", 30))
     assert isinstance(threads, list) and len(threads) == 30
     assert len(set(threads)) == 1, threads  # the next node ran on the thread that stepped
     steppers = [name for _, name in engine.steps.done]  # type: ignore[attr-defined]
@@ -189,10 +177,10 @@ def test_a_chain_runs_on_the_thread_that_recorded_the_last_node(engine: Engine) 
 
 
 def test_a_slow_activity_delays_no_other_instance_and_steps_never_overlap(engine: Engine) -> None:
-    slow = _start(engine, "slow_one", 3.0)
+    slow = start_as_sdk(engine, "slow_one", 3.0)
     time.sleep(0.2)  # it is running, on an activity thread
-    chains = [_start(engine, "chain", 20) for _ in range(2)]
-    fan = _start(engine, "fan_out", 40)
+    chains = [start_as_sdk(engine, "chain", 20) for _ in range(2)]
+    fan = start_as_sdk(engine, "fan_out", 40)
     for instance_id in chains:
         assert len(_output(engine, instance_id)) == 20  # type: ignore[arg-type]
     assert _output(engine, fan) == 40

@@ -19,9 +19,8 @@ from convergio.host._engine import Engine, EngineConfig
 from convergio.host._events import EventType
 from convergio.host._functions import load_app
 from convergio.host._gathering import GATHER, NO_GATHERING, GatherWindow
-from convergio.host._inbox import Handed
 from convergio.host._store import Store
-from tests.host._engines import running
+from tests.host._engines import count_steps, running, start_as_sdk
 
 APP = Path(__file__).parent / "apps" / "gathering" / "gathering_app.py"
 FOREVER = GatherWindow(window_s=60.0, min_in_flight=2, enough=1000)
@@ -148,20 +147,10 @@ def _engine(tmp_path: Path, window: GatherWindow, concurrency: int = 4) -> Itera
     engine = Engine(load_app(APP), store, EngineConfig(activity_concurrency=concurrency))
     engine._dispatch = Dispatcher(engine._dispatch_step, window=window)
     steps: list[str] = []
-    step = engine._step
-
-    def counted(instance_id: str, handed: Handed | None = None) -> bool:
-        steps.append(instance_id)
-        return step(instance_id, handed)
-
-    engine._step = counted  # type: ignore[method-assign]
+    count_steps(engine, steps.append)
     engine.steps = steps  # type: ignore[attr-defined]
     with running(engine, store):
         yield engine
-
-
-def _start(engine: Engine, name: str, value: object) -> str:
-    return engine.start_new(name, None, json.dumps(json.dumps(value)))
 
 
 def _done(engine: Engine, instance_id: str, status: str = "Completed") -> object:
@@ -184,7 +173,7 @@ def test_a_fan_out_takes_all_its_results_in_one_step_and_writes_the_same_history
     for name, window in (("each", NO_GATHERING), ("gathered", FOREVER)):
         (tmp_path / name).mkdir()
         with _engine(tmp_path / name, window) as engine:
-            instance_id = _start(engine, "fan_out", 40)
+            instance_id = start_as_sdk(engine, "fan_out", 40)
             assert _done(engine, instance_id) == sum(range(40))
             histories.append(_events(engine.store, instance_id))
             steps = engine.steps  # type: ignore[attr-defined]
@@ -203,7 +192,7 @@ def test_an_event_a_timer_or_a_termination_ends_a_window_at_once(tmp_path: Path,
         spec: dict[str, object] = {"folder": str(tmp_path), "gated": 3, "quick": 5}
         if other == "timer":
             spec["timer_s"] = 2.0
-        instance_id = _start(engine, "work_or_other", spec)
+        instance_id = start_as_sdk(engine, "work_or_other", spec)
         try:
             if other == "timer":  # due before the window would end: the window never opened
                 assert _done(engine, instance_id) == "other"  # in seconds, not the window's minute
@@ -226,7 +215,7 @@ def test_an_event_a_timer_or_a_termination_ends_a_window_at_once(tmp_path: Path,
 
 def test_concurrent_fan_outs_under_the_host_window_record_every_result_once(tmp_path: Path) -> None:
     with _engine(tmp_path, GATHER, concurrency=4) as engine:
-        instance_ids = [_start(engine, "fan_out", 60) for _ in range(3)]
+        instance_ids = [start_as_sdk(engine, "fan_out", 60) for _ in range(3)]
         for instance_id in instance_ids:
             assert _done(engine, instance_id) == sum(range(60))
             history = engine.store.history(instance_id)
