@@ -84,6 +84,21 @@ class Batch:
     def rollback(self) -> None:
         """The transaction was rolled back: forget whatever it taught the store."""
 
+    def write_alone(self) -> bool:
+        """Write what the operations staged as one statement outside a transaction, which
+        SQLite then commits on its own; ``False``: nothing written, a transaction is needed.
+
+        Only for a batch whose operations read and write nothing (they stage rows; see
+        :attr:`STAGES_ONLY`): the statement's own implicit transaction is then the batch's.
+        Under a busy interpreter every statement costs a wait for the GIL, and ``BEGIN`` and
+        ``COMMIT`` are two of them.
+        """
+        return False
+
+    STAGES_ONLY = False
+    """Whether the operations only stage rows (they run before any transaction begins, and
+    :meth:`write_alone` may write the batch in one statement)."""
+
     def select_in(self, sql: str, keys: Sequence[str]) -> list[Any]:
         """The rows of ``sql`` with its ``{}`` filled by as many marks as ``keys`` has: one
         statement per chunk under SQLite's limits, and one (``IN ()``) for no keys."""
@@ -96,11 +111,14 @@ class Batch:
 class _Write(Generic[B, T]):
     """One queued operation and, once its batch is over, its outcome."""
 
-    __slots__ = ("deferred", "done", "error", "keys", "op", "queued", "result", "wake")
+    __slots__ = ("deferred", "done", "error", "keys", "op", "queued", "result", "stages", "wake")
 
-    def __init__(self, op: Callable[[B], T], keys: Sequence[str], *, deferred: bool = False) -> None:
+    def __init__(
+        self, op: Callable[[B], T], keys: Sequence[str], *, deferred: bool = False, stages: bool = False
+    ) -> None:
         self.op = op
         self.keys = keys
+        self.stages = stages  # it only stages rows: its batch may commit alone (``Batch.write_alone``)
         self.deferred = deferred  # nobody waits for it (``Database.defer``)
         self.queued = time.monotonic() if deferred else 0.0  # the flusher's clock starts here
         self.done = False
@@ -148,6 +166,7 @@ class Database(Generic[B]):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._batch: Callable[[sqlite3.Connection], B] = batch
+        self._stages_only: bool = getattr(batch, "STAGES_ONLY", False)  # a Batch class says so
         self._lock = threading.Lock()  # the connection's
         self._queue_lock = threading.Lock()  # the queue's and the lead's
         self._queue: list[_Write[B, Any]] = []
@@ -169,13 +188,14 @@ class Database(Generic[B]):
 
     def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``op`` on the connection in a write transaction (see :meth:`batch_write`)."""
-        return self.batch_write(lambda batch: op(batch.db))
+        return self._queued(_Write(lambda batch: op(batch.db), (), stages=False))
 
     def batch_write(self, op: Callable[[B], T], keys: Sequence[str] = ()) -> T:
         """Run ``op`` in a write transaction, committed (maybe with others') before this returns.
 
         Args:
-            op: The operation, given the transaction's batch.
+            op: The operation, given the transaction's batch (only staging rows in it, when
+                the batch type says :attr:`Batch.STAGES_ONLY`).
             keys: What ``op`` will look up, told to the batch before any operation runs.
 
         Returns:
@@ -184,7 +204,10 @@ class Database(Generic[B]):
         Raises:
             Whatever ``op`` raised (its writes are rolled back), or the flush's or commit's error.
         """
-        write = _Write(op, keys)
+        return self._queued(_Write(op, keys, stages=self._stages_only))
+
+    def _queued(self, write: _Write[B, T]) -> T:
+        """Queue ``write``; lead or follow until its batch is over; its outcome."""
         with self._queue_lock:
             self._queue.append(write)
             follow, self._leading = self._leading, True
@@ -274,11 +297,20 @@ class Database(Generic[B]):
         pending = writes
         try:
             while pending:
-                batch = self._batch(db)
+                staged: B | None = None
+                if all(write.stages for write in pending):  # staged first, then maybe one statement
+                    staged = self._batch(db)
+                    failed = _run_until_one_fails(staged, pending)
+                    if failed is not None:
+                        pending = [write for write in pending if write is not failed]
+                        continue
+                    if staged.write_alone():
+                        break
+                batch = staged or self._batch(db)
                 db.execute("BEGIN IMMEDIATE")  # the write lock first: ``op`` reads the latest commit
                 try:
                     batch.begin([key for write in pending for key in write.keys])
-                    failed = _run_until_one_fails(batch, pending)
+                    failed = None if staged else _run_until_one_fails(batch, pending)
                     if failed is None:
                         batch.flush()
                         db.execute("COMMIT")

@@ -15,11 +15,14 @@ commit). The same index serves the per-run totals. Older ledgers keep their layo
 unique id index, or a ``WITHOUT ROWID`` table keyed by the id), read and written by the same
 statements.
 
-A transaction costs three statements however many calls it holds: ``BEGIN``, one multi-row
-``INSERT`` of the first row of each id in the batch (in queue order), and ``COMMIT`` (see
-``convergio._sqlite``). Only when that insert meets an id stored before (a redelivered call)
-does it fail, leaving nothing behind; then one ``SELECT ... IN (...)`` per run finds the stored
-ids and the others are inserted. Either way each call learns how many of its records were new.
+A batch of calls costs one statement however many calls it holds: one multi-row ``INSERT`` of
+the first row of each id in the batch (in queue order), outside any transaction, so SQLite
+commits it on its own (its implicit transaction takes the write lock, and with
+``synchronous=FULL`` its commit is on disk before it returns; see ``convergio._sqlite``, ADR
+0063). Only when that insert meets an id stored before (a redelivered call) does it fail,
+leaving nothing behind; then, in a ``BEGIN IMMEDIATE`` transaction, one ``SELECT ... IN (...)``
+per run finds the stored ids and the others are inserted. Either way each call learns how many
+of its records were new.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class _LedgerBatch(Batch):
         self._rows: Rows[_Row] = Rows(f"INSERT INTO usage ({_COLUMNS})")
         self._firsts: set[str] = set()  # ids with a row in the batch
         self._stored: set[str] = set()  # ids stored before the batch, as the flush finds them
+        self._clashed = False  # its one statement met a stored id, alone: the flush looks first
 
     def add(self, rows: Sequence[_Row]) -> Callable[[], int]:
         """Defer the rows of ids new to the batch; how many of them are new to the ledger is
@@ -127,16 +131,32 @@ class _LedgerBatch(Batch):
                 mine.append(row[0])
         return lambda: sum(key not in self._stored for key in mine)
 
+    STAGES_ONLY = True  # ``add`` stages rows; the first ``INSERT`` of a batch may commit alone
+
+    def write_alone(self) -> bool:
+        chunks = self._rows.chunks()
+        if len(chunks) != 1:  # none, or more than one statement: they commit together
+            return not chunks
+        try:
+            self._rows.write(self.db, chunks[0])  # all new (the usual case): stored and committed
+        except sqlite3.IntegrityError:  # some stored already: the statement left nothing
+            self._clashed = True
+            return False
+        return True
+
     def flush(self) -> None:
         for chunk in self._rows.chunks():
-            try:
-                self._rows.write(self.db, chunk)  # all new: the usual case, one statement
-            except sqlite3.IntegrityError:  # some stored already (a redelivery); the statement left nothing
-                stored = _stored(self.db, chunk)
-                self._stored |= stored
-                rest = [row for row in chunk if row[0] not in stored]
-                if rest:
-                    self._rows.write(self.db, rest)
+            if not self._clashed:  # else it failed alone already: what is stored is looked up first
+                try:
+                    self._rows.write(self.db, chunk)  # all new: the usual case, one statement
+                    continue
+                except sqlite3.IntegrityError:  # some stored already (a redelivery); it left nothing
+                    pass
+            stored = _stored(self.db, chunk)
+            self._stored |= stored
+            rest = [row for row in chunk if row[0] not in stored]
+            if rest:
+                self._rows.write(self.db, rest)
 
 
 def _stored(db: sqlite3.Connection, rows: Sequence[_Row]) -> set[str]:
