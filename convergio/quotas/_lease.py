@@ -13,11 +13,15 @@ A call whose estimate fits the free part is admitted under the connection's lock
 ``PRAGMA data_version``: when another connection has committed since the lease was last
 checked, the month is read again and the lease must still fit (its whole hold within the
 limits, and a managed key's use below the downgrade threshold), so a lowered limit binds the
-next admission, as it binds the next reservation of its own. Any other call takes a
-transaction: the lease's settlements are written, its free part given back, the call checked
-exactly as a reservation of its own, and a new step granted when the headroom allows; near a
-limit (a step would be under :data:`LEASE_MIN_CALLS` estimates) or past 80 % of a managed cap,
-calls reserve one by one, as before.
+next admission, as it binds the next reservation of its own. That question is first asked
+without letting go of the GIL (ADR 0063), on a read-only connection of its own
+(:class:`~convergio._data_version.DataVersion`, whose version any commit moves, this process's
+too): while it has not moved since the lease was last checked, nothing was committed since,
+and the writer's statement is not needed; else, or without an answer, it is asked as before.
+Any other call takes a transaction: the lease's settlements are written, its free part given
+back, the call checked exactly as a reservation of its own, and a new step granted when the
+headroom allows; near a limit (a step would be under :data:`LEASE_MIN_CALLS` estimates) or
+past 80 % of a managed cap, calls reserve one by one, as before.
 
 A settlement is kept in memory and written by the store's lease writer, a thread that makes one
 transaction every :data:`LEASE_WRITE_S` while a lease is live or has settlements (a step's
@@ -47,6 +51,7 @@ from collections import deque
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from convergio._data_version import DataVersion
 from convergio._sqlite import Database
 
 from ._batch import DATA_VERSION, Cache, QuotaBatch, Spend, reserve_per_call
@@ -72,6 +77,7 @@ class Leases:
     def __init__(self, db: Database[QuotaBatch], cache: Cache) -> None:
         self._db = db
         self._cache = cache
+        self._seen = DataVersion(db.path)  # any commit moves it: a check's shortcut (ADR 0063)
         self._prefix = f"lease:{uuid.uuid4().hex}"
         self._holder = f"{socket.gethostname()}:{os.getpid()}"
         self._by_month: dict[tuple[str, str, str], Lease] = {}  # kept for the store's life: rows reused
@@ -89,19 +95,22 @@ class Leases:
         self, reservation: str, tenant_id: str, key_mode: KeyMode, estimate: Decimal, month: str
     ) -> Decision | None:
         """Admit from a lease without a transaction, or ``None`` (the caller takes one)."""
+        seen = self._seen()  # before the lock: what was committed before this call began
         with self._db.read() as db:
             holder = self._index.get(reservation)
             lease = holder or self._by_month.get((tenant_id, month, key_mode))
             if lease is None or (holder is None and not (lease.live and estimate <= lease.free)):
                 return None
-            version = db.execute(DATA_VERSION).fetchone()[0]
-            if version != lease.version or version != self._cache.version:
-                if version != self._cache.version:  # as a transaction would: what we knew may be stale
-                    self._cache.clear()
-                    self._cache.version = version
-                if not fits(lease, self._cache.month(db, lease.tenant_id, lease.month)):
-                    return None
-                lease.version = version
+            if seen is None or seen != lease.seen or lease.version is None:  # else: nothing committed since
+                version = db.execute(DATA_VERSION).fetchone()[0]
+                if version != lease.version or version != self._cache.version:
+                    if version != self._cache.version:  # as a transaction would: what we knew may be stale
+                        self._cache.clear()
+                        self._cache.version = version
+                    if not fits(lease, self._cache.month(db, lease.tenant_id, lease.month)):
+                        return None
+                    lease.version = version
+                lease.seen = seen  # checked as of then, at least
             if holder is not None:  # a redelivered call this process holds: admitted once
                 return Decision(True, reservation, reserved=holder.reserved(reservation))
             if reservation in self._cache.open:  # reserved on its own: the transaction readmits it
@@ -237,6 +246,7 @@ class Leases:
                 writer.join(timeout=30)
             if self._by_month:
                 self._db.batch_write(self._close_all)
+            self._seen.close()
 
     def _ensure_writer(self) -> None:
         """Start the writer thread unless it runs (under the connection's lock)."""

@@ -42,6 +42,7 @@ class Lease:
     live: bool = False  # calls may draw from it
     drawn: bool = False  # since the last write
     version: int | None = None  # the file's data_version when it was last checked
+    seen: int | None = None  # and a connection's of its own (``DataVersion``) as of that check
     expires: float = 0.0  # as written in ``leases``
 
     def reserved(self, reservation: str) -> Decimal:
