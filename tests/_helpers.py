@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import signal
@@ -163,11 +164,16 @@ def app_functions() -> tuple[Any, ...]:
     """The repository app's functions, read once per process.
 
     ``FunctionApp.get_functions()`` may be called only once: azure-functions 1.26 keeps the names
-    it has indexed on the app and refuses them as duplicates on a second call.
+    it has indexed on the app and refuses them as duplicates on a second call. The repository's
+    ``function_app.py`` is loaded afresh, under a name of its own: the embedded host's tests load
+    other apps as ``function_app`` (as the worker does) and index them, so ``import function_app``
+    found whichever ran last, already indexed, when those tests ran first.
     """
-    import function_app
-
-    return tuple(function_app.app.get_functions())
+    spec = importlib.util.spec_from_file_location("_repository_function_app", ROOT / "function_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return tuple(module.app.get_functions())
 
 
 def checkpoint_busy(path: Path) -> int:
