@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import importlib.util
 import inspect
 import os
 import re
@@ -251,15 +252,26 @@ def load_app(path: Path) -> FunctionIndex:
     if not path.is_file():
         raise AppLoadError(f"No Functions app at {path}")
     directory = str(path.parent)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)
+    if directory in sys.path:  # first, as the worker's script root: the app's own modules win
+        sys.path.remove(directory)
+    sys.path.insert(0, directory)
     module_name = path.stem
+    # This very file, under the name the worker imports it by: ``importlib.reload`` of a module
+    # of that name loaded from another folder found that folder's file again (several apps are
+    # loaded in one process by the tests).
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise AppLoadError(f"No Functions app at {path}")
+    module = importlib.util.module_from_spec(spec)
+    before = sys.modules.get(module_name)
+    sys.modules[module_name] = module
     try:
-        if module_name in sys.modules:
-            module = importlib.reload(sys.modules[module_name])
-        else:
-            module = importlib.import_module(module_name)
+        spec.loader.exec_module(module)
     except Exception as exc:
+        if before is None:
+            sys.modules.pop(module_name, None)
+        else:
+            sys.modules[module_name] = before
         raise AppLoadError(f"Importing {path} failed: {type(exc).__name__}: {exc}") from exc
     apps = [value for value in vars(module).values() if isinstance(value, func.FunctionRegister)]
     if len(apps) != 1:
