@@ -46,9 +46,8 @@ class DataVersion:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._db = _P()
-        self._statement = _P()
-        self._opened = False
-        self._broken = _library() is None
+        self._statement = _P()  # set once opened
+        self._broken = False  # closed, or it could not open: the caller asks with a statement
 
     def __call__(self) -> int | None:
         """The version now; ``None``: not known without a statement (locked, busy, unavailable)."""
@@ -58,7 +57,7 @@ class DataVersion:
         if not self._lock.acquire(blocking=False):  # another thread is asking: ask with a statement
             return None
         try:
-            if not self._opened:
+            if not self._statement:
                 self._open(library)
                 if self._broken:
                     return None
@@ -74,7 +73,6 @@ class DataVersion:
             self._lock.release()
 
     def _open(self, library: ctypes.PyDLL) -> None:
-        self._opened = True
         opened = library.sqlite3_open_v2(
             os.fsencode(self._path), ctypes.byref(self._db), _SQLITE_OPEN_READONLY, None
         )

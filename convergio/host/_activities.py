@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -246,10 +247,7 @@ class ActivityRunner:
                 finally:  # uncommitted, a result runs again once its lease runs out
                     self._landed([done for done, _ in batch])
                 if self._on_recorded is not None:
-                    counts: dict[str, int] = {}
-                    for done in recorded:
-                        counts[done.instance_id] = counts.get(done.instance_id, 0) + 1
-                    self._on_recorded(counts)
+                    self._on_recorded(Counter(done.instance_id for done in recorded))
         except BaseException:
             with self._results_lock:
                 self._committing = False
