@@ -23,13 +23,14 @@ back, the call checked exactly as a reservation of its own, and a new step grant
 headroom allows; near a limit (a step would be under :data:`LEASE_MIN_CALLS` estimates) or
 past 80 % of a managed cap, calls reserve one by one, as before.
 
-A settlement is kept in memory and written by the store's lease writer, a thread that makes one
-transaction every :data:`LEASE_WRITE_S` while a lease is live or has settlements (a step's
-transaction writes them too): one ``spending`` row per call, keyed by the call, unless another
+A settlement is kept in memory and written by the store's lease writer, a thread that looks every
+:data:`LEASE_WRITE_S` while a lease is live or has settlements, and makes a transaction when it
+has settlements to write, an idle lease to give back or an expiry to renew (a step's
+transaction writes settlements too): one ``spending`` row per call, keyed by the call, unless another
 delivery's row is there already (then the first settlement wins and this draw just goes back to
 the lease). Until then the hold counts the call at its estimate; a settlement above it (an
 overrun, ADR 0051) is taken in at once and counts in full, in memory and as written. A lease
-that drew nothing for a whole period is given back; so is every lease at the store's close and
+that drew nothing for :data:`LEASE_IDLE_S` is given back; so is every lease at the store's close and
 at the process's normal exit. A killed process's leases stay counted at their hold (what its
 unwritten calls may have spent, and its free part: at most one step more than was spent); the
 ``leases`` table's expiry, renewed by the writes, only tells other processes not to wait for
@@ -58,13 +59,17 @@ from ._batch import DATA_VERSION, Cache, QuotaBatch, Spend, reserve_per_call
 from ._lease_step import Lease, fits, step_size
 from ._quota import Decision, KeyMode, check, month_of, overrun_event, readmit
 
-__all__ = ["LEASE_S", "LEASE_WRITE_S", "Leases"]
+__all__ = ["LEASE_IDLE_S", "LEASE_S", "LEASE_WRITE_S", "Leases"]
 
 LEASE_S = 30.0
 """How long a lease row says its holder is alive; renewed by the holder's writes."""
 LEASE_WRITE_S = 0.1
 """How often a store's leases are written: settlements stored, idle leases given back, expiries
 renewed. Until then the hold counts a settled call at its estimate (more, never less)."""
+LEASE_IDLE_S = 2.0
+"""A live lease that drew nothing for this long is given back (its free part returns to the
+headroom). Not sooner: work comes in bursts, and a lease given back between two runs cost the
+next run's first call a transaction (ADR 0064). Its hold counts meanwhile, as any lease's does."""
 
 _ZERO = Decimal(0)
 _log = logging.getLogger("convergio.quotas")
@@ -262,10 +267,11 @@ class Leases:
             with self._db.read():
                 self._take_in()
                 leases = list(self._by_month.values())
-                work = any(lease.live or lease.pending for lease in leases)
-                if not work and not any(lease.open for lease in leases) and not self._settled:
+                live = any(lease.live or lease.pending for lease in leases)
+                if not live and not any(lease.open for lease in leases) and not self._settled:
                     self._writer = None
                     return
+                work = any(self._due(lease, time.time()) for lease in leases)
             if work:
                 try:
                     self._db.batch_write(lambda batch: self._flush(batch, tick=True))
@@ -285,14 +291,17 @@ class Leases:
         self._take_in(batch)
         wall = time.time()
         for lease in self._by_month.values():
-            if tick:
+            if tick and self._due(lease, wall):
                 self._touch(batch, lease)
-                idle = lease.live and not lease.drawn
-                if lease.pending or idle or (lease.live and lease.expires - wall < LEASE_S * 2 / 3):
-                    self._write(batch, lease, wall, release=idle)
-                lease.drawn = False
+                self._write(batch, lease, wall, release=_idle(lease))
             elif lease.pending:
                 self._write(batch, lease, wall, release=False)
+
+    @staticmethod
+    def _due(lease: Lease, wall: float) -> bool:
+        """Has the writer's tick anything to write for the lease: settlements, an idle lease to
+        give back, an expiry to renew? (Else the tick makes no transaction.)"""
+        return bool(lease.pending) or _idle(lease) or (lease.live and lease.expires - wall < LEASE_S * 2 / 3)
 
     def _write(
         self, batch: QuotaBatch, lease: Lease, wall: float, *, release: bool, close: bool = False
@@ -360,8 +369,13 @@ class Leases:
     def _draw(self, lease: Lease, reservation: str, estimate: Decimal) -> None:
         lease.free -= estimate
         lease.open[reservation] = estimate
-        lease.drawn = True
+        lease.drawn_at = time.monotonic()
         self._index[reservation] = lease
+
+
+def _idle(lease: Lease) -> bool:
+    """A live lease that drew nothing for :data:`LEASE_IDLE_S`."""
+    return lease.live and time.monotonic() - lease.drawn_at >= LEASE_IDLE_S
 
 
 _open: weakref.WeakSet[Leases] = weakref.WeakSet()

@@ -40,7 +40,7 @@ class Lease:
     # (reserved, spent, what was called: named in an overrun's event)
     pending: dict[str, tuple[Decimal, Decimal, str]] = field(default_factory=dict)
     live: bool = False  # calls may draw from it
-    drawn: bool = False  # since the last write
+    drawn_at: float = 0.0  # ``time.monotonic()`` of its last draw (an idle lease is given back)
     version: int | None = None  # the file's data_version when it was last checked
     seen: int | None = None  # and a connection's of its own (``DataVersion``) as of that check
     expires: float = 0.0  # as written in ``leases``
@@ -58,7 +58,7 @@ class Lease:
         return replace(self, open=dict(self.open), pending=dict(self.pending))
 
     def restore(self, state: Lease) -> None:
-        for name in ("hold", "free", "open", "pending", "live", "drawn", "version"):
+        for name in ("hold", "free", "open", "pending", "live", "drawn_at", "version"):
             setattr(self, name, getattr(state, name))
 
 

@@ -325,6 +325,7 @@ def test_a_failed_operation_in_a_lease_step_leaves_memory_as_the_file(path: Path
 
 def test_an_idle_lease_is_given_back(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lease_module, "LEASE_WRITE_S", 0.01)
+    monkeypatch.setattr(lease_module, "LEASE_IDLE_S", 0.05)
     store = SqliteQuotaStore(path)
     decision = store.reserve("t", "byok", ONE, now=NOW, call="a")
     store.settle(decision.reservation_id or "", Decimal("0.5"))
@@ -337,6 +338,35 @@ def test_an_idle_lease_is_given_back(path: Path, monkeypatch: pytest.MonkeyPatch
     assert other.spent("t", now=NOW) == Decimal("0.5")
     assert other.room("t", "byok", now=NOW).held == 0
     store.close()
+
+
+def test_a_lease_outlives_a_pause_shorter_than_its_idle_time(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Work comes in bursts: a lease that drew within ``LEASE_IDLE_S`` is kept across the pause
+    (the next burst draws from it, no transaction) and the writer's ticks meanwhile make none;
+    past ``LEASE_IDLE_S`` without a draw it is given back (ADR 0064)."""
+    monkeypatch.setattr(lease_module, "LEASE_WRITE_S", 0.01)
+    monkeypatch.setattr(lease_module, "LEASE_IDLE_S", 0.5)
+    store = SqliteQuotaStore(path)
+    first = store.reserve("t", "byok", ONE, now=NOW, call="c0")
+    store.settle(first.reservation_id or "", ONE)
+    time.sleep(0.1)  # the writer has written the settlement by now
+    with statements(store._db) as seen:
+        time.sleep(0.15)  # idle ticks: nothing to write
+        assert seen == []
+        after_pause = store.reserve("t", "byok", ONE, now=NOW, call="c1")  # from the kept lease
+    assert after_pause.allowed and seen in ([], ["PRAGMA data_version"])
+    assert not any(statement.startswith(("BEGIN", "INSERT", "UPDATE")) for statement in seen)
+    store.settle(after_pause.reservation_id or "", ONE)
+    other = SqliteQuotaStore(path, leases=False)
+    deadline = time.monotonic() + 10
+    while other.room("t", "byok", now=NOW).held and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert other.room("t", "byok", now=NOW).held == 0  # given back once idle
+    assert other.spent("t", now=NOW) == 2
+    store.close()
+    _rows_sum(path)
 
 
 def test_allowances_of_three_stores_racing_to_a_cap_with_leases(path: Path) -> None:
