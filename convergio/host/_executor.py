@@ -210,9 +210,10 @@ class OrchestrationExecutor:
         context = SessionContext(**fields)
         context._input_expected_type = orchestrator.input_type  # as the SDK's handle does
         executor = SessionExecutor()
-        # On an orchestrator error the SDK raises after recording it; _state_of reads it back.
-        # A plain (non-generator) function raises before the SDK sees it: record it the same way,
-        # as the extension fails an orchestrator whose invocation throws.
+        # On an orchestrator error the SDK records it (``SessionExecutor`` skips the state text
+        # whose making raised it); _state_of reads it back. A plain (non-generator) function
+        # raises before the SDK sees it: record it the same way, as the extension fails an
+        # orchestrator whose invocation throws.
         try:
             executor.execute(context, context.histories, orchestrator.generator)
         except Exception as exc:

@@ -249,6 +249,14 @@ class SessionExecutor(TaskOrchestrationExecutor):  # type: ignore[misc]  # the S
         task.set_is_played(event._is_played or not self._is_processing_new_events)
         task.set_value(is_error=False, value=value)
 
+    def get_orchestrator_state_str(self) -> str:
+        """Nothing: a session's state is read from the executor and its context, the new
+        actions only (``_executor._state_of``, which also makes the SDK's check that the output
+        serialises). The SDK's version, run once at the end of ``execute``, encoded every
+        action of the first step again (a sixth of a 50-agent run's first step) and raised
+        what it had recorded, for the caller to read back from ``exception`` (ADR 0064)."""
+        return ""
+
     def _mark_as_scheduled(self, task: TaskBase) -> None:
         context: Any = getattr(self, "context", None)
         walked = getattr(context, "walked", None)
