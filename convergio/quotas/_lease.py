@@ -260,9 +260,9 @@ class Leases:
             self._writer.start()
 
     def _write_every(self) -> None:
-        """The writer thread: every ``LEASE_WRITE_S`` a transaction writes the leases while one
-        is live or has settlements; it ends when no lease has anything left, not even an open
-        call (a new step starts another)."""
+        """The writer thread: every ``LEASE_WRITE_S``, while a lease is live or has settlements,
+        it looks whether one has something due (``_due``) and then writes them in a transaction;
+        it ends when no lease has anything left, not even an open call (a new step starts another)."""
         while not self._stop.wait(LEASE_WRITE_S):
             with self._db.read():
                 self._take_in()
@@ -287,7 +287,7 @@ class Leases:
 
     def _flush(self, batch: QuotaBatch, *, tick: bool) -> None:
         """Write the leases' settlements; on the writer's ``tick``, also give back the leases
-        that drew nothing since the previous tick and renew the expiries."""
+        that drew nothing for ``LEASE_IDLE_S`` and renew the expiries."""
         self._take_in(batch)
         wall = time.time()
         for lease in self._by_month.values():
