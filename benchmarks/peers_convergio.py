@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +85,9 @@ def _without_quotas_and_metering() -> None:
     Not a product configuration. It isolates what the embedded host, the orchestration and the
     agent call cost from the two SQLite stores the activity writes to on every call.
     """
-    from activities import agents
-    from convergio.metering import Metered
+    from benchmarks.parts import VARIANTS
 
-    agents._allowance = lambda parts, call, prices, target: None  # type: ignore[attr-defined]
-    agents.meter_kept = lambda *args, **kwargs: Metered(dict(kwargs["usage"]), Decimal(0))  # type: ignore[attr-defined]
+    VARIANTS["neither"]()
 
 
 def runner(variant: str, home: Path) -> ConvergioRunner:
