@@ -96,45 +96,26 @@ VARIANTS: dict[str, Callable[[], None]] = {
 """Each variant's switch, applied in its child before the app is loaded."""
 
 
-def _threads() -> list[str]:
-    try:
-        return os.listdir("/proc/self/task")
-    except OSError:
-        return []
-
-
-def _cpu_ms() -> float:
-    """This process's CPU so far (every thread's ``schedstat``, ns → ms); NaN without ``/proc``."""
-    total, found = 0, False
-    for tid in _threads():
-        try:
-            with open(f"/proc/self/task/{tid}/schedstat", encoding="ascii") as stat:
-                total += int(stat.read().split()[0])
-            found = True
-        except (OSError, ValueError, IndexError):  # a thread that ended meanwhile
-            continue
-    return total / 1e6 if found else math.nan
-
-
 def _switches() -> float:
-    """Voluntary context switches of every thread so far; NaN without ``/proc``."""
-    total, found = 0, False
-    for tid in _threads():
-        try:
-            with open(f"/proc/self/task/{tid}/status", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("voluntary_ctxt_switches"):
-                        total += int(line.split()[1])
-                        found = True
-        except (OSError, ValueError, IndexError):
-            continue
-    return float(total) if found else math.nan
+    """Voluntary context switches of every thread of this process so far; NaN without ``/proc``."""
+    total = 0
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                lines = (task / "status").read_text().splitlines()
+            except OSError:  # a thread that ended meanwhile
+                continue
+            total += sum(int(line.split()[1]) for line in lines if line.startswith("voluntary_ctxt_switches"))
+    except OSError:
+        return math.nan
+    return float(total)
 
 
 def _child(variant: str, kind: str, size: int) -> None:
     """Serve one variant: ``ready``, then for each line ``N`` on stdin, N runs' figures as JSON."""
     VARIANTS[variant]()
     from benchmarks.peers_convergio import ConvergioRunner
+    from benchmarks.peers_http_ab import cpu_ms
     from benchmarks.peers_workloads import build
 
     with TemporaryDirectory() as home:
@@ -146,11 +127,11 @@ def _child(variant: str, kind: str, size: int) -> None:
             print("ready", flush=True)
             for line in sys.stdin:
                 runs = int(line)
-                cpu, switches, started = _cpu_ms(), _switches(), time.perf_counter()
+                cpu, switches, started = cpu_ms(os.getpid()), _switches(), time.perf_counter()
                 nodes = sum(run() for _ in range(runs))
                 wall = (time.perf_counter() - started) * 1000
                 figures = {
-                    "cpu": (_cpu_ms() - cpu) / nodes,
+                    "cpu": (cpu_ms(os.getpid()) - cpu) / nodes,
                     "wall": wall / nodes,
                     "switches": (_switches() - switches) / nodes,
                 }

@@ -30,10 +30,10 @@ from benchmarks.peers_http import ROOT, HttpRunner
 from benchmarks.peers_worker import system
 from benchmarks.peers_workloads import Workload, build
 
-__all__ = ["main"]
+__all__ = ["cpu_ms", "main"]
 
 
-def _cpu_ms(pid: int) -> float:
+def cpu_ms(pid: int) -> float:
     """The process's CPU time so far, in ms: the sum of its threads' time on a CPU (``schedstat``,
     nanoseconds; ``stat``'s ticks are 10 ms, too coarse for one run). NaN without ``/proc``."""
     total = 0
@@ -91,12 +91,12 @@ def _compare(
         lg = langgraph.run(workload)
         for label, runner, mode in order:
             runner.mode = mode
-            cpu = _cpu_ms(runner.host.pid)
+            cpu = cpu_ms(runner.host.pid)
             ms = _timed(runner.prepare(workload))
             if turn:
                 times.setdefault(label, []).append(ms)
                 posts.setdefault(label, []).append(runner.last_post_s * 1000)
-                cpus.setdefault(label, []).append(_cpu_ms(runner.host.pid) - cpu)
+                cpus.setdefault(label, []).append(cpu_ms(runner.host.pid) - cpu)
         if turn:
             times["langgraph"].append(lg)
     nodes = len(workload.nodes)
