@@ -15,10 +15,10 @@ blueprint = df.Blueprint()
 
 
 @blueprint.activity_trigger(input_name="call")
-def run_agent(call: dict[str, Any]) -> dict[str, Any]:
+async def run_agent(call: dict[str, Any]) -> dict[str, Any]:
     from . import agents
 
-    return agents.run_agent_activity(call)
+    return await agents.run_agent_activity(call)
 
 
 @blueprint.activity_trigger(input_name="call")

@@ -14,14 +14,25 @@ watches the run, the call says when it began (a ``began`` stream event): until t
 waited for a worker, which the run page shows as queued; and its provider's text streams there
 as it comes, unless the provider answers whole (the offline one): then the answer is the node's
 output and the call writes nothing more (ADR 0055).
+
+The activity is ``async`` (ADR 0065): the calls of a fan-out run together on one thread's event
+loop and await their ledger write together, one write for the loop's turn. A call that cannot
+wait (a provider that answers at once, no tools or guards) is made on the loop's thread; any
+other on a thread of the agent calls' pool, so the loop goes on while it waits on the network.
 """
 
+from __future__ import annotations
+
+import asyncio
 import functools
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from convergio.agents import AgentCall, AgentOutcome, Resolve, Target, parse_call, run_agent
-from convergio.metering import Metered, PriceTable, meter_kept, now_iso
+from convergio.agents import OFFLINE, AgentCall, AgentOutcome, Resolve, Target, parse_call, run_agent
+from convergio.metering import Metered, PriceTable, meter_kept, meter_kept_async, now_iso
 from convergio.providers import PROVIDER_NAMES, CallScope, Provider, abortable, get_provider
 from convergio.quotas import QUOTA_WAIT_S, MonthlyAllowance
 from convergio.streams import TextChannel
@@ -34,58 +45,200 @@ _Found = Target | LookupError | ValueError
 """What the agent's provider name names, or why it names nothing (``run_agent`` reports that)."""
 
 
-def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
-    """Validate the orchestrator's call, admit it, run it, meter it, return the outcome as JSON."""
+async def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
+    """Validate the orchestrator's call, admit it, run it, meter it, return the outcome as JSON.
+
+    A call that waits on nothing runs on this loop's thread and writes its usage with the
+    loop's other calls; any other is made and metered on a thread of the agent calls' pool
+    while the loop goes on (ADR 0065).
+    """
     parts = components()
     agent_call = parse_call(call)  # the agent's spec validated once per process (ADR 0048)
-    began_at = now_iso()  # it got a worker: the time it waited ends here
-    with agent_call_span(agent_call, graph=agent_call.graph) as span:
-        if parts.streams.cancelled(agent_call.run_id):  # queued before the cancel: nothing to call or bill
-            span.set_outcome(status="failed")
-            return _cancelled().model_dump(mode="json")
-        watched = _began(parts, agent_call, began_at)
-        target = _target(parts, agent_call)
-        prices = _prices(parts, target)
-        allowance = _allowance(parts, agent_call, prices, target)
-        text = (
-            TextChannel(parts.streams, agent_call.run_id, agent_call.node_id, agent_call.attempt)
-            if watched and _streams_text(target)
-            else None
+    if not _answers_now(agent_call):
+        return await asyncio.get_running_loop().run_in_executor(
+            _threads(parts), _on_thread, parts, agent_call
         )
+    with _Call(parts, agent_call) as run:
+        if run.result is None:
+            outcome = None
+            try:
+                outcome = run.made_here()
+            except _WouldWait:  # nothing was reserved or called: made again where it may wait
+                outcome = await asyncio.get_running_loop().run_in_executor(_threads(parts), run.make)
+            finally:  # nothing to meter when it raised: settle with what the ledger kept, if anything
+                if outcome is not None or run.allowance is not None:
+                    try:
+                        kept = await meter_kept_async(parts.ledger, run.prices, **run.usage(outcome))
+                    except BaseException:
+                        run.settle_in_full()
+                        raise
+                    run.settle(kept)
+            assert outcome is not None
+            run.finish(outcome, kept)
+    assert run.result is not None
+    return run.result
+
+
+def _on_thread(parts: Components, agent_call: AgentCall) -> dict[str, Any]:
+    """A call that may wait (a provider over the network, tools, a simulated latency): made
+    and metered on this thread, as a sync activity's."""
+    with _Call(parts, agent_call) as run:
+        if run.result is None:
+            outcome = None
+            try:
+                outcome = run.make()
+            finally:
+                if outcome is not None or run.allowance is not None:
+                    try:
+                        kept = meter_kept(parts.ledger, run.prices, **run.usage(outcome))
+                    except BaseException:
+                        run.settle_in_full()
+                        raise
+                    run.settle(kept)
+            run.finish(outcome, kept)
+    assert run.result is not None
+    return run.result
+
+
+class _Call:
+    """One agent call's steps around its provider call and its metering: its span, its
+    admission, its stream, its settlement and its JSON outcome (``result``; set at entry for a
+    call of a cancelled run: nothing to call or bill)."""
+
+    def __init__(self, parts: Components, call: AgentCall) -> None:
+        self.parts, self.call = parts, call
+        self.began_at = now_iso()  # it got a worker: the time it waited ends here
+        self.result: dict[str, Any] | None = None
+        self.allowance: MonthlyAllowance | None = None
+        self.prices = parts.prices
+        self._watched = False
+        self._text: TextChannel | None = None
+
+    def __enter__(self) -> _Call:
+        parts, call = self.parts, self.call
+        self._span_scope = agent_call_span(call, graph=call.graph)
+        self._span = self._span_scope.__enter__()
+        if parts.streams.cancelled(call.run_id):  # queued before the cancel: nothing to call or bill
+            self._span.set_outcome(status="failed")
+            self.result = _cancelled().model_dump(mode="json")
+            return self
+        self._watched = _began(parts, call, self.began_at)
+        self._target = _target(parts, call)
+        self.prices = _prices(parts, self._target)
+        self.allowance = _allowance(parts, call, self.prices, self._target)
+        if self._watched and _streams_text(self._target):
+            self._text = TextChannel(parts.streams, call.run_id, call.node_id, call.attempt)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
         try:
-            # Aborted in flight once the run is cancelled (ADR 0017); what did run is still billed.
-            with abortable(lambda: parts.streams.cancelled(agent_call.run_id)) as scope:
-                resolve = _resolve_in(parts, scope, agent_call, target)
-                outcome = run_agent(
-                    agent_call, resolve=resolve, tools=parts.toolbox, on_text=text, allowance=allowance
-                )
-        except BaseException:
-            if allowance is not None:  # nothing to meter: settle with what the ledger kept, if anything
-                _metered(parts, agent_call, None, allowance, prices)
-            raise
+            if self._text is not None:
+                self._text.close()
+            elif self._watched:  # its ``began`` readable before the run can end
+                self.parts.streams.seal(self.call.run_id)
         finally:
-            if text is not None:
-                text.close()
-            elif watched:  # its ``began`` readable before the run can end
-                parts.streams.seal(agent_call.run_id)
-        kept = _metered(parts, agent_call, outcome, allowance, prices)
-        span.set_outcome(
+            self._span_scope.__exit__(*exc)
+
+    def make(self) -> AgentOutcome:
+        """The provider call. Aborted in flight once the run is cancelled (ADR 0017); what did
+        run is still billed."""
+        parts, call = self.parts, self.call
+        with abortable(lambda: parts.streams.cancelled(call.run_id)) as scope:
+            resolve = _resolve_in(parts, scope, call, self._target)
+            return run_agent(
+                call, resolve=resolve, tools=parts.toolbox, on_text=self._text, allowance=self.allowance
+            )
+
+    def made_here(self) -> AgentOutcome:
+        """``make`` on this thread, which must not wait: raises ``_WouldWait`` where its
+        quota's reservation would wait for others' to settle, before anything was reserved."""
+        if self.allowance is None:
+            return self.make()
+        waits, self.allowance.sleep = self.allowance.sleep, _never_wait
+        try:
+            return self.make()
+        finally:
+            self.allowance.sleep = waits
+
+    def usage(self, outcome: AgentOutcome | None) -> dict[str, Any]:
+        """What ``meter_kept`` records for the outcome (``None``: the call raised, nothing used)."""
+        outcome = outcome or AgentOutcome(status="failed", usage={}, provider="", model="")
+        call, allowance = self.call, self.allowance
+        return {
+            "tenant_id": call.tenant,
+            "run_id": call.run_id,
+            "node_id": call.node_id,
+            "step": call.step,
+            "provider": outcome.provider,
+            "model": outcome.model,
+            "usage": outcome.usage,
+            "key_mode": allowance.key_mode if allowance else "byok",
+        }
+
+    def settle(self, kept: Metered) -> None:
+        """Settle the quota with what the ledger kept: a re-sent call's outcome shows its first
+        delivery's usage, the one billed."""
+        if self.allowance is not None:
+            self.allowance.settle(kept.cost)
+
+    def settle_in_full(self) -> None:
+        """A ledger that failed leaves the quota settled at the whole reservation (never below
+        what may have been spent)."""
+        if self.allowance is not None:
+            self.allowance.settle_in_full()
+
+    def finish(self, outcome: AgentOutcome, kept: Metered) -> None:
+        self._span.set_outcome(
             status=outcome.status,
             usage=kept.usage,
             cost_eur=kept.cost,
             model=outcome.model,
             provider=outcome.provider,
         )
-    # The usage shown is what the ledger kept (see ``_metered``). The node id rides along so a
-    # failed run's finished outputs can be found in its history (a retry of the failed agents
-    # keeps them), and when the call began, so the agent's calls (GET /runs/{id}/agents/{node})
-    # say how long it waited for a worker; the orchestrator ignores both keys.
-    return {
-        **outcome.json_fields(),
-        "usage": kept.usage,
-        "node_id": agent_call.node_id,
-        "started_at": began_at,
-    }
+        # The usage shown is what the ledger kept. The node id rides along so a failed run's
+        # finished outputs can be found in its history (a retry of the failed agents keeps
+        # them), and when the call began, so the agent's calls (GET /runs/{id}/agents/{node})
+        # say how long it waited for a worker; the orchestrator ignores both keys.
+        self.result = {
+            **outcome.json_fields(),
+            "usage": kept.usage,
+            "node_id": self.call.node_id,
+            "started_at": self.began_at,
+        }
+
+
+class _WouldWait(BaseException):
+    """A call made on the loop's thread was about to wait (its quota's reservation): it is made
+    again on a thread. A ``BaseException``, so the runner's handlers let it through."""
+
+
+def _never_wait(_seconds: float) -> None:
+    raise _WouldWait
+
+
+def _answers_now(call: AgentCall) -> bool:
+    """Whether the call waits on nothing, known from its spec alone (no read): no tools or
+    guards (plugins, servers) and the built-in provider its name names without a read (the
+    offline one) says a call with these options answers at once (no simulated latency)."""
+    agent = call.agent
+    if agent.tools or agent.guards or agent.provider != OFFLINE:
+        return False
+    answers_now: Callable[[Any], bool] | None = getattr(get_provider(OFFLINE), "answers_now", None)
+    return answers_now is not None and answers_now(agent.options)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _threads(parts: Components) -> ThreadPoolExecutor:
+    """The threads calls that may wait run on: as many as the host's activity threads
+    (``CONVERGIO_ACTIVITY_CONCURRENCY``), the calls that wait on providers at once."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(parts.settings.activity_concurrency, thread_name_prefix="agent-call")
+        return _pool
 
 
 def _cancelled() -> AgentOutcome:
@@ -183,37 +336,3 @@ def _allowance(
         unpriced=parts.settings.unpriced_under_cap,
         connection=call.agent.provider,
     )
-
-
-def _metered(
-    parts: Components,
-    call: AgentCall,
-    outcome: AgentOutcome | None,
-    allowance: MonthlyAllowance | None,
-    prices: PriceTable,
-) -> Metered:
-    """Record the outcome's usage and settle the quota with what the ledger kept: a re-sent
-    call's outcome shows its first delivery's usage, the one billed (what this returns). A
-    ledger that fails leaves the quota settled at the whole reservation (never below what may
-    have been spent)."""
-    outcome = outcome or AgentOutcome(status="failed", usage={}, provider="", model="")
-    try:
-        kept = meter_kept(
-            parts.ledger,
-            prices,
-            tenant_id=call.tenant,
-            run_id=call.run_id,
-            node_id=call.node_id,
-            step=call.step,
-            provider=outcome.provider,
-            model=outcome.model,
-            usage=outcome.usage,
-            key_mode=allowance.key_mode if allowance else "byok",
-        )
-    except BaseException:
-        if allowance is not None:
-            allowance.settle_in_full()
-        raise
-    if allowance is not None:
-        allowance.settle(kept.cost)
-    return kept

@@ -53,7 +53,14 @@ def _no_metering() -> None:
     from activities import agents
     from convergio.metering import Metered
 
-    agents.meter_kept = lambda *args, **kwargs: Metered(dict(kwargs["usage"]), Decimal(0))  # type: ignore[attr-defined]
+    def shown(*args: Any, **kwargs: Any) -> Metered:
+        return Metered(dict(kwargs["usage"]), Decimal(0))
+
+    async def shown_async(*args: Any, **kwargs: Any) -> Metered:
+        return shown(*args, **kwargs)
+
+    agents.meter_kept = shown  # type: ignore[attr-defined]  # a call on a thread (ADR 0065)
+    agents.meter_kept_async = shown_async  # type: ignore[attr-defined]  # a call on the loop
 
 
 def _neither() -> None:

@@ -202,5 +202,5 @@ def agent_parts(resolver: Any, ledger: Any, prices: Any, quotas: Any) -> Any:
         ledger=ledger,
         prices=prices,
         guard=SpendGuard(quotas, prices),
-        settings=SimpleNamespace(unpriced_under_cap="refuse"),
+        settings=SimpleNamespace(unpriced_under_cap="refuse", activity_concurrency=4),
     )

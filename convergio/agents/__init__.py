@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ._bound import Allowance, Allowed, output_ceiling, prompt_bound
     from ._call import AgentCall, AgentOutcome, AgentStatus, Limits, RoundCall, WorkerRef
     from ._parse import parse_call
-    from ._resolve import MANAGED, ProviderResolver, Resolve, Target, offline_only
+    from ._resolve import MANAGED, OFFLINE, ProviderResolver, Resolve, Target, offline_only
     from ._runner import MAX_TURNS, OUTPUT_CAP, run_agent
 
 # Imported on first use (issue 22): the quotas name ``Allowed`` at import; the runner, its models,
@@ -24,13 +24,14 @@ __getattr__, __dir__ = lazy_exports(
         "._bound": ("Allowance", "Allowed", "output_ceiling", "prompt_bound"),
         "._call": ("AgentCall", "AgentOutcome", "AgentStatus", "Limits", "RoundCall", "WorkerRef"),
         "._parse": ("parse_call",),
-        "._resolve": ("MANAGED", "ProviderResolver", "Resolve", "Target", "offline_only"),
+        "._resolve": ("MANAGED", "OFFLINE", "ProviderResolver", "Resolve", "Target", "offline_only"),
         "._runner": ("MAX_TURNS", "OUTPUT_CAP", "run_agent"),
     },
 )
 
 __all__ = [
     "MANAGED",
+    "OFFLINE",
     "MAX_TURNS",
     "OUTPUT_CAP",
     "AgentCall",

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ._activity_loop import LoopBatch
 from ._events import Event, EventType, format_time, new_event, utcnow
 from ._finished import FinishedExecutions
 from ._functions import FunctionIndex, user_traceback
@@ -82,8 +83,12 @@ class ActivityRunner:
         self._after, self._hand_over = after, hand_over
         self.finished = FinishedExecutions()  # their queued work is dropped, not run
         then = self._after_item if after is not None or hand_over is not None else None
-        self._pool = WorkerPool[WorkItem](config.concurrency, "activity", self._run_item, then)
-        self._held = threading.local()  # ``result``: the item's, kept for ``hand_over`` in ``after``
+        self._pool = WorkerPool[WorkItem](
+            config.concurrency, "activity", self._run_item, then, lambda item: index.on_own_loop(item.name)
+        )
+        # ``result``: the item's, kept for ``hand_over`` in ``after``; ``looping``: recording a
+        # turn of a loop batch that goes on (its instances are stepped by the dispatcher).
+        self._held = threading.local()
         self._busy = 0  # items handed to the pool whose function has not returned
         # Per instance, items handed to the pool whose result is not recorded yet (ADR 0057).
         self._flying: dict[str, int] = {}
@@ -127,8 +132,9 @@ class ActivityRunner:
                     flying.pop(item.instance_id, None)
 
     def on_pool_thread(self) -> bool:
-        """Is this one of the pool's threads (which calls ``after`` once its item is done)?"""
-        return self._pool.owns_thread()
+        """Is this one of the pool's threads, which calls ``after`` once its item is done (not
+        yet, while its loop batch goes on)?"""
+        return self._pool.owns_thread() and not getattr(self._held, "looping", False)
 
     def submit(self, items: Sequence[WorkItem]) -> None:
         """Run items this process holds the leases of."""
@@ -169,7 +175,11 @@ class ActivityRunner:
 
     # -- one activity -----------------------------------------------------------------------
     def run(self, item: WorkItem) -> None:
-        """Run one item on this thread and record its result (it was counted busy)."""
+        """Run one item on this thread and record its result (it was counted busy); an async
+        activity's item with the other async items queued, on this thread's loop (ADR 0065)."""
+        if self.index.on_own_loop(item.name):
+            LoopBatch(self._await, self._failure, self._pool.take, self._landed_together).run(item)
+            return
         try:
             event = self._call(item)
         finally:
@@ -201,26 +211,69 @@ class ActivityRunner:
         if self._after is not None:
             self._after()
 
-    def _call(self, item: WorkItem) -> Event | None:
+    def _landed_together(self, ended: list[tuple[WorkItem, Event | None]], last: bool) -> None:
+        """A turn of a loop batch: its results committed together. The batch's last result,
+        when nothing else runs, is kept for ``after`` (the step here, ADR 0052)."""
+        with self._busy_lock:
+            self._busy -= len(ended)
+            alone = self._busy == 0
+        results = [(item, event) for item, event in ended if event is not None]
+        if len(results) < len(ended):
+            self._landed([item for item, event in ended if event is None])
+        if not results:
+            return
+        if last and alone and len(results) == 1 and self._hand_over is not None and self._pool.owns_thread():
+            self._held.result = results[0]
+            return
+        self._held.looping = not last
+        try:
+            self._record_all(results)
+        finally:
+            self._held.looping = False
+
+    def _ended(self, item: WorkItem) -> bool:
         if item.execution_id in self.finished:
             log.info("activity %s of %s not run: the instance has ended", item.name, item.instance_id)
-            return None  # its work row went with the step that ended the execution
+            return True  # its work row went with the step that ended the execution
+        return False
+
+    def _call(self, item: WorkItem) -> Event | None:
+        if self._ended(item):
+            return None
         try:
-            result = self.index.call_activity(item.name, item.input)
-            return new_event(
-                EventType.TASK_COMPLETED, format_time(utcnow()), TaskScheduledId=item.task_id, Result=result
-            )
+            return self._completion(item, self.index.call_activity(item.name, item.input))
         except Exception as exc:
-            return new_event(
-                EventType.TASK_FAILED,
-                format_time(utcnow()),
-                TaskScheduledId=item.task_id,
-                Reason=f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}",
-                Details=user_traceback(exc),  # the user's frames, not the host's
-            )
+            return self._failure(item, exc)
+
+    async def _await(self, item: WorkItem) -> Event | None:
+        if self._ended(item):
+            return None
+        try:
+            return self._completion(item, await self.index.await_activity(item.name, item.input))
+        except Exception as exc:
+            return self._failure(item, exc)
+
+    @staticmethod
+    def _completion(item: WorkItem, result: str) -> Event:
+        return new_event(
+            EventType.TASK_COMPLETED, format_time(utcnow()), TaskScheduledId=item.task_id, Result=result
+        )
+
+    @staticmethod
+    def _failure(item: WorkItem, exc: BaseException) -> Event:
+        return new_event(
+            EventType.TASK_FAILED,
+            format_time(utcnow()),
+            TaskScheduledId=item.task_id,
+            Reason=f"Activity function '{item.name}' failed: {type(exc).__name__}: {exc}",
+            Details=user_traceback(exc),  # the user's frames, not the host's
+        )
 
     def _record(self, item: WorkItem, event: Event) -> None:
-        """Commit an activity's result, batched with whatever else finished meanwhile.
+        self._record_all([(item, event)])
+
+    def _record_all(self, results: Sequence[tuple[WorkItem, Event]]) -> None:
+        """Commit activities' results, batched with whatever else finished meanwhile.
 
         The first thread to arrive commits for everyone: it drains the results queued while
         it was writing and commits them in one transaction, until none are left. So a burst
@@ -231,7 +284,7 @@ class ActivityRunner:
         cancelled) takes no result: one result per row.
         """
         with self._results_lock:
-            self._results.append((item, event))
+            self._results.extend(results)
             if self._committing:
                 return
             self._committing = True

@@ -133,6 +133,7 @@ class FunctionIndex:
         # The durable client binding JSON non-HTTP functions get (the server supplies it).
         self.client_binding: Callable[[], str] = lambda: ""
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._own_loop: dict[str, bool] = {}
         for function in app.get_functions():  # may be called once only
             self._index(function)
         # Literal routes first, so "items/new" wins over "items/{id}".
@@ -204,6 +205,27 @@ class FunctionIndex:
             )
         value = decode_input(input_json)  # exactly ActivityTriggerConverter's, faster (ADR 0035)
         result = self._invoke(function, {function.get_trigger().name: value, **self._client_args(function)})
+        return encode_output(result)
+
+    def on_own_loop(self, name: str) -> bool:
+        """Whether the activity is a coroutine function that may run on any event loop: one
+        without a durable client, whose SDK session belongs to the host's loop (ADR 0065)."""
+        known = self._own_loop.get(name)
+        if known is None:
+            function = self.activities.get(name)
+            known = self._own_loop[name] = (
+                function is not None
+                and inspect.iscoroutinefunction(function.get_user_function())
+                and not self._client_args(function)
+            )
+        return known
+
+    async def await_activity(self, name: str, input_json: str | None) -> str:
+        """Run an ``on_own_loop`` activity on the running loop; return its JSON-encoded result."""
+        function = self.activities[name]
+        user = function.get_user_function()
+        value = decode_input(input_json)
+        result = await user(**self._with_context(function, user, {function.get_trigger().name: value}))
         return encode_output(result)
 
     async def call_http(self, route: HttpRoute, request: func.HttpRequest, client_json: str) -> Any:

@@ -8,6 +8,10 @@ thread-local connections and the CPU caches cold. Here an idle thread parks on i
 and ``submit`` wakes the one that parked last (the warmest); a thread that finishes takes the
 next queued item without parking; nothing is allocated per item but its place in the queue.
 
+Items ``together`` says yes to (async activities, ADR 0065) are run several at once by the
+thread that takes the first: it ``take``s the others from the queue, so they wake one thread
+between them, not one each.
+
 After each item a thread may run ``after`` (the engine steps an instance there, ADR 0046). What
 ``after`` submits is queued for the calling thread first: it goes back to the queue at once, so
 one item wakes no other thread (a chain's next node runs on the thread that recorded the last).
@@ -51,11 +55,17 @@ class WorkerPool(Generic[T]):
     ``run`` on queued items in order, then ``after``; the idle thread that parked last runs first."""
 
     def __init__(
-        self, size: int, name: str, run: Callable[[T], None], after: Callable[[], None] | None = None
+        self,
+        size: int,
+        name: str,
+        run: Callable[[T], None],
+        after: Callable[[], None] | None = None,
+        together: Callable[[T], bool] | None = None,
     ) -> None:
         if size < 1:
             raise ValueError("size must be >= 1")
         self._size, self._name, self._run, self._after = size, name, run, after
+        self._together = together
         self._lock = threading.Lock()
         self._queue: deque[T] = deque()
         self._parked: list[threading.Lock] = []  # a stack: the top one parked last
@@ -73,6 +83,9 @@ class WorkerPool(Generic[T]):
         if not items:
             return
         wanted = len(items)
+        if self._together is not None:  # the thread that takes the first of them takes them all
+            alone = sum(1 for item in items if not self._together(item))
+            wanted = alone + (alone < wanted)
         if getattr(_here, "after", False) and self.owns_thread():
             _here.after, wanted = False, wanted - 1
         with self._lock:
@@ -89,6 +102,22 @@ class WorkerPool(Generic[T]):
             threading.Thread(
                 target=self._work, name=f"{self._name}_{n}", daemon=_register_atexit is None
             ).start()
+
+    def take(self) -> list[T]:
+        """Remove the queued items ``together`` says yes to and return them (the calling
+        thread runs them with its own)."""
+        together = self._together
+        if together is None:
+            return []
+        with self._lock:
+            if not self._queue:
+                return []
+            marks = [together(item) for item in self._queue]
+            if not any(marks):
+                return []
+            taken = [item for item, mark in zip(self._queue, marks, strict=True) if mark]
+            self._queue = deque(item for item, mark in zip(self._queue, marks, strict=True) if not mark)
+        return taken
 
     def shutdown(self) -> None:
         """Drop what is queued and let every thread end once its current item is done."""

@@ -15,7 +15,7 @@ Importing this package loads neither numpy, numba nor any Azure SDK.
 from ._clock import now_iso
 from ._cosmos import CosmosLedger
 from ._ledger import Ledger
-from ._meter import Metered, meter_call, meter_kept, root_run
+from ._meter import Metered, meter_call, meter_kept, meter_kept_async, root_run
 from ._prices import (
     DEFAULT_PRICES,
     MAX_UNIT_PRICE,
@@ -59,6 +59,7 @@ __all__ = [
     "cost_of",
     "meter_call",
     "meter_kept",
+    "meter_kept_async",
     "now_iso",
     "records_for",
     "rollup",

@@ -14,11 +14,12 @@ from decimal import Decimal
 from typing import Any, NotRequired, TypedDict, Unpack
 
 from ._clock import now_text
+from ._gathered import record_gathered
 from ._ledger import Ledger
 from ._prices import USAGE_UNITS, PriceTable, records_for
 from ._record import UNITS, KeyMode, UsageRecord, usage_id
 
-__all__ = ["Metered", "meter_call", "meter_kept", "root_run"]
+__all__ = ["Metered", "meter_call", "meter_kept", "meter_kept_async", "root_run"]
 
 _SHOWN = ("prompt_tokens", "completion_tokens", "tool_calls")
 """The usage keys a run shows that the ledger bills (``total_tokens`` is their sum)."""
@@ -96,9 +97,21 @@ def meter_kept(ledger: Ledger, prices: PriceTable, **call: Unpack[_Call]) -> Met
     call's ids (a call whose first delivery was recorded may fail or use nothing the second time).
     """
     run, node, made = _records(prices, call)
-    if made and ledger.record(made) == len(made):
-        kept: Sequence[UsageRecord] = made
-    else:
+    return _kept(ledger, call, run, node, made, bool(made) and ledger.record(made) == len(made))
+
+
+async def meter_kept_async(ledger: Ledger, prices: PriceTable, **call: Unpack[_Call]) -> Metered:
+    """``meter_kept`` for a call on an event loop: its records written with the other calls of
+    the loop's turn, in one ``record`` (``record_gathered``, ADR 0065)."""
+    run, node, made = _records(prices, call)
+    return _kept(ledger, call, run, node, made, bool(made) and await record_gathered(ledger, made))
+
+
+def _kept(ledger: Ledger, call: _Call, run: str, node: str, made: list[UsageRecord], new: bool) -> Metered:
+    """The call as the ledger keeps it: the records just made when they were all ``new``,
+    else what one read of the call's ids finds."""
+    kept: Sequence[UsageRecord] = made
+    if not new:
         tenant, step = call["tenant_id"], call["step"]
         kept = ledger.get(tenant, [usage_id(tenant, run, node, step, unit) for unit in UNITS], run_id=run)
     return Metered(_usage_of(call["usage"], kept), sum((r.cost for r in kept), Decimal(0)))

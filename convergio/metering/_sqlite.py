@@ -182,6 +182,9 @@ class SqliteLedger:
         ValueError: If ``timeout`` is negative.
     """
 
+    commits_locally = True
+    """A commit is a local file's ``fsync``: calls on an event loop write on its thread (ADR 0065)."""
+
     def __init__(self, path: Path, *, timeout: float = 30.0) -> None:
         if timeout < 0:
             raise ValueError("timeout must be >= 0")

@@ -112,6 +112,12 @@ class OfflineProvider(Provider):
     name: str = "offline"
     default_model: str = "offline-1"
 
+    def answers_now(self, options: Mapping[str, Any]) -> bool:
+        """Whether a call with these options answers without waiting (no simulated latency, or
+        options it refuses at once): it may run on an event loop's thread (ADR 0065)."""
+        latency = options.get("latency_ms", 0)  # a value ``parse`` refuses fails at once: True
+        return not (type(latency) in (int, float) and math.isfinite(latency) and latency > 0)
+
     def complete(self, request: CompletionRequest) -> Completion:
         """Answer one request as described in the class docstring.
 

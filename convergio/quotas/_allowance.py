@@ -88,7 +88,7 @@ class MonthlyAllowance:
         self.provider = provider
         self._cheaper = cheaper
         self._wait_s = wait_s
-        self._sleep = sleep
+        self.sleep = sleep  # how a refused first request waits; a call that must not wait swaps it
         self.unpriced: UnpricedPolicy = unpriced
         self.connection = connection or provider
         self.decision: Decision | None = None
@@ -166,7 +166,7 @@ class MonthlyAllowance:
             if free >= want:
                 continue  # freed since the refusal: try again as asked
             if room.held > 0 and time.monotonic() < deadline:
-                self._sleep(pause)
+                self.sleep(pause)
                 pause = min(pause * 1.5, _POLL_S[1])
                 continue
             if free < min(MIN_OUTPUT_TOKENS, want):

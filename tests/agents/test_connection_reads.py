@@ -4,6 +4,7 @@ or a connection deleted between calls fails the next call clearly."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -89,7 +90,9 @@ class Setup:
         self.model.queue(json_reply(chat_completion("Fine.", usage=(100, 10), model="gpt-4o-mini")))
         spec = AgentSpec(id=node, prompt="hello", provider="gpt")
         call = AgentCall(run_id="R", tenant=self.tenant, node_id=node, step=1, agent=spec)
-        result: dict[str, Any] = activities.agents.run_agent_activity(call.model_dump(mode="json"))
+        result: dict[str, Any] = asyncio.run(
+            activities.agents.run_agent_activity(call.model_dump(mode="json"))
+        )
         return result
 
 

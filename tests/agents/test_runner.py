@@ -50,6 +50,7 @@ def test_public_surface_is_pinned() -> None:
         "Limits",
         "MANAGED",
         "MAX_TURNS",
+        "OFFLINE",
         "OUTPUT_CAP",
         "ProviderResolver",
         "Resolve",

@@ -111,8 +111,10 @@ def test_a_re_sent_call_shows_bills_and_settles_what_the_ledger_kept(
     monkeypatch.setattr(activities.agents, "components", lambda: parts)
     spec = AgentSpec(id="a", prompt="hello", provider="gpt")
     call = AgentCall(run_id="R", tenant="t", node_id="a", step=2, agent=spec).model_dump(mode="json")
-    first: dict[str, Any] = activities.agents.run_agent_activity(call)
-    again: dict[str, Any] = activities.agents.run_agent_activity(call)  # redelivered: the model answers anew
+    first: dict[str, Any] = asyncio.run(activities.agents.run_agent_activity(call))
+    again: dict[str, Any] = asyncio.run(
+        activities.agents.run_agent_activity(call)
+    )  # redelivered: the model answers anew
     records = ledger.query("t", run_id="R")
     kept = {r.unit: r.quantity for r in records}
     assert kept == {"input_tokens": 100, "output_tokens": 40}  # the first record of an id is kept

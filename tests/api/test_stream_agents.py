@@ -5,6 +5,7 @@ instance (the embedded host's one process)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,7 +40,9 @@ class Setup:
     def call(self, node: str, provider: str = "offline") -> dict[str, Any]:
         spec = AgentSpec(id=node, prompt="hello", provider=provider)
         call = AgentCall(run_id="R", tenant=self.tenant, node_id=node, step=1, agent=spec)
-        result: dict[str, Any] = activities.agents.run_agent_activity(call.model_dump(mode="json"))
+        result: dict[str, Any] = asyncio.run(
+            activities.agents.run_agent_activity(call.model_dump(mode="json"))
+        )
         assert result["status"] == "completed", result
         return result
 

@@ -51,7 +51,8 @@ ledger = SqliteLedger(home / "usage.sqlite3")
 tenants = SqliteTenantStore(home / "tenants.sqlite3")
 with ledger._db.read() as db, tenants._db.read() as other:
     modes = db.execute("PRAGMA synchronous").fetchone()[0], other.execute("PRAGMA synchronous").fetchone()[0]
-print(modes[0], modes[1], agents._allowance.__name__, agents.meter_kept.__name__)
+metering = agents.meter_kept.__name__, agents.meter_kept_async.__name__
+print(modes[0], modes[1], agents._allowance.__name__, *metering)
 """
 
 
@@ -70,8 +71,9 @@ def test_each_variant_switches_off_its_own_part_only(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr[-2000:]
         seen[variant] = done.stdout.split()
-    assert seen["product"] == ["2", "2", "_allowance", "meter_kept"]
-    assert seen["ledger-normal"] == ["1", "2", "_allowance", "meter_kept"]  # the ledger's only
-    assert seen["no-quota"] == ["2", "2", "<lambda>", "meter_kept"]
-    assert seen["no-metering"] == ["2", "2", "_allowance", "<lambda>"]
+    metered = ["meter_kept", "meter_kept_async"]  # a call on a thread, on the loop (ADR 0065)
+    assert seen["product"] == ["2", "2", "_allowance", *metered]
+    assert seen["ledger-normal"] == ["1", "2", "_allowance", *metered]  # the ledger's only
+    assert seen["no-quota"] == ["2", "2", "<lambda>", *metered]
+    assert seen["no-metering"] == ["2", "2", "_allowance", "shown", "shown_async"]
     assert set(VARIANTS) >= {"product", "neither", "ledger-unwritten", "insert-skipped"}

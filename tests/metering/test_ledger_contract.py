@@ -4,16 +4,27 @@ first record kept, exact round trips, filters, per-run totals, tenants kept apar
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from convergio.controlplane import CosmosPlane
-from convergio.metering import CosmosLedger, Ledger, PriceTable, SqliteLedger, meter_kept
+from convergio.metering import (
+    CosmosLedger,
+    Ledger,
+    Metered,
+    PriceTable,
+    SqliteLedger,
+    UsageRecord,
+    meter_kept,
+    meter_kept_async,
+)
 from tests._emulators import CosmosEmulator
 from tests.metering._samples import random_records, record
 
@@ -207,3 +218,47 @@ def test_a_re_sent_call_is_metered_with_what_its_first_delivery_kept(ledger: Led
     assert (
         meter_kept(ledger, prices, **{**where, "step": 4}, usage={}).cost == 0
     )  # nothing kept, nothing billed
+
+
+def test_calls_on_one_loop_are_written_together_and_a_re_sent_one_keeps_its_first(ledger: Ledger) -> None:
+    """``meter_kept_async`` (ADR 0065): the calls of one turn of a loop are one ``record``; a
+    re-sent call among them still shows what its first delivery kept, the others their own."""
+    prices = PriceTable.load()
+
+    def where(node: str) -> dict[str, Any]:
+        return {
+            "tenant_id": "t",
+            "run_id": "R",
+            "node_id": node,
+            "step": 1,
+            "provider": "openai",
+            "model": "gpt-4o",
+        }
+
+    first = meter_kept(ledger, prices, **where("a"), usage={"prompt_tokens": 100, "completion_tokens": 40})
+    writes: list[int] = []
+    record = ledger.record
+
+    def counted(records: Sequence[UsageRecord]) -> int:
+        writes.append(len(records))
+        return record(records)
+
+    ledger.record = counted  # type: ignore[method-assign]
+
+    async def calls() -> list[Metered]:
+        again = meter_kept_async(
+            ledger, prices, **where("a"), usage={"prompt_tokens": 5, "completion_tokens": 5}
+        )
+        new = [
+            meter_kept_async(
+                ledger, prices, **where(f"n{i}"), usage={"prompt_tokens": 10 + i, "completion_tokens": 1}
+            )
+            for i in range(5)
+        ]
+        return list(await asyncio.gather(again, *new))
+
+    again, *new = asyncio.run(calls())
+    assert writes == [12]  # six calls of two records each, in one write
+    assert again == first
+    assert [kept.usage["prompt_tokens"] for kept in new] == [10, 11, 12, 13, 14]
+    assert len(ledger.query("t", run_id="R")) == 12

@@ -29,6 +29,7 @@ def test_metering_public_names() -> None:
         "cost_of",
         "meter_call",
         "meter_kept",
+        "meter_kept_async",
         "now_iso",
         "unit_prices",
         "unpriced_tokens",

@@ -4,6 +4,7 @@ further calls however often the provider overbills."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -73,7 +74,7 @@ def test_an_overbilling_provider_is_stopped_at_the_cap_and_the_budget_agrees_wit
     outcomes: list[dict[str, Any]] = []
     for n in range(20):
         call = AgentCall(run_id=f"R{n}", tenant="t", node_id="a", step=1, agent=spec)
-        outcomes.append(activities.agents.run_agent_activity(call.model_dump(mode="json")))
+        outcomes.append(asyncio.run(activities.agents.run_agent_activity(call.model_dump(mode="json"))))
     billed = sum((r.cost for r in ledger.query("t")), Decimal(0))
     assert quotas.spent("t", now=datetime.now(UTC)) == billed  # the budget counts what is invoiced
     admitted = len([n for n in provider.allowed if n])  # refused calls never reach the provider

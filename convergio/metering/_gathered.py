@@ -1,0 +1,96 @@
+"""The ledger writes of the calls on one event loop, gathered into one ``record`` per turn (ADR 0065).
+
+An agent call may not return before its usage is in the ledger. Calls that run on one event
+loop (a fan-out's agents, ADR 0065) reach that point in the same turn of the loop: each
+``record_gathered`` queues its records and waits, and one write after the turn records them
+all, as the SQLite ledger's group commit would (one transaction, one ``fsync``) but without a
+thread waking per call. A ledger whose commit is local (``commits_locally``: SQLite on the
+machine's disk) is written on the loop's own thread; any other (Cosmos, over the network) on
+a thread of the loop's executor, so the loop goes on meanwhile.
+
+What a call learns is whether all the records of the write were new. When one was not (a
+redelivered call), every call of the write reads back what the ledger kept for it
+(``meter_kept_async``): a read for each, on the rare path, and the same truth as one write each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Sequence
+
+from ._ledger import Ledger
+from ._record import UsageRecord
+
+__all__ = ["record_gathered"]
+
+_Waiting = tuple[Sequence[UsageRecord], "asyncio.Future[bool]"]
+
+
+class _Gathering:
+    """One ledger's records waiting on one loop for the turn's write."""
+
+    def __init__(self, ledger: Ledger, loop: asyncio.AbstractEventLoop) -> None:
+        self.ledger, self._loop = ledger, loop
+        self._waiting: list[_Waiting] = []
+        self._due = False
+
+    def add(self, records: Sequence[UsageRecord]) -> asyncio.Future[bool]:
+        done: asyncio.Future[bool] = self._loop.create_future()
+        self._waiting.append((records, done))
+        if not self._due:  # after every callback ready now: the calls that got here with this one
+            self._due = True
+            self._loop.call_soon(self._write)
+        return done
+
+    def _write(self) -> None:
+        self._due = False
+        waiting, self._waiting = self._waiting, []
+        rows = [record for records, _ in waiting for record in records]
+        if getattr(self.ledger, "commits_locally", False):
+            try:
+                new = self.ledger.record(rows)
+            except BaseException as exc:
+                _settle(waiting, exc)
+            else:
+                _settle(waiting, new == len(rows))
+            return
+        self._loop.create_task(self._write_in_thread(waiting, rows))
+
+    async def _write_in_thread(self, waiting: list[_Waiting], rows: list[UsageRecord]) -> None:
+        try:
+            new = await self._loop.run_in_executor(None, self.ledger.record, rows)
+        except BaseException as exc:
+            _settle(waiting, exc)
+        else:
+            _settle(waiting, new == len(rows))
+
+
+def _settle(waiting: list[_Waiting], outcome: bool | BaseException) -> None:
+    for _, done in waiting:
+        if done.done():  # its call was cancelled meanwhile
+            continue
+        if isinstance(outcome, BaseException):
+            done.set_exception(outcome)
+        else:
+            done.set_result(outcome)
+
+
+_gatherings: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _Gathering]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def record_gathered(ledger: Ledger, records: Sequence[UsageRecord]) -> bool:
+    """Record ``records`` with the other calls of this turn of the running loop; whether every
+    record of that write was new (``False``: read back what the ledger kept).
+
+    Raises:
+        Exception: What the ledger's ``record`` raised: nothing of the write is known kept.
+    """
+    loop = asyncio.get_running_loop()
+    mine = _gatherings.setdefault(loop, {})
+    gathering = mine.get(id(ledger))
+    if gathering is None or gathering.ledger is not ledger:
+        gathering = mine[id(ledger)] = _Gathering(ledger, loop)
+    return await gathering.add(records)
