@@ -223,8 +223,14 @@ def _answers_now(call: AgentCall) -> bool:
     agent = call.agent
     if agent.tools or agent.guards or agent.provider != OFFLINE:
         return False
-    answers_now: Callable[[Any], bool] | None = getattr(get_provider(OFFLINE), "answers_now", None)
+    answers_now = _offline_answers_now()
     return answers_now is not None and answers_now(agent.options)
+
+
+@functools.cache
+def _offline_answers_now() -> Callable[[Any], bool] | None:
+    answers_now: Callable[[Any], bool] | None = getattr(get_provider(OFFLINE), "answers_now", None)
+    return answers_now
 
 
 _pool: ThreadPoolExecutor | None = None

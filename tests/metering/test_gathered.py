@@ -76,3 +76,27 @@ def test_calls_on_different_loops_are_different_writes() -> None:
     for thread in threads:
         thread.join()
     assert sorted(size for size, _ in ledger.writes) == [1, 1]
+
+
+def test_after_a_lone_write_the_next_lone_call_writes_at_once_and_a_fan_out_still_gathers() -> None:
+    ledger = _Ledger(local=True)
+
+    async def calls() -> list[int]:
+        suspended = []
+        for n in range(3):  # a chain: one call per turn
+            await record_gathered(ledger, random_records(n, 1))  # type: ignore[arg-type]
+            await asyncio.sleep(0)
+        # The next lone call finishes without giving the loop a turn (a chain node's two iterations).
+        step = record_gathered(ledger, random_records(9, 1)).__await__()  # type: ignore[arg-type]
+        try:
+            step.send(None)
+            suspended.append(1)
+        except StopIteration:
+            pass
+        await asyncio.sleep(0)
+        await asyncio.gather(*(record_gathered(ledger, random_records(10 + n, 1)) for n in range(6)))  # type: ignore[arg-type]
+        return suspended
+
+    assert asyncio.run(calls()) == []
+    # The chain: gathered once, then at once; the fan-out: its first call at once, five gathered.
+    assert [size for size, _ in ledger.writes] == [1, 1, 1, 1, 1, 5]
