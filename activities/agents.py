@@ -60,21 +60,16 @@ async def run_agent_activity(call: dict[str, Any]) -> dict[str, Any]:
         )
     with _Call(parts, agent_call) as run:
         if run.result is None:
-            outcome = None
             try:
-                outcome = run.made_here()
-            except _WouldWait:  # nothing was reserved or called: made again where it may wait
-                outcome = await asyncio.get_running_loop().run_in_executor(_threads(parts), run.make)
-            finally:  # nothing to meter when it raised: settle with what the ledger kept, if anything
-                if outcome is not None or run.allowance is not None:
-                    try:
-                        kept = await meter_kept_async(parts.ledger, run.prices, **run.usage(outcome))
-                    except BaseException:
-                        run.settle_in_full()
-                        raise
-                    run.settle(kept)
-            assert outcome is not None
-            run.finish(outcome, kept)
+                try:
+                    outcome = run.made_here()
+                except _WouldWait:  # nothing was reserved or called: made again where it may wait
+                    outcome = await asyncio.get_running_loop().run_in_executor(_threads(parts), run.make)
+            except BaseException:
+                if run.allowance is not None:  # nothing to meter: settle with what the ledger kept
+                    await run.metered_async(None)
+                raise
+            run.finish(outcome, await run.metered_async(outcome))
     assert run.result is not None
     return run.result
 
@@ -84,18 +79,13 @@ def _on_thread(parts: Components, agent_call: AgentCall) -> dict[str, Any]:
     and metered on this thread, as a sync activity's."""
     with _Call(parts, agent_call) as run:
         if run.result is None:
-            outcome = None
             try:
                 outcome = run.make()
-            finally:
-                if outcome is not None or run.allowance is not None:
-                    try:
-                        kept = meter_kept(parts.ledger, run.prices, **run.usage(outcome))
-                    except BaseException:
-                        run.settle_in_full()
-                        raise
-                    run.settle(kept)
-            run.finish(outcome, kept)
+            except BaseException:
+                if run.allowance is not None:  # nothing to meter: settle with what the ledger kept
+                    run.metered(None)
+                raise
+            run.finish(outcome, run.metered(outcome))
     assert run.result is not None
     return run.result
 
@@ -160,8 +150,27 @@ class _Call:
         finally:
             self.allowance.sleep = waits
 
-    def usage(self, outcome: AgentOutcome | None) -> dict[str, Any]:
-        """What ``meter_kept`` records for the outcome (``None``: the call raised, nothing used)."""
+    def metered(self, outcome: AgentOutcome | None) -> Metered:
+        """Record the outcome's usage (``None``: the call raised, nothing used) and settle the
+        quota with what the ledger kept: a re-sent call's outcome shows its first delivery's
+        usage, the one billed (what this returns)."""
+        try:
+            kept = meter_kept(self.parts.ledger, self.prices, **self._usage(outcome))
+        except BaseException:
+            self._settle_in_full()
+            raise
+        return self._settled(kept)
+
+    async def metered_async(self, outcome: AgentOutcome | None) -> Metered:
+        """``metered`` on the loop: the usage written with the loop's other calls (ADR 0065)."""
+        try:
+            kept = await meter_kept_async(self.parts.ledger, self.prices, **self._usage(outcome))
+        except BaseException:
+            self._settle_in_full()
+            raise
+        return self._settled(kept)
+
+    def _usage(self, outcome: AgentOutcome | None) -> dict[str, Any]:
         outcome = outcome or AgentOutcome(status="failed", usage={}, provider="", model="")
         call, allowance = self.call, self.allowance
         return {
@@ -175,13 +184,12 @@ class _Call:
             "key_mode": allowance.key_mode if allowance else "byok",
         }
 
-    def settle(self, kept: Metered) -> None:
-        """Settle the quota with what the ledger kept: a re-sent call's outcome shows its first
-        delivery's usage, the one billed."""
+    def _settled(self, kept: Metered) -> Metered:
         if self.allowance is not None:
             self.allowance.settle(kept.cost)
+        return kept
 
-    def settle_in_full(self) -> None:
+    def _settle_in_full(self) -> None:
         """A ledger that failed leaves the quota settled at the whole reservation (never below
         what may have been spent)."""
         if self.allowance is not None:

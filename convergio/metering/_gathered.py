@@ -69,22 +69,20 @@ class _Gathering:
         self._solo = len(waiting) == 1
         rows = [record for records, _ in waiting for record in records]
         if self._local:
-            try:
-                new = self.ledger.record(rows)
-            except BaseException as exc:
-                _settle(waiting, exc)
-            else:
-                _settle(waiting, new == len(rows))
-            return
-        self._loop.create_task(self._write_in_thread(waiting, rows))
+            _settle(waiting, _recorded(self.ledger, rows))
+        else:
+            self._loop.create_task(self._write_in_thread(waiting, rows))
 
     async def _write_in_thread(self, waiting: list[_Waiting], rows: list[UsageRecord]) -> None:
-        try:
-            new = await self._loop.run_in_executor(None, self.ledger.record, rows)
-        except BaseException as exc:
-            _settle(waiting, exc)
-        else:
-            _settle(waiting, new == len(rows))
+        _settle(waiting, await self._loop.run_in_executor(None, _recorded, self.ledger, rows))
+
+
+def _recorded(ledger: Ledger, rows: list[UsageRecord]) -> bool | BaseException:
+    """Whether every row was new, or what ``record`` raised (every call of the write gets it)."""
+    try:
+        return ledger.record(rows) == len(rows)
+    except BaseException as exc:
+        return exc
 
 
 def _settle(waiting: list[_Waiting], outcome: bool | BaseException) -> None:
