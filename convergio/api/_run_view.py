@@ -13,8 +13,9 @@ the HTTP side's time in the front-door benchmark (issue 22). Here:
 - **A running run** is re-read with one plain status call and one ledger aggregate; the view
   is rebuilt only when one of them moved (runtime status, last update, ``rev``, ``records``,
   billed total). A rebuild reuses the graph's agents and the progress records already read;
-  the history is read again only when the status says more records are in it (``confirmed``),
-  so between records a rebuild costs the fold of the status' tail. The ledger's costs go into
+  the history is read again only when the status says more records were sealed (``records``;
+  one not yet ``confirmed`` is read from its scheduling event's input, the tail may not hold
+  it all), so between records a rebuild costs the fold of the status' tail. The ledger's costs go into
   the node entries before they are validated, and only the entries that changed since the last
   rebuild are validated again (``NodeViews``).
 - Every answer carries a strong ``ETag`` (a digest of the body); ``If-None-Match`` with it is a
@@ -168,7 +169,7 @@ async def current_view(
     stamp = _time(status.last_updated_time)  # whole seconds: not enough alone
     note = [record.cancelled_by, record.cancel_reason]  # written just after the terminate
     key = json.dumps([state, stamp, custom.get("rev"), sealed, confirmed, str(billed_total), note])
-    if kept is not None and kept.key == key and len(kept.records) >= confirmed:
+    if kept is not None and kept.key == key and len(kept.records) >= sealed:
         return kept
     agents = kept.agents if kept is not None else RUN_AGENTS.get(run_id)  # known if started here
     records = dict(kept.records) if kept is not None else {}
@@ -178,12 +179,14 @@ async def current_view(
     if state == "Completed" and output.get("nodes"):
         view = run_view(run_id, status, costs=costs, known=known)  # the output has the whole table
     else:
-        need_records = confirmed > len(records)
+        need_records = sealed > len(records)
+        # A record not yet confirmed is only in its scheduling event's input (``records_of``).
+        pending = need_records and sealed > confirmed
         if agents is None or need_records:
             full = await read_status(
                 client,
                 run_id,
-                show_input=agents is None,
+                show_input=agents is None or pending,
                 show_history=need_records,
                 show_history_output=need_records,
             )

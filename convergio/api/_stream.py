@@ -220,7 +220,9 @@ async def _final_nodes(
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     if not custom.get("records"):
         return None
-    full = await read_status(client, run_id, show_input=False, show_history=True, show_history_output=True)
+    sealed = int(custom.get("records") or 0)
+    pending = int(custom.get("confirmed", sealed) or 0) < sealed  # read from their inputs (records_of)
+    full = await read_status(client, run_id, show_input=pending, show_history=True, show_history_output=True)
     full_custom = full.custom_status if isinstance(full.custom_status, dict) else custom
     folded: Mapping[str, Any] = fold(agents, records_of(status_history(full)), full_custom)["nodes"]
     return folded

@@ -211,13 +211,23 @@ class ProgressJournal:
 
 
 def records_of(history: Iterable[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
-    """The progress records in an orchestration's history (``get_status`` with history and output)."""
+    """The progress records in an orchestration's history (``get_status`` with history and output).
+
+    A record whose ``record_progress`` has completed is its ``TaskCompleted``'s result. One
+    still open is a ``TaskScheduled`` the status API keeps as pending work, its ``Input`` (shown
+    with ``showInput``) the record: the status may already count it while the tail cannot hold
+    all of its items, and a reader that skipped it would show those nodes as they were before.
+    """
     records = []
     for event in history or ():
-        if event.get("EventType") != "TaskCompleted" or event.get("FunctionName") != RECORD_PROGRESS:
+        kind = event.get("EventType")
+        if kind == "TaskCompleted" and event.get("FunctionName") == RECORD_PROGRESS:
+            result = event.get("Result")
+        elif kind == "TaskScheduled" and event.get("Name") == RECORD_PROGRESS:
+            result = event.get("Input")
+        else:
             continue
-        result = event.get("Result")
-        if isinstance(result, str):  # a host that leaves results serialised
+        if isinstance(result, str):  # an input as stored, or a host that leaves results serialised
             try:
                 result = json.loads(result)
             except ValueError:

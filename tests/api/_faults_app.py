@@ -13,6 +13,8 @@ chosen by what the request carries, so one host serves every test:
   ``<folder>/cancel-release`` (and writes ``<folder>/cancel-held`` first);
 - an index read of a run id starting ``slow-`` waits for ``<folder>/slow-release`` (and
   writes ``<folder>/slow-entered`` first): a store call that takes as long as the test wants;
+- while ``<folder>/hold-records`` exists, a run's progress records (``record_progress``) stay
+  open: their activity returns once the file is gone (and writes ``<folder>/records-held``);
 - every index update (``update_run``) is appended to ``<folder>/updates.log`` as ``id status``,
   every index read of one run (``run``) to ``<folder>/reads.log`` as its id.
 
@@ -32,6 +34,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities import _blueprint
 from convergio.streams._cosmos import CosmosRunStream
 from convergio.streams._sqlite import SqliteRunStream
 from convergio.tenants._runs_cosmos import CosmosRunIndex
@@ -116,3 +119,15 @@ _PATCHES: dict[str, Any] = {
 }
 for owner, name in [*_ORIGINAL, (df.DurableOrchestrationClient, "start_new")]:
     setattr(owner, name, _PATCHES[name])
+
+
+def record_progress(record: dict[str, Any]) -> dict[str, Any]:
+    if (_FOLDER / "hold-records").exists():
+        (_FOLDER / "records-held").touch()
+        deadline = time.monotonic() + _HOLD_S
+        while (_FOLDER / "hold-records").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return record
+
+
+_blueprint.record_progress._function._func = record_progress  # the function the host indexes

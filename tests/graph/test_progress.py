@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from convergio.graph import STATUS_LIMIT_UTF16, compact_entry, fold
+from convergio.graph import STATUS_LIMIT_UTF16, compact_entry, fold, records_of
 from tests.graph._sim import Sim, agents, answer
 
 
@@ -133,3 +133,23 @@ def test_an_event_raised_through_the_sdk_arrives_as_json_text_and_is_decoded_onc
     sim.raise_event("approval", json.dumps({"approved": True, "comment": "ok"}), after=1)
     assert sim.finish()["status"] == "completed"
     assert sim.calls[-1]["event"] == {"approved": True, "comment": "ok"}
+
+
+def test_records_are_read_from_their_completions_and_from_pending_scheduling_events() -> None:
+    """The shapes the extension's status API gives (``DurableClient``): a completed echo is a
+    ``TaskCompleted`` with the scheduling event's name and its result; an open one stays a
+    ``TaskScheduled`` with ``Name`` and, with ``showInput``, its ``Input`` as stored text."""
+    done = {"seq": 1, "nodes": {"a": {"status": "completed", "rev": 3}}}
+    open_ = {"seq": 2, "nodes": {"b": {"status": "completed", "rev": 5}}}
+    history = [
+        {"EventType": "ExecutionStarted", "FunctionName": "agent_graph", "Input": "{}"},
+        {"EventType": "TaskCompleted", "FunctionName": "record_progress", "Result": done},
+        {"EventType": "TaskCompleted", "FunctionName": "run_agent", "Result": {"seq": 9}},
+        {"EventType": "TaskScheduled", "Name": "run_agent", "Input": json.dumps({"seq": 8})},
+        {"EventType": "TaskScheduled", "Name": "record_progress", "Input": json.dumps(open_)},
+        {"EventType": "TaskScheduled", "Name": "record_progress"},  # read without its input
+        {"EventType": "TaskScheduled", "Name": "record_progress", "Input": "not json"},
+    ]
+    assert records_of(history) == [done, open_]
+    table = fold(["a", "b", "c"], records_of(history), {"nodes": {}})["nodes"]
+    assert table == {"a": {"status": "completed"}, "b": {"status": "completed"}, "c": {"status": "waiting"}}
