@@ -27,8 +27,12 @@ The nodes are kept in a ``NodeTable``, folded read by read from the status' tail
 what it last showed until a newer version of it comes, and a read costs the items of its tail,
 not a model per node of the graph. The tail holds only the newest items (ADR 0014); the items
 sealed into progress records leave it, and folding each tail alone over the graph's agents,
-as the stream did, showed such a node ``waiting`` again after it had run. A run that ends
-without its whole table in its output (failed, cancelled) is folded once more with its records.
+as the stream did, showed such a node ``waiting`` again after it had run. While the run goes
+on, a node whose change left the tail between two reads would keep showing what it showed
+before (``running`` after it completed) until the run ended: the records sealed since the
+stream last looked are folded in too, at most every ``RECORDS_EVERY_S`` (the whole history is
+read for them). A run that ends without its whole table in its output (failed, cancelled) is
+folded once more with its records.
 """
 
 from __future__ import annotations
@@ -75,6 +79,12 @@ __all__ = [
 ]
 
 _FINAL = frozenset({"Completed", "Failed", "Terminated"})
+RECORDS_EVERY_S = 1.0
+"""How often at most a running run's stream reads its history for the progress records sealed
+since it last did (their items may have left the tail between two reads): the live table is
+that far behind at most. Never more often than ``_RECORDS_COST_SHARE`` times what the last
+such read took (a large run's history is read whole)."""
+_RECORDS_COST_SHARE = 10.0
 _LIVE_S = 900.0
 _WINDOW_S = 10.0
 _RETRY_MS = 1000
@@ -228,6 +238,25 @@ async def _final_nodes(
     return folded
 
 
+async def _fold_records(
+    client: df.DurableOrchestrationClient,
+    run_id: str,
+    status: Any,
+    table: NodeTable,
+    folded: set[int],
+) -> None:
+    """Fold into ``table`` the progress records not in ``folded`` (which it extends), read from
+    the run's history: an open one from its scheduling event's input (``records_of``)."""
+    sealed, custom = _sealed(status), status.custom_status
+    pending = isinstance(custom, dict) and int(custom.get("confirmed", sealed) or 0) < sealed
+    full = await read_status(client, run_id, show_input=pending, show_history=True, show_history_output=True)
+    for record in records_of(status_history(full)):
+        seq = int(record.get("seq") or 0)
+        if seq not in folded:
+            folded.add(seq)
+            table.fold(record.get("nodes") or {})
+
+
 async def run_events(
     client: df.DurableOrchestrationClient,
     channel: RunStream,
@@ -272,6 +301,8 @@ async def _events(
     agents = RUN_AGENTS.get(run_id)
     table = None if agents is None else NodeTable(agents)
     told = False  # the host said the run ended (``_stream_wake``)
+    folded: set[int] = set()  # the progress records folded into the table, by seq
+    records_due = began + RECORDS_EVERY_S  # a short run's stream reads no history before its end
     while True:
         read_at, cpu_at = time.monotonic(), time.thread_time()
         if read_at >= watched_until:  # agents stream their text only while watched
@@ -318,6 +349,13 @@ async def _events(
             if ended:  # every node once more: its last version, cancelled if it had not finished
                 table.replace(await _final_nodes(client, run_id, status, agents) or {})
             out += table.events(cancelled=state == "Terminated")
+        sealed = _sealed(status)  # even when the status did not change: a waiting run stays so
+        if not ended and table is not None and sealed > len(folded) and read_at >= records_due:
+            took = time.monotonic()
+            await _fold_records(client, run_id, status, table, folded)
+            took = time.monotonic() - took
+            records_due = time.monotonic() + max(RECORDS_EVERY_S, _RECORDS_COST_SHARE * took)
+            out += table.events()
         for event in await (early or off_loop(channel.read, run_id, after)):
             after = event.seq
             out.append(_event_message(event))
@@ -349,6 +387,13 @@ def _event_message(event: StreamEvent) -> str:
     if event.text is None:
         return sse(event.kind, event.data, event_id=event.seq)
     return sse_text(event.kind, event.text, event_id=event.seq)
+
+
+def _sealed(status: Any) -> int:
+    """How many progress records the run has sealed, as its custom status says."""
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    records = custom.get("records")
+    return records if type(records) is int else 0
 
 
 def _counts(status: Any) -> Mapping[str, int] | None:

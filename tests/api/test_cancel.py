@@ -75,9 +75,9 @@ def test_cancel_stops_queued_and_in_flight_calls_and_bills_what_ran_to_the_run(
         deadline = time.monotonic() + 20
         while len(slow_model.arrived) < 30 and time.monotonic() < deadline:  # 20 quick done, 10+ slow going
             time.sleep(0.02)
-        cancelled_at = time.time()
         answer = api.http.post(f"/runs/{run_id}/cancel", json={"reason": "enough"})
         assert answer.status_code == 202, answer.text
+        acked_at = time.time()  # the cancel is in effect from here (its mark is written)
         # A 2 s run right behind it gets threads at once.
         started = time.monotonic()
         quick = api.start(graph(agent("only", options={"latency_ms": 2000}), name="quick"), "next")
@@ -85,9 +85,11 @@ def test_cancel_stops_queued_and_in_flight_calls_and_bills_what_ran_to_the_run(
         quick_took = time.monotonic() - started
         time.sleep(1.0)  # every aborted call has reported by now
         run = api.run(run_id)
-    in_flight = [t for t in slow_model.arrived if t <= cancelled_at + 0.2]  # racing the cancel too
-    late = [t - cancelled_at for t in slow_model.arrived if t > cancelled_at + 0.2]
-    aborted_after = [t - cancelled_at for t in slow_model.hung_up]
+    # A call that passed its cancel check as the mark was written may still arrive a moment
+    # after the answer (and is then aborted): 0.2 s of slack after the 202, on a loaded machine.
+    in_flight = [t for t in slow_model.arrived if t <= acked_at + 0.2]  # racing the cancel too
+    late = [t - acked_at for t in slow_model.arrived if t > acked_at + 0.2]
+    aborted_after = [t - acked_at for t in slow_model.hung_up]
     assert late == [], late  # no provider call started after the cancel
     # Every slow call in flight was aborted (a quick one still answering at the cancel may be too)...
     assert len(in_flight) >= len(aborted_after) >= len(in_flight) - 20 > 0

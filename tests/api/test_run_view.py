@@ -24,6 +24,7 @@ from convergio.metering import UsageRecord
 from tests._helpers import ROOT, HostProcess
 from tests.api.conftest import APP, Api, agent, graph, new_key
 from tests.api.test_run_agents import record
+from tests.api.test_stream import read_events
 
 FAULTS_APP = ROOT / "tests" / "api" / "_faults_app.py"
 WAVE = 60  # enough agents that the run writes progress records into its history
@@ -113,7 +114,7 @@ def test_nodes_of_a_record_not_yet_in_the_history_show_as_they_are(tmp_path: Pat
     faults = tmp_path / "faults"
     faults.mkdir()
     (faults / "hold-records").touch()
-    waiter = {"await_event": {"name": "go", "timeout_seconds": 60}}
+    waiter = {"await_event": {"name": "go", "timeout_seconds": 30}}  # else it fails in 30 s
     with (
         HostProcess(FAULTS_APP, tmp_path, env={"CONVERGIO_TEST_FAULTS": str(faults)}) as host,
         Api(host.base_url, new_key(tmp_path, "Held School")) as api,
@@ -127,12 +128,22 @@ def test_nodes_of_a_record_not_yet_in_the_history_show_as_they_are(tmp_path: Pat
         assert sum(1 for k in custom["nodes"] if k != "sink") < WAVE  # the tail alone is not the table
         for node_id in (f"a{i:03d}" for i in range(WAVE)):
             assert_shown(running["nodes"][node_id], "completed")
-        (faults / "hold-records").unlink()
-        assert api.http.post(f"/runs/{run_id}/events/go", json={"approved": True}).status_code == 202
+        streamed: dict[str, str] = {}
+
+        def release(event: dict[str, Any]) -> None:  # the stream shows every node as it is: go on
+            if event["event"] == "node":
+                streamed[event["data"]["node"]] = event["data"]["status"]
+                done = sum(streamed.get(f"a{i:03d}") == "completed" for i in range(WAVE))
+                if done == WAVE and (faults / "hold-records").exists():  # records open all along
+                    (faults / "hold-records").unlink()
+                    assert api.http.post(f"/runs/{run_id}/events/go", json={}).status_code == 202
+
+        events = read_events(api, run_id, on_event=release)
         final = api.wait(run_id)
     assert final["status"] == "Completed"
     for node_id in (f"a{i:03d}" for i in range(WAVE)):
         assert running["nodes"][node_id] == final["nodes"][node_id]
+    assert events[-1]["event"] == "run" and streamed["sink"] == "completed"
 
 
 def test_a_1000_agent_run_keeps_its_stored_status_under_16_kb(tmp_path: Path) -> None:

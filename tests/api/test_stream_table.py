@@ -114,6 +114,47 @@ def test_a_node_whose_item_left_the_tail_keeps_what_it_showed(monkeypatch: pytes
     assert events[-1] == {"event": "run", "id": "r1", "status": "Completed", "error": None, "usage": usage}
 
 
+def test_a_change_sealed_between_two_reads_is_shown_before_the_run_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Between two reads of a wide run, changes can be sealed into a record and leave the tail:
+    the stream folds the records sealed since it last did (at most every ``RECORDS_EVERY_S``),
+    so the live table is that far behind at most, not until the run ends."""
+    monkeypatch.setattr(_stream, "RECORDS_EVERY_S", 0.0)
+    sealed = {"seq": 1, "nodes": {"a": {"status": "completed", "attempts": 1, "rev": 3}}}
+    later = _status("Running", {"c": {"status": "running", "attempts": 1, "rev": 5}}, records=1, confirmed=1)
+    client = Client(
+        [
+            _status("Running", {"a": {"status": "running", "attempts": 1, "rev": 1}}),
+            later,
+            later,  # the history read
+            _status(
+                "Completed",
+                {},
+                output={"nodes": {n: {"status": "completed", "attempts": 1} for n in ("a", "c")}},
+            ),
+        ],
+        history=[sealed],
+    )
+    shown = _node_events(client, ["c", "a"], monkeypatch)  # at the end, c's events come first
+    events = [(e.get("node"), e.get("status")) for e in shown]
+    assert events.index(("a", "completed")) < events.index(("c", "completed"))  # not the end's
+    assert events.count(("a", "completed")) == 1
+    assert client.reads[2] == {"show_history": True, "show_history_output": True}  # one history read
+
+
+def test_a_short_run_s_stream_reads_no_history_before_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A short run's stream never pays a history read for its records before the end."""
+    statuses = [
+        _status("Running", {"a": {"status": "running", "attempts": 1, "rev": 2 * i + 1}}, records=i)
+        for i in range(5)
+    ]
+    done = {"nodes": {"a": {"status": "completed", "attempts": 1}}}
+    client = Client([*statuses, _status("Completed", {}, output=done)])
+    _node_events(client, ["a"], monkeypatch)  # the scripted clock moves less than RECORDS_EVERY_S
+    assert not any(asked.get("show_history") for asked in client.reads)
+
+
 def test_a_failed_run_with_records_ends_with_every_node_as_its_history_has_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
