@@ -125,3 +125,55 @@ def crash_and_resume(tmp_path: Path, spec: dict[str, Any], connection: dict[str,
     assert sorted({r.node_id for r in records}) == sorted(run["nodes"])
     assert len({(r.node_id, r.unit) for r in records}) == len(records)  # one record per node and unit
     return int(tokens)
+
+
+def test_a_kill_mid_fan_out_on_the_loop_bills_each_node_once(
+    tmp_path: Path,
+) -> None:
+    """Instant agents run together on a pool thread's event loop and write their usage in one
+    ledger commit per turn (ADR 0065): a kill between a turn's ledger commit and its results'
+    commit leaves calls billed whose results are lost. They run again after the restart, and
+    the ledger keeps the first delivery's records: every node billed exactly once."""
+    home = tmp_path / "home"
+    key = new_key(home, "Loop Crash School")
+    wide = [agent(f"w{i:03d}", "say {{ input }}") for i in range(600)]
+    spec = graph(*wide, agent("sum", "all done", depends_on=[w["id"] for w in wide]), max_parallel=200)
+    usage = home / "usage.sqlite3"
+    first = HostProcess(APP, home, {"CONVERGIO_REPLAY_VERIFY": "0"}).start()
+    with Api(first.base_url, key) as api:
+        run_id = api.start(spec, "crash me")
+        billed_at_kill = _billed_nodes_once(usage, run_id, at_least=60)
+    first.kill()
+    recorded = recorded_nodes(home / "durable.sqlite3", run_id)
+    billed = _billed_nodes_once(usage, run_id, at_least=0)
+    # Mid-run; here usually the first wave of 200 billed in one commit and 0 or 1 result recorded.
+    assert billed_at_kill >= 60 and len(recorded) < 601, (billed_at_kill, len(recorded))
+
+    with HostProcess(APP, home, {"CONVERGIO_REPLAY_VERIFY": "0"}) as second, Api(second.base_url, key) as api:
+        run = api.wait(run_id, timeout=120)
+    assert run["status"] == "Completed", run
+    ledger = SqliteLedger(usage)
+    records = ledger.query("loop-crash-school", run_id=run_id)
+    ledger.close()
+    assert billed <= len({r.node_id for r in records}) == 601
+    assert len(records) == 2 * 601  # input and output tokens, once per node: none billed twice
+    assert sum(int(r.quantity) for r in records) == run["usage"]["total_tokens"]
+
+
+def _billed_nodes_once(usage: Path, run_id: str, *, at_least: int) -> int:
+    """How many nodes of the run the ledger has billed, waiting (up to 60 s) for ``at_least``."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            db = sqlite3.connect(f"file:{usage}?mode=ro", uri=True)
+            try:
+                found = db.execute(
+                    "SELECT COUNT(DISTINCT node_id) FROM usage WHERE run_id = ?", (run_id,)
+                ).fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.OperationalError:  # not created yet
+            found = 0
+        if found >= at_least or time.monotonic() > deadline:
+            return int(found)
+        time.sleep(0.002)
