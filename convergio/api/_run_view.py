@@ -179,20 +179,7 @@ async def current_view(
     if state == "Completed" and output.get("nodes"):
         view = run_view(run_id, status, costs=costs, known=known)  # the output has the whole table
     else:
-        need_records = sealed > len(records)
-        # A record not yet confirmed is only in its scheduling event's input (``records_of``).
-        pending = need_records and sealed > confirmed
-        if agents is None or need_records:
-            full = await read_status(
-                client,
-                run_id,
-                show_input=agents is None or pending,
-                show_history=need_records,
-                show_history_output=need_records,
-            )
-            agents = graph_agents(full) if agents is None else agents
-            for found in records_of(status_history(full)) if need_records else ():
-                records[int(found.get("seq") or 0)] = found
+        agents = await _read_records(client, run_id, agents, records, sealed)
         view = run_view(
             run_id, status, agents=agents, records=list(records.values()), costs=costs, known=known
         )
@@ -211,6 +198,37 @@ async def current_view(
     memo.put(run_id, fresh)
     await _repair(svc, record, fresh)
     return fresh
+
+
+async def _read_records(
+    client: df.DurableOrchestrationClient,
+    run_id: str,
+    agents: list[str] | None,
+    records: dict[int, dict[str, Any]],
+    sealed: int,
+) -> list[str]:
+    """The graph's agents (read with the input when not known) and, into ``records`` by seq,
+    the progress records the status counts (``sealed``) that it lacks, from the history.
+
+    One still open when the history was read is only in its scheduling event's input
+    (``records_of``), and the tail may not hold all of its items: then the history is read
+    again with the inputs (rarely: the echo is quick, and the inputs of a wide run weigh).
+    """
+    need = sealed > len(records)
+    if agents is not None and not need:
+        return agents
+    with_input = agents is None
+    full = await read_status(
+        client, run_id, show_input=with_input, show_history=need, show_history_output=need
+    )
+    agents = graph_agents(full) if agents is None else agents
+    for found in records_of(status_history(full)) if need else ():
+        records[int(found.get("seq") or 0)] = found
+    if need and not with_input and sealed > len(records):
+        full = await read_status(client, run_id, show_input=True, show_history=True, show_history_output=True)
+        for found in records_of(status_history(full)):
+            records[int(found.get("seq") or 0)] = found
+    return agents
 
 
 async def _repair(svc: Service, record: RunRecord, view: Memo) -> None:
