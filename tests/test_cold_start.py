@@ -54,6 +54,7 @@ FIRST_USE = (
     "convergio.quotas",
     "convergio.agents._bound",
     "convergio.agents._runner",
+    "convergio.agents._turns",
     "convergio.agents._call",
     "convergio.agents._resolve",
     "convergio.plugins._host",
