@@ -31,8 +31,9 @@ as the stream did, showed such a node ``waiting`` again after it had run. While 
 on, a node whose change left the tail between two reads would keep showing what it showed
 before (``running`` after it completed) until the run ended: the records sealed since the
 stream last looked are folded in too, at most every ``RECORDS_EVERY_S`` (the whole history is
-read for them). A run that ends without its whole table in its output (failed, cancelled) is
-folded once more with its records.
+read for them), at once by a stream that joins an older run (a reload mid-run). A run that
+ends without its whole table in its output (failed, cancelled) is folded once more with its
+records.
 """
 
 from __future__ import annotations
@@ -302,7 +303,10 @@ async def _events(
     table = None if agents is None else NodeTable(agents)
     told = False  # the host said the run ended (``_stream_wake``)
     folded: set[int] = set()  # the progress records folded into the table, by seq
-    records_due = began + RECORDS_EVERY_S  # a short run's stream reads no history before its end
+    # A stream that joins a run older than RECORDS_EVERY_S (a reload, a late watcher, the next
+    # window) folds its records at its first read; one watching a run from its start, only once
+    # the run is that old, so a short run's stream reads no history before its end.
+    records_due = began + max(0.0, RECORDS_EVERY_S - run_age)
     while True:
         read_at, cpu_at = time.monotonic(), time.thread_time()
         if read_at >= watched_until:  # agents stream their text only while watched
@@ -348,14 +352,14 @@ async def _events(
             table.fold(custom.get("nodes") or {})
             if ended:  # every node once more: its last version, cancelled if it had not finished
                 table.replace(await _final_nodes(client, run_id, status, agents) or {})
-            out += table.events(cancelled=state == "Terminated")
         sealed = _sealed(status)  # even when the status did not change: a waiting run stays so
         if not ended and table is not None and sealed > len(folded) and read_at >= records_due:
             took = time.monotonic()
             await _fold_records(client, run_id, status, table, folded)
             took = time.monotonic() - took
             records_due = time.monotonic() + max(RECORDS_EVERY_S, _RECORDS_COST_SHARE * took)
-            out += table.events()
+        if table is not None:  # the nodes that changed since the last read, once
+            out += table.events(cancelled=state == "Terminated")
         for event in await (early or off_loop(channel.read, run_id, after)):
             after = event.seq
             out.append(_event_message(event))

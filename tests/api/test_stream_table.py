@@ -65,7 +65,11 @@ def _status(runtime: str, nodes: dict[str, Any], *, output: Any = None, **custom
 
 
 def _node_events(
-    client: Client, agents: list[str], monkeypatch: pytest.MonkeyPatch, graph_agents: Any = None
+    client: Client,
+    agents: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    graph_agents: Any = None,
+    run_age: float = 0.0,
 ) -> list[dict[str, Any]]:
     clock = [0.0]
 
@@ -80,7 +84,7 @@ def _node_events(
     )
 
     async def read() -> str:
-        stream = run_events(client, Channel(), "r1", after=0, seconds=900.0)  # type: ignore[arg-type]
+        stream = run_events(client, Channel(), "r1", after=0, seconds=900.0, run_age=run_age)  # type: ignore[arg-type]
         return "".join([message async for message in stream])
 
     events = []
@@ -141,6 +145,22 @@ def test_a_change_sealed_between_two_reads_is_shown_before_the_run_ends(
     assert events.index(("a", "completed")) < events.index(("c", "completed"))  # not the end's
     assert events.count(("a", "completed")) == 1
     assert client.reads[2] == {"show_history": True, "show_history_output": True}  # one history read
+
+
+def test_a_stream_that_joins_a_run_with_records_folds_them_at_its_first_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A console reloaded in the middle of a wide run shows every node as it is at once, not the
+    graph's agents ``waiting`` until the next fold (or, before ADR 0066, the run's end). A
+    stream watching a run from its start waits until the run is ``RECORDS_EVERY_S`` old."""
+    sealed = {"seq": 1, "nodes": {"a": {"status": "completed", "attempts": 1, "rev": 3}}}
+    joined = _status("Running", {"c": {"status": "running", "attempts": 1, "rev": 5}}, records=1, confirmed=1)
+    done = {"nodes": {n: {"status": "completed", "attempts": 1} for n in ("a", "c")}}
+    client = Client([joined, joined, _status("Completed", {}, output=done)], history=[sealed])
+    shown = _node_events(client, ["c", "a"], monkeypatch, run_age=_stream.RECORDS_EVERY_S)
+    events = [(e.get("node"), e.get("status")) for e in shown]
+    assert events[:2] == [("c", "running"), ("a", "completed")]  # the first read's, a never waiting
+    assert client.reads[1] == {"show_history": True, "show_history_output": True}
 
 
 def test_a_short_run_s_stream_reads_no_history_before_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
