@@ -38,7 +38,6 @@ from typing import Any, Final
 import azure.durable_functions as df
 import azure.functions as func
 
-from convergio.graph import records_of
 from convergio.tenants import RunRecord
 
 from . import _models as m
@@ -51,10 +50,10 @@ from ._views import (
     NodeViews,
     billed_costs,
     graph_agents,
+    history_records,
     read_status,
     run_state,
     run_view,
-    status_history,
 )
 
 __all__ = ["MEMO", "SETTLE_S", "Memo", "ViewMemo", "current_view", "view_response"]
@@ -208,27 +207,15 @@ async def _read_records(
     sealed: int,
 ) -> list[str]:
     """The graph's agents (read with the input when not known) and, into ``records`` by seq,
-    the progress records the status counts (``sealed``) that it lacks, from the history.
-
-    One still open when the history was read is only in its scheduling event's input
-    (``records_of``), and the tail may not hold all of its items: then the history is read
-    again with the inputs (rarely: the echo is quick, and the inputs of a wide run weigh).
-    """
-    need = sealed > len(records)
-    if agents is not None and not need:
+    the progress records the status counts (``sealed``) that it lacks (``history_records``)."""
+    if sealed <= len(records):
+        if agents is None:
+            agents = graph_agents(await read_status(client, run_id, show_input=True))
         return agents
-    with_input = agents is None
-    full = await read_status(
-        client, run_id, show_input=with_input, show_history=need, show_history_output=need
-    )
-    agents = graph_agents(full) if agents is None else agents
-    for found in records_of(status_history(full)) if need else ():
-        records[int(found.get("seq") or 0)] = found
-    if need and not with_input and sealed > len(records):
-        full = await read_status(client, run_id, show_input=True, show_history=True, show_history_output=True)
-        for found in records_of(status_history(full)):
-            records[int(found.get("seq") or 0)] = found
-    return agents
+    full, found = await history_records(client, run_id, sealed, records, show_input=agents is None)
+    for record in found:
+        records[int(record.get("seq") or 0)] = record
+    return graph_agents(full) if agents is None else agents
 
 
 async def _repair(svc: Service, record: RunRecord, view: Memo) -> None:

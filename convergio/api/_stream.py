@@ -49,7 +49,7 @@ import azure.functions as func
 from pydantic_core import to_json
 
 from convergio.errors import InvalidRequest
-from convergio.graph import TERMINAL, fold, records_of
+from convergio.graph import TERMINAL, fold
 from convergio.streams import RunStream, StreamEvent, compact, sse, sse_text
 from convergio.tenants import Permission
 
@@ -63,10 +63,10 @@ from ._views import (
     RUN_AGENTS,
     complete_table,
     graph_agents,
+    history_records,
     read_status,
     run_outcome,
     run_state,
-    status_history,
 )
 
 __all__ = [
@@ -231,11 +231,9 @@ async def _final_nodes(
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
     if not custom.get("records"):
         return None
-    sealed = int(custom.get("records") or 0)
-    pending = int(custom.get("confirmed", sealed) or 0) < sealed  # read from their inputs (records_of)
-    full = await read_status(client, run_id, show_input=pending, show_history=True, show_history_output=True)
+    full, found = await history_records(client, run_id, _sealed(status))
     full_custom = full.custom_status if isinstance(full.custom_status, dict) else custom
-    folded: Mapping[str, Any] = fold(agents, records_of(status_history(full)), full_custom)["nodes"]
+    folded: Mapping[str, Any] = fold(agents, found, full_custom)["nodes"]
     return folded
 
 
@@ -247,11 +245,9 @@ async def _fold_records(
     folded: set[int],
 ) -> None:
     """Fold into ``table`` the progress records not in ``folded`` (which it extends), read from
-    the run's history: an open one from its scheduling event's input (``records_of``)."""
-    sealed, custom = _sealed(status), status.custom_status
-    pending = isinstance(custom, dict) and int(custom.get("confirmed", sealed) or 0) < sealed
-    full = await read_status(client, run_id, show_input=pending, show_history=True, show_history_output=True)
-    for record in records_of(status_history(full)):
+    the run's history (``history_records``)."""
+    _, found = await history_records(client, run_id, _sealed(status), folded)
+    for record in found:
         seq = int(record.get("seq") or 0)
         if seq not in folded:
             folded.add(seq)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +38,7 @@ __all__ = [
     "billed_costs",
     "complete_table",
     "graph_agents",
+    "history_records",
     "load_status",
     "read_status",
     "run_outcome",
@@ -221,6 +222,33 @@ async def read_status(
     if code not in _ANSWERED:
         raise Exception(f"The operation failed with an unexpected status code {code}")  # as the SDK does
     return status_from(body)
+
+
+async def history_records(
+    client: df.DurableOrchestrationClient,
+    run_id: str,
+    sealed: int,
+    have: Collection[int] = (),
+    *,
+    show_input: bool = False,
+) -> tuple[DurableOrchestrationStatus, list[dict[str, Any]]]:
+    """The run's status read with its history, and the progress records in that history, for
+    a reader that has the records ``have`` (by seq) of the ``sealed`` ones its status counts.
+
+    A record still open when the history was read is only in its scheduling event's input
+    (``records_of``), and the tail may not hold all of its items (ADR 0066): when the records
+    found and ``have`` still fall short of ``sealed``, the history is read again with the
+    inputs (rarely: the echo is quick, and the inputs of a wide run weigh). ``show_input``:
+    read them at once (the caller needs the run's input too).
+    """
+    full = await read_status(
+        client, run_id, show_input=show_input, show_history=True, show_history_output=True
+    )
+    found = records_of(status_history(full))
+    if not show_input and len({*have, *(int(r.get("seq") or 0) for r in found)}) < sealed:
+        full = await read_status(client, run_id, show_input=True, show_history=True, show_history_output=True)
+        found = records_of(status_history(full))
+    return full, found
 
 
 def status_from(body: Any) -> DurableOrchestrationStatus:
