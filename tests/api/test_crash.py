@@ -142,10 +142,10 @@ def test_a_kill_mid_fan_out_on_the_loop_bills_each_node_once(
     first = HostProcess(APP, home, {"CONVERGIO_REPLAY_VERIFY": "0"}).start()
     with Api(first.base_url, key) as api:
         run_id = api.start(spec, "crash me")
-        billed_at_kill = _billed_nodes_once(usage, run_id, at_least=60)
+        billed_at_kill = _billed_nodes(usage, run_id, at_least=60)
     first.kill()
     recorded = recorded_nodes(home / "durable.sqlite3", run_id)
-    billed = _billed_nodes_once(usage, run_id, at_least=0)
+    billed = _billed_nodes(usage, run_id, at_least=0)
     # Mid-run; here usually the first wave of 200 billed in one commit and 0 or 1 result recorded.
     assert billed_at_kill >= 60 and len(recorded) < 601, (billed_at_kill, len(recorded))
 
@@ -160,7 +160,7 @@ def test_a_kill_mid_fan_out_on_the_loop_bills_each_node_once(
     assert sum(int(r.quantity) for r in records) == run["usage"]["total_tokens"]
 
 
-def _billed_nodes_once(usage: Path, run_id: str, *, at_least: int) -> int:
+def _billed_nodes(usage: Path, run_id: str, *, at_least: int) -> int:
     """How many nodes of the run the ledger has billed, waiting (up to 60 s) for ``at_least``."""
     deadline = time.monotonic() + 60
     while True:
