@@ -6,11 +6,11 @@ directory are decided in one place.
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
 from convergio.host import EmbeddedHost, EngineConfig, HostConfig
+from convergio.host._heap import settle_heap
 from convergio.host._workers import lease_from_env, workers_from_env  # not pinned public names yet
 from convergio.settings import Settings
 
@@ -41,15 +41,5 @@ def embedded_host(
     host = EmbeddedHost(
         HostConfig(app=app, home=home, port=port, engine=engine, store=Path(store) if store else None)
     )
-    _settle_heap()
+    settle_heap()  # the app is loaded: what lives now lives as long as the process
     return host
-
-
-def _settle_heap() -> None:
-    """Take what is alive now (the app, its imports, the SDKs) out of the garbage collector's sight.
-
-    It lives as long as the process, yet every full collection would walk it again: tens of
-    milliseconds, landing in the middle of orchestrator steps. Collected once, then frozen.
-    """
-    gc.collect()
-    gc.freeze()

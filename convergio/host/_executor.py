@@ -116,7 +116,7 @@ class OrchestrationExecutor:
         self.full_replays = 0
 
     def evict(self, instance_id: str) -> None:
-        self._sessions.pop(instance_id, None)
+        _release(self._sessions.pop(instance_id, None))
 
     def has_session(self, instance_id: str, execution_id: str, history_len: int) -> bool:
         """Would a step of this instance resume a kept-alive session (no replay, no input)?"""
@@ -139,8 +139,11 @@ class OrchestrationExecutor:
         orchestrator = self._lookup(instance.name)
         usable = self.has_session(instance.instance_id, instance.execution_id, len(old_events))
         session = self._sessions.pop(instance.instance_id, None)
+        if session is not None and not usable:  # stale: this step replays into a new one
+            _release(session)
+            session = None
         replayed: list[dict[str, Any]] | None = None
-        if session is not None and usable:
+        if session is not None:
             result = self._resume(session, new_events, seen)
             if self._verify:
                 replayed, check = self._full_replay(orchestrator, instance, old_events, new_events, seen)
@@ -163,7 +166,9 @@ class OrchestrationExecutor:
             session.history_len = -1  # usable again once the engine confirms the commit
             self._sessions[instance.instance_id] = session
             while len(self._sessions) > self._capacity:
-                self._sessions.popitem(last=False)
+                _release(self._sessions.popitem(last=False)[1])
+        else:
+            _release(session)
         return result
 
     # -- full replay through the registered function -------------------------------------
@@ -232,6 +237,12 @@ class OrchestrationExecutor:
             if executor.has_execution_completed:
                 break
         return _state_of(session, seen)
+
+
+def _release(session: _Session | None) -> None:
+    """A dropped session's objects freed now, not by the cycle collector (``SessionContext.release``)."""
+    if session is not None and isinstance(session.context, SessionContext):
+        session.context.release()
 
 
 _HEADER = frozenset({"EventType", "EventId", "IsPlayed", "Timestamp"})

@@ -69,6 +69,9 @@ def unscheduled_leaves(task: CompoundTask) -> list[AtomicTask] | None:
     return leaves if _collect(task, leaves) else None
 
 
+_BACK_LINKS = ("context", "_orchestration_context")
+"""A task's attributes that point back at its context (``RetryAbleTask``, the SDK's long timers)."""
+
 # Exact classes whose ``_is_scheduled`` is their flag: read it without the property call.
 _PLAIN_ATOMIC = frozenset({AtomicTask, TimerTask})
 
@@ -99,6 +102,40 @@ class SessionContext(DurableOrchestrationContext):  # type: ignore[misc]  # the 
     walked: tuple[CompoundTask, list[AtomicTask]] | None = None
     last_any: SessionWhenAny | None = None  # the newest task_any of exact atomic tasks
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.made: list[TaskBase] = []  # every task of the session, for ``release``
+
+    def _generate_task(self, *args: Any, **kwargs: Any) -> TaskBase:
+        task: TaskBase = super()._generate_task(*args, **kwargs)
+        self.made.append(task)
+        return task
+
+    def task_all(self, activities: list[TaskBase]) -> TaskBase:
+        task: TaskBase = super().task_all(activities)
+        self.made.append(task)
+        return task
+
+    def release(self) -> None:
+        """Break the session's reference cycles: it is dropped (its run ended, or it was evicted).
+
+        A task and the compound task waiting on it point at each other, and a retried call or a
+        long timer at this context, so a finished run's tasks (about 8,000 objects at 500 wide)
+        were garbage only the cycle collector could free; its full collections walked them, 16
+        ms each, about once per such run (ADR 0067). With the links cut, dropping the session
+        frees them at once. The session is never stepped again (a later step replays).
+        """
+        for task in self.made:
+            task.parent = None
+            for child in getattr(task, "children", ()):  # a retried call's own (it is not made here)
+                child.parent = None
+            for name in _BACK_LINKS:
+                if name in vars(task):
+                    setattr(task, name, None)
+        self.made = []
+        self.open_tasks.clear()
+        self.last_any = self.walked = None
+
     def call_activity(self, name: Any, input_: Any = None, expected_type: type | None = None) -> TaskBase:
         """The SDK's ``call_activity`` for a call by name whose input ``plain_dumps`` encodes (a
         third of the SDK's ``df_dumps`` time on a graph's agent call); anything else, the SDK's."""
@@ -123,6 +160,7 @@ class SessionContext(DurableOrchestrationContext):  # type: ignore[misc]  # the 
     def task_any(self, activities: list[TaskBase]) -> TaskBase:
         task = SessionWhenAny(activities, self._replay_schema, self.last_any)
         self.last_any = task if task.fresh is not None else None
+        self.made.append(task)
         return task
 
     def _add_to_open_tasks(self, task: TaskBase) -> None:

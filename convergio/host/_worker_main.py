@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -25,6 +24,7 @@ from typing import BinaryIO
 from ._activities import ActivityRunner, RunnerConfig
 from ._events import Event
 from ._functions import load_app
+from ._heap import settle_heap
 from ._leases import new_owner
 from ._store import Store, WorkItem
 from ._workers import decode_items, encode_results
@@ -55,8 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the host says over the pipe which executions ended (their queued items are dropped).
     config = RunnerConfig(args.concurrency, args.lease)
     runner = ActivityRunner(index, store, owner, config, on_beat=store.beat)
-    gc.collect()
-    gc.freeze()  # the app and its imports live as long as the process (see convergio._embedded)
+    settle_heap()  # the app and its imports live as long as the process (see _heap)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     threading.Thread(target=_listen, args=(runner, done), daemon=True).start()
