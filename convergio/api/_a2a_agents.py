@@ -27,7 +27,8 @@ from . import _models as m
 from ._lifecycle import cancel_graph_run
 from ._runs import start_graph_run
 from ._service import Service
-from ._views import load_status, run_view, status_input
+from ._status_reads import load_status
+from ._views import run_view, status_input
 
 __all__ = ["LIST_WINDOW", "PREFIX", "TenantAgents", "handle"]
 

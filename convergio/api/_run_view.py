@@ -44,17 +44,9 @@ from . import _models as m
 from ._http import off_loop
 from ._lifecycle import age_s, stateless_view, usage_from_ledger
 from ._service import Service
+from ._status_reads import history_records, read_status
 from ._times import ended_at
-from ._views import (
-    RUN_AGENTS,
-    NodeViews,
-    billed_costs,
-    graph_agents,
-    history_records,
-    read_status,
-    run_state,
-    run_view,
-)
+from ._views import RUN_AGENTS, NodeViews, billed_costs, graph_agents, run_state, run_view
 
 __all__ = ["MEMO", "SETTLE_S", "Memo", "ViewMemo", "current_view", "view_response"]
 

@@ -39,7 +39,8 @@ from ._run_list import run_list
 from ._run_view import MEMO, view_response
 from ._service import Service, service
 from ._sharing import check_may_start
-from ._views import RUN_AGENTS, agents_of, billed_costs, load_status, run_view, status_input
+from ._status_reads import load_status
+from ._views import RUN_AGENTS, agents_of, billed_costs, run_view, status_input
 
 if TYPE_CHECKING:
     from convergio.graph import Validated

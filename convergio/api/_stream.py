@@ -39,41 +39,29 @@ records.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
-from pydantic_core import to_json
 
 from convergio.errors import InvalidRequest
-from convergio.graph import TERMINAL, fold
-from convergio.streams import RunStream, StreamEvent, compact, sse, sse_text
+from convergio.graph import fold
+from convergio.streams import RunStream, StreamEvent, sse, sse_text
 from convergio.tenants import Permission
 
-from . import _models as m
 from ._http import answer, off_loop, run_for
 from ._lifecycle import age_s
 from ._service import service
+from ._status_reads import history_records, read_status
+from ._stream_nodes import NodeTable
 from ._stream_pace import AHEAD, COST_SHARE, ENDING_FOR_S, ENDING_S, next_read, poll_interval, time_left
 from ._stream_wake import Wake, host_ends
-from ._views import (
-    RUN_AGENTS,
-    complete_table,
-    graph_agents,
-    history_records,
-    read_status,
-    run_outcome,
-    run_state,
-)
+from ._views import RUN_AGENTS, complete_table, graph_agents, run_outcome, run_state
 
 __all__ = [
-    "NodeTable",
     "next_read",
-    "node_message",
-    "node_payload",
     "poll_interval",
     "run_events",
     "time_left",
@@ -91,130 +79,6 @@ _WINDOW_S = 10.0
 _RETRY_MS = 1000
 _WATCH_S = 30.0
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
-class NodeTable:
-    """The nodes a stream shows: the graph's agents, then each newer version of a node as it comes.
-
-    A version is newer when its ``rev`` is at least the known one's (as ``convergio.graph.fold``
-    decides); a node absent from a tail keeps what it last showed. ``events`` sends only the nodes
-    whose status or attempt count changed since they were last sent.
-    """
-
-    def __init__(self, agents: Iterable[str]) -> None:
-        self._items: dict[str, tuple[int, Mapping[str, Any]]] = {a: (0, _WAITING) for a in agents}
-        self._changed: dict[str, None] = dict.fromkeys(self._items)  # an ordered set: spec order first
-        self._sent: dict[str, tuple[Any, Any]] = {}
-
-    def fold(self, nodes: Mapping[str, Any]) -> None:
-        """Take the newer versions among ``nodes`` (a status tail's or a record's)."""
-        for node_id, value in nodes.items():
-            if not isinstance(value, Mapping):
-                continue
-            rev = value.get("rev", 0)
-            known = self._items.get(node_id)
-            if known is None or (rev >= known[0] and value != known[1]):
-                self._items[node_id] = (rev, value)
-                self._changed[node_id] = None
-
-    def replace(self, nodes: Mapping[str, Any]) -> None:
-        """The run ended: ``nodes`` (its whole table, when known) replace what was folded, and
-        every node is looked at again by the next ``events``."""
-        for node_id, value in nodes.items():
-            if isinstance(value, Mapping):
-                self._items[node_id] = (value.get("rev", 0), value)
-        self._changed = dict.fromkeys(self._items)
-
-    def events(self, *, cancelled: bool = False) -> list[str]:
-        """``node`` messages for the changed nodes; ``cancelled``: those not finished show cancelled."""
-        out: list[str] = []
-        for node_id in self._changed:
-            entry = self._items[node_id][1]
-            if cancelled and entry.get("status") not in TERMINAL:
-                entry = {**entry, "status": "cancelled"}
-            shown = (entry.get("status"), entry.get("attempts", 0))
-            if self._sent.get(node_id) != shown:
-                self._sent[node_id] = shown
-                out.append(node_message(node_id, entry))
-        self._changed = {}
-        return out
-
-
-_WAITING: Mapping[str, Any] = {"status": "waiting"}
-
-
-def node_message(node_id: str, entry: Mapping[str, Any]) -> str:
-    """``sse("node", {"node": node_id, **node_payload(entry)})``, the payload encoded on its own.
-
-    Byte for byte that message: the node's id is spliced in front of the payload's own JSON (a
-    wide run sends a thousand such messages, and the merged dict was encoded again each time),
-    and the graph's baseline (every node of a new stream's first read) is encoded once.
-    """
-    if entry is _WAITING:
-        body = _waiting_body()
-    elif (copied := _copied(entry)) is not None:
-        body = _ascii_json(copied)
-    else:
-        body = compact(node_payload(entry))
-    if body == "{}":  # nothing to splice after (a payload always has the view's fields)
-        return sse("node", {"node": node_id})
-    return sse_text("node", f'{{"node":{compact(node_id)},{body[1:]}')
-
-
-@functools.cache
-def _waiting_body() -> str:
-    return compact(node_payload(_WAITING))
-
-
-def node_payload(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """What the run view shows of a node (``NodeView``, its cost aside) from its status entry.
-
-    An entry of the types the view declares is copied over the view's defaults: a wide run's
-    stream sends a thousand node events, and validating then dumping a model for each took
-    three times as long. Anything else goes through the model, which decides (coerces, refuses).
-    """
-    copied = _copied(entry)
-    if copied is None:
-        return m.NodeView.model_validate(entry).model_dump(exclude={"cost_eur"})
-    return copied
-
-
-def _copied(entry: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The entry over the view's defaults when every field has the view's type (str, int, bool,
-    None, a usage of ints), else None."""
-    defaults, usage_defaults = _node_defaults()
-    out: dict[str, Any] = {}
-    for key, default in defaults.items():
-        value = entry.get(key, default)
-        if key == "usage":
-            value = _usage_payload(value, usage_defaults)
-            if value is None:
-                return None
-        elif type(value) is not type(default) and not (default is None and type(value) is str):
-            return None
-        out[key] = value
-    return out if type(entry.get("status")) is str else None
-
-
-def _ascii_json(payload: dict[str, Any]) -> str:
-    """``compact(payload)`` for a copied payload (no floats), by pydantic-core's encoder at a
-    fifth of the cost: byte for byte the same unless a string holds DEL or a non-ASCII character,
-    which ``compact`` escapes and it does not (``test_stream_messages`` compares them)."""
-    out = to_json(payload)
-    return out.decode() if out.isascii() and b"\x7f" not in out else compact(payload)
-
-
-def _usage_payload(value: Any, defaults: dict[str, int]) -> dict[str, int] | None:
-    if not isinstance(value, dict) or any(type(value.get(k, 0)) is not int for k in defaults):
-        return None
-    return {k: value.get(k, v) for k, v in defaults.items()}
-
-
-@functools.cache
-def _node_defaults() -> tuple[dict[str, Any], dict[str, int]]:
-    """``NodeView``'s fields with their defaults (``status``: a str), in its order; its usage's."""
-    defaults = m.NodeView(status="").model_dump(exclude={"cost_eur"})
-    return defaults, defaults["usage"]
 
 
 async def _final_nodes(

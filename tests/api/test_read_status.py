@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from convergio.api._views import read_status
+from convergio.api._status_reads import read_status
 
 BODY = {
     "name": "AgentGraph",
@@ -88,7 +88,7 @@ def test_a_status_is_read_as_the_sdk_reads_it(body: Any) -> None:
     """``status_from`` reads the times without dateutil (a fifth of a read's Python): same status."""
     from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-    from convergio.api._views import status_from
+    from convergio.api._status_reads import status_from
 
     ours, sdks = status_from(body), DurableOrchestrationStatus.from_json(body)
     assert vars(ours) == vars(sdks)

@@ -18,7 +18,8 @@ import httpx
 
 from convergio.api import _models as m
 from convergio.api._run_view import Memo, ViewMemo
-from convergio.api._views import NodeViews, billed_costs, run_view, status_from
+from convergio.api._status_reads import status_from
+from convergio.api._views import NodeViews, billed_costs, run_view
 from convergio.graph import STATUS_LIMIT_UTF16
 from convergio.metering import UsageRecord
 from tests._helpers import ROOT, HostProcess

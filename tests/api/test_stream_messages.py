@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from convergio.api._stream import _ascii_json, node_message, node_payload
+from convergio.api._stream_nodes import _ascii_json, node_message, node_payload
 from convergio.streams import compact, sse
 
 _ALPHABET = [chr(c) for c in range(128)] + ["é", "\u2028", "\u2029", "😀", "\ufeff", "ß"]

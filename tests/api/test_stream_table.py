@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from convergio.api import _stream, _stream_wake
-from convergio.api._stream import NodeTable, run_events
+from convergio.api._stream import run_events
+from convergio.api._stream_nodes import NodeTable
 from convergio.graph import RECORD_PROGRESS, fold
 from convergio.graph._progress import ProgressJournal
 
@@ -339,12 +340,12 @@ def test_run_agents_are_kept_for_the_newest_runs_only() -> None:
 )
 def test_a_node_payload_is_what_the_model_makes_of_the_entry(entry: dict[str, Any]) -> None:
     from convergio.api._models import NodeView
-    from convergio.api._stream import node_payload
+    from convergio.api._stream_nodes import node_payload
 
     modelled = NodeView.model_validate(entry).model_dump(exclude={"cost_eur"})
     assert json.dumps(node_payload(entry)) == json.dumps(modelled)  # the same keys, values and order
 
-    from convergio.api._stream import _WAITING, node_message
+    from convergio.api._stream_nodes import _WAITING, node_message
     from convergio.streams import sse
 
     for node_id in ("a", "n-7", 'q"uo\\te', "é", ""):  # byte for byte the message of the merged dict
@@ -372,7 +373,7 @@ def test_sse_is_one_line_of_compact_json_as_json_dumps_writes_it() -> None:
 def test_an_entry_the_model_refuses_is_refused(entry: dict[str, Any]) -> None:
     from pydantic import ValidationError
 
-    from convergio.api._stream import node_payload
+    from convergio.api._stream_nodes import node_payload
 
     with pytest.raises(ValidationError):
         node_payload(entry)
