@@ -23,7 +23,7 @@ import azure.functions as func
 
 from convergio.errors import InvalidRequest
 from convergio.metering import rollup, unpriced_tokens
-from convergio.metering._record import decimal_text
+from convergio.metering._canonical import decimal_text
 from convergio.tenants import Permission, RunRecord
 
 from ._http import answer, json_response, tenant_of

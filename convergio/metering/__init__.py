@@ -12,6 +12,7 @@
 Importing this package loads neither numpy, numba nor any Azure SDK.
 """
 
+from ._canonical import canonical_time
 from ._clock import now_iso
 from ._cosmos import CosmosLedger
 from ._ledger import Ledger
@@ -25,7 +26,7 @@ from ._prices import (
     records_for,
     unit_prices,
 )
-from ._record import KEY_MODES, UNITS, KeyMode, Unit, UsageRecord, canonical_time, usage_id
+from ._record import KEY_MODES, UNITS, KeyMode, Unit, UsageRecord, usage_id
 from ._rollup import (
     GROUP_BY,
     GroupBy,

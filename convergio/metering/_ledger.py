@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from ._record import UsageRecord, canonical_time
+from ._canonical import canonical_time
+from ._record import UsageRecord
 
 __all__ = ["Ledger", "run_totals", "time_bounds"]
 

@@ -29,15 +29,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Final
 
+from ._canonical import canonical_time, non_negative_decimal
 from ._record import (
     COST_QUANTUM,
     UNITS,
     KeyMode,
     Unit,
     UsageRecord,
-    canonical_time,
     check_source,
-    non_negative_decimal,
     usage_ids,
 )
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
-from ._record import COST_QUANTUM, QUANTITY_PLACES, UNITS, Unit, UsageRecord, decimal_text
+from ._canonical import decimal_text
+from ._record import COST_QUANTUM, QUANTITY_PLACES, UNITS, Unit, UsageRecord
 
 if TYPE_CHECKING:
     import numpy as np

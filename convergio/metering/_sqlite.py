@@ -37,8 +37,9 @@ from typing import Final
 from convergio._sql_rows import Rows, value_lists
 from convergio._sqlite import Batch, Database, run_script
 
+from ._canonical import decimal_text
 from ._ledger import run_totals, time_bounds
-from ._record import UsageRecord, decimal_text
+from ._record import UsageRecord
 
 __all__ = ["SqliteLedger"]
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from convergio.metering import _clock
+from convergio.metering._canonical import canonical_time
 from convergio.metering._clock import now_iso, now_text
-from convergio.metering._record import canonical_time
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
