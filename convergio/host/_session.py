@@ -69,6 +69,8 @@ def unscheduled_leaves(task: CompoundTask) -> list[AtomicTask] | None:
     return leaves if _collect(task, leaves) else None
 
 
+_KEPT_ENDED = 256
+"""How many more tasks than it kept last time a session holds before it forgets its ended ones."""
 _BACK_LINKS = ("context", "_orchestration_context")
 """A task's attributes that point back at its context (``RetryAbleTask``, the SDK's long timers)."""
 
@@ -104,17 +106,41 @@ class SessionContext(DurableOrchestrationContext):  # type: ignore[misc]  # the 
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.made: list[TaskBase] = []  # every task of the session, for ``release``
+        self.made: list[TaskBase] = []  # the session's tasks that ``release`` must reach
+        self._live = 0  # how many ``made`` kept when it last forgot its ended tasks
 
     def _generate_task(self, *args: Any, **kwargs: Any) -> TaskBase:
         task: TaskBase = super()._generate_task(*args, **kwargs)
-        self.made.append(task)
+        self._keep(task)
         return task
 
     def task_all(self, activities: list[TaskBase]) -> TaskBase:
         task: TaskBase = super().task_all(activities)
-        self.made.append(task)
+        self._keep(task)
         return task
+
+    def _keep(self, task: TaskBase) -> None:
+        """Keep ``task`` for ``release``; forget the ended ones once they outnumber the others.
+
+        A session lives as long as its run (hours, waiting for a human), and each wait of the
+        graph's loop holds its children and their set (about 4 KB a completion), so ``made``
+        keeps only what ``release`` must reach: the open tasks and waits and the newest wait.
+        An ended task (or a cancelled timer) it forgets lets go of the ended wait it belonged to
+        (its ``parent``: it reports nothing again), which held it among its children or as its
+        ``result``: the two are then freed at once instead of left to the collector (ADR 0067).
+        """
+        self.made.append(task)
+        if len(self.made) <= _KEPT_ENDED + 2 * self._live:
+            return
+        last, kept = self.last_any, []
+        for made in self.made:
+            parent = made.parent
+            unheld = parent is None or parent.state is not TaskState.RUNNING  # no open wait holds it
+            if made is last or (made.state is TaskState.RUNNING and not (unheld and _cancelled(made))):
+                kept.append(made)
+            elif parent is not None and unheld:
+                made.parent = None
+        self.made, self._live = kept, len(kept)
 
     def release(self) -> None:
         """Break the session's reference cycles: it is dropped (its run ended, or it was evicted).
@@ -160,7 +186,7 @@ class SessionContext(DurableOrchestrationContext):  # type: ignore[misc]  # the 
     def task_any(self, activities: list[TaskBase]) -> TaskBase:
         task = SessionWhenAny(activities, self._replay_schema, self.last_any)
         self.last_any = task if task.fresh is not None else None
-        self.made.append(task)
+        self._keep(task)
         return task
 
     def _add_to_open_tasks(self, task: TaskBase) -> None:
@@ -244,6 +270,12 @@ class SessionWhenAny(WhenAnyTask):  # type: ignore[misc]  # the SDK is untyped
             child._is_scheduled_flag if type(child) in _PLAIN_ATOMIC else child._is_scheduled
             for child in reversed(self.children)
         )
+
+
+def _cancelled(task: TaskBase) -> bool:
+    """A cancelled timer (the graph's flush timer is cancelled at birth): it never ends, and the
+    SDK keeps it among the open tasks for the session's life."""
+    return type(task) is TimerTask and bool(task.is_cancelled)
 
 
 def _known_prefix(tasks: list[TaskBase], last: SessionWhenAny | None) -> int:

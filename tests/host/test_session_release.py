@@ -19,7 +19,9 @@ import pytest
 from azure.durable_functions.models.Task import TaskBase
 
 from convergio.host._engine import Engine, EngineConfig
+from convergio.host._executor import Instance, OrchestrationExecutor
 from convergio.host._functions import load_app
+from convergio.host._session import _KEPT_ENDED
 from convergio.host._store import Store
 
 from ._engines import running, start_as_sdk
@@ -108,3 +110,33 @@ def test_a_session_pushed_out_of_the_kept_ones_leaves_none_of_its_tasks(
         for instance_id in (first, second):
             engine.raise_event(instance_id, "go", json.dumps(1))
         assert [_ends(engine, i) for i in (first, second)] == [TOTAL + 1] * 2
+
+
+def test_a_long_session_keeps_only_what_its_release_needs() -> None:
+    """A session lives as long as its run: once its ended tasks outnumber the others by
+    ``_KEPT_ENDED`` it forgets them, so a 600-step session holds about as many as that."""
+    from .test_executor import INSTANCE, chain, first_events, next_events, registered, scheduled
+
+    executor = OrchestrationExecutor(lambda name: registered(chain))
+    steps = json.dumps(json.dumps(10_000))  # as the SDK's client stores start_new(10_000)
+    instance = Instance(INSTANCE.instance_id, INSTANCE.name, INSTANCE.execution_id, steps)
+    history: list[dict[str, object]] = []
+    events, sizes = first_events(), []
+    for task_id in range(600):
+        result = executor.execute(instance, list(history), events, task_id)  # one action per step
+        assert result.error is None and len(result.actions) == 1
+        history += events + scheduled(task_id, "step")
+        executor.confirm("i", len(history))
+        events = next_events(task_id, task_id + 1)
+        sizes.append(len(executor._sessions["i"].context.made))
+    assert max(sizes) <= _KEPT_ENDED + 8 < 300  # one call open at a time; keeping all, 600
+
+
+def test_a_wide_run_leaves_the_collector_nothing_of_its_waits(tmp_path: Path, no_collector: None) -> None:
+    """Past ``_KEPT_ENDED`` the session forgets ended waits and their winners while the run goes
+    on: with the collector off, a 400-call loop leaves none of them, nor of its tasks, behind."""
+    with _engine(tmp_path) as engine:
+        before = _tasks()
+        instance_id = start_as_sdk(engine, "any_loop", {"n": 400})
+        assert _ends(engine, instance_id) == sum(range(400)) + 400 + 1 + 2
+        _until(lambda: _tasks() <= before)
