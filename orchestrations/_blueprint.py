@@ -5,8 +5,13 @@ import json
 import azure.durable_functions as df
 import azure.functions as func
 
+from convergio._history_times import install as _read_history_times_fast
+
 from . import graph, samples, webhooks
 from .retention import sweep_forever
+
+# Every replay parses every event's time: without dateutil, a replay costs 40 % less (ADR 0069).
+_read_history_times_fast()
 
 blueprint = df.Blueprint()
 
