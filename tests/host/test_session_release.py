@@ -19,6 +19,7 @@ import pytest
 from azure.durable_functions.models.Task import TaskBase
 
 from convergio.host._engine import Engine, EngineConfig
+from convergio.host._events import EventType
 from convergio.host._executor import Instance, OrchestrationExecutor
 from convergio.host._functions import load_app
 from convergio.host._session import _KEPT_ENDED
@@ -70,8 +71,12 @@ def _ends(engine: Engine, instance_id: str) -> object:
 
 
 def _waiting(engine: Engine, instance_id: str) -> bool:
-    """Has the instance stepped past its calls to the wait for "go" (its history says so)?"""
-    return sum(e.get("Name") == "echo" and e["EventType"] == 4 for e in engine.store.history(instance_id)) > N
+    """Has the instance stepped past its calls to the wait for "go"? Its history holds every
+    call's result once the step that took the last one in is committed; no step follows until
+    the event comes. (Its calls' scheduling is in the first step's history: that step is not
+    the wait, and a session counted then holds half the tasks it holds while waiting.)"""
+    history = engine.store.history(instance_id)
+    return sum(e["EventType"] == EventType.TASK_COMPLETED for e in history) > N
 
 
 def test_a_run_that_ends_leaves_none_of_its_tasks(tmp_path: Path, no_collector: None) -> None:
