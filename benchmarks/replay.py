@@ -1,4 +1,4 @@
-"""A graph replayed as Azure replays it: the SDK's timestamp parse against ``history_time`` (ADR 0069).
+"""A graph replayed as Azure replays it: the SDK's timestamp parse against ``parse_history_time`` (ADR 0069).
 
     .venv/bin/python -m benchmarks.replay [--workloads chain:100,fan_out:50] [--rounds 5]
 
@@ -8,7 +8,7 @@ host does the same with ``CONVERGIO_KEEP_ALIVE_SESSIONS=0``. This runs the produ
 way, alternating in one process, run by run in a rotating order:
 
 - ``replay, dateutil``: the SDK as it ships (``HistoryEvent`` parses times with ``dateutil``);
-- ``replay, history_time``: the parse the app installs (``convergio._history_times``);
+- ``replay, the app's parse``: the parse the app installs (``convergio._history_times``);
 - ``kept alive``: the embedded host's kept-alive sessions, for reference (no replays).
 
 The table gives medians of ms per node, the ratio to the SDK's own parse (above 1: faster),
@@ -32,11 +32,11 @@ from dateutil.parser import parse as dateutil_parse
 
 from benchmarks.peers_convergio import ConvergioRunner
 from benchmarks.peers_workloads import build
-from convergio._history_times import history_time
+from convergio._history_times import parse_history_time
 
 __all__ = ["VARIANTS", "main", "measure", "table"]
 
-VARIANTS = ("replay, dateutil", "replay, history_time", "kept alive")
+VARIANTS = ("replay, dateutil", "replay, the app's parse", "kept alive")
 _SDK_MODULE = "azure.durable_functions.models.history.HistoryEvent"
 
 
@@ -58,7 +58,7 @@ def _keep_alive(sessions: str | None) -> Iterator[None]:
 
 
 def _parse(variant: str) -> Callable[[Any], Any]:
-    return dateutil_parse if variant == "replay, dateutil" else history_time
+    return dateutil_parse if variant == "replay, dateutil" else parse_history_time
 
 
 def measure(kind: str, size: int, rounds: int, home: Path) -> dict[str, list[tuple[float, float]]]:

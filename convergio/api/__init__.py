@@ -17,10 +17,15 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
+from convergio._history_times import install as _read_sdk_times_fast
+
 from ._library import GraphFileError, load_graph_file, load_library
 from ._routes import KEEPER_SCHEDULE, ROUTES, Route
 
 __all__ = ["GraphFileError", "blueprint", "load_graph_file", "load_library"]
+
+# Every status the durable client reads parses its two times; without dateutil (ADR 0069).
+_read_sdk_times_fast()
 
 blueprint = df.Blueprint()
 

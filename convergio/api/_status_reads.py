@@ -3,15 +3,14 @@
 A view asks for the input and the history only when its fold needs them (``load_status``); a
 watcher reads without the input the SDK would otherwise always get (``read_status``); a reader
 of progress records reads the history, and its inputs only while a counted record is still
-open (``history_records``, ADR 0066); and a status's two times are read without ``dateutil``
-(``status_from``). Every read goes through the durable client, on Azure and the embedded host
-alike (ADR 0033).
+open (``history_records``, ADR 0066). Every read goes through the durable client, on Azure and
+the embedded host alike (ADR 0033); the SDK reads a status's two times without ``dateutil``
+once the API has installed ``convergio._history_times`` (ADR 0069).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -23,7 +22,7 @@ from convergio.graph import records_of
 
 from ._views import complete_table, status_history
 
-__all__ = ["history_records", "load_status", "read_status", "status_from"]
+__all__ = ["history_records", "load_status", "read_status"]
 
 
 async def load_status(
@@ -84,7 +83,7 @@ async def read_status(
     code, body = await request(url + ("&" if "?" in url else "?") + "showInput=false")
     if code not in _ANSWERED:
         raise Exception(f"The operation failed with an unexpected status code {code}")  # as the SDK does
-    return status_from(body)
+    return _Status.from_json(body)  # its two times without dateutil: the API installs that (ADR 0069)
 
 
 async def history_records(
@@ -112,27 +111,3 @@ async def history_records(
         full = await read_status(client, run_id, show_input=True, show_history=True, show_history_output=True)
         found = records_of(status_history(full))
     return full, found
-
-
-def status_from(body: Any) -> DurableOrchestrationStatus:
-    """``DurableOrchestrationStatus.from_json``, its two times read by ``datetime.fromisoformat``.
-
-    The SDK parses them with dateutil, about 40 us each: on a status read of a watched run that
-    was a fifth of the read's own Python. A time ``fromisoformat`` refuses is parsed as the SDK does.
-    """
-    if not isinstance(body, dict):
-        return _Status.from_json(body)
-    status = _Status(**{**body, "createdTime": None, "lastUpdatedTime": None})
-    status._created_time = _when(body.get("createdTime"))
-    status._last_updated_time = _when(body.get("lastUpdatedTime"))
-    return status
-
-
-def _when(text: Any) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        parsed: datetime | None = _Status(createdTime=text).created_time  # the SDK's own parse
-        return parsed

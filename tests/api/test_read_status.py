@@ -84,13 +84,21 @@ def test_an_unknown_run_reads_as_the_sdk_reads_it_and_an_unexpected_code_raises(
         "",
     ],
 )
-def test_a_status_is_read_as_the_sdk_reads_it(body: Any) -> None:
-    """``status_from`` reads the times without dateutil (a fifth of a read's Python): same status."""
+def test_a_status_is_read_as_the_sdk_reads_it(body: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the app's parse installed (ADR 0069) a status reads as the SDK's own dateutil reads it."""
+    import sys
+
     from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
+    from dateutil.parser import parse
 
-    from convergio.api._status_reads import status_from
+    import convergio.api  # noqa: F401 - installs it, as the app does
+    from convergio._history_times import parse_history_time
 
-    ours, sdks = status_from(body), DurableOrchestrationStatus.from_json(body)
+    module = sys.modules["azure.durable_functions.models.DurableOrchestrationStatus"]
+    assert module.dt_parse is parse_history_time
+    ours = DurableOrchestrationStatus.from_json(body)
+    monkeypatch.setattr(module, "dt_parse", parse)  # the SDK as it ships
+    sdks = DurableOrchestrationStatus.from_json(body)
     assert vars(ours) == vars(sdks)
     for mine, theirs in [
         (ours.created_time, sdks.created_time),

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from convergio.api import _models as m
 from convergio.api._run_view import Memo, ViewMemo
-from convergio.api._status_reads import status_from
 from convergio.api._views import NodeViews, billed_costs, run_view
 from convergio.graph import STATUS_LIMIT_UTF16
 from convergio.metering import UsageRecord
@@ -322,7 +322,7 @@ def test_a_view_built_with_its_costs_is_byte_equal_to_costs_added_after() -> Non
             "createdTime": "2026-12-05T10:00:00Z",
             "lastUpdatedTime": "2026-12-05T10:00:03Z",
         }
-        status = status_from(body)
+        status = DurableOrchestrationStatus.from_json(body)
         agents = ["a0", "a1", "a2", "a3"]
         for records in ([], [{"seq": 1, "nodes": {"a2": {"status": "completed", "rev": 1}}}]):
             built = run_view("r", status, agents=agents, records=records, costs=billed_costs(billed))
