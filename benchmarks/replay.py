@@ -32,12 +32,11 @@ from dateutil.parser import parse as dateutil_parse
 
 from benchmarks.peers_convergio import ConvergioRunner
 from benchmarks.peers_workloads import build
-from convergio._history_times import parse_history_time
+from convergio._history_times import SDK_MODULES, parse_history_time
 
 __all__ = ["VARIANTS", "main", "measure", "table"]
 
 VARIANTS = ("replay, dateutil", "replay, the app's parse", "kept alive")
-_SDK_MODULE = "azure.durable_functions.models.history.HistoryEvent"
 
 
 @contextmanager
@@ -67,23 +66,24 @@ def measure(kind: str, size: int, rounds: int, home: Path) -> dict[str, list[tup
         replaying = ConvergioRunner(home / "replay")
     with _keep_alive(None):
         kept = ConvergioRunner(home / "kept")
-    sdk = sys.modules[_SDK_MODULE]  # loaded with the app
+    sdk = sys.modules[SDK_MODULES[0]]  # the events' module, loaded with the app
     installed = sdk.dt_parse  # type: ignore[attr-defined]
     workload = build(kind, size)
-    runs = {"replay": replaying.prepare(workload), "kept": kept.prepare(workload)}
+    replay, keep = replaying.prepare(workload), kept.prepare(workload)
+    runners = {v: (kept, keep) if v == "kept alive" else (replaying, replay) for v in VARIANTS}
     figures: dict[str, list[tuple[float, float]]] = {v: [] for v in VARIANTS}
     try:
         for variant in VARIANTS:  # one untimed run each: imports, caches, the first lease
             sdk.dt_parse = _parse(variant)  # type: ignore[attr-defined]
-            runs["kept" if variant == "kept alive" else "replay"]()
+            runners[variant][1]()
         for round_no in range(rounds):
             order = VARIANTS[round_no % 3 :] + VARIANTS[: round_no % 3]
             for variant in order:
-                runner = kept if variant == "kept alive" else replaying
+                runner, run = runners[variant]
                 sdk.dt_parse = _parse(variant)  # type: ignore[attr-defined]
                 replays = runner.engine.executor.full_replays
                 began = time.perf_counter()
-                nodes = runs["kept" if variant == "kept alive" else "replay"]()
+                nodes = run()
                 took = time.perf_counter() - began
                 replays = runner.engine.executor.full_replays - replays
                 figures[variant].append((1000 * took / nodes, float(replays)))
