@@ -37,7 +37,6 @@ from ._finished import FinishedExecutions
 from ._functions import FunctionIndex
 from ._handoffs import Handoffs
 from ._inbox import HANDED, Handed, KeptShims, deliver, hand_in
-from ._json_text import json_text
 from ._lazy_history import LazyHistory
 from ._leases import new_owner, release, release_dead
 from ._management import Conflict, Gone, Management, NotFound
@@ -46,6 +45,7 @@ from ._shim import Command, ShimError
 from ._status_limit import CUSTOM_STATUS_LIMIT_KB, custom_status_error
 from ._status_pacing import StatusPacer
 from ._store import TERMINAL, InstanceRecord, StepWrite, Store, WorkItem
+from ._stored_json import stored_text
 from ._versioning import Verdict, VersionGate, Versioning
 
 __all__ = [
@@ -300,7 +300,7 @@ class Engine(Management, Handoffs):
         try:
             result = self.executor.execute(instance, history, events, shim.seen)
             if result.custom_status is not None:  # the extension sets it first, even in a failing step
-                encoded = json_text(result.custom_status)
+                encoded = stored_text(result.custom_status)  # as the extension stores it
                 if refused := custom_status_error(encoded):  # as the extension refuses it: the step fails
                     result, encoded = StepResult(actions=[], done=False, error=refused), None
             if result.error is None:
@@ -333,7 +333,7 @@ class Engine(Management, Handoffs):
             write.updates = {
                 "status": "Running" if status == "Pending" else status,
                 "updated_at": stamp,
-                "shim": json_text(shim.to_state()),
+                "shim": stored_text(shim.to_state()),
             }
             if custom is not None or encoded is None:
                 write.updates["custom_status"] = custom

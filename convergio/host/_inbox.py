@@ -10,7 +10,6 @@ left it, keyed by the history length it matches: the next step then skips decodi
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from ._events import Event, EventType
 from ._shim import ActionShim
 from ._store import TERMINAL, InstanceRecord, Message, StepWrite, WorkItem
+from ._stored_json import stored_value
 
 __all__ = ["HANDED", "Delivery", "Handed", "KeptShims", "deliver", "hand_in"]
 
@@ -114,7 +114,7 @@ class KeptShims:
         kept = self._shims.pop(record.instance_id, None)
         if kept is not None and kept.history_len == record.history_len:
             return kept.shim
-        return ActionShim.from_state(json.loads(record.shim) if record.shim else None)
+        return ActionShim.from_state(stored_value(record.shim) if record.shim else None)
 
     def take_header(self, instance_id: str) -> InstanceRecord | None:
         """The header the instance's last step committed, once: every step takes it, so one

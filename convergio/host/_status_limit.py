@@ -13,14 +13,15 @@ _SURELY_UNDER = (CUSTOM_STATUS_LIMIT_KB + 1) * 1024 // 4
 def custom_status_error(encoded: str) -> str | None:
     """Why Azure's Durable extension would refuse this custom status, or None.
 
-    Its ``SetCustomStatus`` serialises the value and throws when the text's UTF-16 size, in
+    Its ``SetCustomStatus`` serialises the value (compact, non-ASCII characters as they are:
+    ``encoded`` is the host's ``stored_text`` of it) and throws when the text's UTF-16 size, in
     whole KB, is over 16 (Azure Storage keeps strings as UTF-16); the orchestration then fails
     with that message. Refusing here too keeps a status that only fits locally from passing
     every test and failing on Azure.
     """
     if len(encoded) < _SURELY_UNDER:  # a character is at most two UTF-16 code units
         return None
-    # ``json.dumps`` writes ASCII (one unit a character): no need to encode it to count
+    # ASCII text is one unit a character: no need to encode it to count
     units = len(encoded) if encoded.isascii() else len(encoded.encode("utf-16-le")) // 2
     size_kb = 2 * units // 1024
     if size_kb <= CUSTOM_STATUS_LIMIT_KB:

@@ -20,7 +20,6 @@ The values it reads and writes (records, messages, work items, a step's write) a
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 import time
@@ -33,7 +32,6 @@ from convergio._sql_rows import value_lists
 
 from ._checkpoint import BOUND_PAGES, Checkpointer
 from ._events import Event
-from ._json_text import json_text
 from ._store_rows import TERMINAL, InstanceRecord, Message, StepConflict, StepWrite, WorkItem
 from ._store_schema import FULL as _FULL
 from ._store_schema import HEADER as _HEADER
@@ -42,6 +40,7 @@ from ._store_schema import SCHEMA as _SCHEMA
 from ._store_schema import STATUS as _STATUS
 from ._store_schema import STATUS_INPUT as _STATUS_INPUT
 from ._store_schema import migrate
+from ._stored_json import stored_text, stored_value
 
 __all__ = [
     "InstanceRecord",
@@ -204,7 +203,7 @@ class Store:
 
     def _insert_messages(self, db: sqlite3.Connection, messages: Sequence[Message]) -> None:
         rows = [
-            (m.instance_id, m.execution_id, m.visible_at, json_text(m.event), self.origin) for m in messages
+            (m.instance_id, m.execution_id, m.visible_at, stored_text(m.event), self.origin) for m in messages
         ]
         for marks, values in value_lists(rows):
             db.execute(
@@ -284,7 +283,7 @@ class Store:
             ).fetchone()
         if row is None:
             return None, []
-        messages = json.loads(f"[{row[-1]}]") if row[-1] else []
+        messages = stored_value(f"[{row[-1]}]") if row[-1] else []
         return InstanceRecord(*row[:-1]), [(m[0], m[1], m[2]) for m in messages]
 
     def next_visible(self, instance_id: str) -> float | None:
@@ -340,7 +339,7 @@ class Store:
         """
         iid = step.instance_id
         grown = len(step.history)
-        events = json_text(step.history) if grown else None
+        events = stored_text(step.history) if grown else None
         columns = {k: v for k, v in step.updates.items() if k not in _PAYLOADS}
         payloads = {k: v for k, v in step.updates.items() if k in _PAYLOADS}
         # One statement moves the history length on, checks the step read the current one, and
@@ -390,7 +389,7 @@ def stored_events(rows: Iterable[str]) -> list[Event]:
     """The events of an instance's ``history`` rows, in order: each row is the JSON array of
     one step's events, or (written by an older host, ADR 0041) one event's JSON object."""
     parts = [text[1:-1] if text.startswith("[") else text for text in rows]
-    events: list[Event] = json.loads("[" + ", ".join(part for part in parts if part) + "]")
+    events: list[Event] = stored_value("[" + ",".join(part for part in parts if part) + "]")
     return events
 
 

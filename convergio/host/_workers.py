@@ -18,7 +18,6 @@ another.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
@@ -35,6 +34,7 @@ from pathlib import Path
 from ._events import Event
 from ._leases import new_owner
 from ._store import WorkItem
+from ._stored_json import stored_bytes, stored_value
 
 __all__ = [
     "LEASE_SETTING",
@@ -90,8 +90,7 @@ def lease_from_env(environ: Mapping[str, str] = os.environ, default: float = 30.
 def encode_results(done: Iterable[tuple[WorkItem, Event]]) -> bytes:
     """Activity results as JSON lines for the pipe to the host (the item without its input)."""
     return b"".join(
-        json.dumps([i.id, i.instance_id, i.execution_id, i.task_id, i.name, e]).encode() + b"\n"
-        for i, e in done
+        stored_bytes([i.id, i.instance_id, i.execution_id, i.task_id, i.name, e]) + b"\n" for i, e in done
     )
 
 
@@ -100,7 +99,7 @@ def decode_results(lines: Iterable[bytes]) -> list[tuple[WorkItem, Event]]:
     found = []
     for line in lines:
         if line:
-            work_id, instance_id, execution_id, task_id, name, event = json.loads(line)
+            work_id, instance_id, execution_id, task_id, name, event = stored_value(line)
             found.append((WorkItem(work_id, instance_id, execution_id, task_id, name, None), event))
     return found
 
@@ -108,8 +107,7 @@ def decode_results(lines: Iterable[bytes]) -> list[tuple[WorkItem, Event]]:
 def encode_items(items: Iterable[WorkItem]) -> bytes:
     """Work items as JSON lines for the pipe to a worker."""
     return b"".join(
-        json.dumps([i.id, i.instance_id, i.execution_id, i.task_id, i.name, i.input]).encode() + b"\n"
-        for i in items
+        stored_bytes([i.id, i.instance_id, i.execution_id, i.task_id, i.name, i.input]) + b"\n" for i in items
     )
 
 
@@ -119,7 +117,7 @@ def decode_items(lines: Iterable[bytes]) -> tuple[list[WorkItem], list[str]]:
     ended: list[str] = []
     for line in lines:
         if line.strip():
-            found = json.loads(line)
+            found = stored_value(line)
             if isinstance(found, str):
                 ended.append(found)
             else:
@@ -231,7 +229,7 @@ class WorkerProcesses:
         counting as the worker's load now: a dropped item sends no result, and one kept in
         ``outstanding`` would count for good, so that no chain's node stayed in the host again
         (ADR 0054). One still running sends its result, committed or not, as before."""
-        frame = json.dumps(execution_id).encode() + b"\n"
+        frame = stored_bytes(execution_id) + b"\n"
         with self._lock:
             for worker in self._workers:
                 ended = [k for k, item in worker.outstanding.items() if item.execution_id == execution_id]
