@@ -36,7 +36,8 @@ from convergio._history_times import parse_history_time
 from ._events import Event, EventType
 from ._json_text import json_text
 from ._payloads import context_input
-from ._session import SessionContext, SessionExecutor, action_json
+from ._session import SessionContext, SessionExecutor
+from ._session_json import action_json
 
 __all__ = ["Instance", "Orchestrator", "OrchestrationExecutor", "StepResult", "NonDeterminismError"]
 

@@ -21,16 +21,10 @@ else takes the SDK's path. A full replay (every restart, and every kept-alive st
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Any
 
-from azure.durable_functions.constants import DATETIME_STRING_FORMAT
 from azure.durable_functions.models.actions.Action import Action
-from azure.durable_functions.models.actions.ActionType import ActionType
 from azure.durable_functions.models.actions.CallActivityAction import CallActivityAction
-from azure.durable_functions.models.actions.CreateTimerAction import CreateTimerAction
-from azure.durable_functions.models.actions.WhenAllAction import WhenAllAction
 from azure.durable_functions.models.actions.WhenAnyAction import WhenAnyAction
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 from azure.durable_functions.models.history.HistoryEvent import HistoryEvent
@@ -45,18 +39,13 @@ from azure.durable_functions.models.Task import (
     WhenAnyTask,
 )
 from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
-from azure.functions import _durable_functions as _sdk_codec
 
-from ._codec import hook_free, sdk_codec_loose
-from ._json_text import json_text
+from ._session_json import NOT_PLAIN, plain_dumps, plain_result
 
 __all__ = [
     "SessionContext",
     "SessionExecutor",
     "SessionWhenAny",
-    "action_json",
-    "plain_dumps",
-    "plain_result",
     "unscheduled_leaves",
 ]
 
@@ -165,8 +154,8 @@ class SessionContext(DurableOrchestrationContext):  # type: ignore[misc]  # the 
     def call_activity(self, name: Any, input_: Any = None, expected_type: type | None = None) -> TaskBase:
         """The SDK's ``call_activity`` for a call by name whose input ``plain_dumps`` encodes (a
         third of the SDK's ``df_dumps`` time on a graph's agent call); anything else, the SDK's."""
-        text = plain_dumps(input_) if type(name) is str and name and expected_type is None else _NOT_PLAIN
-        if text is _NOT_PLAIN:
+        text = plain_dumps(input_) if type(name) is str and name and expected_type is None else NOT_PLAIN
+        if text is NOT_PLAIN:
             return super().call_activity(name, input_, expected_type)
         action = CallActivityAction.__new__(CallActivityAction)  # its __init__ only encodes the input
         action.function_name, action.input_ = name, text
@@ -179,7 +168,7 @@ class SessionContext(DurableOrchestrationContext):  # type: ignore[misc]  # the 
         skips the hook ``df_loads`` calls per object (the graph's input: 500 agents' dicts)."""
         if expected_type is None and getattr(self, "_input_expected_type", None) is None:
             value = plain_result(self._input)
-            if value is not _NOT_PLAIN:
+            if value is not NOT_PLAIN:
                 return value
         return super().get_input(expected_type)
 
@@ -305,14 +294,14 @@ class SessionExecutor(TaskOrchestrationExecutor):  # type: ignore[misc]  # the S
         ``plain_result`` decodes (a third of the SDK's ``df_loads`` time); anything else, the SDK's."""
         key = getattr(event, id_key, None)
         task: Any = self.context.open_tasks.get(key) if is_success and event.event_type in _RESULTS else None
-        value = _NOT_PLAIN
+        value = NOT_PLAIN
         if (
             isinstance(task, TaskBase)  # not a list of tasks sharing an id, nor missing
             and task._api_name != "CallEntityAction"
             and getattr(task, "_expected_output_type", None) is None
         ):
             value = plain_result(getattr(event, "Result", None))
-        if value is _NOT_PLAIN:
+        if value is NOT_PLAIN:
             super().set_task_value(event, is_success, id_key)
             return
         del self.context.open_tasks[key]
@@ -346,88 +335,3 @@ class SessionExecutor(TaskOrchestrationExecutor):  # type: ignore[misc]  # the S
 
 
 _RESULTS = frozenset({HistoryEventType.TASK_COMPLETED, HistoryEventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED})
-_NOT_PLAIN = object()
-
-
-def plain_dumps(value: Any) -> Any:
-    """A call's input as the SDK's ``df_dumps`` encodes it, or ``_NOT_PLAIN`` when that is not
-    surely ``json.dumps(value)``.
-
-    In loose mode ``df_dumps`` is ``json.dumps`` with a ``default`` hook, which JSON calls only
-    for a value it cannot encode: whenever plain encoding succeeds, the text is the same. It
-    builds a new encoder on every call; ``json_text`` uses one, without cycle markers.
-    """
-    if not sdk_codec_loose():
-        return _NOT_PLAIN
-    try:
-        return json_text(value)
-    except (TypeError, ValueError, RecursionError):  # custom objects, cycles: the SDK's path
-        return _NOT_PLAIN
-
-
-def plain_result(text: Any) -> Any:
-    """A call's ``Result`` as the SDK's ``df_loads`` decodes it, or ``_NOT_PLAIN`` when that is
-    not surely ``json.loads(text)``.
-
-    In its default (loose) mode ``df_loads`` is ``json.loads`` with a hook called on every
-    object, which rebuilds only those with a ``"__class__"`` key (spelled so, or with a ``\\u``
-    escape of one of its letters: ``hook_free``); it also gives a one-time notice. So for a
-    text with neither, once the notice was given and in loose mode, plain ``json.loads`` is the
-    same value; a text it refuses goes to the SDK, which raises its own error.
-    """
-    if (
-        not isinstance(text, str)
-        or not hook_free(text)
-        or not getattr(_sdk_codec, "_no_expected_type_notice_emitted", False)
-        or not sdk_codec_loose()
-    ):
-        return _NOT_PLAIN
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return _NOT_PLAIN
-
-
-def action_json(action: Action) -> dict[str, Any]:
-    """``action.to_json()``: the same dict (keys, order, values), built directly for the actions
-    a graph yields on every step (calls, the cancelled flush timer, a WhenAny/WhenAll of them).
-
-    The SDK builds each key with ``hasattr``/``getattr`` helpers. Only these exact classes (they
-    set every attribute in ``__init__``) take this path; any other action, a subclass included,
-    takes the SDK's own.
-    """
-    kind = type(action)
-    if kind is CallActivityAction:
-        call: Any = action
-        return {
-            "actionType": ActionType.CALL_ACTIVITY,
-            "functionName": call.function_name,
-            "input": call.input_,
-        }
-    if kind is CreateTimerAction:
-        timer: Any = action
-        return {
-            "actionType": ActionType.CREATE_TIMER,
-            "fireAt": _fire_at(timer.fire_at),
-            "isCanceled": timer.is_cancelled,
-        }
-    if kind is WhenAnyAction or kind is WhenAllAction:
-        compound: Any = action
-        return {
-            "actionType": ActionType.WHEN_ANY if kind is WhenAnyAction else ActionType.WHEN_ALL,
-            "compoundActions": [action_json(child) for child in compound.compound_tasks],
-        }
-    result: dict[str, Any] = action.to_json()
-    return result
-
-
-def _fire_at(moment: Any) -> str:
-    """``moment.strftime(DATETIME_STRING_FORMAT)``, formatted directly for a plain ``datetime``
-    of a four-digit year (``strftime`` asks an aware one's zone for its DST first)."""
-    if type(moment) is not datetime or moment.year < 1000:
-        text: str = moment.strftime(DATETIME_STRING_FORMAT)
-        return text
-    return (
-        f"{moment.year}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
-        f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}Z"
-    )

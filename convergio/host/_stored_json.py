@@ -48,12 +48,7 @@ def stored_bytes(value: Any) -> bytes:
 
 def stored_text(value: Any) -> str:
     """``stored_bytes(value)`` as text (a SQLite ``TEXT`` column)."""
-    if _plain(value):
-        try:
-            return to_json(value, inf_nan_mode="constants").decode()
-        except PydanticSerializationError:
-            pass
-    return json_text(value)
+    return stored_bytes(value).decode()
 
 
 def stored_value(text: str | bytes) -> Any:

@@ -17,7 +17,7 @@ from azure.durable_functions.models.actions.WhenAnyAction import WhenAnyAction
 from azure.durable_functions.models.RetryOptions import RetryOptions
 from dateutil.tz import tzutc
 
-from convergio.host._session import action_json
+from convergio.host._session_json import action_json
 
 
 def _leaf(rng: random.Random) -> Action:

@@ -16,7 +16,8 @@ from azure.durable_functions.models.utils.df_serialization import df_loads
 
 from convergio.host._events import EventType, new_event
 from convergio.host._executor import Instance, OrchestrationExecutor, Orchestrator, _context
-from convergio.host._session import SessionContext, action_json, plain_dumps, plain_result
+from convergio.host._session import SessionContext
+from convergio.host._session_json import action_json, plain_dumps, plain_result
 
 NOW = "2026-01-01T00:00:00.000000Z"
 INSTANCE = Instance("i", "orch", "e1", None)
