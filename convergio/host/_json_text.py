@@ -1,6 +1,9 @@
-"""The host's own JSON text, written without ``json.dumps``'s circular-reference bookkeeping.
+"""``json.dumps``'s text to the byte, written without its circular-reference bookkeeping.
 
-The dispatcher encodes a step's custom status, history events and action shim on every step.
+For the texts the SDK itself would make (a kept-alive session's call inputs, an orchestration's
+output, ``_session_json``) and for what ``_stored_json`` leaves to ``json.dumps``; what the host
+stores of its own is ``_stored_json``'s compact text (ADR 0070).
+
 ``json.dumps`` keeps the id of every container it is inside in a dict, to refuse a value that
 holds itself: about a sixth of the encoding of a 4 KB status, and a third of a small event's.
 Without it, such a value exhausts the recursion limit instead; then ``json.dumps`` runs again,

@@ -120,18 +120,18 @@ def status_answer(engine: Engine, instance_id: str, query: Mapping[str, str]) ->
     parts = (
         head[:-1],
         ',"input":',
-        _stored_json(record.input) if show_input else "null",
+        _as_json_text(record.input) if show_input else "null",
         ',"customStatus":',
-        _stored_json(record.custom_status),
+        _as_json_text(record.custom_status),
         ',"output":',
-        _stored_json(record.output),
+        _as_json_text(record.output),
         ",",
         tail[1:],
     )
     return _status_code(record, query), "".join(parts).encode()
 
 
-def _stored_json(stored: str | None) -> str:
+def _as_json_text(stored: str | None) -> str:
     """JSON text of ``json_token(stored)``: the stored text itself when it is JSON."""
     text = "" if stored is None else stored.strip()
     if not text or any(word in text for word in _SPECIAL):
